@@ -1,0 +1,91 @@
+// swift-tools-version:6.0
+// FedSim: a federated-learning simulator for recommender systems.
+//
+// One target per seam, dependencies pointing one way (see docs/architecture.md):
+//   FedSimCore  <- FedSimConfig, FedSimData, FedSimModels, FedSimAggregation, FedSimWire
+//   FedSimRuntime ties them together; the three executables are thin `@main` files.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v5),
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "FedSim",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "fedsim", targets: ["fedsim"]),
+        .executable(name: "fedsim-coordinator", targets: ["fedsim-coordinator"]),
+        .executable(name: "fedsim-client", targets: ["fedsim-client"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // libsodium from Debian's libsodium-dev (`make setup` installs it).
+        .systemLibrary(
+            name: "CSodium",
+            path: "Sources/CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .target(name: "FedSimCore", dependencies: ["CSodium"], swiftSettings: swiftSettings),
+        .target(
+            name: "FedSimConfig",
+            dependencies: ["FedSimCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "FedSimData", dependencies: ["FedSimCore", "FedSimConfig"], swiftSettings: swiftSettings),
+        .target(name: "FedSimModels", dependencies: ["FedSimCore", "FedSimData"], swiftSettings: swiftSettings),
+        .target(name: "FedSimAggregation", dependencies: ["FedSimCore", "FedSimConfig"], swiftSettings: swiftSettings),
+        .target(
+            name: "FedSimWire",
+            dependencies: [
+                "FedSimCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FedSimRuntime",
+            dependencies: [
+                "FedSimCore", "FedSimConfig", "FedSimData", "FedSimModels", "FedSimAggregation", "FedSimWire",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FedSimCLI",
+            dependencies: [
+                "FedSimRuntime", "FedSimConfig", "FedSimData",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "fedsim", dependencies: ["FedSimCLI"], swiftSettings: swiftSettings),
+        .executableTarget(name: "fedsim-coordinator", dependencies: ["FedSimRuntime"], swiftSettings: swiftSettings),
+        .executableTarget(name: "fedsim-client", dependencies: ["FedSimRuntime"], swiftSettings: swiftSettings),
+        .target(
+            name: "FedSimTestSupport",
+            dependencies: ["FedSimCore", "FedSimConfig", "FedSimData", "FedSimRuntime", "FedSimWire"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "FedSimCoreTests", dependencies: ["FedSimCore", "FedSimTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "FedSimConfigTests", dependencies: ["FedSimConfig", "FedSimTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "FedSimDataTests", dependencies: ["FedSimData", "FedSimTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "FedSimModelsTests", dependencies: ["FedSimModels", "FedSimTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FedSimAggregationTests", dependencies: ["FedSimAggregation", "FedSimTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "FedSimWireTests", dependencies: ["FedSimWire", "FedSimTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FedSimIntegrationTests", dependencies: ["FedSimRuntime", "FedSimTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,56 @@
+import FedSimCore
+
+/// The weighted mean of device updates, per weight slot:
+/// `mean[e] = Σ_d weightedDelta_d[e] / Σ_d weight_d[slot(e)]`, 0 where no device put weight.
+///
+/// With per-row weights this is per-item FedAvg (an item averaged over the devices that rated
+/// it, weighted by their counts); with whole-tensor weights it is classic example-weighted
+/// FedAvg. Values and weights are both plain sums, so a secure-sum stage can produce them.
+public struct WeightedMeanAggregator: Sendable {
+    public let layout: ParameterLayout
+    let slots: [Int32]
+    public private(set) var values: FixedPointSum
+    public private(set) var weights: FixedPointSum
+    public private(set) var examples = 0
+    public private(set) var lossSum = 0.0
+    var lossByDevice: [(Int, Double, Int)] = []
+
+    public init(layout: ParameterLayout) {
+        self.layout = layout
+        slots = layout.elementWeightSlots()
+        values = FixedPointSum(count: layout.count)
+        weights = FixedPointSum(count: layout.weightCount)
+    }
+
+    public var contributors: Int { values.contributions }
+
+    /// Adds one device's update; throws (adding nothing) if it is malformed.
+    public mutating func add(device: Int, weightedDelta: [Float], weights w: [Float], examples n: Int, trainLoss: Double) throws {
+        try values.validate(weightedDelta)
+        try weights.validate(w)
+        for x in w where x < 0 { throw FixedPointSum.Rejection.outOfRange(index: 0, value: x) }
+        try values.add(weightedDelta)
+        try weights.add(w)
+        examples += n
+        lossByDevice.append((device, trainLoss, n))
+    }
+
+    /// Example-weighted mean training loss, summed in device order (deterministic).
+    public var meanTrainLoss: Double {
+        let sorted = lossByDevice.sorted { $0.0 < $1.0 }
+        let total = sorted.reduce(0) { $0 + $1.2 }
+        guard total > 0 else { return .nan }
+        return sorted.reduce(0.0) { $0 + $1.1 * Double($1.2) } / Double(total)
+    }
+
+    /// The mean update in the layout's flat order.
+    public func mean() -> [Float] {
+        let v = values.values(), w = weights.values()
+        var out = [Float](repeating: 0, count: v.count)
+        for e in 0..<v.count {
+            let ws = w[Int(slots[e])]
+            if ws > 0 { out[e] = Float(v[e] / ws) }
+        }
+        return out
+    }
+}

@@ -1,0 +1,155 @@
+import ArgumentParser
+import FedSimConfig
+import FedSimCore
+import FedSimData
+import FedSimRuntime
+import Foundation
+
+/// The `fedsim` command: run scenarios, validate them, inspect data.
+public struct FedSimCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "fedsim",
+        abstract: "Simulate federated training of recommenders across thousands of devices.",
+        discussion: """
+            A scenario file (YAML) describes the data, model, training and runtime; see docs/scenarios.md.
+            `fedsim run` starts one coordinator and several client processes that exchange model updates
+            over a Unix-domain socket, and writes everything to a run directory under runs/.
+            """,
+        version: "0.1.0",
+        subcommands: [Run.self, Validate.self, DataCommand.self]
+    )
+    public init() {}
+}
+
+/// Options shared by commands that read a scenario.
+struct ScenarioOptions: ParsableArguments {
+    @Argument(help: "Scenario file (YAML).")
+    var scenario: String
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a scenario key, e.g. --set training.rounds=5 (repeatable).", valueName: "key.path=value"))
+    var overrides: [String] = []
+
+    @Option(help: "Seed for data splits, sampling, initialisation and simulated faults (overrides the scenario's seed).")
+    var seed: UInt64?
+
+    func load() throws -> Scenario {
+        var all = overrides
+        if let seed { all.append("seed=\(seed)") }
+        do {
+            return try Scenario.load(file: scenario, overrides: all)
+        } catch let e as ScenarioErrors {
+            throw ValidationError("invalid scenario:\n" + e.description)
+        }
+    }
+}
+
+extension FedSimCommand {
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a scenario; prints the run directory as the last line of standard output.",
+            discussion: "Exits 0 on success, 1 if the run failed, 2 for invalid input. Progress goes to standard error.")
+
+        @OptionGroup var options: ScenarioOptions
+
+        @Option(help: "Parent folder for the run directory.")
+        var out: String = "runs"
+
+        @Flag(help: "No progress display.")
+        var quiet = false
+
+        func run() throws {
+            let scenario = try options.load()
+            var launcher = Launcher(scenario: scenario, outParent: out, binDirectory: Launcher.ownBinDirectory())
+            launcher.showProgress = !quiet
+            let result: Launcher.Result
+            do {
+                result = try launcher.launch()
+            } catch {
+                FileHandle.standardError.write(Data("fedsim: \(error)\n".utf8))
+                throw ExitCode(ExitCodes.badInput)
+            }
+            let dir = result.directory
+            if let text = try? dir.read("summary.json"),
+               let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+               result.exitCode == 0
+            {
+                let final = obj["final"] as? [String: Any] ?? [:]
+                let fmt = { (k: String) -> String in (final[k] as? Double).map { formatFixed($0, 4) } ?? "n/a" }
+                let k = scenario.evaluation.k
+                print("\(scenario.name): \(obj["rounds"] ?? 0) rounds, \(obj["device_updates"] ?? 0) device updates in \(formatFixed(obj["wall_seconds"] as? Double ?? 0, 1)) s")
+                print("final: rmse \(fmt("rmse"))  mae \(fmt("mae"))  hr@\(k) \(fmt("hr@\(k)"))  ndcg@\(k) \(fmt("ndcg@\(k)"))")
+            }
+            if let error = result.error {
+                FileHandle.standardError.write(Data("fedsim: run failed: \(error)\n".utf8))
+            }
+            print(dir.path)
+            if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+        }
+    }
+
+    struct Validate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a scenario file without running it.",
+            discussion: "Reports every problem with its key path and line. Exits 0 when valid, 2 otherwise.")
+
+        @OptionGroup var options: ScenarioOptions
+
+        @Flag(help: "Print the resolved scenario (every default filled in) as JSON.")
+        var resolved = false
+
+        func run() throws {
+            let s = try options.load()
+            if resolved {
+                print(s.resolvedJSON(), terminator: "")
+            } else {
+                let data = s.data.source == .synthetic ? "synthetic (\(s.data.synthetic.devices) devices)" : "movielens at \(s.data.path)"
+                print("\(options.scenario): ok — \(s.name): \(s.training.mode.rawValue) \(s.model.kind.rawValue) (dim \(s.model.dim)) on \(data), \(s.training.rounds) rounds")
+            }
+        }
+    }
+
+    struct DataCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "data", abstract: "Inspect a scenario's data.", subcommands: [Stats.self])
+
+        struct Stats: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Print population statistics: devices, items, ratings per device, split sizes.")
+            @OptionGroup var options: ScenarioOptions
+
+            @Option(help: "Devices to scan (0 = all).")
+            var limit: Int = 0
+
+            func run() throws {
+                let s = try options.load()
+                let population: any Population
+                do { population = try PopulationFactory.make(s.data, seed: s.seed) } catch {
+                    FileHandle.standardError.write(Data("fedsim: \(error)\n".utf8))
+                    throw ExitCode(ExitCodes.badInput)
+                }
+                let splitter = Splitter(s.data.split, seed: Seeds.derive(s.seed, "split"))
+                let n = limit > 0 ? min(limit, population.deviceCount) : population.deviceCount
+                var sizes: [Int] = []
+                var train = 0, test = 0
+                var ratingHistogram = [Int](repeating: 0, count: 5)
+                for d in 0..<n {
+                    let dd = population.deviceData(d, split: splitter)
+                    sizes.append(dd.train.count + dd.test.count)
+                    train += dd.train.count
+                    test += dd.test.count
+                    for r in dd.train.ratings + dd.test.ratings { ratingHistogram[max(0, min(4, Int(r.rounded()) - 1))] += 1 }
+                }
+                sizes.sort()
+                let q = { (p: Double) in sizes.isEmpty ? 0 : sizes[min(sizes.count - 1, Int(p * Double(sizes.count - 1)))] }
+                print("population: \(population.name)")
+                print("devices: \(population.deviceCount)\(n < population.deviceCount ? " (scanned \(n))" : "")")
+                print("items: \(population.itemCount) in domains \(population.domainNames.joined(separator: ", "))")
+                print("ratings: \(train + test) (train \(train), test \(test), split \(s.data.split.method.rawValue))")
+                print("ratings per device: min \(q(0)), p10 \(q(0.1)), median \(q(0.5)), p90 \(q(0.9)), max \(q(1))")
+                print("rating histogram 1..5: \(ratingHistogram.map(String.init).joined(separator: " "))")
+                let density = Double(train + test) / Double(max(1, n)) / Double(max(1, population.itemCount))
+                print("density: \(formatFixed(100 * density, 3))%")
+            }
+        }
+    }
+}

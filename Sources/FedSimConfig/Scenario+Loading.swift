@@ -1,0 +1,271 @@
+import Foundation
+import Yams
+
+extension Scenario {
+    /// Parses and validates a scenario document. `overrides` are `key.path=value` pairs applied
+    /// before validation, so they are checked exactly like the file.
+    public static func load(yaml text: String, file: String? = nil, overrides: [String] = []) throws -> Scenario {
+        var root: Node
+        do {
+            root = try Yams.compose(yaml: text) ?? Node.mapping(Node.Mapping([]))
+        } catch let e as YamlError {
+            throw ScenarioErrors(errors: [ScenarioError(keyPath: "", message: "not valid YAML: \(Scenario.describe(e))",
+                                                         file: file, line: Scenario.line(of: e))])
+        }
+        for o in overrides { try apply(override: o, to: &root) }
+        let reader = ConfigReader.root(root, file: file)
+        let scenario = Scenario(reading: reader)
+        reader.finish()
+        var errors = reader.errors
+        errors += scenario.crossCheck().map { ScenarioError(keyPath: $0.0, message: $0.1, file: file) }
+        if !errors.isEmpty { throw ScenarioErrors(errors: errors) }
+        return scenario
+    }
+
+    public static func load(file path: String, overrides: [String] = []) throws -> Scenario {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ScenarioErrors(errors: [ScenarioError(keyPath: "", message: "cannot read scenario file", file: path)])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ScenarioErrors(errors: [ScenarioError(keyPath: "", message: "scenario file is not UTF-8", file: path)])
+        }
+        return try load(yaml: text, file: path, overrides: overrides)
+    }
+
+    /// Every value written out, defaults included: what the run directory records. JSON is
+    /// YAML, so `Scenario.load` reads it back unchanged.
+    public func resolvedJSON() -> String {
+        let enc = JSONEncoder()
+        enc.keyEncodingStrategy = .convertToSnakeCase
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try! enc.encode(self), as: UTF8.self) + "\n"
+    }
+
+    /// Applies `a.b.c=value`: the value is parsed as a YAML scalar or flow collection.
+    static func apply(override: String, to root: inout Node) throws {
+        guard let eq = override.firstIndex(of: "=") else {
+            throw ScenarioErrors(errors: [ScenarioError(keyPath: override, message: "override must look like key.path=value")])
+        }
+        let path = override[..<eq].split(separator: ".").map(String.init)
+        let valueText = String(override[override.index(after: eq)...])
+        guard !path.isEmpty, path.allSatisfy({ !$0.isEmpty }) else {
+            throw ScenarioErrors(errors: [ScenarioError(keyPath: String(override[..<eq]), message: "empty key in override")])
+        }
+        let value = (try? Yams.compose(yaml: valueText)) ?? nil ?? Node(valueText)
+        func set(_ node: inout Node, _ keys: ArraySlice<String>) throws {
+            guard var m = node.mapping else {
+                let prefix = path[..<(path.count - keys.count)].joined(separator: ".")
+                throw ScenarioErrors(errors: [ScenarioError(keyPath: prefix, message: "is not a mapping; cannot override \(keys.joined(separator: ".")) inside it")])
+            }
+            let k = keys.first!
+            if keys.count == 1 {
+                m[k] = value
+            } else {
+                var child = m[k] ?? Node.mapping(Node.Mapping([]))
+                if case .scalar(let s) = child, s.string.isEmpty || s.string == "~" || s.string == "null" {
+                    child = Node.mapping(Node.Mapping([]))
+                }
+                try set(&child, keys.dropFirst())
+                m[k] = child
+            }
+            node = .mapping(m)
+        }
+        try set(&root, path[...])
+    }
+
+    static func describe(_ e: YamlError) -> String {
+        switch e {
+        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _):
+            return problem
+        case .reader(let problem, _, _, _): return problem
+        default: return "\(e)"
+        }
+    }
+
+    static func line(of e: YamlError) -> Int? {
+        switch e {
+        case .scanner(_, _, let m, _), .parser(_, _, let m, _), .composer(_, _, let m, _): return m.line
+        default: return nil
+        }
+    }
+}
+
+extension Scenario {
+    init(reading r: ConfigReader) {
+        self.init()
+        name = r.string("name", default: name)
+        seed = r.uint64("seed", default: seed)
+        data = DataConfig(reading: r.section("data"))
+        model = ModelConfig(reading: r.section("model"))
+        training = TrainingConfig(reading: r.section("training"))
+        evaluation = EvaluationConfig(reading: r.section("evaluation"))
+        runtime = RuntimeConfig(reading: r.section("runtime"))
+        if name.isEmpty || name.contains("/") || name.contains(" ") {
+            r.fail("name", "must be non-empty without spaces or slashes (it names the run directory)")
+        }
+    }
+
+    /// Checks that span sections. Returns (key path, message) pairs.
+    func crossCheck() -> [(String, String)] {
+        var out: [(String, String)] = []
+        if training.mode == .federated {
+            if runtime.minDevicesPerRound > training.devicesPerRound {
+                out.append(("runtime.min_devices_per_round",
+                            "\(runtime.minDevicesPerRound) exceeds training.devices_per_round (\(training.devicesPerRound))"))
+            }
+            if data.source == .synthetic && training.devicesPerRound > data.synthetic.devices {
+                out.append(("training.devices_per_round",
+                            "\(training.devicesPerRound) exceeds the population (data.synthetic.devices = \(data.synthetic.devices))"))
+            }
+        }
+        if data.source == .synthetic && data.synthetic.minRatings > data.synthetic.maxRatings {
+            out.append(("data.synthetic.min_ratings", "exceeds data.synthetic.max_ratings"))
+        }
+        if data.source == .synthetic
+            && data.synthetic.maxRatings > data.synthetic.itemsPerDomain * data.synthetic.domains.count
+        {
+            out.append(("data.synthetic.max_ratings", "exceeds the number of items (items_per_domain × domains)"))
+        }
+        for (i, f) in runtime.faults.enumerated() where f.round > training.rounds {
+            out.append(("runtime.faults[\(i)].round", "\(f.round) is after the last round (\(training.rounds))"))
+        }
+        return out
+    }
+}
+
+extension DataConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        source = r.choice("source", default: source)
+        path = r.string("path", default: path)
+        split = SplitConfig(reading: r.section("split"))
+        synthetic = SyntheticConfig(reading: r.section("synthetic"))
+        r.finish()
+    }
+}
+
+extension SplitConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        method = r.choice("method", default: method)
+        testFraction = r.double("test_fraction", default: testFraction, min: 0, max: 0.9)
+        minTrain = r.int("min_train", default: minTrain, range: 1...1_000)
+        r.finish()
+    }
+}
+
+extension SyntheticConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        devices = r.int("devices", default: devices, range: 1...50_000_000)
+        domains = r.stringList("domains", default: domains)
+        if domains.isEmpty || domains.count > 64 { r.fail("domains", "expected 1 to 64 domain names") }
+        if Set(domains).count != domains.count { r.fail("domains", "domain names must be distinct") }
+        itemsPerDomain = r.int("items_per_domain", default: itemsPerDomain, range: 1...1_000_000)
+        sharedFactors = r.int("shared_factors", default: sharedFactors, range: 0...256)
+        domainFactors = r.int("domain_factors", default: domainFactors, range: 0...256)
+        minRatings = r.int("min_ratings", default: minRatings, range: 2...100_000)
+        maxRatings = r.int("max_ratings", default: maxRatings, range: 2...100_000)
+        activityExponent = r.double("activity_exponent", default: activityExponent, min: 1, max: 5, exclusiveMin: true)
+        popularityExponent = r.double("popularity_exponent", default: popularityExponent, min: 0, max: 5)
+        homeDomainShare = r.double("home_domain_share", default: homeDomainShare, min: 0, max: 1)
+        noise = r.double("noise", default: noise, min: 0, max: 10)
+        r.finish()
+    }
+}
+
+extension ModelConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        kind = r.choice("kind", default: kind)
+        dim = r.int("dim", default: dim, range: 1...1024)
+        initStd = r.double("init_std", default: initStd, min: 0, max: 10)
+        r.finish()
+    }
+}
+
+extension LocalTrainingConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        optimizer = r.choice("optimizer", default: optimizer)
+        epochs = r.int("epochs", default: epochs, range: 1...10_000)
+        batchSize = r.int("batch_size", default: batchSize, range: 1...1_000_000)
+        learningRate = r.double("learning_rate", default: learningRate, min: 0, max: 100, exclusiveMin: true)
+        l2 = r.double("l2", default: l2, min: 0, max: 100)
+        beta1 = r.double("beta1", default: beta1, min: 0, max: 1)
+        beta2 = r.double("beta2", default: beta2, min: 0, max: 1)
+        epsilon = r.double("epsilon", default: epsilon, min: 0, max: 1, exclusiveMin: true)
+        if beta1 >= 1 { r.fail("beta1", "must be < 1") }
+        if beta2 >= 1 { r.fail("beta2", "must be < 1") }
+        r.finish()
+    }
+}
+
+extension ServerOptimizerConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        optimizer = r.choice("optimizer", default: optimizer)
+        learningRate = r.double("learning_rate", default: learningRate, min: 0, max: 1000, exclusiveMin: true)
+        momentum = r.double("momentum", default: momentum, min: 0, max: 1)
+        beta1 = r.double("beta1", default: beta1, min: 0, max: 1)
+        beta2 = r.double("beta2", default: beta2, min: 0, max: 1)
+        tau = r.double("tau", default: tau, min: 0, max: 1000, exclusiveMin: true)
+        if momentum >= 1 { r.fail("momentum", "must be < 1") }
+        if beta1 >= 1 { r.fail("beta1", "must be < 1") }
+        if beta2 >= 1 { r.fail("beta2", "must be < 1") }
+        r.finish()
+    }
+}
+
+extension TrainingConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        mode = r.choice("mode", default: mode)
+        rounds = r.int("rounds", default: rounds, range: 1...1_000_000)
+        devicesPerRound = r.int("devices_per_round", default: devicesPerRound, range: 1...10_000_000)
+        weighting = r.choice("weighting", default: weighting)
+        local = LocalTrainingConfig(reading: r.section("local"))
+        server = ServerOptimizerConfig(reading: r.section("server"))
+        r.finish()
+    }
+}
+
+extension EvaluationConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        every = r.int("every", default: every, range: 0...1_000_000)
+        k = r.int("k", default: k, range: 1...1_000)
+        relevanceThreshold = r.double("relevance_threshold", default: relevanceThreshold)
+        devices = r.int("devices", default: devices, range: 0...50_000_000)
+        ranking = r.bool("ranking", default: ranking)
+        r.finish()
+    }
+}
+
+extension FaultConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        kind = r.choice("kind", default: kind)
+        process = r.int("process", default: process, range: 0...4096)
+        round = r.int("round", default: round, range: 1...1_000_000)
+        afterUpdates = r.int("after_updates", default: afterUpdates, range: 0...10_000_000)
+        seconds = r.double("seconds", default: seconds, min: 0, max: 3600)
+        r.finish()
+    }
+}
+
+extension RuntimeConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        processes = r.int("processes", default: processes, range: 0...4096)
+        roundDeadlineSeconds = r.double("round_deadline_seconds", default: roundDeadlineSeconds, min: 0, max: 86_400, exclusiveMin: true)
+        connectTimeoutSeconds = r.double("connect_timeout_seconds", default: connectTimeoutSeconds, min: 0, max: 3_600, exclusiveMin: true)
+        minDevicesPerRound = r.int("min_devices_per_round", default: minDevicesPerRound, range: 0...10_000_000)
+        maxFrameBytes = r.int("max_frame_bytes", default: maxFrameBytes, range: 4_096...(1 << 31))
+        faults = r.sections("faults").map { s in let f = FaultConfig(reading: s); return f }
+        r.finish()
+    }
+
+    /// The number of client processes after resolving `0` to the core count.
+    public func resolvedProcesses(cores: Int) -> Int { processes == 0 ? max(1, cores) : processes }
+}

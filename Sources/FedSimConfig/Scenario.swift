@@ -1,0 +1,168 @@
+/// A complete, validated experiment description. Every field has a default, documented in
+/// docs/scenarios.md; `Scenario.load` fills them in and `resolvedJSON` writes them all out,
+/// so a run directory records exactly what ran.
+public struct Scenario: Codable, Sendable, Equatable {
+    public var name = "scenario"
+    /// Fixes data generation, splits, sampling, initialisation and simulated faults.
+    public var seed: UInt64 = 42
+    public var data = DataConfig()
+    public var model = ModelConfig()
+    public var training = TrainingConfig()
+    public var evaluation = EvaluationConfig()
+    public var runtime = RuntimeConfig()
+
+    public init() {}
+}
+
+public struct DataConfig: Codable, Sendable, Equatable {
+    public enum Source: String, Codable, Sendable, CaseIterable { case synthetic, movielens }
+    public var source: Source = .synthetic
+    /// Folder holding MovieLens-100K in GroupLens (`u.data`) or RecBole (`ml-100k.inter`) layout.
+    public var path = "data/ml-100k"
+    public var split = SplitConfig()
+    public var synthetic = SyntheticConfig()
+    public init() {}
+}
+
+public struct SplitConfig: Codable, Sendable, Equatable {
+    public enum Method: String, Codable, Sendable, CaseIterable {
+        /// Per device, a seeded random `test_fraction` of its ratings is held out.
+        case random
+        /// Per device, the latest `test_fraction` of its ratings by timestamp is held out.
+        case latest
+    }
+    public var method: Method = .random
+    public var testFraction = 0.2
+    /// Devices with fewer ratings keep all of them for training (nothing to evaluate).
+    public var minTrain = 1
+    public init() {}
+}
+
+/// The seeded synthetic population: multi-domain latent-factor users and items.
+public struct SyntheticConfig: Codable, Sendable, Equatable {
+    public var devices = 2_000
+    public var domains = ["movies", "music", "shopping"]
+    public var itemsPerDomain = 400
+    /// Latent factors shared by all domains (what transfers across domains).
+    public var sharedFactors = 8
+    /// Latent factors specific to each domain.
+    public var domainFactors = 4
+    /// Ratings per device follow a discrete power law on [min, max] with this exponent.
+    public var minRatings = 10
+    public var maxRatings = 300
+    public var activityExponent = 1.6
+    /// Item popularity follows Zipf with this exponent within each domain.
+    public var popularityExponent = 0.8
+    /// Probability that a rating falls in the device's home domain.
+    public var homeDomainShare = 0.7
+    /// Standard deviation of the rating noise before rounding to the 1–5 scale.
+    public var noise = 0.4
+    public init() {}
+}
+
+public struct ModelConfig: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        /// Biased matrix factorisation: r̂ = μ + b_u + b_i + p_u·q_i.
+        case mf
+    }
+    public var kind: Kind = .mf
+    public var dim = 16
+    public var initStd = 0.1
+    public init() {}
+}
+
+public struct LocalTrainingConfig: Codable, Sendable, Equatable {
+    public enum Optimizer: String, Codable, Sendable, CaseIterable { case sgd, adam }
+    public var optimizer: Optimizer = .sgd
+    public var epochs = 5
+    public var batchSize = 16
+    public var learningRate = 0.05
+    /// L2 penalty on the parameters touched by each example (embeddings and biases).
+    public var l2 = 0.02
+    public var beta1 = 0.9
+    public var beta2 = 0.999
+    public var epsilon = 1e-8
+    public init() {}
+}
+
+public struct ServerOptimizerConfig: Codable, Sendable, Equatable {
+    /// Server optimizers of Reddi et al. 2021 ("Adaptive Federated Optimization").
+    public enum Kind: String, Codable, Sendable, CaseIterable { case fedavg, fedavgm, fedadam, fedyogi }
+    public var optimizer: Kind = .fedavg
+    public var learningRate = 1.0
+    public var momentum = 0.9
+    public var beta1 = 0.9
+    public var beta2 = 0.99
+    /// Adaptivity τ: larger is closer to FedAvgM.
+    public var tau = 1e-3
+    public init() {}
+}
+
+public struct TrainingConfig: Codable, Sendable, Equatable {
+    public enum Mode: String, Codable, Sendable, CaseIterable { case federated, centralized }
+    public enum Weighting: String, Codable, Sendable, CaseIterable {
+        /// Each item row averaged over the devices that rated it, weighted by their count of
+        /// ratings of it; other tensors by example count.
+        case perItem = "per_item"
+        /// Classic FedAvg: every element weighted by the device's example count.
+        case examples
+        /// Every finished device weighs the same.
+        case uniform
+    }
+    public var mode: Mode = .federated
+    /// Federated rounds, or epochs in centralized mode.
+    public var rounds = 20
+    public var devicesPerRound = 100
+    public var weighting: Weighting = .perItem
+    public var local = LocalTrainingConfig()
+    public var server = ServerOptimizerConfig()
+    public init() {}
+}
+
+public struct EvaluationConfig: Codable, Sendable, Equatable {
+    /// Evaluate every N rounds (and always after the last). 0: only after the last round.
+    public var every = 5
+    /// Cut-off K of HR@K and NDCG@K.
+    public var k = 10
+    /// Held-out ratings at or above this count as relevant for ranking metrics.
+    public var relevanceThreshold = 4.0
+    /// Devices evaluated per evaluation (seeded sample); 0 means all devices.
+    public var devices = 0
+    /// Compute full-ranking HR@K / NDCG@K (costs items × dim per device).
+    public var ranking = true
+    public init() {}
+}
+
+public struct FaultConfig: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        /// The client process kills itself with SIGKILL (a real crash, no goodbye).
+        case crash
+        /// The client process stops responding for `seconds`.
+        case stall
+    }
+    public var kind: Kind = .crash
+    /// Index of the client process.
+    public var process = 0
+    /// Round in which the fault fires.
+    public var round = 1
+    /// Device updates the process sends in that round before the fault.
+    public var afterUpdates = 0
+    public var seconds = 5.0
+    public init() {}
+}
+
+public struct RuntimeConfig: Codable, Sendable, Equatable {
+    /// Client processes; 0 means one per CPU core.
+    public var processes = 0
+    /// A round closes at this deadline with the devices that finished.
+    public var roundDeadlineSeconds = 60.0
+    /// How long the coordinator waits for all client processes to connect.
+    public var connectTimeoutSeconds = 30.0
+    /// A round with fewer finished devices stops the run with an error.
+    public var minDevicesPerRound = 1
+    /// Largest frame accepted on the wire.
+    public var maxFrameBytes = 256 * 1024 * 1024
+    /// Simulated faults (for testing resilience).
+    public var faults: [FaultConfig] = []
+    public init() {}
+}

@@ -1,0 +1,49 @@
+import FedSimCore
+import FedSimConfig
+
+/// Per-device train/test split. Deterministic per (seed, device), so every process agrees.
+public struct Splitter: Sendable {
+    public var method: SplitConfig.Method
+    public var testFraction: Double
+    public var minTrain: Int
+    public var seed: UInt64
+
+    public init(_ config: SplitConfig, seed: UInt64) {
+        method = config.method
+        testFraction = config.testFraction
+        minTrain = config.minTrain
+        self.seed = seed
+    }
+
+    public init(method: SplitConfig.Method, testFraction: Double, minTrain: Int = 1, seed: UInt64) {
+        self.method = method
+        self.testFraction = testFraction
+        self.minTrain = minTrain
+        self.seed = seed
+    }
+
+    /// Number held out from `n` ratings: round(n · fraction), keeping at least `minTrain`.
+    public func testCount(_ n: Int) -> Int {
+        let t = Int((Double(n) * testFraction).rounded())
+        return max(0, min(t, n - minTrain))
+    }
+
+    public func split(_ all: Interactions, device: Int) -> (train: Interactions, test: Interactions) {
+        let n = all.count
+        let nTest = testCount(n)
+        if nTest == 0 { return (all, Interactions()) }
+        var order = Array(0..<n)
+        switch method {
+        case .random:
+            var rng = Seeds.rng(seed, "split", UInt64(device))
+            for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, rng.nextBounded(i + 1)) }
+            let test = Array(order[0..<nTest]).sorted()
+            let train = Array(order[nTest...]).sorted()
+            return (all.subset(train), all.subset(test))
+        case .latest:
+            // Stable by (timestamp, position): ties keep file order, so the split is well defined.
+            order.sort { (all.timestamps[$0], $0) < (all.timestamps[$1], $1) }
+            return (all.subset(Array(order[0..<(n - nTest)])), all.subset(Array(order[(n - nTest)...])))
+        }
+    }
+}

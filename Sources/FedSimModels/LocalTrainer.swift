@@ -1,0 +1,133 @@
+import FedSimCore
+import FedSimConfig
+import FedSimData
+
+/// What a device sends after local training: the weighted delta of the shared parameters and
+/// the weights, both summable (so they can travel through a secure sum), plus statistics.
+///
+/// The coordinator's update is `Σ weightedDelta / Σ weights` element-wise (each element
+/// divided by the weight of its slot in `ParameterLayout.elementWeightSlots()`).
+public struct LocalUpdate: Sendable, Equatable {
+    public var weightedDelta: [Float]
+    public var weights: [Float]
+    public var examples: Int
+    /// Mean ½e² over the last local epoch (before regularisation).
+    public var trainLoss: Double
+
+    public init(weightedDelta: [Float], weights: [Float], examples: Int, trainLoss: Double) {
+        self.weightedDelta = weightedDelta
+        self.weights = weights
+        self.examples = examples
+        self.trainLoss = trainLoss
+    }
+}
+
+/// Trains the MF model on one device's ratings, starting from the global shared parameters
+/// and the device's personal ones.
+///
+/// Works on a *local view*: only the rows of items this device rated are copied out, so a
+/// device's cost is O(its ratings × dim × epochs), not O(catalogue). The delta is then
+/// scattered into the dense shared layout.
+public struct LocalTrainer: Sendable {
+    public var config: LocalTrainingConfig
+    public var weighting: TrainingConfig.Weighting
+    public var items: Int
+    public var dim: Int
+
+    public init(config: LocalTrainingConfig, weighting: TrainingConfig.Weighting, items: Int, dim: Int) {
+        self.config = config
+        self.weighting = weighting
+        self.items = items
+        self.dim = dim
+    }
+
+    public var sharedCount: Int { items * dim + items + 1 }
+    public var weightCount: Int { items + items + 1 }
+
+    /// Trains and returns the update; `personal` is updated in place.
+    public func train(
+        shared: [Float], personal: inout [Float], data: Interactions, rng: inout some RandomNumberGenerator
+    ) -> LocalUpdate {
+        precondition(shared.count == sharedCount && personal.count == dim + 1)
+        let n = data.count
+        let d = dim
+        // Local view: distinct items, in first-seen order.
+        var localOf = [Int32: Int32]()
+        var globalOf: [Int32] = []
+        var counts: [Float] = []
+        var localItems = [Int32](repeating: 0, count: n)
+        for j in 0..<n {
+            let it = data.items[j]
+            if let l = localOf[it] { localItems[j] = l; counts[Int(l)] += 1 } else {
+                let l = Int32(globalOf.count)
+                localOf[it] = l
+                globalOf.append(it)
+                counts.append(1)
+                localItems[j] = l
+            }
+        }
+        let m = globalOf.count
+        var block = MFBlock<Float>(dim: d, users: 1, items: m)
+        let biasBase = items * d
+        for (l, g) in globalOf.enumerated() {
+            let gi = Int(g)
+            for f in 0..<d { block.item[l * d + f] = shared[gi * d + f] }
+            block.itemBias[l] = shared[biasBase + gi]
+        }
+        block.globalBias = shared[biasBase + items]
+        for f in 0..<d { block.user[f] = personal[f] }
+        block.userBias[0] = personal[d]
+        let start = block
+
+        var grad = MFBlock<Float>(dim: d, users: 1, items: m)
+        var step = SparseStep(config: config, shapeOf: block)
+        var batch = MFBatch(users: [Int32](repeating: 0, count: n), items: localItems, ratings: data.ratings)
+        var order = Array(0..<n)
+        var lastLoss = 0.0
+        let bs = max(1, config.batchSize)
+        for _ in 0..<config.epochs {
+            for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, rng.nextBounded(i + 1)) }
+            batch.items = order.map { localItems[$0] }
+            batch.ratings = order.map { data.ratings[$0] }
+            var epochLoss: Float = 0
+            var s = 0
+            while s < n {
+                let r = s..<min(n, s + bs)
+                epochLoss += MFKernel.accumulateGradient(block, batch, range: r, l2: Float(config.l2), into: &grad)
+                step.apply(&block, &grad, users: batch.users, items: batch.items, range: r, updateGlobalBias: true)
+                s = r.upperBound
+            }
+            lastLoss = n > 0 ? Double(epochLoss) / Double(n) : 0
+        }
+        for f in 0..<d { personal[f] = block.user[f] }
+        personal[d] = block.userBias[0]
+
+        // Scatter the weighted delta into the dense shared layout.
+        var delta = [Float](repeating: 0, count: sharedCount)
+        var weights: [Float]
+        let nf = Float(n)
+        switch weighting {
+        case .perItem: weights = [Float](repeating: 0, count: weightCount)
+        case .examples: weights = [Float](repeating: nf, count: weightCount)
+        case .uniform: weights = [Float](repeating: n > 0 ? 1 : 0, count: weightCount)
+        }
+        for (l, g) in globalOf.enumerated() {
+            let gi = Int(g)
+            let w: Float
+            switch weighting {
+            case .perItem:
+                w = counts[l]
+                weights[gi] = w
+                weights[items + gi] = w
+            case .examples: w = nf
+            case .uniform: w = 1
+            }
+            for f in 0..<d { delta[gi * d + f] = w * (block.item[l * d + f] - start.item[l * d + f]) }
+            delta[biasBase + gi] = w * (block.itemBias[l] - start.itemBias[l])
+        }
+        let wMu: Float = weighting == .uniform ? (n > 0 ? 1 : 0) : nf
+        weights[2 * items] = wMu
+        delta[biasBase + items] = wMu * (block.globalBias - start.globalBias)
+        return LocalUpdate(weightedDelta: delta, weights: weights, examples: n, trainLoss: lastLoss)
+    }
+}

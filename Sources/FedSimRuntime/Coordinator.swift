@@ -1,0 +1,402 @@
+import FedSimAggregation
+import FedSimConfig
+import FedSimCore
+import FedSimModels
+import FedSimWire
+
+/// Where the coordinator writes per-round metrics. The file sink appends JSON lines; tests
+/// collect them in memory.
+public protocol MetricsSink: AnyObject {
+    func record(_ line: JSONObject)
+}
+
+/// The coordinator's round loop: handshake client processes, then per round sample devices,
+/// broadcast the shared model, collect updates until all are in or the deadline passes,
+/// aggregate, step the server optimizer, evaluate when due, and record metrics.
+///
+/// It never trusts a client: every frame is checked against what that connection may send,
+/// a bad one closes that connection (its devices count as dropped), and the run carries on
+/// while at least `runtime.min_devices_per_round` devices finish each round.
+public final class Coordinator {
+    public let scenario: Scenario
+    public let population: PopulationInfo
+    public let processCount: Int
+    let token: [UInt8]
+    let transport: any CoordinatorTransport
+    let metrics: MetricsSink
+    public var log = Log("coordinator")
+
+    public private(set) var model: [Float]
+    public let layout: ParameterLayout
+    var optimizer: ServerOptimizer
+
+    // Connections and processes.
+    struct Peer {
+        var connection: ConnectionID
+        var range: Range<Int>
+    }
+    var peers: [Int: Peer] = [:]              // process index -> peer
+    var processOf: [ConnectionID: Int] = [:]  // authenticated connections
+    var unauthenticated: Set<ConnectionID> = []
+    var lostReasons: [Int: String] = [:]
+
+    // Event plumbing: transport events and deadline timers merged into one stream.
+    enum Input: Sendable {
+        case transport(TransportEvent)
+        case deadline(Int)
+        case transportEnded
+    }
+    let inputs: AsyncStream<Input>
+    let inputSink: AsyncStream<Input>.Continuation
+    var iterator: AsyncStream<Input>.Iterator
+    var deadlineCounter = 0
+    var forwarder: Task<Void, Never>?
+
+    // Totals.
+    public private(set) var bytesSent = 0
+    public private(set) var bytesReceived = 0
+    public private(set) var deviceUpdates = 0
+    public private(set) var roundsCompleted = 0
+    public private(set) var lastEvaluation: EvaluationSummary?
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public init(scenario: Scenario, population: PopulationInfo, processCount: Int, token: [UInt8],
+                transport: any CoordinatorTransport, metrics: MetricsSink) {
+        self.scenario = scenario
+        self.population = population
+        self.processCount = processCount
+        self.token = token
+        self.transport = transport
+        self.metrics = metrics
+        let dim = scenario.model.dim
+        layout = MatrixFactorization.sharedLayout(items: population.items, dim: dim)
+        let mid = (population.ratingMin + population.ratingMax) / 2
+        model = MatrixFactorization.initialShared(items: population.items, dim: dim, initStd: scenario.model.initStd,
+                                                  globalBias: mid, seed: scenario.seed)
+        optimizer = ServerOptimizer(config: scenario.training.server, count: layout.count)
+        (inputs, inputSink) = AsyncStream.makeStream(of: Input.self)
+        iterator = inputs.makeAsyncIterator()
+    }
+
+    // MARK: Event plumbing
+
+    func startForwarding() {
+        let events = transport.events
+        let sink = inputSink
+        forwarder = Task {
+            for await e in events { sink.yield(.transport(e)) }
+            sink.yield(.transportEnded)
+        }
+    }
+
+    func armDeadline(seconds: Double) -> Int {
+        deadlineCounter += 1
+        let id = deadlineCounter
+        let sink = inputSink
+        Task {
+            try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+            sink.yield(.deadline(id))
+        }
+        return id
+    }
+
+    func next() async -> Input {
+        await iterator.next() ?? .transportEnded
+    }
+
+    func send(_ m: Message, to c: ConnectionID) async {
+        bytesSent += await transport.send(m, to: c)
+    }
+
+    /// Handles connection-level events common to every phase. Returns the event if it is a
+    /// message from an authenticated process that the current phase must look at.
+    func handleControl(_ e: TransportEvent) async -> (process: Int, connection: ConnectionID, message: Message)? {
+        switch e {
+        case .connected(let c):
+            unauthenticated.insert(c)
+            return nil
+        case .closed(let c, let reason):
+            unauthenticated.remove(c)
+            if let p = processOf.removeValue(forKey: c) {
+                peers[p] = nil
+                lostReasons[p] = reason
+                log.warning("client process \(p) disconnected: \(reason)")
+            }
+            return nil
+        case .received(let c, let m, let bytes):
+            bytesReceived += bytes
+            if unauthenticated.contains(c) {
+                await handshake(c, m)
+                return nil
+            }
+            guard let p = processOf[c] else { return nil }  // already closed
+            return (p, c, m)
+        }
+    }
+
+    func reject(_ c: ConnectionID, _ reason: String) async {
+        log.warning("rejecting connection \(c): \(reason)")
+        unauthenticated.remove(c)
+        await send(.reject(reason: reason), to: c)
+        await transport.close(c, reason: reason)
+    }
+
+    func handshake(_ c: ConnectionID, _ m: Message) async {
+        guard case .hello(let h) = m else {
+            await reject(c, "expected hello as the first message, got \(m.kindName)")
+            return
+        }
+        guard SecureRandom.constantTimeEqual(h.token, token) else {
+            await reject(c, "wrong run token")
+            return
+        }
+        let p = Int(h.processIndex)
+        guard Int(h.processCount) == processCount, p < processCount else {
+            await reject(c, "process \(h.processIndex) of \(h.processCount) does not fit this run of \(processCount) processes")
+            return
+        }
+        let expected = Sharding.range(process: p, of: processCount, devices: population.devices)
+        guard Int(h.firstDevice) == expected.lowerBound, Int(h.deviceCount) == expected.count else {
+            await reject(c, "process \(p) claims devices \(h.firstDevice)..<\(Int(h.firstDevice) + Int(h.deviceCount)), expected \(expected.lowerBound)..<\(expected.upperBound)")
+            return
+        }
+        guard peers[p] == nil else {
+            await reject(c, "process \(p) is already connected")
+            return
+        }
+        unauthenticated.remove(c)
+        peers[p] = Peer(connection: c, range: expected)
+        processOf[c] = p
+        lostReasons[p] = nil
+        log.info("client process \(p) joined with devices \(expected.lowerBound)..<\(expected.upperBound)")
+        await send(.welcome(Welcome(processIndex: h.processIndex)), to: c)
+    }
+
+    func protocolViolation(_ c: ConnectionID, _ p: Int, _ reason: String) async {
+        log.warning("client process \(p): \(reason); closing its connection")
+        await send(.reject(reason: reason), to: c)
+        await transport.close(c, reason: reason)
+    }
+
+    // MARK: Run
+
+    /// Runs every round. Throws `Failure` with a message for the user when the run cannot go on.
+    public func run() async throws {
+        startForwarding()
+        defer { forwarder?.cancel() }
+        try await waitForProcesses()
+        let start = monotonicSeconds()
+        for r in 1...scenario.training.rounds {
+            let roundStart = monotonicSeconds()
+            var line = try await runRound(r)
+            let every = scenario.evaluation.every
+            if r == scenario.training.rounds || (every > 0 && r % every == 0) {
+                let summary = try await evaluate(round: r)
+                lastEvaluation = summary
+                line.add("eval", Self.json(summary, k: scenario.evaluation.k))
+            }
+            roundsCompleted = r
+            line.add("bytes_sent", bytesSent)
+            line.add("bytes_received", bytesReceived)
+            line.add("round_seconds", monotonicSeconds() - roundStart)
+            line.add("wall_seconds", monotonicSeconds() - start)
+            metrics.record(line)
+        }
+        for (_, peer) in peers.sorted(by: { $0.key < $1.key }) {
+            await send(.shutdown(reason: "run complete"), to: peer.connection)
+        }
+    }
+
+    /// Tells connected clients to leave after a failure.
+    public func abort(reason: String) async {
+        for (_, peer) in peers { await send(.shutdown(reason: reason), to: peer.connection) }
+    }
+
+    func waitForProcesses() async throws {
+        let timeout = scenario.runtime.connectTimeoutSeconds
+        let deadline = armDeadline(seconds: timeout)
+        while peers.count < processCount {
+            switch await next() {
+            case .deadline(let id) where id == deadline:
+                throw Failure(description: "only \(peers.count) of \(processCount) client processes connected within \(timeout) s; see logs/client-*.log")
+            case .deadline: continue
+            case .transportEnded: throw Failure(description: "transport closed while waiting for client processes")
+            case .transport(let e):
+                if let (p, c, m) = await handleControl(e) {
+                    await protocolViolation(c, p, "sent \(m.kindName) before the first round")
+                }
+            }
+        }
+        log.info("all \(processCount) client processes connected")
+    }
+
+    func aliveSummary() -> String {
+        let lost = lostReasons.sorted { $0.key < $1.key }.map { "process \($0.key): \($0.value)" }
+        return "\(peers.count) of \(processCount) client processes alive" + (lost.isEmpty ? "" : " (lost: " + lost.joined(separator: "; ") + ")")
+    }
+
+    func runRound(_ r: Int) async throws -> JSONObject {
+        let alive = peers.sorted { $0.key < $1.key }
+        let available = alive.flatMap { Array($0.value.range) }
+        guard !available.isEmpty else {
+            throw Failure(description: "round \(r): no devices available; \(aliveSummary())")
+        }
+        let k = min(scenario.training.devicesPerRound, available.count)
+        var rng = Seeds.rng(scenario.seed, "sample", UInt64(r))
+        let chosen = rng.sampleWithoutReplacement(k, from: available.count).map { available[$0] }.sorted()
+        var assignments: [ConnectionID: [UInt32]] = [:]
+        for d in chosen {
+            let p = Sharding.process(of: d, processes: processCount, devices: population.devices)
+            assignments[peers[p]!.connection, default: []].append(UInt32(d))
+        }
+        var tracker = RoundTracker(assignments: assignments)
+        var aggregator = WeightedMeanAggregator(layout: layout)
+        for (c, devices) in assignments.sorted(by: { $0.key < $1.key }) {
+            await send(.train(TrainRequest(round: UInt32(r), devices: devices, shared: model)), to: c)
+        }
+        let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
+        var rejected = 0
+        while !tracker.isComplete {
+            let input = await next()
+            switch input {
+            case .deadline(let id) where id == deadline:
+                let n = tracker.expire()
+                log.warning("round \(r): deadline of \(scenario.runtime.roundDeadlineSeconds) s passed with \(n) devices outstanding")
+            case .deadline: continue
+            case .transportEnded:
+                tracker.expire()
+            case .transport(let e):
+                if case .closed(let c, _) = e { tracker.drop(connection: c) }
+                guard let (p, c, m) = await handleControl(e) else { continue }
+                switch m {
+                case .update(let u):
+                    guard u.round == UInt32(r) else {
+                        log.info("ignoring late update of device \(u.device) for round \(u.round)")
+                        continue
+                    }
+                    switch tracker.check(u.device, from: c) {
+                    case .accepted:
+                        do {
+                            try aggregator.add(device: Int(u.device), weightedDelta: u.weightedDelta, weights: u.weights,
+                                               examples: Int(u.examples), trainLoss: u.trainLoss)
+                            tracker.resolve(u.device, from: c, as: .finished)
+                        } catch {
+                            rejected += 1
+                            log.warning("round \(r): refusing update of device \(u.device) from process \(p): \(error)")
+                            tracker.resolve(u.device, from: c, as: .failed)
+                        }
+                    case .notPending:
+                        log.warning("round \(r): process \(p) sent an update for device \(u.device), which is not pending (duplicate?)")
+                    case .wrongConnection:
+                        await protocolViolation(c, p, "sent an update for device \(u.device), which it does not host")
+                    }
+                case .failed(let f):
+                    guard f.round == UInt32(r) else { continue }
+                    if tracker.resolve(f.device, from: c, as: .failed) == .accepted {
+                        log.info("round \(r): device \(f.device) failed: \(f.reason)")
+                    }
+                case .evaluation:
+                    continue  // a late report from an earlier evaluation
+                default:
+                    await protocolViolation(c, p, "sent \(m.kindName) during a training round")
+                }
+            }
+        }
+        let finished = tracker.count(.finished)
+        let failed = tracker.count(.failed), dropped = tracker.count(.dropped), timedOut = tracker.count(.timedOut)
+        if finished < scenario.runtime.minDevicesPerRound || finished == 0 {
+            throw Failure(description:
+                "round \(r): only \(finished) of \(k) sampled devices finished (minimum \(max(1, scenario.runtime.minDevicesPerRound))): "
+                + "\(dropped) dropped with their client process, \(timedOut) timed out at the \(scenario.runtime.roundDeadlineSeconds) s deadline, "
+                + "\(failed) failed; \(aliveSummary())")
+        }
+        optimizer.apply(aggregator.mean(), to: &model)
+        deviceUpdates += finished
+        var line = JSONObject()
+        line.add("round", r)
+        line.add("sampled", k)
+        line.add("finished", finished)
+        line.add("failed", failed)
+        line.add("dropped", dropped)
+        line.add("timed_out", timedOut)
+        line.add("rejected", rejected)
+        line.add("processes_alive", peers.count)
+        line.add("examples", aggregator.examples)
+        line.add("train_loss", aggregator.meanTrainLoss)
+        return line
+    }
+
+    func evaluate(round r: Int) async throws -> EvaluationSummary {
+        let alive = peers.sorted { $0.key < $1.key }
+        var requested: [ConnectionID: Set<UInt32>] = [:]
+        let n = scenario.evaluation.devices
+        if n == 0 {
+            for (_, peer) in alive { requested[peer.connection] = Set(peer.range.map { UInt32($0) }) }
+        } else {
+            let available = alive.flatMap { Array($0.value.range) }
+            var rng = Seeds.rng(scenario.seed, "evaluation.sample", UInt64(r))
+            for i in rng.sampleWithoutReplacement(min(n, available.count), from: available.count) {
+                let d = available[i]
+                let p = Sharding.process(of: d, processes: processCount, devices: population.devices)
+                requested[peers[p]!.connection, default: []].insert(UInt32(d))
+            }
+        }
+        for (c, devices) in requested.sorted(by: { $0.key < $1.key }) {
+            await send(.evaluate(EvaluateRequest(round: UInt32(r), devices: devices.sorted(), shared: model)), to: c)
+        }
+        var results: [DeviceEvaluation] = []
+        var waiting = Set(requested.keys)
+        let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
+        while !waiting.isEmpty {
+            switch await next() {
+            case .deadline(let id) where id == deadline:
+                log.warning("evaluation of round \(r): deadline passed with \(waiting.count) processes outstanding")
+                waiting.removeAll()
+            case .deadline: continue
+            case .transportEnded: waiting.removeAll()
+            case .transport(let e):
+                if case .closed(let c, _) = e { waiting.remove(c) }
+                guard let (p, c, m) = await handleControl(e) else { continue }
+                switch m {
+                case .evaluation(let rep) where rep.round == UInt32(r):
+                    guard waiting.remove(c) != nil else {
+                        log.warning("process \(p) sent a second evaluation report for round \(r); ignored")
+                        continue
+                    }
+                    let asked = requested[c] ?? []
+                    for e in rep.entries {
+                        guard asked.contains(e.device), e.squaredError.isFinite, e.absoluteError.isFinite,
+                              e.squaredError >= 0, e.hit.isFinite, e.ndcg.isFinite
+                        else {
+                            log.warning("process \(p): discarding invalid evaluation entry for device \(e.device)")
+                            continue
+                        }
+                        results.append(DeviceEvaluation(device: Int(e.device), count: Int(e.count), squaredError: e.squaredError,
+                                                        absoluteError: e.absoluteError, ranked: e.ranked, hit: e.hit, ndcg: e.ndcg))
+                    }
+                case .update, .failed, .evaluation:
+                    continue  // late messages of an earlier phase
+                default:
+                    await protocolViolation(c, p, "sent \(m.kindName) during evaluation")
+                }
+            }
+        }
+        return EvaluationSummary(results)
+    }
+
+    static func json(_ s: EvaluationSummary, k: Int) -> JSONObject {
+        var o = JSONObject()
+        o.add("rmse", s.rmse)
+        o.add("mae", s.mae)
+        o.add("hr@\(k)", s.hitRate)
+        o.add("ndcg@\(k)", s.ndcg)
+        o.add("devices", s.devices)
+        o.add("ratings", s.ratings)
+        o.add("ranked_devices", s.rankedDevices)
+        o.add("device_rmse_p10_p50_p90", s.deviceRMSE)
+        return o
+    }
+}

@@ -1,0 +1,169 @@
+import FedSimConfig
+import FedSimCore
+import FedSimData
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `fedsim run`: prepares a run directory, starts one coordinator and P client processes,
+/// shows progress, and reports the outcome. The processes talk only through the socket in
+/// the run directory; this launcher only watches files and exit codes.
+public struct Launcher {
+    public var scenario: Scenario
+    public var outParent: String
+    public var binDirectory: String
+    /// Progress goes to standard error: a live line on a terminal, plain lines otherwise.
+    public var showProgress = true
+
+    public init(scenario: Scenario, outParent: String, binDirectory: String) {
+        self.scenario = scenario
+        self.outParent = outParent
+        self.binDirectory = binDirectory
+    }
+
+    public struct Result {
+        public var directory: RunDirectory
+        public var exitCode: Int32
+        public var error: String?
+    }
+
+    /// The folder holding the running executable (where its sibling executables are).
+    public static func ownBinDirectory() -> String {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        let path = n > 0 ? String(cString: buf) : CommandLine.arguments[0]
+        return (path as NSString).deletingLastPathComponent
+    }
+
+    public func launch() throws -> Result {
+        var scenario = self.scenario
+        scenario.runtime.processes = scenario.runtime.resolvedProcesses(cores: ProcessInfo.processInfo.activeProcessorCount)
+        let population = try PopulationFactory.make(scenario.data, seed: scenario.seed)
+        if scenario.training.mode == .federated && scenario.runtime.processes > population.deviceCount {
+            scenario.runtime.processes = population.deviceCount
+        }
+        let dir = try RunDirectory.create(parent: outParent, name: scenario.name)
+        try dir.write(scenario.resolvedJSON(), to: "scenario.json")
+        let info = PopulationInfo(name: population.name, devices: population.deviceCount, items: population.itemCount,
+                                  ratingMin: population.ratingScale.lowerBound, ratingMax: population.ratingScale.upperBound)
+        try dir.write(info.json() + "\n", to: "population.json")
+        let progress = Progress(total: scenario.training.rounds, enabled: showProgress)
+
+        if scenario.training.mode == .centralized {
+            do {
+                try CentralizedRunner.run(scenario: scenario, population: population, dir: dir) { _ in
+                    progress.update(from: dir.metricsFile)
+                }
+                progress.finish()
+                return Result(directory: dir, exitCode: ExitCodes.success, error: nil)
+            } catch {
+                progress.finish()
+                return Result(directory: dir, exitCode: ExitCodes.runFailed, error: "\(error)")
+            }
+        }
+
+        _ = try dir.createToken()
+        let coordinator = try spawn("fedsim-coordinator", ["--run-dir", dir.path], log: dir.logsDir + "/coordinator.log")
+        var clients: [Process] = []
+        for i in 0..<scenario.runtime.processes {
+            clients.append(try spawn("fedsim-client", ["--run-dir", dir.path, "--index", String(i)],
+                                     log: dir.logsDir + "/client-\(i).log"))
+        }
+        while coordinator.isRunning {
+            progress.update(from: dir.metricsFile)
+            usleep(200_000)
+        }
+        progress.update(from: dir.metricsFile)
+        progress.finish()
+        // Clients leave on the coordinator's shutdown message; give them a moment, then stop them.
+        let grace = monotonicSeconds() + 5
+        while clients.contains(where: \.isRunning) && monotonicSeconds() < grace { usleep(50_000) }
+        for c in clients where c.isRunning { c.terminate() }
+        usleep(100_000)
+        for c in clients where c.isRunning { kill(c.processIdentifier, SIGKILL) }
+        if !dir.socketPath.hasPrefix(dir.path) {
+            unlink(dir.socketPath)
+            rmdir((dir.socketPath as NSString).deletingLastPathComponent)
+        }
+        let code = coordinator.terminationStatus
+        var error: String?
+        if code != 0 {
+            error = Self.summaryError(dir) ?? "the coordinator exited with status \(code); see \(dir.logsDir)/coordinator.log"
+        }
+        return Result(directory: dir, exitCode: code == 0 ? ExitCodes.success : ExitCodes.runFailed, error: error)
+    }
+
+    static func summaryError(_ dir: RunDirectory) -> String? {
+        guard let text = try? dir.read("summary.json"),
+              let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+        else { return nil }
+        return obj["error"] as? String
+    }
+
+    func spawn(_ name: String, _ args: [String], log: String) throws -> Process {
+        let exe = binDirectory + "/" + name
+        guard FileManager.default.isExecutableFile(atPath: exe) else {
+            throw RunDirectory.SetupError(description: "cannot find \(exe); build with `make build` (or `swift build`) first")
+        }
+        FileManager.default.createFile(atPath: log, contents: nil, attributes: [.posixPermissions: 0o600])
+        let handle = FileHandle(forWritingAtPath: log)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args
+        p.standardOutput = handle
+        p.standardError = handle
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+}
+
+/// The progress display: reads the newest metrics line and renders round, devices, ETA and
+/// the latest evaluation.
+final class Progress {
+    let total: Int
+    let enabled: Bool
+    let tty = isatty(2) != 0
+    let started = monotonicSeconds()
+    var lastRound = 0
+    var latestMetric = ""
+    var drewLine = false
+
+    init(total: Int, enabled: Bool) {
+        self.total = total
+        self.enabled = enabled
+    }
+
+    func update(from metricsFile: String) {
+        guard enabled, let text = try? String(contentsOfFile: metricsFile, encoding: .utf8) else { return }
+        let lines = text.split(separator: "\n")
+        guard lines.count > lastRound else { return }
+        for raw in lines[lastRound...] {
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(raw.utf8)) as? [String: Any],
+                  let round = obj["round"] as? Int else { continue }
+            lastRound = round
+            if let e = obj["eval"] as? [String: Any], let rmse = e["rmse"] as? Double {
+                latestMetric = "rmse \(formatFixed(rmse, 4))"
+                if let h = e.first(where: { $0.key.hasPrefix("hr@") }), let v = h.value as? Double {
+                    latestMetric += " \(h.key) \(formatFixed(v, 4))"
+                }
+            }
+            let elapsed = monotonicSeconds() - started
+            let eta = Double(total - round) * elapsed / Double(max(round, 1))
+            let devices = (obj["finished"] as? Int).map { " · \($0)/\(obj["sampled"] as? Int ?? 0) devices" } ?? ""
+            let line = "round \(round)/\(total)\(devices) · ETA \(formatFixed(eta, 0))s" + (latestMetric.isEmpty ? "" : " · " + latestMetric)
+            if tty {
+                fputs("\r\u{1B}[2K" + line, stderr)
+                drewLine = true
+            } else if obj["eval"] != nil || round == total {
+                fputs(line + "\n", stderr)
+            }
+        }
+    }
+
+    func finish() {
+        if tty && drewLine { fputs("\n", stderr) }
+    }
+}

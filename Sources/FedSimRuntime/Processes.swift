@@ -1,0 +1,141 @@
+import FedSimConfig
+import FedSimCore
+import FedSimData
+import FedSimModels
+import FedSimWire
+import Foundation
+
+/// Appends metrics lines to `metrics.jsonl`, flushing each so progress is visible live.
+public final class FileMetricsSink: MetricsSink {
+    let handle: FileHandle
+    public init(path: String) throws {
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw RunDirectory.SetupError(description: "cannot create \(path)")
+            }
+        }
+        guard let h = FileHandle(forWritingAtPath: path) else { throw RunDirectory.SetupError(description: "cannot open \(path)") }
+        h.seekToEndOfFile()
+        handle = h
+    }
+    public func record(_ line: JSONObject) {
+        handle.write(Data((line.text + "\n").utf8))
+    }
+}
+
+/// Collects metrics lines in memory (tests).
+public final class MemoryMetricsSink: MetricsSink {
+    public private(set) var lines: [String] = []
+    public init() {}
+    public func record(_ line: JSONObject) { lines.append(line.text) }
+}
+
+/// Exit codes shared by the executables, so scripts can tell failures apart.
+public enum ExitCodes {
+    public static let success: Int32 = 0
+    public static let runFailed: Int32 = 1
+    public static let badInput: Int32 = 2
+    public static let interrupted: Int32 = 130
+}
+
+/// The `fedsim-coordinator` process: binds the socket, runs the rounds, writes the model and
+/// the summary. Returns the process exit code.
+public enum CoordinatorProcess {
+    public static func main(runDirectory: String) async -> Int32 {
+        let log = Log("coordinator")
+        let dir = RunDirectory(path: runDirectory)
+        let started = monotonicSeconds()
+        var coordinator: Coordinator?
+        do {
+            let scenario = try dir.loadScenario()
+            let info = try PopulationInfo.parse(try dir.read("population.json"))
+            let token = try dir.readToken()
+            let processes = scenario.runtime.resolvedProcesses(cores: ProcessInfo.processInfo.activeProcessorCount)
+            let server = try await UnixSocketServer.start(path: dir.socketPath,
+                                                          limits: FrameLimits(maxFrameBytes: scenario.runtime.maxFrameBytes))
+            log.info("listening on \(dir.socketPath) for \(processes) client processes")
+            let sink = try FileMetricsSink(path: dir.metricsFile)
+            let c = Coordinator(scenario: scenario, population: info, processCount: processes, token: token,
+                                transport: server, metrics: sink)
+            coordinator = c
+            do {
+                try await c.run()
+            } catch {
+                await c.abort(reason: "run failed: \(error)")
+                try? await Task.sleep(for: .milliseconds(100))
+                await server.shutdown()
+                throw error
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+            await server.shutdown()
+            try ModelFile.save(c.model, layout: c.layout, in: dir)
+            try writeSummary(dir, scenario: scenario, coordinator: c, seconds: monotonicSeconds() - started, error: nil)
+            log.info("run complete: \(c.roundsCompleted) rounds, \(c.deviceUpdates) device updates")
+            return ExitCodes.success
+        } catch {
+            log.error("\(error)")
+            if let scenario = try? dir.loadScenario() {
+                try? writeSummary(dir, scenario: scenario, coordinator: coordinator, seconds: monotonicSeconds() - started,
+                                  error: "\(error)")
+            }
+            return ExitCodes.runFailed
+        }
+    }
+
+    static func writeSummary(_ dir: RunDirectory, scenario: Scenario, coordinator c: Coordinator?, seconds: Double, error: String?) throws {
+        var s = JSONObject()
+        s.add("scenario", scenario.name)
+        s.add("status", error == nil ? "completed" : "failed")
+        if let error { s.add("error", error) }
+        s.add("mode", scenario.training.mode.rawValue)
+        s.add("seed", Int(truncatingIfNeeded: scenario.seed))
+        s.add("rounds", c?.roundsCompleted ?? 0)
+        s.add("device_updates", c?.deviceUpdates ?? 0)
+        s.add("wall_seconds", seconds)
+        s.add("device_updates_per_second", Double(c?.deviceUpdates ?? 0) / max(seconds, 1e-9))
+        s.add("bytes_sent", c?.bytesSent ?? 0)
+        s.add("bytes_received", c?.bytesReceived ?? 0)
+        s.add("final", finalMetrics(c?.lastEvaluation, k: scenario.evaluation.k))
+        try dir.write(s.text + "\n", to: "summary.json")
+    }
+
+    static func finalMetrics(_ e: EvaluationSummary?, k: Int) -> JSONObject {
+        var f = JSONObject()
+        f.add("rmse", e?.rmse ?? .nan)
+        f.add("mae", e?.mae ?? .nan)
+        f.add("hr@\(k)", e?.hitRate ?? .nan)
+        f.add("ndcg@\(k)", e?.ndcg ?? .nan)
+        return f
+    }
+}
+
+/// The `fedsim-client` process: loads its shard of the population and serves its devices.
+public enum ClientProcess {
+    public static func main(runDirectory: String, index: Int) async -> Int32 {
+        var log = Log("client-\(index)")
+        let dir = RunDirectory(path: runDirectory)
+        do {
+            let scenario = try dir.loadScenario()
+            let token = try dir.readToken()
+            let processes = scenario.runtime.resolvedProcesses(cores: ProcessInfo.processInfo.activeProcessorCount)
+            guard index >= 0 && index < processes else {
+                log.error("process index \(index) is outside 0..<\(processes)")
+                return ExitCodes.badInput
+            }
+            let population = try PopulationFactory.make(scenario.data, seed: scenario.seed)
+            let shard = Sharding.range(process: index, of: processes, devices: population.deviceCount)
+            let host = DeviceHost(scenario: scenario, population: population, shard: shard)
+            let conn = try await UnixSocketClient.connect(path: dir.socketPath,
+                                                          limits: FrameLimits(maxFrameBytes: scenario.runtime.maxFrameBytes),
+                                                          timeout: scenario.runtime.connectTimeoutSeconds)
+            var runner = ClientRunner(host: host, processIndex: index, processCount: processes, token: token)
+            runner.log = log
+            try await runner.run(conn)
+            return ExitCodes.success
+        } catch {
+            log.minimum = .debug
+            log.error("\(error)")
+            return ExitCodes.runFailed
+        }
+    }
+}

@@ -1,0 +1,172 @@
+import FedSimCore
+import FedSimConfig
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The files of one run. Private to the user (0700); the token and socket are 0600.
+///
+/// ```
+/// runs/<scenario>-<timestamp>/
+///   scenario.json       resolved scenario, every default filled in (JSON is valid YAML)
+///   population.json     device/item counts the coordinator needs (never raw data)
+///   token               per-run secret for the handshake (0600)
+///   coordinator.sock    the coordinator's Unix-domain socket (0600)
+///   metrics.jsonl       one line per round
+///   summary.json        final figures
+///   model.bin, model.json   final shared parameters (little-endian f32) and their layout
+///   logs/coordinator.log, logs/client-<i>.log
+/// ```
+public struct RunDirectory: Sendable {
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    public var scenarioFile: String { path + "/scenario.json" }
+    public var populationFile: String { path + "/population.json" }
+    public var tokenFile: String { path + "/token" }
+    /// Unix socket paths are limited to 107 bytes, so long run paths fall back to a short
+    /// private directory under /tmp (recorded in `socket-path`).
+    public var socketPath: String {
+        if let p = try? String(contentsOfFile: path + "/socket-path", encoding: .utf8) { return p }
+        return path + "/coordinator.sock"
+    }
+    public var metricsFile: String { path + "/metrics.jsonl" }
+    public var summaryFile: String { path + "/summary.json" }
+    public var logsDir: String { path + "/logs" }
+    public var modelFile: String { path + "/model.bin" }
+    public var modelLayoutFile: String { path + "/model.json" }
+
+    public struct SetupError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Creates a fresh run directory below `parent` (created if needed).
+    public static func create(parent: String, name: String) throws -> RunDirectory {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        var st = stat()
+        if stat(parent, &st) == 0, st.st_mode & 0o002 != 0, st.st_mode & 0o1000 == 0 {
+            throw SetupError(description: "\(parent) is world-writable without the sticky bit; refusing to create a run there")
+        }
+        let stamp = Self.timestamp()
+        var candidate = "\(parent)/\(name)-\(stamp)"
+        var n = 1
+        while fm.fileExists(atPath: candidate) {
+            n += 1
+            candidate = "\(parent)/\(name)-\(stamp)-\(n)"
+        }
+        guard mkdir(candidate, 0o700) == 0 else {
+            throw SetupError(description: "cannot create \(candidate): \(String(cString: strerror(errno)))")
+        }
+        chmod(candidate, 0o700)
+        guard mkdir(candidate + "/logs", 0o700) == 0 else {
+            throw SetupError(description: "cannot create \(candidate)/logs")
+        }
+        let dir = RunDirectory(path: candidate)
+        if (dir.path + "/coordinator.sock").utf8.count > 100 {
+            var template = Array("/tmp/fedsim-XXXXXX".utf8CString)
+            guard let p = mkdtemp(&template) else { throw SetupError(description: "cannot create a socket directory in /tmp") }
+            try dir.write(String(cString: p) + "/coordinator.sock", to: "socket-path", mode: 0o600)
+        }
+        return dir
+    }
+
+    static func timestamp() -> String {
+        var t = time(nil)
+        var tmv = tm()
+        localtime_r(&t, &tmv)
+        func p(_ v: Int32, _ w: Int = 2) -> String { let s = String(v); return String(repeating: "0", count: max(0, w - s.count)) + s }
+        return "\(p(tmv.tm_year + 1900, 4))\(p(tmv.tm_mon + 1))\(p(tmv.tm_mday))-\(p(tmv.tm_hour))\(p(tmv.tm_min))\(p(tmv.tm_sec))"
+    }
+
+    /// Writes a file atomically (temp file, fsync, rename) with the given mode.
+    public func write(_ text: String, to name: String, mode: mode_t = 0o600) throws {
+        try RunDirectory.atomicWrite(Array(text.utf8), path: path + "/" + name, mode: mode)
+    }
+
+    public static func atomicWrite(_ bytes: [UInt8], path: String, mode: mode_t = 0o600) throws {
+        let tmp = path + ".tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode)
+        guard fd >= 0 else { throw SetupError(description: "cannot write \(tmp): \(String(cString: strerror(errno)))") }
+        var off = 0
+        while off < bytes.count {
+            let n = bytes[off...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { close(fd); throw SetupError(description: "write to \(tmp) failed") }
+            off += n
+        }
+        fsync(fd)
+        close(fd)
+        guard rename(tmp, path) == 0 else { throw SetupError(description: "cannot rename \(tmp)") }
+    }
+
+    public func read(_ name: String) throws -> String {
+        guard let s = try? String(contentsOfFile: path + "/" + name, encoding: .utf8) else {
+            throw SetupError(description: "cannot read \(path)/\(name)")
+        }
+        return s
+    }
+
+    /// Creates the per-run token (32 CSPRNG bytes, hex, 0600).
+    public func createToken() throws -> [UInt8] {
+        let token = SecureRandom.bytes(32)
+        try write(Hex.encode(token), to: "token", mode: 0o600)
+        return token
+    }
+
+    public func readToken() throws -> [UInt8] {
+        var st = stat()
+        guard stat(tokenFile, &st) == 0 else { throw SetupError(description: "missing \(tokenFile)") }
+        guard st.st_mode & 0o077 == 0 else { throw SetupError(description: "\(tokenFile) is readable by others; refusing to use it") }
+        guard let t = Hex.decode(try read("token").trimmingCharacters(in: .whitespacesAndNewlines)), t.count == 32 else {
+            throw SetupError(description: "\(tokenFile) is not a 32-byte hex token")
+        }
+        return t
+    }
+
+    public func loadScenario() throws -> Scenario {
+        try Scenario.load(file: scenarioFile)
+    }
+}
+
+/// What the coordinator needs to know about the population, without any raw data.
+public struct PopulationInfo: Codable, Sendable, Equatable {
+    public var name: String
+    public var devices: Int
+    public var items: Int
+    public var ratingMin: Float
+    public var ratingMax: Float
+
+    public init(name: String, devices: Int, items: Int, ratingMin: Float, ratingMax: Float) {
+        self.name = name
+        self.devices = devices
+        self.items = items
+        self.ratingMin = ratingMin
+        self.ratingMax = ratingMax
+    }
+
+    public func json() -> String {
+        String(decoding: try! JSONEncoder().encode(self), as: UTF8.self)
+    }
+
+    public static func parse(_ s: String) throws -> PopulationInfo {
+        try JSONDecoder().decode(PopulationInfo.self, from: Data(s.utf8))
+    }
+}
+
+/// Contiguous device ranges per client process: process i of P hosts [i·N/P, (i+1)·N/P).
+public enum Sharding {
+    public static func range(process i: Int, of p: Int, devices n: Int) -> Range<Int> {
+        (i * n / p)..<((i + 1) * n / p)
+    }
+
+    public static func process(of device: Int, processes p: Int, devices n: Int) -> Int {
+        // Inverse of `range`: the largest i with i·N/P <= device.
+        var i = min(p - 1, device * p / max(n, 1))
+        while i > 0 && range(process: i, of: p, devices: n).lowerBound > device { i -= 1 }
+        while i < p - 1 && range(process: i, of: p, devices: n).upperBound <= device { i += 1 }
+        return i
+    }
+}

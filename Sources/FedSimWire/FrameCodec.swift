@@ -1,0 +1,239 @@
+import NIOCore
+
+#if _endian(big)
+#error("FedSim's wire format copies little-endian tensor blocks directly; big-endian hosts are not supported")
+#endif
+
+/// The frame format (all integers little-endian):
+///
+/// ```
+/// u32 length      bytes that follow this field (header + payload), 4 ... maxFrameBytes
+/// u8  version     FrameCodec.version
+/// u8  kind        message kind
+/// u16 reserved    must be 0
+/// ... payload     kind-specific; tensors are u32 count + count × f32
+/// ```
+///
+/// Decoding checks every count against the bytes actually present before allocating, and a
+/// frame must be consumed exactly (no trailing bytes).
+public enum FrameCodec {
+    public static let version: UInt8 = 1
+    public static let headerBytes = 8
+
+    enum Kind: UInt8 {
+        case hello = 1, welcome, reject, train, update, failed, evaluate, evaluation, shutdown
+    }
+
+    // MARK: Encoding
+
+    public static func encode(_ m: Message, into buf: inout ByteBuffer) {
+        let start = buf.writerIndex
+        buf.writeInteger(UInt32(0), endianness: .little)  // patched below
+        buf.writeInteger(version)
+        switch m {
+        case .hello(let h):
+            header(&buf, .hello)
+            buf.writeInteger(UInt32(h.token.count), endianness: .little)
+            buf.writeBytes(h.token)
+            for v in [h.processIndex, h.processCount, h.firstDevice, h.deviceCount] { buf.writeInteger(v, endianness: .little) }
+        case .welcome(let w):
+            header(&buf, .welcome)
+            buf.writeInteger(w.processIndex, endianness: .little)
+        case .reject(let reason):
+            header(&buf, .reject)
+            writeString(reason, &buf)
+        case .train(let t):
+            header(&buf, .train)
+            buf.writeInteger(t.round, endianness: .little)
+            writeU32s(t.devices, &buf)
+            writeFloats(t.shared, &buf)
+        case .update(let u):
+            header(&buf, .update)
+            buf.writeInteger(u.round, endianness: .little)
+            buf.writeInteger(u.device, endianness: .little)
+            buf.writeInteger(u.examples, endianness: .little)
+            buf.writeInteger(u.trainLoss.bitPattern, endianness: .little)
+            writeFloats(u.weightedDelta, &buf)
+            writeFloats(u.weights, &buf)
+        case .failed(let f):
+            header(&buf, .failed)
+            buf.writeInteger(f.round, endianness: .little)
+            buf.writeInteger(f.device, endianness: .little)
+            writeString(f.reason, &buf)
+        case .evaluate(let e):
+            header(&buf, .evaluate)
+            buf.writeInteger(e.round, endianness: .little)
+            writeU32s(e.devices, &buf)
+            writeFloats(e.shared, &buf)
+        case .evaluation(let r):
+            header(&buf, .evaluation)
+            buf.writeInteger(r.round, endianness: .little)
+            buf.writeInteger(UInt32(r.entries.count), endianness: .little)
+            for e in r.entries {
+                buf.writeInteger(e.device, endianness: .little)
+                buf.writeInteger(e.count, endianness: .little)
+                buf.writeInteger(e.squaredError.bitPattern, endianness: .little)
+                buf.writeInteger(e.absoluteError.bitPattern, endianness: .little)
+                buf.writeInteger(UInt8(e.ranked ? 1 : 0))
+                buf.writeInteger(e.hit.bitPattern, endianness: .little)
+                buf.writeInteger(e.ndcg.bitPattern, endianness: .little)
+            }
+        case .shutdown(let reason):
+            header(&buf, .shutdown)
+            writeString(reason, &buf)
+        }
+        buf.setInteger(UInt32(buf.writerIndex - start - 4), at: start, endianness: .little)
+    }
+
+    public static func encode(_ m: Message) -> ByteBuffer {
+        var b = ByteBufferAllocator().buffer(capacity: 64)
+        encode(m, into: &b)
+        return b
+    }
+
+    static func header(_ buf: inout ByteBuffer, _ k: Kind) {
+        buf.writeInteger(k.rawValue)
+        buf.writeInteger(UInt16(0), endianness: .little)
+    }
+
+    static func writeString(_ s: String, _ buf: inout ByteBuffer) {
+        let bytes = Array(s.utf8.prefix(FrameLimits().maxStringBytes))
+        buf.writeInteger(UInt32(bytes.count), endianness: .little)
+        buf.writeBytes(bytes)
+    }
+
+    static func writeU32s(_ v: [UInt32], _ buf: inout ByteBuffer) {
+        buf.writeInteger(UInt32(v.count), endianness: .little)
+        #if _endian(little)
+        v.withUnsafeBytes { _ = buf.writeBytes($0) }
+        #else
+        for x in v { buf.writeInteger(x, endianness: .little) }
+        #endif
+    }
+
+    static func writeFloats(_ v: [Float], _ buf: inout ByteBuffer) {
+        buf.writeInteger(UInt32(v.count), endianness: .little)
+        #if _endian(little)
+        v.withUnsafeBytes { _ = buf.writeBytes($0) }
+        #else
+        for x in v { buf.writeInteger(x.bitPattern, endianness: .little) }
+        #endif
+    }
+
+    // MARK: Decoding
+
+    /// Reads one whole frame if `buf` holds it. Returns nil when more bytes are needed; throws
+    /// as soon as the header shows the frame is unacceptable (before buffering its body).
+    public static func decodeFrame(_ buf: inout ByteBuffer, limits: FrameLimits) throws -> (Message, Int)? {
+        guard let length = buf.getInteger(at: buf.readerIndex, endianness: .little, as: UInt32.self) else { return nil }
+        let len = Int(length)
+        guard len >= 4 else { throw FrameError(.undersized, "frame length \(len) is below the 4-byte header") }
+        guard len + 4 <= limits.maxFrameBytes else {
+            throw FrameError(.oversized, "frame of \(len + 4) bytes exceeds the limit of \(limits.maxFrameBytes)")
+        }
+        if let v: UInt8 = buf.getInteger(at: buf.readerIndex + 4), v != version {
+            throw FrameError(.badVersion, "protocol version \(v), this build speaks \(version)")
+        }
+        guard buf.readableBytes >= len + 4 else { return nil }
+        buf.moveReaderIndex(forwardBy: 4)
+        var body = buf.readSlice(length: len)!
+        let m = try decodeBody(&body, limits: limits)
+        return (m, len + 4)
+    }
+
+    static func decodeBody(_ b: inout ByteBuffer, limits: FrameLimits) throws -> Message {
+        let v: UInt8 = try read(&b)
+        guard v == version else { throw FrameError(.badVersion, "protocol version \(v), this build speaks \(version)") }
+        let k: UInt8 = try read(&b)
+        let reserved: UInt16 = try read(&b)
+        guard reserved == 0 else { throw FrameError(.reservedBits, "reserved header bits set") }
+        guard let kind = Kind(rawValue: k) else { throw FrameError(.unknownKind, "unknown message kind \(k)") }
+        let m: Message
+        switch kind {
+        case .hello:
+            let n: UInt32 = try read(&b)
+            guard n <= 256 else { throw FrameError(.countLimit, "token of \(n) bytes") }
+            guard let token = b.readBytes(length: Int(n)) else { throw FrameError(.truncated, "token") }
+            m = .hello(Hello(token: token, processIndex: try read(&b), processCount: try read(&b),
+                             firstDevice: try read(&b), deviceCount: try read(&b)))
+        case .welcome:
+            m = .welcome(Welcome(processIndex: try read(&b)))
+        case .reject:
+            m = .reject(reason: try readString(&b, limits))
+        case .train:
+            m = .train(TrainRequest(round: try read(&b), devices: try readU32s(&b), shared: try readFloats(&b)))
+        case .update:
+            let round: UInt32 = try read(&b), device: UInt32 = try read(&b), examples: UInt32 = try read(&b)
+            let loss = Double(bitPattern: try read(&b))
+            m = .update(DeviceUpdate(round: round, device: device, examples: examples, trainLoss: loss,
+                                     weightedDelta: try readFloats(&b), weights: try readFloats(&b)))
+        case .failed:
+            m = .failed(DeviceFailure(round: try read(&b), device: try read(&b), reason: try readString(&b, limits)))
+        case .evaluate:
+            m = .evaluate(EvaluateRequest(round: try read(&b), devices: try readU32s(&b), shared: try readFloats(&b)))
+        case .evaluation:
+            let round: UInt32 = try read(&b)
+            let n: UInt32 = try read(&b)
+            let entryBytes = 4 + 4 + 8 + 8 + 1 + 8 + 8
+            guard Int(n) * entryBytes <= b.readableBytes else {
+                throw FrameError(.truncated, "\(n) evaluation entries do not fit in \(b.readableBytes) bytes")
+            }
+            var entries: [EvaluationReport.Entry] = []
+            entries.reserveCapacity(Int(n))
+            for _ in 0..<n {
+                let device: UInt32 = try read(&b), count: UInt32 = try read(&b)
+                let se = Double(bitPattern: try read(&b)), ae = Double(bitPattern: try read(&b))
+                let rankedByte: UInt8 = try read(&b)
+                guard rankedByte <= 1 else { throw FrameError(.badValue, "ranked flag \(rankedByte)") }
+                let hit = Double(bitPattern: try read(&b)), ndcg = Double(bitPattern: try read(&b))
+                entries.append(.init(device: device, count: count, squaredError: se, absoluteError: ae,
+                                     ranked: rankedByte == 1, hit: hit, ndcg: ndcg))
+            }
+            m = .evaluation(EvaluationReport(round: round, entries: entries))
+        case .shutdown:
+            m = .shutdown(reason: try readString(&b, limits))
+        }
+        guard b.readableBytes == 0 else {
+            throw FrameError(.trailingBytes, "\(b.readableBytes) bytes after a \(m.kindName) message")
+        }
+        return m
+    }
+
+    static func read<T: FixedWidthInteger>(_ b: inout ByteBuffer) throws -> T {
+        guard let v = b.readInteger(endianness: .little, as: T.self) else {
+            throw FrameError(.truncated, "frame ends inside a \(T.bitWidth)-bit field")
+        }
+        return v
+    }
+
+    static func readString(_ b: inout ByteBuffer, _ limits: FrameLimits) throws -> String {
+        let n: UInt32 = try read(&b)
+        guard n <= limits.maxStringBytes else { throw FrameError(.countLimit, "string of \(n) bytes") }
+        guard let bytes = b.readBytes(length: Int(n)) else { throw FrameError(.truncated, "string of \(n) bytes") }
+        guard let s = String(validating: bytes, as: UTF8.self) else { throw FrameError(.badString, "string is not UTF-8") }
+        return s
+    }
+
+    static func readU32s(_ b: inout ByteBuffer) throws -> [UInt32] {
+        let n = Int(try read(&b) as UInt32)
+        guard n * 4 <= b.readableBytes else { throw FrameError(.truncated, "\(n) ids do not fit in \(b.readableBytes) bytes") }
+        return readBlock(&b, n, as: UInt32.self)
+    }
+
+    static func readFloats(_ b: inout ByteBuffer) throws -> [Float] {
+        let n = Int(try read(&b) as UInt32)
+        guard n * 4 <= b.readableBytes else { throw FrameError(.truncated, "\(n) floats do not fit in \(b.readableBytes) bytes") }
+        return readBlock(&b, n, as: Float.self)
+    }
+
+    static func readBlock<T>(_ b: inout ByteBuffer, _ n: Int, as: T.Type) -> [T] {
+        let out = [T](unsafeUninitializedCapacity: n) { dst, initialized in
+            b.withUnsafeReadableBytes { src in
+                UnsafeMutableRawBufferPointer(dst).copyMemory(from: UnsafeRawBufferPointer(rebasing: src[0..<(n * 4)]))
+            }
+            initialized = n
+        }
+        b.moveReaderIndex(forwardBy: n * 4)
+        return out
+    }
+}

@@ -1,0 +1,140 @@
+/// Everything that crosses the wire between coordinator and client processes.
+///
+/// A client process hosts many virtual devices and multiplexes them over its one connection:
+/// requests name device ids, and every device's update travels as its own message (so the
+/// coordinator sees per-device contributions, or, under secure aggregation, per-device
+/// masked ones).
+public enum Message: Equatable, Sendable {
+    /// Client → coordinator, first frame: who I am, proven by the per-run token.
+    case hello(Hello)
+    /// Coordinator → client: handshake accepted.
+    case welcome(Welcome)
+    /// Either way: the peer is being disconnected, with the reason.
+    case reject(reason: String)
+    /// Coordinator → client: train these devices from this shared model.
+    case train(TrainRequest)
+    /// Client → coordinator: one device's update.
+    case update(DeviceUpdate)
+    /// Client → coordinator: a device could not finish (simulated or real failure).
+    case failed(DeviceFailure)
+    /// Coordinator → client: evaluate these devices against this shared model.
+    case evaluate(EvaluateRequest)
+    /// Client → coordinator: the devices' evaluation sums.
+    case evaluation(EvaluationReport)
+    /// Coordinator → client: the run is over; exit cleanly.
+    case shutdown(reason: String)
+
+    public var kindName: String {
+        switch self {
+        case .hello: return "hello"
+        case .welcome: return "welcome"
+        case .reject: return "reject"
+        case .train: return "train"
+        case .update: return "update"
+        case .failed: return "failed"
+        case .evaluate: return "evaluate"
+        case .evaluation: return "evaluation"
+        case .shutdown: return "shutdown"
+        }
+    }
+}
+
+public struct Hello: Equatable, Sendable {
+    public var token: [UInt8]
+    public var processIndex: UInt32
+    public var processCount: UInt32
+    /// The contiguous device range this process hosts.
+    public var firstDevice: UInt32
+    public var deviceCount: UInt32
+
+    public init(token: [UInt8], processIndex: UInt32, processCount: UInt32, firstDevice: UInt32, deviceCount: UInt32) {
+        self.token = token
+        self.processIndex = processIndex
+        self.processCount = processCount
+        self.firstDevice = firstDevice
+        self.deviceCount = deviceCount
+    }
+}
+
+public struct Welcome: Equatable, Sendable {
+    public var processIndex: UInt32
+    public init(processIndex: UInt32) { self.processIndex = processIndex }
+}
+
+public struct TrainRequest: Equatable, Sendable {
+    public var round: UInt32
+    public var devices: [UInt32]
+    public var shared: [Float]
+    public init(round: UInt32, devices: [UInt32], shared: [Float]) {
+        self.round = round
+        self.devices = devices
+        self.shared = shared
+    }
+}
+
+public struct DeviceUpdate: Equatable, Sendable {
+    public var round: UInt32
+    public var device: UInt32
+    public var examples: UInt32
+    public var trainLoss: Double
+    public var weightedDelta: [Float]
+    public var weights: [Float]
+    public init(round: UInt32, device: UInt32, examples: UInt32, trainLoss: Double, weightedDelta: [Float], weights: [Float]) {
+        self.round = round
+        self.device = device
+        self.examples = examples
+        self.trainLoss = trainLoss
+        self.weightedDelta = weightedDelta
+        self.weights = weights
+    }
+}
+
+public struct DeviceFailure: Equatable, Sendable {
+    public var round: UInt32
+    public var device: UInt32
+    public var reason: String
+    public init(round: UInt32, device: UInt32, reason: String) {
+        self.round = round
+        self.device = device
+        self.reason = reason
+    }
+}
+
+public struct EvaluateRequest: Equatable, Sendable {
+    public var round: UInt32
+    public var devices: [UInt32]
+    public var shared: [Float]
+    public init(round: UInt32, devices: [UInt32], shared: [Float]) {
+        self.round = round
+        self.devices = devices
+        self.shared = shared
+    }
+}
+
+/// Per-device evaluation sums, batched: one entry per device.
+public struct EvaluationReport: Equatable, Sendable {
+    public struct Entry: Equatable, Sendable {
+        public var device: UInt32
+        public var count: UInt32
+        public var squaredError: Double
+        public var absoluteError: Double
+        public var ranked: Bool
+        public var hit: Double
+        public var ndcg: Double
+        public init(device: UInt32, count: UInt32, squaredError: Double, absoluteError: Double, ranked: Bool, hit: Double, ndcg: Double) {
+            self.device = device
+            self.count = count
+            self.squaredError = squaredError
+            self.absoluteError = absoluteError
+            self.ranked = ranked
+            self.hit = hit
+            self.ndcg = ndcg
+        }
+    }
+    public var round: UInt32
+    public var entries: [Entry]
+    public init(round: UInt32, entries: [Entry]) {
+        self.round = round
+        self.entries = entries
+    }
+}
