@@ -277,6 +277,10 @@ public final class Coordinator {
                         log.info("ignoring late update of device \(u.device) for round \(u.round)")
                         continue
                     }
+                    guard peers[p]?.range.contains(Int(u.device)) == true else {
+                        await protocolViolation(c, p, "sent an update for device \(u.device), which it does not host")
+                        continue
+                    }
                     switch tracker.check(u.device, from: c) {
                     case .accepted:
                         do {
@@ -291,7 +295,7 @@ public final class Coordinator {
                     case .notPending:
                         log.warning("round \(r): process \(p) sent an update for device \(u.device), which is not pending (duplicate?)")
                     case .wrongConnection:
-                        await protocolViolation(c, p, "sent an update for device \(u.device), which it does not host")
+                        await protocolViolation(c, p, "sent an update for device \(u.device), which was assigned elsewhere")
                     }
                 case .failed(let f):
                     guard f.round == UInt32(r) else { continue }

@@ -1,0 +1,34 @@
+# FedSim — make help lists the targets.
+SWIFT ?= swift
+RELEASE_BIN = .build/release
+DEBUG_BIN = .build/debug
+
+.PHONY: help setup build run test data movielens centralized results clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: ## Install system dependencies when missing (libsodium-dev, pkg-config)
+	@./scripts/setup.sh
+
+build: setup ## Release build of fedsim, fedsim-coordinator, fedsim-client
+	$(SWIFT) build -c release
+
+run: build ## Set up, build and run the default scenario (synthetic data, no download)
+	$(RELEASE_BIN)/fedsim run scenarios/quickstart.yaml
+
+test: setup ## Build and run the whole test suite (unit + multi-process integration)
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+data: ## Fetch MovieLens-100K from the recbole wheel on PyPI into data/ml-100k (not committed)
+	@./scripts/fetch-movielens.sh data/ml-100k
+
+movielens: build data ## Federated MF on MovieLens-100K (scenarios/movielens-100k.yaml)
+	$(RELEASE_BIN)/fedsim run scenarios/movielens-100k.yaml
+
+centralized: build data ## Centralized reference of the same model on MovieLens-100K
+	$(RELEASE_BIN)/fedsim run scenarios/movielens-100k.yaml --set training.mode=centralized --set training.rounds=40 --set evaluation.every=10
+
+clean: ## Remove build output and runs (keeps data/)
+	rm -rf .build runs

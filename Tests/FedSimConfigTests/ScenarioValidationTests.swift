@@ -1,0 +1,123 @@
+import FedSimConfig
+import Testing
+
+@Suite struct ScenarioValidationTests {
+    func errors(_ yaml: String, overrides: [String] = []) -> [ScenarioError] {
+        do {
+            _ = try Scenario.load(yaml: yaml, file: "s.yaml", overrides: overrides)
+            return []
+        } catch let e as ScenarioErrors {
+            return e.errors
+        } catch {
+            Issue.record("unexpected \(error)")
+            return []
+        }
+    }
+
+    @Test func emptyDocumentGivesDefaults() throws {
+        let s = try Scenario.load(yaml: "")
+        #expect(s == Scenario())
+    }
+
+    @Test func readsNestedValues() throws {
+        let s = try Scenario.load(yaml: """
+            name: demo
+            seed: 123
+            training:
+              rounds: 7
+              local: {optimizer: adam, learning_rate: 0.01}
+              server: {optimizer: fedyogi}
+            data: {source: movielens, path: /x}
+            runtime:
+              faults:
+                - {kind: crash, process: 1, round: 2, after_updates: 3}
+            """)
+        #expect(s.name == "demo" && s.seed == 123)
+        #expect(s.training.rounds == 7 && s.training.local.optimizer == .adam && s.training.local.learningRate == 0.01)
+        #expect(s.training.server.optimizer == .fedyogi)
+        #expect(s.data.source == .movielens && s.data.path == "/x")
+        #expect(s.runtime.faults.count == 1 && s.runtime.faults[0].afterUpdates == 3)
+    }
+
+    @Test func unknownKeyNamesItsPathLineAndSuggestion() {
+        let e = errors("""
+            training:
+              rounds: 5
+              local:
+                learning_rat: 0.1
+            """)
+        #expect(e.count == 1)
+        #expect(e.first?.keyPath == "training.local.learning_rat")
+        #expect(e.first?.line == 4)
+        #expect(e.first?.message.contains("did you mean \"learning_rate\"") == true)
+        #expect(e.first?.description.hasPrefix("s.yaml:4: training.local.learning_rat: unknown key") == true)
+    }
+
+    @Test func wrongTypesAndRangesAreReportedTogether() {
+        let e = errors("""
+            training:
+              rounds: many
+              devices_per_round: -1
+              local: {optimizer: lbfgs, epochs: 2.5}
+            model: {dim: [1, 2]}
+            evaluation: {ranking: maybe}
+            """)
+        let byPath = Dictionary(uniqueKeysWithValues: e.map { ($0.keyPath, $0.message) })
+        #expect(byPath["training.rounds"]?.contains("expected an integer, got \"many\"") == true)
+        #expect(byPath["training.devices_per_round"]?.contains("out of range") == true)
+        #expect(byPath["training.local.optimizer"]?.contains("expected one of sgd, adam") == true)
+        #expect(byPath["training.local.epochs"]?.contains("expected an integer") == true)
+        #expect(byPath["model.dim"]?.contains("got a list") == true)
+        #expect(byPath["evaluation.ranking"]?.contains("true or false") == true)
+        #expect(e.count == 6)
+    }
+
+    @Test func crossSectionChecks() {
+        let e = errors("""
+            data: {synthetic: {devices: 10}}
+            training: {devices_per_round: 50, rounds: 3}
+            runtime: {faults: [{round: 9}]}
+            """)
+        #expect(e.contains { $0.keyPath == "training.devices_per_round" && $0.message.contains("exceeds the population") })
+        #expect(e.contains { $0.keyPath == "runtime.faults[0].round" })
+    }
+
+    @Test func sectionMustBeAMapping() {
+        let e = errors("training: 5")
+        #expect(e.first?.keyPath == "training" && e.first?.message.contains("expected a mapping") == true)
+    }
+
+    @Test func invalidYAMLGivesLine() {
+        let e = errors("training:\n  rounds: [1, 2\n")
+        #expect(e.first?.message.contains("not valid YAML") == true)
+        #expect(e.first?.line != nil)
+    }
+
+    @Test func overridesAreValidatedLikeTheFile() throws {
+        let s = try Scenario.load(yaml: "training: {rounds: 5}", overrides: ["training.rounds=9", "training.local.optimizer=adam", "seed=5"])
+        #expect(s.training.rounds == 9 && s.training.local.optimizer == .adam && s.seed == 5)
+        let e = errors("", overrides: ["training.roundz=3"])
+        #expect(e.first?.keyPath == "training.roundz" && e.first?.message.contains("did you mean \"rounds\"") == true)
+        let bad = errors("", overrides: ["training.rounds=0"])
+        #expect(bad.first?.keyPath == "training.rounds")
+        #expect(throws: ScenarioErrors.self) { try Scenario.load(yaml: "", overrides: ["no-equals-sign"]) }
+        #expect(throws: ScenarioErrors.self) { try Scenario.load(yaml: "training: {rounds: 5}", overrides: ["training.rounds.x=1"]) }
+    }
+
+    @Test func resolvedScenarioReadsBackIdentically() throws {
+        var s = Scenario()
+        s.name = "round-trip"
+        s.training.weighting = .examples
+        s.runtime.faults = [FaultConfig()]
+        s.seed = UInt64.max
+        let back = try Scenario.load(yaml: s.resolvedJSON())
+        #expect(back == s)
+    }
+
+    @Test func shippedScenariosAreValid() throws {
+        let root = #filePath.components(separatedBy: "/Tests/").first!
+        for name in ["quickstart", "movielens-100k"] {
+            _ = try Scenario.load(file: "\(root)/scenarios/\(name).yaml")
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import FedSimConfig
+import FedSimCore
+import FedSimData
+import FedSimTestSupport
+import Testing
+
+@Suite struct MovieLensTests {
+    func grouplensFixture() -> String {
+        let dir = TestSupport.temporaryDirectory()
+        TestSupport.write("2\t10\t4\t900\n1\t10\t5\t100\n1\t20\t3\t50\n2\t30\t1\t800\n", to: dir + "/u.data")
+        TestSupport.write("1|24|M|technician|85711\n2|53|F|other|94043\n", to: dir + "/u.user")
+        let flags = { (set: [Int]) in (0..<19).map { set.contains($0) ? "1" : "0" }.joined(separator: "|") }
+        TestSupport.write("10|A (1995)|01-Jan-1995||http://x|\(flags([1, 5]))\n20|B|||u|\(flags([8]))\n30|C|||u|\(flags([0]))\n", to: dir + "/u.item")
+        return dir
+    }
+
+    func recboleFixture() -> String {
+        let dir = TestSupport.temporaryDirectory()
+        TestSupport.write("user_id:token\titem_id:token\trating:float\ttimestamp:float\n2\t10\t4\t900\n1\t10\t5\t100\n1\t20\t3\t50\n2\t30\t1\t800\n", to: dir + "/ml-100k.inter")
+        TestSupport.write("user_id:token\tage:token\tgender:token\toccupation:token\tzip_code:token\n1\t24\tM\ttechnician\t85711\n2\t53\tF\tother\t94043\n", to: dir + "/ml-100k.user")
+        TestSupport.write("item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n10\tA\t1995\tAction Comedy\n20\tB\t1995\tDrama\n30\tC\t1990\tunknown\n", to: dir + "/ml-100k.item")
+        return dir
+    }
+
+    @Test func bothLayoutsGiveTheSamePopulation() throws {
+        let a = try MovieLensPopulation(folder: grouplensFixture())
+        let b = try MovieLensPopulation(folder: recboleFixture())
+        #expect(a.deviceCount == 2 && a.itemCount == 3 && a.ratingCount == 4)
+        for d in 0..<2 {
+            #expect(a.interactions(of: d) == b.interactions(of: d))
+            #expect(a.userFeatures(of: d) == b.userFeatures(of: d))
+        }
+        #expect(a.itemGenres == b.itemGenres)
+        #expect(a.itemGenres[0] == (1 << 1 | 1 << 5))
+        // User 1's ratings sorted by time: item 20 (t=50) then item 10 (t=100).
+        #expect(a.interactions(of: 0).items == [1, 0])
+        // Age 24 is bucket 1 (18–24); occupations sorted: other = 0, technician = 1.
+        #expect(a.userFeatures(of: 0) == [1, 0, 1])
+        #expect(a.userFeatures(of: 1) == [5, 1, 0])
+    }
+
+    @Test func corruptLinesAreReportedWithFileAndLine() {
+        let dir = TestSupport.temporaryDirectory()
+        TestSupport.write("1\t10\t4\t900\n1\t11\tfive\t901\n", to: dir + "/u.data")
+        do {
+            _ = try MovieLensPopulation(folder: dir)
+        } catch let e as DataError {
+            #expect(e.description == "\(dir)/u.data:2: rating \"five\" is not a number in 1...5")
+        } catch { Issue.record("\(error)") }
+
+        TestSupport.write("1\t10\t4\n", to: dir + "/u.data")
+        do { _ = try MovieLensPopulation(folder: dir) } catch let e as DataError {
+            #expect(e.line == 1 && e.message.contains("expected 4 fields"))
+        } catch { Issue.record("\(error)") }
+
+        TestSupport.write("1\t10\t9\t5\n", to: dir + "/u.data")
+        do { _ = try MovieLensPopulation(folder: dir) } catch let e as DataError {
+            #expect(e.message.contains("not a number in 1...5"))
+        } catch { Issue.record("\(error)") }
+    }
+
+    @Test func corruptSideFilesAreReportedToo() {
+        let dir = grouplensFixture()
+        TestSupport.write("1|24|M|technician|85711\n2|old|F|other|94043\n", to: dir + "/u.user")
+        do { _ = try MovieLensPopulation(folder: dir) ; Issue.record("accepted a bad age") } catch let e as DataError {
+            #expect(e.file.hasSuffix("u.user") && e.line == 2)
+        } catch { Issue.record("\(error)") }
+    }
+
+    @Test func missingFolderSaysHowToFetch() {
+        do { _ = try MovieLensPopulation(folder: "/nonexistent"); Issue.record("no error") } catch let e as DataError {
+            #expect(e.message.contains("make data"))
+        } catch { Issue.record("\(error)") }
+    }
+}
+
+@Suite struct SplitterTests {
+    let all = Interactions(items: Array(0..<10), ratings: Array(repeating: 3, count: 10), timestamps: [5, 3, 9, 1, 7, 2, 8, 4, 6, 0])
+
+    @Test func randomSplitHoldsOutTheFractionDeterministically() {
+        let s = Splitter(method: .random, testFraction: 0.3, seed: 1)
+        let (tr, te) = s.split(all, device: 4)
+        #expect(tr.count == 7 && te.count == 3)
+        #expect(Set(tr.items).isDisjoint(with: te.items))
+        #expect(s.split(all, device: 4) == (tr, te))
+        #expect(s.split(all, device: 5).test != te || s.split(all, device: 6).test != te)
+    }
+
+    @Test func latestSplitHoldsOutTheNewest() {
+        let s = Splitter(method: .latest, testFraction: 0.3, seed: 1)
+        let (tr, te) = s.split(all, device: 0)
+        #expect(Set(te.timestamps) == [7, 8, 9])
+        #expect(tr.timestamps.max()! < te.timestamps.min()!)
+    }
+
+    @Test func smallDevicesKeepTheirMinimumTraining() {
+        let s = Splitter(method: .random, testFraction: 0.5, minTrain: 2, seed: 1)
+        let two = Interactions(items: [1, 2], ratings: [3, 4], timestamps: [1, 2])
+        #expect(s.split(two, device: 0).test.isEmpty)
+    }
+}
+
+@Suite struct SyntheticPopulationTests {
+    var config: SyntheticConfig {
+        var c = SyntheticConfig()
+        c.devices = 100_000
+        c.itemsPerDomain = 200
+        return c
+    }
+
+    @Test func devicesAreGeneratedOnDemandAndReproducibly() {
+        let p = SyntheticPopulation(config, seed: 1)
+        let q = SyntheticPopulation(config, seed: 1)
+        for d in [0, 1, 99_999] {
+            #expect(p.interactions(of: d) == q.interactions(of: d))
+            #expect(p.userFeatures(of: d) == q.userFeatures(of: d))
+        }
+        #expect(p.interactions(of: 5) != SyntheticPopulation(config, seed: 2).interactions(of: 5))
+    }
+
+    @Test func activityFollowsThePowerLawWithinBounds() {
+        let p = SyntheticPopulation(config, seed: 3)
+        let counts = (0..<2_000).map { p.interactions(of: $0).count }
+        #expect(counts.allSatisfy { $0 >= config.minRatings && $0 <= config.maxRatings })
+        let sorted = counts.sorted()
+        let median = sorted[1_000], p99 = sorted[1_980]
+        #expect(median < 30 && p99 > 4 * median, "median \(median), p99 \(p99)")  // heavy tail
+    }
+
+    @Test func ratingsAreOnScaleDistinctAndMostlyInTheHomeDomain() {
+        let p = SyntheticPopulation(config, seed: 4)
+        var home = 0, total = 0
+        for d in 0..<300 {
+            let x = p.interactions(of: d)
+            #expect(Set(x.items).count == x.count)
+            #expect(x.ratings.allSatisfy { $0 >= 1 && $0 <= 5 && $0 == $0.rounded() })
+            #expect(zip(x.timestamps, x.timestamps.dropFirst()).allSatisfy { $0 < $1 })
+            // Heavy users exhaust their home domain's popular items (duplicates are redrawn),
+            // so the configured share is measured on light users.
+            guard x.count <= 30 else { continue }
+            let h = p.userFeatures(of: d)[0]
+            home += x.items.filter { p.itemDomains[Int($0)] == h }.count
+            total += x.count
+        }
+        let share = Double(home) / Double(total)
+        #expect(abs(share - config.homeDomainShare) < 0.05, "home share \(share)")
+    }
+}

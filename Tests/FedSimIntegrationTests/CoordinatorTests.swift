@@ -1,0 +1,191 @@
+import FedSimConfig
+import FedSimCore
+import FedSimData
+import FedSimRuntime
+import FedSimTestSupport
+import FedSimWire
+import Foundation
+import NIOCore
+import Testing
+
+/// The coordinator and real client loops over the in-memory transport: deterministic, no sockets.
+@Suite struct CoordinatorTests {
+    struct Harness {
+        let scenario: Scenario
+        let population: any Population
+        let info: PopulationInfo
+        let token = SecureRandom.bytes(32)
+        let transport = InMemoryTransport()
+        let sink = MemoryMetricsSink()
+        let coordinator: Coordinator
+
+        init(_ scenario: Scenario) {
+            self.scenario = scenario
+            population = try! PopulationFactory.make(scenario.data, seed: scenario.seed)
+            info = PopulationInfo(name: "t", devices: population.deviceCount, items: population.itemCount, ratingMin: 1, ratingMax: 5)
+            coordinator = Coordinator(scenario: scenario, population: info, processCount: scenario.runtime.processes,
+                                      token: token, transport: transport, metrics: sink)
+        }
+
+        func client(_ i: Int, token: [UInt8]? = nil, crash: (@Sendable () async -> Void)? = nil) -> Task<Error?, Never> {
+            let shard = Sharding.range(process: i, of: scenario.runtime.processes, devices: population.deviceCount)
+            let host = DeviceHost(scenario: scenario, population: population, shard: shard)
+            var runner = ClientRunner(host: host, processIndex: i, processCount: scenario.runtime.processes, token: token ?? self.token)
+            let endpoint = transport.connect()
+            if let crash { runner.crash = crash } else { runner.crash = { endpoint.crash() } }
+            let r = runner
+            return Task {
+                do { try await r.run(endpoint); return nil } catch { return error }
+            }
+        }
+
+        var metrics: [[String: Any]] {
+            sink.lines.map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        }
+    }
+
+    static func withoutTiming(_ lines: [String]) -> [String] {
+        lines.map { line in
+            var o = try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            for k in ["round_seconds", "wall_seconds"] { o[k] = nil }
+            return String(decoding: try! JSONSerialization.data(withJSONObject: o, options: .sortedKeys), as: UTF8.self)
+        }
+    }
+
+    @Test func federatedRunImprovesTheModelAndIsReproducible() async throws {
+        var s = TestSupport.tinyScenario(devices: 80, rounds: 8, perRound: 40)
+        s.evaluation.every = 4
+        var runs: [[String]] = []
+        for _ in 0..<2 {
+            let h = Harness(s)
+            let clients = [h.client(0), h.client(1)]
+            try await h.coordinator.run()
+            for c in clients { #expect(await c.value == nil) }
+            let m = h.metrics
+            #expect(m.count == 8)
+            #expect(m.allSatisfy { $0["finished"] as? Int == 40 && $0["dropped"] as? Int == 0 })
+            let first = (m[3]["eval"] as! [String: Any])["rmse"] as! Double
+            let last = (m[7]["eval"] as! [String: Any])["rmse"] as! Double
+            #expect(last < first, "rmse \(first) -> \(last)")
+            runs.append(h.sink.lines)
+        }
+        #expect(Self.withoutTiming(runs[0]) == Self.withoutTiming(runs[1]))
+    }
+
+    @Test func crashedClientsDevicesCountAsDroppedAndTheRunGoesOn() async throws {
+        var s = TestSupport.tinyScenario(devices: 80, rounds: 4, perRound: 40)
+        s.runtime.faults = [{ var f = FaultConfig(); f.process = 1; f.round = 2; f.afterUpdates = 3; return f }()]
+        let h = Harness(s)
+        let c0 = h.client(0), c1 = h.client(1)
+        try await h.coordinator.run()
+        #expect(await c0.value == nil)
+        _ = await c1.value
+        let m = h.metrics
+        #expect(m.count == 4)
+        #expect(m[0]["finished"] as? Int == 40)
+        let r2 = m[1]
+        let sampled2 = r2["sampled"] as! Int
+        #expect((r2["finished"] as! Int) + (r2["dropped"] as! Int) == sampled2)
+        #expect((r2["dropped"] as! Int) > 0)
+        // Later rounds sample only from the surviving process's 40 devices.
+        #expect(m[2]["processes_alive"] as? Int == 1 && m[2]["sampled"] as? Int == 40 && m[2]["dropped"] as? Int == 0)
+    }
+
+    @Test func runStopsWithAClearMessageWhenTooFewDevicesFinish() async throws {
+        var s = TestSupport.tinyScenario(devices: 80, rounds: 4, perRound: 40)
+        s.runtime.minDevicesPerRound = 30
+        s.runtime.faults = [{ var f = FaultConfig(); f.process = 1; f.round = 2; return f }()]
+        let h = Harness(s)
+        _ = h.client(0); _ = h.client(1)
+        do {
+            try await h.coordinator.run()
+            Issue.record("run should have failed")
+        } catch let e as Coordinator.Failure {
+            #expect(e.description.contains("round 2: only"))
+            #expect(e.description.contains("minimum 30"))
+            #expect(e.description.contains("dropped with their client process"))
+        }
+    }
+
+    @Test func wrongTokenIsRejectedAndTheRunStillStarts() async throws {
+        let s = TestSupport.tinyScenario(devices: 40, rounds: 2, perRound: 10)
+        let h = Harness(s)
+        let intruder = h.client(0, token: SecureRandom.bytes(32))
+        let c0 = h.client(0), c1 = h.client(1)
+        try await h.coordinator.run()
+        let err = await intruder.value
+        #expect("\(err.map { "\($0)" } ?? "")".contains("wrong run token"))
+        let e0 = await c0.value, e1 = await c1.value
+        #expect(e0 == nil && e1 == nil)
+        #expect(h.metrics.count == 2)
+    }
+
+    @Test func malformedFramesCloseOnlyTheirConnection() async throws {
+        let s = TestSupport.tinyScenario(devices: 40, rounds: 2, perRound: 10)
+        let h = Harness(s)
+        // A stranger sends garbage; another sends a frame with an unknown kind.
+        let bad1 = h.transport.connect(), bad2 = h.transport.connect()
+        h.transport.deliverRaw([0xFF, 0xFF, 0xFF, 0x7F, 1, 2, 3], from: bad1.id)
+        h.transport.deliverRaw([4, 0, 0, 0, 1, 99, 0, 0], from: bad2.id)
+        let c0 = h.client(0), c1 = h.client(1)
+        try await h.coordinator.run()
+        let e0 = await c0.value, e1 = await c1.value
+        #expect(e0 == nil && e1 == nil)
+        #expect(h.metrics.count == 2 && h.metrics.allSatisfy { $0["finished"] as? Int == 10 })
+    }
+
+    @Test func aClientClaimingAnotherProcessesDeviceIsDisconnected() async throws {
+        let s = TestSupport.tinyScenario(devices: 40, rounds: 2, perRound: 40)
+        let h = Harness(s)
+        let c1 = h.client(1)
+        // Process 0 is hand-driven: it handshakes, then answers with an update for device 39 (process 1's).
+        let fake = h.transport.connect()
+        let token = h.token
+        let faker = Task {
+            try await fake.send(.hello(Hello(token: token, processIndex: 0, processCount: 2, firstDevice: 0, deviceCount: 20)))
+            for try await m in fake.inbound {
+                if case .train(let t) = m {
+                    try await fake.send(.update(DeviceUpdate(round: t.round, device: 39, examples: 1, trainLoss: 0,
+                                                             weightedDelta: t.shared.map { _ in 0 }, weights: [])))
+                }
+            }
+        }
+        try await h.coordinator.run()
+        _ = await faker.result
+        _ = await c1.value
+        let m = h.metrics
+        #expect(m[0]["dropped"] as? Int == 20 && m[0]["finished"] as? Int == 20)
+        #expect(m[1]["processes_alive"] as? Int == 1)
+    }
+}
+
+@Suite struct RoundTrackerTests {
+    @Test func everyDeviceEndsInExactlyOneState() {
+        var t = RoundTracker(assignments: [1: [10, 11, 12], 2: [20, 21]])
+        #expect(t.pending == 5 && !t.isComplete)
+        #expect(t.resolve(10, from: 1, as: .finished) == .accepted)
+        #expect(t.resolve(10, from: 1, as: .finished) == .notPending)      // duplicate
+        #expect(t.resolve(20, from: 1, as: .finished) == .wrongConnection) // not its device
+        #expect(t.resolve(99, from: 1, as: .finished) == .notPending)      // never sampled
+        #expect(t.resolve(11, from: 1, as: .failed) == .accepted)
+        #expect(t.drop(connection: 2) == 2)
+        #expect(t.expire() == 1)
+        #expect(t.isComplete)
+        #expect(t.count(.finished) == 1 && t.count(.failed) == 1 && t.count(.dropped) == 2 && t.count(.timedOut) == 1)
+    }
+
+    @Test func shardingCoversEveryDeviceOnce() {
+        for (n, p) in [(10, 3), (943, 2), (7, 7), (100_000, 16)] {
+            var seen = 0
+            for i in 0..<p {
+                let r = Sharding.range(process: i, of: p, devices: n)
+                #expect(r.lowerBound == seen)
+                seen = r.upperBound
+                for d in [r.lowerBound, r.upperBound - 1] where !r.isEmpty {
+                    #expect(Sharding.process(of: d, processes: p, devices: n) == i)
+                }
+            }
+            #expect(seen == n)
+        }
+    }
+}

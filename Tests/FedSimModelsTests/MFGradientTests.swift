@@ -1,0 +1,157 @@
+import FedSimConfig
+import FedSimCore
+import FedSimData
+import FedSimModels
+import Testing
+
+@Suite struct MFGradientTests {
+    /// A random model and batch in Double precision; users and items repeat inside the batch
+    /// so the test covers accumulation into shared rows.
+    func fixture(seed: UInt64) -> (MFBlock<Double>, MFBatch) {
+        var rng = Xoshiro256(seed: seed)
+        var m = MFBlock<Double>(dim: 5, users: 3, items: 4)
+        for i in m.user.indices { m.user[i] = rng.nextGaussian() * 0.5 }
+        for i in m.item.indices { m.item[i] = rng.nextGaussian() * 0.5 }
+        for i in m.userBias.indices { m.userBias[i] = rng.nextGaussian() * 0.3 }
+        for i in m.itemBias.indices { m.itemBias[i] = rng.nextGaussian() * 0.3 }
+        m.globalBias = 3.2
+        let users: [Int32] = [0, 1, 2, 0, 1, 0, 2]
+        let items: [Int32] = [0, 1, 3, 1, 1, 2, 0]
+        let ratings: [Float] = [4, 3, 5, 2, 1, 4, 3]
+        return (m, MFBatch(users: users, items: items, ratings: ratings))
+    }
+
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func gradientMatchesFiniteDifferences(seed: UInt64) {
+        let (m, b) = fixture(seed: seed)
+        let l2 = 0.07
+        let range = 0..<b.count
+        var g = MFBlock<Double>(dim: m.dim, users: m.users, items: m.items)
+        _ = MFKernel.accumulateGradient(m, b, range: range, l2: l2, into: &g)
+        let h = 1e-6
+        func numeric(_ perturb: (inout MFBlock<Double>, Double) -> Void) -> Double {
+            var plus = m, minus = m
+            perturb(&plus, h)
+            perturb(&minus, -h)
+            return (MFKernel.loss(plus, b, range: range, l2: l2) - MFKernel.loss(minus, b, range: range, l2: l2)) / (2 * h)
+        }
+        var worst = 0.0
+        func check(_ analytic: Double, _ num: Double) {
+            let err = abs(analytic - num) / max(1e-6, abs(analytic) + abs(num))
+            worst = max(worst, err)
+        }
+        for i in m.user.indices { check(g.user[i], numeric { $0.user[i] += $1 }) }
+        for i in m.item.indices { check(g.item[i], numeric { $0.item[i] += $1 }) }
+        for i in m.userBias.indices { check(g.userBias[i], numeric { $0.userBias[i] += $1 }) }
+        for i in m.itemBias.indices { check(g.itemBias[i], numeric { $0.itemBias[i] += $1 }) }
+        check(g.globalBias, numeric { $0.globalBias += $1 })
+        #expect(worst < 1e-6, "worst relative error \(worst)")
+    }
+
+    @Test func gradientOnSubrangeTouchesOnlyItsRows() {
+        let (m, b) = fixture(seed: 4)
+        var g = MFBlock<Double>(dim: m.dim, users: m.users, items: m.items)
+        _ = MFKernel.accumulateGradient(m, b, range: 0..<1, l2: 0.1, into: &g)  // user 0, item 0 only
+        #expect(g.item[(1 * m.dim)..<(4 * m.dim)].allSatisfy { $0 == 0 })
+        #expect(g.user[(1 * m.dim)...].allSatisfy { $0 == 0 })
+        #expect(g.item[0..<m.dim].contains { $0 != 0 })
+    }
+
+    func trainer(_ optimizer: LocalTrainingConfig.Optimizer, weighting: TrainingConfig.Weighting = .perItem) -> LocalTrainer {
+        var c = LocalTrainingConfig()
+        c.optimizer = optimizer
+        c.epochs = 20
+        c.learningRate = optimizer == .adam ? 0.02 : 0.05
+        c.batchSize = 2
+        return LocalTrainer(config: c, weighting: weighting, items: 6, dim: 3)
+    }
+
+    func deviceData() -> Interactions {
+        Interactions(items: [0, 2, 2, 5], ratings: [5, 1, 2, 4], timestamps: [1, 2, 3, 4])
+    }
+
+    @Test(arguments: [LocalTrainingConfig.Optimizer.sgd, .adam])
+    func localTrainingReducesLossAndTouchesOnlyRatedItems(optimizer: LocalTrainingConfig.Optimizer) {
+        let t = trainer(optimizer)
+        var shared = MatrixFactorization.initialShared(items: 6, dim: 3, initStd: 0.1, globalBias: 3, seed: 1)
+        var personal = MatrixFactorization.initialPersonal(dim: 3, initStd: 0.1, seed: 1, device: 0)
+        var rng = Xoshiro256(seed: 9)
+        let data = deviceData()
+        let u = t.train(shared: shared, personal: &personal, data: data, rng: &rng)
+        #expect(u.examples == 4)
+        // Untouched items (1, 3, 4) carry neither delta nor weight: no dilution.
+        for item in [1, 3, 4] {
+            #expect(u.weightedDelta[(item * 3)..<(item * 3 + 3)].allSatisfy { $0 == 0 })
+            #expect(u.weights[item] == 0 && u.weights[6 + item] == 0)
+        }
+        // Rated items are weighted by their count on this device (item 2 twice).
+        #expect(u.weights[0] == 1 && u.weights[2] == 2 && u.weights[5] == 1)
+        #expect(u.weights[12] == 4)  // global bias: example count
+        // Applying the (unweighted) delta reproduces the locally trained model, whose loss is lower.
+        let slots = MatrixFactorization.sharedLayout(items: 6, dim: 3).elementWeightSlots()
+        let before = squaredError(shared, personalInit: MatrixFactorization.initialPersonal(dim: 3, initStd: 0.1, seed: 1, device: 0), data)
+        for e in shared.indices where u.weights[Int(slots[e])] > 0 { shared[e] += u.weightedDelta[e] / u.weights[Int(slots[e])] }
+        let after = squaredError(shared, personalInit: personal, data)
+        #expect(after < before * 0.5, "loss \(before) -> \(after)")
+    }
+
+    func squaredError(_ shared: [Float], personalInit p: [Float], _ data: Interactions) -> Float {
+        var s: Float = 0
+        for j in 0..<data.count {
+            let i = Int(data.items[j])
+            var pred = shared[6 * 3 + 6] + p[3] + shared[6 * 3 + i]
+            for f in 0..<3 { pred += p[f] * shared[i * 3 + f] }
+            s += (pred - data.ratings[j]) * (pred - data.ratings[j])
+        }
+        return s
+    }
+
+    @Test func examplesWeightingWeighsEveryElement() {
+        let t = trainer(.sgd, weighting: .examples)
+        let shared = MatrixFactorization.initialShared(items: 6, dim: 3, initStd: 0.1, globalBias: 3, seed: 1)
+        var personal = MatrixFactorization.initialPersonal(dim: 3, initStd: 0.1, seed: 1, device: 0)
+        var rng = Xoshiro256(seed: 9)
+        let u = t.train(shared: shared, personal: &personal, data: deviceData(), rng: &rng)
+        #expect(u.weights.allSatisfy { $0 == 4 })
+    }
+
+    @Test func trainingIsDeterministicPerSeed() {
+        let t = trainer(.sgd)
+        let shared = MatrixFactorization.initialShared(items: 6, dim: 3, initStd: 0.1, globalBias: 3, seed: 1)
+        func once(_ seed: UInt64) -> LocalUpdate {
+            var p = MatrixFactorization.initialPersonal(dim: 3, initStd: 0.1, seed: 1, device: 0)
+            var rng = Xoshiro256(seed: seed)
+            return t.train(shared: shared, personal: &p, data: deviceData(), rng: &rng)
+        }
+        #expect(once(5) == once(5))
+        #expect(once(5) != once(6))
+    }
+}
+
+@Suite struct EvaluatorTests {
+    @Test func rankingMetricsOnAHandCheckedExample() {
+        // 4 items, dim 1, user vector 1: scores = item embedding (biases 0, μ 0).
+        // Scores: item0 0.9, item1 0.8, item2 0.1, item3 0.5. Item 0 is in training (excluded).
+        let shared: [Float] = [0.9, 0.8, 0.1, 0.5, 0, 0, 0, 0, 0]
+        let personal: [Float] = [1, 0]
+        let train = Interactions(items: [0], ratings: [5], timestamps: [0])
+        let test = Interactions(items: [3, 2], ratings: [5, 2], timestamps: [1, 2])
+        let ev = Evaluator(k: 2, relevanceThreshold: 4, ranking: true, scale: 1...5)
+        let r = ev.evaluate(device: 0, shared: shared, personal: personal, items: 4, dim: 1, train: train, test: test)
+        // Ranking of candidates {1, 2, 3}: 1 (0.8), 3 (0.5), 2 (0.1). Relevant: {3} at rank 2.
+        #expect(r.ranked && r.hit == 1)
+        #expect(abs(r.ndcg - 1 / _log2(3)) < 1e-12)
+        // Predictions clamp to [1, 5]: 0.5 -> 1 (err -4), 0.1 -> 1 (err -1).
+        #expect(r.count == 2 && abs(r.squaredError - 17) < 1e-9 && abs(r.absoluteError - 5) < 1e-9)
+    }
+
+    @Test func summaryIsExampleWeightedAndOrderIndependent() {
+        let a = DeviceEvaluation(device: 1, count: 1, squaredError: 4, absoluteError: 2, ranked: true, hit: 1, ndcg: 1)
+        let b = DeviceEvaluation(device: 2, count: 3, squaredError: 0, absoluteError: 0, ranked: true, hit: 0, ndcg: 0)
+        let s1 = EvaluationSummary([a, b]), s2 = EvaluationSummary([b, a])
+        #expect(s1 == s2)
+        #expect(s1.rmse == 1)  // sqrt(4 / 4)
+        #expect(s1.mae == 0.5)
+        #expect(s1.hitRate == 0.5)
+    }
+}

@@ -1,0 +1,116 @@
+import FedSimWire
+import NIOCore
+import Testing
+
+@Suite struct FrameCodecTests {
+    static let samples: [Message] = [
+        .hello(Hello(token: Array(0..<32), processIndex: 1, processCount: 2, firstDevice: 500, deviceCount: 500)),
+        .welcome(Welcome(processIndex: 1)),
+        .reject(reason: "wrong run token — ü"),
+        .train(TrainRequest(round: 3, devices: [1, 5, 9], shared: [0.5, -1.25, .greatestFiniteMagnitude, 0])),
+        .update(DeviceUpdate(round: 3, device: 5, examples: 17, trainLoss: 0.123, weightedDelta: [1, 2, 3], weights: [1, 0])),
+        .failed(DeviceFailure(round: 3, device: 9, reason: "battery low")),
+        .evaluate(EvaluateRequest(round: 4, devices: [], shared: [1])),
+        .evaluation(EvaluationReport(round: 4, entries: [
+            .init(device: 1, count: 3, squaredError: 1.5, absoluteError: 2, ranked: true, hit: 1, ndcg: 0.63),
+            .init(device: 2, count: 0, squaredError: 0, absoluteError: 0, ranked: false, hit: 0, ndcg: 0),
+        ])),
+        .shutdown(reason: "done"),
+    ]
+
+    func decodeAll(_ bytes: [UInt8], limits: FrameLimits = FrameLimits()) throws -> [Message] {
+        var buf = ByteBufferAllocator().buffer(bytes: bytes)
+        var out: [Message] = []
+        while let (m, _) = try FrameCodec.decodeFrame(&buf, limits: limits) { out.append(m) }
+        #expect(buf.readableBytes == 0)
+        return out
+    }
+
+    @Test func everyMessageRoundTrips() throws {
+        for m in Self.samples {
+            let bytes = Array(buffer: FrameCodec.encode(m))
+            #expect(try decodeAll(bytes) == [m], "\(m.kindName)")
+        }
+    }
+
+    @Test func decodesByteByByteAndInBursts() throws {
+        var all: [UInt8] = []
+        for m in Self.samples { all += Array(buffer: FrameCodec.encode(m)) }
+        // Byte by byte: the decoder must wait for whole frames, never misparse a prefix.
+        var buf = ByteBufferAllocator().buffer(capacity: all.count)
+        var got: [Message] = []
+        for b in all {
+            buf.writeInteger(b)
+            while let (m, _) = try FrameCodec.decodeFrame(&buf, limits: FrameLimits()) { got.append(m) }
+        }
+        #expect(got == Self.samples)
+        #expect(try decodeAll(all) == Self.samples)
+    }
+
+    @Test func reportsFrameSize() throws {
+        let m = Self.samples[3]
+        var buf = FrameCodec.encode(m)
+        let size = buf.readableBytes
+        let (_, n) = try #require(try FrameCodec.decodeFrame(&buf, limits: FrameLimits()))
+        #expect(n == size)
+    }
+
+    // MARK: Malformed frames: each class is refused with its own code.
+
+    func expectCode(_ code: FrameError.Code, _ bytes: [UInt8], limits: FrameLimits = FrameLimits()) {
+        do {
+            _ = try decodeAll(bytes, limits: limits)
+            Issue.record("expected \(code), decoded fine")
+        } catch let e as FrameError {
+            #expect(e.code == code, "\(e)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    func frame(version: UInt8 = 1, kind: UInt8, reserved: UInt16 = 0, payload: [UInt8]) -> [UInt8] {
+        var b = ByteBufferAllocator().buffer(capacity: 16)
+        b.writeInteger(UInt32(4 + payload.count), endianness: .little)
+        b.writeInteger(version)
+        b.writeInteger(kind)
+        b.writeInteger(reserved, endianness: .little)
+        b.writeBytes(payload)
+        return Array(buffer: b)
+    }
+
+    @Test func oversizedFrameIsRefusedBeforeBuffering() {
+        // Only the 4-byte length arrives: the decoder must refuse without waiting for the body.
+        var b = ByteBufferAllocator().buffer(capacity: 8)
+        b.writeInteger(UInt32(10_000_000), endianness: .little)
+        b.writeInteger(UInt8(1))
+        expectCode(.oversized, Array(buffer: b), limits: FrameLimits(maxFrameBytes: 1 << 20))
+    }
+
+    @Test func undersizedFrame() { expectCode(.undersized, [2, 0, 0, 0, 1, 1]) }
+    @Test func wrongVersion() { expectCode(.badVersion, frame(version: 9, kind: 2, payload: [0, 0, 0, 0])) }
+    @Test func unknownKind() { expectCode(.unknownKind, frame(kind: 200, payload: [])) }
+    @Test func reservedBitsSet() { expectCode(.reservedBits, frame(kind: 2, reserved: 1, payload: [0, 0, 0, 0])) }
+    @Test func truncatedField() { expectCode(.truncated, frame(kind: 2, payload: [0, 0])) }
+    @Test func trailingBytes() { expectCode(.trailingBytes, frame(kind: 2, payload: [0, 0, 0, 0, 7])) }
+
+    @Test func tensorCountBeyondFrame() {
+        // A train request claiming 2^30 floats in a tiny frame: refused, no allocation.
+        expectCode(.truncated, frame(kind: 4, payload: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x40]))
+    }
+
+    @Test func oversizedString() {
+        expectCode(.countLimit, frame(kind: 3, payload: [0xFF, 0xFF, 0, 0]))
+    }
+
+    @Test func invalidUTF8() { expectCode(.badString, frame(kind: 3, payload: [2, 0, 0, 0, 0xC3, 0x28])) }
+
+    @Test func badBooleanInEvaluation() {
+        var p: [UInt8] = [1, 0, 0, 0, 1, 0, 0, 0]  // round 1, one entry
+        p += [0, 0, 0, 0, 0, 0, 0, 0] + [UInt8](repeating: 0, count: 16) + [7] + [UInt8](repeating: 0, count: 16)
+        expectCode(.badValue, frame(kind: 8, payload: p))
+    }
+
+    @Test func hugeTokenRefused() {
+        expectCode(.countLimit, frame(kind: 1, payload: [0, 4, 0, 0]))
+    }
+}
