@@ -38,7 +38,8 @@ struct ScenarioOptions: ParsableArguments {
         do {
             return try Scenario.load(file: scenario, overrides: all)
         } catch let e as ScenarioErrors {
-            throw ValidationError("invalid scenario:\n" + e.description)
+            FileHandle.standardError.write(Data("fedsim: invalid scenario:\n\(e.description)\n".utf8))
+            throw ExitCode(ExitCodes.badInput)
         }
     }
 }
@@ -47,7 +48,7 @@ extension FedSimCommand {
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run a scenario; prints the run directory as the last line of standard output.",
-            discussion: "Exits 0 on success, 1 if the run failed, 2 for invalid input. Progress goes to standard error.")
+            discussion: "Exits 0 on success, 1 if the run failed, 2 for an invalid scenario or data, 64 for command-line misuse. Progress goes to standard error.")
 
         @OptionGroup var options: ScenarioOptions
 
@@ -76,7 +77,10 @@ extension FedSimCommand {
                 let final = obj["final"] as? [String: Any] ?? [:]
                 let fmt = { (k: String) -> String in (final[k] as? Double).map { formatFixed($0, 4) } ?? "n/a" }
                 let k = scenario.evaluation.k
-                print("\(scenario.name): \(obj["rounds"] ?? 0) rounds, \(obj["device_updates"] ?? 0) device updates in \(formatFixed(obj["wall_seconds"] as? Double ?? 0, 1)) s")
+                let work = scenario.training.mode == .centralized
+                    ? "\(obj["rounds"] ?? 0) epochs (centralized)"
+                    : "\(obj["rounds"] ?? 0) rounds, \(obj["device_updates"] ?? 0) device updates"
+                print("\(scenario.name): \(work) in \(formatFixed(obj["wall_seconds"] as? Double ?? 0, 1)) s")
                 print("final: rmse \(fmt("rmse"))  mae \(fmt("mae"))  hr@\(k) \(fmt("hr@\(k)"))  ndcg@\(k) \(fmt("ndcg@\(k)"))")
             }
             if let error = result.error {

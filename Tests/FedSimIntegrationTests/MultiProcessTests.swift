@@ -1,0 +1,164 @@
+import FedSimConfig
+import FedSimRuntime
+import FedSimTestSupport
+import Foundation
+import Testing
+
+/// `fedsim run` for real: one coordinator and two client processes over a Unix socket.
+@Suite(.serialized) struct MultiProcessTests {
+    struct CommandResult {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var runDirectory: String { stdout.split(separator: "\n").last.map(String.init) ?? "" }
+    }
+
+    static func fedsim(_ args: [String], timeout: Double = 120) throws -> CommandResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestSupport.binDirectory() + "/fedsim")
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        if p.isRunning { p.terminate(); Issue.record("fedsim \(args) did not finish within \(timeout) s") }
+        p.waitUntilExit()
+        return CommandResult(status: p.terminationStatus,
+                             stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+                             stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+    }
+
+    static func scenarioFile(_ s: Scenario) -> String {
+        let dir = TestSupport.temporaryDirectory()
+        let path = dir + "/scenario.yaml"
+        TestSupport.write(s.resolvedJSON(), to: path)
+        return path
+    }
+
+    static func eval(_ line: [String: Any]) -> Double? { (line["eval"] as? [String: Any])?["rmse"] as? Double }
+
+    @Test func runImprovesTheModelAndWritesTheRunDirectory() throws {
+        var s = TestSupport.tinyScenario(devices: 120, rounds: 10, perRound: 60)
+        s.evaluation.every = 2
+        let out = TestSupport.temporaryDirectory()
+        let r = try Self.fedsim(["run", Self.scenarioFile(s), "--out", out, "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let dir = r.runDirectory
+        #expect(dir.hasPrefix(out + "/tiny-"))
+        for f in ["scenario.json", "metrics.jsonl", "summary.json", "model.bin", "model.json", "logs/coordinator.log",
+                  "logs/client-0.log", "logs/client-1.log"] {
+            #expect(FileManager.default.fileExists(atPath: dir + "/" + f), "missing \(f)")
+        }
+        var st = stat()
+        stat(dir, &st)
+        #expect(st.st_mode & 0o777 == 0o700)
+        let m = TestSupport.metricsLines(dir + "/metrics.jsonl")
+        #expect(m.count == 10)
+        #expect(m.allSatisfy { $0["finished"] as? Int == 60 && ($0["bytes_received"] as? Int ?? 0) > 0 })
+        let rmses = m.compactMap(Self.eval)
+        #expect(rmses.count == 5)
+        #expect(rmses.last! < rmses.first! - 0.01, "rmse \(rmses)")
+        let summary = try #require(TestSupport.json(dir + "/summary.json"))
+        #expect(summary["status"] as? String == "completed")
+        #expect(summary["rounds"] as? Int == 10 && summary["device_updates"] as? Int == 600)
+        let final = try #require(summary["final"] as? [String: Any])
+        for k in ["rmse", "mae", "hr@10", "ndcg@10"] { #expect(final[k] is Double, "final.\(k)") }
+        #expect(final["rmse"] as? Double == rmses.last)
+        // The model file holds the shared parameters only: items × (dim + 1) + 1 floats.
+        let bytes = try #require(FileManager.default.contents(atPath: dir + "/model.bin"))
+        #expect(bytes.count == (80 * 5 + 1) * 4)
+    }
+
+    @Test func sameSeedSameMetrics() throws {
+        var s = TestSupport.tinyScenario(devices: 80, rounds: 5, perRound: 30)
+        s.evaluation.every = 1
+        let file = Self.scenarioFile(s)
+        let out = TestSupport.temporaryDirectory()
+        func strip(_ dir: String) -> [String] {
+            TestSupport.metricsLines(dir + "/metrics.jsonl").map { l in
+                var l = l
+                for k in ["round_seconds", "wall_seconds"] { l[k] = nil }
+                return String(decoding: try! JSONSerialization.data(withJSONObject: l, options: .sortedKeys), as: UTF8.self)
+            }
+        }
+        let a = try Self.fedsim(["run", file, "--out", out, "--quiet"])
+        let b = try Self.fedsim(["run", file, "--out", out, "--quiet"])
+        let c = try Self.fedsim(["run", file, "--out", out, "--quiet", "--seed", "8"])
+        #expect(a.status == 0 && b.status == 0 && c.status == 0)
+        #expect(strip(a.runDirectory) == strip(b.runDirectory))
+        #expect(strip(a.runDirectory) != strip(c.runDirectory))
+        let ma = FileManager.default.contents(atPath: a.runDirectory + "/model.bin")
+        #expect(ma != nil && ma == FileManager.default.contents(atPath: b.runDirectory + "/model.bin"))
+    }
+
+    @Test func killedClientProcessDropsItsDevicesAndTheRunFinishes() throws {
+        var s = TestSupport.tinyScenario(devices: 80, rounds: 5, perRound: 40)
+        s.evaluation.every = 5
+        s.runtime.faults = [{ var f = FaultConfig(); f.kind = .crash; f.process = 1; f.round = 3; f.afterUpdates = 4; return f }()]
+        let out = TestSupport.temporaryDirectory()
+        let r = try Self.fedsim(["run", Self.scenarioFile(s), "--out", out, "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let m = TestSupport.metricsLines(r.runDirectory + "/metrics.jsonl")
+        #expect(m.count == 5)
+        let r3 = m[2]
+        #expect((r3["dropped"] as? Int ?? 0) > 0)
+        #expect((r3["finished"] as! Int) + (r3["dropped"] as! Int) == r3["sampled"] as! Int)
+        #expect(m[3]["processes_alive"] as? Int == 1)
+        let log = try String(contentsOfFile: r.runDirectory + "/logs/coordinator.log", encoding: .utf8)
+        #expect(log.contains("client process 1 disconnected"))
+    }
+
+    @Test func stalledClientIsCutOffAtTheDeadline() throws {
+        var s = TestSupport.tinyScenario(devices: 60, rounds: 3, perRound: 30)
+        s.runtime.roundDeadlineSeconds = 1
+        s.runtime.faults = [{ var f = FaultConfig(); f.kind = .stall; f.process = 0; f.round = 2; f.afterUpdates = 2; f.seconds = 3; return f }()]
+        let out = TestSupport.temporaryDirectory()
+        let r = try Self.fedsim(["run", Self.scenarioFile(s), "--out", out, "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let m = TestSupport.metricsLines(r.runDirectory + "/metrics.jsonl")
+        #expect(m.count == 3)
+        #expect((m[1]["timed_out"] as? Int ?? 0) > 0)
+        #expect((m[1]["finished"] as? Int ?? 0) >= 2)
+    }
+
+    @Test func tooFewSurvivorsStopTheRunWithAClearMessage() throws {
+        var s = TestSupport.tinyScenario(devices: 80, rounds: 4, perRound: 40)
+        s.runtime.minDevicesPerRound = 30
+        s.runtime.faults = [{ var f = FaultConfig(); f.kind = .crash; f.process = 0; f.round = 2; return f }()]
+        let out = TestSupport.temporaryDirectory()
+        let r = try Self.fedsim(["run", Self.scenarioFile(s), "--out", out, "--quiet"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("run failed: round 2: only"), "\(r.stderr)")
+        #expect(r.stderr.contains("minimum 30"))
+        let summary = TestSupport.json(r.runDirectory + "/summary.json")
+        #expect(summary?["status"] as? String == "failed")
+    }
+
+    @Test func centralizedModeWritesTheSameFiles() throws {
+        var s = TestSupport.tinyScenario(devices: 60, rounds: 3)
+        s.training.mode = .centralized
+        let out = TestSupport.temporaryDirectory()
+        let r = try Self.fedsim(["run", Self.scenarioFile(s), "--out", out, "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let summary = try #require(TestSupport.json(r.runDirectory + "/summary.json"))
+        #expect(summary["mode"] as? String == "centralized")
+        #expect((summary["final"] as? [String: Any])?["rmse"] is Double)
+    }
+
+    @Test func validateNamesTheKeyPathAndExitsTwo() throws {
+        let dir = TestSupport.temporaryDirectory()
+        TestSupport.write("training:\n  rounds: 3\n  locl: {epochs: 2}\n", to: dir + "/bad.yaml")
+        let r = try Self.fedsim(["validate", dir + "/bad.yaml"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("bad.yaml:3: training.locl: unknown key; did you mean \"local\"?"), "\(r.stderr)")
+        let ok = try Self.fedsim(["validate", dir + "/bad.yaml", "--set", "training.locl=", "--set", "training.rounds=4"])
+        #expect(ok.status == 2)  // "locl" still unknown even when emptied
+        TestSupport.write("training: {rounds: 3}\n", to: dir + "/good.yaml")
+        let good = try Self.fedsim(["validate", dir + "/good.yaml"])
+        #expect(good.status == 0 && good.stdout.contains("ok"))
+        let run = try Self.fedsim(["run", dir + "/good.yaml", "--set", "training.rounds=-1"])
+        #expect(run.status == 2 && run.stderr.contains("training.rounds"))
+    }
+}
