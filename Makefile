@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_BIN = .build/release
 DEBUG_BIN = .build/debug
 
-.PHONY: help setup build run test data movielens centralized results clean
+.PHONY: help setup build run test data movielens centralized bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,3 +32,6 @@ centralized: build data ## Centralized reference of the same model on MovieLens-
 
 clean: ## Remove build output and runs (keeps data/)
 	rm -rf .build runs
+
+bench: build ## Throughput, round time, bytes on the wire, peak RSS, kernels — each beside a same-run baseline
+	$(RELEASE_BIN)/fedsim-bench --markdown

@@ -69,6 +69,12 @@ let package = Package(
         .executableTarget(name: "fedsim", dependencies: ["FedSimCLI"], swiftSettings: swiftSettings),
         .executableTarget(name: "fedsim-coordinator", dependencies: ["FedSimRuntime"], swiftSettings: swiftSettings),
         .executableTarget(name: "fedsim-client", dependencies: ["FedSimRuntime"], swiftSettings: swiftSettings),
+        // `make bench`: figures printed beside baselines measured in the same run.
+        .executableTarget(
+            name: "fedsim-bench",
+            dependencies: ["FedSimRuntime", "FedSimWire", "FedSimAggregation", "FedSimModels", "FedSimData", "FedSimConfig"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "FedSimTestSupport",
             dependencies: ["FedSimCore", "FedSimConfig", "FedSimData", "FedSimRuntime", "FedSimWire"],

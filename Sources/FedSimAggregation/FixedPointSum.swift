@@ -40,14 +40,16 @@ public struct FixedPointSum: Sendable, Equatable {
     public func validate(_ v: [Float]) throws {
         guard v.count == sums.count else { throw Rejection.lengthMismatch(expected: sums.count, got: v.count) }
         guard contributions < Self.maxContributions else { throw Rejection.tooManyContributions }
-        try v.withUnsafeBufferPointer { p in
-            var bad = false
-            for x in p where !(abs(x) < Self.maxMagnitude) { bad = true; break }  // also catches NaN
-            if bad {
-                for (i, x) in p.enumerated() {
-                    if !x.isFinite { throw Rejection.nonFinite(index: i) }
-                    if abs(x) >= Self.maxMagnitude { throw Rejection.outOfRange(index: i, value: x) }
-                }
+        let ok = v.withUnsafeBufferPointer { p -> Bool in
+            // Branch-free scan (vectorises); NaN fails `<` and so counts as bad.
+            var bad: UInt8 = 0
+            for x in p { bad |= abs(x) < Self.maxMagnitude ? 0 : 1 }
+            return bad == 0
+        }
+        if !ok {
+            for (i, x) in v.enumerated() {
+                if !x.isFinite { throw Rejection.nonFinite(index: i) }
+                if abs(x) >= Self.maxMagnitude { throw Rejection.outOfRange(index: i, value: x) }
             }
         }
     }
@@ -58,7 +60,8 @@ public struct FixedPointSum: Sendable, Equatable {
         let s = Self.scale
         sums.withUnsafeMutableBufferPointer { acc in
             v.withUnsafeBufferPointer { p in
-                for i in 0..<p.count { acc[i] &+= Int64((Double(p[i]) * s).rounded(.toNearestOrEven)) }
+                // Model deltas are mostly zeros (untouched item rows): skip them.
+                for i in 0..<p.count where p[i] != 0 { acc[i] &+= Int64((Double(p[i]) * s).rounded(.toNearestOrEven)) }
             }
         }
         contributions += 1

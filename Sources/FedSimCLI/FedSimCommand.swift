@@ -11,9 +11,9 @@ public struct FedSimCommand: ParsableCommand {
         commandName: "fedsim",
         abstract: "Simulate federated training of recommenders across thousands of devices.",
         discussion: """
-            A scenario file (YAML) describes the data, model, training and runtime; see docs/scenarios.md.
-            `fedsim run` starts one coordinator and several client processes that exchange model updates
-            over a Unix-domain socket, and writes everything to a run directory under runs/.
+            A scenario file (YAML) describes the data, model, training and runtime (docs/scenarios.md). \
+            `fedsim run` starts one coordinator and several client processes that exchange model updates \
+            over a Unix-domain socket, and writes everything to a run directory under runs/ (docs/cli.md).
             """,
         version: "0.1.0",
         subcommands: [Run.self, Validate.self, DataCommand.self]

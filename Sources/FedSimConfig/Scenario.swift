@@ -67,7 +67,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     }
     public var kind: Kind = .mf
     public var dim = 16
-    public var initStd = 0.1
+    public var initStd = 0.02
     public init() {}
 }
 
@@ -75,10 +75,10 @@ public struct LocalTrainingConfig: Codable, Sendable, Equatable {
     public enum Optimizer: String, Codable, Sendable, CaseIterable { case sgd, adam }
     public var optimizer: Optimizer = .sgd
     public var epochs = 5
-    public var batchSize = 16
+    public var batchSize = 8
     public var learningRate = 0.05
     /// L2 penalty on the parameters touched by each example (embeddings and biases).
-    public var l2 = 0.02
+    public var l2 = 0.01
     public var beta1 = 0.9
     public var beta2 = 0.999
     public var epsilon = 1e-8

@@ -27,6 +27,19 @@ public struct Launcher {
         public var directory: RunDirectory
         public var exitCode: Int32
         public var error: String?
+        /// Sum over the run's processes of each one's peak resident set (VmHWM), as last
+        /// sampled (every 200 ms) before it exited; 0 in centralized mode.
+        public var peakTreeRSSBytes: Int = 0
+    }
+
+    /// A process's peak resident set size in bytes (Linux /proc), or nil once it has exited.
+    public static func peakRSS(pid: Int32) -> Int? {
+        guard let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in s.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kb = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) }
+            return kb.map { $0 * 1024 }
+        }
+        return nil
     }
 
     /// The folder holding the running executable (where its sibling executables are).
@@ -71,10 +84,18 @@ public struct Launcher {
             clients.append(try spawn("fedsim-client", ["--run-dir", dir.path, "--index", String(i)],
                                      log: dir.logsDir + "/client-\(i).log"))
         }
+        var peaks: [Int32: Int] = [:]
+        func samplePeaks() {
+            for p in [coordinator] + clients {
+                if let r = Self.peakRSS(pid: p.processIdentifier) { peaks[p.processIdentifier] = r }
+            }
+        }
         while coordinator.isRunning {
+            samplePeaks()
             progress.update(from: dir.metricsFile)
             usleep(200_000)
         }
+        samplePeaks()
         progress.update(from: dir.metricsFile)
         progress.finish()
         // Clients leave on the coordinator's shutdown message; give them a moment, then stop them.
@@ -92,7 +113,8 @@ public struct Launcher {
         if code != 0 {
             error = Self.summaryError(dir) ?? "the coordinator exited with status \(code); see \(dir.logsDir)/coordinator.log"
         }
-        return Result(directory: dir, exitCode: code == 0 ? ExitCodes.success : ExitCodes.runFailed, error: error)
+        return Result(directory: dir, exitCode: code == 0 ? ExitCodes.success : ExitCodes.runFailed, error: error,
+                      peakTreeRSSBytes: peaks.values.reduce(0, +))
     }
 
     static func summaryError(_ dir: RunDirectory) -> String? {

@@ -41,6 +41,7 @@ public struct RunDirectory: Sendable {
 
     public struct SetupError: Error, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     /// Creates a fresh run directory below `parent` (created if needed).
