@@ -47,13 +47,7 @@ public struct ClientRunner {
             case .train(let req):
                 try await train(req, conn: conn, faults: faults)
             case .evaluate(let req):
-                var entries: [EvaluationReport.Entry] = []
-                entries.reserveCapacity(req.devices.count)
-                for d in req.devices where host.hosts(Int(d)) {
-                    let e = host.evaluate(device: Int(d), shared: req.shared)
-                    entries.append(.init(device: d, count: UInt32(e.count), squaredError: e.squaredError,
-                                         absoluteError: e.absoluteError, ranked: e.ranked, hit: e.hit, ndcg: e.ndcg))
-                }
+                let entries = req.devices.filter { host.hosts(Int($0)) }.map { host.evaluate(device: Int($0), shared: req.shared) }
                 try await conn.send(.evaluation(EvaluationReport(round: req.round, entries: entries)))
             case .hello, .update, .failed, .evaluation:
                 log.warning("ignoring unexpected \(message.kindName) message from the coordinator")
@@ -61,7 +55,7 @@ public struct ClientRunner {
         }
     }
 
-    func train(_ req: TrainRequest, conn: some ClientConnection, faults: [FaultConfig]) async throws {
+    func train(_ req: DeviceRequest, conn: some ClientConnection, faults: [FaultConfig]) async throws {
         guard req.shared.count == host.sharedCount else {
             log.error("train request for round \(req.round) carries \(req.shared.count) parameters, expected \(host.sharedCount)")
             for d in req.devices {

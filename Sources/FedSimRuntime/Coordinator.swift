@@ -255,7 +255,7 @@ public final class Coordinator {
         var tracker = RoundTracker(assignments: assignments)
         var aggregator = WeightedMeanAggregator(layout: layout)
         for (c, devices) in assignments.sorted(by: { $0.key < $1.key }) {
-            await send(.train(TrainRequest(round: UInt32(r), devices: devices, shared: model)), to: c)
+            await send(.train(DeviceRequest(round: UInt32(r), devices: devices, shared: model)), to: c)
         }
         let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
         var rejected = 0
@@ -349,7 +349,7 @@ public final class Coordinator {
             }
         }
         for (c, devices) in requested.sorted(by: { $0.key < $1.key }) {
-            await send(.evaluate(EvaluateRequest(round: UInt32(r), devices: devices.sorted(), shared: model)), to: c)
+            await send(.evaluate(DeviceRequest(round: UInt32(r), devices: devices.sorted(), shared: model)), to: c)
         }
         var results: [DeviceEvaluation] = []
         var waiting = Set(requested.keys)
@@ -372,14 +372,13 @@ public final class Coordinator {
                     }
                     let asked = requested[c] ?? []
                     for e in rep.entries {
-                        guard asked.contains(e.device), e.squaredError.isFinite, e.absoluteError.isFinite,
+                        guard asked.contains(UInt32(truncatingIfNeeded: e.device)), e.squaredError.isFinite, e.absoluteError.isFinite,
                               e.squaredError >= 0, e.hit.isFinite, e.ndcg.isFinite
                         else {
                             log.warning("process \(p): discarding invalid evaluation entry for device \(e.device)")
                             continue
                         }
-                        results.append(DeviceEvaluation(device: Int(e.device), count: Int(e.count), squaredError: e.squaredError,
-                                                        absoluteError: e.absoluteError, ranked: e.ranked, hit: e.hit, ndcg: e.ndcg))
+                        results.append(e)
                     }
                 case .update, .failed, .evaluation:
                     continue  // late messages of an earlier phase

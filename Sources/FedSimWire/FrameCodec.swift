@@ -1,3 +1,4 @@
+import FedSimCore
 import NIOCore
 
 #if _endian(big)
@@ -44,9 +45,7 @@ public enum FrameCodec {
             writeString(reason, &buf)
         case .train(let t):
             header(&buf, .train)
-            buf.writeInteger(t.round, endianness: .little)
-            writeU32s(t.devices, &buf)
-            writeFloats(t.shared, &buf)
+            writeRequest(t, &buf)
         case .update(let u):
             header(&buf, .update)
             buf.writeInteger(u.round, endianness: .little)
@@ -62,16 +61,14 @@ public enum FrameCodec {
             writeString(f.reason, &buf)
         case .evaluate(let e):
             header(&buf, .evaluate)
-            buf.writeInteger(e.round, endianness: .little)
-            writeU32s(e.devices, &buf)
-            writeFloats(e.shared, &buf)
+            writeRequest(e, &buf)
         case .evaluation(let r):
             header(&buf, .evaluation)
             buf.writeInteger(r.round, endianness: .little)
             buf.writeInteger(UInt32(r.entries.count), endianness: .little)
             for e in r.entries {
-                buf.writeInteger(e.device, endianness: .little)
-                buf.writeInteger(e.count, endianness: .little)
+                buf.writeInteger(UInt32(truncatingIfNeeded: e.device), endianness: .little)
+                buf.writeInteger(UInt32(truncatingIfNeeded: e.count), endianness: .little)
                 buf.writeInteger(e.squaredError.bitPattern, endianness: .little)
                 buf.writeInteger(e.absoluteError.bitPattern, endianness: .little)
                 buf.writeInteger(UInt8(e.ranked ? 1 : 0))
@@ -94,6 +91,12 @@ public enum FrameCodec {
     static func header(_ buf: inout ByteBuffer, _ k: Kind) {
         buf.writeInteger(k.rawValue)
         buf.writeInteger(UInt16(0), endianness: .little)
+    }
+
+    static func writeRequest(_ r: DeviceRequest, _ buf: inout ByteBuffer) {
+        buf.writeInteger(r.round, endianness: .little)
+        writeU32s(r.devices, &buf)
+        writeFloats(r.shared, &buf)
     }
 
     static func writeString(_ s: String, _ buf: inout ByteBuffer) {
@@ -161,7 +164,7 @@ public enum FrameCodec {
         case .reject:
             m = .reject(reason: try readString(&b, limits))
         case .train:
-            m = .train(TrainRequest(round: try read(&b), devices: try readU32s(&b), shared: try readFloats(&b)))
+            m = .train(try readRequest(&b))
         case .update:
             let round: UInt32 = try read(&b), device: UInt32 = try read(&b), examples: UInt32 = try read(&b)
             let loss = Double(bitPattern: try read(&b))
@@ -170,7 +173,7 @@ public enum FrameCodec {
         case .failed:
             m = .failed(DeviceFailure(round: try read(&b), device: try read(&b), reason: try readString(&b, limits)))
         case .evaluate:
-            m = .evaluate(EvaluateRequest(round: try read(&b), devices: try readU32s(&b), shared: try readFloats(&b)))
+            m = .evaluate(try readRequest(&b))
         case .evaluation:
             let round: UInt32 = try read(&b)
             let n: UInt32 = try read(&b)
@@ -178,7 +181,7 @@ public enum FrameCodec {
             guard Int(n) * entryBytes <= b.readableBytes else {
                 throw FrameError(.truncated, "\(n) evaluation entries do not fit in \(b.readableBytes) bytes")
             }
-            var entries: [EvaluationReport.Entry] = []
+            var entries: [DeviceEvaluation] = []
             entries.reserveCapacity(Int(n))
             for _ in 0..<n {
                 let device: UInt32 = try read(&b), count: UInt32 = try read(&b)
@@ -186,8 +189,8 @@ public enum FrameCodec {
                 let rankedByte: UInt8 = try read(&b)
                 guard rankedByte <= 1 else { throw FrameError(.badValue, "ranked flag \(rankedByte)") }
                 let hit = Double(bitPattern: try read(&b)), ndcg = Double(bitPattern: try read(&b))
-                entries.append(.init(device: device, count: count, squaredError: se, absoluteError: ae,
-                                     ranked: rankedByte == 1, hit: hit, ndcg: ndcg))
+                entries.append(DeviceEvaluation(device: Int(device), count: Int(count), squaredError: se, absoluteError: ae,
+                                                ranked: rankedByte == 1, hit: hit, ndcg: ndcg))
             }
             m = .evaluation(EvaluationReport(round: round, entries: entries))
         case .shutdown:
@@ -197,6 +200,10 @@ public enum FrameCodec {
             throw FrameError(.trailingBytes, "\(b.readableBytes) bytes after a \(m.kindName) message")
         }
         return m
+    }
+
+    static func readRequest(_ b: inout ByteBuffer) throws -> DeviceRequest {
+        DeviceRequest(round: try read(&b), devices: try readU32s(&b), shared: try readFloats(&b))
     }
 
     static func read<T: FixedWidthInteger>(_ b: inout ByteBuffer) throws -> T {

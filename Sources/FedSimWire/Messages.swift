@@ -1,3 +1,5 @@
+import FedSimCore
+
 /// Everything that crosses the wire between coordinator and client processes.
 ///
 /// A client process hosts many virtual devices and multiplexes them over its one connection:
@@ -12,13 +14,13 @@ public enum Message: Equatable, Sendable {
     /// Either way: the peer is being disconnected, with the reason.
     case reject(reason: String)
     /// Coordinator → client: train these devices from this shared model.
-    case train(TrainRequest)
+    case train(DeviceRequest)
     /// Client → coordinator: one device's update.
     case update(DeviceUpdate)
     /// Client → coordinator: a device could not finish (simulated or real failure).
     case failed(DeviceFailure)
     /// Coordinator → client: evaluate these devices against this shared model.
-    case evaluate(EvaluateRequest)
+    case evaluate(DeviceRequest)
     /// Client → coordinator: the devices' evaluation sums.
     case evaluation(EvaluationReport)
     /// Coordinator → client: the run is over; exit cleanly.
@@ -61,7 +63,9 @@ public struct Welcome: Equatable, Sendable {
     public init(processIndex: UInt32) { self.processIndex = processIndex }
 }
 
-public struct TrainRequest: Equatable, Sendable {
+/// Coordinator → client: a round's work for some of the client's devices, with the shared
+/// model to start from (`train`) or to score (`evaluate`).
+public struct DeviceRequest: Equatable, Sendable {
     public var round: UInt32
     public var devices: [UInt32]
     public var shared: [Float]
@@ -100,40 +104,11 @@ public struct DeviceFailure: Equatable, Sendable {
     }
 }
 
-public struct EvaluateRequest: Equatable, Sendable {
-    public var round: UInt32
-    public var devices: [UInt32]
-    public var shared: [Float]
-    public init(round: UInt32, devices: [UInt32], shared: [Float]) {
-        self.round = round
-        self.devices = devices
-        self.shared = shared
-    }
-}
-
 /// Per-device evaluation sums, batched: one entry per device.
 public struct EvaluationReport: Equatable, Sendable {
-    public struct Entry: Equatable, Sendable {
-        public var device: UInt32
-        public var count: UInt32
-        public var squaredError: Double
-        public var absoluteError: Double
-        public var ranked: Bool
-        public var hit: Double
-        public var ndcg: Double
-        public init(device: UInt32, count: UInt32, squaredError: Double, absoluteError: Double, ranked: Bool, hit: Double, ndcg: Double) {
-            self.device = device
-            self.count = count
-            self.squaredError = squaredError
-            self.absoluteError = absoluteError
-            self.ranked = ranked
-            self.hit = hit
-            self.ndcg = ndcg
-        }
-    }
     public var round: UInt32
-    public var entries: [Entry]
-    public init(round: UInt32, entries: [Entry]) {
+    public var entries: [DeviceEvaluation]
+    public init(round: UInt32, entries: [DeviceEvaluation]) {
         self.round = round
         self.entries = entries
     }

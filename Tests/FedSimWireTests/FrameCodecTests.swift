@@ -1,3 +1,4 @@
+import FedSimCore
 import FedSimWire
 import NIOCore
 import Testing
@@ -7,13 +8,13 @@ import Testing
         .hello(Hello(token: Array(0..<32), processIndex: 1, processCount: 2, firstDevice: 500, deviceCount: 500)),
         .welcome(Welcome(processIndex: 1)),
         .reject(reason: "wrong run token — ü"),
-        .train(TrainRequest(round: 3, devices: [1, 5, 9], shared: [0.5, -1.25, .greatestFiniteMagnitude, 0])),
+        .train(DeviceRequest(round: 3, devices: [1, 5, 9], shared: [0.5, -1.25, .greatestFiniteMagnitude, 0])),
         .update(DeviceUpdate(round: 3, device: 5, examples: 17, trainLoss: 0.123, weightedDelta: [1, 2, 3], weights: [1, 0])),
         .failed(DeviceFailure(round: 3, device: 9, reason: "battery low")),
-        .evaluate(EvaluateRequest(round: 4, devices: [], shared: [1])),
+        .evaluate(DeviceRequest(round: 4, devices: [], shared: [1])),
         .evaluation(EvaluationReport(round: 4, entries: [
-            .init(device: 1, count: 3, squaredError: 1.5, absoluteError: 2, ranked: true, hit: 1, ndcg: 0.63),
-            .init(device: 2, count: 0, squaredError: 0, absoluteError: 0, ranked: false, hit: 0, ndcg: 0),
+            DeviceEvaluation(device: 1, count: 3, squaredError: 1.5, absoluteError: 2, ranked: true, hit: 1, ndcg: 0.63),
+            DeviceEvaluation(device: 2, count: 0, squaredError: 0, absoluteError: 0, ranked: false, hit: 0, ndcg: 0),
         ])),
         .shutdown(reason: "done"),
     ]
