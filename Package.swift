@@ -41,6 +41,8 @@ let package = Package(
         .target(name: "FedSimData", dependencies: ["FedSimCore", "FedSimConfig"], swiftSettings: swiftSettings),
         .target(name: "FedSimModels", dependencies: ["FedSimCore", "FedSimData"], swiftSettings: swiftSettings),
         .target(name: "FedSimAggregation", dependencies: ["FedSimCore", "FedSimConfig"], swiftSettings: swiftSettings),
+        // SecAgg+ (Bell et al. 2020) on libsodium: crypto, Shamir, graph, device and server state machines.
+        .target(name: "FedSimSecAgg", dependencies: ["FedSimCore", "CSodium"], swiftSettings: swiftSettings),
         .target(
             name: "FedSimWire",
             dependencies: [
@@ -88,6 +90,7 @@ let package = Package(
             name: "FedSimAggregationTests", dependencies: ["FedSimAggregation", "FedSimTestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "FedSimSecAggTests", dependencies: ["FedSimSecAgg", "FedSimTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "FedSimWireTests", dependencies: ["FedSimWire", "FedSimTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FedSimIntegrationTests", dependencies: ["FedSimRuntime", "FedSimTestSupport"],
