@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_BIN = .build/release
 DEBUG_BIN = .build/debug
 
-.PHONY: help setup build run test data movielens centralized bench clean
+.PHONY: help setup build run test data movielens centralized bench bench-secagg clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -35,3 +35,6 @@ clean: ## Remove build output and runs (keeps data/)
 
 bench: build ## Throughput, round time, bytes on the wire, peak RSS, kernels — each beside a same-run baseline
 	$(RELEASE_BIN)/fedsim-bench --markdown
+
+bench-secagg: build ## SecAgg+ device / coordinator cost and bytes for n ∈ {100, 1000, 5000}, d ∈ {1e4, 1e5}, beside the crypto floor
+	$(RELEASE_BIN)/fedsim-bench secagg --markdown

@@ -6,9 +6,10 @@
 //   FedSimRuntime ties them together; the three executables are thin `@main` files.
 import PackageDescription
 
+// Plain -O in release: preconditions guard buffer lengths handed to libsodium, so they must
+// never be compiled out (-Ounchecked would remove them).
 let swiftSettings: [SwiftSetting] = [
     .swiftLanguageMode(.v5),
-    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
 ]
 
 let package = Package(
@@ -56,7 +57,7 @@ let package = Package(
         .target(
             name: "FedSimRuntime",
             dependencies: [
-                "FedSimCore", "FedSimConfig", "FedSimData", "FedSimModels", "FedSimAggregation", "FedSimWire",
+                "FedSimCore", "FedSimConfig", "FedSimData", "FedSimModels", "FedSimAggregation", "FedSimWire", "FedSimSecAgg",
             ],
             swiftSettings: swiftSettings
         ),
@@ -74,12 +75,15 @@ let package = Package(
         // `make bench`: figures printed beside baselines measured in the same run.
         .executableTarget(
             name: "fedsim-bench",
-            dependencies: ["FedSimRuntime", "FedSimWire", "FedSimAggregation", "FedSimModels", "FedSimData", "FedSimConfig"],
+            dependencies: [
+                "FedSimRuntime", "FedSimWire", "FedSimAggregation", "FedSimModels", "FedSimData", "FedSimConfig", "FedSimSecAgg",
+                "CSodium",
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "FedSimTestSupport",
-            dependencies: ["FedSimCore", "FedSimConfig", "FedSimData", "FedSimRuntime", "FedSimWire"],
+            dependencies: ["FedSimCore", "FedSimConfig", "FedSimData", "FedSimRuntime", "FedSimWire", "FedSimSecAgg"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "FedSimCoreTests", dependencies: ["FedSimCore", "FedSimTestSupport"], swiftSettings: swiftSettings),
@@ -93,7 +97,7 @@ let package = Package(
         .testTarget(name: "FedSimSecAggTests", dependencies: ["FedSimSecAgg", "FedSimTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "FedSimWireTests", dependencies: ["FedSimWire", "FedSimTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "FedSimIntegrationTests", dependencies: ["FedSimRuntime", "FedSimTestSupport"],
+            name: "FedSimIntegrationTests", dependencies: ["FedSimRuntime", "FedSimTestSupport", "FedSimSecAgg", "FedSimAggregation", "FedSimModels"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -99,6 +99,7 @@ extension Scenario {
         model = ModelConfig(reading: r.section("model"))
         training = TrainingConfig(reading: r.section("training"))
         evaluation = EvaluationConfig(reading: r.section("evaluation"))
+        secureAggregation = SecureAggregationConfig(reading: r.section("secure_aggregation"))
         runtime = RuntimeConfig(reading: r.section("runtime"))
         if name.isEmpty || name.contains("/") || name.contains(" ") {
             r.fail("name", "must be non-empty without spaces or slashes (it names the run directory)")
@@ -125,6 +126,17 @@ extension Scenario {
             && data.synthetic.maxRatings > data.synthetic.itemsPerDomain * data.synthetic.domains.count
         {
             out.append(("data.synthetic.max_ratings", "exceeds the number of items (items_per_domain × domains)"))
+        }
+        if secureAggregation.enabled {
+            if training.mode == .centralized {
+                out.append(("secure_aggregation.protocol", "secure aggregation needs training.mode: federated"))
+            }
+            if secureAggregation.neighbors > 0 && secureAggregation.threshold > secureAggregation.neighbors {
+                out.append(("secure_aggregation.threshold", "exceeds secure_aggregation.neighbors"))
+            }
+            if training.devicesPerRound < 3 {
+                out.append(("training.devices_per_round", "secure aggregation needs at least 3 devices per round"))
+            }
         }
         for (i, f) in runtime.faults.enumerated() where f.round > training.rounds {
             out.append(("runtime.faults[\(i)].round", "\(f.round) is after the last round (\(training.rounds))"))
@@ -238,6 +250,34 @@ extension EvaluationConfig {
         relevanceThreshold = r.double("relevance_threshold", default: relevanceThreshold)
         devices = r.int("devices", default: devices, range: 0...50_000_000)
         ranking = r.bool("ranking", default: ranking)
+        r.finish()
+    }
+}
+
+extension SecureAggregationConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        `protocol` = r.choice("protocol", default: `protocol`)
+        neighbors = r.int("neighbors", default: neighbors, range: 0...1_000_000)
+        threshold = r.int("threshold", default: threshold, range: 0...1_000_000)
+        bits = r.int("bits", default: bits, range: 8...32)
+        assumedDropout = r.double("assumed_dropout", default: assumedDropout, min: 0, max: 0.9)
+        assumedCorruption = r.double("assumed_corruption", default: assumedCorruption, min: 0, max: 0.5)
+        valueClip = r.double("value_clip", default: valueClip, min: 0, max: 1e6, exclusiveMin: true)
+        maxRowWeight = r.double("max_row_weight", default: maxRowWeight, min: 1, max: 1e9)
+        maxExamples = r.double("max_examples", default: maxExamples, min: 1, max: 1e9)
+        dropout = StageDropout(reading: r.section("dropout"))
+        r.finish()
+    }
+}
+
+extension StageDropout {
+    init(reading r: ConfigReader) {
+        self.init()
+        advertise = r.double("advertise", default: advertise, min: 0, max: 1)
+        share = r.double("share", default: share, min: 0, max: 1)
+        masked = r.double("masked", default: masked, min: 0, max: 1)
+        unmask = r.double("unmask", default: unmask, min: 0, max: 1)
         r.finish()
     }
 }

@@ -9,8 +9,49 @@ public struct Scenario: Codable, Sendable, Equatable {
     public var model = ModelConfig()
     public var training = TrainingConfig()
     public var evaluation = EvaluationConfig()
+    public var secureAggregation = SecureAggregationConfig()
     public var runtime = RuntimeConfig()
 
+    public init() {}
+}
+
+/// Secure aggregation (SecAgg+, Bell et al. 2020; SecAgg, Bonawitz et al. 2017): the
+/// coordinator learns only the sum of the surviving devices' quantized updates.
+public struct SecureAggregationConfig: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        case none
+        /// Complete graph: every device shares with every other sampled device.
+        case secagg
+        /// Sparse random k-regular graph; k and t from n and the assumed dropout/corruption.
+        case secaggPlus = "secagg+"
+    }
+    public var `protocol`: Kind = .none
+    /// Neighbours per device; 0 chooses from n, `assumed_dropout` and `assumed_corruption`.
+    public var neighbors = 0
+    /// Shamir threshold; 0 chooses ⌊(1 + γ)k/2⌋ + 1.
+    public var threshold = 0
+    /// Sums live in Z_{2^bits}.
+    public var bits = 32
+    /// Dropout rate δ the parameters must tolerate (correctness failure ≤ 2^-20).
+    public var assumedDropout = 0.1
+    /// Fraction γ of corrupted devices the threshold must tolerate.
+    public var assumedCorruption = 0.1
+    /// Public bounds for quantization (see docs/secure-aggregation.md).
+    public var valueClip = 1.0
+    public var maxRowWeight = 16.0
+    public var maxExamples = 10_000.0
+    /// Simulated dropouts: probability that a device goes silent before each stage.
+    public var dropout = StageDropout()
+    public init() {}
+
+    public var enabled: Bool { `protocol` != .none }
+}
+
+public struct StageDropout: Codable, Sendable, Equatable {
+    public var advertise = 0.0
+    public var share = 0.0
+    public var masked = 0.0
+    public var unmask = 0.0
     public init() {}
 }
 

@@ -1,5 +1,6 @@
 import FedSimCore
 import FedSimConfig
+import FedSimSecAgg
 import FedSimWire
 
 #if canImport(Glibc)
@@ -16,12 +17,15 @@ public struct ClientRunner {
     public var log = Log("client")
     /// What a `crash` fault does. A real process SIGKILLs itself; in-memory tests substitute.
     public var crash: () async -> Void = { kill(getpid(), SIGKILL) }
+    /// The device identities (needed when secure aggregation is on).
+    public var enrollment: Enrollment?
 
-    public init(host: DeviceHost, processIndex: Int, processCount: Int, token: [UInt8]) {
+    public init(host: DeviceHost, processIndex: Int, processCount: Int, token: [UInt8], enrollment: Enrollment? = nil) {
         self.host = host
         self.processIndex = processIndex
         self.processCount = processCount
         self.token = token
+        self.enrollment = enrollment
         log = Log("client-\(processIndex)")
     }
 
@@ -34,10 +38,25 @@ public struct ClientRunner {
         try await conn.send(.hello(Hello(token: token, processIndex: UInt32(processIndex), processCount: UInt32(processCount),
                                          firstDevice: UInt32(host.shard.lowerBound), deviceCount: UInt32(host.shard.count))))
         let faults = host.scenario.runtime.faults.filter { $0.process == processIndex }
+        var secure: SecAggParticipant?
+        if host.scenario.secureAggregation.enabled {
+            guard let enrollment else { throw Rejected(description: "secure aggregation is on but this process has no enrollment key") }
+            secure = SecAggParticipant(host: host, enrollment: enrollment, log: log)
+        }
         for try await message in conn.inbound {
             switch message {
             case .welcome:
                 log.info("joined: hosting devices \(host.shard.lowerBound)..<\(host.shard.upperBound)")
+                if let secure {
+                    let p = secure.enrollment(devices: host.shard)
+                    try await conn.send(.secagg(SecAggEnvelope(round: 0, stage: p.stage.rawValue, body: p.encoded())))
+                }
+            case .secagg(let env):
+                guard let secure else {
+                    log.warning("ignoring a secure-aggregation message: secure aggregation is off")
+                    continue
+                }
+                try await handleSecure(env, secure, conn: conn, faults: faults)
             case .reject(let reason):
                 throw Rejected(description: "coordinator rejected this process: \(reason)")
             case .shutdown(let reason):
@@ -45,13 +64,58 @@ public struct ClientRunner {
                 await conn.close()
                 return
             case .train(let req):
-                try await train(req, conn: conn, faults: faults)
+                if let secure {
+                    let clipped = secure.train(req)
+                    if clipped > 0 { log.info("round \(req.round): \(clipped) values clipped to the secure-sum bounds") }
+                } else {
+                    try await train(req, conn: conn, faults: faults)
+                }
             case .evaluate(let req):
                 let entries = req.devices.filter { host.hosts(Int($0)) }.map { host.evaluate(device: Int($0), shared: req.shared) }
                 try await conn.send(.evaluation(EvaluationReport(round: req.round, entries: entries)))
             case .hello, .update, .failed, .evaluation:
                 log.warning("ignoring unexpected \(message.kindName) message from the coordinator")
             }
+        }
+    }
+
+    func handleSecure(_ env: SecAggEnvelope, _ secure: SecAggParticipant, conn: some ClientConnection, faults: [FaultConfig]) async throws {
+        func send(_ p: SecAggPayload) async throws {
+            try await conn.send(.secagg(SecAggEnvelope(round: env.round, stage: p.stage.rawValue, body: p.encoded())))
+        }
+        let payload: SecAggPayload
+        do {
+            payload = try SecAggPayload.decode(stage: env.stage, env.body)
+        } catch {
+            log.warning("refusing a malformed secure-aggregation message: \(error)")
+            return
+        }
+        if case .begin = payload {} else {
+            guard secure.round?.round == env.round else {
+                log.warning("ignoring secure-aggregation stage \(payload.stage.name) for round \(env.round): not the current round")
+                return
+            }
+        }
+        switch payload {
+        case .begin(let c):
+            guard c.round == env.round else { log.warning("begin for round \(c.round) inside an envelope of round \(env.round)"); return }
+            do { try await send(try secure.begin(c)) } catch {
+                log.error("round \(c.round): cannot take part in secure aggregation: \(error)")
+                try await send(.advertise([]))
+            }
+        case .keys(let list):
+            try await send(secure.share(list))
+        case .relay(let list):
+            try await secure.mask(list, send: send) { sent in
+                for f in faults where f.round == Int(env.round) && f.afterUpdates == sent && f.kind == .crash {
+                    log.warning("fault injection: crashing in round \(env.round) after \(sent) masked inputs")
+                    await crash()
+                }
+            }
+        case .unmask(let survivors):
+            try await send(secure.unmask(survivors))
+        case .enroll, .advertise, .shares, .masked, .maskedDone, .reveal:
+            log.warning("ignoring secure-aggregation stage \(payload.stage.name), which only clients send")
         }
     }
 

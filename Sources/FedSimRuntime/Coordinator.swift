@@ -2,6 +2,7 @@ import FedSimAggregation
 import FedSimConfig
 import FedSimCore
 import FedSimModels
+import FedSimSecAgg
 import FedSimWire
 
 /// Where the coordinator writes per-round metrics. The file sink appends JSON lines; tests
@@ -39,6 +40,11 @@ public final class Coordinator {
     var processOf: [ConnectionID: Int] = [:]  // authenticated connections
     var unauthenticated: Set<ConnectionID> = []
     var lostReasons: [Int: String] = [:]
+    // Secure aggregation: enrolled identity public keys (the coordinator's view of the PKI).
+    var identityKeys: [UInt32: [UInt8]] = [:]
+    var enrolledProcesses: Set<Int> = []
+    /// The last unmasked secure sum (Z_{2^bits}), kept for tests that check it bit for bit.
+    public internal(set) var lastSecureSum: [UInt32]?
 
     // Event plumbing: transport events and deadline timers merged into one stream.
     enum Input: Sendable {
@@ -122,6 +128,7 @@ public final class Coordinator {
             unauthenticated.remove(c)
             if let p = processOf.removeValue(forKey: c) {
                 peers[p] = nil
+                enrolledProcesses.remove(p)
                 lostReasons[p] = reason
                 log.warning("client process \(p) disconnected: \(reason)")
             }
@@ -218,15 +225,20 @@ public final class Coordinator {
     func waitForProcesses() async throws {
         let timeout = scenario.runtime.connectTimeoutSeconds
         let deadline = armDeadline(seconds: timeout)
-        while peers.count < processCount {
+        let secure = scenario.secureAggregation.enabled
+        while peers.count < processCount || (secure && enrolledProcesses.count < processCount) {
             switch await next() {
             case .deadline(let id) where id == deadline:
-                throw Failure(description: "only \(peers.count) of \(processCount) client processes connected within \(timeout) s; see logs/client-*.log")
+                throw Failure(description: "only \(peers.count) of \(processCount) client processes connected\(secure ? " and \(enrolledProcesses.count) enrolled" : "") within \(timeout) s; see logs/client-*.log")
             case .deadline: continue
             case .transportEnded: throw Failure(description: "transport closed while waiting for client processes")
             case .transport(let e):
                 if let (p, c, m) = await handleControl(e) {
-                    await protocolViolation(c, p, "sent \(m.kindName) before the first round")
+                    if secure, case .secagg(let env) = m, env.stage == SecAggStage.enroll.rawValue, !enrolledProcesses.contains(p) {
+                        _ = await enroll(process: p, connection: c, env)
+                    } else {
+                        await protocolViolation(c, p, "sent \(m.kindName) before the first round")
+                    }
                 }
             }
         }
@@ -251,6 +263,9 @@ public final class Coordinator {
         for d in chosen {
             let p = Sharding.process(of: d, processes: processCount, devices: population.devices)
             assignments[peers[p]!.connection, default: []].append(UInt32(d))
+        }
+        if scenario.secureAggregation.enabled {
+            return try await finishSecureRound(r, chosen: chosen, assignments: assignments)
         }
         var tracker = RoundTracker(assignments: assignments)
         var aggregator = WeightedMeanAggregator(layout: layout)
@@ -330,6 +345,37 @@ public final class Coordinator {
         line.add("processes_alive", peers.count)
         line.add("examples", aggregator.examples)
         line.add("train_loss", aggregator.meanTrainLoss)
+        return line
+    }
+
+    func finishSecureRound(_ r: Int, chosen: [Int], assignments: [ConnectionID: [UInt32]]) async throws -> JSONObject {
+        let o = try await runSecureRound(r, chosen: chosen, assignments: assignments)
+        var line = JSONObject()
+        line.add("round", r)
+        line.add("sampled", chosen.count)
+        line.add("finished", o.survivors)
+        line.add("failed", 0)
+        line.add("dropped", chosen.count - o.survivors)
+        line.add("timed_out", 0)
+        line.add("rejected", 0)
+        line.add("processes_alive", peers.count)
+        line.add("examples", Int(o.examples.rounded()))
+        line.add("train_loss", o.examples > 0 ? o.lossSum / o.examples : .nan)
+        var sa = o.line
+        if let why = o.abandoned {
+            sa.add("abandoned", why)
+            log.warning("round \(r): secure aggregation abandoned: \(why); the model is unchanged")
+        }
+        line.add("secagg", sa)
+        if let mean = o.mean {
+            if o.survivors < scenario.runtime.minDevicesPerRound {
+                throw Failure(description: "round \(r): only \(o.survivors) of \(chosen.count) sampled devices finished secure aggregation (minimum \(scenario.runtime.minDevicesPerRound)); \(aliveSummary())")
+            }
+            optimizer.apply(mean, to: &model)
+            deviceUpdates += o.survivors
+        } else if peers.isEmpty {
+            throw Failure(description: "round \(r): secure aggregation abandoned and \(aliveSummary())")
+        }
         return line
     }
 

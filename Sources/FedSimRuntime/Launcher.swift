@@ -78,6 +78,7 @@ public struct Launcher {
         }
 
         _ = try dir.createToken()
+        if scenario.secureAggregation.enabled { try dir.createEnrollmentSecret() }
         let coordinator = try spawn("fedsim-coordinator", ["--run-dir", dir.path], log: dir.logsDir + "/coordinator.log")
         var clients: [Process] = []
         for i in 0..<scenario.runtime.processes {

@@ -2,6 +2,7 @@ import FedSimConfig
 import FedSimCore
 import FedSimData
 import FedSimModels
+import FedSimSecAgg
 import FedSimWire
 import Foundation
 
@@ -128,7 +129,8 @@ public enum ClientProcess {
             let conn = try await UnixSocketClient.connect(path: dir.socketPath,
                                                           limits: FrameLimits(maxFrameBytes: scenario.runtime.maxFrameBytes),
                                                           timeout: scenario.runtime.connectTimeoutSeconds)
-            var runner = ClientRunner(host: host, processIndex: index, processCount: processes, token: token)
+            let enrollment = scenario.secureAggregation.enabled ? Enrollment(secret: try dir.readEnrollmentSecret()) : nil
+            var runner = ClientRunner(host: host, processIndex: index, processCount: processes, token: token, enrollment: enrollment)
             runner.log = log
             try await runner.run(conn)
             return ExitCodes.success

@@ -117,6 +117,23 @@ public struct RunDirectory: Sendable {
         return token
     }
 
+    /// The enrollment authority's secret (32 CSPRNG bytes, 0600). Client processes derive
+    /// device identities from it; the coordinator never reads it (see `Enrollment`).
+    public func createEnrollmentSecret() throws {
+        try write(Hex.encode(SecureRandom.bytes(32)), to: "enrollment.key", mode: 0o600)
+    }
+
+    public func readEnrollmentSecret() throws -> [UInt8] {
+        let path = self.path + "/enrollment.key"
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw SetupError(description: "missing \(path) (secure aggregation needs it)") }
+        guard st.st_mode & 0o077 == 0 else { throw SetupError(description: "\(path) is readable by others; refusing to use it") }
+        guard let s = Hex.decode(try read("enrollment.key").trimmingCharacters(in: .whitespacesAndNewlines)), s.count == 32 else {
+            throw SetupError(description: "\(path) is not a 32-byte hex secret")
+        }
+        return s
+    }
+
     public func readToken() throws -> [UInt8] {
         var st = stat()
         guard stat(tokenFile, &st) == 0 else { throw SetupError(description: "missing \(tokenFile)") }

@@ -27,6 +27,7 @@ public struct SecAggDevice {
     var selfMaskSeed: [UInt8] = []
     var peers: [UInt32: AdvertisedKeys] = [:]          // verified neighbour keys
     var received: [UInt32: [UInt8]] = [:]               // sealed shares from neighbours (U2 ∩ N(u))
+    var shareKeys: [UInt32: [UInt8]] = [:]              // per-neighbour encryption keys, agreed once
     var maskedWith: [UInt32] = []
 
     /// `graph` may be passed in when many devices of one process share a round.
@@ -90,6 +91,7 @@ public struct SecAggDevice {
         for (i, v) in holders.enumerated() {
             let key = try Sodium.agree(secretKey: encryptionKeys.secretKey, ownPublicKey: encryptionKeys.publicKey,
                                        peerPublicKey: peers[v]!.encryptionKey, context: "fedsim-secagg-share")
+            shareKeys[v] = key
             let plain = le(device) + le(v) + seedShares[i].encoded() + keyShares[i].encoded()
             out.append(EncryptedShare(from: device, to: v, ciphertext: Sodium.seal(
                 plain, key: key, associatedData: EncryptedShare.associatedData(round: config.round, from: device, to: v))))
@@ -148,9 +150,7 @@ public struct SecAggDevice {
         stage = .done  // from here on, never answer again
         var out: [RevealedShare] = []
         for v in maskedWith {
-            let key = try Sodium.agree(secretKey: encryptionKeys.secretKey, ownPublicKey: encryptionKeys.publicKey,
-                                       peerPublicKey: peers[v]!.encryptionKey, context: "fedsim-secagg-share")
-            guard let plain = Sodium.open(received[v]!, key: key,
+            guard let key = shareKeys[v], let plain = Sodium.open(received[v]!, key: key,
                                           associatedData: EncryptedShare.associatedData(round: config.round, from: v, to: device)),
                   plain.count == 8 + 2 * Shamir.Share.encodedBytes,
                   Array(plain[0..<8]) == le(v) + le(device),

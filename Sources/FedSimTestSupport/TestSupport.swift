@@ -33,6 +33,7 @@ public enum TestSupport {
         s.runtime.processes = processes
         s.runtime.roundDeadlineSeconds = 10
         s.runtime.connectTimeoutSeconds = 10
+        s.secureAggregation.protocol = .none
         return s
     }
 

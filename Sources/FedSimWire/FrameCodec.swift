@@ -22,7 +22,7 @@ public enum FrameCodec {
     public static let headerBytes = 8
 
     enum Kind: UInt8 {
-        case hello = 1, welcome, reject, train, update, failed, evaluate, evaluation, shutdown
+        case hello = 1, welcome, reject, train, update, failed, evaluate, evaluation, shutdown, secagg
     }
 
     // MARK: Encoding
@@ -78,6 +78,12 @@ public enum FrameCodec {
         case .shutdown(let reason):
             header(&buf, .shutdown)
             writeString(reason, &buf)
+        case .secagg(let e):
+            header(&buf, .secagg)
+            buf.writeInteger(e.round, endianness: .little)
+            buf.writeInteger(e.stage)
+            buf.writeInteger(UInt32(e.body.count), endianness: .little)
+            buf.writeBytes(e.body)
         }
         buf.setInteger(UInt32(buf.writerIndex - start - 4), at: start, endianness: .little)
     }
@@ -195,6 +201,11 @@ public enum FrameCodec {
             m = .evaluation(EvaluationReport(round: round, entries: entries))
         case .shutdown:
             m = .shutdown(reason: try readString(&b, limits))
+        case .secagg:
+            let round: UInt32 = try read(&b), stage: UInt8 = try read(&b)
+            let n: UInt32 = try read(&b)
+            guard let body = b.readBytes(length: Int(n)) else { throw FrameError(.truncated, "secagg body of \(n) bytes") }
+            m = .secagg(SecAggEnvelope(round: round, stage: stage, body: body))
         }
         guard b.readableBytes == 0 else {
             throw FrameError(.trailingBytes, "\(b.readableBytes) bytes after a \(m.kindName) message")

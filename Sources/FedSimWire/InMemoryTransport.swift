@@ -14,6 +14,10 @@ public final class InMemoryTransport: CoordinatorTransport, @unchecked Sendable 
         var clients: [ConnectionID: AsyncThrowingStream<Message, Error>.Continuation] = [:]
     }
 
+    /// Sees every message after decoding, in both directions (tests inspect what the
+    /// coordinator received). `toCoordinator` is true for client → coordinator.
+    public var recorder: (@Sendable (_ toCoordinator: Bool, Message) -> Void)?
+
     public init(limits: FrameLimits = FrameLimits()) {
         self.limits = limits
         (events, eventSink) = AsyncStream.makeStream(of: TransportEvent.self)
@@ -59,6 +63,7 @@ public final class InMemoryTransport: CoordinatorTransport, @unchecked Sendable 
     func fromClient(_ id: ConnectionID, _ m: Message) throws {
         guard lock.withLockedValue({ $0.clients[id] != nil }) else { throw FrameError(.truncated, "connection closed") }
         let (decoded, n) = try roundTrip(m)
+        recorder?(true, decoded)
         eventSink.yield(.received(id, decoded, bytes: n))
     }
 
@@ -74,6 +79,7 @@ public final class InMemoryTransport: CoordinatorTransport, @unchecked Sendable 
         guard let c = lock.withLockedValue({ $0.clients[connection] }) else { return 0 }
         do {
             let (decoded, n) = try roundTrip(message)
+            recorder?(false, decoded)
             c.yield(decoded)
             return n
         } catch {

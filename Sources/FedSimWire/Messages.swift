@@ -25,6 +25,9 @@ public enum Message: Equatable, Sendable {
     case evaluation(EvaluationReport)
     /// Coordinator → client: the run is over; exit cleanly.
     case shutdown(reason: String)
+    /// Either way: one stage of a secure-aggregation round. The body is opaque here; the
+    /// FedSimSecAgg module encodes and checks it, so the transport knows nothing of the protocol.
+    case secagg(SecAggEnvelope)
 
     public var kindName: String {
         switch self {
@@ -37,6 +40,7 @@ public enum Message: Equatable, Sendable {
         case .evaluate: return "evaluate"
         case .evaluation: return "evaluation"
         case .shutdown: return "shutdown"
+        case .secagg(let e): return "secagg(stage \(e.stage))"
         }
     }
 }
@@ -111,5 +115,16 @@ public struct EvaluationReport: Equatable, Sendable {
     public init(round: UInt32, entries: [DeviceEvaluation]) {
         self.round = round
         self.entries = entries
+    }
+}
+
+public struct SecAggEnvelope: Equatable, Sendable {
+    public var round: UInt32
+    public var stage: UInt8
+    public var body: [UInt8]
+    public init(round: UInt32, stage: UInt8, body: [UInt8]) {
+        self.round = round
+        self.stage = stage
+        self.body = body
     }
 }

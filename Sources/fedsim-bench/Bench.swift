@@ -62,6 +62,13 @@ enum Bench {
 
     static func main() throws {
         let markdown = CommandLine.arguments.contains("--markdown")
+        if CommandLine.arguments.contains("secagg") {
+            let quick = CommandLine.arguments.contains("--quick")
+            let sizes: [(n: Int, d: Int)] = quick ? [(100, 10_000), (100, 100_000)]
+                : [(100, 10_000), (100, 100_000), (1_000, 10_000), (1_000, 100_000), (5_000, 10_000), (5_000, 100_000)]
+            try SecAggBench.run(sizes: sizes, markdown: markdown)
+            return
+        }
         let s = scenario()
         FileHandle.standardError.write(Data("fedsim-bench: \(ProcessInfo.processInfo.activeProcessorCount) cores\n".utf8))
 

@@ -136,6 +136,32 @@ import Testing
         #expect(summary?["status"] as? String == "failed")
     }
 
+    @Test func secureAggregationSurvivesAClientKilledWhileMasking() throws {
+        var s = TestSupport.tinyScenario(devices: 60, rounds: 3, perRound: 30, processes: 3)
+        s.secureAggregation.protocol = .secaggPlus
+        s.evaluation.every = 3
+        // n = 30 gives the complete graph with t = 16. Killing one of three processes while it
+        // masks leaves every survivor's secrets with about 19 live holders.
+        s.runtime.faults = [{ var f = FaultConfig(); f.kind = .crash; f.process = 2; f.round = 2; f.afterUpdates = 3; return f }()]
+        let out = TestSupport.temporaryDirectory()
+        let r = try Self.fedsim(["run", Self.scenarioFile(s), "--out", out, "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        var st = stat()
+        #expect(stat(r.runDirectory + "/enrollment.key", &st) == 0 && st.st_mode & 0o777 == 0o600)
+        let m = TestSupport.metricsLines(r.runDirectory + "/metrics.jsonl")
+        #expect(m.count == 3)
+        let r2 = try #require(m[1]["secagg"] as? [String: Any])
+        let stages = try #require(r2["stages"] as? [String: [String: Any]])
+        // Process 2 (devices 40..<60) sent 3 masked inputs, then died: those 3 are in the sum.
+        let masked = stages["masked"]?["devices"] as? Int ?? 0
+        let shared = stages["share"]?["devices"] as? Int ?? 0
+        #expect(masked < shared && masked == m[1]["finished"] as? Int)
+        #expect(r2["abandoned"] == nil)
+        #expect(m[2]["processes_alive"] as? Int == 2)
+        let log = try String(contentsOfFile: r.runDirectory + "/logs/coordinator.log", encoding: .utf8)
+        #expect(!log.contains("enrollment.key") && !log.lowercased().contains("secret"))
+    }
+
     @Test func centralizedModeWritesTheSameFiles() throws {
         var s = TestSupport.tinyScenario(devices: 60, rounds: 3)
         s.training.mode = .centralized

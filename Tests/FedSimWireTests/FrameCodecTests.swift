@@ -17,6 +17,7 @@ import Testing
             DeviceEvaluation(device: 2, count: 0, squaredError: 0, absoluteError: 0, ranked: false, hit: 0, ndcg: 0),
         ])),
         .shutdown(reason: "done"),
+        .secagg(SecAggEnvelope(round: 3, stage: 7, body: [1, 2, 3, 250])),
     ]
 
     func decodeAll(_ bytes: [UInt8], limits: FrameLimits = FrameLimits()) throws -> [Message] {

@@ -1,0 +1,243 @@
+import FedSimAggregation
+import FedSimConfig
+import FedSimCore
+import FedSimModels
+import FedSimSecAgg
+import FedSimWire
+
+/// Secure aggregation on the coordinator: enrollment of device identities, then per round the
+/// four SecAgg+ stages over the same transport as training. The coordinator keeps only the
+/// running sum of masked inputs; a plain `update` from a client while secure aggregation is on
+/// is refused and its connection closed, so no individual update enters the aggregate.
+extension Coordinator {
+    enum SecureEvent {
+        case payload(process: Int, connection: ConnectionID, SecAggPayload)
+        case closed(ConnectionID)
+        case deadline
+        case ended
+    }
+
+    /// Stores a process's enrollment (its devices' identity public keys). Returns false and
+    /// closes the connection when the list is not exactly the process's own devices.
+    func enroll(process p: Int, connection c: ConnectionID, _ env: SecAggEnvelope) async -> Bool {
+        guard case .enroll(let list)? = try? SecAggPayload.decode(stage: env.stage, env.body), let range = peers[p]?.range else {
+            await protocolViolation(c, p, "sent a malformed enrollment")
+            return false
+        }
+        guard list.count == range.count, list.allSatisfy({ range.contains(Int($0.device)) }),
+              Set(list.map(\.device)).count == list.count
+        else {
+            await protocolViolation(c, p, "enrolled devices that are not exactly its own \(range.lowerBound)..<\(range.upperBound)")
+            return false
+        }
+        for (d, pk) in list { identityKeys[d] = pk }
+        enrolledProcesses.insert(p)
+        log.info("client process \(p) enrolled \(list.count) device identities")
+        return true
+    }
+
+    func nextSecure(round: UInt32, deadline: Int) async -> SecureEvent {
+        while true {
+            switch await next() {
+            case .deadline(let id) where id == deadline: return .deadline
+            case .deadline: continue
+            case .transportEnded: return .ended
+            case .transport(let e):
+                if case .closed(let c, _) = e {
+                    _ = await handleControl(e)
+                    return .closed(c)
+                }
+                guard let (p, c, m) = await handleControl(e) else { continue }
+                switch m {
+                case .secagg(let env) where env.round == round:
+                    do {
+                        return .payload(process: p, connection: c, try SecAggPayload.decode(stage: env.stage, env.body))
+                    } catch {
+                        await protocolViolation(c, p, "sent a malformed secure-aggregation message: \(error)")
+                    }
+                case .secagg(let env):
+                    log.info("ignoring a secure-aggregation message of round \(env.round) during round \(round)")
+                case .update, .failed:
+                    await protocolViolation(c, p, "sent a plain \(m.kindName) while secure aggregation is on")
+                case .evaluation:
+                    continue
+                default:
+                    await protocolViolation(c, p, "sent \(m.kindName) during a secure-aggregation round")
+                }
+            }
+        }
+    }
+
+    struct StageStats {
+        var name: String
+        var devices: Int
+        var bytesUp: Int
+        var bytesDown: Int
+        var seconds: Double
+    }
+
+    struct SecureOutcome {
+        var mean: [Float]?
+        var survivors: Int
+        var examples: Double
+        var lossSum: Double
+        var abandoned: String?
+        var line: JSONObject
+    }
+
+    func secAggParameters(n: Int) -> (k: Int, t: Int) {
+        let c = scenario.secureAggregation
+        let γ = c.assumedCorruption
+        func threshold(_ k: Int) -> Int { c.threshold > 0 ? min(c.threshold, k) : min(k, Int(((1 + γ) * Double(k) / 2).rounded(.down)) + 1) }
+        if c.neighbors > 0 { let k = min(c.neighbors, n - 1); return (k, threshold(k)) }
+        if c.protocol == .secagg { return (n - 1, threshold(n - 1)) }
+        let p = SecAggParameters.choose(n: n, dropoutRate: c.assumedDropout, corruptionRate: γ)
+        return (p.k, c.threshold > 0 ? min(c.threshold, p.k) : p.t)
+    }
+
+    func runSecureRound(_ r: Int, chosen: [Int], assignments: [ConnectionID: [UInt32]]) async throws -> SecureOutcome {
+        let round = UInt32(r)
+        let sa = scenario.secureAggregation
+        let n = chosen.count
+        let (k, t) = secAggParameters(n: n)
+        let quantizer = try SecureSumQuantizer(layout: layout, bits: sa.bits, maxContributors: n, valueClip: sa.valueClip,
+                                               maxRowWeight: sa.maxRowWeight, maxExamples: sa.maxExamples)
+        let config = SecAggRoundConfig(round: round, devices: chosen.map { UInt32($0) }, k: k, t: t, bits: sa.bits,
+                                       graphSeed: Seeds.derive(scenario.seed, "secagg.graph", UInt64(r)), length: quantizer.length)
+        let keys = identityKeys
+        var server = SecAggServer(config: config, identityKey: { keys[$0] })
+        let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
+        var stats: [StageStats] = []
+        var stageStart = (monotonicSeconds(), bytesSent, bytesReceived)
+        var timedOut = false
+        func closeStage(_ name: String, _ devices: Int) {
+            stats.append(StageStats(name: name, devices: devices, bytesUp: bytesReceived - stageStart.2,
+                                    bytesDown: bytesSent - stageStart.1, seconds: monotonicSeconds() - stageStart.0))
+            stageStart = (monotonicSeconds(), bytesSent, bytesReceived)
+        }
+        func owns(_ p: Int, _ d: UInt32) -> Bool { peers[p]?.range.contains(Int(d)) == true }
+        func send(_ payload: SecAggPayload, to c: ConnectionID) async {
+            await self.send(.secagg(SecAggEnvelope(round: round, stage: payload.stage.rawValue, body: payload.encoded())), to: c)
+        }
+        /// Runs one collection stage: waits for each connection in `waiting` to answer.
+        func collect(_ waiting: Set<ConnectionID>, _ handle: (Int, ConnectionID, SecAggPayload) async -> Bool) async throws {
+            var waiting = waiting
+            while !waiting.isEmpty && !timedOut {
+                switch await nextSecure(round: round, deadline: deadline) {
+                case .payload(let p, let c, let payload):
+                    if waiting.contains(c), await handle(p, c, payload) { waiting.remove(c) }
+                case .closed(let c): waiting.remove(c)
+                case .deadline:
+                    timedOut = true
+                    log.warning("round \(r): secure aggregation deadline passed with \(waiting.count) client processes outstanding")
+                case .ended: throw Failure(description: "transport closed during round \(r)")
+                }
+            }
+        }
+        func liveConnections(hosting devices: Set<UInt32>) -> [(ConnectionID, [UInt32])] {
+            assignments.sorted { $0.key < $1.key }.compactMap { c, ds in
+                guard processOf[c] != nil else { return nil }
+                let mine = ds.filter { devices.contains($0) }
+                return mine.isEmpty ? nil : (c, mine)
+            }
+        }
+
+        // Stage 0 → 1: announce the round (and hand out the model to train); collect keys.
+        for (c, devices) in assignments.sorted(by: { $0.key < $1.key }) {
+            await send(.begin(config), to: c)
+            await self.send(.train(DeviceRequest(round: round, devices: devices, shared: model)), to: c)
+        }
+        try await collect(Set(assignments.keys)) { p, c, payload in
+            guard case .advertise(let list) = payload else { return false }
+            for a in list {
+                guard owns(p, a.device) else { await protocolViolation(c, p, "advertised keys for device \(a.device), which it does not host"); return true }
+                do { try server.receive(a) } catch { log.warning("round \(r): refusing keys of device \(a.device): \(error)") }
+            }
+            return true
+        }
+        closeStage("advertise", server.advertised.count)
+
+        // Stage 2: forward neighbours' keys; collect encrypted shares.
+        let u1 = Set(server.advertised.keys)
+        let stage2 = liveConnections(hosting: u1)
+        for (c, devices) in stage2 { await send(.keys(devices.map { ($0, server.neighbourKeys(for: $0)) }), to: c) }
+        try await collect(Set(stage2.map(\.0))) { p, c, payload in
+            guard case .shares(let list) = payload else { return false }
+            for (from, shares) in Dictionary(grouping: list, by: \.from).sorted(by: { $0.key < $1.key }) {
+                guard owns(p, from) else { await protocolViolation(c, p, "dealt shares as device \(from), which it does not host"); return true }
+                do { try server.receive(shares: shares, from: from) } catch { log.warning("round \(r): refusing shares of device \(from): \(error)") }
+            }
+            return true
+        }
+        closeStage("share", server.dealt.count)
+
+        // Stage 3: relay shares; collect masked inputs into the running sum.
+        let stage3 = liveConnections(hosting: server.dealt)
+        for (c, devices) in stage3 { await send(.relay(devices.map { ($0, server.shares(for: $0)) }), to: c) }
+        try await collect(Set(stage3.map(\.0))) { p, c, payload in
+            switch payload {
+            case .masked(let d, let y):
+                guard owns(p, d) else { await protocolViolation(c, p, "sent a masked input as device \(d), which it does not host"); return true }
+                do { try server.receive(masked: y, from: d) } catch { log.warning("round \(r): refusing masked input of device \(d): \(error)") }
+                return false
+            case .maskedDone: return true
+            default: return false
+            }
+        }
+        let survivors = server.announceSurvivors()
+        closeStage("masked", survivors.count)
+
+        var line = JSONObject()
+        line.add("protocol", sa.protocol.rawValue)
+        line.add("k", k)
+        line.add("t", t)
+        line.add("bits", sa.bits)
+        func finishLine(_ l: inout JSONObject) {
+            var st = JSONObject()
+            for s in stats {
+                var o = JSONObject()
+                o.add("devices", s.devices)
+                o.add("bytes_up", s.bytesUp)
+                o.add("bytes_down", s.bytesDown)
+                o.add("seconds", s.seconds)
+                st.add(s.name, o)
+            }
+            l.add("stages", st)
+        }
+        guard survivors.count >= t else {
+            finishLine(&line)
+            let why = "only \(survivors.count) devices sent masked input; the threshold is \(t)"
+            return SecureOutcome(mean: nil, survivors: 0, examples: 0, lossSum: 0, abandoned: why, line: line)
+        }
+
+        // Stage 4: announce survivors; collect revealed shares; unmask.
+        let stage4 = liveConnections(hosting: survivors)
+        for (c, _) in stage4 { await send(.unmask(survivors: survivors.sorted()), to: c) }
+        var revealers = 0
+        try await collect(Set(stage4.map(\.0))) { p, c, payload in
+            guard case .reveal(let list) = payload else { return false }
+            for (holder, reveals) in Dictionary(grouping: list, by: \.holder).sorted(by: { $0.key < $1.key }) {
+                guard owns(p, holder) else { await protocolViolation(c, p, "revealed shares as device \(holder), which it does not host"); return true }
+                do { try server.receive(reveals: reveals, from: holder); revealers += 1 } catch {
+                    log.warning("round \(r): refusing shares revealed by device \(holder): \(error)")
+                }
+            }
+            return true
+        }
+        var scratch: [UInt32] = []
+        let sum: [UInt32]
+        do {
+            sum = try server.unmaskedSum(scratch: &scratch)
+        } catch {
+            closeStage("unmask", revealers)
+            finishLine(&line)
+            return SecureOutcome(mean: nil, survivors: 0, examples: 0, lossSum: 0, abandoned: "\(error)", line: line)
+        }
+        closeStage("unmask", revealers)
+        finishLine(&line)
+        lastSecureSum = sum
+        let totals = quantizer.dequantize(sum)
+        return SecureOutcome(mean: quantizer.mean(weightedDelta: totals.weightedDelta, weights: totals.weights),
+                             survivors: survivors.count, examples: totals.examples, lossSum: totals.lossSum, abandoned: nil, line: line)
+    }
+}

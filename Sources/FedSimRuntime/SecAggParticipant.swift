@@ -1,0 +1,139 @@
+import FedSimAggregation
+import FedSimConfig
+import FedSimCore
+import FedSimModels
+import FedSimSecAgg
+import FedSimWire
+
+/// A client process's side of secure aggregation: it runs one `SecAggDevice` state machine
+/// per sampled device it hosts, quantizes each device's update, and answers each stage with
+/// one batch for all its live devices. A device that goes silent (a simulated dropout, or a
+/// refused step) is simply absent from the batch, which is exactly what the coordinator
+/// would see of a real dropout once the stage times out.
+final class SecAggParticipant {
+    let host: DeviceHost
+    let enrollment: Enrollment
+    let config: SecureAggregationConfig
+    var log: Log
+    var round: SecAggRoundConfig?
+    var graph: NeighbourGraph?
+    var quantizer: SecureSumQuantizer?
+    var devices: [UInt32: SecAggDevice] = [:]
+    var inputs: [UInt32: [UInt32]] = [:]
+    var silentFrom: [UInt32: SecAggStage] = [:]
+    var scratch: [UInt32] = []
+    /// Masked inputs sent this round (for crash faults "after N updates").
+    var maskedSent = 0
+
+    init(host: DeviceHost, enrollment: Enrollment, log: Log) {
+        self.host = host
+        self.enrollment = enrollment
+        config = host.scenario.secureAggregation
+        self.log = log
+    }
+
+    func enrollment(devices: Range<Int>) -> SecAggPayload {
+        .enroll(devices.map { (UInt32($0), enrollment.publicKey(of: UInt32($0))) })
+    }
+
+    /// The stage before which a device goes silent this round, if any (seeded per device and round).
+    func simulatedDropout(_ d: UInt32, round r: UInt32) -> SecAggStage? {
+        var rng = Seeds.rng(host.scenario.seed, "secagg.dropout", UInt64(d), UInt64(r))
+        let p = config.dropout
+        for (stage, prob) in [(SecAggStage.advertise, p.advertise), (.shares, p.share), (.masked, p.masked), (.reveal, p.unmask)] {
+            if rng.nextUnitDouble() < prob { return stage }
+        }
+        return nil
+    }
+
+    func alive(_ d: UInt32, at stage: SecAggStage) -> Bool {
+        guard devices[d] != nil else { return false }
+        guard let s = silentFrom[d] else { return true }
+        return stage.rawValue < s.rawValue
+    }
+
+    func begin(_ c: SecAggRoundConfig) throws -> SecAggPayload {
+        round = c
+        let g = c.graph()
+        graph = g
+        devices = [:]
+        inputs = [:]
+        silentFrom = [:]
+        maskedSent = 0
+        quantizer = try SecureSumQuantizer(
+            layout: MatrixFactorization.sharedLayout(items: host.population.itemCount, dim: host.scenario.model.dim),
+            bits: c.bits, maxContributors: c.devices.count, valueClip: config.valueClip,
+            maxRowWeight: config.maxRowWeight, maxExamples: config.maxExamples)
+        guard quantizer!.length == c.length else {
+            throw SecAggError(.badLength, "round \(c.round) announces vectors of \(c.length), this model needs \(quantizer!.length)")
+        }
+        var keys: [AdvertisedKeys] = []
+        for d in c.devices where host.hosts(Int(d)) {
+            var dev = try SecAggDevice(device: d, identity: enrollment.identity(of: d), config: c, graph: g)
+            if let s = simulatedDropout(d, round: c.round) { silentFrom[d] = s }
+            if silentFrom[d] == .advertise { continue }
+            keys.append(try dev.advertise())
+            devices[d] = dev
+        }
+        return .advertise(keys)
+    }
+
+    /// Trains and quantizes the round's live devices (called on the round's train request).
+    func train(_ req: DeviceRequest) -> Int {
+        guard let c = round, c.round == req.round, let q = quantizer else { return 0 }
+        var clipped = 0
+        for d in req.devices where devices[d] != nil {
+            let u = host.train(device: Int(d), round: Int(req.round), shared: req.shared)
+            var rng = Seeds.rng(host.scenario.seed, "secagg.quantize", UInt64(d), UInt64(req.round))
+            let (v, n) = q.quantize(weightedDelta: u.weightedDelta, weights: u.weights, examples: u.examples,
+                                    meanLoss: u.trainLoss, rng: &rng)
+            inputs[d] = v
+            clipped += n
+        }
+        return clipped
+    }
+
+    func share(_ list: [(device: UInt32, keys: [AdvertisedKeys])]) -> SecAggPayload {
+        var out: [EncryptedShare] = []
+        for (d, keys) in list where alive(d, at: .shares) {
+            do {
+                out += try devices[d]!.shareKeys(keys, identityKey: { self.enrollment.publicKey(of: $0) })
+            } catch {
+                log.warning("secure aggregation: device \(d) refuses to share keys: \(error)")
+                silentFrom[d] = .shares
+            }
+        }
+        return .shares(out)
+    }
+
+    /// Masks each live device's input; `send` delivers each masked vector as it is made.
+    func mask(_ list: [(device: UInt32, shares: [EncryptedShare])], send: (SecAggPayload) async throws -> Void,
+              beforeEach: (Int) async throws -> Void) async throws {
+        for (d, shares) in list where alive(d, at: .masked) {
+            guard let x = inputs[d] else { continue }
+            try await beforeEach(maskedSent)
+            do {
+                let y = try devices[d]!.maskedInput(x, sharesForMe: shares, scratch: &scratch)
+                try await send(.masked(device: d, vector: y))
+                maskedSent += 1
+            } catch let e as SecAggError {
+                log.warning("secure aggregation: device \(d) refuses to mask: \(e)")
+                silentFrom[d] = .masked
+            }
+        }
+        try await send(.maskedDone)
+    }
+
+    func unmask(_ survivors: [UInt32]) -> SecAggPayload {
+        let set = Set(survivors)
+        var out: [RevealedShare] = []
+        for d in survivors where host.hosts(Int(d)) && alive(d, at: .reveal) {
+            do {
+                out += try devices[d]!.unmask(survivors: set)
+            } catch {
+                log.warning("secure aggregation: device \(d) refuses to unmask: \(error)")
+            }
+        }
+        return .reveal(out)
+    }
+}

@@ -1,0 +1,177 @@
+import FedSimAggregation
+import FedSimConfig
+import FedSimCore
+import FedSimData
+import FedSimModels
+import FedSimRuntime
+import FedSimSecAgg
+import FedSimTestSupport
+import FedSimWire
+import Foundation
+import NIOConcurrencyHelpers
+import Testing
+
+/// Secure aggregation through the real coordinator and client loops (in-memory transport).
+@Suite struct SecureAggregationRuntimeTests {
+    final class Recorder: @unchecked Sendable {
+        let lock = NIOLock()
+        var toCoordinator: [Message] = []
+        var toClients: [Message] = []
+        func record(_ up: Bool, _ m: Message) { lock.withLock { if up { toCoordinator.append(m) } else { toClients.append(m) } } }
+    }
+
+    struct Run {
+        var coordinator: Coordinator
+        var recorder: Recorder
+        var sink: MemoryMetricsSink
+        var population: any Population
+    }
+
+    static func run(_ s: Scenario, crashProcess: Int? = nil) async throws -> Run {
+        let population = try PopulationFactory.make(s.data, seed: s.seed)
+        let info = PopulationInfo(name: "t", devices: population.deviceCount, items: population.itemCount, ratingMin: 1, ratingMax: 5)
+        let token = SecureRandom.bytes(32)
+        let enrollment = Enrollment(secret: SecureRandom.bytes(32))
+        let transport = InMemoryTransport()
+        let recorder = Recorder()
+        transport.recorder = { recorder.record($0, $1) }
+        let sink = MemoryMetricsSink()
+        let coordinator = Coordinator(scenario: s, population: info, processCount: s.runtime.processes, token: token,
+                                      transport: transport, metrics: sink)
+        var tasks: [Task<Void, Never>] = []
+        for i in 0..<s.runtime.processes {
+            let shard = Sharding.range(process: i, of: s.runtime.processes, devices: population.deviceCount)
+            var runner = ClientRunner(host: DeviceHost(scenario: s, population: population, shard: shard), processIndex: i,
+                                      processCount: s.runtime.processes, token: token, enrollment: enrollment)
+            let endpoint = transport.connect()
+            runner.crash = { endpoint.crash() }
+            let r = runner
+            tasks.append(Task { _ = try? await r.run(endpoint) })
+        }
+        try await coordinator.run()
+        for t in tasks { await t.value }
+        return Run(coordinator: coordinator, recorder: recorder, sink: sink, population: population)
+    }
+
+    static func scenario(_ proto: SecureAggregationConfig.Kind, rounds: Int = 3) -> Scenario {
+        var s = TestSupport.tinyScenario(devices: 60, rounds: rounds, perRound: 24)
+        s.secureAggregation.protocol = proto
+        return s
+    }
+
+    @Test func secureRunMatchesPlainRunToQuantizationError() async throws {
+        let plain = try await Self.run(Self.scenario(.none))
+        let secure = try await Self.run(Self.scenario(.secaggPlus))
+        let a = plain.coordinator.model, b = secure.coordinator.model
+        let worst = zip(a, b).map { abs($0 - $1) }.max()!
+        #expect(worst < 1e-3, "largest parameter difference \(worst)")
+        #expect(secure.coordinator.deviceUpdates == 72)
+        let line = try JSONSerialization.jsonObject(with: Data(secure.sink.lines[0].utf8)) as! [String: Any]
+        let sa = try #require(line["secagg"] as? [String: Any])
+        #expect(sa["protocol"] as? String == "secagg+")
+        let stages = try #require(sa["stages"] as? [String: Any])
+        for st in ["advertise", "share", "masked", "unmask"] {
+            let o = try #require(stages[st] as? [String: Any], "stage \(st)")
+            #expect(o["devices"] as? Int == 24 && (o["bytes_up"] as? Int ?? 0) > 0)
+        }
+    }
+
+    @Test func coordinatorReceivesNoIndividualUpdate() async throws {
+        let secure = try await Self.run(Self.scenario(.secagg, rounds: 2))
+        let received = secure.recorder.lock.withLock { secure.recorder.toCoordinator }
+        #expect(!received.contains { if case .update = $0 { return true }; return false })
+        let masked = received.compactMap { m -> [UInt32]? in
+            guard case .secagg(let e) = m, case .masked(_, let v)? = try? SecAggPayload.decode(stage: e.stage, e.body) else { return nil }
+            return v
+        }
+        #expect(masked.count == 48)
+        // A masked vector looks uniform: the update itself is mostly zeros (unrated items), the
+        // masked vector almost never is.
+        for v in masked { #expect(v.filter { $0 == 0 }.count < v.count / 100) }
+    }
+
+    @Test func clientKilledDuringMaskingLeavesAnExactSumOfTheSurvivors() async throws {
+        var s = Self.scenario(.secaggPlus, rounds: 1)
+        s.runtime.faults = [{ var f = FaultConfig(); f.kind = .crash; f.process = 1; f.round = 1; f.afterUpdates = 3; return f }()]
+        let r = try await Self.run(s, crashProcess: 1)
+        let sum = try #require(r.coordinator.lastSecureSum)
+        let sent = r.recorder.lock.withLock { r.recorder.toClients }
+        let unmasks = sent.compactMap { m -> [UInt32]? in
+            guard case .secagg(let e) = m, case .unmask(let u)? = try? SecAggPayload.decode(stage: e.stage, e.body) else { return nil }
+            return u
+        }
+        let begins = sent.compactMap { m -> SecAggRoundConfig? in
+            guard case .secagg(let e) = m, case .begin(let c)? = try? SecAggPayload.decode(stage: e.stage, e.body) else { return nil }
+            return c
+        }
+        let survivors = try #require(unmasks.first)
+        let sampled = try #require(begins.first)
+        // Process 1 hosts devices 30..<60; it sent 3 masked inputs and died.
+        #expect(survivors.filter { $0 >= 30 }.count == 3)
+        #expect(survivors.count == sampled.devices.filter { $0 < 30 }.count + 3)
+        // Recompute every survivor's quantized input independently and add them up.
+        let host = DeviceHost(scenario: s, population: r.population, shard: 0..<r.population.deviceCount)
+        let initial = MatrixFactorization.initialShared(items: r.population.itemCount, dim: s.model.dim, initStd: s.model.initStd,
+                                                        globalBias: 3, seed: s.seed)
+        let q = try SecureSumQuantizer(layout: MatrixFactorization.sharedLayout(items: r.population.itemCount, dim: s.model.dim),
+                                       bits: s.secureAggregation.bits, maxContributors: sampled.devices.count,
+                                       valueClip: s.secureAggregation.valueClip, maxRowWeight: s.secureAggregation.maxRowWeight,
+                                       maxExamples: s.secureAggregation.maxExamples)
+        var expected = [UInt32](repeating: 0, count: q.length)
+        for d in survivors {
+            let u = host.train(device: Int(d), round: 1, shared: initial)
+            var rng = Seeds.rng(s.seed, "secagg.quantize", UInt64(d), 1)
+            let v = q.quantize(weightedDelta: u.weightedDelta, weights: u.weights, examples: u.examples, meanLoss: u.trainLoss, rng: &rng).vector
+            for i in expected.indices { expected[i] &+= v[i] }
+        }
+        #expect(sum == expected)
+    }
+
+    @Test func plainUpdateDuringSecureRoundClosesThatConnection() async throws {
+        // A hostile client answers the train request with a plain update: refused, never aggregated.
+        var s = Self.scenario(.secaggPlus, rounds: 1)
+        s.runtime.minDevicesPerRound = 1
+        let population = try PopulationFactory.make(s.data, seed: s.seed)
+        let info = PopulationInfo(name: "t", devices: population.deviceCount, items: population.itemCount, ratingMin: 1, ratingMax: 5)
+        let token = SecureRandom.bytes(32)
+        let enrollment = Enrollment(secret: SecureRandom.bytes(32))
+        let transport = InMemoryTransport()
+        let sink = MemoryMetricsSink()
+        let coordinator = Coordinator(scenario: s, population: info, processCount: 2, token: token, transport: transport, metrics: sink)
+        let initial = coordinator.model
+        let honest = ClientRunner(host: DeviceHost(scenario: s, population: population, shard: 0..<30), processIndex: 0,
+                                  processCount: 2, token: token, enrollment: enrollment)
+        let e0 = transport.connect()
+        let t0 = Task { _ = try? await honest.run(e0) }
+        let hostile = transport.connect()
+        let t1 = Task {
+            try await hostile.send(.hello(Hello(token: token, processIndex: 1, processCount: 2, firstDevice: 30, deviceCount: 30)))
+            for try await m in hostile.inbound {
+                switch m {
+                case .welcome:
+                    let p = SecAggPayload.enroll((30..<60).map { (UInt32($0), enrollment.publicKey(of: UInt32($0))) })
+                    try await hostile.send(.secagg(SecAggEnvelope(round: 0, stage: p.stage.rawValue, body: p.encoded())))
+                case .train(let t):
+                    try await hostile.send(.update(DeviceUpdate(round: t.round, device: t.devices[0], examples: 1, trainLoss: 0,
+                                                                weightedDelta: t.shared.map { _ in 0.5 }, weights: [])))
+                default: break
+                }
+            }
+        }
+        do { try await coordinator.run() } catch {}
+        await t0.value
+        _ = await t1.result
+        // The hostile process was disconnected at its first plain update.
+        let line = try #require(sink.lines.first.flatMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+        #expect(line["processes_alive"] as? Int == 1)
+        let sampledHonest = (line["sampled"] as! Int) - (line["dropped"] as! Int)
+        #expect((line["finished"] as! Int) == sampledHonest)
+        if coordinator.deviceUpdates == 0 {
+            // Too few honest survivors for the threshold: the round was abandoned, the model untouched.
+            #expect(coordinator.model == initial)
+            #expect(((line["secagg"] as? [String: Any])?["abandoned"] as? String)?.contains("threshold") == true)
+        } else {
+            #expect(coordinator.deviceUpdates <= 30)  // only process 0's devices (0..<30) can be in the sum
+        }
+    }
+}
