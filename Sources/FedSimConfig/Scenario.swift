@@ -25,7 +25,7 @@ public struct SecureAggregationConfig: Codable, Sendable, Equatable {
         /// Sparse random k-regular graph; k and t from n and the assumed dropout/corruption.
         case secaggPlus = "secagg+"
     }
-    public var `protocol`: Kind = .none
+    public var `protocol`: Kind = .secaggPlus
     /// Neighbours per device; 0 chooses from n, `assumed_dropout` and `assumed_corruption`.
     public var neighbors = 0
     /// Shamir threshold; 0 chooses ⌊(1 + γ)k/2⌋ + 1.

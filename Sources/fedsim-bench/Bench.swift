@@ -57,6 +57,7 @@ enum Bench {
         s.training.local.batchSize = 8
         s.evaluation.every = 0
         s.runtime.processes = 2
+        s.secureAggregation.protocol = .none
         return s
     }
 
@@ -107,6 +108,23 @@ enum Bench {
         add("bytes received per device update", bytesUp, "B", vs: "raw f32 payload (delta + weights)", payload)
         add("peak RSS, coordinator + clients", Double(result.peakTreeRSSBytes) / 1_048_576, "MiB",
             vs: "this bench process after baseline 1", Double(ownRSS) / 1_048_576)
+
+        // The same workload with SecAgg+ (fewer rounds: each costs the protocol's crypto).
+        var secure = s
+        secure.secureAggregation.protocol = .secaggPlus
+        secure.training.rounds = 8
+        var ls = Launcher(scenario: secure, outParent: out, binDirectory: Launcher.ownBinDirectory())
+        ls.showProgress = false
+        let sres = try ls.launch()
+        guard sres.exitCode == 0 else { throw RunDirectory.SetupError(description: sres.error ?? "secure bench run failed") }
+        let slines = try String(contentsOfFile: sres.directory.metricsFile, encoding: .utf8).split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }.dropLast()
+        let sTimes = slines.compactMap { $0["round_seconds"] as? Double }
+        let sUpdates = slines.compactMap { $0["finished"] as? Int }.reduce(0, +)
+        add("device-updates/s with SecAgg+ (k = \((slines.first?["secagg"] as? [String: Any])?["k"] ?? "?"))",
+            Double(sUpdates) / sTimes.reduce(0, +), "updates/s", vs: "without secure aggregation (above)", e2eRate)
+        add("peak RSS with SecAgg+", Double(sres.peakTreeRSSBytes) / 1_048_576, "MiB",
+            vs: "without secure aggregation", Double(result.peakTreeRSSBytes) / 1_048_576)
 
         // Kernels: codec and aggregation beside memcpy and a plain float sum.
         let n = host.sharedCount

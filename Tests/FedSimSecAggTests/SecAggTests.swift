@@ -207,6 +207,33 @@ import Testing
         #expect(reveals.count == mine.count - 1)
     }
 
+    @Test func shareReplayedFromAnotherRoundIsNotRevealed() throws {
+        // The same devices and identities in rounds 6 and 7: a round-6 ciphertext relayed in
+        // round 7 fails authentication (the round is in the associated data), so nothing is revealed for it.
+        let (config, ids, _) = try twoDevices()
+        var old = config
+        old.round = 6
+        let pki: (UInt32) -> [UInt8]? = { ids[$0]?.publicKey }
+        func dealAll(_ c: SecAggRoundConfig) throws -> ([UInt32: SecAggDevice], SecAggServer) {
+            var devs: [UInt32: SecAggDevice] = [:]
+            var server = SecAggServer(config: c, identityKey: pki)
+            for d in c.devices { devs[d] = try SecAggDevice(device: d, identity: ids[d]!, config: c); try server.receive(try devs[d]!.advertise()) }
+            for d in c.devices { try server.receive(shares: try devs[d]!.shareKeys(server.neighbourKeys(for: d), identityKey: pki), from: d) }
+            return (devs, server)
+        }
+        let (_, oldServer) = try dealAll(old)
+        var (devs, server) = try dealAll(config)
+        let u = config.devices[0]
+        var mine = server.shares(for: u)
+        let replayed = oldServer.shares(for: u).first { $0.from == mine[0].from }!
+        mine[0] = replayed
+        var scratch: [UInt32] = []
+        _ = try devs[u]!.maskedInput([UInt32](repeating: 1, count: 8), sharesForMe: mine, scratch: &scratch)
+        let reveals = try devs[u]!.unmask(survivors: Set(config.devices))
+        #expect(!reveals.contains { $0.peer == replayed.from })
+        _ = server
+    }
+
     @Test func doubleRevealIsRefused() throws {
         var (config, devs, _) = try runToMasked()
         let u = config.devices[0]
