@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_BIN = .build/release
 DEBUG_BIN = .build/debug
 
-.PHONY: help setup build run test data movielens centralized bench bench-secagg clean
+.PHONY: help setup build run test data movielens centralized bench bench-secagg crosscheck clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -38,3 +38,9 @@ bench: build ## Throughput, round time, bytes on the wire, peak RSS, kernels —
 
 bench-secagg: build ## SecAgg+ device / coordinator cost and bytes for n ∈ {100, 1000, 5000}, d ∈ {1e4, 1e5}, beside the crypto floor
 	$(RELEASE_BIN)/fedsim-bench secagg --markdown
+
+crosscheck: ## Regenerate the accountant's test vectors with the live dp-accounting (PyPI) and compare
+	python3 -m venv .build/dpenv
+	.build/dpenv/bin/pip install --quiet --disable-pip-version-check dp-accounting==0.6.0
+	.build/dpenv/bin/python scripts/crosscheck/generate_vectors.py .build/dp_vectors.json
+	FEDSIM_DP_VECTORS=$(CURDIR)/.build/dp_vectors.json $(SWIFT) test --filter RDPAccountantTests

@@ -42,6 +42,8 @@ let package = Package(
         .target(name: "FedSimData", dependencies: ["FedSimCore", "FedSimConfig"], swiftSettings: swiftSettings),
         .target(name: "FedSimModels", dependencies: ["FedSimCore", "FedSimData"], swiftSettings: swiftSettings),
         .target(name: "FedSimAggregation", dependencies: ["FedSimCore", "FedSimConfig"], swiftSettings: swiftSettings),
+        // Differential-privacy accounting (RDP of the Poisson-subsampled Gaussian).
+        .target(name: "FedSimPrivacy", dependencies: [], swiftSettings: swiftSettings),
         // SecAgg+ (Bell et al. 2020) on libsodium: crypto, Shamir, graph, device and server state machines.
         .target(name: "FedSimSecAgg", dependencies: ["FedSimCore", "CSodium"], swiftSettings: swiftSettings),
         .target(
@@ -64,7 +66,7 @@ let package = Package(
         .target(
             name: "FedSimCLI",
             dependencies: [
-                "FedSimRuntime", "FedSimConfig", "FedSimData",
+                "FedSimRuntime", "FedSimConfig", "FedSimData", "FedSimPrivacy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -92,6 +94,10 @@ let package = Package(
         .testTarget(name: "FedSimModelsTests", dependencies: ["FedSimModels", "FedSimTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FedSimAggregationTests", dependencies: ["FedSimAggregation", "FedSimTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FedSimPrivacyTests", dependencies: ["FedSimPrivacy"], exclude: ["dp_accounting_vectors.json"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "FedSimSecAggTests", dependencies: ["FedSimSecAgg", "FedSimTestSupport"], swiftSettings: swiftSettings),

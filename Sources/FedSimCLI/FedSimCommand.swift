@@ -16,7 +16,7 @@ public struct FedSimCommand: ParsableCommand {
             over a Unix-domain socket, and writes everything to a run directory under runs/ (docs/cli.md).
             """,
         version: "0.1.0",
-        subcommands: [Run.self, Validate.self, DataCommand.self]
+        subcommands: [Run.self, Validate.self, DataCommand.self, Privacy.self]
     )
     public init() {}
 }

@@ -173,6 +173,23 @@ import Testing
         #expect((summary["final"] as? [String: Any])?["rmse"] is Double)
     }
 
+    @Test func privacyComputeAndCalibrate() throws {
+        // Reference: dp_accounting 0.6.0 RdpAccountant gives ε = 1.2492093615085609 at order 8.7.
+        let r = try Self.fedsim(["privacy", "compute", "--rate", "0.0106", "--noise", "1.0", "--steps", "100", "--delta", "1e-5", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let rdp = try #require(o["rdp"] as? [String: Any])
+        #expect(abs((rdp["epsilon"] as? Double ?? 0) - 1.2492093615085609) < 1e-9)
+        #expect(rdp["order"] as? Double == 8.7)
+        #expect(o["steps"] as? Int == 100 && (o["accountant"] as? String)?.contains("dp_accounting's default orders") == true)
+        let c = try Self.fedsim(["privacy", "calibrate", "--epsilon", "4", "--rounds", "100", "--rate", "0.1", "--json"])
+        let co = try #require(try JSONSerialization.jsonObject(with: Data(c.stdout.utf8)) as? [String: Any])
+        let σ = try #require(co["noise_multiplier"] as? Double)
+        #expect(σ > 1.4 && σ < 1.6 && (co["epsilon"] as? Double ?? 9) <= 4)
+        let bad = try Self.fedsim(["privacy", "compute", "--rate", "2", "--noise", "1", "--steps", "1"])
+        #expect(bad.status == 64 && bad.stderr.contains("--rate must be in [0, 1]"))
+    }
+
     @Test func validateNamesTheKeyPathAndExitsTwo() throws {
         let dir = TestSupport.temporaryDirectory()
         TestSupport.write("training:\n  rounds: 3\n  locl: {epochs: 2}\n", to: dir + "/bad.yaml")

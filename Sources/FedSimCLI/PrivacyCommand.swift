@@ -1,0 +1,117 @@
+import ArgumentParser
+import FedSimCore
+import FedSimPrivacy
+import FedSimRuntime
+import Foundation
+
+extension FedSimCommand {
+    struct Privacy: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Privacy accounting: compute ε for a plan, or calibrate the noise for a budget.",
+            subcommands: [Compute.self, Calibrate.self])
+
+        static let accountantDescription =
+            "RDP accountant of the Poisson-subsampled Gaussian (Mironov et al. 2019), add-or-remove-one neighbouring, "
+            + "dp_accounting's default orders (1.1–10.9 by 0.1, 11–63, 128, 256, 512, 1024), "
+            + "conversion of Canonne–Kamath–Steinke 2020 Prop. 12"
+
+        struct Compute: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "ε spent by T rounds of Poisson sampling at rate q with noise multiplier σ (like TensorFlow Privacy's compute_dp_sgd_privacy).")
+
+            @Option(help: "Poisson sampling rate q per round, in [0, 1].") var rate: Double
+            @Option(help: "Noise multiplier σ (noise std / clipping norm), ≥ 0.") var noise: Double
+            @Option(help: "Number of rounds T.") var steps: Int
+            @Option(help: "Target δ.") var delta: Double = 1e-5
+            @Flag(help: "Print JSON for scripts.") var json = false
+
+            func validate() throws {
+                guard (0...1).contains(rate) else { throw ValidationError("--rate must be in [0, 1]") }
+                guard noise >= 0 else { throw ValidationError("--noise must be ≥ 0") }
+                guard steps >= 0 else { throw ValidationError("--steps must be ≥ 0") }
+                guard delta > 0 && delta < 1 else { throw ValidationError("--delta must be in (0, 1)") }
+            }
+
+            func run() throws {
+                var acc = RDPAccountant()
+                acc.compose(rate: rate, noiseMultiplier: noise, count: steps)
+                let (eps, order) = acc.epsilon(delta: delta)
+                if json {
+                    var rdp = JSONFields()
+                    rdp.add("epsilon", eps)
+                    rdp.add("order", order)
+                    var o = JSONFields()
+                    o.add("rate", rate)
+                    o.add("noise_multiplier", noise)
+                    o.add("steps", steps)
+                    o.add("delta", delta)
+                    o.add("sampling", "poisson")
+                    o.addRaw("rdp", rdp.text)
+                    o.add("accountant", Privacy.accountantDescription)
+                    o.addRaw("pld", "null")
+                    o.add("pld_status", "not implemented yet; RDP is the only opinion")
+                    print(o.text)
+                } else {
+                    print("(ε = \(formatFixed(eps, 4)), δ = \(delta)) for \(steps) rounds of Poisson sampling at q = \(rate) with noise multiplier σ = \(noise)")
+                    print("optimal RDP order: \(order)")
+                    print("accountant: \(Privacy.accountantDescription)")
+                }
+            }
+        }
+
+        struct Calibrate: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "The smallest noise multiplier σ whose T rounds at rate q stay within (ε, δ).")
+
+            @Option(help: "Privacy budget ε.") var epsilon: Double
+            @Option(help: "Target δ.") var delta: Double = 1e-5
+            @Option(help: "Number of rounds T.") var rounds: Int
+            @Option(help: "Poisson sampling rate q per round.") var rate: Double
+            @Flag(help: "Print JSON for scripts.") var json = false
+
+            func validate() throws {
+                guard epsilon > 0 else { throw ValidationError("--epsilon must be > 0") }
+                guard (0...1).contains(rate) && rate > 0 else { throw ValidationError("--rate must be in (0, 1]") }
+                guard rounds > 0 else { throw ValidationError("--rounds must be > 0") }
+                guard delta > 0 && delta < 1 else { throw ValidationError("--delta must be in (0, 1)") }
+            }
+
+            func run() throws {
+                guard let σ = RDPAccountant.calibrate(epsilon: epsilon, delta: delta, rounds: rounds, rate: rate) else {
+                    FileHandle.standardError.write(Data("fedsim: no noise multiplier up to 10^4 meets ε = \(epsilon), δ = \(delta) over \(rounds) rounds at q = \(rate)\n".utf8))
+                    throw ExitCode(ExitCodes.runFailed)
+                }
+                var acc = RDPAccountant()
+                acc.compose(rate: rate, noiseMultiplier: σ, count: rounds)
+                let (eps, order) = acc.epsilon(delta: delta)
+                if json {
+                    var o = JSONFields()
+                    o.add("noise_multiplier", σ)
+                    o.add("epsilon", eps)
+                    o.add("order", order)
+                    o.add("delta", delta)
+                    o.add("rounds", rounds)
+                    o.add("rate", rate)
+                    o.add("accountant", Privacy.accountantDescription)
+                    print(o.text)
+                } else {
+                    print("noise multiplier σ = \(formatFixed(σ, 4)) gives ε = \(formatFixed(eps, 4)) (order \(order)) at δ = \(delta) over \(rounds) rounds at q = \(rate)")
+                    print("accountant: \(Privacy.accountantDescription)")
+                }
+            }
+        }
+    }
+}
+
+/// A small ordered JSON object for CLI output.
+struct JSONFields {
+    var parts: [String] = []
+    static func quote(_ s: String) -> String {
+        "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+    mutating func add(_ k: String, _ v: Double) { parts.append("\(Self.quote(k)):" + (v.isFinite ? "\(v)" : "null")) }
+    mutating func add(_ k: String, _ v: Int) { parts.append("\(Self.quote(k)):\(v)") }
+    mutating func add(_ k: String, _ v: String) { parts.append("\(Self.quote(k)):\(Self.quote(v))") }
+    mutating func addRaw(_ k: String, _ raw: String) { parts.append("\(Self.quote(k)):\(raw)") }
+    var text: String { "{" + parts.joined(separator: ",") + "}" }
+}
