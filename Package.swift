@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "FedSimModels", dependencies: ["FedSimCore", "FedSimData"], swiftSettings: swiftSettings),
         .target(name: "FedSimAggregation", dependencies: ["FedSimCore", "FedSimConfig"], swiftSettings: swiftSettings),
         // Differential-privacy accounting (RDP of the Poisson-subsampled Gaussian).
-        .target(name: "FedSimPrivacy", dependencies: [], swiftSettings: swiftSettings),
+        .target(name: "FedSimPrivacy", dependencies: ["FedSimCore", "CSodium"], swiftSettings: swiftSettings),
         // SecAgg+ (Bell et al. 2020) on libsodium: crypto, Shamir, graph, device and server state machines.
         .target(name: "FedSimSecAgg", dependencies: ["FedSimCore", "CSodium"], swiftSettings: swiftSettings),
         .target(
@@ -79,7 +79,7 @@ let package = Package(
             name: "fedsim-bench",
             dependencies: [
                 "FedSimRuntime", "FedSimWire", "FedSimAggregation", "FedSimModels", "FedSimData", "FedSimConfig", "FedSimSecAgg",
-                "CSodium",
+                "FedSimPrivacy", "CSodium",
             ],
             swiftSettings: swiftSettings
         ),
