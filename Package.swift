@@ -60,6 +60,7 @@ let package = Package(
             name: "FedSimRuntime",
             dependencies: [
                 "FedSimCore", "FedSimConfig", "FedSimData", "FedSimModels", "FedSimAggregation", "FedSimWire", "FedSimSecAgg",
+                "FedSimPrivacy",
             ],
             swiftSettings: swiftSettings
         ),
@@ -103,7 +104,8 @@ let package = Package(
         .testTarget(name: "FedSimSecAggTests", dependencies: ["FedSimSecAgg", "FedSimTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "FedSimWireTests", dependencies: ["FedSimWire", "FedSimTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "FedSimIntegrationTests", dependencies: ["FedSimRuntime", "FedSimTestSupport", "FedSimSecAgg", "FedSimAggregation", "FedSimModels"],
+            name: "FedSimIntegrationTests",
+            dependencies: ["FedSimRuntime", "FedSimTestSupport", "FedSimSecAgg", "FedSimAggregation", "FedSimModels", "FedSimPrivacy"],
             swiftSettings: swiftSettings
         ),
     ]

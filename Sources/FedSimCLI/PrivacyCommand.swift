@@ -8,7 +8,7 @@ extension FedSimCommand {
     struct Privacy: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Privacy accounting: compute ε for a plan, or calibrate the noise for a budget.",
-            subcommands: [Compute.self, Calibrate.self])
+            subcommands: [Compute.self, Calibrate.self, Report.self])
 
         static let accountantDescription =
             "RDP accountant of the Poisson-subsampled Gaussian (Mironov et al. 2019), add-or-remove-one neighbouring, "

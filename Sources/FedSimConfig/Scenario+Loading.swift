@@ -100,6 +100,7 @@ extension Scenario {
         training = TrainingConfig(reading: r.section("training"))
         evaluation = EvaluationConfig(reading: r.section("evaluation"))
         secureAggregation = SecureAggregationConfig(reading: r.section("secure_aggregation"))
+        privacy = PrivacyConfig(reading: r.section("privacy"))
         runtime = RuntimeConfig(reading: r.section("runtime"))
         if name.isEmpty || name.contains("/") || name.contains(" ") {
             r.fail("name", "must be non-empty without spaces or slashes (it names the run directory)")
@@ -136,6 +137,17 @@ extension Scenario {
             }
             if training.devicesPerRound < 3 {
                 out.append(("training.devices_per_round", "secure aggregation needs at least 3 devices per round"))
+            }
+        }
+        if privacy.enabled {
+            if training.mode == .centralized {
+                out.append(("privacy.mechanism", "differential privacy is accounted for federated training only"))
+            }
+            if training.sampling != .poisson {
+                out.append(("training.sampling", "the privacy accountant assumes Poisson sampling; set training.sampling: poisson (fixed-size sampling has no accountant here)"))
+            }
+            if training.weighting != .uniform {
+                out.append(("training.weighting", "differential privacy needs weighting: uniform (per-item or example weights are data-dependent and would need their own noise)"))
             }
         }
         for (i, f) in runtime.faults.enumerated() where f.round > training.rounds {
@@ -236,6 +248,7 @@ extension TrainingConfig {
         rounds = r.int("rounds", default: rounds, range: 1...1_000_000)
         devicesPerRound = r.int("devices_per_round", default: devicesPerRound, range: 1...10_000_000)
         weighting = r.choice("weighting", default: weighting)
+        sampling = r.choice("sampling", default: sampling)
         local = LocalTrainingConfig(reading: r.section("local"))
         server = ServerOptimizerConfig(reading: r.section("server"))
         r.finish()
@@ -267,6 +280,21 @@ extension SecureAggregationConfig {
         maxRowWeight = r.double("max_row_weight", default: maxRowWeight, min: 1, max: 1e9)
         maxExamples = r.double("max_examples", default: maxExamples, min: 1, max: 1e9)
         dropout = StageDropout(reading: r.section("dropout"))
+        r.finish()
+    }
+}
+
+extension PrivacyConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        mechanism = r.choice("mechanism", default: mechanism)
+        clip = r.double("clip", default: clip, min: 0, max: 1e6, exclusiveMin: true)
+        noiseMultiplier = r.double("noise_multiplier", default: noiseMultiplier, min: 0, max: 100, exclusiveMin: true)
+        delta = r.double("delta", default: delta, min: 0, max: 0.1, exclusiveMin: true)
+        let budget = r.section("budget")
+        self.budget.epsilon = budget.double("epsilon", default: self.budget.epsilon, min: 0, max: 1e6)
+        budget.finish()
+        noise = r.choice("noise", default: noise)
         r.finish()
     }
 }

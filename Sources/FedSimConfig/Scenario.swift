@@ -10,8 +10,42 @@ public struct Scenario: Codable, Sendable, Equatable {
     public var training = TrainingConfig()
     public var evaluation = EvaluationConfig()
     public var secureAggregation = SecureAggregationConfig()
+    public var privacy = PrivacyConfig()
     public var runtime = RuntimeConfig()
 
+    public init() {}
+}
+
+/// Differential privacy of the shared model (user-level: one device is one user).
+public struct PrivacyConfig: Codable, Sendable, Equatable {
+    public enum Mechanism: String, Codable, Sendable, CaseIterable {
+        case none
+        /// DP-FedAvg (McMahan et al. 2018): devices clip, the coordinator adds discrete
+        /// Gaussian noise to the (secure) sum. The coordinator is trusted to add it.
+        case central
+    }
+    public enum NoiseSource: String, Codable, Sendable, CaseIterable {
+        /// CSPRNG (libsodium): required for a privacy claim.
+        case secure
+        /// Seeded from the scenario seed: for debugging only, NOT private.
+        case reproducible
+    }
+    public var mechanism: Mechanism = .none
+    /// L2 norm bound C on each device's update of the shared parameters.
+    public var clip = 1.0
+    /// σ: noise standard deviation / C.
+    public var noiseMultiplier = 1.0
+    public var delta = 1e-5
+    public var budget = PrivacyBudget()
+    public var noise: NoiseSource = .secure
+    public init() {}
+
+    public var enabled: Bool { mechanism != .none }
+}
+
+public struct PrivacyBudget: Codable, Sendable, Equatable {
+    /// Stop before a round that would take ε (at `privacy.delta`) above this; 0 means no budget.
+    public var epsilon = 0.0
     public init() {}
 }
 
@@ -155,6 +189,15 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var rounds = 20
     public var devicesPerRound = 100
     public var weighting: Weighting = .perItem
+    /// How devices are sampled each round.
+    public enum Sampling: String, Codable, Sendable, CaseIterable {
+        /// Exactly `devices_per_round` devices, uniformly without replacement.
+        case uniform
+        /// Each device independently with rate q = devices_per_round / population (what DP
+        /// amplification by sampling assumes).
+        case poisson
+    }
+    public var sampling: Sampling = .uniform
     public var local = LocalTrainingConfig()
     public var server = ServerOptimizerConfig()
     public init() {}

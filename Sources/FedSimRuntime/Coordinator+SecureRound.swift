@@ -78,6 +78,8 @@ extension Coordinator {
 
     struct SecureOutcome {
         var mean: [Float]?
+        /// Σ weighted deltas (dequantized), for central DP.
+        var sum: [Double]? = nil
         var survivors: Int
         var examples: Double
         var lossSum: Double
@@ -238,6 +240,6 @@ extension Coordinator {
         lastSecureSum = sum
         let totals = quantizer.dequantize(sum)
         return SecureOutcome(mean: quantizer.mean(weightedDelta: totals.weightedDelta, weights: totals.weights),
-                             survivors: survivors.count, examples: totals.examples, lossSum: totals.lossSum, abandoned: nil, line: line)
+                             sum: totals.weightedDelta, survivors: survivors.count, examples: totals.examples, lossSum: totals.lossSum, abandoned: nil, line: line)
     }
 }

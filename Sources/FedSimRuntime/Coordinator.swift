@@ -45,6 +45,11 @@ public final class Coordinator {
     var enrolledProcesses: Set<Int> = []
     /// The last unmasked secure sum (Z_{2^bits}), kept for tests that check it bit for bit.
     public internal(set) var lastSecureSum: [UInt32]?
+    /// Central DP state (accountant, noise); nil when privacy is off.
+    public internal(set) var dp: CentralDP?
+    var ledger: PrivacyLedger?
+    /// Why the run stopped early, if it did (e.g. the privacy budget).
+    public internal(set) var stoppedEarly: String?
 
     // Event plumbing: transport events and deadline timers merged into one stream.
     enum Input: Sendable {
@@ -70,7 +75,7 @@ public final class Coordinator {
     }
 
     public init(scenario: Scenario, population: PopulationInfo, processCount: Int, token: [UInt8],
-                transport: any CoordinatorTransport, metrics: MetricsSink) {
+                transport: any CoordinatorTransport, metrics: MetricsSink, ledgerPath: String? = nil) throws {
         self.scenario = scenario
         self.population = population
         self.processCount = processCount
@@ -85,6 +90,26 @@ public final class Coordinator {
         optimizer = ServerOptimizer(config: scenario.training.server, count: layout.count)
         (inputs, inputSink) = AsyncStream.makeStream(of: Input.self)
         iterator = inputs.makeAsyncIterator()
+        if scenario.privacy.enabled {
+            dp = CentralDP(config: scenario.privacy, rate: samplingRate, population: population.devices, seed: scenario.seed)
+            if let ledgerPath { ledger = try PrivacyLedger(path: ledgerPath) }
+        }
+    }
+
+    /// q for Poisson sampling: the expected count per round over the population.
+    public var samplingRate: Double { min(1, Double(scenario.training.devicesPerRound) / Double(max(1, population.devices))) }
+
+    /// This round's sample among the devices whose process is connected.
+    func sample(round r: Int, from available: [Int]) -> [Int] {
+        var rng = Seeds.rng(scenario.seed, "sample", UInt64(r))
+        switch scenario.training.sampling {
+        case .uniform:
+            let k = min(scenario.training.devicesPerRound, available.count)
+            return rng.sampleWithoutReplacement(k, from: available.count).map { available[$0] }.sorted()
+        case .poisson:
+            let q = samplingRate
+            return available.filter { _ in rng.nextUnitDouble() < q }
+        }
     }
 
     // MARK: Event plumbing
@@ -198,6 +223,14 @@ public final class Coordinator {
         let start = monotonicSeconds()
         for r in 1...scenario.training.rounds {
             let roundStart = monotonicSeconds()
+            if let dp, scenario.privacy.budget.epsilon > 0 {
+                let (eps, _) = dp.epsilonAfterNextRound()
+                if eps > scenario.privacy.budget.epsilon {
+                    stoppedEarly = "privacy budget: round \(r) would bring ε to \(formatFixed(eps, 4)) > \(scenario.privacy.budget.epsilon) at δ = \(scenario.privacy.delta)"
+                    log.warning("stopping before round \(r): \(stoppedEarly!)")
+                    break
+                }
+            }
             var line = try await runRound(r)
             let every = scenario.evaluation.every
             if r == scenario.training.rounds || (every > 0 && r % every == 0) {
@@ -256,9 +289,8 @@ public final class Coordinator {
         guard !available.isEmpty else {
             throw Failure(description: "round \(r): no devices available; \(aliveSummary())")
         }
-        let k = min(scenario.training.devicesPerRound, available.count)
-        var rng = Seeds.rng(scenario.seed, "sample", UInt64(r))
-        let chosen = rng.sampleWithoutReplacement(k, from: available.count).map { available[$0] }.sorted()
+        let chosen = sample(round: r, from: available)
+        let k = chosen.count
         var assignments: [ConnectionID: [UInt32]] = [:]
         for d in chosen {
             let p = Sharding.process(of: d, processes: processCount, devices: population.devices)
@@ -326,13 +358,18 @@ public final class Coordinator {
         }
         let finished = tracker.count(.finished)
         let failed = tracker.count(.failed), dropped = tracker.count(.dropped), timedOut = tracker.count(.timedOut)
-        if finished < scenario.runtime.minDevicesPerRound || finished == 0 {
+        if dp == nil && (finished < scenario.runtime.minDevicesPerRound || finished == 0) {
             throw Failure(description:
                 "round \(r): only \(finished) of \(k) sampled devices finished (minimum \(max(1, scenario.runtime.minDevicesPerRound))): "
                 + "\(dropped) dropped with their client process, \(timedOut) timed out at the \(scenario.runtime.roundDeadlineSeconds) s deadline, "
                 + "\(failed) failed; \(aliveSummary())")
         }
-        optimizer.apply(aggregator.mean(), to: &model)
+        var privacyLine: JSONObject?
+        if dp != nil {
+            privacyLine = releasePrivately(round: r, sum: aggregator.values.values(), sampled: k)
+        } else {
+            optimizer.apply(aggregator.mean(), to: &model)
+        }
         deviceUpdates += finished
         var line = JSONObject()
         line.add("round", r)
@@ -345,7 +382,32 @@ public final class Coordinator {
         line.add("processes_alive", peers.count)
         line.add("examples", aggregator.examples)
         line.add("train_loss", aggregator.meanTrainLoss)
+        if let privacyLine { line.add("privacy", privacyLine) }
         return line
+    }
+
+    /// Central DP release: noise the sum, record the round in the ledger (durably), then step
+    /// the model. Returns the metrics fragment.
+    func releasePrivately(round r: Int, sum: [Double], sampled: Int) -> JSONObject {
+        let noisyMean = dp!.privatize(sum: sum)
+        let (eps, order) = dp!.recordRound()
+        var entry = JSONObject()
+        entry.add("round", r)
+        entry.add("q", dp!.rate)
+        entry.add("noise_multiplier", scenario.privacy.noiseMultiplier)
+        entry.add("clip", scenario.privacy.clip)
+        entry.add("sampled", sampled)
+        entry.add("delta", scenario.privacy.delta)
+        entry.add("epsilon_rdp", eps)
+        entry.add("rdp_order", order)
+        entry.add("noise", dp!.noiseIsPrivate ? "secure" : "reproducible (NOT private)")
+        ledger?.append(entry)
+        optimizer.apply(noisyMean, to: &model)
+        var o = JSONObject()
+        o.add("epsilon", eps)
+        o.add("order", order)
+        o.add("delta", scenario.privacy.delta)
+        return o
     }
 
     func finishSecureRound(_ r: Int, chosen: [Int], assignments: [ConnectionID: [UInt32]]) async throws -> JSONObject {
@@ -367,7 +429,10 @@ public final class Coordinator {
             log.warning("round \(r): secure aggregation abandoned: \(why); the model is unchanged")
         }
         line.add("secagg", sa)
-        if let mean = o.mean {
+        if dp != nil, let sum = o.sum {
+            line.add("privacy", releasePrivately(round: r, sum: sum, sampled: chosen.count))
+            deviceUpdates += o.survivors
+        } else if let mean = o.mean {
             if o.survivors < scenario.runtime.minDevicesPerRound {
                 throw Failure(description: "round \(r): only \(o.survivors) of \(chosen.count) sampled devices finished secure aggregation (minimum \(scenario.runtime.minDevicesPerRound)); \(aliveSummary())")
             }

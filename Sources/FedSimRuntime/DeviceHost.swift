@@ -1,3 +1,4 @@
+import FedSimAggregation
 import FedSimCore
 import FedSimConfig
 import FedSimData
@@ -64,8 +65,12 @@ public final class DeviceHost {
         let r = personalRange(device)
         var p = Array(personal[r])
         var rng = Seeds.rng(scenario.seed, "local", UInt64(device), UInt64(round))
-        let u = trainer.train(shared: shared, personal: &p, data: data(device).train, rng: &rng)
+        var u = trainer.train(shared: shared, personal: &p, data: data(device).train, rng: &rng)
         personal.replaceSubrange(r, with: p)
+        if scenario.privacy.enabled {
+            // DP: bound this device's contribution (uniform weighting, so the weighted delta is Δ).
+            L2Clip.clip(&u.weightedDelta, to: scenario.privacy.clip)
+        }
         return u
     }
 

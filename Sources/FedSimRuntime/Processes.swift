@@ -56,8 +56,8 @@ public enum CoordinatorProcess {
                                                           limits: FrameLimits(maxFrameBytes: scenario.runtime.maxFrameBytes))
             log.info("listening on \(dir.socketPath) for \(processes) client processes")
             let sink = try FileMetricsSink(path: dir.metricsFile)
-            let c = Coordinator(scenario: scenario, population: info, processCount: processes, token: token,
-                                transport: server, metrics: sink)
+            let c = try Coordinator(scenario: scenario, population: info, processCount: processes, token: token,
+                                    transport: server, metrics: sink, ledgerPath: dir.path + "/privacy-ledger.jsonl")
             coordinator = c
             do {
                 try await c.run()
@@ -97,6 +97,17 @@ public enum CoordinatorProcess {
         s.add("bytes_sent", c?.bytesSent ?? 0)
         s.add("bytes_received", c?.bytesReceived ?? 0)
         s.add("final", finalMetrics(c?.lastEvaluation, k: scenario.evaluation.k))
+        if let stop = c?.stoppedEarly { s.add("stopped_early", stop) }
+        if let dp = c?.dp {
+            var p = JSONObject()
+            let (eps, order) = dp.accountant.epsilon(delta: scenario.privacy.delta)
+            p.add("mechanism", scenario.privacy.mechanism.rawValue)
+            p.add("epsilon", eps)
+            p.add("delta", scenario.privacy.delta)
+            p.add("rdp_order", order)
+            p.add("noise", dp.noiseIsPrivate ? "secure" : "reproducible (NOT private)")
+            s.add("privacy", p)
+        }
         try dir.write(s.text + "\n", to: "summary.json")
     }
 

@@ -64,6 +64,19 @@ import Testing
         }
     }
 
+    @Test func clippingBoundsEveryUpdateAndLeavesSmallOnesAlone() {
+        var rng = Xoshiro256(seed: 8)
+        for i in 0..<500 {
+            let scale = [0.01, 1, 100][i % 3]
+            var v = (0..<200).map { _ in Float(rng.nextGaussian() * scale) }
+            let before = v
+            let norm = L2Clip.clip(&v, to: 2.0)
+            let after = v.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            #expect(after <= 2.0 * (1 + 1e-6), "norm \(after) above C")
+            if norm <= 2 { #expect(v == before) } else { #expect(abs(after - 2) < 1e-4) }
+        }
+    }
+
     @Test func serverOptimizersFollowTheirUpdateRules() {
         var c = ServerOptimizerConfig()
         c.learningRate = 0.5

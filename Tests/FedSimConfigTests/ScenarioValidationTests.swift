@@ -82,6 +82,14 @@ import Testing
         #expect(e.contains { $0.keyPath == "runtime.faults[0].round" })
     }
 
+    @Test func privacyNeedsAMatchingSamplerAndWeighting() {
+        let e = errors("privacy: {mechanism: central, noise_multiplier: 1.1, budget: {epsilon: 4}}")
+        #expect(e.contains { $0.keyPath == "training.sampling" && $0.message.contains("Poisson") })
+        #expect(e.contains { $0.keyPath == "training.weighting" && $0.message.contains("uniform") })
+        #expect(errors("privacy: {mechanism: central}\ntraining: {sampling: poisson, weighting: uniform}").isEmpty)
+        #expect(errors("privacy: {budget: {epsilon: -1}}").first?.keyPath == "privacy.budget.epsilon")
+    }
+
     @Test func sectionMustBeAMapping() {
         let e = errors("training: 5")
         #expect(e.first?.keyPath == "training" && e.first?.message.contains("expected a mapping") == true)
@@ -110,6 +118,10 @@ import Testing
         s.training.weighting = .examples
         s.runtime.faults = [FaultConfig()]
         s.seed = UInt64.max
+        s.privacy.mechanism = .central
+        s.privacy.budget.epsilon = 3
+        s.training.sampling = .poisson
+        s.training.weighting = .uniform
         let back = try Scenario.load(yaml: s.resolvedJSON())
         #expect(back == s)
     }

@@ -23,7 +23,7 @@ import Testing
             self.scenario = scenario
             population = try! PopulationFactory.make(scenario.data, seed: scenario.seed)
             info = PopulationInfo(name: "t", devices: population.deviceCount, items: population.itemCount, ratingMin: 1, ratingMax: 5)
-            coordinator = Coordinator(scenario: scenario, population: info, processCount: scenario.runtime.processes,
+            coordinator = try! Coordinator(scenario: scenario, population: info, processCount: scenario.runtime.processes,
                                       token: token, transport: transport, metrics: sink)
         }
 

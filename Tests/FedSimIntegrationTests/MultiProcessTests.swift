@@ -1,4 +1,5 @@
 import FedSimConfig
+import FedSimPrivacy
 import FedSimRuntime
 import FedSimTestSupport
 import Foundation
@@ -171,6 +172,63 @@ import Testing
         let summary = try #require(TestSupport.json(r.runDirectory + "/summary.json"))
         #expect(summary["mode"] as? String == "centralized")
         #expect((summary["final"] as? [String: Any])?["rmse"] is Double)
+    }
+
+    @Test func privacyBudgetStopsAtTheRightRoundAndTheReportAgrees() throws {
+        var s = TestSupport.tinyScenario(devices: 60, rounds: 30, perRound: 20)
+        s.privacy.mechanism = .central
+        s.privacy.noiseMultiplier = 1.5
+        s.privacy.budget.epsilon = 3
+        s.training.sampling = .poisson
+        s.training.weighting = .uniform
+        s.evaluation.every = 0
+        // The accountant's answer: the last T with ε(T) ≤ 3 at q = 1/3, σ = 1.5.
+        var expected = 0
+        var acc = RDPAccountant()
+        while true {
+            var next = acc
+            next.compose(rate: 20.0 / 60.0, noiseMultiplier: 1.5)
+            if next.epsilon(delta: 1e-5).epsilon > 3 { break }
+            acc = next
+            expected += 1
+        }
+        #expect(expected > 0 && expected < 30)
+        let out = TestSupport.temporaryDirectory()
+        let r = try Self.fedsim(["run", Self.scenarioFile(s), "--out", out, "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let m = TestSupport.metricsLines(r.runDirectory + "/metrics.jsonl")
+        #expect(m.count == expected)
+        let ledger = try String(contentsOfFile: r.runDirectory + "/privacy-ledger.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(ledger.count == expected)
+        let summary = try #require(TestSupport.json(r.runDirectory + "/summary.json"))
+        #expect((summary["stopped_early"] as? String)?.contains("privacy budget: round \(expected + 1)") == true)
+        let report = try Self.fedsim(["privacy", "report", r.runDirectory, "--json"])
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])
+        let compute = try Self.fedsim(["privacy", "compute", "--rate", "\(20.0 / 60.0)", "--noise", "1.5", "--steps", "\(expected)", "--json"])
+        let c = try #require(try JSONSerialization.jsonObject(with: Data(compute.stdout.utf8)) as? [String: Any])
+        let ce = try #require((c["rdp"] as? [String: Any])?["epsilon"] as? Double)
+        #expect(abs((o["epsilon"] as? Double ?? 0) - ce) < 1e-9)
+        #expect(o["private"] as? String == "yes" && o["rounds"] as? Int == expected)
+        #expect(abs(ce - acc.epsilon(delta: 1e-5).epsilon) < 1e-12)
+        let text = try Self.fedsim(["privacy", "report", r.runDirectory])
+        #expect(text.stdout.hasPrefix("(ε="))
+        #expect(text.stdout.contains("not covered:"))
+    }
+
+    @Test func reproducibleNoiseIsFlaggedFirst() throws {
+        var s = TestSupport.tinyScenario(devices: 40, rounds: 2, perRound: 10)
+        s.privacy.mechanism = .central
+        s.privacy.noise = .reproducible
+        s.training.sampling = .poisson
+        s.training.weighting = .uniform
+        let out = TestSupport.temporaryDirectory()
+        let r = try Self.fedsim(["run", Self.scenarioFile(s), "--out", out, "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try Self.fedsim(["privacy", "report", r.runDirectory])
+        #expect(report.stdout.hasPrefix("NOT PRIVATE:"))
+        // Reproducible noise really reproduces: a second run gives the same model.
+        let r2 = try Self.fedsim(["run", Self.scenarioFile(s), "--out", out, "--quiet"])
+        #expect(FileManager.default.contents(atPath: r.runDirectory + "/model.bin") == FileManager.default.contents(atPath: r2.runDirectory + "/model.bin"))
     }
 
     @Test func privacyComputeAndCalibrate() throws {

@@ -36,7 +36,7 @@ import Testing
         let recorder = Recorder()
         transport.recorder = { recorder.record($0, $1) }
         let sink = MemoryMetricsSink()
-        let coordinator = Coordinator(scenario: s, population: info, processCount: s.runtime.processes, token: token,
+        let coordinator = try! Coordinator(scenario: s, population: info, processCount: s.runtime.processes, token: token,
                                       transport: transport, metrics: sink)
         var tasks: [Task<Void, Never>] = []
         for i in 0..<s.runtime.processes {
@@ -137,7 +137,7 @@ import Testing
         let enrollment = Enrollment(secret: SecureRandom.bytes(32))
         let transport = InMemoryTransport()
         let sink = MemoryMetricsSink()
-        let coordinator = Coordinator(scenario: s, population: info, processCount: 2, token: token, transport: transport, metrics: sink)
+        let coordinator = try! Coordinator(scenario: s, population: info, processCount: 2, token: token, transport: transport, metrics: sink)
         let initial = coordinator.model
         let honest = ClientRunner(host: DeviceHost(scenario: s, population: population, shard: 0..<30), processIndex: 0,
                                   processCount: 2, token: token, enrollment: enrollment)
