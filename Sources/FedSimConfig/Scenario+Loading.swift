@@ -289,7 +289,7 @@ extension PrivacyConfig {
         self.init()
         mechanism = r.choice("mechanism", default: mechanism)
         clip = r.double("clip", default: clip, min: 0, max: 1e6, exclusiveMin: true)
-        noiseMultiplier = r.double("noise_multiplier", default: noiseMultiplier, min: 0, max: 100, exclusiveMin: true)
+        noiseMultiplier = r.double("noise_multiplier", default: noiseMultiplier, min: 0, max: 90, exclusiveMin: true)
         delta = r.double("delta", default: delta, min: 0, max: 0.1, exclusiveMin: true)
         let budget = r.section("budget")
         self.budget.epsilon = budget.double("epsilon", default: self.budget.epsilon, min: 0, max: 1e6)

@@ -14,21 +14,24 @@ public struct DiscreteGaussian: Sendable, Equatable {
     /// t = ⌊σ⌋ + 1, the discrete Laplace proposal's scale.
     let t: UInt128
 
-    /// σ² = numerator / denominator. Bounds keep every intermediate below 2^128: σ² ≤ 10^16,
-    /// denominator ≤ 2^20.
+    /// σ² = numerator / denominator, with σ² ≤ 10^16, denominator ≤ 2^20 and numerator ≤ 10^17,
+    /// which keeps every intermediate below 2^128.
     public init(sigmaSquaredNumerator sn: UInt128, denominator sd: UInt128 = 1) {
-        precondition(sn > 0 && sd > 0 && sd <= 1 << 20 && sn / sd <= 10_000_000_000_000_000)
+        precondition(sn > 0 && sd > 0 && sd <= 1 << 20 && sn <= 100_000_000_000_000_000 && sn / sd <= 10_000_000_000_000_000)
         sigmaSquaredNumerator = sn
         sigmaSquaredDenominator = sd
         t = Self.isqrt(sn / sd) + 1
     }
 
-    /// σ² from a Double, as a rational with denominator 2^20 (for configuration; the sampling
-    /// itself stays exact for that rational).
+    /// σ² from a Double, as a rational sn/2^k, **rounded up** so the noise is never smaller
+    /// than asked. k ≤ 20 is the largest that keeps sn below 10^17, which keeps every
+    /// intermediate of the acceptance test below 2^120. The sampling is exact for that rational.
     public init(sigmaSquared: Double) {
         precondition(sigmaSquared > 0 && sigmaSquared <= 1e16)
-        let sd: UInt128 = 1 << 20
-        self.init(sigmaSquaredNumerator: UInt128((sigmaSquared * Double(1 << 20)).rounded()), denominator: sd)
+        var k = 20
+        while k > 0 && sigmaSquared * Double(UInt64(1) << UInt64(k)) > 1e17 { k -= 1 }
+        let sd = UInt128(1) << UInt128(k)
+        self.init(sigmaSquaredNumerator: UInt128((sigmaSquared * Double(UInt64(1) << UInt64(k))).rounded(.up)), denominator: sd)
     }
 
     public var sigmaSquared: Double { Double(sigmaSquaredNumerator) / Double(sigmaSquaredDenominator) }
@@ -83,9 +86,14 @@ public struct DiscreteGaussian: Sendable, Equatable {
         while true {
             let y = Self.discreteLaplace(t: t, using: &r)
             // Accept with probability exp(−(|y| − σ²/t)² / (2σ²)) = exp(−(|y|·sd·t − sn)² / (2·sd·t²·sn)).
-            let a = UInt128(y.magnitude) * sd * t
+            // A proposal so far out that diff² would not fit in 128 bits has acceptance
+            // probability below exp(−1000): rejecting it outright changes nothing measurable.
+            let (a, o1) = UInt128(y.magnitude).multipliedReportingOverflow(by: sd * t)
+            if o1 { continue }
             let diff = a > sn ? a - sn : sn - a
-            if Self.bernoulliExpNeg(diff * diff, 2 * sd * t * t * sn, using: &r) { return y }
+            let (d2, o2) = diff.multipliedReportingOverflow(by: diff)
+            if o2 || d2 > UInt128(1) << 124 { continue }
+            if Self.bernoulliExpNeg(d2, 2 * sd * t * t * sn, using: &r) { return y }
         }
     }
 

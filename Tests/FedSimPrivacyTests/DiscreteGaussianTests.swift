@@ -78,14 +78,17 @@ import Testing
         #expect(chi2 < critical, "χ² = \(chi2) over \(df) degrees of freedom (critical \(critical))")
     }
 
-    @Test func largeSigmaMoments() {
-        let g = DiscreteGaussian(sigmaSquaredNumerator: 10_000_000_000)  // σ = 10⁵
+    /// σ from 10⁵ up to the sizes central DP uses (σ·2²⁰ with σ up to 95).
+    @Test(arguments: [1e10, 2.2e13, 1e15, 1e16])
+    func largeSigmaMoments(sigma2: Double) {
+        let g = DiscreteGaussian(sigmaSquared: sigma2)
+        #expect(g.sigmaSquared >= sigma2)  // rounded up, never understated
         var r = NoiseRandomness(.reproducible(seed: 5))
         let n = 40_000
         var s1 = 0.0, s2 = 0.0
         for _ in 0..<n { let x = Double(g.sample(using: &r)); s1 += x; s2 += x * x }
-        #expect(abs(s1 / Double(n)) < 4 * 1e5 / Double(n).squareRoot())
-        #expect(abs(s2 / Double(n) / 1e10 - 1) < 4 * (2.0 / Double(n)).squareRoot())
+        #expect(abs(s1 / Double(n)) < 4 * sigma2.squareRoot() / Double(n).squareRoot())
+        #expect(abs(s2 / Double(n) / sigma2 - 1) < 4 * (2.0 / Double(n)).squareRoot())
     }
 
     @Test func reproducibleModeRepeatsAndSecureModeDoesNot() {
