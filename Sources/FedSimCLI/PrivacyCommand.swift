@@ -37,18 +37,18 @@ extension FedSimCommand {
                 acc.compose(rate: rate, noiseMultiplier: noise, count: steps)
                 let (eps, order) = acc.epsilon(delta: delta)
                 if json {
-                    var rdp = JSONFields()
+                    var rdp = JSONObject()
                     rdp.add("epsilon", eps)
                     rdp.add("order", order)
-                    var o = JSONFields()
+                    var o = JSONObject()
                     o.add("rate", rate)
                     o.add("noise_multiplier", noise)
                     o.add("steps", steps)
                     o.add("delta", delta)
                     o.add("sampling", "poisson")
-                    o.addRaw("rdp", rdp.text)
+                    o.add("rdp", raw: rdp.text)
                     o.add("accountant", Privacy.accountantDescription)
-                    o.addRaw("pld", "null")
+                    o.add("pld", raw: "null")
                     o.add("pld_status", "not implemented yet; RDP is the only opinion")
                     print(o.text)
                 } else {
@@ -85,7 +85,7 @@ extension FedSimCommand {
                 acc.compose(rate: rate, noiseMultiplier: σ, count: rounds)
                 let (eps, order) = acc.epsilon(delta: delta)
                 if json {
-                    var o = JSONFields()
+                    var o = JSONObject()
                     o.add("noise_multiplier", σ)
                     o.add("epsilon", eps)
                     o.add("order", order)
@@ -101,17 +101,4 @@ extension FedSimCommand {
             }
         }
     }
-}
-
-/// A small ordered JSON object for CLI output.
-struct JSONFields {
-    var parts: [String] = []
-    static func quote(_ s: String) -> String {
-        "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-    }
-    mutating func add(_ k: String, _ v: Double) { parts.append("\(Self.quote(k)):" + (v.isFinite ? "\(v)" : "null")) }
-    mutating func add(_ k: String, _ v: Int) { parts.append("\(Self.quote(k)):\(v)") }
-    mutating func add(_ k: String, _ v: String) { parts.append("\(Self.quote(k)):\(Self.quote(v))") }
-    mutating func addRaw(_ k: String, _ raw: String) { parts.append("\(Self.quote(k)):\(raw)") }
-    var text: String { "{" + parts.joined(separator: ",") + "}" }
 }

@@ -77,7 +77,7 @@ extension FedSimCommand.Privacy {
             for n in notCovered { lines.append("- " + n) }
 
             if json {
-                var o = JSONFields()
+                var o = JSONObject()
                 o.add("private", p.enabled && !notPrivate ? "yes" : "no")
                 o.add("guarantee", guarantee)
                 o.add("mechanism", p.mechanism.rawValue)
@@ -88,8 +88,8 @@ extension FedSimCommand.Privacy {
                 o.add("sampling", scenario.training.sampling.rawValue)
                 o.add("noise", p.noise.rawValue)
                 o.add("accountant", FedSimCommand.Privacy.accountantDescription)
-                o.addRaw("ledger", "[" + ledgerText.split(separator: "\n").joined(separator: ",") + "]")
-                o.addRaw("not_covered", "[" + notCovered.map { JSONFields.quote($0) }.joined(separator: ",") + "]")
+                o.add("ledger", raw: "[" + ledgerText.split(separator: "\n").joined(separator: ",") + "]")
+                o.add("not_covered", raw: "[" + notCovered.map { JSONObject.quote($0) }.joined(separator: ",") + "]")
                 print(o.text)
             } else {
                 print(lines.joined(separator: "\n"))

@@ -5,7 +5,7 @@ public struct JSONObject {
     var parts: [String] = []
     public init() {}
 
-    static func quote(_ s: String) -> String {
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {
