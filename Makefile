@@ -39,8 +39,8 @@ bench: build ## Throughput, round time, bytes on the wire, peak RSS, kernels —
 bench-secagg: build ## SecAgg+ device / coordinator cost and bytes for n ∈ {100, 1000, 5000}, d ∈ {1e4, 1e5}, beside the crypto floor
 	$(RELEASE_BIN)/fedsim-bench secagg --markdown
 
-crosscheck: ## Regenerate the accountant's test vectors with the live dp-accounting (PyPI) and compare
+crosscheck: ## Regenerate the RDP and PLD test vectors with the live dp-accounting (PyPI) and compare
 	python3 -m venv .build/dpenv
 	.build/dpenv/bin/pip install --quiet --disable-pip-version-check dp-accounting==0.6.0
 	.build/dpenv/bin/python scripts/crosscheck/generate_vectors.py .build/dp_vectors.json
-	FEDSIM_DP_VECTORS=$(CURDIR)/.build/dp_vectors.json $(SWIFT) test --filter RDPAccountantTests
+	FEDSIM_DP_VECTORS=$(CURDIR)/.build/dp_vectors.json FEDSIM_PLD_ALL=1 $(SWIFT) test --filter "RDPAccountantTests|PLDAccountantTests"

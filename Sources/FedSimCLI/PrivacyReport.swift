@@ -33,6 +33,28 @@ extension FedSimCommand.Privacy {
             let order = last?["rdp_order"] as? Double ?? 0
             let q = last?["q"] as? Double ?? 0
             let notPrivate = p.enabled && p.noise == .reproducible
+            // PLD, the second opinion: per round when the ledger is short, else for the total.
+            var pldPerRound: [Double] = []
+            var pldTotal: Double?
+            if p.enabled && !ledger.isEmpty {
+                var acc = PLDAccountant()
+                let perRound = ledger.count <= 200
+                var pending: (q: Double, σ: Double, n: Int)?
+                for e in ledger {
+                    let eq = e["q"] as? Double ?? 0, es = e["noise_multiplier"] as? Double ?? 1
+                    if perRound {
+                        acc.compose(rate: eq, noiseMultiplier: es)
+                        pldPerRound.append(acc.epsilon(delta: p.delta))
+                    } else if let pd = pending, pd.q == eq, pd.σ == es {
+                        pending = (eq, es, pd.n + 1)
+                    } else {
+                        if let pd = pending { acc.compose(rate: pd.q, noiseMultiplier: pd.σ, count: pd.n) }
+                        pending = (eq, es, 1)
+                    }
+                }
+                if let pd = pending { acc.compose(rate: pd.q, noiseMultiplier: pd.σ, count: pd.n) }
+                pldTotal = acc.epsilon(delta: p.delta)
+            }
             let secure = scenario.secureAggregation.enabled
 
             var lines: [String] = []
@@ -46,7 +68,8 @@ extension FedSimCommand.Privacy {
             } else {
                 guarantee = "(ε=\(formatFixed(eps, 2)), δ=\(p.delta)) user-level DP for the shared model "
                     + "(item embeddings, item biases, global bias) after \(rounds) rounds, Poisson sampling q=\(formatFixed(q, 4)), "
-                    + "noise multiplier σ=\(p.noiseMultiplier), clip C=\(p.clip), RDP accountant (optimal order \(order)); "
+                    + "noise multiplier σ=\(p.noiseMultiplier), clip C=\(p.clip), RDP accountant (optimal order \(order))"
+                    + (pldTotal.map { ", PLD accountant ε=\(formatFixed($0, 2))" } ?? "") + "; "
                     + "coordinator trusted to add the noise (central DP)"
                     + (secure ? "; SecAgg+ hides individual updates from the coordinator, which sees only the sum it noises." : ".")
             }
@@ -55,15 +78,16 @@ extension FedSimCommand.Privacy {
                 lines.append("budget: ε ≤ \(p.budget.epsilon) at δ = \(p.delta)" + ((summary?["stopped_early"] as? String).map { "; the run stopped early: \($0)" } ?? "; not reached"))
             }
             lines.append("accountant: \(FedSimCommand.Privacy.accountantDescription); sampling assumption: Poisson (checked against the run's sampler at load time)")
-            lines.append("PLD accountant: not implemented yet (RDP is the only opinion)")
+            lines.append("PLD accountant (second, tighter opinion): \(FedSimCommand.Privacy.pldDescription)")
             if !ledger.isEmpty {
                 lines.append("")
-                lines.append("round      q        σ     clip  sampled   ε (RDP)   order")
-                for e in ledger {
+                lines.append("round      q        σ     clip  sampled   ε (RDP)   order   ε (PLD)")
+                for (idx, e) in ledger.enumerated() {
                     func d(_ k: String) -> Double { e[k] as? Double ?? .nan }
+                    let pldCell = idx < pldPerRound.count ? "  " + formatFixed(pldPerRound[idx], 4) : "  (total only)"
                     let r = e["round"] as? Int ?? 0, n = e["sampled"] as? Int ?? 0
                     lines.append(String(repeating: " ", count: max(0, 5 - String(r).count)) + "\(r)  \(formatFixed(d("q"), 4))  \(formatFixed(d("noise_multiplier"), 3))  \(formatFixed(d("clip"), 2))  "
-                                 + String(repeating: " ", count: max(0, 7 - String(n).count)) + "\(n)  \(formatFixed(d("epsilon_rdp"), 4))  \(formatFixed(d("rdp_order"), 1))")
+                                 + String(repeating: " ", count: max(0, 7 - String(n).count)) + "\(n)  \(formatFixed(d("epsilon_rdp"), 4))  \(formatFixed(d("rdp_order"), 1))" + pldCell)
                 }
             }
             let notCovered = [
@@ -88,6 +112,8 @@ extension FedSimCommand.Privacy {
                 o.add("sampling", scenario.training.sampling.rawValue)
                 o.add("noise", p.noise.rawValue)
                 o.add("accountant", FedSimCommand.Privacy.accountantDescription)
+                if let pldTotal { o.add("epsilon_pld", pldTotal) }
+                o.add("pld_per_round", pldPerRound)
                 o.add("ledger", raw: "[" + ledgerText.split(separator: "\n").joined(separator: ",") + "]")
                 o.add("not_covered", raw: "[" + notCovered.map { JSONObject.quote($0) }.joined(separator: ",") + "]")
                 print(o.text)

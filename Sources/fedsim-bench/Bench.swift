@@ -64,6 +64,23 @@ enum Bench {
 
     static func main() throws {
         let markdown = CommandLine.arguments.contains("--markdown")
+        // `fedsim-bench pld-check FILE`: the PLD accountant against dp_accounting values in FILE
+        // (a JSON list of {events, delta, epsilon}), with timings, in release mode.
+        if let i = CommandLine.arguments.firstIndex(of: "pld-check"), i + 1 < CommandLine.arguments.count {
+            let path = CommandLine.arguments[i + 1]
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            let cases = try JSONSerialization.jsonObject(with: data) as! [[String: Any]]
+            for c in cases {
+                let e = (c["events"] as! [[Double]])[0]
+                let t = monotonicSeconds()
+                var acc = PLDAccountant()
+                acc.compose(rate: e[0], noiseMultiplier: e[1], count: Int(e[2]))
+                let eps = acc.epsilon(delta: c["delta"] as! Double)
+                let ref = c["epsilon"] as! Double
+                print("\(e) ours \(formatFixed(eps, 5)) ref \(formatFixed(ref, 5)) rel \(formatFixed((eps - ref) / ref * 100, 3))% \(formatFixed(monotonicSeconds() - t, 2))s")
+            }
+            return
+        }
         if CommandLine.arguments.contains("noise") {
             // Exact discrete Gaussian sampling rate (CSPRNG stream), for the DP noise budget.
             for sigma2 in [1.0, 1e4, 1e10] {

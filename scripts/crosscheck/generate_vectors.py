@@ -13,6 +13,7 @@ import sys
 
 import dp_accounting
 from dp_accounting import dp_event
+from dp_accounting.pld import pld_privacy_accountant as pld
 from dp_accounting.rdp import rdp_privacy_accountant as rdp
 
 
@@ -22,6 +23,13 @@ def epsilon(events, delta):
         acc.compose(dp_event.PoissonSampledDpEvent(q, dp_event.GaussianDpEvent(sigma)), count)
     eps, order = acc.get_epsilon_and_optimal_order(delta)
     return eps, order
+
+
+def pld_epsilon(events, delta):
+    acc = pld.PLDAccountant()  # value_discretization_interval 1e-4, connect-the-dots
+    for q, sigma, count in events:
+        acc.compose(dp_event.PoissonSampledDpEvent(q, dp_event.GaussianDpEvent(sigma)), count)
+    return acc.get_epsilon(delta)
 
 
 def main(out):
@@ -44,9 +52,20 @@ def main(out):
         for delta in [1e-5, 1e-6]:
             eps, order = epsilon(events, delta)
             rows.append({"events": events, "delta": delta, "epsilon": eps, "order": order})
+    # PLD vectors: PLDAccountant defaults (1e-4 grid, connect the dots). "quick" marks the
+    # cases cheap enough for the debug-build test suite; `make crosscheck` runs them all.
+    pld_rows = []
+    for q in [0.01, 0.1, 0.5, 1.0]:
+        for sigma in [0.8, 1.0, 2.0]:
+            for steps in [1, 10, 100]:
+                events = [[q, sigma, steps]]
+                quick = (steps <= 10 and q <= 0.1 and sigma >= 1.0) or (q == 0.01 and sigma == 2.0)
+                pld_rows.append({"events": events, "delta": 1e-5, "epsilon": pld_epsilon(events, 1e-5), "quick": quick})
+    for events in [[[0.01, 1.0, 20], [0.02, 2.0, 10]], [[0.1, 2.0, 5], [0.05, 1.0, 5]]]:
+        pld_rows.append({"events": events, "delta": 1e-5, "epsilon": pld_epsilon(events, 1e-5), "quick": True})
     with open(out, "w") as f:
-        json.dump({"generator": "dp_accounting " + getattr(dp_accounting, "__version__", "0.6.0") + " RdpAccountant, default orders, ADD_OR_REMOVE_ONE",
-                   "cases": rows}, f, indent=1)
+        json.dump({"generator": "dp_accounting " + getattr(dp_accounting, "__version__", "0.6.0") + " RdpAccountant (default orders) and PLDAccountant (1e-4, connect the dots), ADD_OR_REMOVE_ONE",
+                   "cases": rows, "pld": pld_rows}, f, indent=1)
     print(f"wrote {len(rows)} vectors to {out}")
 
 
