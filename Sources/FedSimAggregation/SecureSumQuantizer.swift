@@ -32,8 +32,12 @@ public struct SecureSumQuantizer: Sendable {
     public var length: Int { layout.count + layout.weightCount + 2 }
     var mask: UInt64 { bits >= 64 ? .max : (UInt64(1) << UInt64(bits)) - 1 }
 
+    /// `noiseHeadroom` ≥ 1 shrinks every scale by that factor, leaving room in Z_{2^bits} for
+    /// noise added to the sum (distributed DP).
+    /// `maxWholeWeight` bounds the weight of whole-tensor slots (default: `maxExamples`, as with
+    /// example weighting; 1 under uniform weighting, so every value element gets the same scale).
     public init(layout: ParameterLayout, bits: Int, maxContributors n: Int, valueClip: Double = 1, maxRowWeight: Double = 16,
-                maxExamples: Double = 10_000, maxLoss: Double = 32) throws {
+                maxExamples: Double = 10_000, maxWholeWeight: Double? = nil, maxLoss: Double = 32, noiseHeadroom: Double = 1) throws {
         guard (8...32).contains(bits) else { throw Configuration(description: "secure-sum bits must be 8...32, got \(bits)") }
         self.layout = layout
         self.bits = bits
@@ -45,10 +49,10 @@ public struct SecureSumQuantizer: Sendable {
         slots = layout.elementWeightSlots()
         var caps: [Double] = []
         for t in layout.tensors {
-            caps += [Double](repeating: t.weighting == .perRow ? maxRowWeight : maxExamples, count: t.weightCount)
+            caps += [Double](repeating: t.weighting == .perRow ? maxRowWeight : (maxWholeWeight ?? maxExamples), count: t.weightCount)
         }
         weightCaps = caps
-        let headroom = Double((UInt64(1) << UInt64(bits - 1)) - 1) / Double(maxContributors)
+        let headroom = Double((UInt64(1) << UInt64(bits - 1)) - 1) / (Double(maxContributors) * max(1, noiseHeadroom))
         var s: [Double] = []
         s.reserveCapacity(layout.count + layout.weightCount + 2)
         for e in 0..<layout.count { s.append((headroom / (caps[Int(slots[e])] * valueClip)).rounded(.down)) }
@@ -112,6 +116,13 @@ public struct SecureSumQuantizer: Sendable {
             v[i] = signed / scales[i]
         }
         return (Array(v[0..<layout.count]), Array(v[layout.count..<(layout.count + layout.weightCount)]), v[length - 2], v[length - 1])
+    }
+
+    /// The L2 sensitivity, in integer units, of the quantized weighted-delta segment of one
+    /// device whose update has L2 norm ≤ `clip`: max scale · clip for the values, plus √d for
+    /// the rounding (each coordinate moves by less than 1).
+    public func integerSensitivity(clip: Double) -> Double {
+        scales[0..<layout.count].max()! * clip + Double(layout.count).squareRoot()
     }
 
     /// Σ weighted delta / Σ weights per slot, as `WeightedMeanAggregator.mean` does for plain sums.

@@ -66,12 +66,19 @@ extension FedSimCommand.Privacy {
                 guarantee = "No differential-privacy guarantee: privacy.mechanism is none"
                     + (secure ? " (secure aggregation hides individual updates from the coordinator, but the released model is not noised)." : ".")
             } else {
+                let realized = ledger.compactMap { $0["noise_multiplier"] as? Double }
+                let sigmaText = p.mechanism == .distributed
+                    ? "realized noise multiplier σ ≥ \(formatFixed(realized.min() ?? p.noiseMultiplier, 3)) (target \(p.noiseMultiplier))"
+                    : "noise multiplier σ=\(p.noiseMultiplier)"
+                let trust = p.mechanism == .distributed
+                    ? "distributed discrete Gaussian: each device adds its share of the noise before SecAgg+ masking, so the coordinator "
+                        + "sees only the noised sum; devices trusted to add their noise (a device's own noise is not counted towards its own protection)."
+                    : "coordinator trusted to add the noise (central DP)"
+                        + (secure ? "; SecAgg+ hides individual updates from the coordinator, which sees only the sum it noises." : ".")
                 guarantee = "(ε=\(formatFixed(eps, 2)), δ=\(p.delta)) user-level DP for the shared model "
                     + "(item embeddings, item biases, global bias) after \(rounds) rounds, Poisson sampling q=\(formatFixed(q, 4)), "
-                    + "noise multiplier σ=\(p.noiseMultiplier), clip C=\(p.clip), RDP accountant (optimal order \(order))"
-                    + (pldTotal.map { ", PLD accountant ε=\(formatFixed($0, 2))" } ?? "") + "; "
-                    + "coordinator trusted to add the noise (central DP)"
-                    + (secure ? "; SecAgg+ hides individual updates from the coordinator, which sees only the sum it noises." : ".")
+                    + "\(sigmaText), clip C=\(p.clip), RDP accountant (optimal order \(order))"
+                    + (pldTotal.map { ", PLD accountant ε=\(formatFixed($0, 2))" } ?? "") + "; " + trust
             }
             lines.append(guarantee)
             if p.budget.epsilon > 0 {

@@ -146,6 +146,9 @@ extension Scenario {
             if training.sampling != .poisson {
                 out.append(("training.sampling", "the privacy accountant assumes Poisson sampling; set training.sampling: poisson (fixed-size sampling has no accountant here)"))
             }
+            if privacy.mechanism == .distributed && !secureAggregation.enabled {
+                out.append(("privacy.mechanism", "distributed noise is only private inside a secure sum; set secure_aggregation.protocol to secagg+ or secagg"))
+            }
             if training.weighting != .uniform {
                 out.append(("training.weighting", "differential privacy needs weighting: uniform (per-item or example weights are data-dependent and would need their own noise)"))
             }

@@ -23,6 +23,10 @@ public struct PrivacyConfig: Codable, Sendable, Equatable {
         /// DP-FedAvg (McMahan et al. 2018): devices clip, the coordinator adds discrete
         /// Gaussian noise to the (secure) sum. The coordinator is trusted to add it.
         case central
+        /// Distributed discrete Gaussian (Kairouz, Liu, Steinke 2021): each device adds
+        /// discrete Gaussian noise to its quantized update before SecAgg+ masking, so the
+        /// coordinator only ever sees a noised sum. Needs secure aggregation.
+        case distributed
     }
     public enum NoiseSource: String, Codable, Sendable, CaseIterable {
         /// CSPRNG (libsodium): required for a privacy claim.

@@ -80,11 +80,26 @@ extension Coordinator {
         var mean: [Float]?
         /// Σ weighted deltas (dequantized), for central DP.
         var sum: [Double]? = nil
+        /// With distributed DP: the noise multiplier the survivors' noise achieved.
+        var realizedMultiplier: Double? = nil
         var survivors: Int
         var examples: Double
         var lossSum: Double
         var abandoned: String?
         var line: JSONObject
+    }
+
+    /// The round's quantizer; both sides build it from public values, so the scales agree.
+    static func quantizer(scenario: Scenario, layout: ParameterLayout, devices n: Int) throws -> SecureSumQuantizer {
+        let sa = scenario.secureAggregation
+        let headroom = scenario.privacy.mechanism == .distributed
+            ? DistributedDP.headroom(noiseMultiplier: scenario.privacy.noiseMultiplier, devices: n) : 1
+        // Uniform weighting sends weight 1 in every slot: bound the weights by 1, which also
+        // gives every value element the same scale (what DP noise in the integer domain needs).
+        let uniform = scenario.training.weighting == .uniform
+        return try SecureSumQuantizer(layout: layout, bits: sa.bits, maxContributors: n, valueClip: sa.valueClip,
+                                      maxRowWeight: uniform ? 1 : sa.maxRowWeight, maxExamples: sa.maxExamples,
+                                      maxWholeWeight: uniform ? 1 : nil, noiseHeadroom: headroom)
     }
 
     func secAggParameters(n: Int) -> (k: Int, t: Int) {
@@ -102,8 +117,7 @@ extension Coordinator {
         let sa = scenario.secureAggregation
         let n = chosen.count
         let (k, t) = secAggParameters(n: n)
-        let quantizer = try SecureSumQuantizer(layout: layout, bits: sa.bits, maxContributors: n, valueClip: sa.valueClip,
-                                               maxRowWeight: sa.maxRowWeight, maxExamples: sa.maxExamples)
+        let quantizer = try Self.quantizer(scenario: scenario, layout: layout, devices: n)
         let config = SecAggRoundConfig(round: round, devices: chosen.map { UInt32($0) }, k: k, t: t, bits: sa.bits,
                                        graphSeed: Seeds.derive(scenario.seed, "secagg.graph", UInt64(r)), length: quantizer.length)
         let keys = identityKeys
@@ -239,7 +253,14 @@ extension Coordinator {
         finishLine(&line)
         lastSecureSum = sum
         let totals = quantizer.dequantize(sum)
+        var realized: Double?
+        if scenario.privacy.mechanism == .distributed {
+            let Δ = quantizer.integerSensitivity(clip: scenario.privacy.clip)
+            let σdev = DistributedDP.deviceSigma(noiseMultiplier: scenario.privacy.noiseMultiplier, sensitivity: Δ, devices: n,
+                                                 assumedDropout: sa.assumedDropout)
+            realized = DistributedDP.realizedMultiplier(deviceSigma: σdev, sensitivity: Δ, survivors: survivors.count)
+        }
         return SecureOutcome(mean: quantizer.mean(weightedDelta: totals.weightedDelta, weights: totals.weights),
-                             sum: totals.weightedDelta, survivors: survivors.count, examples: totals.examples, lossSum: totals.lossSum, abandoned: nil, line: line)
+                             sum: totals.weightedDelta, realizedMultiplier: realized, survivors: survivors.count, examples: totals.examples, lossSum: totals.lossSum, abandoned: nil, line: line)
     }
 }

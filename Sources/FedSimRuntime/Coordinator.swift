@@ -46,7 +46,7 @@ public final class Coordinator {
     /// The last unmasked secure sum (Z_{2^bits}), kept for tests that check it bit for bit.
     public internal(set) var lastSecureSum: [UInt32]?
     /// Central DP state (accountant, noise); nil when privacy is off.
-    public internal(set) var dp: CentralDP?
+    public internal(set) var dp: DPState?
     var ledger: PrivacyLedger?
     /// Why the run stopped early, if it did (e.g. the privacy budget).
     public internal(set) var stoppedEarly: String?
@@ -91,7 +91,7 @@ public final class Coordinator {
         (inputs, inputSink) = AsyncStream.makeStream(of: Input.self)
         iterator = inputs.makeAsyncIterator()
         if scenario.privacy.enabled {
-            dp = CentralDP(config: scenario.privacy, rate: samplingRate, population: population.devices, seed: scenario.seed)
+            dp = DPState(config: scenario.privacy, rate: samplingRate, population: population.devices, seed: scenario.seed)
             if let ledgerPath { ledger = try PrivacyLedger(path: ledgerPath) }
         }
     }
@@ -388,13 +388,15 @@ public final class Coordinator {
 
     /// Central DP release: noise the sum, record the round in the ledger (durably), then step
     /// the model. Returns the metrics fragment.
-    func releasePrivately(round r: Int, sum: [Double], sampled: Int) -> JSONObject {
-        let noisyMean = dp!.privatize(sum: sum)
-        let (eps, order) = dp!.recordRound()
+    func releasePrivately(round r: Int, sum: [Double], sampled: Int, realizedMultiplier: Double? = nil) -> JSONObject {
+        let distributed = realizedMultiplier != nil
+        let noisyMean = distributed ? dp!.mean(ofNoisySum: sum) : dp!.privatize(sum: sum)
+        let (eps, order) = dp!.recordRound(noiseMultiplier: realizedMultiplier)
         var entry = JSONObject()
         entry.add("round", r)
         entry.add("q", dp!.rate)
-        entry.add("noise_multiplier", scenario.privacy.noiseMultiplier)
+        entry.add("noise_multiplier", realizedMultiplier ?? scenario.privacy.noiseMultiplier)
+        entry.add("mechanism", scenario.privacy.mechanism.rawValue)
         entry.add("clip", scenario.privacy.clip)
         entry.add("sampled", sampled)
         entry.add("delta", scenario.privacy.delta)
@@ -407,6 +409,7 @@ public final class Coordinator {
         o.add("epsilon", eps)
         o.add("order", order)
         o.add("delta", scenario.privacy.delta)
+        o.add("noise_multiplier", realizedMultiplier ?? scenario.privacy.noiseMultiplier)
         return o
     }
 
@@ -430,7 +433,7 @@ public final class Coordinator {
         }
         line.add("secagg", sa)
         if dp != nil, let sum = o.sum {
-            line.add("privacy", releasePrivately(round: r, sum: sum, sampled: chosen.count))
+            line.add("privacy", releasePrivately(round: r, sum: sum, sampled: chosen.count, realizedMultiplier: o.realizedMultiplier))
             deviceUpdates += o.survivors
         } else if let mean = o.mean {
             if o.survivors < scenario.runtime.minDevicesPerRound {

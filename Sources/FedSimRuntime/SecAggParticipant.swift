@@ -2,6 +2,7 @@ import FedSimAggregation
 import FedSimConfig
 import FedSimCore
 import FedSimModels
+import FedSimPrivacy
 import FedSimSecAgg
 import FedSimWire
 
@@ -60,10 +61,10 @@ final class SecAggParticipant {
         inputs = [:]
         silentFrom = [:]
         maskedSent = 0
-        quantizer = try SecureSumQuantizer(
+        quantizer = try Coordinator.quantizer(
+            scenario: host.scenario,
             layout: MatrixFactorization.sharedLayout(items: host.population.itemCount, dim: host.scenario.model.dim),
-            bits: c.bits, maxContributors: c.devices.count, valueClip: config.valueClip,
-            maxRowWeight: config.maxRowWeight, maxExamples: config.maxExamples)
+            devices: c.devices.count)
         guard quantizer!.length == c.length else {
             throw SecAggError(.badLength, "round \(c.round) announces vectors of \(c.length), this model needs \(quantizer!.length)")
         }
@@ -85,8 +86,19 @@ final class SecAggParticipant {
         for d in req.devices where devices[d] != nil {
             let u = host.train(device: Int(d), round: Int(req.round), shared: req.shared)
             var rng = Seeds.rng(host.scenario.seed, "secagg.quantize", UInt64(d), UInt64(req.round))
-            let (v, n) = q.quantize(weightedDelta: u.weightedDelta, weights: u.weights, examples: u.examples,
+            var (v, n) = q.quantize(weightedDelta: u.weightedDelta, weights: u.weights, examples: u.examples,
                                     meanLoss: u.trainLoss, rng: &rng)
+            let privacy = host.scenario.privacy
+            if privacy.mechanism == .distributed {
+                // Distributed DP: this device's share of the noise, added before masking.
+                let Δ = q.integerSensitivity(clip: privacy.clip)
+                let σdev = DistributedDP.deviceSigma(noiseMultiplier: privacy.noiseMultiplier, sensitivity: Δ,
+                                                     devices: c.devices.count, assumedDropout: config.assumedDropout)
+                var noise = privacy.noise == .secure
+                    ? NoiseRandomness(.secure)
+                    : NoiseRandomness(.reproducible(seed: Seeds.derive(host.scenario.seed, "dp.device.noise", UInt64(d), UInt64(req.round))))
+                DistributedDP.addNoise(to: &v, count: q.layout.count, deviceSigma: σdev, randomness: &noise)
+            }
             inputs[d] = v
             clipped += n
         }

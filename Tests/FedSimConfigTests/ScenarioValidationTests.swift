@@ -88,6 +88,8 @@ import Testing
         #expect(e.contains { $0.keyPath == "training.weighting" && $0.message.contains("uniform") })
         #expect(errors("privacy: {mechanism: central}\ntraining: {sampling: poisson, weighting: uniform}").isEmpty)
         #expect(errors("privacy: {budget: {epsilon: -1}}").first?.keyPath == "privacy.budget.epsilon")
+        let d = errors("privacy: {mechanism: distributed}\ntraining: {sampling: poisson, weighting: uniform}\nsecure_aggregation: {protocol: none}")
+        #expect(d.contains { $0.keyPath == "privacy.mechanism" && $0.message.contains("secure sum") })
     }
 
     @Test func sectionMustBeAMapping() {

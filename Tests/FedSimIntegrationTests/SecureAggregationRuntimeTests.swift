@@ -3,6 +3,7 @@ import FedSimConfig
 import FedSimCore
 import FedSimData
 import FedSimModels
+import FedSimPrivacy
 import FedSimRuntime
 import FedSimSecAgg
 import FedSimTestSupport
@@ -125,6 +126,33 @@ import Testing
             for i in expected.indices { expected[i] &+= v[i] }
         }
         #expect(sum == expected)
+    }
+
+    @Test func distributedDPNoisesTheSumOnDevicesAndAccountsTheRealizedNoise() async throws {
+        var s = Self.scenario(.secaggPlus, rounds: 2)
+        s.training.sampling = .poisson
+        s.training.weighting = .uniform
+        s.privacy.mechanism = .distributed
+        s.privacy.noiseMultiplier = 1.2
+        s.privacy.noise = .reproducible
+        var plain = s
+        plain.privacy.mechanism = .none
+        let noisy = try await Self.run(s)
+        let clean = try await Self.run(plain)
+        // Same sample and training; only the devices' noise differs.
+        #expect(noisy.coordinator.model != clean.coordinator.model)
+        let lines = noisy.sink.lines.map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        for l in lines {
+            let p = try #require(l["privacy"] as? [String: Any])
+            let z = try #require(p["noise_multiplier"] as? Double)
+            let n = l["finished"] as! Int
+            // Planned for ⌊0.9·n⌋ survivors; with all n surviving the realized σ exceeds the target.
+            #expect(z >= 1.2 && z < 1.2 * Double(n - 1).squareRoot() / Double(Int(0.9 * Double(n)) - 1).squareRoot() + 1e-9, "z \(z) for n \(n)")
+        }
+        // The accountant composed exactly those realized multipliers.
+        var acc = RDPAccountant()
+        for l in lines { acc.compose(rate: 24.0 / 60.0, noiseMultiplier: (l["privacy"] as! [String: Any])["noise_multiplier"] as! Double) }
+        #expect(abs(acc.epsilon(delta: 1e-5).epsilon - ((lines.last!["privacy"] as! [String: Any])["epsilon"] as! Double)) < 1e-9)
     }
 
     @Test func plainUpdateDuringSecureRoundClosesThatConnection() async throws {

@@ -7,16 +7,19 @@ import Foundation
 import Glibc
 #endif
 
-/// Central DP for the coordinator (DP-FedAvg, McMahan et al. 2018): the sum of the devices'
-/// clipped updates gets noise of standard deviation σ·C, is divided by the *expected* number
-/// of devices q·N (a fixed denominator, so participation itself is not a data-dependent
-/// divisor), and each round is recorded in an RDP ledger before its model is released.
+/// The coordinator's DP state: the accountant, and for central DP the noise.
+///
+/// Central DP (DP-FedAvg, McMahan et al. 2018): the sum of the devices' clipped updates gets
+/// noise of standard deviation σ·C. Distributed DP: the sum arrives already noised by the
+/// devices (`DistributedDP`). Either way the sum is divided by the *expected* number of
+/// devices q·N, a fixed denominator, so participation is not a data-dependent divisor. Each
+/// round is recorded in the RDP ledger before its model is released.
 ///
 /// Noise without floating-point leaks: the sum is rounded to the grid γ = C/2²⁰, and exact
 /// discrete Gaussian noise N_Z(0, σ_z²) is added in grid units. Rounding can move a
 /// neighbour's sum by up to √d grid units, so the sensitivity in grid units is C/γ + √d and
 /// σ_z = σ·(2²⁰ + √d). The accounted noise multiplier is exactly σ.
-public struct CentralDP {
+public struct DPState {
     public let config: PrivacyConfig
     public let rate: Double
     public let expectedDevices: Double
@@ -40,9 +43,19 @@ public struct CentralDP {
         return next.epsilon(delta: config.delta)
     }
 
-    public mutating func recordRound() -> (epsilon: Double, order: Double) {
-        accountant.compose(rate: rate, noiseMultiplier: config.noiseMultiplier)
+    public mutating func recordRound(noiseMultiplier z: Double? = nil) -> (epsilon: Double, order: Double) {
+        let z = z ?? config.noiseMultiplier
+        if z <= 0 {
+            accountant.compose(rate: rate, noiseMultiplier: 0)  // no noise: ε becomes ∞, as it should
+        } else {
+            accountant.compose(rate: rate, noiseMultiplier: z)
+        }
         return accountant.epsilon(delta: config.delta)
+    }
+
+    /// The mean update from a sum that already carries the devices' noise.
+    public func mean(ofNoisySum sum: [Double]) -> [Float] {
+        sum.map { Float($0 / expectedDevices) }
     }
 
     /// Noised mean update from the sum of clipped updates.
