@@ -130,7 +130,7 @@ import Testing
 
     @Test func shippedScenariosAreValid() throws {
         let root = #filePath.components(separatedBy: "/Tests/").first!
-        for name in ["quickstart", "movielens-100k"] {
+        for name in ["quickstart", "movielens-100k", "synthetic-100k-dp"] {
             _ = try Scenario.load(file: "\(root)/scenarios/\(name).yaml")
         }
     }
