@@ -3,8 +3,8 @@ import FedSimCore
 /// Maps a device's update into Z_{2^bits} for a secure sum, and the sum back.
 ///
 /// The summed vector is `[weightedDelta (layout.count) | weights (layout.weightCount) |
-/// examples | loss × examples]`, so the coordinator sees even the training statistics only as
-/// totals. Each element e has a public bound B_e on one device's |value| and a scale
+/// examples | loss × examples | within-clip indicator]`, so the coordinator sees even the
+/// training statistics only as totals. Each element e has a public bound B_e on one device's |value| and a scale
 /// s_e = ⌊(2^(bits−1) − 1) / (n·B_e)⌋, so the sum of n contributions can never wrap.
 /// Values are clipped to their bounds, and the clips are counted and reported. They are
 /// then rounded *stochastically* (unbiased: E[q] = x·s) with the device's seeded RNG.
@@ -29,7 +29,7 @@ public struct SecureSumQuantizer: Sendable {
         public var description: String
     }
 
-    public var length: Int { layout.count + layout.weightCount + 2 }
+    public var length: Int { layout.count + layout.weightCount + 3 }
     var mask: UInt64 { bits >= 64 ? .max : (UInt64(1) << UInt64(bits)) - 1 }
 
     /// `noiseHeadroom` ≥ 1 shrinks every scale by that factor, leaving room in Z_{2^bits} for
@@ -54,11 +54,12 @@ public struct SecureSumQuantizer: Sendable {
         weightCaps = caps
         let headroom = Double((UInt64(1) << UInt64(bits - 1)) - 1) / (Double(maxContributors) * max(1, noiseHeadroom))
         var s: [Double] = []
-        s.reserveCapacity(layout.count + layout.weightCount + 2)
+        s.reserveCapacity(layout.count + layout.weightCount + 3)
         for e in 0..<layout.count { s.append((headroom / (caps[Int(slots[e])] * valueClip)).rounded(.down)) }
         for w in caps { s.append((headroom / w).rounded(.down)) }
         s.append((headroom / maxExamples).rounded(.down))
         s.append((headroom / (maxExamples * maxLoss)).rounded(.down))
+        s.append(headroom.rounded(.down))  // within-clip indicator, 0 or 1
         guard let smallest = s.min(), smallest >= 1 else {
             throw Configuration(description: "\(bits) bits leave no room to sum \(n) contributions of these bounds; raise bits or lower the bounds")
         }
@@ -66,7 +67,7 @@ public struct SecureSumQuantizer: Sendable {
     }
 
     /// Quantizes one device's update. Returns the vector and how many elements were clipped.
-    public func quantize(weightedDelta: [Float], weights: [Float], examples: Int, meanLoss: Double,
+    public func quantize(weightedDelta: [Float], weights: [Float], examples: Int, meanLoss: Double, withinClip: Bool = false,
                          rng: inout some RandomNumberGenerator) -> (vector: [UInt32], clipped: Int) {
         precondition(weightedDelta.count == layout.count && weights.count == layout.weightCount)
         var out = [UInt32](repeating: 0, count: length)
@@ -99,14 +100,15 @@ public struct SecureSumQuantizer: Sendable {
         for i in w.indices where w[i] != 0 { q(w[i], scales[wBase + i], into: wBase + i) }
         let ex = min(Double(examples), maxExamples)
         if Double(examples) > maxExamples { clipped += 1 }
-        q(ex, scales[length - 2], into: length - 2)
+        q(ex, scales[length - 3], into: length - 3)
         let loss = meanLoss.isFinite ? min(max(0, meanLoss), maxLoss) : maxLoss
-        q(loss * ex, scales[length - 1], into: length - 1)
+        q(loss * ex, scales[length - 2], into: length - 2)
+        q(withinClip ? 1 : 0, scales[length - 1], into: length - 1)
         return (out, clipped)
     }
 
     /// Reads a secure sum back: the totals of weighted deltas, weights, examples and loss.
-    public func dequantize(_ sum: [UInt32]) -> (weightedDelta: [Double], weights: [Double], examples: Double, lossSum: Double) {
+    public func dequantize(_ sum: [UInt32]) -> (weightedDelta: [Double], weights: [Double], examples: Double, lossSum: Double, withinClip: Double) {
         precondition(sum.count == length)
         let m = mask, half = UInt64(1) << UInt64(bits - 1)
         var v = [Double](repeating: 0, count: length)
@@ -115,7 +117,8 @@ public struct SecureSumQuantizer: Sendable {
             let signed = u >= half ? -Double(m - u + 1) : Double(u)
             v[i] = signed / scales[i]
         }
-        return (Array(v[0..<layout.count]), Array(v[layout.count..<(layout.count + layout.weightCount)]), v[length - 2], v[length - 1])
+        return (Array(v[0..<layout.count]), Array(v[layout.count..<(layout.count + layout.weightCount)]), v[length - 3], v[length - 2],
+                v[length - 1].rounded())
     }
 
     /// The L2 sensitivity, in integer units, of the quantized weighted-delta segment of one

@@ -146,6 +146,9 @@ extension Scenario {
             if training.sampling != .poisson {
                 out.append(("training.sampling", "the privacy accountant assumes Poisson sampling; set training.sampling: poisson (fixed-size sampling has no accountant here)"))
             }
+            if privacy.adaptiveClipping.enabled && privacy.mechanism == .distributed {
+                out.append(("privacy.adaptive_clipping.enabled", "adaptive clipping is implemented for central DP only (the count would need distributed noise too)"))
+            }
             if privacy.mechanism == .distributed && !secureAggregation.enabled {
                 out.append(("privacy.mechanism", "distributed noise is only private inside a secure sum; set secure_aggregation.protocol to secagg+ or secagg"))
             }
@@ -298,6 +301,24 @@ extension PrivacyConfig {
         self.budget.epsilon = budget.double("epsilon", default: self.budget.epsilon, min: 0, max: 1e6)
         budget.finish()
         noise = r.choice("noise", default: noise)
+        clipping = r.choice("clipping", default: clipping)
+        let g = r.section("group_clips")
+        groupClips.itemEmbedding = g.double("item_embedding", default: groupClips.itemEmbedding, min: 0, max: 1e6, exclusiveMin: true)
+        groupClips.itemBias = g.double("item_bias", default: groupClips.itemBias, min: 0, max: 1e6, exclusiveMin: true)
+        groupClips.globalBias = g.double("global_bias", default: groupClips.globalBias, min: 0, max: 1e6, exclusiveMin: true)
+        g.finish()
+        let a = r.section("adaptive_clipping")
+        adaptiveClipping.enabled = a.bool("enabled", default: adaptiveClipping.enabled)
+        adaptiveClipping.targetQuantile = a.double("target_quantile", default: adaptiveClipping.targetQuantile, min: 0, max: 1)
+        adaptiveClipping.learningRate = a.double("learning_rate", default: adaptiveClipping.learningRate, min: 0, max: 10, exclusiveMin: true)
+        adaptiveClipping.countNoise = a.double("count_noise", default: adaptiveClipping.countNoise, min: 0, max: 1e6, exclusiveMin: true)
+        a.finish()
+        if adaptiveClipping.enabled && clipping == .perGroup {
+            r.fail("adaptive_clipping", "adaptive clipping adapts one flat bound; use clipping: flat with it")
+        }
+        if adaptiveClipping.enabled && 2 * adaptiveClipping.countNoise <= noiseMultiplier {
+            r.fail("adaptive_clipping", "count_noise must exceed noise_multiplier / 2 (the update noise is z_Δ = (z⁻² − (2σ_b)⁻²)^-½)")
+        }
         r.finish()
     }
 }

@@ -42,9 +42,48 @@ public struct PrivacyConfig: Codable, Sendable, Equatable {
     public var delta = 1e-5
     public var budget = PrivacyBudget()
     public var noise: NoiseSource = .secure
+    /// Adaptive clipping (Andrew et al. 2021): C follows a target quantile of update norms.
+    public var adaptiveClipping = AdaptiveClipping()
+    public enum Clipping: String, Codable, Sendable, CaseIterable {
+        /// One L2 bound `clip` on the whole update.
+        case flat
+        /// A bound per parameter group (`group_clips`); the sensitivity is √(Σ C_g²).
+        case perGroup = "per_group"
+    }
+    public var clipping: Clipping = .flat
+    /// Per-group bounds of the MF model's shared tensors (used with `clipping: per_group`).
+    public var groupClips = GroupClips()
+
+    /// The L2 sensitivity the noise is calibrated to: `clip`, or √(Σ C_g²) per group.
+    public var sensitivity: Double {
+        clipping == .flat ? clip
+            : (groupClips.itemEmbedding * groupClips.itemEmbedding + groupClips.itemBias * groupClips.itemBias
+               + groupClips.globalBias * groupClips.globalBias).squareRoot()
+    }
     public init() {}
 
     public var enabled: Bool { mechanism != .none }
+}
+
+/// Adaptive clipping to a target quantile (Andrew, Thakkar, McMahan, Ramaswamy 2021): each
+/// round C ← C·exp(−η(b̄ − γ)), where b̄ is the noised fraction of devices whose update was
+/// within C. The count's noise (std `count_noise`) is part of the accounting.
+public struct AdaptiveClipping: Codable, Sendable, Equatable {
+    public var enabled = false
+    /// γ: the fraction of updates that should end up unclipped.
+    public var targetQuantile = 0.5
+    /// η: geometric learning rate of C.
+    public var learningRate = 0.2
+    /// σ_b: standard deviation of the noise on the count of unclipped devices.
+    public var countNoise = 10.0
+    public init() {}
+}
+
+public struct GroupClips: Codable, Sendable, Equatable {
+    public var itemEmbedding = 1.0
+    public var itemBias = 0.1
+    public var globalBias = 0.01
+    public init() {}
 }
 
 public struct PrivacyBudget: Codable, Sendable, Equatable {

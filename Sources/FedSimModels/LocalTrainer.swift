@@ -13,6 +13,8 @@ public struct LocalUpdate: Sendable, Equatable {
     public var examples: Int
     /// Mean ½e² over the last local epoch (before regularisation).
     public var trainLoss: Double
+    /// Whether the update was within the DP clip (set by the device host when it clips).
+    public var withinClip = true
 
     public init(weightedDelta: [Float], weights: [Float], examples: Int, trainLoss: Double) {
         self.weightedDelta = weightedDelta

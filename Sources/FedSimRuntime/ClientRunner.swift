@@ -142,9 +142,10 @@ public struct ClientRunner {
                 try await conn.send(.failed(DeviceFailure(round: req.round, device: d, reason: "device not hosted here")))
                 continue
             }
-            let u = host.train(device: Int(d), round: Int(req.round), shared: req.shared)
+            let u = host.train(device: Int(d), round: Int(req.round), shared: req.shared, clip: req.clip)
             try await conn.send(.update(DeviceUpdate(round: req.round, device: d, examples: UInt32(u.examples),
-                                                     trainLoss: u.trainLoss, weightedDelta: u.weightedDelta, weights: u.weights)))
+                                                     trainLoss: u.trainLoss, weightedDelta: u.weightedDelta, weights: u.weights,
+                                                     withinClip: u.withinClip ? 1 : 0)))
         }
     }
 }

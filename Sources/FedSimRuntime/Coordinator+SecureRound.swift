@@ -82,6 +82,8 @@ extension Coordinator {
         var sum: [Double]? = nil
         /// With distributed DP: the noise multiplier the survivors' noise achieved.
         var realizedMultiplier: Double? = nil
+        /// Devices whose update was within the DP clip (a total from the secure sum).
+        var withinClip = 0
         var survivors: Int
         var examples: Double
         var lossSum: Double
@@ -161,7 +163,7 @@ extension Coordinator {
         // Stage 0 → 1: announce the round (and hand out the model to train); collect keys.
         for (c, devices) in assignments.sorted(by: { $0.key < $1.key }) {
             await send(.begin(config), to: c)
-            await self.send(.train(DeviceRequest(round: round, devices: devices, shared: model)), to: c)
+            await self.send(.train(DeviceRequest(round: round, devices: devices, shared: model, clip: dp?.clip ?? 0)), to: c)
         }
         try await collect(Set(assignments.keys)) { p, c, payload in
             guard case .advertise(let list) = payload else { return false }
@@ -255,12 +257,13 @@ extension Coordinator {
         let totals = quantizer.dequantize(sum)
         var realized: Double?
         if scenario.privacy.mechanism == .distributed {
-            let Δ = quantizer.integerSensitivity(clip: scenario.privacy.clip)
+            let Δ = quantizer.integerSensitivity(clip: scenario.privacy.sensitivity)
             let σdev = DistributedDP.deviceSigma(noiseMultiplier: scenario.privacy.noiseMultiplier, sensitivity: Δ, devices: n,
                                                  assumedDropout: sa.assumedDropout)
             realized = DistributedDP.realizedMultiplier(deviceSigma: σdev, sensitivity: Δ, survivors: survivors.count)
         }
         return SecureOutcome(mean: quantizer.mean(weightedDelta: totals.weightedDelta, weights: totals.weights),
-                             sum: totals.weightedDelta, realizedMultiplier: realized, survivors: survivors.count, examples: totals.examples, lossSum: totals.lossSum, abandoned: nil, line: line)
+                             sum: totals.weightedDelta, realizedMultiplier: realized, withinClip: Int(totals.withinClip),
+                             survivors: survivors.count, examples: totals.examples, lossSum: totals.lossSum, abandoned: nil, line: line)
     }
 }

@@ -302,10 +302,11 @@ public final class Coordinator {
         var tracker = RoundTracker(assignments: assignments)
         var aggregator = WeightedMeanAggregator(layout: layout)
         for (c, devices) in assignments.sorted(by: { $0.key < $1.key }) {
-            await send(.train(DeviceRequest(round: UInt32(r), devices: devices, shared: model)), to: c)
+            await send(.train(DeviceRequest(round: UInt32(r), devices: devices, shared: model, clip: dp?.clip ?? 0)), to: c)
         }
         let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
         var rejected = 0
+        var withinClip = 0
         while !tracker.isComplete {
             let input = await next()
             switch input {
@@ -334,6 +335,7 @@ public final class Coordinator {
                             try aggregator.add(device: Int(u.device), weightedDelta: u.weightedDelta, weights: u.weights,
                                                examples: Int(u.examples), trainLoss: u.trainLoss)
                             tracker.resolve(u.device, from: c, as: .finished)
+                            withinClip += Int(u.withinClip)
                         } catch {
                             rejected += 1
                             log.warning("round \(r): refusing update of device \(u.device) from process \(p): \(error)")
@@ -366,7 +368,7 @@ public final class Coordinator {
         }
         var privacyLine: JSONObject?
         if dp != nil {
-            privacyLine = releasePrivately(round: r, sum: aggregator.values.values(), sampled: k)
+            privacyLine = releasePrivately(round: r, sum: aggregator.values.values(), sampled: k, withinClip: withinClip)
         } else {
             optimizer.apply(aggregator.mean(), to: &model)
         }
@@ -388,16 +390,26 @@ public final class Coordinator {
 
     /// Central DP release: noise the sum, record the round in the ledger (durably), then step
     /// the model. Returns the metrics fragment.
-    func releasePrivately(round r: Int, sum: [Double], sampled: Int, realizedMultiplier: Double? = nil) -> JSONObject {
+    func releasePrivately(round r: Int, sum: [Double], sampled: Int, realizedMultiplier: Double? = nil,
+                          withinClip: Int = 0) -> JSONObject {
         let distributed = realizedMultiplier != nil
+        let roundClip = dp!.clip
         let noisyMean = distributed ? dp!.mean(ofNoisySum: sum) : dp!.privatize(sum: sum)
+        var adapted: Double?
+        if scenario.privacy.adaptiveClipping.enabled { adapted = dp!.adaptClip(withinCount: withinClip) }
         let (eps, order) = dp!.recordRound(noiseMultiplier: realizedMultiplier)
         var entry = JSONObject()
         entry.add("round", r)
         entry.add("q", dp!.rate)
         entry.add("noise_multiplier", realizedMultiplier ?? scenario.privacy.noiseMultiplier)
         entry.add("mechanism", scenario.privacy.mechanism.rawValue)
-        entry.add("clip", scenario.privacy.clip)
+        entry.add("clip", roundClip)
+        if let adapted {
+            entry.add("count_noise", scenario.privacy.adaptiveClipping.countNoise)
+            entry.add("update_noise_multiplier", dp!.updateMultiplier)
+            entry.add("noised_unclipped_fraction", adapted)
+            entry.add("next_clip", dp!.clip)
+        }
         entry.add("sampled", sampled)
         entry.add("delta", scenario.privacy.delta)
         entry.add("epsilon_rdp", eps)
@@ -410,6 +422,7 @@ public final class Coordinator {
         o.add("order", order)
         o.add("delta", scenario.privacy.delta)
         o.add("noise_multiplier", realizedMultiplier ?? scenario.privacy.noiseMultiplier)
+        o.add("clip", roundClip)
         return o
     }
 
@@ -433,7 +446,8 @@ public final class Coordinator {
         }
         line.add("secagg", sa)
         if dp != nil, let sum = o.sum {
-            line.add("privacy", releasePrivately(round: r, sum: sum, sampled: chosen.count, realizedMultiplier: o.realizedMultiplier))
+            line.add("privacy", releasePrivately(round: r, sum: sum, sampled: chosen.count, realizedMultiplier: o.realizedMultiplier,
+                                                 withinClip: o.withinClip))
             deviceUpdates += o.survivors
         } else if let mean = o.mean {
             if o.survivors < scenario.runtime.minDevicesPerRound {

@@ -26,12 +26,32 @@ public struct DPState {
     public private(set) var accountant = RDPAccountant()
     var randomness: NoiseRandomness
     public static let gridBits = 20
+    /// The current clip C (it moves under adaptive clipping).
+    public private(set) var clip: Double
+    /// Noise multiplier of the update itself: the configured σ, or under adaptive clipping
+    /// z_Δ = (σ⁻² − (2σ_b)⁻²)^(−1/2), so that update and count together are accounted as one
+    /// Gaussian with multiplier σ (Andrew et al. 2021, Theorem 1).
+    public let updateMultiplier: Double
 
     public init(config: PrivacyConfig, rate: Double, population: Int, seed: UInt64) {
         self.config = config
         self.rate = rate
         expectedDevices = rate * Double(population)
         randomness = NoiseRandomness(config.noise == .secure ? .secure : .reproducible(seed: Seeds.derive(seed, "dp.noise")))
+        clip = config.sensitivity
+        let z = config.noiseMultiplier, σb = config.adaptiveClipping.countNoise
+        updateMultiplier = config.adaptiveClipping.enabled ? 1 / (1 / (z * z) - 1 / (4 * σb * σb)).squareRoot() : z
+    }
+
+    /// Adaptive clipping: noise the count of devices that were within C (exactly, on the
+    /// integers), then C ← C·exp(−η(b̄ − γ)). Returns the noised fraction b̄.
+    public mutating func adaptClip(withinCount: Int) -> Double {
+        let a = config.adaptiveClipping
+        let g = DiscreteGaussian(sigmaSquared: a.countNoise * a.countNoise)
+        let noisy = Double(withinCount) + Double(g.sample(using: &randomness))
+        let fraction = noisy / expectedDevices
+        clip *= exp(-a.learningRate * (fraction - a.targetQuantile))
+        return fraction
     }
 
     public var noiseIsPrivate: Bool { randomness.isPrivate }
@@ -60,8 +80,8 @@ public struct DPState {
 
     /// Noised mean update from the sum of clipped updates.
     public mutating func privatize(sum: [Double]) -> [Float] {
-        let gamma = config.clip / Double(1 << Self.gridBits)
-        let sigmaZ = config.noiseMultiplier * (Double(1 << Self.gridBits) + Double(sum.count).squareRoot())
+        let gamma = clip / Double(1 << Self.gridBits)
+        let sigmaZ = updateMultiplier * (Double(1 << Self.gridBits) + Double(sum.count).squareRoot())
         let g = DiscreteGaussian(sigmaSquared: sigmaZ * sigmaZ)
         var out = [Float](repeating: 0, count: sum.count)
         for i in sum.indices {

@@ -60,7 +60,7 @@ public final class DeviceHost {
     public func personalParameters(_ device: Int) -> [Float] { Array(personal[personalRange(device)]) }
 
     /// Local training for one device in one round. Seeded by (seed, device, round).
-    public func train(device: Int, round: Int, shared: [Float]) -> LocalUpdate {
+    public func train(device: Int, round: Int, shared: [Float], clip: Double = 0) -> LocalUpdate {
         precondition(hosts(device))
         let r = personalRange(device)
         var p = Array(personal[r])
@@ -69,7 +69,24 @@ public final class DeviceHost {
         personal.replaceSubrange(r, with: p)
         if scenario.privacy.enabled {
             // DP: bound this device's contribution (uniform weighting, so the weighted delta is Δ).
-            L2Clip.clip(&u.weightedDelta, to: scenario.privacy.clip)
+            // The round's clip comes with the request (adaptive clipping changes it).
+            let p = scenario.privacy
+            if p.clipping == .perGroup {
+                // Each shared tensor within its own bound; the total is within √(Σ C_g²).
+                let layout = MatrixFactorization.sharedLayout(items: population.itemCount, dim: dim)
+                var within = true
+                for (name, bound) in [("item_embedding", p.groupClips.itemEmbedding), ("item_bias", p.groupClips.itemBias),
+                                      ("global_bias", p.groupClips.globalBias)] {
+                    let r = layout.range(of: name)!
+                    var part = Array(u.weightedDelta[r])
+                    within = L2Clip.clip(&part, to: bound) <= bound && within
+                    u.weightedDelta.replaceSubrange(r, with: part)
+                }
+                u.withinClip = within
+            } else {
+                let bound = clip > 0 ? clip : p.clip
+                u.withinClip = L2Clip.clip(&u.weightedDelta, to: bound) <= bound
+            }
         }
         return u
     }

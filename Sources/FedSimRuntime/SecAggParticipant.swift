@@ -84,14 +84,14 @@ final class SecAggParticipant {
         guard let c = round, c.round == req.round, let q = quantizer else { return 0 }
         var clipped = 0
         for d in req.devices where devices[d] != nil {
-            let u = host.train(device: Int(d), round: Int(req.round), shared: req.shared)
+            let u = host.train(device: Int(d), round: Int(req.round), shared: req.shared, clip: req.clip)
             var rng = Seeds.rng(host.scenario.seed, "secagg.quantize", UInt64(d), UInt64(req.round))
             var (v, n) = q.quantize(weightedDelta: u.weightedDelta, weights: u.weights, examples: u.examples,
-                                    meanLoss: u.trainLoss, rng: &rng)
+                                    meanLoss: u.trainLoss, withinClip: host.scenario.privacy.enabled && u.withinClip, rng: &rng)
             let privacy = host.scenario.privacy
             if privacy.mechanism == .distributed {
                 // Distributed DP: this device's share of the noise, added before masking.
-                let Δ = q.integerSensitivity(clip: privacy.clip)
+                let Δ = q.integerSensitivity(clip: privacy.sensitivity)
                 let σdev = DistributedDP.deviceSigma(noiseMultiplier: privacy.noiseMultiplier, sensitivity: Δ,
                                                      devices: c.devices.count, assumedDropout: config.assumedDropout)
                 var noise = privacy.noise == .secure

@@ -52,6 +52,7 @@ public enum FrameCodec {
             buf.writeInteger(u.device, endianness: .little)
             buf.writeInteger(u.examples, endianness: .little)
             buf.writeInteger(u.trainLoss.bitPattern, endianness: .little)
+            buf.writeInteger(u.withinClip)
             writeFloats(u.weightedDelta, &buf)
             writeFloats(u.weights, &buf)
         case .failed(let f):
@@ -101,6 +102,7 @@ public enum FrameCodec {
 
     static func writeRequest(_ r: DeviceRequest, _ buf: inout ByteBuffer) {
         buf.writeInteger(r.round, endianness: .little)
+        buf.writeInteger(r.clip.bitPattern, endianness: .little)
         writeU32s(r.devices, &buf)
         writeFloats(r.shared, &buf)
     }
@@ -174,8 +176,10 @@ public enum FrameCodec {
         case .update:
             let round: UInt32 = try read(&b), device: UInt32 = try read(&b), examples: UInt32 = try read(&b)
             let loss = Double(bitPattern: try read(&b))
+            let within: UInt8 = try read(&b)
+            guard within <= 1 else { throw FrameError(.badValue, "within-clip flag \(within)") }
             m = .update(DeviceUpdate(round: round, device: device, examples: examples, trainLoss: loss,
-                                     weightedDelta: try readFloats(&b), weights: try readFloats(&b)))
+                                     weightedDelta: try readFloats(&b), weights: try readFloats(&b), withinClip: within))
         case .failed:
             m = .failed(DeviceFailure(round: try read(&b), device: try read(&b), reason: try readString(&b, limits)))
         case .evaluate:
@@ -214,7 +218,10 @@ public enum FrameCodec {
     }
 
     static func readRequest(_ b: inout ByteBuffer) throws -> DeviceRequest {
-        DeviceRequest(round: try read(&b), devices: try readU32s(&b), shared: try readFloats(&b))
+        let round: UInt32 = try read(&b)
+        let clip = Double(bitPattern: try read(&b))
+        guard clip.isFinite, clip >= 0 else { throw FrameError(.badValue, "clip \(clip)") }
+        return DeviceRequest(round: round, devices: try readU32s(&b), shared: try readFloats(&b), clip: clip)
     }
 
     static func read<T: FixedWidthInteger>(_ b: inout ByteBuffer) throws -> T {

@@ -73,10 +73,13 @@ public struct DeviceRequest: Equatable, Sendable {
     public var round: UInt32
     public var devices: [UInt32]
     public var shared: [Float]
-    public init(round: UInt32, devices: [UInt32], shared: [Float]) {
+    /// The round's L2 clip for DP (it changes under adaptive clipping); 0 means none.
+    public var clip: Double
+    public init(round: UInt32, devices: [UInt32], shared: [Float], clip: Double = 0) {
         self.round = round
         self.devices = devices
         self.shared = shared
+        self.clip = clip
     }
 }
 
@@ -87,13 +90,17 @@ public struct DeviceUpdate: Equatable, Sendable {
     public var trainLoss: Double
     public var weightedDelta: [Float]
     public var weights: [Float]
-    public init(round: UInt32, device: UInt32, examples: UInt32, trainLoss: Double, weightedDelta: [Float], weights: [Float]) {
+    /// Adaptive clipping: whether the update's norm was within the round's clip (0 or 1).
+    public var withinClip: UInt8
+    public init(round: UInt32, device: UInt32, examples: UInt32, trainLoss: Double, weightedDelta: [Float], weights: [Float],
+                withinClip: UInt8 = 0) {
         self.round = round
         self.device = device
         self.examples = examples
         self.trainLoss = trainLoss
         self.weightedDelta = weightedDelta
         self.weights = weights
+        self.withinClip = withinClip
     }
 }
 

@@ -1,6 +1,7 @@
 import FedSimConfig
 import FedSimCore
 import FedSimData
+import FedSimModels
 import FedSimRuntime
 import FedSimTestSupport
 import FedSimWire
@@ -156,6 +157,82 @@ import Testing
         let m = h.metrics
         #expect(m[0]["dropped"] as? Int == 20 && m[0]["finished"] as? Int == 20)
         #expect(m[1]["processes_alive"] as? Int == 1)
+    }
+}
+
+@Suite struct AdaptiveClippingTests {
+    func config(_ z: Double, countNoise: Double) -> PrivacyConfig {
+        var p = PrivacyConfig()
+        p.mechanism = .central
+        p.noiseMultiplier = z
+        p.clip = 1
+        p.noise = .reproducible
+        p.adaptiveClipping.enabled = true
+        p.adaptiveClipping.countNoise = countNoise
+        p.adaptiveClipping.targetQuantile = 0.5
+        p.adaptiveClipping.learningRate = 0.2
+        return p
+    }
+
+    @Test func updateNoiseLeavesRoomForTheCountNoise() {
+        // (z_Δ⁻² + (2σ_b)⁻²)^(−1/2) must give back the configured z.
+        let dp = DPState(config: config(1.0, countNoise: 5), rate: 0.1, population: 1000, seed: 1)
+        let z = 1 / (1 / (dp.updateMultiplier * dp.updateMultiplier) + 1 / 100.0).squareRoot()
+        #expect(abs(z - 1.0) < 1e-12 && dp.updateMultiplier > 1)
+    }
+
+    @Test func clipMovesTowardsTheTargetQuantile() {
+        var dp = DPState(config: config(1.0, countNoise: 1), rate: 0.1, population: 1000, seed: 1)  // 100 expected
+        _ = dp.adaptClip(withinCount: 100)  // everyone unclipped: C is too large
+        #expect(dp.clip < 1 && abs(dp.clip - exp(-0.2 * 0.5)) < 0.02)
+        let before = dp.clip
+        _ = dp.adaptClip(withinCount: 0)    // everyone clipped: C is too small
+        #expect(dp.clip > before)
+    }
+
+    @Test func aRunShrinksAnOversizedClip() async throws {
+        var s = TestSupport.tinyScenario(devices: 80, rounds: 12, perRound: 40)
+        s.training.sampling = .poisson
+        s.training.weighting = .uniform
+        s.privacy = config(1.0, countNoise: 2)
+        s.privacy.clip = 50  // far above every update norm
+        let h = CoordinatorTests.Harness(s)
+        _ = h.client(0); _ = h.client(1)
+        try await h.coordinator.run()
+        let clips = h.metrics.compactMap { ($0["privacy"] as? [String: Any])?["clip"] as? Double }
+        #expect(clips.count == 12 && clips.first == 50)
+        #expect(clips.last! < 50 * exp(-0.2 * 0.3 * 11), "clips \(clips)")  // shrank geometrically
+    }
+}
+
+@Suite struct PerGroupClippingTests {
+    @Test func everyGroupStaysWithinItsOwnBound() throws {
+        var s = TestSupport.tinyScenario()
+        s.training.sampling = .poisson
+        s.training.weighting = .uniform
+        s.privacy.mechanism = .central
+        s.privacy.clipping = .perGroup
+        s.privacy.groupClips.itemEmbedding = 0.05
+        s.privacy.groupClips.itemBias = 0.01
+        s.privacy.groupClips.globalBias = 0.001
+        let population = try PopulationFactory.make(s.data, seed: s.seed)
+        let host = DeviceHost(scenario: s, population: population, shard: 0..<population.deviceCount)
+        let layout = MatrixFactorization.sharedLayout(items: population.itemCount, dim: s.model.dim)
+        let shared = MatrixFactorization.initialShared(items: population.itemCount, dim: s.model.dim, initStd: 0.02, globalBias: 3, seed: 1)
+        var clippedSomewhere = false
+        for d in 0..<20 {
+            let u = host.train(device: d, round: 1, shared: shared)
+            for (name, bound) in [("item_embedding", 0.05), ("item_bias", 0.01), ("global_bias", 0.001)] {
+                let norm = u.weightedDelta[layout.range(of: name)!].reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+                #expect(norm <= bound * (1 + 1e-5), "\(name) norm \(norm) > \(bound)")
+            }
+            clippedSomewhere = clippedSomewhere || !u.withinClip
+        }
+        #expect(clippedSomewhere)
+        // The noise is calibrated to the total sensitivity √(Σ C_g²).
+        #expect(abs(s.privacy.sensitivity - (0.05 * 0.05 + 0.01 * 0.01 + 0.001 * 0.001).squareRoot()) < 1e-15)
+        let dp = DPState(config: s.privacy, rate: 0.5, population: 60, seed: 1)
+        #expect(dp.clip == s.privacy.sensitivity)
     }
 }
 

@@ -8,8 +8,8 @@ import Testing
         .hello(Hello(token: Array(0..<32), processIndex: 1, processCount: 2, firstDevice: 500, deviceCount: 500)),
         .welcome(Welcome(processIndex: 1)),
         .reject(reason: "wrong run token — ü"),
-        .train(DeviceRequest(round: 3, devices: [1, 5, 9], shared: [0.5, -1.25, .greatestFiniteMagnitude, 0])),
-        .update(DeviceUpdate(round: 3, device: 5, examples: 17, trainLoss: 0.123, weightedDelta: [1, 2, 3], weights: [1, 0])),
+        .train(DeviceRequest(round: 3, devices: [1, 5, 9], shared: [0.5, -1.25, .greatestFiniteMagnitude, 0], clip: 0.75)),
+        .update(DeviceUpdate(round: 3, device: 5, examples: 17, trainLoss: 0.123, weightedDelta: [1, 2, 3], weights: [1, 0], withinClip: 1)),
         .failed(DeviceFailure(round: 3, device: 9, reason: "battery low")),
         .evaluate(DeviceRequest(round: 4, devices: [], shared: [1])),
         .evaluation(EvaluationReport(round: 4, entries: [
