@@ -127,14 +127,33 @@ public struct PLDAccountant: Sendable {
         }
     }
 
+    /// P[loss < lo] under the mechanism's P distribution, in closed form.
+    static func massBelow(_ lo: Double, q: Double, sigma σ: Double, removal: Bool) -> Double {
+        if removal {
+            // q = 1 only (q < 1 has a finite minimum): L = (2x − 1)/(2σ²), x ~ N(1, σ²), so L ~ N(1/(2σ²), 1/σ²).
+            let μ = 1 / (2 * σ * σ), s = 1 / σ
+            return normalTail((μ - lo) / s)
+        }
+        // Add: x ~ N(0, σ²), L(x) = −log(1 − q + q·e^{(2x−1)/(2σ²)}) < lo ⟺ x > x*.
+        let inner = (exp(-lo) - (1 - q)) / q
+        guard inner > 0, inner.isFinite else { return inner.isInfinite ? 0 : 1 }
+        let xStar = σ * σ * log(inner) + 0.5
+        return normalTail(xStar / σ)
+    }
+
     /// One round's connect-the-dots PLD.
     static func single(q: Double, sigma σ: Double, removal: Bool, h: Double, tail: Double) -> DiscretePLD {
-        // Loss range: the remove direction's losses are ≥ log(1 − q); the add direction's ≤ −log(1 − q).
-        // Widen until the curve is (numerically) 1 − e^ε below and ≤ tail above.
-        var lo = -1.0, hi = 1.0
+        // Loss range. Above: until δ(hi) ≤ tail (what is left becomes mass at +∞). Below:
+        // until the probability of a loss under lo is ≤ tail (it is moved up onto lo,
+        // pessimistically). The remove direction's losses are ≥ log(1 − q) exactly.
+        var hi = 1.0
         while hockeyStick(hi, q: q, sigma: σ, removal: removal) > tail { hi *= 2 }
-        while abs(hockeyStick(lo, q: q, sigma: σ, removal: removal) - (1 - exp(lo))) > tail * exp(lo) + 1e-300 && lo > -1e4 { lo *= 2 }
-        if removal && q < 1 { lo = max(lo, log(1 - q) - h) }
+        var lo = -1.0
+        if removal && q < 1 {
+            lo = log(1 - q) - h
+        } else {
+            while massBelow(lo, q: q, sigma: σ, removal: removal) > tail && lo > -1e6 { lo *= 2 }
+        }
         if !removal && q < 1 { hi = min(hi, -log(1 - q) + h) }
         let iLo = Int((lo / h).rounded(.down)), iHi = Int((hi / h).rounded(.up))
         let n = iHi - iLo + 1

@@ -3,8 +3,8 @@ import Foundation
 import Testing
 
 /// The PLD accountant against dp_accounting's PLDAccountant (1e-4 grid, connect the dots).
-/// The debug-build suite runs the cases marked "quick"; `make crosscheck` (FEDSIM_PLD_ALL=1)
-/// runs all of them.
+/// The debug-build suite runs the cases marked "quick" (FEDSIM_PLD_ALL=1 runs all, slowly); `make crosscheck`
+/// runs every case with the release binary (`fedsim-bench pld-check`).
 @Suite struct PLDAccountantTests {
     struct Case: Decodable {
         var events: [[Double]]

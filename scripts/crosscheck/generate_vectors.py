@@ -63,6 +63,12 @@ def main(out):
                 pld_rows.append({"events": events, "delta": 1e-5, "epsilon": pld_epsilon(events, 1e-5), "quick": quick})
     for events in [[[0.01, 1.0, 20], [0.02, 2.0, 10]], [[0.1, 2.0, 5], [0.05, 1.0, 5]]]:
         pld_rows.append({"events": events, "delta": 1e-5, "epsilon": pld_epsilon(events, 1e-5), "quick": True})
+    # Toward the full grid: small rates, long runs, the edges of σ, and δ = 1e-6.
+    for q, sigma, steps in [(0.001, 0.5, 1000), (0.001, 0.5, 10000), (0.001, 5.0, 10000), (0.01, 0.5, 1000),
+                            (0.01, 5.0, 10000), (0.1, 5.0, 1000), (0.001, 1.0, 10000), (0.01, 1.0, 1000)]:
+        for delta in [1e-5, 1e-6]:
+            events = [[q, sigma, steps]]
+            pld_rows.append({"events": events, "delta": delta, "epsilon": pld_epsilon(events, delta), "quick": False})
     with open(out, "w") as f:
         json.dump({"generator": "dp_accounting " + getattr(dp_accounting, "__version__", "0.6.0") + " RdpAccountant (default orders) and PLDAccountant (1e-4, connect the dots), ADD_OR_REMOVE_ONE",
                    "cases": rows, "pld": pld_rows}, f, indent=1)
