@@ -97,8 +97,8 @@ public struct DiscreteGaussian: Sendable, Equatable {
         }
     }
 
-    /// Adds independent samples to each element (wrapping, as in Z_{2^32}).
-    public func addNoise(to v: inout [UInt32], using r: inout NoiseRandomness) {
-        for i in v.indices { v[i] = v[i] &+ UInt32(truncatingIfNeeded: sample(using: &r)) }
+    /// Adds independent samples to the first `count` elements (wrapping, as in Z_{2^32}).
+    public func addNoise(to v: inout [UInt32], count: Int, using r: inout NoiseRandomness) {
+        for i in 0..<count { v[i] = v[i] &+ UInt32(truncatingIfNeeded: sample(using: &r)) }
     }
 }

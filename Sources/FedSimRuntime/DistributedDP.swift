@@ -44,7 +44,6 @@ public enum DistributedDP {
     /// Adds the device's noise to the weighted-delta segment of its quantized vector (mod 2^32,
     /// which the secure sum is).
     public static func addNoise(to v: inout [UInt32], count: Int, deviceSigma: Double, randomness: inout NoiseRandomness) {
-        let g = DiscreteGaussian(sigmaSquared: deviceSigma * deviceSigma)
-        for i in 0..<count { v[i] = v[i] &+ UInt32(truncatingIfNeeded: g.sample(using: &randomness)) }
+        DiscreteGaussian(sigmaSquared: deviceSigma * deviceSigma).addNoise(to: &v, count: count, using: &randomness)
     }
 }

@@ -64,7 +64,7 @@ enum SecAggBench {
             let dropped = Double(n - survivors.count - drops.beforeAdvertise.count)
             let coordFloor = Double(n) * rates.verifySeconds + Double(survivors.count) * Double(4 * d) / rates.chachaBytesPerSecond
                 + dropped * k * (Double(4 * d) / rates.chachaBytesPerSecond + rates.agreementSeconds)
-            let dev = timing.deviceSeconds / Double(n), mask = timing.maskingSeconds / Double(survivors.count + drops.beforeMasked.count - drops.beforeMasked.count)
+            let dev = timing.deviceSeconds / Double(n), mask = timing.maskingSeconds / Double(survivors.count)  // the devices that masked
             let row = [String(n), String(d), String(p.k), String(p.t),
                        formatFixed(dev * 1e3, 2), formatFixed(deviceFloor * 1e3, 2), formatFixed(dev / deviceFloor, 2),
                        formatFixed(mask * 1e3, 2), formatFixed(maskFloor * 1e3, 2), formatFixed(mask / maskFloor, 2),

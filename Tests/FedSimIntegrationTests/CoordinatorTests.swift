@@ -28,12 +28,12 @@ import Testing
                                       token: token, transport: transport, metrics: sink)
         }
 
-        func client(_ i: Int, token: [UInt8]? = nil, crash: (@Sendable () async -> Void)? = nil) -> Task<Error?, Never> {
+        func client(_ i: Int, token: [UInt8]? = nil) -> Task<Error?, Never> {
             let shard = Sharding.range(process: i, of: scenario.runtime.processes, devices: population.deviceCount)
             let host = DeviceHost(scenario: scenario, population: population, shard: shard)
             var runner = ClientRunner(host: host, processIndex: i, processCount: scenario.runtime.processes, token: token ?? self.token)
             let endpoint = transport.connect()
-            if let crash { runner.crash = crash } else { runner.crash = { endpoint.crash() } }
+            runner.crash = { endpoint.crash() }  // a `crash` fault drops the in-memory connection
             let r = runner
             return Task {
                 do { try await r.run(endpoint); return nil } catch { return error }

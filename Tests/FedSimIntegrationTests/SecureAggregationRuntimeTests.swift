@@ -28,7 +28,7 @@ import Testing
         var population: any Population
     }
 
-    static func run(_ s: Scenario, crashProcess: Int? = nil) async throws -> Run {
+    static func run(_ s: Scenario) async throws -> Run {
         let population = try PopulationFactory.make(s.data, seed: s.seed)
         let info = PopulationInfo(name: "t", devices: population.deviceCount, items: population.itemCount, ratingMin: 1, ratingMax: 5)
         let token = SecureRandom.bytes(32)
@@ -94,7 +94,7 @@ import Testing
     @Test func clientKilledDuringMaskingLeavesAnExactSumOfTheSurvivors() async throws {
         var s = Self.scenario(.secaggPlus, rounds: 1)
         s.runtime.faults = [{ var f = FaultConfig(); f.kind = .crash; f.process = 1; f.round = 1; f.afterUpdates = 3; return f }()]
-        let r = try await Self.run(s, crashProcess: 1)
+        let r = try await Self.run(s)
         let sum = try #require(r.coordinator.lastSecureSum)
         let sent = r.recorder.lock.withLock { r.recorder.toClients }
         let unmasks = sent.compactMap { m -> [UInt32]? in
