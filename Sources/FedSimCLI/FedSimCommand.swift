@@ -153,7 +153,38 @@ extension FedSimCommand {
                 print("rating histogram 1..5: \(ratingHistogram.map(String.init).joined(separator: " "))")
                 let density = Double(train + test) / Double(max(1, n)) / Double(max(1, population.itemCount))
                 print("density: \(formatFixed(100 * density, 3))%")
+                if s.data.partition.method != .natural {
+                    let p = s.data.partition
+                    print("partition: \(p.method.rawValue) over \(p.label.rawValue)" + (p.method == .dirichlet ? " (α = \(p.alpha))" : "")
+                          + (p.method == .shards ? " (\(p.shardsPerDevice) shards per device)" : ""))
+                }
+                let h = PopulationStats.compute(population, devices: n)
+                print("\nsize histogram (interactions per device):")
+                let hist = h.sizeHistogram()
+                let widest = hist.map(\.count).max() ?? 1
+                for (range, count) in hist {
+                    let bar = String(repeating: "#", count: Int((40.0 * Double(count) / Double(max(1, widest))).rounded(.up)))
+                    print("  \(range.padding(toLength: 12, withPad: " ", startingAt: 0)) \(String(count).leftPadded(7))  \(bar)")
+                }
+                if population.domainNames.count > 1 {
+                    let shares = h.topDomainShare.sorted()
+                    let qs = { (p: Double) in shares.isEmpty ? 0 : shares[min(shares.count - 1, Int(p * Double(shares.count - 1)))] }
+                    print("\ndomain mix per device (\(population.domainNames.count) domains; global \(zip(population.domainNames, h.globalDomains).map { "\($0) \(formatFixed(100 * $1, 1))%" }.joined(separator: ", "))):")
+                    print("  share of the top domain: p10 \(formatFixed(qs(0.1), 2)), median \(formatFixed(qs(0.5), 2)), p90 \(formatFixed(qs(0.9), 2))")
+                    var byCount = [Int](repeating: 0, count: population.domainNames.count + 1)
+                    for c in h.domainsOver10Percent { byCount[min(c, byCount.count - 1)] += 1 }
+                    print("  devices by domains holding ≥ 10% of their ratings: " + byCount.enumerated().dropFirst().map { "\($0.offset): \($0.element)" }.joined(separator: ", "))
+                }
+                print("\nheterogeneity (mean over devices, device vs global distribution; 0 = IID):")
+                if population.domainNames.count > 1 {
+                    print("  domains:    Jensen–Shannon \(formatFixed(h.domainJS, 4)) bits, total variation (EMD, 0/1 cost) \(formatFixed(h.domainTV, 4))")
+                }
+                print("  categories: Jensen–Shannon \(formatFixed(h.categoryJS, 4)) bits, total variation (EMD, 0/1 cost) \(formatFixed(h.categoryTV, 4))  (\(population.categoryNames.count) categories)")
             }
         }
     }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
 }

@@ -170,6 +170,24 @@ public final class ConfigReader {
         return out
     }
 
+    public func doubleList(_ key: String, default value: [Double]) -> [Double] {
+        guard let n = node(key) else { return value }
+        guard case .sequence(let seq) = n else {
+            sink.add(child(key), "expected a list of numbers, got \(ConfigReader.describe(n))", n.mark)
+            return value
+        }
+        var out: [Double] = []
+        for (i, item) in seq.enumerated() {
+            guard let t = scalarText("\(key)[\(i)]", item, expected: "a number") else { continue }
+            guard let v = Double(t), v.isFinite else {
+                sink.add(child("\(key)[\(i)]"), "expected a finite number, got \"\(t)\"", item.mark)
+                continue
+            }
+            out.append(v)
+        }
+        return out
+    }
+
     /// A nested section; absent sections read as empty, so every key takes its default.
     public func section(_ key: String) -> ConfigReader {
         ConfigReader(path: child(key), node: node(key), sink: sink)

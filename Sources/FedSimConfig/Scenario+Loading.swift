@@ -102,6 +102,7 @@ extension Scenario {
         secureAggregation = SecureAggregationConfig(reading: r.section("secure_aggregation"))
         privacy = PrivacyConfig(reading: r.section("privacy"))
         runtime = RuntimeConfig(reading: r.section("runtime"))
+        fleet = FleetConfig(reading: r.section("fleet"))
         if name.isEmpty || name.contains("/") || name.contains(" ") {
             r.fail("name", "must be non-empty without spaces or slashes (it names the run directory)")
         }
@@ -127,6 +128,10 @@ extension Scenario {
             && data.synthetic.maxRatings > data.synthetic.itemsPerDomain * data.synthetic.domains.count
         {
             out.append(("data.synthetic.max_ratings", "exceeds the number of items (items_per_domain × domains)"))
+        } else if data.source == .synthetic && data.synthetic.domainsPerDevice > 0
+            && data.synthetic.maxRatings > data.synthetic.itemsPerDomain * data.synthetic.domainsPerDevice
+        {
+            out.append(("data.synthetic.max_ratings", "exceeds the items a device can rate (items_per_domain × domains_per_device)"))
         }
         if secureAggregation.enabled {
             if training.mode == .centralized {
@@ -156,6 +161,21 @@ extension Scenario {
                 out.append(("training.weighting", "differential privacy needs weighting: uniform (per-item or example weights are data-dependent and would need their own noise)"))
             }
         }
+        if fleet.overSelection > 1 && training.sampling == .poisson {
+            out.append(("fleet.over_selection", "over-selection needs a fixed-size sampler; with Poisson sampling the rate itself sets the expected count (raise devices_per_round instead)"))
+        }
+        if training.sampling == .stratified && training.stratifyBy == .domain && data.partition.method == .natural {
+            if data.source == .movielens {
+                out.append(("training.stratify_by", "MovieLens-100K has one domain; stratify by activity, or re-partition it"))
+            } else if data.synthetic.domains.count < 2 {
+                out.append(("training.stratify_by", "the synthetic population has one domain; stratify by activity"))
+            }
+        }
+        if data.partition.method != .natural && data.partition.label == .domain {
+            if data.source == .movielens && (data.partition.method == .dirichlet || data.partition.method == .shards) {
+                out.append(("data.partition.label", "MovieLens-100K has one domain; partition over category (a movie's first genre)"))
+            }
+        }
         for (i, f) in runtime.faults.enumerated() where f.round > training.rounds {
             out.append(("runtime.faults[\(i)].round", "\(f.round) is after the last round (\(training.rounds))"))
         }
@@ -169,6 +189,7 @@ extension DataConfig {
         source = r.choice("source", default: source)
         path = r.string("path", default: path)
         split = SplitConfig(reading: r.section("split"))
+        partition = PartitionConfig(reading: r.section("partition"))
         synthetic = SyntheticConfig(reading: r.section("synthetic"))
         r.finish()
     }
@@ -199,6 +220,8 @@ extension SyntheticConfig {
         activityExponent = r.double("activity_exponent", default: activityExponent, min: 1, max: 5, exclusiveMin: true)
         popularityExponent = r.double("popularity_exponent", default: popularityExponent, min: 0, max: 5)
         homeDomainShare = r.double("home_domain_share", default: homeDomainShare, min: 0, max: 1)
+        domainsPerDevice = r.int("domains_per_device", default: domainsPerDevice, range: 0...64)
+        if domainsPerDevice > domains.count { r.fail("domains_per_device", "\(domainsPerDevice) exceeds the \(domains.count) domains") }
         noise = r.double("noise", default: noise, min: 0, max: 10)
         r.finish()
     }
@@ -255,6 +278,8 @@ extension TrainingConfig {
         devicesPerRound = r.int("devices_per_round", default: devicesPerRound, range: 1...10_000_000)
         weighting = r.choice("weighting", default: weighting)
         sampling = r.choice("sampling", default: sampling)
+        stratifyBy = r.choice("stratify_by", default: stratifyBy)
+        activityStrata = r.int("activity_strata", default: activityStrata, range: 1...100)
         local = LocalTrainingConfig(reading: r.section("local"))
         server = ServerOptimizerConfig(reading: r.section("server"))
         r.finish()
@@ -360,4 +385,64 @@ extension RuntimeConfig {
 
     /// The number of client processes after resolving `0` to the core count.
     public func resolvedProcesses(cores: Int) -> Int { processes == 0 ? max(1, cores) : processes }
+}
+
+extension PartitionConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        method = r.choice("method", default: method)
+        devices = r.int("devices", default: devices, range: 0...50_000_000)
+        label = r.choice("label", default: label)
+        alpha = r.double("alpha", default: alpha, min: 0, max: 1e6, exclusiveMin: true)
+        shardsPerDevice = r.int("shards_per_device", default: shardsPerDevice, range: 1...10_000)
+        sizes = r.choice("sizes", default: sizes)
+        sizeSigma = r.double("size_sigma", default: sizeSigma, min: 0, max: 10)
+        sizeExponent = r.double("size_exponent", default: sizeExponent, min: 1, max: 10, exclusiveMin: true)
+        minPerDevice = r.int("min_per_device", default: minPerDevice, range: 1...1_000_000)
+        r.finish()
+    }
+}
+
+extension FleetConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        availability = AvailabilityConfig(reading: r.section("availability"))
+        let c = r.section("compute")
+        compute.examplesPerSecond = c.double("examples_per_second", default: compute.examplesPerSecond, min: 0, max: 1e12, exclusiveMin: true)
+        compute.sigma = c.double("sigma", default: compute.sigma, min: 0, max: 5)
+        c.finish()
+        let n = r.section("network")
+        network.downloadMbps = n.double("download_mbps", default: network.downloadMbps, min: 0, max: 1e6, exclusiveMin: true)
+        network.uploadMbps = n.double("upload_mbps", default: network.uploadMbps, min: 0, max: 1e6, exclusiveMin: true)
+        network.bandwidthSigma = n.double("bandwidth_sigma", default: network.bandwidthSigma, min: 0, max: 5)
+        network.latencyMs = n.double("latency_ms", default: network.latencyMs, min: 0, max: 1e6)
+        network.latencySigma = n.double("latency_sigma", default: network.latencySigma, min: 0, max: 5)
+        n.finish()
+        deadlineSeconds = r.double("deadline_seconds", default: deadlineSeconds, min: 0, max: 1e7)
+        overSelection = r.double("over_selection", default: overSelection, min: 1, max: 10)
+        r.finish()
+    }
+}
+
+extension AvailabilityConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        model = r.choice("model", default: model)
+        timezones = r.doubleList("timezones", default: timezones)
+        if timezones.isEmpty || timezones.contains(where: { $0 < -12 || $0 > 14 }) {
+            r.fail("timezones", "expected a non-empty list of UTC offsets in -12...14 hours")
+        }
+        chargingStartHour = r.double("charging_start_hour", default: chargingStartHour, min: 0, max: 24)
+        chargingStartSpread = r.double("charging_start_spread", default: chargingStartSpread, min: 0, max: 12)
+        chargingHours = r.double("charging_hours", default: chargingHours, min: 0, max: 24)
+        chargingHoursSpread = r.double("charging_hours_spread", default: chargingHoursSpread, min: 0, max: 12)
+        wifiShare = r.double("wifi_share", default: wifiShare, min: 0, max: 1)
+        wifiStartHour = r.double("wifi_start_hour", default: wifiStartHour, min: 0, max: 24)
+        wifiStartSpread = r.double("wifi_start_spread", default: wifiStartSpread, min: 0, max: 12)
+        wifiHours = r.double("wifi_hours", default: wifiHours, min: 0, max: 24)
+        reachable = r.double("reachable", default: reachable, min: 0, max: 1)
+        startHourUTC = r.double("start_hour_utc", default: startHourUTC, min: 0, max: 24)
+        roundIntervalSeconds = r.double("round_interval_seconds", default: roundIntervalSeconds, min: 0, max: 1e7)
+        r.finish()
+    }
 }

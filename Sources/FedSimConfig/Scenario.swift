@@ -12,6 +12,8 @@ public struct Scenario: Codable, Sendable, Equatable {
     public var secureAggregation = SecureAggregationConfig()
     public var privacy = PrivacyConfig()
     public var runtime = RuntimeConfig()
+    /// The simulated device fleet: availability, compute and network speed, deadlines.
+    public var fleet = FleetConfig()
 
     public init() {}
 }
@@ -138,6 +140,7 @@ public struct DataConfig: Codable, Sendable, Equatable {
     /// Folder holding MovieLens-100K in GroupLens (`u.data`) or RecBole (`ml-100k.inter`) layout.
     public var path = "data/ml-100k"
     public var split = SplitConfig()
+    public var partition = PartitionConfig()
     public var synthetic = SyntheticConfig()
     public init() {}
 }
@@ -173,6 +176,9 @@ public struct SyntheticConfig: Codable, Sendable, Equatable {
     public var popularityExponent = 0.8
     /// Probability that a rating falls in the device's home domain.
     public var homeDomainShare = 0.7
+    /// Domains a device rates in (domain skew): its home domain plus `domains_per_device − 1`
+    /// others drawn per device; 0 means every domain (the remainder spread over all others).
+    public var domainsPerDevice = 0
     /// Standard deviation of the rating noise before rounding to the 1–5 scale.
     public var noise = 0.4
     public init() {}
@@ -239,8 +245,23 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         /// Each device independently with rate q = devices_per_round / population (what DP
         /// amplification by sampling assumes).
         case poisson
+        /// `devices_per_round` without replacement, each draw with probability ∝ the device's
+        /// number of training examples (successive sampling). The coordinator learns sizes.
+        case sizeWeighted = "size_weighted"
+        /// `devices_per_round` split over strata in proportion to their sizes (largest
+        /// remainder), uniform without replacement inside each stratum.
+        case stratified
     }
     public var sampling: Sampling = .uniform
+    public enum Stratum: String, Codable, Sendable, CaseIterable {
+        /// The domain holding most of the device's training examples.
+        case domain
+        /// Activity quantile of the device's training-set size (`activity_strata` groups).
+        case activity
+    }
+    /// What `sampling: stratified` stratifies by.
+    public var stratifyBy: Stratum = .domain
+    public var activityStrata = 4
     public var local = LocalTrainingConfig()
     public var server = ServerOptimizerConfig()
     public init() {}

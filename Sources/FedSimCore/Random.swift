@@ -119,6 +119,23 @@ extension RandomNumberGenerator {
         }
     }
 
+    /// log Gamma(shape, 1): stays finite for tiny shapes, where Gamma draws underflow to 0.
+    public mutating func nextLogGamma(shape: Double) -> Double {
+        if shape >= 1 { return _log(nextGamma(shape: shape)) }
+        let u = max(nextUnitDouble(), .leastNormalMagnitude)
+        return _log(nextGamma(shape: shape + 1)) + _log(u) / shape
+    }
+
+    /// Dirichlet(α₁…α_n) through normalised Gammas, computed in log space so that small
+    /// concentrations (α = 0.01) still give a proper point of the simplex.
+    public mutating func nextDirichlet(_ alphas: [Double]) -> [Double] {
+        var logs = alphas.map { $0 > 0 ? nextLogGamma(shape: $0) : -Double.infinity }
+        let m = logs.max() ?? 0
+        var total = 0.0
+        for i in logs.indices { logs[i] = m.isFinite ? _exp(logs[i] - m) : 0; total += logs[i] }
+        return total > 0 ? logs.map { $0 / total } : alphas.map { _ in 1 / Double(alphas.count) }
+    }
+
     /// Fisher–Yates partial shuffle: `count` distinct indices from 0..<n, in draw order.
     public mutating func sampleWithoutReplacement(_ count: Int, from n: Int) -> [Int] {
         precondition(count <= n)

@@ -60,6 +60,9 @@ public protocol Population: Sendable {
     /// Domain index of every item (0 when the population has one domain).
     var itemDomains: [Int32] { get }
     var domainNames: [String] { get }
+    /// A categorical label of every item (a genre), what non-IID partitioners split over.
+    var itemCategories: [Int32] { get }
+    var categoryNames: [String] { get }
     var userFeatureNames: [String] { get }
     /// All of a device's interactions, before the train/test split.
     func interactions(of device: Int) -> Interactions

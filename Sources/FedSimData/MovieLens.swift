@@ -16,6 +16,10 @@ public struct MovieLensPopulation: Population {
     /// Genre bit set per item (bit g set when the movie has genre g of `genreNames`).
     public let itemGenres: [UInt32]
     public let genreNames: [String]
+    /// A movie's first listed genre (ignoring "unknown" when it has another): the label that
+    /// non-IID partitioners split over.
+    public let itemCategories: [Int32]
+    public var categoryNames: [String] { genreNames }
     public let rawUserIDs: [Int64]
     public let rawItemIDs: [Int64]
     public let ratingCount: Int
@@ -26,6 +30,12 @@ public struct MovieLensPopulation: Population {
     let ratings: [Float]
     let timestamps: [Int64]
     let features: [[Int32]]
+
+    static func primaryGenre(_ bits: UInt32) -> Int32 {
+        let known = bits & ~1
+        if known != 0 { return Int32(known.trailingZeroBitCount) }
+        return 0
+    }
 
     public static let genres = [
         "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
@@ -92,6 +102,7 @@ public struct MovieLensPopulation: Population {
         itemDomains = [Int32](repeating: 0, count: rawItemIDs.count)
         itemGenres = rawItemIDs.map { itemGenreRaw[$0] ?? 0 }
         genreNames = Self.genres
+        itemCategories = itemGenres.map(Self.primaryGenre)
         features = rawUserIDs.map { userInfo[$0] ?? [-1, -1, -1] }
     }
 

@@ -23,6 +23,7 @@ public struct SyntheticPopulation: Population {
     public let itemDomains: [Int32]
     /// Item category (0..<8): the dominant shared factor, a genre-like feature.
     public let itemCategories: [Int32]
+    public var categoryNames: [String] { (0..<max(1, min(8, config.sharedFactors))).map { "category-\($0)" } }
     let itemBias: [Float]
     let itemShared: [Float]   // itemCount × sharedFactors
     let itemDomain: [Float]   // itemCount × domainFactors
@@ -80,6 +81,8 @@ public struct SyntheticPopulation: Population {
         var domainTaste: [Double]  // domains × domainFactors
         var activity: Int
         var features: [Int32]
+        /// Domains besides home the device rates in (domain skew); nil: all others.
+        var others: [Int]?
     }
 
     func profile(_ device: Int) -> Profile {
@@ -98,8 +101,15 @@ public struct SyntheticPopulation: Population {
         // Features loosely tied to tastes, so feature-aware models have signal to find.
         let age = Int32(min(6, max(0, Int(3 + 1.5 * (shared.first ?? 0) + rng.nextGaussian()))))
         let region = Int32(rng.nextBounded(10))
+        // Domain skew: drawn last, and only when asked, so default populations are unchanged.
+        var others: [Int]?
+        let k = config.domainsPerDevice
+        if k > 0 && k < nd {
+            let pick = rng.sampleWithoutReplacement(k - 1, from: nd - 1)
+            others = pick.map { $0 >= home ? $0 + 1 : $0 }
+        }
         return Profile(home: home, bias: bias, shared: shared, domainTaste: taste, activity: activity,
-                       features: [Int32(home), age, region])
+                       features: [Int32(home), age, region], others: others)
     }
 
     public func userFeatures(of device: Int) -> [Int32] { profile(device).features }
@@ -135,7 +145,9 @@ public struct SyntheticPopulation: Population {
         while out.count < p.activity && attempts < p.activity * 50 {
             attempts += 1
             var d = p.home
-            if nd > 1 && rng.nextUnitDouble() >= config.homeDomainShare {
+            if let others = p.others {
+                if !others.isEmpty && rng.nextUnitDouble() >= config.homeDomainShare { d = others[rng.nextBounded(others.count)] }
+            } else if nd > 1 && rng.nextUnitDouble() >= config.homeDomainShare {
                 d = rng.nextBounded(nd - 1)
                 if d >= p.home { d += 1 }
             }
@@ -157,9 +169,16 @@ public struct SyntheticPopulation: Population {
 /// Builds the population a scenario names.
 public enum PopulationFactory {
     public static func make(_ data: DataConfig, seed: UInt64) throws -> any Population {
+        let base: any Population
         switch data.source {
-        case .synthetic: return SyntheticPopulation(data.synthetic, seed: Seeds.derive(seed, "population"))
-        case .movielens: return try MovieLensPopulation(folder: data.path)
+        case .synthetic: base = SyntheticPopulation(data.synthetic, seed: Seeds.derive(seed, "population"))
+        case .movielens: base = try MovieLensPopulation(folder: data.path)
+        }
+        guard data.partition.method != .natural else { return base }
+        do {
+            return try PartitionedPopulation(base: base, config: data.partition, seed: Seeds.derive(seed, "partition"))
+        } catch let e as Partitioner.Failure {
+            throw DataError(file: "scenario", message: e.description)
         }
     }
 }

@@ -64,6 +64,7 @@ public struct ClientRunner {
                 await conn.close()
                 return
             case .train(let req):
+                host.beginRound(Int(req.round))
                 if let secure {
                     let clipped = secure.train(req)
                     if clipped > 0 { log.info("round \(req.round): \(clipped) values clipped to the secure-sum bounds") }

@@ -85,6 +85,7 @@ extension Coordinator {
         /// Devices whose update was within the DP clip (a total from the secure sum).
         var withinClip = 0
         var survivors: Int
+        var survivorIDs: [Int] = []
         var examples: Double
         var lossSum: Double
         var abandoned: String?
@@ -107,14 +108,17 @@ extension Coordinator {
     func secAggParameters(n: Int) -> (k: Int, t: Int) {
         let c = scenario.secureAggregation
         let γ = c.assumedCorruption
+        // Over-selection discards a known share of the selected devices at the masked stage:
+        // the graph must tolerate it on top of the assumed dropout.
+        let δ = min(0.9, c.assumedDropout + (1 - 1 / scenario.fleet.overSelection))
         func threshold(_ k: Int) -> Int { c.threshold > 0 ? min(c.threshold, k) : min(k, Int(((1 + γ) * Double(k) / 2).rounded(.down)) + 1) }
         if c.neighbors > 0 { let k = min(c.neighbors, n - 1); return (k, threshold(k)) }
         if c.protocol == .secagg { return (n - 1, threshold(n - 1)) }
-        let p = SecAggParameters.choose(n: n, dropoutRate: c.assumedDropout, corruptionRate: γ)
+        let p = SecAggParameters.choose(n: n, dropoutRate: δ, corruptionRate: γ)
         return (p.k, c.threshold > 0 ? min(c.threshold, p.k) : p.t)
     }
 
-    func runSecureRound(_ r: Int, chosen: [Int], assignments: [ConnectionID: [UInt32]]) async throws -> SecureOutcome {
+    func runSecureRound(_ r: Int, chosen: [Int], assignments: [ConnectionID: [UInt32]], discard: Set<Int> = []) async throws -> SecureOutcome {
         let round = UInt32(r)
         let sa = scenario.secureAggregation
         let n = chosen.count
@@ -196,6 +200,9 @@ extension Coordinator {
             switch payload {
             case .masked(let d, let y):
                 guard owns(p, d) else { await protocolViolation(c, p, "sent a masked input as device \(d), which it does not host"); return true }
+                // Past the simulated deadline, offline, or beyond the over-selection target:
+                // the input arrives too late to count, exactly like a dropout.
+                if discard.contains(Int(d)) { return false }
                 do { try server.receive(masked: y, from: d) } catch { log.warning("round \(r): refusing masked input of device \(d): \(error)") }
                 return false
             case .maskedDone: return true
@@ -264,6 +271,6 @@ extension Coordinator {
         }
         return SecureOutcome(mean: quantizer.mean(weightedDelta: totals.weightedDelta, weights: totals.weights),
                              sum: totals.weightedDelta, realizedMultiplier: realized, withinClip: Int(totals.withinClip),
-                             survivors: survivors.count, examples: totals.examples, lossSum: totals.lossSum, abandoned: nil, line: line)
+                             survivors: survivors.count, survivorIDs: survivors.map { Int($0) }.sorted(), examples: totals.examples, lossSum: totals.lossSum, abandoned: nil, line: line)
     }
 }

@@ -1,6 +1,7 @@
 import FedSimAggregation
 import FedSimConfig
 import FedSimCore
+import FedSimData
 import FedSimModels
 import FedSimSecAgg
 import FedSimWire
@@ -51,6 +52,17 @@ public final class Coordinator {
     /// Why the run stopped early, if it did (e.g. the privacy budget).
     public internal(set) var stoppedEarly: String?
 
+    // Populations and the fleet (Sampling/).
+    let sampler: ClientSampler
+    let fleet: FleetModel
+    let directory: DeviceDirectory?
+    /// Simulated seconds since round 1 began.
+    public internal(set) var simulatedClock = 0.0
+    public internal(set) var participation: Participation
+    /// Devices whose update counted in the last secure round.
+    var lastFinished: [Int] = []
+    let participationLog: ParticipationLog?
+
     // Event plumbing: transport events and deadline timers merged into one stream.
     enum Input: Sendable {
         case transport(TransportEvent)
@@ -75,7 +87,8 @@ public final class Coordinator {
     }
 
     public init(scenario: Scenario, population: PopulationInfo, processCount: Int, token: [UInt8],
-                transport: any CoordinatorTransport, metrics: MetricsSink, ledgerPath: String? = nil) throws {
+                transport: any CoordinatorTransport, metrics: MetricsSink, ledgerPath: String? = nil,
+                directory: DeviceDirectory? = nil, domainNames: [String] = [], participationPath: String? = nil) throws {
         self.scenario = scenario
         self.population = population
         self.processCount = processCount
@@ -90,6 +103,22 @@ public final class Coordinator {
         optimizer = ServerOptimizer(config: scenario.training.server, count: layout.count)
         (inputs, inputSink) = AsyncStream.makeStream(of: Input.self)
         iterator = inputs.makeAsyncIterator()
+        if let directory, directory.count != population.devices {
+            throw Failure(description: "the device directory lists \(directory.count) devices, the population has \(population.devices)")
+        }
+        if directory == nil && (scenario.fleet.shapesRounds || [.sizeWeighted, .stratified].contains(scenario.training.sampling)) {
+            throw Failure(description: "training.sampling \(scenario.training.sampling.rawValue) and the fleet model need the device directory")
+        }
+        self.directory = directory
+        do {
+            sampler = try ClientSampler(config: scenario.training, population: population.devices, directory: directory,
+                                        domainNames: domainNames, seed: scenario.seed)
+        } catch let e as ClientSampler.Failure {
+            throw Failure(description: e.description)
+        }
+        fleet = FleetModel(config: scenario.fleet, seed: Seeds.derive(scenario.seed, "fleet"))
+        participation = Participation(devices: population.devices)
+        participationLog = try participationPath.map { try ParticipationLog(path: $0) }
         if scenario.privacy.enabled {
             dp = DPState(config: scenario.privacy, rate: samplingRate, population: population.devices, seed: scenario.seed)
             if let ledgerPath { ledger = try PrivacyLedger(path: ledgerPath) }
@@ -99,18 +128,6 @@ public final class Coordinator {
     /// q for Poisson sampling: the expected count per round over the population.
     public var samplingRate: Double { min(1, Double(scenario.training.devicesPerRound) / Double(max(1, population.devices))) }
 
-    /// This round's sample among the devices whose process is connected.
-    func sample(round r: Int, from available: [Int]) -> [Int] {
-        var rng = Seeds.rng(scenario.seed, "sample", UInt64(r))
-        switch scenario.training.sampling {
-        case .uniform:
-            let k = min(scenario.training.devicesPerRound, available.count)
-            return rng.sampleWithoutReplacement(k, from: available.count).map { available[$0] }.sorted()
-        case .poisson:
-            let q = samplingRate
-            return available.filter { _ in rng.nextUnitDouble() < q }
-        }
-    }
 
     // MARK: Event plumbing
 
@@ -284,21 +301,25 @@ public final class Coordinator {
     }
 
     func runRound(_ r: Int) async throws -> JSONObject {
-        let alive = peers.sorted { $0.key < $1.key }
-        let available = alive.flatMap { Array($0.value.range) }
-        guard !available.isEmpty else {
+        guard !peers.isEmpty else {
             throw Failure(description: "round \(r): no devices available; \(aliveSummary())")
         }
-        let chosen = sample(round: r, from: available)
-        let k = chosen.count
+        let (chosen, plan) = selectDevices(round: r)
         var assignments: [ConnectionID: [UInt32]] = [:]
-        for d in chosen {
+        // Plain rounds train only the devices whose update will count (a discarded update
+        // changes nothing); secure rounds run the protocol with every selected device and
+        // drop the late ones' masked inputs, as a real server would.
+        let dispatched = scenario.secureAggregation.enabled ? chosen : plan.kept
+        for d in dispatched {
             let p = Sharding.process(of: d, processes: processCount, devices: population.devices)
             assignments[peers[p]!.connection, default: []].append(UInt32(d))
         }
         if scenario.secureAggregation.enabled {
-            return try await finishSecureRound(r, chosen: chosen, assignments: assignments)
+            var line = try await finishSecureRound(r, chosen: chosen, assignments: assignments, discard: plan.discarded)
+            closeRound(r, selected: chosen, plan: plan, finished: lastFinished, into: &line)
+            return line
         }
+        let k = plan.kept.count
         var tracker = RoundTracker(assignments: assignments)
         var aggregator = WeightedMeanAggregator(layout: layout)
         for (c, devices) in assignments.sorted(by: { $0.key < $1.key }) {
@@ -360,22 +381,24 @@ public final class Coordinator {
         }
         let finished = tracker.count(.finished)
         let failed = tracker.count(.failed), dropped = tracker.count(.dropped), timedOut = tracker.count(.timedOut)
-        if dp == nil && (finished < scenario.runtime.minDevicesPerRound || finished == 0) {
+        if dp == nil && !plan.kept.isEmpty && (finished < scenario.runtime.minDevicesPerRound || finished == 0) {
             throw Failure(description:
                 "round \(r): only \(finished) of \(k) sampled devices finished (minimum \(max(1, scenario.runtime.minDevicesPerRound))): "
                 + "\(dropped) dropped with their client process, \(timedOut) timed out at the \(scenario.runtime.roundDeadlineSeconds) s deadline, "
                 + "\(failed) failed; \(aliveSummary())")
         }
         var privacyLine: JSONObject?
-        if dp != nil {
-            privacyLine = releasePrivately(round: r, sum: aggregator.values.values(), sampled: k, withinClip: withinClip)
+        if dp == nil && plan.kept.isEmpty {
+            log.warning("round \(r): no selected device could finish in time; the model is unchanged")
+        } else if dp != nil {
+            privacyLine = releasePrivately(round: r, sum: aggregator.values.values(), sampled: chosen.count, withinClip: withinClip)
         } else {
             optimizer.apply(aggregator.mean(), to: &model)
         }
         deviceUpdates += finished
         var line = JSONObject()
         line.add("round", r)
-        line.add("sampled", k)
+        line.add("sampled", chosen.count)
         line.add("finished", finished)
         line.add("failed", failed)
         line.add("dropped", dropped)
@@ -385,6 +408,8 @@ public final class Coordinator {
         line.add("examples", aggregator.examples)
         line.add("train_loss", aggregator.meanTrainLoss)
         if let privacyLine { line.add("privacy", privacyLine) }
+        let finishedDevices = tracker.outcomes.compactMap { $0.value == .finished ? Int($0.key) : nil }.sorted()
+        closeRound(r, selected: chosen, plan: plan, finished: finishedDevices, into: &line)
         return line
     }
 
@@ -426,8 +451,9 @@ public final class Coordinator {
         return o
     }
 
-    func finishSecureRound(_ r: Int, chosen: [Int], assignments: [ConnectionID: [UInt32]]) async throws -> JSONObject {
-        let o = try await runSecureRound(r, chosen: chosen, assignments: assignments)
+    func finishSecureRound(_ r: Int, chosen: [Int], assignments: [ConnectionID: [UInt32]], discard: Set<Int>) async throws -> JSONObject {
+        let o = try await runSecureRound(r, chosen: chosen, assignments: assignments, discard: discard)
+        lastFinished = o.survivorIDs
         var line = JSONObject()
         line.add("round", r)
         line.add("sampled", chosen.count)

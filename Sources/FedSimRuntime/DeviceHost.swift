@@ -7,8 +7,11 @@ import FedSimModels
 /// The virtual devices of one client process: their data, their personal parameters and the
 /// local training and evaluation they run. Transport-agnostic, so tests drive it directly.
 ///
-/// Personal parameters of the whole shard sit in one contiguous buffer (dim + 1 floats per
-/// device), initialised lazily from (seed, device) the first time a device is touched.
+/// Personal parameters of the whole shard sit in a `DeviceStateStore` (dim + 1 floats per
+/// device, memory-mapped from the run directory when there is one), initialised lazily from
+/// (seed, device) the first time a device is touched. Device data is regenerated (or read)
+/// when a round needs it and kept only until the next round, so a process holds only the
+/// devices active now.
 public final class DeviceHost {
     public let scenario: Scenario
     public let population: any Population
@@ -17,12 +20,11 @@ public final class DeviceHost {
     let trainer: LocalTrainer
     let evaluator: Evaluator
     let dim: Int
-    var personal: [Float]
-    var initialized: [Bool]
+    let store: DeviceStateStore
     var cache: [Int: DeviceData] = [:]
-    let cacheLimit = 50_000
+    var cacheRound = -1
 
-    public init(scenario: Scenario, population: any Population, shard: Range<Int>) {
+    public init(scenario: Scenario, population: any Population, shard: Range<Int>, statePath: String? = nil) throws {
         self.scenario = scenario
         self.population = population
         self.shard = shard
@@ -32,8 +34,15 @@ public final class DeviceHost {
                                items: population.itemCount, dim: dim)
         evaluator = Evaluator(k: scenario.evaluation.k, relevanceThreshold: Float(scenario.evaluation.relevanceThreshold),
                               ranking: scenario.evaluation.ranking, scale: population.ratingScale)
-        personal = [Float](repeating: 0, count: shard.count * (dim + 1))
-        initialized = [Bool](repeating: false, count: shard.count)
+        store = try DeviceStateStore(devices: shard.count, width: dim + 1, path: statePath)
+    }
+
+    /// Drops cached device data when a new round (or evaluation) starts.
+    public func beginRound(_ r: Int) {
+        if r != cacheRound {
+            cache.removeAll(keepingCapacity: true)
+            cacheRound = r
+        }
     }
 
     public func hosts(_ device: Int) -> Bool { shard.contains(device) }
@@ -41,32 +50,30 @@ public final class DeviceHost {
     public func data(_ device: Int) -> DeviceData {
         if let d = cache[device] { return d }
         let d = population.deviceData(device, split: splitter)
-        if cache.count < cacheLimit { cache[device] = d }
+        cache[device] = d
         return d
     }
 
-    func personalRange(_ device: Int) -> Range<Int> {
+    func personalRow(_ device: Int) -> UnsafeMutableBufferPointer<Float> {
         let i = device - shard.lowerBound
-        if !initialized[i] {
-            let p = MatrixFactorization.initialPersonal(dim: dim, initStd: scenario.model.initStd,
-                                                        seed: scenario.seed, device: device)
-            personal.replaceSubrange(i * (dim + 1)..<((i + 1) * (dim + 1)), with: p)
-            initialized[i] = true
+        if !store.isInitialized(i) {
+            store.initialize(i, with: MatrixFactorization.initialPersonal(dim: dim, initStd: scenario.model.initStd,
+                                                                          seed: scenario.seed, device: device))
         }
-        return i * (dim + 1)..<((i + 1) * (dim + 1))
+        return store.row(i)
     }
 
     /// The device's personal parameters (for tests and checkpoints).
-    public func personalParameters(_ device: Int) -> [Float] { Array(personal[personalRange(device)]) }
+    public func personalParameters(_ device: Int) -> [Float] { Array(personalRow(device)) }
 
     /// Local training for one device in one round. Seeded by (seed, device, round).
     public func train(device: Int, round: Int, shared: [Float], clip: Double = 0) -> LocalUpdate {
         precondition(hosts(device))
-        let r = personalRange(device)
-        var p = Array(personal[r])
+        let row = personalRow(device)
+        var p = Array(row)
         var rng = Seeds.rng(scenario.seed, "local", UInt64(device), UInt64(round))
         var u = trainer.train(shared: shared, personal: &p, data: data(device).train, rng: &rng)
-        personal.replaceSubrange(r, with: p)
+        for j in 0..<p.count { row[j] = p[j] }
         if scenario.privacy.enabled {
             // DP: bound this device's contribution (uniform weighting, so the weighted delta is Δ).
             // The round's clip comes with the request (adaptive clipping changes it).
@@ -92,8 +99,9 @@ public final class DeviceHost {
     }
 
     public func evaluate(device: Int, shared: [Float]) -> DeviceEvaluation {
-        let d = data(device)
-        let p = Array(personal[personalRange(device)])
+        // Evaluation touches each device once: read through the cache without filling it.
+        let d = cache[device] ?? population.deviceData(device, split: splitter)
+        let p = Array(personalRow(device))
         return evaluator.evaluate(device: device, shared: shared, personal: p, items: population.itemCount,
                                   dim: dim, train: d.train, test: d.test)
     }

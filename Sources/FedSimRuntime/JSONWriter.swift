@@ -36,5 +36,9 @@ public struct JSONObject {
         parts.append("\(Self.quote(key)):[" + v.map { $0.isFinite ? "\($0)" : "null" }.joined(separator: ",") + "]")
     }
 
+    public mutating func add(_ key: String, _ v: [Int]) {
+        parts.append("\(Self.quote(key)):[" + v.map(String.init).joined(separator: ",") + "]")
+    }
+
     public var text: String { "{" + parts.joined(separator: ",") + "}" }
 }

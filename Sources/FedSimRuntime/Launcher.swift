@@ -59,9 +59,16 @@ public struct Launcher {
         }
         let dir = try RunDirectory.create(parent: outParent, name: scenario.name)
         try dir.write(scenario.resolvedJSON(), to: "scenario.json")
-        let info = PopulationInfo(name: population.name, devices: population.deviceCount, items: population.itemCount,
+        var info = PopulationInfo(name: population.name, devices: population.deviceCount, items: population.itemCount,
                                   ratingMin: population.ratingScale.lowerBound, ratingMax: population.ratingScale.upperBound)
+        info.domains = population.domainNames
         try dir.write(info.json() + "\n", to: "population.json")
+        if scenario.training.mode == .federated {
+            // What the coordinator may know per device (sizes, main domain): built once here.
+            let directory = DeviceDirectory.build(population, splitter: Splitter(scenario.data.split, seed: Seeds.derive(scenario.seed, "split")),
+                                                  workers: ProcessInfo.processInfo.activeProcessorCount)
+            try RunDirectory.atomicWrite(directory.encoded(), path: dir.directoryFile)
+        }
         let progress = Progress(total: scenario.training.rounds, enabled: showProgress)
 
         if scenario.training.mode == .centralized {

@@ -57,7 +57,9 @@ public enum CoordinatorProcess {
             log.info("listening on \(dir.socketPath) for \(processes) client processes")
             let sink = try FileMetricsSink(path: dir.metricsFile)
             let c = try Coordinator(scenario: scenario, population: info, processCount: processes, token: token,
-                                    transport: server, metrics: sink, ledgerPath: dir.path + "/privacy-ledger.jsonl")
+                                    transport: server, metrics: sink, ledgerPath: dir.path + "/privacy-ledger.jsonl",
+                                    directory: try dir.loadDirectory(), domainNames: info.domains ?? [],
+                                    participationPath: dir.participationFile)
             coordinator = c
             do {
                 try await c.run()
@@ -98,6 +100,12 @@ public enum CoordinatorProcess {
         s.add("bytes_received", c?.bytesReceived ?? 0)
         s.add("final", finalMetrics(c?.lastEvaluation, k: scenario.evaluation.k))
         if let stop = c?.stoppedEarly { s.add("stopped_early", stop) }
+        if let c {
+            var part = c.participation.summary()
+            part.add("simulated_seconds", c.simulatedClock)
+            s.add("participation", part)
+            try? dir.write(c.participation.csv(), to: "participation.csv")
+        }
         if let dp = c?.dp {
             var p = JSONObject()
             let (eps, order) = dp.accountant.epsilon(delta: scenario.privacy.delta)
@@ -136,7 +144,8 @@ public enum ClientProcess {
             }
             let population = try PopulationFactory.make(scenario.data, seed: scenario.seed)
             let shard = Sharding.range(process: index, of: processes, devices: population.deviceCount)
-            let host = DeviceHost(scenario: scenario, population: population, shard: shard)
+            let host = try DeviceHost(scenario: scenario, population: population, shard: shard,
+                                      statePath: try dir.stateFile(process: index))
             let conn = try await UnixSocketClient.connect(path: dir.socketPath,
                                                           limits: FrameLimits(maxFrameBytes: scenario.runtime.maxFrameBytes),
                                                           timeout: scenario.runtime.connectTimeoutSeconds)

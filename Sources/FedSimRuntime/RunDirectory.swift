@@ -1,4 +1,5 @@
 import FedSimCore
+import FedSimData
 import FedSimConfig
 import Foundation
 
@@ -34,6 +35,25 @@ public struct RunDirectory: Sendable {
         return path + "/coordinator.sock"
     }
     public var metricsFile: String { path + "/metrics.jsonl" }
+    /// Per-device sizes and main domains (`DeviceDirectory`), written by `fedsim run`.
+    public var directoryFile: String { path + "/directory.bin" }
+    public var participationFile: String { path + "/participation.jsonl" }
+
+    /// The memory-mapped personal state of client process i (`state/process-i.bin`, 0600).
+    public func stateFile(process i: Int) throws -> String {
+        let folder = path + "/state"
+        if !FileManager.default.fileExists(atPath: folder) {
+            guard mkdir(folder, 0o700) == 0 || errno == EEXIST else {
+                throw SetupError(description: "cannot create \(folder): \(String(cString: strerror(errno)))")
+            }
+        }
+        return folder + "/process-\(i).bin"
+    }
+
+    public func loadDirectory() throws -> DeviceDirectory? {
+        guard let data = FileManager.default.contents(atPath: directoryFile) else { return nil }
+        return try DeviceDirectory.decode([UInt8](data))
+    }
     public var summaryFile: String { path + "/summary.json" }
     public var logsDir: String { path + "/logs" }
     public var modelFile: String { path + "/model.bin" }
@@ -156,6 +176,8 @@ public struct PopulationInfo: Codable, Sendable, Equatable {
     public var items: Int
     public var ratingMin: Float
     public var ratingMax: Float
+    /// Domain names (absent in run directories written before populations had them).
+    public var domains: [String]?
 
     public init(name: String, devices: Int, items: Int, ratingMin: Float, ratingMax: Float) {
         self.name = name

@@ -114,7 +114,7 @@ enum Bench {
 
         // Baseline 1: local training alone, one core, no processes or sockets.
         let population = try PopulationFactory.make(s.data, seed: s.seed)
-        let host = DeviceHost(scenario: s, population: population, shard: 0..<population.deviceCount)
+        let host = try! DeviceHost(scenario: s, population: population, shard: 0..<population.deviceCount)
         let shared = MatrixFactorization.initialShared(items: population.itemCount, dim: s.model.dim, initStd: 0.1,
                                                        globalBias: 3, seed: 1)
         var rng = Seeds.rng(s.seed, "bench")

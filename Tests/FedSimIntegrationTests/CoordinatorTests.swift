@@ -24,13 +24,15 @@ import Testing
             self.scenario = scenario
             population = try! PopulationFactory.make(scenario.data, seed: scenario.seed)
             info = PopulationInfo(name: "t", devices: population.deviceCount, items: population.itemCount, ratingMin: 1, ratingMax: 5)
+            let directory = DeviceDirectory.build(population, splitter: Splitter(scenario.data.split, seed: Seeds.derive(scenario.seed, "split")))
             coordinator = try! Coordinator(scenario: scenario, population: info, processCount: scenario.runtime.processes,
-                                      token: token, transport: transport, metrics: sink)
+                                      token: token, transport: transport, metrics: sink, directory: directory,
+                                      domainNames: population.domainNames)
         }
 
         func client(_ i: Int, token: [UInt8]? = nil) -> Task<Error?, Never> {
             let shard = Sharding.range(process: i, of: scenario.runtime.processes, devices: population.deviceCount)
-            let host = DeviceHost(scenario: scenario, population: population, shard: shard)
+            let host = try! DeviceHost(scenario: scenario, population: population, shard: shard)
             var runner = ClientRunner(host: host, processIndex: i, processCount: scenario.runtime.processes, token: token ?? self.token)
             let endpoint = transport.connect()
             runner.crash = { endpoint.crash() }  // a `crash` fault drops the in-memory connection
@@ -216,7 +218,7 @@ import Testing
         s.privacy.groupClips.itemBias = 0.01
         s.privacy.groupClips.globalBias = 0.001
         let population = try PopulationFactory.make(s.data, seed: s.seed)
-        let host = DeviceHost(scenario: s, population: population, shard: 0..<population.deviceCount)
+        let host = try! DeviceHost(scenario: s, population: population, shard: 0..<population.deviceCount)
         let layout = MatrixFactorization.sharedLayout(items: population.itemCount, dim: s.model.dim)
         let shared = MatrixFactorization.initialShared(items: population.itemCount, dim: s.model.dim, initStd: 0.02, globalBias: 3, seed: 1)
         var clippedSomewhere = false

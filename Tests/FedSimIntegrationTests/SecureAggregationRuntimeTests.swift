@@ -37,12 +37,13 @@ import Testing
         let recorder = Recorder()
         transport.recorder = { recorder.record($0, $1) }
         let sink = MemoryMetricsSink()
+        let directory = DeviceDirectory.build(population, splitter: Splitter(s.data.split, seed: Seeds.derive(s.seed, "split")))
         let coordinator = try! Coordinator(scenario: s, population: info, processCount: s.runtime.processes, token: token,
-                                      transport: transport, metrics: sink)
+                                      transport: transport, metrics: sink, directory: directory)
         var tasks: [Task<Void, Never>] = []
         for i in 0..<s.runtime.processes {
             let shard = Sharding.range(process: i, of: s.runtime.processes, devices: population.deviceCount)
-            var runner = ClientRunner(host: DeviceHost(scenario: s, population: population, shard: shard), processIndex: i,
+            var runner = ClientRunner(host: try! DeviceHost(scenario: s, population: population, shard: shard), processIndex: i,
                                       processCount: s.runtime.processes, token: token, enrollment: enrollment)
             let endpoint = transport.connect()
             runner.crash = { endpoint.crash() }
@@ -111,7 +112,7 @@ import Testing
         #expect(survivors.filter { $0 >= 30 }.count == 3)
         #expect(survivors.count == sampled.devices.filter { $0 < 30 }.count + 3)
         // Recompute every survivor's quantized input independently and add them up.
-        let host = DeviceHost(scenario: s, population: r.population, shard: 0..<r.population.deviceCount)
+        let host = try! DeviceHost(scenario: s, population: r.population, shard: 0..<r.population.deviceCount)
         let initial = MatrixFactorization.initialShared(items: r.population.itemCount, dim: s.model.dim, initStd: s.model.initStd,
                                                         globalBias: 3, seed: s.seed)
         let q = try SecureSumQuantizer(layout: MatrixFactorization.sharedLayout(items: r.population.itemCount, dim: s.model.dim),
@@ -167,7 +168,7 @@ import Testing
         let sink = MemoryMetricsSink()
         let coordinator = try! Coordinator(scenario: s, population: info, processCount: 2, token: token, transport: transport, metrics: sink)
         let initial = coordinator.model
-        let honest = ClientRunner(host: DeviceHost(scenario: s, population: population, shard: 0..<30), processIndex: 0,
+        let honest = ClientRunner(host: try! DeviceHost(scenario: s, population: population, shard: 0..<30), processIndex: 0,
                                   processCount: 2, token: token, enrollment: enrollment)
         let e0 = transport.connect()
         let t0 = Task { _ = try? await honest.run(e0) }
@@ -201,5 +202,46 @@ import Testing
         } else {
             #expect(coordinator.deviceUpdates <= 30)  // only process 0's devices (0..<30) can be in the sum
         }
+    }
+}
+
+/// Stragglers under a simulated deadline and over-selection: plain rounds train only the
+/// devices that make it; secure rounds run SecAgg+ with every selected device and drop the
+/// late ones' masked inputs, which the survivors' reveals then unmask. Both must aggregate
+/// exactly the same devices, so the models agree to quantization error.
+@Suite struct FleetRoundTests {
+    static func scenario(_ proto: SecureAggregationConfig.Kind) -> Scenario {
+        var s = TestSupport.tinyScenario(devices: 80, rounds: 3, perRound: 20)
+        s.secureAggregation.protocol = proto
+        s.secureAggregation.assumedDropout = 0.3
+        s.fleet.compute.examplesPerSecond = 20
+        s.fleet.compute.sigma = 1.0
+        s.fleet.deadlineSeconds = 6
+        s.fleet.overSelection = 1.3
+        return s
+    }
+
+    static func lines(_ r: SecureAggregationRuntimeTests.Run) -> [[String: Any]] {
+        r.sink.lines.map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+    }
+
+    @Test func deadlineAndOverSelectionDropTheSameDevicesWithAndWithoutSecureAggregation() async throws {
+        let plain = try await SecureAggregationRuntimeTests.run(Self.scenario(.none))
+        let secure = try await SecureAggregationRuntimeTests.run(Self.scenario(.secaggPlus))
+        var late = 0
+        for (p, s) in zip(Self.lines(plain), Self.lines(secure)) {
+            let pf = p["fleet"] as! [String: Any], sf = s["fleet"] as! [String: Any]
+            #expect(pf["selected"] as? Int == 26)  // ⌈1.3 × 20⌉
+            #expect((pf["kept"] as! Int) + (pf["missed_deadline"] as! Int) + (pf["went_offline"] as! Int) + (pf["over_selected"] as! Int) == 26)
+            #expect(p["finished"] as? Int == pf["kept"] as? Int)
+            #expect(s["finished"] as? Int == sf["kept"] as? Int)
+            #expect(s["dropped"] as? Int == 26 - (sf["kept"] as! Int))
+            #expect(NSDictionary(dictionary: pf) == NSDictionary(dictionary: sf))
+            late += pf["missed_deadline"] as! Int
+        }
+        #expect(late > 0, "the deadline should drop someone at this speed spread")
+        let worst = zip(plain.coordinator.model, secure.coordinator.model).map { abs($0 - $1) }.max()!
+        #expect(worst < 1e-3, "largest parameter difference \(worst)")
+        #expect(plain.coordinator.participation.finished == secure.coordinator.participation.finished)
     }
 }

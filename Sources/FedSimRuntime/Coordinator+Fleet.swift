@@ -1,0 +1,85 @@
+import FedSimConfig
+import FedSimCore
+import FedSimData
+import FedSimModels
+import Foundation
+
+/// Who trains each round: the sampler picks among eligible devices (their process is alive
+/// and, with an availability model, they are charging, on Wi-Fi and reachable at the
+/// simulated time), then the fleet's timing model decides whose update arrives in time.
+extension Coordinator {
+    /// The selected devices and the plan of whose updates will count.
+    func selectDevices(round r: Int) -> (selected: [Int], plan: RoundPlan) {
+        let t = simulatedClock
+        let everyoneAlive = peers.count == processCount
+        let alwaysAvailable = scenario.fleet.availability.model == .always
+        let target = Int((Double(scenario.training.devicesPerRound) * scenario.fleet.overSelection).rounded(.up))
+        let hostAlive: (Int) -> Bool = { [peers, processCount, population] d in
+            peers[Sharding.process(of: d, processes: processCount, devices: population.devices)] != nil
+        }
+        let selected = sampler.sample(round: r, target: target, allEligible: everyoneAlive && alwaysAvailable) { [fleet] d in
+            hostAlive(d) && fleet.isAvailable(d, at: t)
+        }
+        guard let directory else {
+            var plan = RoundPlan()
+            plan.kept = selected
+            return (selected, plan)
+        }
+        // Simulated finish times; the model travels down and a dense update up.
+        let bytes = 4 * layout.count
+        var finish: [Int: Double] = [:], window: [Int: Double] = [:]
+        for d in selected {
+            finish[d] = fleet.roundSeconds(d, examples: Int(directory.trainSizes[d]), epochs: scenario.training.local.epochs,
+                                           bytesDown: bytes, bytesUp: bytes)
+            window[d] = fleet.availableSeconds(d, at: t) ?? 0
+        }
+        let plan = RoundPlan.make(selected: selected, finish: finish, window: window, deadline: scenario.fleet.deadlineSeconds,
+                                  target: scenario.training.sampling == .poisson ? selected.count : scenario.training.devicesPerRound)
+        return (selected, plan)
+    }
+
+    /// Records participation and the simulated clock for a finished round.
+    func closeRound(_ r: Int, selected: [Int], plan: RoundPlan, finished: [Int], into line: inout JSONObject) {
+        participation.record(selected: selected, finished: finished)
+        var fleetLine = JSONObject()
+        fleetLine.add("selected", selected.count)
+        fleetLine.add("kept", plan.kept.count)
+        fleetLine.add("missed_deadline", plan.missedDeadline.count)
+        fleetLine.add("went_offline", plan.wentOffline.count)
+        fleetLine.add("over_selected", plan.overSelected.count)
+        fleetLine.add("sim_start_seconds", simulatedClock)
+        fleetLine.add("sim_round_seconds", plan.seconds)
+        line.add("fleet", fleetLine)
+        participationLog?.append(round: r, clock: simulatedClock, selected: selected, finished: finished, plan: plan)
+        simulatedClock += max(plan.seconds, scenario.fleet.availability.roundIntervalSeconds)
+    }
+}
+
+/// `participation.jsonl`: per round, who was selected, who finished, and why the others did
+/// not count. One line per round, device indices sorted.
+final class ParticipationLog {
+    let handle: FileHandle
+
+    init(path: String) throws {
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw RunDirectory.SetupError(description: "cannot create \(path)")
+            }
+        }
+        guard let h = FileHandle(forWritingAtPath: path) else { throw RunDirectory.SetupError(description: "cannot open \(path)") }
+        h.seekToEndOfFile()
+        handle = h
+    }
+
+    func append(round r: Int, clock: Double, selected: [Int], finished: [Int], plan: RoundPlan) {
+        var o = JSONObject()
+        o.add("round", r)
+        o.add("sim_start_seconds", clock)
+        o.add("selected", selected)
+        o.add("finished", finished)
+        o.add("missed_deadline", plan.missedDeadline)
+        o.add("went_offline", plan.wentOffline)
+        o.add("over_selected", plan.overSelected)
+        handle.write(Data((o.text + "\n").utf8))
+    }
+}
