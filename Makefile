@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_BIN = .build/release
 DEBUG_BIN = .build/debug
 
-.PHONY: help setup build run test data movielens centralized bench bench-secagg crosscheck clean
+.PHONY: help setup build run test data movielens centralized bench bench-secagg bench-scale crosscheck clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ bench: build ## Throughput, round time, bytes on the wire, peak RSS, kernels —
 
 bench-secagg: build ## SecAgg+ device / coordinator cost and bytes for n ∈ {100, 1000, 5000}, d ∈ {1e4, 1e5}, beside the crypto floor
 	$(RELEASE_BIN)/fedsim-bench secagg --markdown
+
+bench-scale: build ## 1k/10k/100k devices × 100/1,000 a round × plain/DP/SecAgg+/both: updates/s, round time, peak RSS, bytes; writes docs/performance.md
+	$(RELEASE_BIN)/fedsim-bench scale --markdown --write docs/performance.md
 
 crosscheck: ## Regenerate the RDP and PLD test vectors with the live dp-accounting (PyPI) and compare
 	python3 -m venv .build/dpenv

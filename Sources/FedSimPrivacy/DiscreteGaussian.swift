@@ -59,6 +59,17 @@ public struct DiscreteGaussian: Sendable, Equatable {
     /// Bernoulli(exp(−γ)) for γ = n/d ∈ [0, 1]: K ← 1; while Bernoulli(γ/K) { K += 1 }; K odd.
     static func bernoulliExpNegUnit(_ n: UInt128, _ d: UInt128, using r: inout NoiseRandomness) -> Bool {
         var k: UInt128 = 1
+        if d <= UInt128(UInt64.max) {
+            // 64-bit arithmetic while d·k fits (almost always: K rarely passes 3).
+            let n64 = UInt64(n), d64 = UInt64(d)
+            var k64: UInt64 = 1
+            while true {
+                let (dk, overflow) = d64.multipliedReportingOverflow(by: k64)
+                if overflow { k = UInt128(k64); break }
+                if r.uniform64(below: dk) >= n64 { return k64 & 1 == 1 }
+                k64 += 1
+            }
+        }
         while r.uniform(below: d * k) < n { k += 1 }
         return k & 1 == 1
     }
@@ -68,7 +79,7 @@ public struct DiscreteGaussian: Sendable, Equatable {
     /// P[Y = y] ∝ exp(−|y|/t).
     static func discreteLaplace(t: UInt128, using r: inout NoiseRandomness) -> Int64 {
         while true {
-            let u = r.uniform(below: t)
+            let u = t <= UInt128(UInt64.max) ? UInt128(r.uniform64(below: UInt64(t))) : r.uniform(below: t)
             guard bernoulliExpNeg(u, t, using: &r) else { continue }
             var v: UInt128 = 0
             while bernoulliExpNeg(1, 1, using: &r) { v += 1 }

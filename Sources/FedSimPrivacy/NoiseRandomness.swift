@@ -21,6 +21,8 @@ public struct NoiseRandomness {
     var chunk: UInt64 = 0
     var buffer = [UInt8](repeating: 0, count: 65_536)
     var position = 65_536
+    var reservoir: UInt64 = 0
+    var available = 0
 
     public init(_ source: Source) {
         SecureRandom.ensureReady()
@@ -53,23 +55,56 @@ public struct NoiseRandomness {
         return UInt64(littleEndian: v)
     }
 
-    public mutating func nextBit() -> Bool { nextUInt64() & 1 == 1 }
+    /// `b` uniform bits (1 ≤ b ≤ 64), taken from a 64-bit reservoir so that small draws
+    /// (a Bernoulli(1/k), a uniform below 20,000) do not each burn 8 bytes of keystream.
+    @inline(__always)
+    public mutating func nextBits(_ b: Int) -> UInt64 {
+        if b <= available {
+            let v = b == 64 ? reservoir : reservoir & ((1 << UInt64(b)) - 1)
+            reservoir = b == 64 ? 0 : reservoir >> UInt64(b)
+            available -= b
+            return v
+        }
+        // Use the reservoir's remaining bits as the low part, a fresh word for the rest.
+        let lowCount = available
+        let low = reservoir
+        let word = nextUInt64()
+        let need = b - lowCount
+        let high = need == 64 ? word : word & ((1 << UInt64(need)) - 1)
+        reservoir = need == 64 ? 0 : word >> UInt64(need)
+        available = 64 - need
+        return lowCount == 0 ? high : (high << UInt64(lowCount)) | low
+    }
 
-    /// Uniform in 0..<bound, exactly (rejection sampling, no modulo bias).
+    public mutating func nextBit() -> Bool { nextBits(1) == 1 }
+
+    /// Uniform in 0..<bound, exactly: draw ⌈log₂ bound⌉ bits and reject values ≥ bound
+    /// (fewer than 2 tries on average; no division, no modulo bias).
     public mutating func uniform(below bound: UInt128) -> UInt128 {
         precondition(bound > 0)
-        if bound <= UInt128(UInt64.max) {
+        if bound == 1 { return 0 }
+        let bits = 128 - (bound - 1).leadingZeroBitCount
+        if bits <= 64 {
             let b = UInt64(bound)
-            let limit = UInt64.max - (UInt64.max % b)  // values ≥ limit are rejected
             while true {
-                let v = nextUInt64()
-                if v < limit { return UInt128(v % b) }
+                let v = nextBits(bits)
+                if v < b { return UInt128(v) }
             }
         }
-        let limit = UInt128.max - (UInt128.max % bound)
         while true {
-            let v = UInt128(nextUInt64()) << 64 | UInt128(nextUInt64())
-            if v < limit { return v % bound }
+            let v = UInt128(nextBits(bits - 64)) << 64 | UInt128(nextBits(64))
+            if v < bound { return v }
+        }
+    }
+
+    /// Uniform in 0..<bound for 64-bit bounds (the common case, kept in 64-bit arithmetic).
+    @inline(__always)
+    public mutating func uniform64(below bound: UInt64) -> UInt64 {
+        if bound <= 1 { return 0 }
+        let bits = 64 - (bound - 1).leadingZeroBitCount
+        while true {
+            let v = nextBits(bits)
+            if v < bound { return v }
         }
     }
 }

@@ -23,6 +23,8 @@ final class SecAggParticipant {
     var inputs: [UInt32: [UInt32]] = [:]
     var silentFrom: [UInt32: SecAggStage] = [:]
     var scratch: [UInt32] = []
+    /// Signature checks and key agreements the process's devices share this round.
+    var sharedWork = SecAggSharedWork()
     /// Masked inputs sent this round (for crash faults "after N updates").
     var maskedSent = 0
 
@@ -61,6 +63,7 @@ final class SecAggParticipant {
         inputs = [:]
         silentFrom = [:]
         maskedSent = 0
+        sharedWork = SecAggSharedWork()
         quantizer = try Coordinator.quantizer(
             scenario: host.scenario,
             layout: MatrixFactorization.sharedLayout(items: host.population.itemCount, dim: host.scenario.model.dim),
@@ -70,7 +73,7 @@ final class SecAggParticipant {
         }
         var keys: [AdvertisedKeys] = []
         for d in c.devices where host.hosts(Int(d)) {
-            var dev = try SecAggDevice(device: d, identity: enrollment.identity(of: d), config: c, graph: g)
+            var dev = try SecAggDevice(device: d, identity: enrollment.identity(of: d), config: c, graph: g, sharedWork: sharedWork)
             if let s = simulatedDropout(d, round: c.round) { silentFrom[d] = s }
             if silentFrom[d] == .advertise { continue }
             keys.append(try dev.advertise())

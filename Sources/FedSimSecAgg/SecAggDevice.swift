@@ -29,9 +29,14 @@ public struct SecAggDevice {
     var received: [UInt32: [UInt8]] = [:]               // sealed shares from neighbours (U2 ∩ N(u))
     var shareKeys: [UInt32: [UInt8]] = [:]              // per-neighbour encryption keys, agreed once
     var maskedWith: [UInt32] = []
+    /// Checks and agreements shared with the other devices of the same process, if any.
+    let sharedWork: SecAggSharedWork?
 
-    /// `graph` may be passed in when many devices of one process share a round.
-    public init(device: UInt32, identity: Sodium.SigningKeyPair, config: SecAggRoundConfig, graph: NeighbourGraph? = nil) throws {
+    /// `graph` may be passed in when many devices of one process share a round; so may
+    /// `sharedWork` (see `SecAggSharedWork`).
+    public init(device: UInt32, identity: Sodium.SigningKeyPair, config: SecAggRoundConfig, graph: NeighbourGraph? = nil,
+                sharedWork: SecAggSharedWork? = nil) throws {
+        self.sharedWork = sharedWork
         let g = graph ?? config.graph()
         guard let node = g.node(of: device) else {
             throw SecAggError(.notSampled, "device \(device) is not among the round's sampled devices")
@@ -48,6 +53,18 @@ public struct SecAggDevice {
     }
 
     public var neighbours: Set<UInt32> { neighbourSet }
+
+    func verify(_ signature: [UInt8], _ message: [UInt8], _ publicKey: [UInt8]) -> Bool {
+        if let sharedWork { return sharedWork.verify(signature: signature, message: message, publicKey: publicKey) }
+        return Sodium.verify(signature: signature, message: message, publicKey: publicKey)
+    }
+
+    func agree(_ own: Sodium.AgreementKeyPair, _ peer: [UInt8], context: String) throws -> [UInt8] {
+        if let sharedWork {
+            return try sharedWork.agree(secretKey: own.secretKey, ownPublicKey: own.publicKey, peerPublicKey: peer, context: context)
+        }
+        return try Sodium.agree(secretKey: own.secretKey, ownPublicKey: own.publicKey, peerPublicKey: peer, context: context)
+    }
 
     // MARK: Stage 1
 
@@ -71,9 +88,7 @@ public struct SecAggDevice {
                 throw SecAggError(.notNeighbour, "keys of device \(a.device), which is not a neighbour of \(device)")
             }
             guard peers[a.device] == nil else { throw SecAggError(.duplicate, "keys of device \(a.device) twice") }
-            guard let pk = identityKey(a.device),
-                  Sodium.verify(signature: a.signature, message: a.signedBytes(round: config.round), publicKey: pk)
-            else {
+            guard let pk = identityKey(a.device), verify(a.signature, a.signedBytes(round: config.round), pk) else {
                 throw SecAggError(.badSignature, "keys of device \(a.device) do not carry its signature for round \(config.round)")
             }
             peers[a.device] = a
@@ -89,8 +104,7 @@ public struct SecAggDevice {
         var out: [EncryptedShare] = []
         out.reserveCapacity(holders.count)
         for (i, v) in holders.enumerated() {
-            let key = try Sodium.agree(secretKey: encryptionKeys.secretKey, ownPublicKey: encryptionKeys.publicKey,
-                                       peerPublicKey: peers[v]!.encryptionKey, context: "fedsim-secagg-share")
+            let key = try agree(encryptionKeys, peers[v]!.encryptionKey, context: "fedsim-secagg-share")
             shareKeys[v] = key
             let plain = le(device) + le(v) + seedShares[i].encoded() + keyShares[i].encoded()
             out.append(EncryptedShare(from: device, to: v, ciphertext: Sodium.seal(
@@ -122,8 +136,7 @@ public struct SecAggDevice {
         Sodium.addStream(seed: selfMaskSeed, to: &y, subtract: false, scratch: &scratch)
         maskedWith = received.keys.sorted()
         for v in maskedWith {
-            let seed = try Sodium.agree(secretKey: maskKeys.secretKey, ownPublicKey: maskKeys.publicKey,
-                                        peerPublicKey: peers[v]!.maskKey, context: "fedsim-secagg-mask")
+            let seed = try agree(maskKeys, peers[v]!.maskKey, context: "fedsim-secagg-mask")
             Sodium.addStream(seed: seed, to: &y, subtract: device < v, scratch: &scratch)
         }
         let m = config.modulusMask

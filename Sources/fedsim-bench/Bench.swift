@@ -102,6 +102,12 @@ enum Bench {
             }
             return
         }
+        if CommandLine.arguments.contains("scale") {
+            let args = CommandLine.arguments
+            let doc = args.firstIndex(of: "--write").flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil }
+            try ScaleBench.run(markdown: markdown, write: doc, quick: args.contains("--quick"))
+            return
+        }
         if CommandLine.arguments.contains("secagg") {
             let quick = CommandLine.arguments.contains("--quick")
             let sizes: [(n: Int, d: Int)] = quick ? [(100, 10_000), (100, 100_000)]
