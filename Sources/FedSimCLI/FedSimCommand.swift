@@ -16,7 +16,7 @@ public struct FedSimCommand: ParsableCommand {
             over a Unix-domain socket, and writes everything to a run directory under runs/ (docs/cli.md).
             """,
         version: "0.1.0",
-        subcommands: [Run.self, Validate.self, DataCommand.self, Privacy.self]
+        subcommands: [Run.self, Resume.self, Validate.self, DataCommand.self, Privacy.self]
     )
     public init() {}
 }
@@ -69,6 +69,11 @@ extension FedSimCommand {
                 FileHandle.standardError.write(Data("fedsim: \(error)\n".utf8))
                 throw ExitCode(ExitCodes.badInput)
             }
+            try Self.report(result, scenario: scenario)
+        }
+
+        /// Prints the outcome (summary lines, then the run directory) and sets the exit code.
+        static func report(_ result: Launcher.Result, scenario: Scenario) throws {
             let dir = result.directory
             if let text = try? dir.read("summary.json"),
                let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
@@ -84,10 +89,35 @@ extension FedSimCommand {
                 print("final: rmse \(fmt("rmse"))  mae \(fmt("mae"))  hr@\(k) \(fmt("hr@\(k)"))  ndcg@\(k) \(fmt("ndcg@\(k)"))")
             }
             if let error = result.error {
-                FileHandle.standardError.write(Data("fedsim: run failed: \(error)\n".utf8))
+                FileHandle.standardError.write(Data("fedsim: \(result.exitCode == ExitCodes.interrupted ? "" : "run failed: ")\(error)\n".utf8))
             }
             print(dir.path)
             if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+        }
+    }
+
+    struct Resume: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Continue an interrupted or crashed run from its last checkpoint.",
+            discussion: "Rolls the client processes' device state back to the checkpoint, drops metrics of later rounds (they run again) and keeps every privacy-ledger entry. Exit codes as for `fedsim run`.")
+
+        @Argument(help: "The run directory.")
+        var runDirectory: String
+
+        @Flag(help: "No progress display.")
+        var quiet = false
+
+        func run() throws {
+            let result: Launcher.Result
+            let scenario: Scenario
+            do {
+                scenario = try RunDirectory(path: runDirectory).loadScenario()
+                result = try Launcher.resume(directory: runDirectory, binDirectory: Launcher.ownBinDirectory(), showProgress: !quiet)
+            } catch {
+                FileHandle.standardError.write(Data("fedsim: cannot resume \(runDirectory): \(error)\n".utf8))
+                throw ExitCode(ExitCodes.badInput)
+            }
+            try Run.report(result, scenario: scenario)
         }
     }
 

@@ -379,6 +379,7 @@ extension RuntimeConfig {
         connectTimeoutSeconds = r.double("connect_timeout_seconds", default: connectTimeoutSeconds, min: 0, max: 3_600, exclusiveMin: true)
         minDevicesPerRound = r.int("min_devices_per_round", default: minDevicesPerRound, range: 0...10_000_000)
         maxFrameBytes = r.int("max_frame_bytes", default: maxFrameBytes, range: 4_096...(1 << 31))
+        checkpointEvery = r.int("checkpoint_every", default: checkpointEvery, range: 0...1_000_000)
         faults = r.sections("faults").map { s in let f = FaultConfig(reading: s); return f }
         r.finish()
     }

@@ -310,6 +310,9 @@ public struct RuntimeConfig: Codable, Sendable, Equatable {
     public var minDevicesPerRound = 1
     /// Largest frame accepted on the wire.
     public var maxFrameBytes = 256 * 1024 * 1024
+    /// Write a checkpoint (coordinator state + client device-state snapshots) every N
+    /// rounds; 0: only when interrupted (SIGINT / SIGTERM).
+    public var checkpointEvery = 10
     /// Simulated faults (for testing resilience).
     public var faults: [FaultConfig] = []
     public init() {}

@@ -74,7 +74,14 @@ public struct ClientRunner {
             case .evaluate(let req):
                 let entries = req.devices.filter { host.hosts(Int($0)) }.map { host.evaluate(device: Int($0), shared: req.shared) }
                 try await conn.send(.evaluation(EvaluationReport(round: req.round, entries: entries)))
-            case .hello, .update, .failed, .evaluation:
+            case .checkpoint(let r):
+                do {
+                    try host.snapshot(round: Int(r))
+                    try await conn.send(.checkpointed(round: r))
+                } catch {
+                    log.error("cannot write the checkpoint of round \(r): \(error)")
+                }
+            case .hello, .update, .failed, .evaluation, .checkpointed:
                 log.warning("ignoring unexpected \(message.kindName) message from the coordinator")
             }
         }

@@ -28,7 +28,7 @@ public final class Coordinator {
     let metrics: MetricsSink
     public var log = Log("coordinator")
 
-    public private(set) var model: [Float]
+    public internal(set) var model: [Float]
     public let layout: ParameterLayout
     var optimizer: ServerOptimizer
 
@@ -76,10 +76,20 @@ public final class Coordinator {
     var forwarder: Task<Void, Never>?
 
     // Totals.
-    public private(set) var bytesSent = 0
-    public private(set) var bytesReceived = 0
-    public private(set) var deviceUpdates = 0
-    public private(set) var roundsCompleted = 0
+    public internal(set) var bytesSent = 0
+    public internal(set) var bytesReceived = 0
+    public internal(set) var deviceUpdates = 0
+    public internal(set) var roundsCompleted = 0
+    /// The first round to run (after `restore`, the checkpoint's round + 1).
+    public internal(set) var firstRound = 1
+    /// Device updates done before this process started (restored from a checkpoint).
+    public internal(set) var updatesBeforeStart = 0
+    /// Where checkpoints go (nil: no checkpoints, e.g. in-memory tests).
+    public var checkpointPath: String?
+    /// Set from a signal handler: finish the current round, checkpoint, and stop.
+    public let interrupt = InterruptFlag()
+    /// Whether the run stopped on an interrupt (the process exits 130).
+    public internal(set) var interrupted = false
     public private(set) var lastEvaluation: EvaluationSummary?
 
     public struct Failure: Error, CustomStringConvertible {
@@ -238,8 +248,9 @@ public final class Coordinator {
         defer { forwarder?.cancel() }
         try await waitForProcesses()
         let start = monotonicSeconds()
-        for r in 1...scenario.training.rounds {
+        for r in firstRound...max(firstRound, scenario.training.rounds) where r <= scenario.training.rounds {
             let roundStart = monotonicSeconds()
+            dp?.beginRound(r)
             if let dp, scenario.privacy.budget.epsilon > 0 {
                 let (eps, _) = dp.epsilonAfterNextRound()
                 if eps > scenario.privacy.budget.epsilon {
@@ -261,6 +272,15 @@ public final class Coordinator {
             line.add("round_seconds", monotonicSeconds() - roundStart)
             line.add("wall_seconds", monotonicSeconds() - start)
             metrics.record(line)
+            let checkpointEvery = scenario.runtime.checkpointEvery
+            if interrupt.isSet {
+                await writeCheckpoint(round: r)
+                interrupted = true
+                stoppedEarly = "interrupted after round \(r); resume with `fedsim resume`"
+                log.warning("interrupted: stopping after round \(r)")
+                break
+            }
+            if checkpointEvery > 0 && r % checkpointEvery == 0 && r < scenario.training.rounds { await writeCheckpoint(round: r) }
         }
         for (_, peer) in peers.sorted(by: { $0.key < $1.key }) {
             await send(.shutdown(reason: "run complete"), to: peer.connection)

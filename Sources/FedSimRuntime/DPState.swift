@@ -33,8 +33,11 @@ public struct DPState {
     /// Gaussian with multiplier σ (Andrew et al. 2021, Theorem 1).
     public let updateMultiplier: Double
 
+    let seed: UInt64
+
     public init(config: PrivacyConfig, rate: Double, population: Int, seed: UInt64) {
         self.config = config
+        self.seed = seed
         self.rate = rate
         expectedDevices = rate * Double(population)
         randomness = NoiseRandomness(config.noise == .secure ? .secure : .reproducible(seed: Seeds.derive(seed, "dp.noise")))
@@ -55,6 +58,22 @@ public struct DPState {
     }
 
     public var noiseIsPrivate: Bool { randomness.isPrivate }
+
+    /// Reproducible (debugging) noise restarts from (seed, round) every round, so a run
+    /// resumed from a checkpoint draws the same noise as an uninterrupted one. Secure noise
+    /// keeps its CSPRNG stream.
+    public mutating func beginRound(_ r: Int) {
+        if !randomness.isPrivate { randomness = NoiseRandomness(.reproducible(seed: Seeds.derive(seed, "dp.noise", UInt64(r)))) }
+    }
+
+    /// Rebuilds the accountant from the ledger's entries (each round whose noisy aggregate
+    /// was computed, including rounds after the checkpoint that a crash interrupted: they may
+    /// have been released, so they stay counted), and restores the clip.
+    public mutating func restore(ledger entries: [(rate: Double, noiseMultiplier: Double)], clip: Double) {
+        accountant = RDPAccountant()
+        for e in entries { accountant.compose(rate: e.rate, noiseMultiplier: e.noiseMultiplier) }
+        self.clip = clip
+    }
 
     /// ε (at δ) after one more round; the budget check runs on this before the round starts.
     public func epsilonAfterNextRound() -> (epsilon: Double, order: Double) {

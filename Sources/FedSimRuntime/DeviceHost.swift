@@ -3,6 +3,7 @@ import FedSimCore
 import FedSimConfig
 import FedSimData
 import FedSimModels
+import Foundation
 
 /// The virtual devices of one client process: their data, their personal parameters and the
 /// local training and evaluation they run. Transport-agnostic, so tests drive it directly.
@@ -35,6 +36,27 @@ public final class DeviceHost {
         evaluator = Evaluator(k: scenario.evaluation.k, relevanceThreshold: Float(scenario.evaluation.relevanceThreshold),
                               ranking: scenario.evaluation.ranking, scale: population.ratingScale)
         store = try DeviceStateStore(devices: shard.count, width: dim + 1, path: statePath)
+    }
+
+    /// Where the snapshot of round r goes: beside the store, `process-i.r<round>.ckpt`.
+    public static func snapshotPath(statePath: String, round: Int) -> String {
+        statePath.replacingOccurrences(of: ".bin", with: "") + ".r\(round).ckpt"
+    }
+
+    /// Persists the devices' state as of round r (a checkpoint), keeping the two newest
+    /// snapshots. Returns false when the state lives only in memory (nothing to persist).
+    @discardableResult
+    public func snapshot(round r: Int) throws -> Bool {
+        guard let path = store.path else { return false }
+        try store.snapshot(to: Self.snapshotPath(statePath: path, round: r))
+        let folder = (path as NSString).deletingLastPathComponent
+        let prefix = ((path as NSString).lastPathComponent as NSString).deletingPathExtension + ".r"
+        let rounds = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
+            .filter { $0.hasPrefix(prefix) && $0.hasSuffix(".ckpt") }
+            .compactMap { Int($0.dropFirst(prefix.count).dropLast(5)) }
+            .sorted()
+        for old in rounds.dropLast(2) { unlink(Self.snapshotPath(statePath: path, round: old)) }
+        return true
     }
 
     /// Drops cached device data when a new round (or evaluation) starts.

@@ -80,4 +80,46 @@ public final class DeviceStateStore: @unchecked Sendable {
     public func sync() {
         if path != nil { msync(base, length, MS_SYNC) }
     }
+
+    /// Writes the whole store to `snapshot` atomically (temp file, fsync, rename): the
+    /// devices' state as of a checkpoint.
+    public func snapshot(to snapshot: String) throws {
+        let tmp = snapshot + ".tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard fd >= 0 else { throw Failure(description: "cannot write \(tmp): \(String(cString: strerror(errno)))") }
+        var off = 0
+        while off < length {
+            let n = write(fd, base + off, length - off)
+            if n <= 0 { close(fd); throw Failure(description: "write to \(tmp) failed") }
+            off += n
+        }
+        fsync(fd)
+        close(fd)
+        guard rename(tmp, snapshot) == 0 else { throw Failure(description: "cannot rename \(tmp)") }
+    }
+
+    /// Replaces the store file at `path` with a snapshot (before the process maps it).
+    public static func restore(snapshot: String, to path: String) throws {
+        let tmp = path + ".restore"
+        let src = open(snapshot, O_RDONLY)
+        guard src >= 0 else { throw Failure(description: "cannot read \(snapshot): \(String(cString: strerror(errno)))") }
+        defer { close(src) }
+        let dst = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard dst >= 0 else { throw Failure(description: "cannot write \(tmp)") }
+        var buf = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(src, $0.baseAddress, $0.count) }
+            if n < 0 { close(dst); throw Failure(description: "read of \(snapshot) failed") }
+            if n == 0 { break }
+            var off = 0
+            while off < n {
+                let w = buf.withUnsafeBytes { write(dst, $0.baseAddress! + off, n - off) }
+                if w <= 0 { close(dst); throw Failure(description: "write to \(tmp) failed") }
+                off += w
+            }
+        }
+        fsync(dst)
+        close(dst)
+        guard rename(tmp, path) == 0 else { throw Failure(description: "cannot rename \(tmp)") }
+    }
 }

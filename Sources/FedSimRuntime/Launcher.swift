@@ -86,11 +86,45 @@ public struct Launcher {
 
         _ = try dir.createToken()
         if scenario.secureAggregation.enabled { try dir.createEnrollmentSecret() }
-        let coordinator = try spawn("fedsim-coordinator", ["--run-dir", dir.path], log: dir.logsDir + "/coordinator.log")
+        return try supervise(dir, scenario: scenario, progress: progress, resume: false)
+    }
+
+    /// `fedsim resume RUN_DIR`: continues a run from its last checkpoint. The clients' device
+    /// state is rolled back to the checkpoint's snapshots, and metrics and participation lines
+    /// of later rounds are dropped (those rounds run again). The privacy ledger keeps every
+    /// entry: rounds after the checkpoint may have been released, so they stay accounted.
+    public static func resume(directory path: String, binDirectory: String, showProgress: Bool = true) throws -> Result {
+        let dir = RunDirectory(path: path)
+        let scenario = try dir.loadScenario()
+        let ckpt = try CoordinatorCheckpoint.load(dir.checkpointFile)
+        guard ckpt.processes == scenario.runtime.processes else {
+            throw RunDirectory.SetupError(description: "the checkpoint was written for \(ckpt.processes) client processes, the run has \(scenario.runtime.processes)")
+        }
+        if ckpt.clientSnapshots {
+            for i in 0..<ckpt.processes {
+                let state = try dir.stateFile(process: i)
+                try DeviceStateStore.restore(snapshot: DeviceHost.snapshotPath(statePath: state, round: ckpt.round), to: state)
+            }
+        }
+        try RunDirectory.truncateJSONLines(dir.metricsFile, keepingRoundsUpTo: ckpt.round)
+        try RunDirectory.truncateJSONLines(dir.participationFile, keepingRoundsUpTo: ckpt.round)
+        var launcher = Launcher(scenario: scenario, outParent: (path as NSString).deletingLastPathComponent, binDirectory: binDirectory)
+        launcher.showProgress = showProgress
+        let progress = Progress(total: scenario.training.rounds, enabled: showProgress)
+        return try launcher.supervise(dir, scenario: scenario, progress: progress, resume: true)
+    }
+
+    func supervise(_ dir: RunDirectory, scenario: Scenario, progress: Progress, resume: Bool) throws -> Result {
+        // Ctrl-C reaches the whole process group: the coordinator finishes its round, writes a
+        // checkpoint and tells the clients to leave; this launcher waits for it.
+        signal(SIGINT, SIG_IGN)
+        defer { signal(SIGINT, SIG_DFL) }
+        let coordinator = try spawn("fedsim-coordinator", ["--run-dir", dir.path] + (resume ? ["--resume"] : []),
+                                    log: dir.logsDir + "/coordinator.log", append: resume)
         var clients: [Process] = []
         for i in 0..<scenario.runtime.processes {
             clients.append(try spawn("fedsim-client", ["--run-dir", dir.path, "--index", String(i)],
-                                     log: dir.logsDir + "/client-\(i).log"))
+                                     log: dir.logsDir + "/client-\(i).log", append: resume))
         }
         var peaks: [Int32: Int] = [:]
         func samplePeaks() {
@@ -118,11 +152,13 @@ public struct Launcher {
         }
         let code = coordinator.terminationStatus
         var error: String?
-        if code != 0 {
+        if code == ExitCodes.interrupted {
+            error = "interrupted; continue with `fedsim resume \(dir.path)`"
+        } else if code != 0 {
             error = Self.summaryError(dir) ?? "the coordinator exited with status \(code); see \(dir.logsDir)/coordinator.log"
         }
-        return Result(directory: dir, exitCode: code == 0 ? ExitCodes.success : ExitCodes.runFailed, error: error,
-                      peakTreeRSSBytes: peaks.values.reduce(0, +))
+        let exit = code == 0 ? ExitCodes.success : (code == ExitCodes.interrupted ? ExitCodes.interrupted : ExitCodes.runFailed)
+        return Result(directory: dir, exitCode: exit, error: error, peakTreeRSSBytes: peaks.values.reduce(0, +))
     }
 
     static func summaryError(_ dir: RunDirectory) -> String? {
@@ -132,13 +168,16 @@ public struct Launcher {
         return obj["error"] as? String
     }
 
-    func spawn(_ name: String, _ args: [String], log: String) throws -> Process {
+    func spawn(_ name: String, _ args: [String], log: String, append: Bool = false) throws -> Process {
         let exe = binDirectory + "/" + name
         guard FileManager.default.isExecutableFile(atPath: exe) else {
             throw RunDirectory.SetupError(description: "cannot find \(exe); build with `make build` (or `swift build`) first")
         }
-        FileManager.default.createFile(atPath: log, contents: nil, attributes: [.posixPermissions: 0o600])
+        if !append || !FileManager.default.fileExists(atPath: log) {
+            FileManager.default.createFile(atPath: log, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
         let handle = FileHandle(forWritingAtPath: log)
+        handle?.seekToEndOfFile()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
         p.arguments = args

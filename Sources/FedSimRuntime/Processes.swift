@@ -42,7 +42,7 @@ public enum ExitCodes {
 /// The `fedsim-coordinator` process: binds the socket, runs the rounds, writes the model and
 /// the summary. Returns the process exit code.
 public enum CoordinatorProcess {
-    public static func main(runDirectory: String) async -> Int32 {
+    public static func main(runDirectory: String, resume: Bool = false) async -> Int32 {
         let log = Log("coordinator")
         let dir = RunDirectory(path: runDirectory)
         let started = monotonicSeconds()
@@ -61,6 +61,24 @@ public enum CoordinatorProcess {
                                     directory: try dir.loadDirectory(), domainNames: info.domains ?? [],
                                     participationPath: dir.participationFile)
             coordinator = c
+            c.checkpointPath = dir.checkpointFile
+            if resume {
+                let ckpt = try CoordinatorCheckpoint.load(dir.checkpointFile)
+                try c.restore(ckpt, ledger: PrivacyLedgerReader.entries(dir.path + "/privacy-ledger.jsonl"))
+                log.info("resuming after round \(ckpt.round)")
+            }
+            try dir.write("\(getpid())\n", to: "coordinator.pid")
+            // SIGINT / SIGTERM: finish the round, checkpoint, tell the clients to leave, exit 130.
+            signal(SIGINT, SIG_IGN)
+            signal(SIGTERM, SIG_IGN)
+            let flag = c.interrupt
+            let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
+                let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                src.setEventHandler { flag.set() }
+                src.resume()
+                return src
+            }
+            defer { sources.forEach { $0.cancel() } }
             do {
                 try await c.run()
             } catch {
@@ -73,6 +91,10 @@ public enum CoordinatorProcess {
             await server.shutdown()
             try ModelFile.save(c.model, layout: c.layout, in: dir)
             try writeSummary(dir, scenario: scenario, coordinator: c, seconds: monotonicSeconds() - started, error: nil)
+            if c.interrupted {
+                log.warning("interrupted after round \(c.roundsCompleted); `fedsim resume \(dir.path)` continues")
+                return ExitCodes.interrupted
+            }
             log.info("run complete: \(c.roundsCompleted) rounds, \(c.deviceUpdates) device updates")
             return ExitCodes.success
         } catch {
@@ -88,14 +110,15 @@ public enum CoordinatorProcess {
     static func writeSummary(_ dir: RunDirectory, scenario: Scenario, coordinator c: Coordinator?, seconds: Double, error: String?) throws {
         var s = JSONObject()
         s.add("scenario", scenario.name)
-        s.add("status", error == nil ? "completed" : "failed")
+        s.add("status", error != nil ? "failed" : (c?.interrupted == true ? "interrupted" : "completed"))
         if let error { s.add("error", error) }
         s.add("mode", scenario.training.mode.rawValue)
         s.add("seed", Int(truncatingIfNeeded: scenario.seed))
         s.add("rounds", c?.roundsCompleted ?? 0)
         s.add("device_updates", c?.deviceUpdates ?? 0)
         s.add("wall_seconds", seconds)
-        s.add("device_updates_per_second", Double(c?.deviceUpdates ?? 0) / max(seconds, 1e-9))
+        s.add("device_updates_per_second", Double((c?.deviceUpdates ?? 0) - (c?.updatesBeforeStart ?? 0)) / max(seconds, 1e-9))
+        if let c, c.firstRound > 1 { s.add("resumed_after_round", c.firstRound - 1) }
         s.add("bytes_sent", c?.bytesSent ?? 0)
         s.add("bytes_received", c?.bytesReceived ?? 0)
         s.add("final", finalMetrics(c?.lastEvaluation, k: scenario.evaluation.k))

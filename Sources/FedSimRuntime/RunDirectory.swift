@@ -38,6 +38,20 @@ public struct RunDirectory: Sendable {
     /// Per-device sizes and main domains (`DeviceDirectory`), written by `fedsim run`.
     public var directoryFile: String { path + "/directory.bin" }
     public var participationFile: String { path + "/participation.jsonl" }
+    public var checkpointFile: String { path + "/checkpoint.json" }
+
+    /// Keeps the lines of a JSON-lines file whose "round" is ≤ `round` (and drops a torn
+    /// last line), atomically. A missing file is left missing.
+    public static func truncateJSONLines(_ file: String, keepingRoundsUpTo round: Int) throws {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return }
+        var kept = ""
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let r = o["round"] as? Int, r <= round else { continue }
+            kept += line + "\n"
+        }
+        try atomicWrite(Array(kept.utf8), path: file)
+    }
 
     /// The memory-mapped personal state of client process i (`state/process-i.bin`, 0600).
     public func stateFile(process i: Int) throws -> String {

@@ -22,7 +22,7 @@ public enum FrameCodec {
     public static let headerBytes = 8
 
     enum Kind: UInt8 {
-        case hello = 1, welcome, reject, train, update, failed, evaluate, evaluation, shutdown, secagg
+        case hello = 1, welcome, reject, train, update, failed, evaluate, evaluation, shutdown, secagg, checkpoint, checkpointed
     }
 
     // MARK: Encoding
@@ -85,6 +85,12 @@ public enum FrameCodec {
             buf.writeInteger(e.stage)
             buf.writeInteger(UInt32(e.body.count), endianness: .little)
             buf.writeBytes(e.body)
+        case .checkpoint(let r):
+            header(&buf, .checkpoint)
+            buf.writeInteger(r, endianness: .little)
+        case .checkpointed(let r):
+            header(&buf, .checkpointed)
+            buf.writeInteger(r, endianness: .little)
         }
         buf.setInteger(UInt32(buf.writerIndex - start - 4), at: start, endianness: .little)
     }
@@ -210,6 +216,10 @@ public enum FrameCodec {
             let n: UInt32 = try read(&b)
             guard let body = b.readBytes(length: Int(n)) else { throw FrameError(.truncated, "secagg body of \(n) bytes") }
             m = .secagg(SecAggEnvelope(round: round, stage: stage, body: body))
+        case .checkpoint:
+            m = .checkpoint(round: try read(&b))
+        case .checkpointed:
+            m = .checkpointed(round: try read(&b))
         }
         guard b.readableBytes == 0 else {
             throw FrameError(.trailingBytes, "\(b.readableBytes) bytes after a \(m.kindName) message")

@@ -28,6 +28,11 @@ public enum Message: Equatable, Sendable {
     /// Either way: one stage of a secure-aggregation round. The body is opaque here; the
     /// FedSimSecAgg module encodes and checks it, so the transport knows nothing of the protocol.
     case secagg(SecAggEnvelope)
+    /// Coordinator → client: persist your devices' state as it is after this round (the
+    /// coordinator's checkpoint of the same round will point at it).
+    case checkpoint(round: UInt32)
+    /// Client → coordinator: the state of that round is on disk.
+    case checkpointed(round: UInt32)
 
     public var kindName: String {
         switch self {
@@ -41,6 +46,8 @@ public enum Message: Equatable, Sendable {
         case .evaluation: return "evaluation"
         case .shutdown: return "shutdown"
         case .secagg(let e): return "secagg(stage \(e.stage))"
+        case .checkpoint: return "checkpoint"
+        case .checkpointed: return "checkpointed"
         }
     }
 }

@@ -12,6 +12,12 @@ public struct Participation: Sendable {
         finished = [UInt32](repeating: 0, count: devices)
     }
 
+    public init(selected: [UInt32], finished: [UInt32]) {
+        precondition(selected.count == finished.count)
+        self.selected = selected
+        self.finished = finished
+    }
+
     public mutating func record(selected s: [Int], finished f: [Int]) {
         for d in s where d < selected.count { selected[d] &+= 1 }
         for d in f where d < finished.count { finished[d] &+= 1 }

@@ -1,0 +1,144 @@
+import FedSimConfig
+import FedSimCore
+import FedSimRuntime
+import FedSimTestSupport
+import Foundation
+import Testing
+
+/// Checkpoint and resume with real processes: a run SIGKILLed at a random round and resumed
+/// ends exactly like the uninterrupted run; a SIGINT checkpoints and exits 130.
+@Suite(.serialized) struct ResumeTests {
+    /// Starts `fedsim run` in the background; returns the process and its output pipe.
+    static func start(_ args: [String]) throws -> (Process, Pipe) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestSupport.binDirectory() + "/fedsim")
+        p.arguments = args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return (p, out)
+    }
+
+    /// The newest run directory under `parent`, once it has a coordinator pid file.
+    static func runDirectory(in parent: String, timeout: Double = 30) -> String? {
+        let end = monotonicSeconds() + timeout
+        while monotonicSeconds() < end {
+            if let d = (try? FileManager.default.contentsOfDirectory(atPath: parent))?.sorted().last,
+               FileManager.default.fileExists(atPath: parent + "/" + d + "/coordinator.pid") { return parent + "/" + d }
+            usleep(20_000)
+        }
+        return nil
+    }
+
+    static func waitForRounds(_ dir: String, _ n: Int, timeout: Double = 60) -> Bool {
+        let end = monotonicSeconds() + timeout
+        while monotonicSeconds() < end {
+            if TestSupport.metricsLines(dir + "/metrics.jsonl").count >= n { return true }
+            usleep(10_000)
+        }
+        return false
+    }
+
+    /// Metrics without wall-clock fields and socket byte counters (a resumed run handshakes
+    /// again, so its counters differ by the handshake's bytes).
+    static func comparable(_ dir: String) -> [NSDictionary] {
+        TestSupport.metricsLines(dir + "/metrics.jsonl").map { line in
+            var o = line
+            for k in ["round_seconds", "wall_seconds", "bytes_sent", "bytes_received"] { o[k] = nil }
+            // ε and its order: a resumed run accounts the redone rounds twice (checked below).
+            if var p = o["privacy"] as? [String: Any] { p["epsilon"] = nil; p["order"] = nil; o["privacy"] = p }
+            if var sa = o["secagg"] as? [String: Any], var stages = sa["stages"] as? [String: Any] {
+                for (name, v) in stages {
+                    var st = v as! [String: Any]
+                    for k in ["seconds", "bytes_up", "bytes_down"] { st[k] = nil }
+                    stages[name] = st
+                }
+                sa["stages"] = stages
+                o["secagg"] = sa
+            }
+            return NSDictionary(dictionary: o)
+        }
+    }
+
+    static func scenario(privacy: Bool) -> Scenario {
+        var s = TestSupport.tinyScenario(devices: 120, rounds: 12, perRound: 30)
+        s.evaluation.every = 3
+        s.runtime.checkpointEvery = 2
+        s.secureAggregation.protocol = .secaggPlus
+        if privacy {
+            s.training.sampling = .poisson
+            s.training.weighting = .uniform
+            s.privacy.mechanism = .central
+            s.privacy.noise = .reproducible
+            s.privacy.clip = 0.5
+        }
+        return s
+    }
+
+    @Test(arguments: [false, true])
+    func sigkillAtARandomRoundThenResumeEndsLikeTheUninterruptedRun(privacy: Bool) throws {
+        let s = Self.scenario(privacy: privacy)
+        let file = MultiProcessTests.scenarioFile(s)
+        let reference = try MultiProcessTests.fedsim(["run", file, "--out", TestSupport.temporaryDirectory(), "--quiet"])
+        #expect(reference.status == 0)
+
+        // Kill the coordinator with SIGKILL once a random round (3…10) has been recorded.
+        var rng = Xoshiro256(seed: UInt64(monotonicSeconds() * 1e6))
+        let killAfter = 3 + rng.nextBounded(8)
+        let parent = TestSupport.temporaryDirectory()
+        let (proc, _) = try Self.start(["run", file, "--out", parent, "--quiet"])
+        let dir = try #require(Self.runDirectory(in: parent))
+        #expect(Self.waitForRounds(dir, killAfter))
+        let pid = Int32(try String(contentsOfFile: dir + "/coordinator.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
+        kill(pid, SIGKILL)
+        proc.waitUntilExit()
+        #expect(proc.terminationStatus != 0)
+        let recorded = TestSupport.metricsLines(dir + "/metrics.jsonl").count
+        #expect(recorded < 12, "the run finished before the kill")
+
+        let checkpointRound = try CoordinatorCheckpoint.load(dir + "/checkpoint.json").round
+        let resumed = try MultiProcessTests.fedsim(["resume", dir, "--quiet"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        // Same final model, bit for bit, and the same metrics.
+        let a = FileManager.default.contents(atPath: reference.runDirectory + "/model.bin")
+        let b = FileManager.default.contents(atPath: dir + "/model.bin")
+        #expect(a != nil && a == b, "killed after \(killAfter) rounds (\(recorded) recorded)")
+        #expect(Self.comparable(reference.runDirectory) == Self.comparable(dir))
+        if privacy {
+            // Every released round is in the ledger; rounds redone after the crash count twice.
+            let ledger = try String(contentsOfFile: dir + "/privacy-ledger.jsonl", encoding: .utf8).split(separator: "\n")
+            #expect(ledger.count >= 12)
+            #expect(ledger.count >= 12 + (recorded - checkpointRound) && ledger.count <= 12 + (recorded + 1 - checkpointRound),
+                    "ledger \(ledger.count), recorded \(recorded), checkpoint \(checkpointRound)")
+            let eps = { (d: String) in ((TestSupport.metricsLines(d + "/metrics.jsonl").last?["privacy"] as? [String: Any])?["epsilon"] as? Double) ?? 0 }
+            #expect(eps(dir) >= eps(reference.runDirectory))
+        }
+    }
+
+    @Test func sigintCheckpointsAndExits130() throws {
+        var s = Self.scenario(privacy: false)
+        s.runtime.checkpointEvery = 0
+        let parent = TestSupport.temporaryDirectory()
+        let (proc, _) = try Self.start(["run", MultiProcessTests.scenarioFile(s), "--out", parent, "--quiet"])
+        let dir = try #require(Self.runDirectory(in: parent))
+        #expect(Self.waitForRounds(dir, 2))
+        let pid = Int32(try String(contentsOfFile: dir + "/coordinator.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
+        kill(pid, SIGINT)
+        proc.waitUntilExit()
+        #expect(proc.terminationStatus == 130)
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))) as! [String: Any]
+        #expect(summary["status"] as? String == "interrupted")
+        let ckpt = try CoordinatorCheckpoint.load(dir + "/checkpoint.json")
+        #expect(ckpt.round == TestSupport.metricsLines(dir + "/metrics.jsonl").count)
+        let resumed = try MultiProcessTests.fedsim(["resume", dir, "--quiet"])
+        #expect(resumed.status == 0)
+        #expect(TestSupport.metricsLines(dir + "/metrics.jsonl").count == 12)
+    }
+
+    @Test func resumeWithoutACheckpointIsAClearError() throws {
+        let r = try MultiProcessTests.fedsim(["resume", TestSupport.temporaryDirectory()])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("cannot resume"))
+    }
+}
