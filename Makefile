@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_BIN = .build/release
 DEBUG_BIN = .build/debug
 
-.PHONY: help setup build run test data movielens centralized bench bench-secagg bench-scale crosscheck clean
+.PHONY: help setup build run test data movielens centralized bench bench-secagg bench-scale experiments report report-check crosscheck clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -29,6 +29,22 @@ movielens: build data ## Federated MF on MovieLens-100K (scenarios/movielens-100
 
 centralized: build data ## Centralized reference of the same model on MovieLens-100K
 	$(RELEASE_BIN)/fedsim run scenarios/movielens-100k.yaml --set secure_aggregation.protocol=none --set training.mode=centralized --set training.rounds=40 --set evaluation.every=10
+
+RUN ?= $(shell ls -td runs/*/ 2>/dev/null | grep -v '/sweep-' | head -1)
+
+report: build ## Terminal summary + report.html + metrics.csv of RUN (default: the newest run in runs/)
+	@test -n "$(RUN)" || { echo "no run found; make run first, or make report RUN=runs/NAME"; exit 2; }
+	$(RELEASE_BIN)/fedsim report $(RUN)
+
+report-check: build ## Render a fresh quickstart report in headless Chromium; check its charts; screenshot to docs/report-screenshot.png
+	$(RELEASE_BIN)/fedsim run scenarios/quickstart.yaml --quiet --out runs/report-check --set training.rounds=20 \
+	    --set training.sampling=poisson --set training.weighting=uniform --set privacy.mechanism=distributed \
+	    --set privacy.noise_multiplier=1.2 --set privacy.budget.epsilon=3 --set evaluation.every=2 > runs/report-check/last.txt
+	$(RELEASE_BIN)/fedsim report $$(tail -1 runs/report-check/last.txt)
+	./scripts/report-screenshot.sh $$(tail -1 runs/report-check/last.txt) docs/report-screenshot.png
+
+experiments: build data ## The curated experiment sweeps (scenarios/experiments/); regenerates their tables in docs/results.md
+	for f in scenarios/experiments/*.yaml; do $(RELEASE_BIN)/fedsim sweep $$f --out runs/experiments --quiet --write-table docs/results.md || exit $$?; done
 
 clean: ## Remove build output and runs (keeps data/)
 	rm -rf .build runs

@@ -64,10 +64,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Run reports (HTML with SVG charts), comparisons and their terminal tables.
+        .target(name: "FedSimReports", swiftSettings: swiftSettings),
         .target(
             name: "FedSimCLI",
             dependencies: [
-                "FedSimRuntime", "FedSimConfig", "FedSimData", "FedSimPrivacy",
+                "FedSimRuntime", "FedSimConfig", "FedSimData", "FedSimPrivacy", "FedSimReports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -105,7 +107,8 @@ let package = Package(
         .testTarget(name: "FedSimWireTests", dependencies: ["FedSimWire", "FedSimTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FedSimIntegrationTests",
-            dependencies: ["FedSimRuntime", "FedSimTestSupport", "FedSimSecAgg", "FedSimAggregation", "FedSimModels", "FedSimPrivacy"],
+            dependencies: ["FedSimRuntime", "FedSimTestSupport", "FedSimSecAgg", "FedSimAggregation", "FedSimModels", "FedSimPrivacy",
+                           "FedSimReports"],
             swiftSettings: swiftSettings
         ),
     ]

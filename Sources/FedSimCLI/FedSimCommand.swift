@@ -16,7 +16,7 @@ public struct FedSimCommand: ParsableCommand {
             over a Unix-domain socket, and writes everything to a run directory under runs/ (docs/cli.md).
             """,
         version: "0.1.0",
-        subcommands: [Run.self, Resume.self, Validate.self, DataCommand.self, Privacy.self]
+        subcommands: [Run.self, Resume.self, Report.self, CompareRuns.self, Sweep.self, Validate.self, DataCommand.self, Privacy.self]
     )
     public init() {}
 }
@@ -60,6 +60,9 @@ extension FedSimCommand {
 
         func run() throws {
             let scenario = try options.load()
+            if let text = try? String(contentsOfFile: options.scenario, encoding: .utf8), text.hasPrefix("sweep:") || text.contains("\nsweep:") {
+                FileHandle.standardError.write(Data("fedsim: note: running the base scenario; its sweep: block runs with `fedsim sweep \(options.scenario)`\n".utf8))
+            }
             var launcher = Launcher(scenario: scenario, outParent: out, binDirectory: Launcher.ownBinDirectory())
             launcher.showProgress = !quiet
             let result: Launcher.Result

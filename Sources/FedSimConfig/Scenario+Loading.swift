@@ -103,6 +103,7 @@ extension Scenario {
         privacy = PrivacyConfig(reading: r.section("privacy"))
         runtime = RuntimeConfig(reading: r.section("runtime"))
         fleet = FleetConfig(reading: r.section("fleet"))
+        _ = r.node("sweep")  // read by `SweepSpec` (`fedsim sweep`); a plain run ignores it
         if name.isEmpty || name.contains("/") || name.contains(" ") {
             r.fail("name", "must be non-empty without spaces or slashes (it names the run directory)")
         }

@@ -84,6 +84,8 @@ public final class Coordinator {
     public internal(set) var firstRound = 1
     /// Device updates done before this process started (restored from a checkpoint).
     public internal(set) var updatesBeforeStart = 0
+    /// Where the final evaluation's per-device metrics go (`device-metrics.csv`).
+    public var deviceMetricsPath: String?
     /// Where checkpoints go (nil: no checkpoints, e.g. in-memory tests).
     public var checkpointPath: String?
     /// Set from a signal handler: finish the current round, checkpoint, and stop.
@@ -560,6 +562,15 @@ public final class Coordinator {
                     await protocolViolation(c, p, "sent \(m.kindName) during evaluation")
                 }
             }
+        }
+        if r == scenario.training.rounds, let deviceMetricsPath {
+            // The final evaluation per device, for the report's distribution chart.
+            var csv = "device,ratings,rmse,mae,ranked,hit,ndcg\n"
+            for e in results.sorted(by: { $0.device < $1.device }) where e.count > 0 {
+                let n = Double(e.count)
+                csv += "\(e.device),\(e.count),\((e.squaredError / n).squareRoot()),\(e.absoluteError / n),\(e.ranked ? 1 : 0),\(e.hit),\(e.ndcg)\n"
+            }
+            try? RunDirectory.atomicWrite(Array(csv.utf8), path: deviceMetricsPath)
         }
         return EvaluationSummary(results)
     }

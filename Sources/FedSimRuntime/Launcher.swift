@@ -16,6 +16,8 @@ public struct Launcher {
     public var binDirectory: String
     /// Progress goes to standard error: a live line on a terminal, plain lines otherwise.
     public var showProgress = true
+    /// The run directory's exact name (sweeps); nil: NAME-TIMESTAMP.
+    public var directoryName: String?
 
     public init(scenario: Scenario, outParent: String, binDirectory: String) {
         self.scenario = scenario
@@ -57,7 +59,7 @@ public struct Launcher {
         if scenario.training.mode == .federated && scenario.runtime.processes > population.deviceCount {
             scenario.runtime.processes = population.deviceCount
         }
-        let dir = try RunDirectory.create(parent: outParent, name: scenario.name)
+        let dir = try RunDirectory.create(parent: outParent, name: scenario.name, exactName: directoryName)
         try dir.write(scenario.resolvedJSON(), to: "scenario.json")
         var info = PopulationInfo(name: population.name, devices: population.deviceCount, items: population.itemCount,
                                   ratingMin: population.ratingScale.lowerBound, ratingMax: population.ratingScale.upperBound)

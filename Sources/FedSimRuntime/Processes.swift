@@ -62,6 +62,7 @@ public enum CoordinatorProcess {
                                     participationPath: dir.participationFile)
             coordinator = c
             c.checkpointPath = dir.checkpointFile
+            c.deviceMetricsPath = dir.path + "/device-metrics.csv"
             if resume {
                 let ckpt = try CoordinatorCheckpoint.load(dir.checkpointFile)
                 try c.restore(ckpt, ledger: PrivacyLedgerReader.entries(dir.path + "/privacy-ledger.jsonl"))

@@ -79,7 +79,9 @@ public struct RunDirectory: Sendable {
     }
 
     /// Creates a fresh run directory below `parent` (created if needed).
-    public static func create(parent: String, name: String) throws -> RunDirectory {
+    /// Creates `parent/name-TIMESTAMP` (0700), or exactly `parent/exactName` when given
+    /// (sweeps name their runs; the folder must not exist yet).
+    public static func create(parent: String, name: String, exactName: String? = nil) throws -> RunDirectory {
         let fm = FileManager.default
         try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
         var st = stat()
@@ -87,9 +89,9 @@ public struct RunDirectory: Sendable {
             throw SetupError(description: "\(parent) is world-writable without the sticky bit; refusing to create a run there")
         }
         let stamp = Self.timestamp()
-        var candidate = "\(parent)/\(name)-\(stamp)"
+        var candidate = exactName.map { "\(parent)/\($0)" } ?? "\(parent)/\(name)-\(stamp)"
         var n = 1
-        while fm.fileExists(atPath: candidate) {
+        while exactName == nil && fm.fileExists(atPath: candidate) {
             n += 1
             candidate = "\(parent)/\(name)-\(stamp)-\(n)"
         }

@@ -1,0 +1,113 @@
+import ArgumentParser
+import FedSimConfig
+import FedSimCore
+import FedSimReports
+import FedSimRuntime
+import Foundation
+
+extension FedSimCommand {
+    struct Sweep: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run every combination of a scenario's sweep: block; resumable.",
+            discussion: """
+                Runs go to OUT/sweep-NAME/NAME-001 … with sweep.json listing each run's overrides and status. \
+                Running the same command again skips finished runs, resumes interrupted ones from their checkpoint \
+                and starts the rest. Ends with a comparison table (docs/cli.md).
+                """)
+
+        @Argument(help: "Scenario file with a sweep: block.")
+        var scenario: String
+
+        @Option(help: "Parent folder of the sweep folder.")
+        var out: String = "runs"
+
+        @Option(help: "Markdown file whose `<!-- sweep:NAME:begin/end -->` section receives the results table.")
+        var writeTable: String?
+
+        @Flag(help: "No per-run progress display.")
+        var quiet = false
+
+        struct Entry: Codable {
+            var index: Int
+            var overrides: [String]
+            var directory: String
+            var status: String
+        }
+
+        func run() throws {
+            let spec: SweepSpec
+            do { spec = try SweepSpec.load(file: scenario).spec } catch let e as ScenarioErrors {
+                FileHandle.standardError.write(Data("fedsim: invalid sweep:\n\(e.description)\n".utf8))
+                throw ExitCode(ExitCodes.badInput)
+            }
+            let folder = out + "/sweep-" + spec.name
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let stateFile = folder + "/sweep.json"
+            var entries: [Entry] = []
+            if let d = FileManager.default.contents(atPath: stateFile), let old = try? JSONDecoder().decode([Entry].self, from: d) {
+                entries = old
+            }
+            func save() throws {
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try RunDirectory.atomicWrite(Array(try enc.encode(entries)), path: stateFile)
+            }
+            var failures = 0
+            for (i, overrides) in spec.runs.enumerated() {
+                let label = overrides.joined(separator: " ")
+                let tag = "[\(i + 1)/\(spec.runs.count)]"
+                let dirName = String(format: "%@-%03d", spec.name, i + 1)
+                let dirPath = folder + "/" + dirName
+                if let e = entries.first(where: { $0.overrides == overrides }), e.status == "completed",
+                   (try? RunData(path: e.directory))?.status == "completed"
+                {
+                    FileHandle.standardError.write(Data("sweep \(spec.name) \(tag) \(label): done earlier, skipped\n".utf8))
+                    continue
+                }
+                entries.removeAll { $0.overrides == overrides || $0.directory == dirPath }
+                FileHandle.standardError.write(Data("sweep \(spec.name) \(tag) \(label)\n".utf8))
+                let result: Launcher.Result
+                do {
+                    if FileManager.default.fileExists(atPath: dirPath + "/checkpoint.json"),
+                       (try? RunData(path: dirPath))?.status != "completed"
+                    {
+                        result = try Launcher.resume(directory: dirPath, binDirectory: Launcher.ownBinDirectory(), showProgress: !quiet)
+                    } else {
+                        try? FileManager.default.removeItem(atPath: dirPath)
+                        let s = try Scenario.load(file: scenario, overrides: overrides)
+                        var launcher = Launcher(scenario: s, outParent: folder, binDirectory: Launcher.ownBinDirectory())
+                        launcher.showProgress = !quiet
+                        launcher.directoryName = dirName
+                        result = try launcher.launch()
+                    }
+                } catch {
+                    FileHandle.standardError.write(Data("fedsim: sweep run \(i + 1) (\(label)): \(error)\n".utf8))
+                    entries.append(Entry(index: i + 1, overrides: overrides, directory: dirPath, status: "failed"))
+                    try save()
+                    failures += 1
+                    continue
+                }
+                let status = result.exitCode == 0 ? "completed" : (result.exitCode == ExitCodes.interrupted ? "interrupted" : "failed")
+                entries.append(Entry(index: i + 1, overrides: overrides, directory: result.directory.path, status: status))
+                entries.sort { $0.index < $1.index }
+                try save()
+                if result.exitCode == ExitCodes.interrupted {
+                    FileHandle.standardError.write(Data("fedsim: sweep interrupted; run the same command again to continue\n".utf8))
+                    throw ExitCode(ExitCodes.interrupted)
+                }
+                if result.exitCode != 0 { failures += 1 }
+            }
+            let runs = entries.sorted { $0.index < $1.index }.compactMap { try? RunData(path: $0.directory) }
+            print(Compare.render(runs, format: .table), terminator: "")
+            let grouped = Compare.grouped(runs, overrides: entries.sorted { $0.index < $1.index }.map(\.overrides))
+            print(grouped.table)
+            if let writeTable {
+                let md = "Generated by `fedsim sweep \(scenario)` on \(Compare.today()).\n\n" + grouped.markdown + "\nEvery run:\n\n" + Compare.render(runs, format: .markdown)
+                try Compare.replaceSection(named: "sweep:\(spec.name)", in: writeTable, with: md)
+                FileHandle.standardError.write(Data("wrote the table into \(writeTable)\n".utf8))
+            }
+            print(folder)
+            if failures > 0 { throw ExitCode(ExitCodes.runFailed) }
+        }
+    }
+}

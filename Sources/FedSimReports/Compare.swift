@@ -1,0 +1,104 @@
+import Foundation
+
+/// `fedsim compare`: final metrics, ε, wall time and throughput of several runs side by side
+/// (terminal, Markdown or CSV), and an HTML page overlaying their curves.
+public enum Compare {
+    public enum Format: String, CaseIterable, Sendable { case table, markdown, csv }
+
+    public static func rows(_ runs: [RunData]) -> (header: [String], rows: [[String]]) {
+        let k = runs.first?.k ?? 10
+        let header = ["run", "scenario", "seed", "status", "rounds", "rmse", "mae", "hr@\(k)", "ndcg@\(k)", "epsilon", "wall_s", "updates_per_s"]
+        let rows = runs.map { r -> [String] in
+            let s = r.summary
+            let f = { (key: String) in r.finalValue(key).map { format4($0) } ?? "" }
+            return [r.name, r.scenarioName, "\(r.seed)", r.status, "\(s["rounds"] as? Int ?? r.metrics.count)",
+                    f("rmse"), f("mae"), f("hr@\(r.k)"), f("ndcg@\(r.k)"),
+                    (r.privacy?["epsilon"] as? Double).map { format4($0, places: 3) } ?? "",
+                    format4(s["wall_seconds"] as? Double ?? 0, places: 1), format4(s["device_updates_per_second"] as? Double ?? 0, places: 0)]
+        }
+        return (header, rows)
+    }
+
+    public static func render(_ runs: [RunData], format: Format) -> String {
+        let (header, rows) = rows(runs)
+        switch format {
+        case .csv:
+            return ([header] + rows).map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
+        case .markdown:
+            return "| " + header.joined(separator: " | ") + " |\n|" + header.map { _ in "---" }.joined(separator: "|") + "|\n"
+                + rows.map { "| " + $0.joined(separator: " | ") + " |" }.joined(separator: "\n") + "\n"
+        case .table:
+            let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max() ?? 0 }
+            let line = { (r: [String]) in r.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
+            return ([line(header)] + rows.map(line)).joined(separator: "\n") + "\n"
+        }
+    }
+
+    public static func html(_ runs: [RunData]) -> String {
+        let k = runs.first?.k ?? 10
+        func overlay(_ title: String, _ y: String, _ path: String, markers: Bool = false) -> String {
+            SVGLineChart(title: title, xLabel: "round", yLabel: y, series: runs.map { .init($0.name, $0.series(path)) }, markers: markers).svg()
+        }
+        var h = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>FedSim comparison</title><style>\(HTMLReport.style)</style></head><body>"
+        h += "<h1>FedSim comparison of \(runs.count) runs</h1><table><tr>" + rows(runs).header.map { "<th>\(escape($0))</th>" }.joined() + "</tr>"
+        for r in rows(runs).rows { h += "<tr>" + r.map { "<td>\(escape($0))</td>" }.joined() + "</tr>" }
+        h += "</table><div class=\"grid-charts\">"
+        h += "<figure>\(overlay("RMSE", "RMSE (rating points)", "eval.rmse", markers: true))</figure>"
+        h += "<figure>\(overlay("NDCG@\(k)", "NDCG@\(k)", "eval.ndcg@\(k)", markers: true))</figure>"
+        h += "<figure>\(overlay("Training loss", "mean ½e² per example", "train_loss"))</figure>"
+        if runs.contains(where: { !$0.series("privacy.epsilon").isEmpty }) { h += "<figure>\(overlay("Privacy spent", "ε", "privacy.epsilon"))</figure>" }
+        return h + "</div></body></html>\n"
+    }
+}
+
+extension Compare {
+    /// Runs grouped by their overrides other than `seed`: mean ± standard deviation over
+    /// seeds of RMSE, NDCG@K and ε, as a terminal table and as Markdown.
+    public static func grouped(_ runs: [RunData], overrides: [[String]]) -> (table: String, markdown: String) {
+        var groups: [(key: String, runs: [RunData])] = []
+        for (r, o) in zip(runs, overrides) {
+            let key = o.filter { !$0.hasPrefix("seed=") }.joined(separator: " ")
+            if let i = groups.firstIndex(where: { $0.key == key }) { groups[i].runs.append(r) } else { groups.append((key, [r])) }
+        }
+        let k = runs.first?.k ?? 10
+        func stat(_ v: [Double], _ places: Int) -> String {
+            guard !v.isEmpty else { return "" }
+            let m = v.reduce(0, +) / Double(v.count)
+            guard v.count > 1 else { return format4(m, places: places) }
+            let sd = (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count - 1)).squareRoot()
+            return format4(m, places: places) + " ± " + format4(sd, places: places)
+        }
+        let header = ["configuration", "seeds", "rmse", "ndcg@\(k)", "epsilon"]
+        let rows = groups.map { g -> [String] in
+            [g.key.isEmpty ? "(base)" : g.key, "\(g.runs.count)",
+             stat(g.runs.compactMap { $0.finalValue("rmse") }, 4), stat(g.runs.compactMap { $0.finalValue("ndcg@\(k)") }, 4),
+             stat(g.runs.compactMap { $0.privacy?["epsilon"] as? Double }, 3)]
+        }
+        let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max() ?? 0 }
+        let line = { (r: [String]) in r.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
+        let table = ([line(header)] + rows.map(line)).joined(separator: "\n") + "\n"
+        let md = "| " + header.joined(separator: " | ") + " |\n|" + header.map { _ in "---" }.joined(separator: "|") + "|\n"
+            + rows.map { "| " + $0.joined(separator: " | ") + " |" }.joined(separator: "\n") + "\n\n(mean ± standard deviation over seeds)\n"
+        return (table, md)
+    }
+
+    /// Replaces the text between `<!-- NAME:begin -->` and `<!-- NAME:end -->` (appending the
+    /// section when the markers are missing).
+    public static func replaceSection(named name: String, in file: String, with text: String) throws {
+        let begin = "<!-- \(name):begin -->", end = "<!-- \(name):end -->"
+        var doc = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+        if let b = doc.range(of: begin), let e = doc.range(of: end), b.upperBound <= e.lowerBound {
+            doc.replaceSubrange(b.upperBound..<e.lowerBound, with: "\n" + text + "\n")
+        } else {
+            doc += "\n" + begin + "\n" + text + "\n" + end + "\n"
+        }
+        try doc.write(toFile: file, atomically: true, encoding: .utf8)
+    }
+
+    public static func today() -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.dateFormat = "yyyy-MM-dd"
+        return f.string(from: Date())
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+
+/// The self-contained HTML report of one run (`report.html`): a summary table and SVG charts,
+/// no scripts and no network. Also the terminal summary `fedsim report` prints.
+public enum HTMLReport {
+    public static let style = """
+        body{font-family:system-ui,-apple-system,"DejaVu Sans",sans-serif;margin:24px;color:#222;max-width:1240px}
+        h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:24px 0 8px}.sub{color:#666;margin:0 0 16px}
+        table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:4px 10px;text-align:left;font-size:14px}
+        th{background:#f5f5f5}.grid-charts{display:flex;flex-wrap:wrap;gap:12px}
+        figure{margin:0;border:1px solid #e3e3e3;border-radius:6px;padding:6px;background:#fff}
+        figcaption{font-size:12px;color:#555;max-width:528px;padding:0 6px 4px}
+        svg .title{font-size:14px;font-weight:600}svg .tick{font-size:11px;fill:#555}svg .label{font-size:12px;fill:#333}
+        svg .legend{font-size:11px;fill:#333}svg .grid{stroke:#eee}svg .axis{stroke:#999}
+        svg .reference{stroke:#d62728;stroke-dasharray:4 3}svg .reference-label{font-size:11px;fill:#d62728}
+        svg .bar{fill:#1f77b4}svg .empty{fill:#999;font-size:13px}.warn{color:#b00;font-weight:600}
+        """
+
+    public static func charts(_ run: RunData) -> [(svg: String, caption: String)] {
+        var out: [(String, String)] = []
+        let k = run.k
+        let errors = SVGLineChart(title: "Held-out rating error", xLabel: "round", yLabel: "error (rating points)",
+                                  series: [.init("RMSE", run.series("eval.rmse")), .init("MAE", run.series("eval.mae"), dashed: true)],
+                                  markers: true)
+        out.append((errors.svg(), "Example-weighted over all evaluated devices, each with its own personal parameters (docs/metrics.md)."))
+        let ranking = SVGLineChart(title: "Full-ranking quality", xLabel: "round", yLabel: "metric (0–1)",
+                                   series: [.init("HR@\(k)", run.series("eval.hr@\(k)")), .init("NDCG@\(k)", run.series("eval.ndcg@\(k)"), dashed: true)],
+                                   markers: true)
+        out.append((ranking.svg(), "Mean over devices with a relevant held-out item; every unrated item is a candidate."))
+        let loss = SVGLineChart(title: "Training loss", xLabel: "round", yLabel: "mean ½e² per example", series: [.init("train loss", run.series("train_loss"))])
+        out.append((loss.svg(), "Example-weighted mean of the devices' last local epoch (read from the secure sum under secure aggregation)."))
+        if !run.series("privacy.epsilon").isEmpty {
+            let delta = (run.privacy?["delta"] as? Double).map { "\($0)" } ?? "δ"
+            let eps = SVGLineChart(title: "Privacy spent", xLabel: "round", yLabel: "ε at δ = \(delta)",
+                                   series: [.init("ε (RDP accountant)", run.series("privacy.epsilon"))],
+                                   references: run.budget > 0 ? [.init(y: run.budget, label: "budget ε = \(run.budget)")] : [])
+            out.append((eps.svg(), "User-level (ε, δ) of the shared model after each round; the run stops before a round that would exceed the budget."))
+        }
+        var devices: [SVGLineChart.Series] = [.init("sampled", run.series("sampled")), .init("finished", run.series("finished"))]
+        let lost = run.metrics.compactMap { l -> (x: Double, y: Double)? in
+            guard let r = l["round"] as? Int else { return nil }
+            let n = ["dropped", "failed", "timed_out"].compactMap { l[$0] as? Int }.reduce(0, +)
+            return (Double(r), Double(n))
+        }
+        devices.append(.init("dropped, failed or timed out", lost, dashed: true))
+        if !run.series("fleet.missed_deadline").isEmpty, run.series("fleet.missed_deadline").contains(where: { $0.y > 0 }) {
+            devices.append(.init("missed the simulated deadline", run.series("fleet.missed_deadline"), dashed: true))
+        }
+        out.append((SVGLineChart(title: "Devices per round", xLabel: "round", yLabel: "devices", series: devices).svg(),
+                    "Sampled devices, devices whose update counted, and those lost (client process gone, failure, wall-clock deadline)."))
+        if !run.deviceRMSE.isEmpty {
+            out.append((SVGHistogram(title: "Per-device RMSE, final evaluation", xLabel: "device RMSE (rating points)", values: run.deviceRMSE).svg(),
+                        "Distribution over the \(run.deviceRMSE.count) evaluated devices (device-metrics.csv)."))
+        }
+        let stages = ["advertise", "share", "masked", "unmask"]
+        if run.metrics.contains(where: { $0["secagg"] != nil }) {
+            let s = stages.map { st in SVGLineChart.Series(st, run.series("secagg.stages.\(st).seconds")) }
+            out.append((SVGLineChart(title: "Time per secure-aggregation stage", xLabel: "round", yLabel: "seconds (wall clock)", series: s).svg(),
+                        "Wall time of each SecAgg+ stage at the coordinator; training happens inside the share stage."))
+        } else {
+            out.append((SVGLineChart(title: "Round time", xLabel: "round", yLabel: "seconds (wall clock)", series: [.init("round", run.series("round_seconds"))]).svg(),
+                        "Wall time per round, evaluation included."))
+        }
+        let up = run.increments("bytes_received").map { ($0.x, $0.y / 1e6) }, down = run.increments("bytes_sent").map { ($0.x, $0.y / 1e6) }
+        out.append((SVGLineChart(title: "Bytes on the coordinator's socket", xLabel: "round", yLabel: "MB per round",
+                                 series: [.init("received (up)", up), .init("sent (down)", down, dashed: true)]).svg(),
+                    "Frame bytes per round, both directions."))
+        return out
+    }
+
+    public static func summaryRows(_ run: RunData) -> [(String, String)] {
+        var rows: [(String, String)] = []
+        let s = run.summary
+        rows.append(("scenario", "\(run.scenarioName) (seed \(run.seed))"))
+        rows.append(("status", run.status + ((s["stopped_early"] as? String).map { " — \($0)" } ?? "") + ((s["error"] as? String).map { " — \($0)" } ?? "")))
+        rows.append(("rounds", "\(s["rounds"] as? Int ?? run.metrics.count)" + ((s["resumed_after_round"] as? Int).map { " (resumed after round \($0))" } ?? "")))
+        rows.append(("device updates", "\(s["device_updates"] as? Int ?? 0) (\(format4(s["device_updates_per_second"] as? Double ?? 0, places: 0)) per second)"))
+        rows.append(("wall time", format4(s["wall_seconds"] as? Double ?? 0, places: 1) + " s"))
+        let k = run.k
+        let f = { (key: String) in run.finalValue(key).map { format4($0) } ?? "n/a" }
+        rows.append(("final", "RMSE \(f("rmse")) · MAE \(f("mae")) · HR@\(k) \(f("hr@\(k)")) · NDCG@\(k) \(f("ndcg@\(k)"))"))
+        if let p = run.privacy {
+            let noise = p["noise"] as? String ?? "?"
+            rows.append(("privacy", "ε = \(format4(p["epsilon"] as? Double ?? .nan, places: 3)) at δ = \(p["delta"] ?? "?") (\(p["mechanism"] ?? "?"), RDP accountant, order \(p["rdp_order"] ?? "?")); noise \(noise)"))
+        } else {
+            rows.append(("privacy", "no differential privacy (the model and metrics are not private)"))
+        }
+        if let part = s["participation"] as? [String: Any] {
+            rows.append(("participation", "\(part["devices"] ?? "?") devices; never selected \(part["never_selected"] ?? "?"), never finished \(part["never_finished"] ?? "?"); Gini of finished counts \(format4(part["gini_finished"] as? Double ?? 0, places: 3))"))
+        }
+        let mb = { (v: Any?) in format4(Double(v as? Int ?? 0) / 1e6, places: 1) + " MB" }
+        rows.append(("bytes", "sent \(mb(s["bytes_sent"])), received \(mb(s["bytes_received"]))"))
+        return rows
+    }
+
+    public static func html(_ run: RunData) -> String {
+        var h = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>FedSim report: \(escape(run.name))</title><style>\(style)</style></head><body>"
+        h += "<h1>FedSim run \(escape(run.name))</h1><p class=\"sub\">\(escape(run.path))</p>"
+        if let p = run.privacy, (p["noise"] as? String)?.contains("NOT") == true {
+            h += "<p class=\"warn\">NOT PRIVATE: this run used reproducible (seeded) noise.</p>"
+        }
+        h += "<table>" + summaryRows(run).map { "<tr><th>\(escape($0.0))</th><td>\(escape($0.1))</td></tr>" }.joined() + "</table>"
+        h += "<h2>Charts</h2><div class=\"grid-charts\">"
+        for c in charts(run) { h += "<figure>\(c.svg)<figcaption>\(escape(c.caption))</figcaption></figure>" }
+        h += "</div><h2>Not in this run</h2><p>Cold-start curves (metric vs k support interactions) appear when a run evaluates cold-start users.</p>"
+        h += "<p class=\"sub\">Written by <code>fedsim report</code>. Files: metrics.jsonl, metrics.csv, summary.json, participation.jsonl, device-metrics.csv (docs/metrics.md).</p></body></html>\n"
+        return h
+    }
+
+    public static func terminal(_ run: RunData) -> String {
+        let rows = summaryRows(run)
+        let w = rows.map(\.0.count).max() ?? 0
+        return rows.map { $0.0.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,82 @@
+import FedSimConfig
+import FedSimReports
+import FedSimRuntime
+import FedSimTestSupport
+import Foundation
+import Testing
+
+/// Reports, comparisons and sweeps on real run directories.
+@Suite(.serialized) struct ReportTests {
+    @Test func niceScalesAndChartsAreWellFormed() {
+        let (lo, hi, ticks) = SVGLineChart.niceScale(0.93, 1.12)
+        #expect(lo <= 0.93 && hi >= 1.12 && ticks.count >= 4 && ticks.count <= 8)
+        #expect(ticks.first == lo && ticks.last == hi)
+        let chart = SVGLineChart(title: "t <&>", xLabel: "round", yLabel: "rmse",
+                                 series: [.init("a", [(1, 1.0), (2, 0.9)]), .init("b", [(1, .nan), (2, 0.8)])],
+                                 references: [.init(y: 1.5, label: "budget")])
+        let svg = chart.svg()
+        #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>"))
+        #expect(svg.contains("t &lt;&amp;&gt;"))          // escaped title
+        #expect(svg.components(separatedBy: "<polyline").count == 3)
+        #expect(svg.contains("budget") && !svg.contains("nan"))
+        #expect(SVGLineChart(title: "e", xLabel: "x", yLabel: "y", series: []).svg().contains("no data"))
+        #expect(SVGHistogram(title: "h", xLabel: "x", values: [1, 1, 2, 3]).svg().contains("<rect"))
+    }
+
+    /// A 3-run sweep, then `fedsim compare` prints one row per run with each run's own
+    /// final metrics, in all three formats; `fedsim report` writes the HTML and CSV.
+    @Test func sweepThenCompareAndReport() throws {
+        var s = TestSupport.tinyScenario(devices: 80, rounds: 4, perRound: 20)
+        s.evaluation.every = 2
+        let dir = TestSupport.temporaryDirectory()
+        var yaml = s.resolvedJSON()
+        yaml.removeLast(2)  // drop the closing brace and newline of the JSON object
+        yaml += ",\n\"sweep\": {\"name\": \"lr\", \"grid\": {\"training.local.learning_rate\": [0.02, 0.05, 0.1]}}\n}\n"
+        TestSupport.write(yaml, to: dir + "/sweep.yaml")
+        let out = TestSupport.temporaryDirectory()
+        let r = try MultiProcessTests.fedsim(["sweep", dir + "/sweep.yaml", "--out", out, "--quiet", "--write-table", dir + "/results.md"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let runs = (1...3).map { String(format: "%@/sweep-lr/lr-%03d", out, $0) }
+        for run in runs { #expect(FileManager.default.fileExists(atPath: run + "/summary.json")) }
+        let table = try String(contentsOfFile: dir + "/results.md", encoding: .utf8)
+        #expect(table.contains("<!-- sweep:lr:begin -->") && table.contains("training.local.learning_rate=0.05"))
+
+        // Rerunning skips everything.
+        let again = try MultiProcessTests.fedsim(["sweep", dir + "/sweep.yaml", "--out", out, "--quiet"])
+        #expect(again.status == 0 && again.stderr.components(separatedBy: "done earlier, skipped").count == 4)
+
+        for format in ["table", "markdown", "csv"] {
+            let c = try MultiProcessTests.fedsim(["compare"] + runs + ["--format", format, "--html", dir + "/compare.html"])
+            #expect(c.status == 0)
+            let lines = c.stdout.split(separator: "\n")
+            #expect(lines.count == (format == "markdown" ? 5 : 4))
+            for run in runs {
+                let data = try RunData(path: run)
+                let rmse = String(format: "%.4f", data.finalValue("rmse")!)
+                let row = lines.first { $0.contains((run as NSString).lastPathComponent) }
+                #expect(row?.contains(rmse) == true, "\(format): \(run) should show rmse \(rmse)")
+            }
+        }
+        let html = try String(contentsOfFile: dir + "/compare.html", encoding: .utf8)
+        #expect(html.components(separatedBy: "<svg").count - 1 >= 3)
+
+        let rep = try MultiProcessTests.fedsim(["report", runs[0]])
+        #expect(rep.status == 0 && rep.stdout.contains("final") && rep.stdout.contains("RMSE"))
+        let page = try String(contentsOfFile: runs[0] + "/report.html", encoding: .utf8)
+        #expect(page.components(separatedBy: "class=\"chart\"").count - 1 >= 6)
+        // Self-contained: no scripts, no stylesheets or images fetched from anywhere.
+        #expect(!page.contains("<script") && !page.contains("<link") && !page.contains("src=") && !page.contains("href="))
+        let csv = try String(contentsOfFile: runs[0] + "/metrics.csv", encoding: .utf8).split(separator: "\n")
+        #expect(csv.count == 5 && csv[0].hasPrefix("round,") && csv[0].contains("eval.rmse"))
+    }
+
+    @Test func badSweepKeysNameTheKeyPath() throws {
+        let dir = TestSupport.temporaryDirectory()
+        TestSupport.write("name: x\nsweep:\n  grid:\n    training.devices_per_rnd: [1, 2]\n", to: dir + "/s.yaml")
+        let r = try MultiProcessTests.fedsim(["sweep", dir + "/s.yaml", "--out", dir])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("training.devices_per_rnd") && r.stderr.contains("devices_per_round"))
+        let notRun = try MultiProcessTests.fedsim(["report", dir])
+        #expect(notRun.status == 2 && notRun.stderr.contains("not a FedSim run directory"))
+    }
+}
