@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_BIN = .build/release
 DEBUG_BIN = .build/debug
 
-.PHONY: help setup build run test data movielens centralized bench bench-secagg bench-scale experiments report report-check crosscheck clean
+.PHONY: help setup build run test data movielens centralized bench bench-secagg bench-scale experiments report report-check fuzz crosscheck clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -45,6 +45,11 @@ report-check: build ## Render a fresh quickstart report in headless Chromium; ch
 
 experiments: build data ## The curated experiment sweeps (scenarios/experiments/); regenerates their tables in docs/results.md
 	for f in scenarios/experiments/*.yaml; do $(RELEASE_BIN)/fedsim sweep $$f --out runs/experiments --quiet --write-table docs/results.md || exit $$?; done
+
+fuzz: setup ## ≥ 1,000,000 mutated inputs through every decoder (frames, SecAgg+ stages, scenario YAML, directory, ratings); crashes saved to .build/fuzz
+	$(SWIFT) build -c release --product fedsim-fuzz
+	mkdir -p .build/fuzz
+	$(RELEASE_BIN)/fedsim-fuzz --inputs $${FUZZ_INPUTS:-2000000} --seed $${FUZZ_SEED:-$$(date +%s)} --crash-dir .build/fuzz
 
 clean: ## Remove build output and runs (keeps data/)
 	rm -rf .build runs

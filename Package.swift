@@ -64,6 +64,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The seeded mutation fuzzer of every decoder (`make fuzz`, and a smoke test).
+        .target(
+            name: "FedSimFuzz",
+            dependencies: ["FedSimWire", "FedSimSecAgg", "FedSimConfig", "FedSimData", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "fedsim-fuzz", dependencies: ["FedSimFuzz", "FedSimCore"], swiftSettings: swiftSettings),
         // Run reports (HTML with SVG charts), comparisons and their terminal tables.
         .target(name: "FedSimReports", swiftSettings: swiftSettings),
         .target(
@@ -108,7 +115,7 @@ let package = Package(
         .testTarget(
             name: "FedSimIntegrationTests",
             dependencies: ["FedSimRuntime", "FedSimTestSupport", "FedSimSecAgg", "FedSimAggregation", "FedSimModels", "FedSimPrivacy",
-                           "FedSimReports"],
+                           "FedSimReports", "FedSimFuzz"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -12,6 +12,11 @@ extension Scenario {
             throw ScenarioErrors(errors: [ScenarioError(keyPath: "", message: "not valid YAML: \(Scenario.describe(e))",
                                                          file: file, line: Scenario.line(of: e))])
         }
+        // Alias bombs ("billion laughs") expand exponentially when walked: refuse documents
+        // whose expanded tree is implausibly large for a scenario, before any reader walks it.
+        if Self.expandedNodeCount(root, limit: maxExpandedNodes) > maxExpandedNodes {
+            throw ScenarioErrors(errors: [ScenarioError(keyPath: "", message: "the document expands to more than \(maxExpandedNodes) YAML nodes (aliases referring to aliases?); a scenario needs far fewer", file: file)])
+        }
         for o in overrides { try apply(override: o, to: &root) }
         let reader = ConfigReader.root(root, file: file)
         let scenario = Scenario(reading: reader)
@@ -22,7 +27,31 @@ extension Scenario {
         return scenario
     }
 
+    /// Largest scenario file read (a scenario is a few kB).
+    public static let maxFileBytes = 1 << 20
+    /// Largest YAML tree, aliases expanded, a scenario may have.
+    public static let maxExpandedNodes = 100_000
+
+    /// Counts nodes with aliases expanded, stopping as soon as the count passes `limit`.
+    public static func expandedNodeCount(_ node: Node, limit: Int) -> Int {
+        var count = 0
+        var stack = [node]
+        while let n = stack.popLast() {
+            count += 1
+            if count > limit { return count }
+            switch n {
+            case .mapping(let m): for (k, v) in m { stack.append(k); stack.append(v) }
+            case .sequence(let s): stack.append(contentsOf: s)
+            default: break
+            }
+        }
+        return count
+    }
+
     public static func load(file path: String, overrides: [String] = []) throws -> Scenario {
+        if let attrs = try? FileManager.default.attributesOfItem(atPath: path), let size = attrs[.size] as? Int, size > maxFileBytes {
+            throw ScenarioErrors(errors: [ScenarioError(keyPath: "", message: "scenario file is \(size) bytes; the limit is \(maxFileBytes)", file: path)])
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ScenarioErrors(errors: [ScenarioError(keyPath: "", message: "cannot read scenario file", file: path)])
         }

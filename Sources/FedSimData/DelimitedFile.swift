@@ -14,6 +14,11 @@ struct DelimitedFile {
         bytes = [UInt8](data)
     }
 
+    init(path: String, bytes: [UInt8]) {
+        self.path = path
+        self.bytes = bytes
+    }
+
     /// Calls `body(lineNumber, fields)` for every non-empty line. Fields are byte slices.
     func forEachLine(separator: UInt8, _ body: (Int, [ArraySlice<UInt8>]) throws -> Void) throws {
         var lineNo = 0

@@ -73,10 +73,12 @@ public struct DeviceDirectory: Sendable, Equatable {
         guard bytes.count >= 16, Array(bytes[0..<8]) == magic else { throw Corrupt(description: "not a device directory") }
         var n: UInt64 = 0
         withUnsafeMutableBytes(of: &n) { $0.copyBytes(from: bytes[8..<16]) }
-        let count = Int(UInt64(littleEndian: n))
-        guard count <= (bytes.count - 16) / 6, bytes.count == 16 + 6 * count else {
-            throw Corrupt(description: "device directory of \(count) devices has \(bytes.count) bytes")
+        let declared = UInt64(littleEndian: n)
+        // Compare in UInt64 first: a hostile count above Int.max must not trap on conversion.
+        guard declared <= UInt64((bytes.count - 16) / 6), bytes.count == 16 + 6 * Int(declared) else {
+            throw Corrupt(description: "device directory of \(declared) devices has \(bytes.count) bytes")
         }
+        let count = Int(declared)
         var sizes = [UInt32](repeating: 0, count: count)
         var domains = [UInt16](repeating: 0, count: count)
         sizes.withUnsafeMutableBytes { $0.copyBytes(from: bytes[16..<(16 + 4 * count)]) }

@@ -118,7 +118,20 @@ public struct MovieLensPopulation: Population {
     static func readRatings(_ path: String, separator: UInt8, header: Bool) throws
         -> [(user: Int64, item: Int64, rating: Float, ts: Int64)]
     {
-        let file = try DelimitedFile(path: path)
+        try parseRatings(DelimitedFile(path: path), separator: separator, header: header)
+    }
+
+    /// Parses rating lines from memory (the fuzzer's entry point). A first line naming
+    /// columns (`user_id:token…`) is read as the RecBole header; otherwise the GroupLens
+    /// tab-separated layout is assumed. Errors carry file:line.
+    public static func parseRatings(_ bytes: [UInt8], file: String) throws -> Int {
+        let header = bytes.starts(with: Array("user_id".utf8))
+        return try parseRatings(DelimitedFile(path: file, bytes: bytes), separator: 9, header: header).count
+    }
+
+    static func parseRatings(_ file: DelimitedFile, separator: UInt8, header: Bool) throws
+        -> [(user: Int64, item: Int64, rating: Float, ts: Int64)]
+    {
         var cols = (user: 0, item: 1, rating: 2, ts: 3)
         var out: [(user: Int64, item: Int64, rating: Float, ts: Int64)] = []
         out.reserveCapacity(file.bytes.count / 20)
