@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_BIN = .build/release
 DEBUG_BIN = .build/debug
 
-.PHONY: help setup build run test data movielens centralized bench bench-secagg bench-scale experiments report report-check fuzz crosscheck clean
+.PHONY: help setup build run test data movielens centralized bench bench-secagg bench-scale experiments report report-check fuzz chaos crosscheck clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ fuzz: setup ## ≥ 1,000,000 mutated inputs through every decoder (frames, SecAg
 	$(SWIFT) build -c release --product fedsim-fuzz
 	mkdir -p .build/fuzz
 	$(RELEASE_BIN)/fedsim-fuzz --inputs $${FUZZ_INPUTS:-2000000} --seed $${FUZZ_SEED:-$$(date +%s)} --crash-dir .build/fuzz
+
+chaos: build ## Every fault class against real processes beside fault-free runs (loopback, ~30 s); writes the table into docs/reliability.md
+	$(RELEASE_BIN)/fedsim-bench chaos --write docs/reliability.md
 
 clean: ## Remove build output and runs (keeps data/)
 	rm -rf .build runs

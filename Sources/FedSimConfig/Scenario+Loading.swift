@@ -191,6 +191,12 @@ extension Scenario {
                 out.append(("training.weighting", "differential privacy needs weighting: uniform (per-item or example weights are data-dependent and would need their own noise)"))
             }
         }
+        if training.aggregation != .mean && secureAggregation.enabled {
+            out.append(("training.aggregation", "\(training.aggregation.rawValue) needs each device's update, and secure aggregation hides them by design; set secure_aggregation.protocol: none, or use aggregation: mean (with DP clipping to bound each device's influence)"))
+        }
+        if training.aggregation != .mean && privacy.enabled {
+            out.append(("training.aggregation", "the DP accountant assumes a clipped sum; \(training.aggregation.rawValue) is not accounted (with DP, the coordinator already re-clips every update to privacy.clip)"))
+        }
         if fleet.overSelection > 1 && training.sampling == .poisson {
             out.append(("fleet.over_selection", "over-selection needs a fixed-size sampler; with Poisson sampling the rate itself sets the expected count (raise devices_per_round instead)"))
         }
@@ -308,6 +314,9 @@ extension TrainingConfig {
         devicesPerRound = r.int("devices_per_round", default: devicesPerRound, range: 1...10_000_000)
         weighting = r.choice("weighting", default: weighting)
         sampling = r.choice("sampling", default: sampling)
+        aggregation = r.choice("aggregation", default: aggregation)
+        trimFraction = r.double("trim_fraction", default: trimFraction, min: 0, max: 0.49)
+        normBound = r.double("norm_bound", default: normBound, min: 0, max: 1e9, exclusiveMin: true)
         stratifyBy = r.choice("stratify_by", default: stratifyBy)
         activityStrata = r.int("activity_strata", default: activityStrata, range: 1...100)
         local = LocalTrainingConfig(reading: r.section("local"))
@@ -397,6 +406,8 @@ extension FaultConfig {
         round = r.int("round", default: round, range: 1...1_000_000)
         afterUpdates = r.int("after_updates", default: afterUpdates, range: 0...10_000_000)
         seconds = r.double("seconds", default: seconds, min: 0, max: 3600)
+        scale = r.double("scale", default: scale, min: -1e9, max: 1e9)
+        probability = r.double("probability", default: probability, min: 0, max: 1)
         r.finish()
     }
 }

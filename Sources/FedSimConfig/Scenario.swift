@@ -253,6 +253,21 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case stratified
     }
     public var sampling: Sampling = .uniform
+    /// How the coordinator combines updates. Anything but `mean` needs the individual
+    /// updates, so it is refused with secure aggregation (and with DP, whose accounting
+    /// assumes a sum).
+    public enum Aggregation: String, Codable, Sendable, CaseIterable {
+        case mean
+        /// Coordinate-wise median of the devices that touched each element.
+        case median
+        /// Coordinate-wise mean after dropping the `trim_fraction` largest and smallest votes.
+        case trimmedMean = "trimmed_mean"
+        /// Each update scaled to L2 norm ≤ `norm_bound`, then the weighted mean.
+        case normBounded = "norm_bounded"
+    }
+    public var aggregation: Aggregation = .mean
+    public var trimFraction = 0.1
+    public var normBound = 1.0
     public enum Stratum: String, Codable, Sendable, CaseIterable {
         /// The domain holding most of the device's training examples.
         case domain
@@ -287,6 +302,16 @@ public struct FaultConfig: Codable, Sendable, Equatable {
         case crash
         /// The client process stops responding for `seconds`.
         case stall
+        /// Model poisoning: the process multiplies its devices' updates by `scale`
+        /// (bypassing its own clipping), as a compromised client would.
+        case poison
+        /// A lossy link: each update frame of the round is dropped with `probability`.
+        case drop
+        /// A slow link: each update frame of the round is delayed by `seconds`.
+        case delay
+        /// The process closes its connection after `after_updates` updates and reconnects
+        /// after `seconds`, with its devices' state intact.
+        case disconnect
     }
     public var kind: Kind = .crash
     /// Index of the client process.
@@ -296,6 +321,10 @@ public struct FaultConfig: Codable, Sendable, Equatable {
     /// Device updates the process sends in that round before the fault.
     public var afterUpdates = 0
     public var seconds = 5.0
+    /// `poison`: the factor applied to updates.
+    public var scale = 1000.0
+    /// `drop`: the chance that each update frame is lost.
+    public var probability = 0.5
     public init() {}
 }
 

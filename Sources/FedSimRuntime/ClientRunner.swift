@@ -33,11 +33,21 @@ public struct ClientRunner {
         public var description: String
     }
 
+    /// Thrown by a `disconnect` fault: the process should reconnect after `seconds`.
+    public struct Reconnect: Error, CustomStringConvertible {
+        public var seconds: Double
+        public var description: String { "fault injection: reconnect in \(seconds) s" }
+    }
+
+    /// Fault kinds already fired (a reconnected runner must not fire them again).
+    public var firedFaults: Set<Int> = []
+
     /// Runs until shutdown. Throws if the coordinator rejects us or the connection breaks.
     public func run(_ conn: some ClientConnection) async throws {
         try await conn.send(.hello(Hello(token: token, processIndex: UInt32(processIndex), processCount: UInt32(processCount),
                                          firstDevice: UInt32(host.shard.lowerBound), deviceCount: UInt32(host.shard.count))))
-        let faults = host.scenario.runtime.faults.filter { $0.process == processIndex }
+        let faults = host.scenario.runtime.faults.enumerated().filter { $0.element.process == processIndex && !firedFaults.contains($0.offset) }
+            .map(\.element)
         var secure: SecAggParticipant?
         if host.scenario.secureAggregation.enabled {
             guard let enrollment else { throw Rejected(description: "secure aggregation is on but this process has no enrollment key") }
@@ -66,7 +76,9 @@ public struct ClientRunner {
             case .train(let req):
                 host.beginRound(Int(req.round))
                 if let secure {
-                    let clipped = secure.train(req)
+                    let poison = faults.first { $0.kind == .poison && $0.round == Int(req.round) }.map { Float($0.scale) }
+                    if poison != nil { log.warning("fault injection: poisoning round \(req.round) updates by ×\(poison!)") }
+                    let clipped = secure.train(req, poisonScale: poison)
                     if clipped > 0 { log.info("round \(req.round): \(clipped) values clipped to the secure-sum bounds") }
                 } else {
                     try await train(req, conn: conn, faults: faults)
@@ -114,6 +126,12 @@ public struct ClientRunner {
         case .keys(let list):
             try await send(secure.share(list))
         case .relay(let list):
+            if let f = faults.first(where: { $0.kind == .disconnect && $0.round == Int(env.round) }) {
+                // Gone during the masked-input stage: a SecAgg+ dropout, then back for later rounds.
+                log.warning("fault injection: disconnecting before the masked inputs of round \(env.round); back in \(f.seconds) s")
+                await conn.close()
+                throw Reconnect(seconds: f.seconds)
+            }
             try await secure.mask(list, send: send) { sent in
                 for f in faults where f.round == Int(env.round) && f.afterUpdates == sent && f.kind == .crash {
                     log.warning("fault injection: crashing in round \(env.round) after \(sent) masked inputs")
@@ -144,13 +162,38 @@ public struct ClientRunner {
                 case .stall:
                     log.warning("fault injection: stalling \(f.seconds)s in round \(req.round)")
                     try await Task.sleep(for: .milliseconds(Int64(f.seconds * 1000)))
+                case .disconnect:
+                    log.warning("fault injection: disconnecting in round \(req.round) after \(n) updates; back in \(f.seconds) s")
+                    await conn.close()
+                    throw Reconnect(seconds: f.seconds)
+                case .poison, .drop, .delay:
+                    break
                 }
             }
             guard host.hosts(Int(d)) else {
                 try await conn.send(.failed(DeviceFailure(round: req.round, device: d, reason: "device not hosted here")))
                 continue
             }
-            let u = host.train(device: Int(d), round: Int(req.round), shared: req.shared, clip: req.clip)
+            var u = host.train(device: Int(d), round: Int(req.round), shared: req.shared, clip: req.clip)
+            var drop = false
+            for f in faults where f.round == Int(req.round) {
+                switch f.kind {
+                case .poison:
+                    let s = Float(f.scale)
+                    for i in u.weightedDelta.indices { u.weightedDelta[i] *= s }
+                    if n == 0 { log.warning("fault injection: poisoning round \(req.round) updates by ×\(f.scale)") }
+                case .drop:
+                    var rng = Seeds.rng(host.scenario.seed, "fault.drop", UInt64(d), UInt64(req.round))
+                    drop = drop || rng.nextUnitDouble() < f.probability
+                case .delay:
+                    try await Task.sleep(for: .milliseconds(Int64(f.seconds * 1000)))
+                default: break
+                }
+            }
+            if drop {
+                log.warning("fault injection: dropping the update frame of device \(d) in round \(req.round)")
+                continue
+            }
             try await conn.send(.update(DeviceUpdate(round: req.round, device: d, examples: UInt32(u.examples),
                                                      trainLoss: u.trainLoss, weightedDelta: u.weightedDelta, weights: u.weights,
                                                      withinClip: u.withinClip ? 1 : 0)))

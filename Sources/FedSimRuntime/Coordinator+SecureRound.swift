@@ -30,6 +30,12 @@ extension Coordinator {
             await protocolViolation(c, p, "enrolled devices that are not exactly its own \(range.lowerBound)..<\(range.upperBound)")
             return false
         }
+        // A process that reconnects enrols again; its devices' identity keys must not change
+        // (a process cannot swap in new identities for devices mid-run).
+        for (d, pk) in list where identityKeys[d] != nil && identityKeys[d]! != pk {
+            await protocolViolation(c, p, "re-enrolled device \(d) with a different identity key")
+            return false
+        }
         for (d, pk) in list { identityKeys[d] = pk }
         enrolledProcesses.insert(p)
         log.info("client process \(p) enrolled \(list.count) device identities")

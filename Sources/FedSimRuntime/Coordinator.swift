@@ -41,6 +41,7 @@ public final class Coordinator {
     var processOf: [ConnectionID: Int] = [:]  // authenticated connections
     var unauthenticated: Set<ConnectionID> = []
     var lostReasons: [Int: String] = [:]
+    var inWaitForProcesses = false
     // Secure aggregation: enrolled identity public keys (the coordinator's view of the PKI).
     var identityKeys: [UInt32: [UInt8]] = [:]
     var enrolledProcesses: Set<Int> = []
@@ -137,6 +138,41 @@ public final class Coordinator {
         }
     }
 
+    /// The robust aggregation rule, if the scenario asks for one.
+    var robustRule: RobustAggregator.Rule? {
+        switch scenario.training.aggregation {
+        case .mean: return nil
+        case .median: return .median
+        case .trimmedMean: return .trimmedMean(fraction: scenario.training.trimFraction)
+        case .normBounded: return .normBounded(bound: scenario.training.normBound)
+        }
+    }
+
+    /// With DP and no secure aggregation: scales an update above the clip (flat, or per
+    /// group) back to it. Returns whether it had to.
+    func enforceClip(_ delta: inout [Float]) -> Bool {
+        let p = scenario.privacy
+        let slack = 1 + 1e-5  // float rounding of an honest device's clip
+        if p.clipping == .perGroup {
+            var changed = false
+            for (name, bound) in [("item_embedding", p.groupClips.itemEmbedding), ("item_bias", p.groupClips.itemBias),
+                                  ("global_bias", p.groupClips.globalBias)] {
+                guard let range = layout.range(of: name) else { continue }
+                var part = Array(delta[range])
+                if L2Clip.norm(part) > bound * slack {
+                    _ = L2Clip.clip(&part, to: bound)
+                    delta.replaceSubrange(range, with: part)
+                    changed = true
+                }
+            }
+            return changed
+        }
+        let bound = dp?.clip ?? p.clip
+        guard L2Clip.norm(delta) > bound * slack else { return false }
+        _ = L2Clip.clip(&delta, to: bound)
+        return true
+    }
+
     /// q for Poisson sampling: the expected count per round over the population.
     public var samplingRate: Double { min(1, Double(scenario.training.devicesPerRound) / Double(max(1, population.devices))) }
 
@@ -194,6 +230,12 @@ public final class Coordinator {
                 return nil
             }
             guard let p = processOf[c] else { return nil }  // already closed
+            if scenario.secureAggregation.enabled, !enrolledProcesses.contains(p), case .secagg(let env) = m,
+               env.stage == SecAggStage.enroll.rawValue, peers[p] != nil, !inWaitForProcesses
+            {
+                _ = await enroll(process: p, connection: c, env)  // a process that reconnected mid-run
+                return nil
+            }
             return (p, c, m)
         }
     }
@@ -295,6 +337,8 @@ public final class Coordinator {
     }
 
     func waitForProcesses() async throws {
+        inWaitForProcesses = true
+        defer { inWaitForProcesses = false }
         let timeout = scenario.runtime.connectTimeoutSeconds
         let deadline = armDeadline(seconds: timeout)
         let secure = scenario.secureAggregation.enabled
@@ -344,6 +388,8 @@ public final class Coordinator {
         let k = plan.kept.count
         var tracker = RoundTracker(assignments: assignments)
         var aggregator = WeightedMeanAggregator(layout: layout)
+        var robust = robustRule.map { RobustAggregator(layout: layout, rule: $0) }
+        var clippedAtCoordinator = 0
         for (c, devices) in assignments.sorted(by: { $0.key < $1.key }) {
             await send(.train(DeviceRequest(round: UInt32(r), devices: devices, shared: model, clip: dp?.clip ?? 0)), to: c)
         }
@@ -375,8 +421,20 @@ public final class Coordinator {
                     switch tracker.check(u.device, from: c) {
                     case .accepted:
                         do {
-                            try aggregator.add(device: Int(u.device), weightedDelta: u.weightedDelta, weights: u.weights,
-                                               examples: Int(u.examples), trainLoss: u.trainLoss)
+                            var delta = u.weightedDelta
+                            if dp != nil && enforceClip(&delta) {
+                                // A device's own clipping is a promise; without secure aggregation the
+                                // coordinator can check it, so one device moves the sum by at most C.
+                                clippedAtCoordinator += 1
+                                log.warning("round \(r): device \(u.device) sent an update above the clip; clipped at the coordinator")
+                            }
+                            if robust != nil {
+                                try robust!.add(device: Int(u.device), weightedDelta: delta, weights: u.weights,
+                                                examples: Int(u.examples), trainLoss: u.trainLoss)
+                            } else {
+                                try aggregator.add(device: Int(u.device), weightedDelta: delta, weights: u.weights,
+                                                   examples: Int(u.examples), trainLoss: u.trainLoss)
+                            }
                             tracker.resolve(u.device, from: c, as: .finished)
                             withinClip += Int(u.withinClip)
                         } catch {
@@ -414,6 +472,8 @@ public final class Coordinator {
             log.warning("round \(r): no selected device could finish in time; the model is unchanged")
         } else if dp != nil {
             privacyLine = releasePrivately(round: r, sum: aggregator.values.values(), sampled: chosen.count, withinClip: withinClip)
+        } else if robust != nil {
+            optimizer.apply(robust!.aggregate(), to: &model)
         } else {
             optimizer.apply(aggregator.mean(), to: &model)
         }
@@ -427,8 +487,10 @@ public final class Coordinator {
         line.add("timed_out", timedOut)
         line.add("rejected", rejected)
         line.add("processes_alive", peers.count)
-        line.add("examples", aggregator.examples)
-        line.add("train_loss", aggregator.meanTrainLoss)
+        line.add("examples", robust?.examples ?? aggregator.examples)
+        line.add("train_loss", robust?.meanTrainLoss ?? aggregator.meanTrainLoss)
+        if let robust, case .normBounded = robust.rule { line.add("norm_bounded", robust.bounded) }
+        if dp != nil { line.add("clipped_at_coordinator", clippedAtCoordinator) }
         if let privacyLine { line.add("privacy", privacyLine) }
         let finishedDevices = tracker.outcomes.compactMap { $0.value == .finished ? Int($0.key) : nil }.sorted()
         closeRound(r, selected: chosen, plan: plan, finished: finishedDevices, into: &line)

@@ -48,12 +48,18 @@ public enum CoordinatorProcess {
         let started = monotonicSeconds()
         var coordinator: Coordinator?
         do {
+            try dir.checkPrivate()
             let scenario = try dir.loadScenario()
             let info = try PopulationInfo.parse(try dir.read("population.json"))
             let token = try dir.readToken()
             let processes = scenario.runtime.resolvedProcesses(cores: ProcessInfo.processInfo.activeProcessorCount)
             let server = try await UnixSocketServer.start(path: dir.socketPath,
                                                           limits: FrameLimits(maxFrameBytes: scenario.runtime.maxFrameBytes))
+            var sst = stat()
+            guard stat(dir.socketPath, &sst) == 0, sst.st_mode & 0o077 == 0 else {
+                await server.shutdown()
+                throw RunDirectory.SetupError(description: "the socket \(dir.socketPath) is accessible to other users; refusing to run")
+            }
             log.info("listening on \(dir.socketPath) for \(processes) client processes")
             let sink = try FileMetricsSink(path: dir.metricsFile)
             let c = try Coordinator(scenario: scenario, population: info, processCount: processes, token: token,
@@ -170,14 +176,25 @@ public enum ClientProcess {
             let shard = Sharding.range(process: index, of: processes, devices: population.deviceCount)
             let host = try DeviceHost(scenario: scenario, population: population, shard: shard,
                                       statePath: try dir.stateFile(process: index))
-            let conn = try await UnixSocketClient.connect(path: dir.socketPath,
-                                                          limits: FrameLimits(maxFrameBytes: scenario.runtime.maxFrameBytes),
-                                                          timeout: scenario.runtime.connectTimeoutSeconds)
             let enrollment = scenario.secureAggregation.enabled ? Enrollment(secret: try dir.readEnrollmentSecret()) : nil
-            var runner = ClientRunner(host: host, processIndex: index, processCount: processes, token: token, enrollment: enrollment)
-            runner.log = log
-            try await runner.run(conn)
-            return ExitCodes.success
+            var fired: Set<Int> = []
+            while true {
+                let conn = try await UnixSocketClient.connect(path: dir.socketPath,
+                                                              limits: FrameLimits(maxFrameBytes: scenario.runtime.maxFrameBytes),
+                                                              timeout: scenario.runtime.connectTimeoutSeconds)
+                var runner = ClientRunner(host: host, processIndex: index, processCount: processes, token: token, enrollment: enrollment)
+                runner.log = log
+                runner.firedFaults = fired
+                do {
+                    try await runner.run(conn)
+                    return ExitCodes.success
+                } catch let r as ClientRunner.Reconnect {
+                    // A `disconnect` fault: come back with the same devices and their state.
+                    for (i, f) in scenario.runtime.faults.enumerated() where f.process == index && f.kind == .disconnect { fired.insert(i) }
+                    try await Task.sleep(for: .milliseconds(Int64(r.seconds * 1000)))
+                    log.info("reconnecting")
+                }
+            }
         } catch {
             log.minimum = .debug
             log.error("\(error)")

@@ -53,6 +53,18 @@ public struct RunDirectory: Sendable {
         try atomicWrite(Array(kept.utf8), path: file)
     }
 
+    /// Refuses to run in a run directory other local users can read or write (it holds the
+    /// token, the enrollment secret and the socket), or in a symlinked one.
+    public func checkPrivate() throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { throw SetupError(description: "cannot stat \(path)") }
+        guard st.st_mode & S_IFMT == S_IFDIR else { throw SetupError(description: "\(path) is not a directory (a symlink?); refusing to run") }
+        guard st.st_uid == getuid() else { throw SetupError(description: "\(path) belongs to another user; refusing to run") }
+        guard st.st_mode & 0o077 == 0 else {
+            throw SetupError(description: "\(path) is accessible to other users (mode \(String(st.st_mode & 0o777, radix: 8))); refusing to run: chmod 700 it")
+        }
+    }
+
     /// The memory-mapped personal state of client process i (`state/process-i.bin`, 0600).
     public func stateFile(process i: Int) throws -> String {
         let folder = path + "/state"

@@ -83,11 +83,14 @@ final class SecAggParticipant {
     }
 
     /// Trains and quantizes the round's live devices (called on the round's train request).
-    func train(_ req: DeviceRequest) -> Int {
+    /// `poisonScale`: a `poison` fault's factor (a compromised process scaling its updates;
+    /// the quantizer's public bounds still cap every element).
+    func train(_ req: DeviceRequest, poisonScale: Float? = nil) -> Int {
         guard let c = round, c.round == req.round, let q = quantizer else { return 0 }
         var clipped = 0
         for d in req.devices where devices[d] != nil {
-            let u = host.train(device: Int(d), round: Int(req.round), shared: req.shared, clip: req.clip)
+            var u = host.train(device: Int(d), round: Int(req.round), shared: req.shared, clip: req.clip)
+            if let s = poisonScale { for i in u.weightedDelta.indices { u.weightedDelta[i] *= s } }
             var rng = Seeds.rng(host.scenario.seed, "secagg.quantize", UInt64(d), UInt64(req.round))
             var (v, n) = q.quantize(weightedDelta: u.weightedDelta, weights: u.weights, examples: u.examples,
                                     meanLoss: u.trainLoss, withinClip: host.scenario.privacy.enabled && u.withinClip, rng: &rng)

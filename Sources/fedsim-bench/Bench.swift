@@ -102,6 +102,11 @@ enum Bench {
             }
             return
         }
+        if CommandLine.arguments.contains("chaos") {
+            let args = CommandLine.arguments
+            try ChaosBench.run(write: args.firstIndex(of: "--write").flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil })
+            return
+        }
         if CommandLine.arguments.contains("scale") {
             let args = CommandLine.arguments
             let doc = args.firstIndex(of: "--write").flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil }

@@ -69,3 +69,82 @@ import Testing
         } catch { Issue.record("unexpected \(error)") }
     }
 }
+
+/// Hostile devices and local security, with the coordinator and real client loops.
+@Suite struct HostileDeviceTests {
+    static func dpScenario(poison: Bool) -> Scenario {
+        var s = TestSupport.tinyScenario(devices: 100, rounds: 1, perRound: 40)
+        s.training.sampling = .poisson
+        s.training.weighting = .uniform
+        s.privacy.mechanism = .central
+        s.privacy.noise = .reproducible
+        s.privacy.clip = 0.5
+        if poison {
+            var f = FaultConfig()
+            f.kind = .poison
+            f.process = 1
+            f.round = 1
+            f.scale = 1000
+            s.runtime.faults = [f]
+        }
+        return s
+    }
+
+    /// A process that scales its updates by 1000 (skipping its own clipping) moves the
+    /// aggregate by at most C per poisoned device: the coordinator re-clips every update.
+    @Test func aPoisonedDeviceMovesTheSumByAtMostC() async throws {
+        let honest = try await SecureAggregationRuntimeTests.run(Self.dpScenario(poison: false))
+        let hostile = try await SecureAggregationRuntimeTests.run(Self.dpScenario(poison: true))
+        let line = try JSONSerialization.jsonObject(with: Data(hostile.sink.lines[0].utf8)) as! [String: Any]
+        let poisoned = line["clipped_at_coordinator"] as! Int
+        #expect(poisoned > 0)
+        // Model change = η · (sum difference) / (q·N); each poisoned device contributes a
+        // clipped update (norm ≤ C) instead of an honest one (norm ≤ C): at most 2C each.
+        let s = Self.dpScenario(poison: true)
+        let expected = Double(s.training.devicesPerRound)  // q·N
+        var sq = 0.0
+        for (a, b) in zip(honest.coordinator.model, hostile.coordinator.model) { sq += Double(a - b) * Double(a - b) }
+        let sumShift = sq.squareRoot() * expected / s.training.server.learningRate
+        let grid = 0.5 / Double(1 << 20) * Double(honest.coordinator.model.count).squareRoot()  // fixed-point rounding
+        #expect(sumShift <= 2 * 0.5 * Double(poisoned) + grid, "sum moved by \(sumShift) with \(poisoned) poisoned devices")
+        #expect(sumShift > 0)
+    }
+
+    @Test func robustAggregationIsRefusedWithSecureAggregationOrDP() {
+        func error(_ set: [String]) -> String {
+            do { _ = try Scenario.load(yaml: "name: x\n", overrides: set); return "" } catch { return "\(error)" }
+        }
+        #expect(error(["training.aggregation=median"]).contains("training.aggregation"))  // secagg+ is the default
+        #expect(error(["training.aggregation=median", "secure_aggregation.protocol=none"]).isEmpty)
+        #expect(error(["training.aggregation=trimmed_mean", "secure_aggregation.protocol=none", "privacy.mechanism=central",
+                       "training.sampling=poisson", "training.weighting=uniform"]).contains("not accounted"))
+    }
+
+    @Test func medianAggregationResistsAPoisonedProcess() async throws {
+        var s = TestSupport.tinyScenario(devices: 90, rounds: 3, perRound: 45, processes: 3)
+        s.training.aggregation = .median
+        var clean = s
+        clean.training.aggregation = .mean
+        var f = FaultConfig()
+        f.kind = .poison
+        f.process = 2
+        f.round = 2
+        s.runtime.faults = [f]
+        var poisonedMean = clean
+        poisonedMean.runtime.faults = [f]
+        var cleanMedian = s
+        cleanMedian.runtime.faults = []
+        // How far the poisoned process moves each rule's model from that rule's clean run.
+        let meanClean = try await SecureAggregationRuntimeTests.run(clean)
+        let medianClean = try await SecureAggregationRuntimeTests.run(cleanMedian)
+        let robust = try await SecureAggregationRuntimeTests.run(s)
+        let fragile = try await SecureAggregationRuntimeTests.run(poisonedMean)
+        // The global bias gets a vote from every device: there the median shrugs the poison off.
+        // (Item rows rated by one or two devices have one or two votes; a poisoned voter
+        // still wins those. docs/reliability.md says so.)
+        let g = robust.coordinator.layout.range(of: "global_bias")!.lowerBound
+        let dRobust = abs(Double(robust.coordinator.model[g] - medianClean.coordinator.model[g]))
+        let dFragile = abs(Double(fragile.coordinator.model[g] - meanClean.coordinator.model[g]))
+        #expect(dRobust * 20 < dFragile, "global bias moved by \(dRobust) under the median, \(dFragile) under the mean")
+    }
+}

@@ -142,3 +142,54 @@ import Testing
         #expect(r.stderr.contains("cannot resume"))
     }
 }
+
+/// Local security with real processes.
+@Suite(.serialized) struct LocalSecurityTests {
+    /// No secret (run token, enrollment secret) appears in logs, metrics, summaries or reports.
+    @Test func noSecretsInLogsOrReports() throws {
+        var s = TestSupport.tinyScenario(devices: 60, rounds: 3, perRound: 20)
+        s.secureAggregation.protocol = .secaggPlus
+        s.training.sampling = .poisson
+        s.training.weighting = .uniform
+        s.privacy.mechanism = .distributed
+        let r = try MultiProcessTests.fedsim(["run", MultiProcessTests.scenarioFile(s), "--out", TestSupport.temporaryDirectory(), "--quiet"])
+        #expect(r.status == 0)
+        let dir = r.runDirectory
+        _ = try MultiProcessTests.fedsim(["report", dir])
+        let token = try String(contentsOfFile: dir + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let enrollment = try String(contentsOfFile: dir + "/enrollment.key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(token.count == 64 && enrollment.count == 64)
+        var scanned = 0
+        for f in ["logs/coordinator.log", "logs/client-0.log", "logs/client-1.log", "metrics.jsonl", "summary.json", "report.html",
+                  "metrics.csv", "privacy-ledger.jsonl", "participation.jsonl"] {
+            guard let text = try? String(contentsOfFile: dir + "/" + f, encoding: .utf8) else { continue }
+            scanned += 1
+            #expect(!text.contains(token) && !text.contains(enrollment), "\(f) leaks a secret")
+            #expect(!text.contains(token.prefix(16)) && !text.contains(enrollment.prefix(16)), "\(f) leaks part of a secret")
+        }
+        #expect(scanned >= 8)
+        var st = stat()
+        stat(dir + "/token", &st)
+        #expect(st.st_mode & 0o777 == 0o600)
+    }
+
+    /// A run directory other users can read is refused before anything listens on it.
+    @Test func aGroupReadableRunDirectoryIsRefused() throws {
+        let r = try MultiProcessTests.fedsim(["run", MultiProcessTests.scenarioFile(TestSupport.tinyScenario(rounds: 6)),
+                                              "--out", TestSupport.temporaryDirectory(), "--quiet"])
+        let dir = r.runDirectory
+        chmod(dir, 0o750)
+        try? FileManager.default.removeItem(atPath: dir + "/checkpoint.json")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestSupport.binDirectory() + "/fedsim-coordinator")
+        p.arguments = ["--run-dir", dir]
+        p.standardOutput = FileHandle.nullDevice
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus != 0)
+        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(log.contains("accessible to other users"))
+    }
+}
