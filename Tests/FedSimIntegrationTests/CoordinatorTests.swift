@@ -162,6 +162,52 @@ import Testing
     }
 }
 
+extension CoordinatorTests {
+    /// A process that sends every update twice and replays last round's updates: duplicates
+    /// are refused (logged, not aggregated) and replays of an earlier round are ignored, so
+    /// the model equals an honest run's.
+    @Test func duplicatedAndReplayedUpdatesCountOnce() async throws {
+        let s = TestSupport.tinyScenario(devices: 40, rounds: 3, perRound: 40)
+        let honest = Harness(s)
+        let h0 = honest.client(0), h1 = honest.client(1)
+        try await honest.coordinator.run()
+        _ = await h0.value; _ = await h1.value
+
+        let h = Harness(s)
+        let c1 = h.client(1)
+        let fake = h.transport.connect()
+        let token = h.token
+        let host = try! DeviceHost(scenario: s, population: h.population, shard: 0..<20)
+        let faker = Task {
+            try await fake.send(.hello(Hello(token: token, processIndex: 0, processCount: 2, firstDevice: 0, deviceCount: 20)))
+            var previous: [DeviceUpdate] = []
+            for try await m in fake.inbound {
+                if case .shutdown = m { return }
+                if case .evaluate(let e) = m {
+                    try await fake.send(.evaluation(EvaluationReport(round: e.round, entries: [])))
+                    continue
+                }
+                guard case .train(let t) = m else { continue }
+                for old in previous { try await fake.send(.update(old)) }  // replay of the last round
+                previous = []
+                for d in t.devices {
+                    let u = host.train(device: Int(d), round: Int(t.round), shared: t.shared)
+                    let msg = DeviceUpdate(round: t.round, device: d, examples: UInt32(u.examples), trainLoss: u.trainLoss,
+                                           weightedDelta: u.weightedDelta, weights: u.weights)
+                    try await fake.send(.update(msg))
+                    try await fake.send(.update(msg))  // duplicate
+                    previous.append(msg)
+                }
+            }
+        }
+        try await h.coordinator.run()
+        _ = await faker.result
+        _ = await c1.value
+        #expect(h.metrics.allSatisfy { $0["finished"] as? Int == 40 && $0["processes_alive"] as? Int == 2 })
+        #expect(h.coordinator.model == honest.coordinator.model)
+    }
+}
+
 @Suite struct AdaptiveClippingTests {
     func config(_ z: Double, countNoise: Double) -> PrivacyConfig {
         var p = PrivacyConfig()
