@@ -110,3 +110,37 @@ public struct NetworkConfig: Codable, Sendable, Equatable {
     public var latencySigma = 0.5
     public init() {}
 }
+
+/// Update compression on the device, decoded on the coordinator: a short stack of stages
+/// (docs/scenarios.md lists the valid stacks).
+public struct CompressionConfig: Codable, Sendable, Equatable {
+    public enum Stage: String, Codable, Sendable, CaseIterable {
+        /// Only the item rows the device touched (and their indices); plain rounds only.
+        case sparseRows = "sparse_rows"
+        /// Randomized Hadamard rotation of each block before quantizing (Suresh et al. 2017).
+        case rotate
+        /// Unbiased stochastic quantization to `bits` bits per value, per block.
+        case quantize
+        /// The `fraction` largest-magnitude non-zero entries, the rest carried over.
+        case topK = "top_k"
+        /// `fraction` of the non-zero entries, uniformly at random, the rest carried over.
+        case randomK = "random_k"
+    }
+    public var stages: [Stage] = []
+    public var bits = 8
+    /// top_k / random_k: share of the update's non-zero entries sent each round.
+    public var fraction = 0.1
+    /// top_k / random_k: keep what was not sent on the device and add it next time.
+    public var errorFeedback = true
+    /// Values per quantization block (each has its own scale; rotation works per block).
+    public var blockSize = 1024
+    public init() {}
+
+    public var enabled: Bool { !stages.isEmpty }
+
+    /// The stacks the coordinator can decode, in order.
+    public static let validStacks: [[Stage]] = [
+        [], [.sparseRows], [.quantize], [.rotate, .quantize], [.topK], [.randomK],
+        [.sparseRows, .quantize], [.topK, .quantize], [.randomK, .quantize],
+    ]
+}

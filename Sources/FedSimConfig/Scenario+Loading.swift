@@ -132,6 +132,7 @@ extension Scenario {
         privacy = PrivacyConfig(reading: r.section("privacy"))
         runtime = RuntimeConfig(reading: r.section("runtime"))
         fleet = FleetConfig(reading: r.section("fleet"))
+        compression = CompressionConfig(reading: r.section("compression"))
         _ = r.node("sweep")  // read by `SweepSpec` (`fedsim sweep`); a plain run ignores it
         if name.isEmpty || name.contains("/") || name.contains(" ") {
             r.fail("name", "must be non-empty without spaces or slashes (it names the run directory)")
@@ -189,6 +190,17 @@ extension Scenario {
             }
             if training.weighting != .uniform {
                 out.append(("training.weighting", "differential privacy needs weighting: uniform (per-item or example weights are data-dependent and would need their own noise)"))
+            }
+        }
+        if compression.enabled {
+            if secureAggregation.enabled {
+                out.append(("compression.stages", "secure aggregation sends dense masked vectors (masks are dense), so these stages would not save a byte; the secure sum's width is secure_aggregation.bits. Use compression with secure_aggregation.protocol: none"))
+            }
+            if privacy.enabled && compression.stages.contains(where: { $0 == .quantize || $0 == .rotate }) {
+                out.append(("compression.stages", "stochastic quantization can raise an update's norm above the DP clip, which the accountant does not cover; with DP use sparse_rows, top_k or random_k (applied before the clip)"))
+            }
+            if training.aggregation != .mean {
+                out.append(("compression.stages", "robust aggregation reads individual updates; combine it with compression only after measuring what the compression error does to it"))
             }
         }
         if training.aggregation != .mean && secureAggregation.enabled {
@@ -485,6 +497,33 @@ extension AvailabilityConfig {
         reachable = r.double("reachable", default: reachable, min: 0, max: 1)
         startHourUTC = r.double("start_hour_utc", default: startHourUTC, min: 0, max: 24)
         roundIntervalSeconds = r.double("round_interval_seconds", default: roundIntervalSeconds, min: 0, max: 1e7)
+        r.finish()
+    }
+}
+
+extension CompressionConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        let names = r.stringList("stages", default: stages.map(\.rawValue))
+        var parsed: [Stage] = []
+        for n in names {
+            guard let st = Stage(rawValue: n) else {
+                r.fail("stages", "unknown stage \"\(n)\"; expected \(Stage.allCases.map(\.rawValue).joined(separator: ", "))")
+                continue
+            }
+            parsed.append(st)
+        }
+        stages = parsed
+        if !Self.validStacks.contains(stages) {
+            r.fail("stages", "[\(names.joined(separator: ", "))] is not a stack the coordinator decodes; valid: " + Self.validStacks.dropFirst().map { "[" + $0.map(\.rawValue).joined(separator: ", ") + "]" }.joined(separator: " "))
+        }
+        bits = r.int("bits", default: bits, range: 1...16)
+        fraction = r.double("fraction", default: fraction, min: 0, max: 1, exclusiveMin: true)
+        errorFeedback = r.bool("error_feedback", default: errorFeedback)
+        blockSize = r.int("block_size", default: blockSize, range: 16...65_536)
+        if stages.contains(.rotate) && blockSize & (blockSize - 1) != 0 {
+            r.fail("block_size", "rotation needs a power of two")
+        }
         r.finish()
     }
 }

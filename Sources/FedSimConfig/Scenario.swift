@@ -14,6 +14,8 @@ public struct Scenario: Codable, Sendable, Equatable {
     public var runtime = RuntimeConfig()
     /// The simulated device fleet: availability, compute and network speed, deadlines.
     public var fleet = FleetConfig()
+    /// Update compression (device → coordinator).
+    public var compression = CompressionConfig()
 
     public init() {}
 }

@@ -93,7 +93,7 @@ public struct ClientRunner {
                 } catch {
                     log.error("cannot write the checkpoint of round \(r): \(error)")
                 }
-            case .hello, .update, .failed, .evaluation, .checkpointed:
+            case .hello, .update, .failed, .evaluation, .checkpointed, .compressedUpdate:
                 log.warning("ignoring unexpected \(message.kindName) message from the coordinator")
             }
         }
@@ -194,9 +194,15 @@ public struct ClientRunner {
                 log.warning("fault injection: dropping the update frame of device \(d) in round \(req.round)")
                 continue
             }
-            try await conn.send(.update(DeviceUpdate(round: req.round, device: d, examples: UInt32(u.examples),
-                                                     trainLoss: u.trainLoss, weightedDelta: u.weightedDelta, weights: u.weights,
-                                                     withinClip: u.withinClip ? 1 : 0)))
+            if host.scenario.compression.enabled {
+                let body = host.compress(u, device: Int(d), round: Int(req.round), clip: req.clip)
+                try await conn.send(.compressedUpdate(CompressedUpdate(round: req.round, device: d, examples: UInt32(u.examples),
+                                                                       trainLoss: u.trainLoss, withinClip: u.withinClip ? 1 : 0, body: body)))
+            } else {
+                try await conn.send(.update(DeviceUpdate(round: req.round, device: d, examples: UInt32(u.examples),
+                                                         trainLoss: u.trainLoss, weightedDelta: u.weightedDelta, weights: u.weights,
+                                                         withinClip: u.withinClip ? 1 : 0)))
+            }
         }
     }
 }

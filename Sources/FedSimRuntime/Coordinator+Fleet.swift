@@ -25,12 +25,14 @@ extension Coordinator {
             plan.kept = selected
             return (selected, plan)
         }
-        // Simulated finish times; the model travels down and a dense update up.
+        // Simulated finish times; the model travels down, and up what devices sent last round
+        // (a dense float32 update before the first round).
         let bytes = 4 * layout.count
+        let up = Int(lastUploadBytesPerDevice ?? Double(bytes))
         var finish: [Int: Double] = [:], window: [Int: Double] = [:]
         for d in selected {
             finish[d] = fleet.roundSeconds(d, examples: Int(directory.trainSizes[d]), epochs: scenario.training.local.epochs,
-                                           bytesDown: bytes, bytesUp: bytes)
+                                           bytesDown: bytes, bytesUp: up)
             window[d] = fleet.availableSeconds(d, at: t) ?? 0
         }
         let plan = RoundPlan.make(selected: selected, finish: finish, window: window, deadline: scenario.fleet.deadlineSeconds,

@@ -60,6 +60,10 @@ public final class Coordinator {
     /// Simulated seconds since round 1 began.
     public internal(set) var simulatedClock = 0.0
     public internal(set) var participation: Participation
+    /// Decoder of compressed updates.
+    lazy var codec = UpdateCodec(config: scenario.compression, layout: layout)
+    /// Mean bytes a finished device uploaded last round (the fleet's timing model uses it).
+    var lastUploadBytesPerDevice: Double?
     /// Devices whose update counted in the last secure round.
     var lastFinished: [Int] = []
     let participationLog: ParticipationLog?
@@ -390,6 +394,8 @@ public final class Coordinator {
         var aggregator = WeightedMeanAggregator(layout: layout)
         var robust = robustRule.map { RobustAggregator(layout: layout, rule: $0) }
         var clippedAtCoordinator = 0
+        var compressedBytes = 0
+        let roundBytes = (sent: bytesSent, received: bytesReceived)
         for (c, devices) in assignments.sorted(by: { $0.key < $1.key }) {
             await send(.train(DeviceRequest(round: UInt32(r), devices: devices, shared: model, clip: dp?.clip ?? 0)), to: c)
         }
@@ -407,7 +413,24 @@ public final class Coordinator {
                 tracker.expire()
             case .transport(let e):
                 if case .closed(let c, _) = e { tracker.drop(connection: c) }
-                guard let (p, c, m) = await handleControl(e) else { continue }
+                guard var (p, c, m) = await handleControl(e) else { continue }
+                if case .compressedUpdate(let cu) = m {
+                    // Decode through the run's stages; a body that does not decode is a failed device.
+                    guard scenario.compression.enabled, cu.round == UInt32(r) else {
+                        if !scenario.compression.enabled { await protocolViolation(c, p, "sent a compressed update, but this run does not compress") }
+                        continue
+                    }
+                    do {
+                        let (delta, weights) = try codec.decode(cu.body, rotationSeed: Seeds.derive(scenario.seed, "rotation", UInt64(cu.device), UInt64(r)))
+                        m = .update(DeviceUpdate(round: cu.round, device: cu.device, examples: cu.examples, trainLoss: cu.trainLoss,
+                                                 weightedDelta: delta, weights: weights, withinClip: cu.withinClip))
+                        compressedBytes += cu.body.count
+                    } catch {
+                        log.warning("round \(r): refusing the compressed update of device \(cu.device) from process \(p): \(error)")
+                        if tracker.resolve(cu.device, from: c, as: .failed) == .accepted { rejected += 1 }
+                        continue
+                    }
+                }
                 switch m {
                 case .update(let u):
                     guard u.round == UInt32(r) else {
@@ -491,6 +514,16 @@ public final class Coordinator {
         line.add("train_loss", robust?.meanTrainLoss ?? aggregator.meanTrainLoss)
         if let robust, case .normBounded = robust.rule { line.add("norm_bounded", robust.bounded) }
         if dp != nil { line.add("clipped_at_coordinator", clippedAtCoordinator) }
+        var comm = JSONObject()
+        comm.add("bytes_up", bytesReceived - roundBytes.received)
+        comm.add("bytes_down", bytesSent - roundBytes.sent)
+        comm.add("bytes_up_per_update", finished > 0 ? Double(bytesReceived - roundBytes.received) / Double(finished) : 0)
+        comm.add("raw_bytes_per_update", 4 * (layout.count + layout.weightCount))
+        if scenario.compression.enabled {
+            comm.add("compressed_body_bytes_per_update", finished > 0 ? Double(compressedBytes) / Double(finished) : 0)
+        }
+        line.add("communication", comm)
+        if finished > 0 { lastUploadBytesPerDevice = Double(bytesReceived - roundBytes.received) / Double(finished) }
         if let privacyLine { line.add("privacy", privacyLine) }
         let finishedDevices = tracker.outcomes.compactMap { $0.value == .finished ? Int($0.key) : nil }.sorted()
         closeRound(r, selected: chosen, plan: plan, finished: finishedDevices, into: &line)
@@ -618,7 +651,7 @@ public final class Coordinator {
                         }
                         results.append(e)
                     }
-                case .update, .failed, .evaluation:
+                case .update, .failed, .evaluation, .compressedUpdate:
                     continue  // late messages of an earlier phase
                 default:
                     await protocolViolation(c, p, "sent \(m.kindName) during evaluation")

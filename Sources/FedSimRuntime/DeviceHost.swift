@@ -22,6 +22,22 @@ public final class DeviceHost {
     let evaluator: Evaluator
     let dim: Int
     let store: DeviceStateStore
+    /// Error-feedback memory of compressed updates, per device (sparse: only entries the
+    /// device touched). Lives in memory; not part of checkpoints (docs/scenarios.md).
+    var residuals: [Int: [Int32: Float]] = [:]
+    lazy var codec = UpdateCodec(config: scenario.compression,
+                                 layout: MatrixFactorization.sharedLayout(items: population.itemCount, dim: dim))
+
+    /// Encodes a trained update through the run's compression stages.
+    public func compress(_ u: LocalUpdate, device: Int, round: Int, clip: Double) -> [UInt8] {
+        var residual = residuals[device] ?? [:]
+        var rng = Seeds.rng(scenario.seed, "compress", UInt64(device), UInt64(round))
+        let bound: Double? = scenario.privacy.enabled ? (clip > 0 ? clip : scenario.privacy.clip) : nil
+        let body = codec.encode(weightedDelta: u.weightedDelta, weights: u.weights, residual: &residual, clip: bound,
+                                rng: &rng, rotationSeed: Seeds.derive(scenario.seed, "rotation", UInt64(device), UInt64(round)))
+        residuals[device] = residual.isEmpty ? nil : residual
+        return body
+    }
     var cache: [Int: DeviceData] = [:]
     var cacheRound = -1
 

@@ -22,7 +22,7 @@ public enum FrameCodec {
     public static let headerBytes = 8
 
     enum Kind: UInt8 {
-        case hello = 1, welcome, reject, train, update, failed, evaluate, evaluation, shutdown, secagg, checkpoint, checkpointed
+        case hello = 1, welcome, reject, train, update, failed, evaluate, evaluation, shutdown, secagg, checkpoint, checkpointed, compressedUpdate
     }
 
     // MARK: Encoding
@@ -85,6 +85,15 @@ public enum FrameCodec {
             buf.writeInteger(e.stage)
             buf.writeInteger(UInt32(e.body.count), endianness: .little)
             buf.writeBytes(e.body)
+        case .compressedUpdate(let u):
+            header(&buf, .compressedUpdate)
+            buf.writeInteger(u.round, endianness: .little)
+            buf.writeInteger(u.device, endianness: .little)
+            buf.writeInteger(u.examples, endianness: .little)
+            buf.writeInteger(u.trainLoss.bitPattern, endianness: .little)
+            buf.writeInteger(u.withinClip)
+            buf.writeInteger(UInt32(u.body.count), endianness: .little)
+            buf.writeBytes(u.body)
         case .checkpoint(let r):
             header(&buf, .checkpoint)
             buf.writeInteger(r, endianness: .little)
@@ -216,6 +225,14 @@ public enum FrameCodec {
             let n: UInt32 = try read(&b)
             guard let body = b.readBytes(length: Int(n)) else { throw FrameError(.truncated, "secagg body of \(n) bytes") }
             m = .secagg(SecAggEnvelope(round: round, stage: stage, body: body))
+        case .compressedUpdate:
+            let round: UInt32 = try read(&b), device: UInt32 = try read(&b), examples: UInt32 = try read(&b)
+            let loss = Double(bitPattern: try read(&b))
+            let within: UInt8 = try read(&b)
+            guard within <= 1 else { throw FrameError(.badValue, "within-clip flag \(within)") }
+            let n: UInt32 = try read(&b)
+            guard let body = b.readBytes(length: Int(n)) else { throw FrameError(.truncated, "compressed update of \(n) bytes") }
+            m = .compressedUpdate(CompressedUpdate(round: round, device: device, examples: examples, trainLoss: loss, withinClip: within, body: body))
         case .checkpoint:
             m = .checkpoint(round: try read(&b))
         case .checkpointed:

@@ -28,6 +28,9 @@ public enum Message: Equatable, Sendable {
     /// Either way: one stage of a secure-aggregation round. The body is opaque here; the
     /// FedSimSecAgg module encodes and checks it, so the transport knows nothing of the protocol.
     case secagg(SecAggEnvelope)
+    /// Client → coordinator: one device's update through the run's compression stages
+    /// (decoded by `UpdateCodec` on the coordinator).
+    case compressedUpdate(CompressedUpdate)
     /// Coordinator → client: persist your devices' state as it is after this round (the
     /// coordinator's checkpoint of the same round will point at it).
     case checkpoint(round: UInt32)
@@ -46,6 +49,7 @@ public enum Message: Equatable, Sendable {
         case .evaluation: return "evaluation"
         case .shutdown: return "shutdown"
         case .secagg(let e): return "secagg(stage \(e.stage))"
+        case .compressedUpdate: return "compressed update"
         case .checkpoint: return "checkpoint"
         case .checkpointed: return "checkpointed"
         }
@@ -139,6 +143,24 @@ public struct SecAggEnvelope: Equatable, Sendable {
     public init(round: UInt32, stage: UInt8, body: [UInt8]) {
         self.round = round
         self.stage = stage
+        self.body = body
+    }
+}
+
+public struct CompressedUpdate: Equatable, Sendable {
+    public var round: UInt32
+    public var device: UInt32
+    public var examples: UInt32
+    public var trainLoss: Double
+    public var withinClip: UInt8
+    public var body: [UInt8]
+
+    public init(round: UInt32, device: UInt32, examples: UInt32, trainLoss: Double, withinClip: UInt8, body: [UInt8]) {
+        self.round = round
+        self.device = device
+        self.examples = examples
+        self.trainLoss = trainLoss
+        self.withinClip = withinClip
         self.body = body
     }
 }

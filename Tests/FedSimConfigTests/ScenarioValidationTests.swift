@@ -135,3 +135,26 @@ import Testing
         }
     }
 }
+
+@Suite struct CompressionValidationTests {
+    func errors(_ overrides: [String]) -> String {
+        do { _ = try Scenario.load(yaml: "name: x\nsecure_aggregation: {protocol: none}\n", overrides: overrides); return "" } catch { return "\(error)" }
+    }
+
+    @Test func invalidStacksAreRefusedWithTheKeyPath() {
+        #expect(errors(["compression.stages=[quantize, rotate]"]).contains("compression.stages"))
+        #expect(errors(["compression.stages=[rotate]"]).contains("not a stack"))
+        #expect(errors(["compression.stages=[top_k, sparse_rows]"]).contains("not a stack"))
+        #expect(errors(["compression.stages=[gzip]"]).contains("unknown stage"))
+        #expect(errors(["compression.stages=[rotate, quantize]", "compression.block_size=1000"]).contains("power of two"))
+        #expect(errors(["compression.stages=[top_k, quantize]", "compression.bits=17"]).contains("compression.bits"))
+        #expect(errors(["compression.stages=[rotate, quantize]"]).isEmpty)
+    }
+
+    @Test func compressionWithSecureAggregationOrQuantizationWithDPIsRefused() {
+        #expect(errors(["compression.stages=[quantize]", "secure_aggregation.protocol=secagg+"]).contains("masks are dense"))
+        let dp = ["privacy.mechanism=central", "training.sampling=poisson", "training.weighting=uniform"]
+        #expect(errors(["compression.stages=[quantize]"] + dp).contains("norm above the DP clip"))
+        #expect(errors(["compression.stages=[top_k]"] + dp).isEmpty)
+    }
+}
