@@ -192,6 +192,22 @@ extension Scenario {
                 out.append(("training.weighting", "differential privacy needs weighting: uniform (per-item or example weights are data-dependent and would need their own noise)"))
             }
         }
+        if training.async.enabled {
+            if training.mode != .federated { out.append(("training.async.enabled", "asynchronous training needs training.mode: federated")) }
+            if privacy.enabled {
+                out.append(("training.async.enabled", "no accountant here covers FedBuff's arrival-driven selection (it is not Poisson sampling, and buffers overlap in time); run DP synchronously"))
+            }
+            if secureAggregation.enabled && training.async.bufferSize < 3 {
+                out.append(("training.async.buffer_size", "secure aggregation over a buffer needs at least 3 devices"))
+            }
+            if training.aggregation != .mean { out.append(("training.async.enabled", "asynchronous training uses the weighted mean")) }
+            if training.async.bufferSize > training.async.concurrency {
+                out.append(("training.async.buffer_size", "exceeds training.async.concurrency: the buffer could never fill"))
+            }
+            if fleet.overSelection > 1 || fleet.deadlineSeconds > 0 {
+                out.append(("training.async.enabled", "deadlines and over-selection belong to synchronous rounds; FedBuff discards by staleness (max_staleness)"))
+            }
+        }
         if compression.enabled {
             if secureAggregation.enabled {
                 out.append(("compression.stages", "secure aggregation sends dense masked vectors (masks are dense), so these stages would not save a byte; the secure sum's width is secure_aggregation.bits. Use compression with secure_aggregation.protocol: none"))
@@ -327,6 +343,13 @@ extension TrainingConfig {
         weighting = r.choice("weighting", default: weighting)
         sampling = r.choice("sampling", default: sampling)
         aggregation = r.choice("aggregation", default: aggregation)
+        let a = r.section("async")
+        async.enabled = a.bool("enabled", default: async.enabled)
+        async.bufferSize = a.int("buffer_size", default: async.bufferSize, range: 1...1_000_000)
+        async.concurrency = a.int("concurrency", default: async.concurrency, range: 1...10_000_000)
+        async.stalenessExponent = a.double("staleness_exponent", default: async.stalenessExponent, min: 0, max: 10)
+        async.maxStaleness = a.int("max_staleness", default: async.maxStaleness, range: 0...1_000_000)
+        a.finish()
         trimFraction = r.double("trim_fraction", default: trimFraction, min: 0, max: 0.49)
         normBound = r.double("norm_bound", default: normBound, min: 0, max: 1e9, exclusiveMin: true)
         stratifyBy = r.choice("stratify_by", default: stratifyBy)

@@ -268,6 +268,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case normBounded = "norm_bounded"
     }
     public var aggregation: Aggregation = .mean
+    /// Buffered asynchronous training (FedBuff).
+    public var async = AsyncConfig()
     public var trimFraction = 0.1
     public var normBound = 1.0
     public enum Stratum: String, Codable, Sendable, CaseIterable {
@@ -281,6 +283,20 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var activityStrata = 4
     public var local = LocalTrainingConfig()
     public var server = ServerOptimizerConfig()
+    public init() {}
+}
+
+/// FedBuff (Nguyen et al. 2022): `concurrency` devices train at once, each on the model
+/// version it fetched; the coordinator applies an update every `buffer_size` arrivals,
+/// weighting each by (1 + staleness)^(−staleness_exponent). Who arrives when comes from the
+/// fleet model's simulated clock. `training.rounds` counts server updates.
+public struct AsyncConfig: Codable, Sendable, Equatable {
+    public var enabled = false
+    public var bufferSize = 10
+    public var concurrency = 100
+    public var stalenessExponent = 0.5
+    /// Updates staler than this are discarded (0: keep all).
+    public var maxStaleness = 0
     public init() {}
 }
 

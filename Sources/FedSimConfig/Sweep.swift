@@ -20,6 +20,8 @@ public struct SweepSpec: Sendable, Equatable {
     public var name: String
     /// One override list per run, e.g. ["privacy.noise_multiplier=0.5", "seed=1"].
     public var runs: [[String]]
+    /// Optional: report the simulated seconds each run needed to reach this RMSE.
+    public var targetRMSE: Double? = nil
 
     /// Parses the sweep block of a scenario file and validates every combination.
     public static func load(file path: String) throws -> (spec: SweepSpec, base: Scenario) {
@@ -39,6 +41,7 @@ public struct SweepSpec: Sendable, Equatable {
         var name = base.name
         var grid: [(String, [String])] = []
         var listed: [[String]] = []
+        var target: Double?
         for (k, v) in m {
             switch k.string ?? "" {
             case "name":
@@ -57,8 +60,11 @@ public struct SweepSpec: Sendable, Equatable {
                     guard let im = item.mapping else { fail("sweep.runs[\(i)]", "expected a mapping of key paths to values", item); continue }
                     listed.append(im.map { "\($0.key.string ?? "")=\(Self.text($0.value))" })
                 }
+            case "target_rmse":
+                guard let t = v.string.flatMap(Double.init), t > 0 else { fail("sweep.target_rmse", "expected a positive number", v); continue }
+                target = t
             default:
-                fail("sweep.\(k.string ?? "?")", "unknown key; expected name, grid or runs", k)
+                fail("sweep.\(k.string ?? "?")", "unknown key; expected name, grid, runs or target_rmse", k)
             }
         }
         if grid.isEmpty && listed.isEmpty { fail("sweep", "needs grid: or runs:", sweep) }
@@ -72,7 +78,7 @@ public struct SweepSpec: Sendable, Equatable {
                 throw ScenarioErrors(errors: e.errors.map { var x = $0; x.message = "sweep run \(i + 1) (\(o.joined(separator: " "))): " + x.message; return x })
             }
         }
-        return (SweepSpec(name: name, runs: runs), base)
+        return (SweepSpec(name: name, runs: runs, targetRMSE: target), base)
     }
 
     static func text(_ n: Node) -> String {

@@ -5,22 +5,39 @@ import Foundation
 public enum Compare {
     public enum Format: String, CaseIterable, Sendable { case table, markdown, csv }
 
-    public static func rows(_ runs: [RunData]) -> (header: [String], rows: [[String]]) {
+    public static func rows(_ runs: [RunData], targetRMSE: Double? = nil) -> (header: [String], rows: [[String]]) {
         let k = runs.first?.k ?? 10
-        let header = ["run", "scenario", "seed", "status", "rounds", "rmse", "mae", "hr@\(k)", "ndcg@\(k)", "epsilon", "wall_s", "updates_per_s"]
+        var header = ["run", "scenario", "seed", "status", "rounds", "rmse", "mae", "hr@\(k)", "ndcg@\(k)", "epsilon", "wall_s", "updates_per_s",
+                      "kB_up_per_update"]
+        if runs.contains(where: { !$0.series("sim_seconds").isEmpty }) { header.append("sim_s") }
+        if let targetRMSE { header.append("sim_s_to_rmse_\(format4(targetRMSE, places: 3))") }
         let rows = runs.map { r -> [String] in
             let s = r.summary
             let f = { (key: String) in r.finalValue(key).map { format4($0) } ?? "" }
-            return [r.name, r.scenarioName, "\(r.seed)", r.status, "\(s["rounds"] as? Int ?? r.metrics.count)",
-                    f("rmse"), f("mae"), f("hr@\(r.k)"), f("ndcg@\(r.k)"),
-                    (r.privacy?["epsilon"] as? Double).map { format4($0, places: 3) } ?? "",
-                    format4(s["wall_seconds"] as? Double ?? 0, places: 1), format4(s["device_updates_per_second"] as? Double ?? 0, places: 0)]
+            let updates = Double(s["device_updates"] as? Int ?? 0)
+            var row = [r.name, r.scenarioName, "\(r.seed)", r.status, "\(s["rounds"] as? Int ?? r.metrics.count)",
+                       f("rmse"), f("mae"), f("hr@\(r.k)"), f("ndcg@\(r.k)"),
+                       (r.privacy?["epsilon"] as? Double).map { format4($0, places: 3) } ?? "",
+                       format4(s["wall_seconds"] as? Double ?? 0, places: 1), format4(s["device_updates_per_second"] as? Double ?? 0, places: 0),
+                       updates > 0 ? format4(Double(s["bytes_received"] as? Int ?? 0) / updates / 1000, places: 1) : ""]
+            if header.contains("sim_s") { row.append(r.series("sim_seconds").last.map { format4($0.y, places: 0) } ?? "") }
+            if let targetRMSE { row.append(timeToTarget(r, targetRMSE).map { format4($0, places: 0) } ?? "not reached") }
+            return row
         }
         return (header, rows)
     }
 
-    public static func render(_ runs: [RunData], format: Format) -> String {
-        let (header, rows) = rows(runs)
+    /// Simulated seconds at the first evaluation with RMSE ≤ target.
+    public static func timeToTarget(_ r: RunData, _ target: Double) -> Double? {
+        for line in r.metrics {
+            guard let rmse = (line["eval"] as? [String: Any])?["rmse"] as? Double, rmse <= target else { continue }
+            return line["sim_seconds"] as? Double
+        }
+        return nil
+    }
+
+    public static func render(_ runs: [RunData], format: Format, targetRMSE: Double? = nil) -> String {
+        let (header, rows) = rows(runs, targetRMSE: targetRMSE)
         switch format {
         case .csv:
             return ([header] + rows).map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
@@ -54,7 +71,7 @@ public enum Compare {
 extension Compare {
     /// Runs grouped by their overrides other than `seed`: mean ± standard deviation over
     /// seeds of RMSE, NDCG@K and ε, as a terminal table and as Markdown.
-    public static func grouped(_ runs: [RunData], overrides: [[String]]) -> (table: String, markdown: String) {
+    public static func grouped(_ runs: [RunData], overrides: [[String]], targetRMSE: Double? = nil) -> (table: String, markdown: String) {
         var groups: [(key: String, runs: [RunData])] = []
         for (r, o) in zip(runs, overrides) {
             let key = o.filter { !$0.hasPrefix("seed=") }.joined(separator: " ")
@@ -68,11 +85,21 @@ extension Compare {
             let sd = (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count - 1)).squareRoot()
             return format4(m, places: places) + " ± " + format4(sd, places: places)
         }
-        let header = ["configuration", "seeds", "rmse", "ndcg@\(k)", "epsilon"]
+        var header = ["configuration", "seeds", "rmse", "ndcg@\(k)", "epsilon", "kB_up_per_update"]
+        if let targetRMSE { header.append("sim_s_to_rmse_\(format4(targetRMSE, places: 3))") }
         let rows = groups.map { g -> [String] in
-            [g.key.isEmpty ? "(base)" : g.key, "\(g.runs.count)",
-             stat(g.runs.compactMap { $0.finalValue("rmse") }, 4), stat(g.runs.compactMap { $0.finalValue("ndcg@\(k)") }, 4),
-             stat(g.runs.compactMap { $0.privacy?["epsilon"] as? Double }, 3)]
+            var row = [g.key.isEmpty ? "(base)" : g.key, "\(g.runs.count)",
+                       stat(g.runs.compactMap { $0.finalValue("rmse") }, 4), stat(g.runs.compactMap { $0.finalValue("ndcg@\(k)") }, 4),
+                       stat(g.runs.compactMap { $0.privacy?["epsilon"] as? Double }, 3),
+                       stat(g.runs.compactMap { r in
+                           let u = Double(r.summary["device_updates"] as? Int ?? 0)
+                           return u > 0 ? Double(r.summary["bytes_received"] as? Int ?? 0) / u / 1000 : nil
+                       }, 1)]
+            if let targetRMSE {
+                let times = g.runs.map { timeToTarget($0, targetRMSE) }
+                row.append(times.contains(where: { $0 == nil }) ? "not reached by \(times.filter { $0 == nil }.count)" : stat(times.compactMap { $0 }, 0))
+            }
+            return row
         }
         let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max() ?? 0 }
         let line = { (r: [String]) in r.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ") }

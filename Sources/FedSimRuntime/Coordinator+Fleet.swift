@@ -54,6 +54,7 @@ extension Coordinator {
         line.add("fleet", fleetLine)
         participationLog?.append(round: r, clock: simulatedClock, selected: selected, finished: finished, plan: plan)
         simulatedClock += max(plan.seconds, scenario.fleet.availability.roundIntervalSeconds)
+        line.add("sim_seconds", simulatedClock)
     }
 }
 

@@ -124,7 +124,10 @@ extension Coordinator {
         return (p.k, c.threshold > 0 ? min(c.threshold, p.k) : p.t)
     }
 
-    func runSecureRound(_ r: Int, chosen: [Int], assignments: [ConnectionID: [UInt32]], discard: Set<Int> = []) async throws -> SecureOutcome {
+    /// `trainRequests` replaces the one train request per process (FedBuff: devices train on
+    /// different model versions, each with its staleness weight).
+    func runSecureRound(_ r: Int, chosen: [Int], assignments: [ConnectionID: [UInt32]], discard: Set<Int> = [],
+                        trainRequests: [ConnectionID: [DeviceRequest]]? = nil) async throws -> SecureOutcome {
         let round = UInt32(r)
         let sa = scenario.secureAggregation
         let n = chosen.count
@@ -173,7 +176,11 @@ extension Coordinator {
         // Stage 0 → 1: announce the round (and hand out the model to train); collect keys.
         for (c, devices) in assignments.sorted(by: { $0.key < $1.key }) {
             await send(.begin(config), to: c)
-            await self.send(.train(DeviceRequest(round: round, devices: devices, shared: model, clip: dp?.clip ?? 0)), to: c)
+            if let requests = trainRequests?[c] {
+                for req in requests { await self.send(.train(req), to: c) }
+            } else {
+                await self.send(.train(DeviceRequest(round: round, devices: devices, shared: model, clip: dp?.clip ?? 0)), to: c)
+            }
         }
         try await collect(Set(assignments.keys)) { p, c, payload in
             guard case .advertise(let list) = payload else { return false }

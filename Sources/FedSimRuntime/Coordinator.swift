@@ -97,7 +97,7 @@ public final class Coordinator {
     public let interrupt = InterruptFlag()
     /// Whether the run stopped on an interrupt (the process exits 130).
     public internal(set) var interrupted = false
-    public private(set) var lastEvaluation: EvaluationSummary?
+    public internal(set) var lastEvaluation: EvaluationSummary?
 
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
@@ -295,6 +295,7 @@ public final class Coordinator {
         startForwarding()
         defer { forwarder?.cancel() }
         try await waitForProcesses()
+        if scenario.training.async.enabled { return try await runAsync() }
         let start = monotonicSeconds()
         for r in firstRound...max(firstRound, scenario.training.rounds) where r <= scenario.training.rounds {
             let roundStart = monotonicSeconds()

@@ -91,6 +91,10 @@ final class SecAggParticipant {
         for d in req.devices where devices[d] != nil {
             var u = host.train(device: Int(d), round: Int(req.round), shared: req.shared, clip: req.clip)
             if let s = poisonScale { for i in u.weightedDelta.indices { u.weightedDelta[i] *= s } }
+            if req.scale != 1 {  // FedBuff staleness weight, applied before quantization and masking
+                for i in u.weightedDelta.indices { u.weightedDelta[i] *= req.scale }
+                for i in u.weights.indices { u.weights[i] *= req.scale }
+            }
             var rng = Seeds.rng(host.scenario.seed, "secagg.quantize", UInt64(d), UInt64(req.round))
             var (v, n) = q.quantize(weightedDelta: u.weightedDelta, weights: u.weights, examples: u.examples,
                                     meanLoss: u.trainLoss, withinClip: host.scenario.privacy.enabled && u.withinClip, rng: &rng)

@@ -118,6 +118,7 @@ public enum FrameCodec {
     static func writeRequest(_ r: DeviceRequest, _ buf: inout ByteBuffer) {
         buf.writeInteger(r.round, endianness: .little)
         buf.writeInteger(r.clip.bitPattern, endianness: .little)
+        buf.writeInteger(r.scale.bitPattern, endianness: .little)
         writeU32s(r.devices, &buf)
         writeFloats(r.shared, &buf)
     }
@@ -248,7 +249,9 @@ public enum FrameCodec {
         let round: UInt32 = try read(&b)
         let clip = Double(bitPattern: try read(&b))
         guard clip.isFinite, clip >= 0 else { throw FrameError(.badValue, "clip \(clip)") }
-        return DeviceRequest(round: round, devices: try readU32s(&b), shared: try readFloats(&b), clip: clip)
+        let scale = Float(bitPattern: try read(&b))
+        guard scale.isFinite, scale > 0, scale <= 1 else { throw FrameError(.badValue, "scale \(scale)") }
+        return DeviceRequest(round: round, devices: try readU32s(&b), shared: try readFloats(&b), clip: clip, scale: scale)
     }
 
     static func read<T: FixedWidthInteger>(_ b: inout ByteBuffer) throws -> T {

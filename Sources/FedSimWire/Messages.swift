@@ -86,11 +86,16 @@ public struct DeviceRequest: Equatable, Sendable {
     public var shared: [Float]
     /// The round's L2 clip for DP (it changes under adaptive clipping); 0 means none.
     public var clip: Double
-    public init(round: UInt32, devices: [UInt32], shared: [Float], clip: Double = 0) {
+    /// A factor the devices apply to their weighted delta and weights before they leave
+    /// (FedBuff's staleness weight under secure aggregation, where the coordinator cannot
+    /// weight individual updates); 1 otherwise.
+    public var scale: Float
+    public init(round: UInt32, devices: [UInt32], shared: [Float], clip: Double = 0, scale: Float = 1) {
         self.round = round
         self.devices = devices
         self.shared = shared
         self.clip = clip
+        self.scale = scale
     }
 }
 

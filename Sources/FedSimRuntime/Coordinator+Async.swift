@@ -1,0 +1,226 @@
+import FedSimAggregation
+import FedSimConfig
+import FedSimCore
+import FedSimData
+import FedSimWire
+
+/// FedBuff (Nguyen et al. 2022) on the simulated clock: `concurrency` devices are always
+/// training, each on the model version it fetched when it started; devices finish at
+/// start + their simulated round time (the fleet model: compute, network, heavy tails), and
+/// every `buffer_size` arrivals the coordinator applies one update, each arrival weighted
+/// by (1 + staleness)^(−a). A device that would leave its availability window before
+/// finishing never arrives; a replacement starts at once.
+///
+/// The training itself happens when the device "arrives": the coordinator asks its client
+/// process to train it on the version it fetched (kept until no flight needs it), so the
+/// result is exactly what the device would have sent, and deterministic.
+extension Coordinator {
+    struct Flight {
+        var device: Int
+        var version: Int
+        var start: Double
+        var finish: Double
+        var lost: Bool
+    }
+
+    func runAsync() async throws {
+        let cfg = scenario.training.async
+        guard let directory else { throw Failure(description: "asynchronous training needs the device directory") }
+        var version = 0
+        var snapshots: [Int: [Float]] = [0: model]
+        var flights: [Flight] = []
+        var inFlight = Set<Int>()
+        var launches = 0
+        let bytes = 4 * layout.count
+        let start = monotonicSeconds()
+
+        func launch(at t: Double) {
+            var rng = Seeds.rng(scenario.seed, "async.launch", UInt64(launches))
+            launches += 1
+            let n = population.devices
+            for _ in 0..<(64 + 4 * n) {
+                let d = rng.nextBounded(n)
+                guard !inFlight.contains(d),
+                      peers[Sharding.process(of: d, processes: processCount, devices: n)] != nil,
+                      let window = fleet.availableSeconds(d, at: t) else { continue }
+                let up = Int(lastUploadBytesPerDevice ?? Double(bytes))
+                let seconds = fleet.roundSeconds(d, examples: Int(directory.trainSizes[d]), epochs: scenario.training.local.epochs,
+                                                 bytesDown: bytes, bytesUp: up)
+                flights.append(Flight(device: d, version: version, start: t, finish: t + seconds, lost: seconds > window))
+                inFlight.insert(d)
+                return
+            }
+        }
+
+        simulatedClock = 0
+        for _ in 0..<cfg.concurrency { launch(at: 0) }
+        guard !flights.isEmpty else { throw Failure(description: "no device is available to start training; \(aliveSummary())") }
+
+        for step in firstRound...max(firstRound, scenario.training.rounds) where step <= scenario.training.rounds {
+            let roundStart = monotonicSeconds()
+            // Fill the buffer with the next arrivals on the simulated clock.
+            var buffer: [Flight] = []
+            var lost = 0
+            while buffer.count < cfg.bufferSize, !flights.isEmpty {
+                let i = flights.indices.min { (flights[$0].finish, flights[$0].device) < (flights[$1].finish, flights[$1].device) }!
+                let f = flights.remove(at: i)
+                inFlight.remove(f.device)
+                simulatedClock = f.finish
+                if f.lost { lost += 1 } else if cfg.maxStaleness > 0 && version - f.version > cfg.maxStaleness { lost += 1 } else { buffer.append(f) }
+                launch(at: f.finish)
+            }
+            // Train the arrivals on the versions they fetched, grouped per process and version.
+            var requests: [ConnectionID: [Int: [UInt32]]] = [:]
+            var assignments: [ConnectionID: [UInt32]] = [:]
+            for f in buffer {
+                let p = Sharding.process(of: f.device, processes: processCount, devices: population.devices)
+                guard let c = peers[p]?.connection else { lost += 1; continue }
+                requests[c, default: [:]][f.version, default: []].append(UInt32(f.device))
+                assignments[c, default: []].append(UInt32(f.device))
+            }
+            let staleness = Dictionary(uniqueKeysWithValues: buffer.map { ($0.device, version - $0.version) })
+            func weight(_ s: Int) -> Float { Float(1 / _pow(1 + Double(s), scenario.training.async.stalenessExponent)) }
+            var finished = 0, failedCount = 0, droppedCount = 0, timedOutCount = 0, rejected = 0
+            var examples = 0
+            var trainLoss = Double.nan
+            var finishedDevices: [Int] = []
+            var secaggLine: JSONObject?
+            let roundBytes = (sent: bytesSent, received: bytesReceived)
+            if scenario.secureAggregation.enabled {
+                // One SecAgg+ round over the buffer: each device weights its own update by its
+                // staleness before quantizing and masking; the coordinator only sees the sum.
+                var trainRequests: [ConnectionID: [DeviceRequest]] = [:]
+                for (c, byVersion) in requests.sorted(by: { $0.key < $1.key }) {
+                    for (v, devices) in byVersion.sorted(by: { $0.key < $1.key }) {
+                        trainRequests[c, default: []].append(DeviceRequest(round: UInt32(step), devices: devices, shared: snapshots[v]!,
+                                                                           scale: weight(version - v)))
+                    }
+                }
+                let chosen = buffer.map(\.device).sorted()
+                let o = try await runSecureRound(step, chosen: chosen, assignments: assignments, trainRequests: trainRequests)
+                var sa = o.line
+                if let why = o.abandoned { sa.add("abandoned", why) }
+                secaggLine = sa
+                if let mean = o.mean {
+                    optimizer.apply(mean, to: &model)
+                    finished = o.survivors
+                    finishedDevices = o.survivorIDs
+                    examples = Int(o.examples.rounded())
+                    trainLoss = o.examples > 0 ? o.lossSum / o.examples : .nan
+                }
+                droppedCount = chosen.count - finished
+            } else {
+                for (c, byVersion) in requests.sorted(by: { $0.key < $1.key }) {
+                    for (v, devices) in byVersion.sorted(by: { $0.key < $1.key }) {
+                        await send(.train(DeviceRequest(round: UInt32(step), devices: devices, shared: snapshots[v]!)), to: c)
+                    }
+                }
+                var aggregator = WeightedMeanAggregator(layout: layout)
+                var tracker = RoundTracker(assignments: assignments)
+                let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
+                while !tracker.isComplete {
+                    switch await next() {
+                    case .deadline(let id) where id == deadline: tracker.expire()
+                    case .deadline: continue
+                    case .transportEnded: tracker.expire()
+                    case .transport(let e):
+                        if case .closed(let c, _) = e { tracker.drop(connection: c) }
+                        guard var (p, c, m) = await handleControl(e) else { continue }
+                        if case .compressedUpdate(let cu) = m, scenario.compression.enabled, cu.round == UInt32(step) {
+                            guard let (delta, weights) = try? codec.decode(cu.body, rotationSeed: Seeds.derive(scenario.seed, "rotation", UInt64(cu.device), UInt64(step))) else {
+                                if tracker.resolve(cu.device, from: c, as: .failed) == .accepted { rejected += 1 }
+                                continue
+                            }
+                            m = .update(DeviceUpdate(round: cu.round, device: cu.device, examples: cu.examples, trainLoss: cu.trainLoss,
+                                                     weightedDelta: delta, weights: weights, withinClip: cu.withinClip))
+                        }
+                        switch m {
+                        case .update(let u) where u.round == UInt32(step):
+                            guard tracker.check(u.device, from: c) == .accepted else {
+                                log.warning("async step \(step): unexpected update of device \(u.device) from process \(p)")
+                                continue
+                            }
+                            // Staleness weight on both the weighted delta and its weights: per-item
+                            // means become staleness-weighted means.
+                            let w = weight(staleness[Int(u.device)] ?? 0)
+                            do {
+                                try aggregator.add(device: Int(u.device), weightedDelta: u.weightedDelta.map { $0 * w }, weights: u.weights.map { $0 * w },
+                                                   examples: Int(u.examples), trainLoss: u.trainLoss)
+                                tracker.resolve(u.device, from: c, as: .finished)
+                            } catch {
+                                rejected += 1
+                                tracker.resolve(u.device, from: c, as: .failed)
+                            }
+                        case .update, .evaluation, .checkpointed, .compressedUpdate: continue
+                        case .failed(let f) where f.round == UInt32(step): tracker.resolve(f.device, from: c, as: .failed)
+                        case .failed: continue
+                        default: await protocolViolation(c, p, "sent \(m.kindName) during an asynchronous step")
+                        }
+                    }
+                }
+                finished = tracker.count(.finished)
+                failedCount = tracker.count(.failed)
+                droppedCount = tracker.count(.dropped)
+                timedOutCount = tracker.count(.timedOut)
+                examples = aggregator.examples
+                trainLoss = aggregator.meanTrainLoss
+                finishedDevices = tracker.outcomes.compactMap { $0.value == .finished ? Int($0.key) : nil }.sorted()
+                if finished > 0 { optimizer.apply(aggregator.mean(), to: &model) }
+            }
+            if finished > 0 {
+                version += 1
+                snapshots[version] = model
+                let needed = Set(flights.map(\.version)).union([version])
+                for v in snapshots.keys where !needed.contains(v) { snapshots[v] = nil }
+            }
+            deviceUpdates += finished
+            participation.record(selected: buffer.map(\.device), finished: finishedDevices)
+            var line = JSONObject()
+            line.add("round", step)
+            line.add("sampled", buffer.count)
+            line.add("finished", finished)
+            line.add("failed", failedCount)
+            line.add("dropped", droppedCount)
+            line.add("timed_out", timedOutCount)
+            line.add("rejected", rejected)
+            line.add("processes_alive", peers.count)
+            line.add("examples", examples)
+            line.add("train_loss", trainLoss)
+            if let secaggLine { line.add("secagg", secaggLine) }
+            var a = JSONObject()
+            a.add("model_version", version)
+            a.add("lost_in_flight", lost)
+            let st = buffer.map { staleness[$0.device] ?? 0 }
+            a.add("staleness_mean", st.isEmpty ? 0 : Double(st.reduce(0, +)) / Double(st.count))
+            a.add("staleness_max", st.max() ?? 0)
+            a.add("in_flight", flights.count)
+            line.add("async", a)
+            line.add("sim_seconds", simulatedClock)
+            var comm = JSONObject()
+            comm.add("bytes_up", bytesReceived - roundBytes.received)
+            comm.add("bytes_down", bytesSent - roundBytes.sent)
+            line.add("communication", comm)
+            if finished > 0 { lastUploadBytesPerDevice = Double(bytesReceived - roundBytes.received) / Double(finished) }
+            let every = scenario.evaluation.every
+            if step == scenario.training.rounds || (every > 0 && step % every == 0) {
+                let summary = try await evaluate(round: step)
+                lastEvaluation = summary
+                line.add("eval", Self.json(summary, k: scenario.evaluation.k))
+            }
+            roundsCompleted = step
+            line.add("bytes_sent", bytesSent)
+            line.add("bytes_received", bytesReceived)
+            line.add("round_seconds", monotonicSeconds() - roundStart)
+            line.add("wall_seconds", monotonicSeconds() - start)
+            metrics.record(line)
+            if interrupt.isSet {
+                interrupted = true
+                stoppedEarly = "interrupted after step \(step) (asynchronous runs do not checkpoint their in-flight devices; rerun)"
+                break
+            }
+        }
+        for (_, peer) in peers.sorted(by: { $0.key < $1.key }) {
+            await send(.shutdown(reason: "run complete"), to: peer.connection)
+        }
+    }
+}
