@@ -140,7 +140,7 @@ public struct CompressionConfig: Codable, Sendable, Equatable {
 
     /// The stacks the coordinator can decode, in order.
     public static let validStacks: [[Stage]] = [
-        [], [.sparseRows], [.quantize], [.rotate, .quantize], [.topK], [.randomK],
+        [], [.sparseRows], [.quantize], [.rotate, .quantize], [.topK], [.randomK], [.rotate],
         [.sparseRows, .quantize], [.topK, .quantize], [.randomK, .quantize],
     ]
 }

@@ -209,8 +209,14 @@ extension Scenario {
             }
         }
         if compression.enabled {
-            if secureAggregation.enabled {
-                out.append(("compression.stages", "secure aggregation sends dense masked vectors (masks are dense), so these stages would not save a byte; the secure sum's width is secure_aggregation.bits. Use compression with secure_aggregation.protocol: none"))
+            if secureAggregation.enabled && compression.stages != [.rotate] {
+                out.append(("compression.stages", "under secure aggregation the masks are dense, so sparsifying stages save nothing, and the secure sum is the quantizer: set secure_aggregation.bits (masked vectors travel packed at that width). The one stage that composes is [rotate] (a shared Hadamard rotation before the secure-sum quantizer)"))
+            }
+            if secureAggregation.enabled && compression.stages == [.rotate] && training.weighting != .uniform {
+                out.append(("compression.stages", "[rotate] under secure aggregation needs training.weighting: uniform (every value element must share one scale for the rotation to commute with the mean)"))
+            }
+            if !secureAggregation.enabled && compression.stages == [.rotate] {
+                out.append(("compression.stages", "[rotate] alone rotates before the secure-sum quantizer; without secure aggregation use [rotate, quantize]"))
             }
             if privacy.enabled && compression.stages.contains(where: { $0 == .quantize || $0 == .rotate }) {
                 out.append(("compression.stages", "stochastic quantization can raise an update's norm above the DP clip, which the accountant does not cover; with DP use sparse_rows, top_k or random_k (applied before the clip)"))

@@ -274,7 +274,12 @@ extension Coordinator {
         closeStage("unmask", revealers)
         finishLine(&line)
         lastSecureSum = sum
-        let totals = quantizer.dequantize(sum)
+        var totals = quantizer.dequantize(sum)
+        if scenario.compression.stages == [.rotate] {
+            // Σ R·x = R·Σ x: undo the round's shared rotation on the sum.
+            SharedRotation(blockSize: scenario.compression.blockSize, seed: Seeds.derive(scenario.seed, "secagg.rotation", UInt64(r)))
+                .inverse(&totals.weightedDelta, count: totals.weightedDelta.count)
+        }
         var realized: Double?
         if scenario.privacy.mechanism == .distributed {
             let Δ = quantizer.integerSensitivity(clip: scenario.privacy.sensitivity)

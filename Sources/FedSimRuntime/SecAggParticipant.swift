@@ -91,6 +91,11 @@ final class SecAggParticipant {
         for d in req.devices where devices[d] != nil {
             var u = host.train(device: Int(d), round: Int(req.round), shared: req.shared, clip: req.clip)
             if let s = poisonScale { for i in u.weightedDelta.indices { u.weightedDelta[i] *= s } }
+            if host.scenario.compression.stages == [.rotate] {
+                // The round's shared rotation (the coordinator undoes it on the sum).
+                SharedRotation(blockSize: host.scenario.compression.blockSize, seed: Seeds.derive(host.scenario.seed, "secagg.rotation", UInt64(req.round)))
+                    .forward(&u.weightedDelta, count: u.weightedDelta.count)
+            }
             if req.scale != 1 {  // FedBuff staleness weight, applied before quantization and masking
                 for i in u.weightedDelta.indices { u.weightedDelta[i] *= req.scale }
                 for i in u.weights.indices { u.weights[i] *= req.scale }

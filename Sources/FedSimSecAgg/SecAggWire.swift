@@ -88,7 +88,7 @@ public enum SecAggPayload: Equatable, Sendable {
                 for s in shares { Self.write(s, &w) }
             }
         case .masked(let d, let v):
-            w.u32(d); w.u32s(v)
+            w.u32(d); w.packed(v)
         case .maskedDone:
             break
         case .unmask(let survivors):
@@ -145,7 +145,7 @@ public enum SecAggPayload: Equatable, Sendable {
                 return (d, try (0..<m).map { _ in try readShare(&r) })
             })
         case .masked:
-            p = .masked(device: try r.u32(), vector: try r.u32s())
+            p = .masked(device: try r.u32(), vector: try r.packed())
         case .maskedDone:
             p = .maskedDone
         case .unmask:
@@ -190,6 +190,26 @@ struct ByteWriter {
         u32(UInt32(v.count))
         v.withUnsafeBytes { out += $0 }
     }
+
+    /// Count, bit width, then the values packed at that width: a masked vector in Z_{2^bits}
+    /// costs `bits` per element on the wire, so `secure_aggregation.bits` sets the upload size.
+    mutating func packed(_ v: [UInt32]) {
+        u32(UInt32(v.count))
+        var maxValue: UInt32 = 0
+        for x in v { maxValue |= x }
+        let width = max(1, 32 - maxValue.leadingZeroBitCount)
+        out.append(UInt8(width))
+        if width == 32 { v.withUnsafeBytes { out += $0 }; return }
+        out.reserveCapacity(out.count + (v.count * width + 7) / 8)
+        var acc: UInt64 = 0
+        var n = 0
+        for x in v {
+            acc |= UInt64(x) << UInt64(n)
+            n += width
+            while n >= 8 { out.append(UInt8(truncatingIfNeeded: acc)); acc >>= 8; n -= 8 }
+        }
+        if n > 0 { out.append(UInt8(truncatingIfNeeded: acc)) }
+    }
 }
 
 struct ByteReader {
@@ -215,6 +235,38 @@ struct ByteReader {
         guard n * itemBytes <= remaining else { throw SecAggError(.malformed, "\(n) items do not fit in \(remaining) bytes") }
         return n
     }
+    mutating func packed() throws -> [UInt32] {
+        let n = Int(try u32())
+        let width = Int(try u8())
+        guard (1...32).contains(width) else { throw SecAggError(.malformed, "packed width \(width)") }
+        let bytes = (n * width + 7) / 8
+        guard n <= remaining * 8, bytes == remaining else {
+            throw SecAggError(.malformed, "\(n) values of \(width) bits need \(bytes) bytes, \(remaining) present")
+        }
+        if width == 32 {
+            let v = [UInt32](unsafeUninitializedCapacity: n) { dst, initialized in
+                data.withUnsafeBytes { src in
+                    UnsafeMutableRawBufferPointer(dst).copyMemory(from: UnsafeRawBufferPointer(rebasing: src[pos..<(pos + 4 * n)]))
+                }
+                initialized = n
+            }
+            pos += 4 * n
+            return v.map { UInt32(littleEndian: $0) }
+        }
+        var out = [UInt32](repeating: 0, count: n)
+        var acc: UInt64 = 0
+        var have = 0
+        let mask: UInt64 = (1 << UInt64(width)) - 1
+        for i in 0..<n {
+            while have < width { acc |= UInt64(data[pos]) << UInt64(have); pos += 1; have += 8 }
+            out[i] = UInt32(acc & mask)
+            acc >>= UInt64(width)
+            have -= width
+        }
+        pos = data.count
+        return out
+    }
+
     mutating func u32s() throws -> [UInt32] {
         let n = try count(itemBytes: 4)
         let out = [UInt32](unsafeUninitializedCapacity: n) { dst, initialized in

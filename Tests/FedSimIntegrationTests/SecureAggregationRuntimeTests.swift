@@ -300,3 +300,47 @@ import Testing
         } catch { #expect("\(error)".contains("no accountant")) }
     }
 }
+
+/// What composes with secure aggregation: the secure sum's width sets the upload size
+/// (masked vectors are packed at it), and a shared rotation before the quantizer commutes
+/// with the sum.
+@Suite struct SecureCompressionTests {
+    static func scenario(bits: Int, rotate: Bool, proto: SecureAggregationConfig.Kind = .secaggPlus) -> Scenario {
+        var s = TestSupport.tinyScenario(devices: 60, rounds: 3, perRound: 24)
+        s.secureAggregation.protocol = proto
+        s.secureAggregation.bits = bits
+        s.training.weighting = .uniform
+        s.secureAggregation.maxExamples = 1_000
+        if rotate { s.compression.stages = [.rotate]; s.compression.blockSize = 64 }
+        return s
+    }
+
+    static func maskedBytes(_ r: SecureAggregationRuntimeTests.Run) -> Int {
+        let line = try! JSONSerialization.jsonObject(with: Data(r.sink.lines[0].utf8)) as! [String: Any]
+        return (((line["secagg"] as! [String: Any])["stages"] as! [String: Any])["masked"] as! [String: Any])["bytes_up"] as! Int
+    }
+
+    @Test func packedWidthFollowsTheSecureSumBitsAndRotationCommutes() async throws {
+        let plain = try await SecureAggregationRuntimeTests.run(Self.scenario(bits: 32, rotate: false, proto: .none))
+        let wide = try await SecureAggregationRuntimeTests.run(Self.scenario(bits: 32, rotate: false))
+        let narrow = try await SecureAggregationRuntimeTests.run(Self.scenario(bits: 24, rotate: false))
+        let rotated = try await SecureAggregationRuntimeTests.run(Self.scenario(bits: 32, rotate: true))
+        // 24-bit masked vectors take about 24/32 of the 32-bit ones on the wire.
+        let ratio = Double(Self.maskedBytes(narrow)) / Double(Self.maskedBytes(wide))
+        #expect(ratio > 0.72 && ratio < 0.78, "masked bytes ratio \(ratio)")
+        for (name, run, tol) in [("32-bit", wide, Float(1e-3)), ("rotated", rotated, Float(1e-3)), ("24-bit", narrow, Float(5e-3))] {
+            let worst = zip(plain.coordinator.model, run.coordinator.model).map { abs($0 - $1) }.max()!
+            #expect(worst < tol, "\(name): largest parameter difference \(worst)")
+        }
+    }
+
+    @Test func onlyRotationComposesWithSecureAggregation() {
+        func error(_ o: [String]) -> String {
+            do { _ = try Scenario.load(yaml: "name: x\ntraining: {weighting: uniform}\n", overrides: o); return "" } catch { return "\(error)" }
+        }
+        #expect(error(["compression.stages=[rotate]"]).isEmpty)
+        #expect(error(["compression.stages=[top_k]"]).contains("masks are dense"))
+        #expect(error(["compression.stages=[rotate]", "training.weighting=per_item"]).contains("uniform"))
+        #expect(error(["compression.stages=[rotate]", "secure_aggregation.protocol=none"]).contains("[rotate, quantize]"))
+    }
+}
