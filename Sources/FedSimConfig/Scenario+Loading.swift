@@ -374,6 +374,8 @@ extension EvaluationConfig {
         relevanceThreshold = r.double("relevance_threshold", default: relevanceThreshold)
         devices = r.int("devices", default: devices, range: 0...50_000_000)
         ranking = r.bool("ranking", default: ranking)
+        sampledNegatives = r.int("sampled_negatives", default: sampledNegatives, range: 0...100_000)
+        cohorts = r.bool("cohorts", default: cohorts)
         r.finish()
     }
 }

@@ -311,6 +311,12 @@ public struct EvaluationConfig: Codable, Sendable, Equatable {
     public var devices = 0
     /// Compute full-ranking HR@K / NDCG@K (costs items × dim per device).
     public var ranking = true
+    /// Also report the sampled-negatives protocol (NCF style) with this many negatives per
+    /// relevant item; 0: off. Its numbers are much higher than full ranking's, and not comparable.
+    public var sampledNegatives = 0
+    /// Report every metric per cohort (activity quartiles, main domain, devices that never
+    /// trained vs trained) with the spread across devices.
+    public var cohorts = true
     public init() {}
 }
 

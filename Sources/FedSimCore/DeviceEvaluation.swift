@@ -9,6 +9,22 @@ public struct DeviceEvaluation: Sendable, Equatable {
     public var ranked: Bool
     public var hit: Double
     public var ndcg: Double
+    /// Full ranking, over the device's relevant held-out items R and top-K list L:
+    /// Recall@K = |R ∩ L| / min(|R|, K); MRR@K = 1 / rank of the first relevant item in L (0 if
+    /// none); AUC = share of (relevant, non-relevant candidate) pairs scored in the right order.
+    public var recall = 0.0
+    public var mrr = 0.0
+    public var auc = 0.0
+    /// Intra-list diversity of L: mean pairwise distance over its K(K−1)/2 pairs, by item
+    /// category (1 if the categories differ) and by embedding (1 − cosine similarity).
+    public var ildCategory = 0.0
+    public var ildEmbedding = 0.0
+    /// The sampled-negatives protocol (NCF style): each relevant held-out item ranked among
+    /// `sampled_negatives` items the device never rated; HR@K and NDCG@K averaged over them.
+    public var sampledHit = 0.0
+    public var sampledNdcg = 0.0
+    /// The device's top-K list (kept on the client: only per-process counts are sent).
+    public var top: [Int32] = []
 
     public init(device: Int, count: Int, squaredError: Double, absoluteError: Double, ranked: Bool, hit: Double, ndcg: Double) {
         self.device = device

@@ -12,12 +12,21 @@ public struct Evaluator: Sendable {
     public var relevanceThreshold: Float
     public var ranking: Bool
     public var scale: ClosedRange<Float>
+    /// Item categories, for category-based intra-list diversity (empty: skip it).
+    public var categories: [Int32] = []
+    /// Negatives per relevant item in the sampled protocol (0: off).
+    public var sampledNegatives = 0
+    public var seed: UInt64 = 0
 
-    public init(k: Int, relevanceThreshold: Float, ranking: Bool, scale: ClosedRange<Float>) {
+    public init(k: Int, relevanceThreshold: Float, ranking: Bool, scale: ClosedRange<Float>, categories: [Int32] = [],
+                sampledNegatives: Int = 0, seed: UInt64 = 0) {
         self.k = k
         self.relevanceThreshold = relevanceThreshold
         self.ranking = ranking
         self.scale = scale
+        self.categories = categories
+        self.sampledNegatives = sampledNegatives
+        self.seed = seed
     }
 
     /// Evaluates with user parameters `personal` (dim + 1) against shared MF parameters.
@@ -47,17 +56,76 @@ public struct Evaluator: Sendable {
         for it in train.items { excluded[Int(it)] = true }
         let top = Self.topK(k, count: items, excluded: excluded, score: score)
         var dcg = 0.0
-        var hit = false
+        var hits = 0
+        var firstHit: Int?
         for (rank, it) in top.enumerated() where relevant.contains(Int32(it)) {
-            hit = true
+            hits += 1
+            if firstHit == nil { firstHit = rank }
             dcg += 1 / _log2(Double(rank) + 2)
         }
         var idcg = 0.0
         for r in 0..<min(relevant.count, k) { idcg += 1 / _log2(Double(r) + 2) }
         out.ranked = true
-        out.hit = hit ? 1 : 0
+        out.hit = hits > 0 ? 1 : 0
         out.ndcg = dcg / idcg
+        out.recall = Double(hits) / Double(relevant.count)
+        out.mrr = firstHit.map { 1 / Double($0 + 1) } ?? 0
+        out.top = top.map { Int32($0) }
+        // AUC over all candidates: relevant against non-relevant, ties counted half.
+        var negatives: [Float] = []
+        negatives.reserveCapacity(items)
+        for i in 0..<items where !excluded[i] && !relevant.contains(Int32(i)) { negatives.append(score(i)) }
+        negatives.sort()
+        if !negatives.isEmpty {
+            var total = 0.0
+            for r in relevant {
+                let s = score(Int(r))
+                let below = Self.countBelow(negatives, s), notAbove = Self.countBelow(negatives, s.nextUp)
+                total += Double(below) + 0.5 * Double(notAbove - below)
+            }
+            out.auc = total / Double(relevant.count * negatives.count)
+        }
+        // Intra-list diversity of the top-K list.
+        if top.count > 1 {
+            var cat = 0.0, emb = 0.0, pairs = 0.0
+            for a in 0..<top.count {
+                for b in (a + 1)..<top.count {
+                    let i = top[a], j = top[b]
+                    if !categories.isEmpty { cat += categories[i] == categories[j] ? 0 : 1 }
+                    var dot: Float = 0, ni: Float = 0, nj: Float = 0
+                    for f in 0..<d { dot += shared[i * d + f] * shared[j * d + f]; ni += shared[i * d + f] * shared[i * d + f]; nj += shared[j * d + f] * shared[j * d + f] }
+                    emb += ni > 0 && nj > 0 ? 1 - Double(dot / (ni.squareRoot() * nj.squareRoot())) : 1
+                    pairs += 1
+                }
+            }
+            out.ildCategory = categories.isEmpty ? 0 : cat / pairs
+            out.ildEmbedding = emb / pairs
+        }
+        // The sampled-negatives protocol (NCF): each relevant item among m unrated items.
+        if sampledNegatives > 0 {
+            var rated = excluded
+            for it in test.items { rated[Int(it)] = true }
+            let unrated = (0..<items).filter { !rated[$0] }
+            var rng = Seeds.rng(seed, "eval.negatives", UInt64(device))
+            var h = 0.0, n = 0.0
+            for r in relevant.sorted() {
+                let m = min(sampledNegatives, unrated.count)
+                let s = score(Int(r))
+                var rank = 0
+                for idx in rng.sampleWithoutReplacement(m, from: unrated.count) where score(unrated[idx]) >= s { rank += 1 }
+                if rank < k { h += 1; n += 1 / _log2(Double(rank) + 2) }
+            }
+            out.sampledHit = h / Double(relevant.count)
+            out.sampledNdcg = n / Double(relevant.count)
+        }
         return out
+    }
+
+    /// Number of elements of a sorted array strictly below x.
+    static func countBelow(_ sorted: [Float], _ x: Float) -> Int {
+        var lo = 0, hi = sorted.count
+        while lo < hi { let mid = (lo + hi) / 2; if sorted[mid] < x { lo = mid + 1 } else { hi = mid } }
+        return lo
     }
 
     /// Indices of the K highest scores (ties broken by lower index), best first.
@@ -90,6 +158,10 @@ public struct EvaluationSummary: Sendable, Equatable, Codable {
     public var ndcg: Double
     /// Per-device RMSE at the 10th, 50th and 90th percentiles (devices with held-out ratings).
     public var deviceRMSE: [Double]
+    /// Means over ranked devices (docs/metrics.md).
+    public var recall = Double.nan, mrr = Double.nan, auc = Double.nan
+    public var ildCategory = Double.nan, ildEmbedding = Double.nan
+    public var sampledHit = Double.nan, sampledNdcg = Double.nan
 
     public init(_ unordered: [DeviceEvaluation]) {
         // Device order, so sums do not depend on arrival order.
@@ -107,5 +179,15 @@ public struct EvaluationSummary: Sendable, Equatable, Codable {
         ndcg = ranked.isEmpty ? .nan : ranked.reduce(0.0) { $0 + $1.ndcg } / Double(ranked.count)
         let per = withData.map(\.rmse).sorted()
         deviceRMSE = [0.1, 0.5, 0.9].map { q in per.isEmpty ? .nan : per[min(per.count - 1, Int(q * Double(per.count - 1) + 0.5))] }
+        if !ranked.isEmpty {
+            let n = Double(ranked.count)
+            recall = ranked.reduce(0.0) { $0 + $1.recall } / n
+            mrr = ranked.reduce(0.0) { $0 + $1.mrr } / n
+            auc = ranked.reduce(0.0) { $0 + $1.auc } / n
+            ildCategory = ranked.reduce(0.0) { $0 + $1.ildCategory } / n
+            ildEmbedding = ranked.reduce(0.0) { $0 + $1.ildEmbedding } / n
+            sampledHit = ranked.reduce(0.0) { $0 + $1.sampledHit } / n
+            sampledNdcg = ranked.reduce(0.0) { $0 + $1.sampledNdcg } / n
+        }
     }
 }

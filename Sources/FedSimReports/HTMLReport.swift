@@ -102,9 +102,41 @@ public enum HTMLReport {
         h += "<table>" + summaryRows(run).map { "<tr><th>\(escape($0.0))</th><td>\(escape($0.1))</td></tr>" }.joined() + "</table>"
         h += "<h2>Charts</h2><div class=\"grid-charts\">"
         for c in charts(run) { h += "<figure>\(c.svg)<figcaption>\(escape(c.caption))</figcaption></figure>" }
-        h += "</div><h2>Not in this run</h2><p>Cold-start curves (metric vs k support interactions) appear when a run evaluates cold-start users.</p>"
+        h += "</div>" + beyondAccuracy(run) + cohorts(run)
+        h += "<h2>Not in this run</h2><p>Cold-start curves (metric vs k support interactions) appear when a run evaluates cold-start users.</p>"
         h += "<p class=\"sub\">Written by <code>fedsim report</code>. Files: metrics.jsonl, metrics.csv, summary.json, participation.jsonl, device-metrics.csv (docs/metrics.md).</p></body></html>\n"
         return h
+    }
+
+    /// The last evaluation's ranking and beyond-accuracy metrics (docs/metrics.md).
+    static func lastEval(_ run: RunData) -> [String: Any]? {
+        run.metrics.last(where: { $0["eval"] != nil })?["eval"] as? [String: Any]
+    }
+
+    public static func beyondAccuracy(_ run: RunData) -> String {
+        guard let e = lastEval(run) else { return "" }
+        let keys = e.keys.filter { k in ["recall@", "mrr@", "auc", "_sampled", "coverage@", "gini_exposure@", "novelty@", "ild_"].contains { k.contains($0) } }.sorted()
+        guard !keys.isEmpty else { return "" }
+        var h = "<h2>Ranking and beyond accuracy (final evaluation)</h2><table><tr><th>metric</th><th>value</th></tr>"
+        for k in keys { h += "<tr><td>\(escape(k))</td><td>\(format4(e[k] as? Double ?? .nan))</td></tr>" }
+        return h + "</table><p class=\"sub\">Full ranking over every unrated item unless marked _sampled (docs/metrics.md defines each).</p>"
+    }
+
+    public static func cohorts(_ run: RunData) -> String {
+        guard let e = lastEval(run), let c = e["cohorts"] as? [String: Any] else { return "" }
+        let k = run.k
+        var h = "<h2>Cohorts (final evaluation)</h2>"
+        if let w = c["worst_by_rmse"] as? [String: Any] {
+            h += "<p>Worst cohort by RMSE: <b>\(escape(w["cohort"] as? String ?? "?"))</b> (\(format4(w["rmse"] as? Double ?? .nan))) against \(format4(e["rmse"] as? Double ?? .nan)) overall.</p>"
+        }
+        h += "<table><tr><th>cohort</th><th>devices</th><th>RMSE</th><th>HR@\(k)</th><th>NDCG@\(k)</th><th>device RMSE p10 / p50 / p90</th></tr>"
+        for kind in ["activity", "domain", "participation"] {
+            for row in (c[kind] as? [[String: Any]]) ?? [] {
+                let p = (row["device_rmse_p10_p50_p90"] as? [Double] ?? []).map { format4($0, places: 3) }.joined(separator: " / ")
+                h += "<tr><td>\(escape(kind)): \(escape(row["name"] as? String ?? "?"))</td><td>\(row["devices"] ?? "")</td><td>\(format4(row["rmse"] as? Double ?? .nan))</td><td>\(format4(row["hr@\(k)"] as? Double ?? .nan))</td><td>\(format4(row["ndcg@\(k)"] as? Double ?? .nan))</td><td>\(p)</td></tr>"
+            }
+        }
+        return h + "</table>"
     }
 
     public static func terminal(_ run: RunData) -> String {

@@ -84,8 +84,9 @@ public struct ClientRunner {
                     try await train(req, conn: conn, faults: faults)
                 }
             case .evaluate(let req):
-                let entries = req.devices.filter { host.hosts(Int($0)) }.map { host.evaluate(device: Int($0), shared: req.shared) }
-                try await conn.send(.evaluation(EvaluationReport(round: req.round, entries: entries)))
+                let batch = host.evaluateBatch(req.devices.filter { host.hosts(Int($0)) }.map { Int($0) }, shared: req.shared)
+                try await conn.send(.evaluation(EvaluationReport(round: req.round, entries: batch.entries, recommended: batch.recommended,
+                                                                 rated: batch.rated)))
             case .checkpoint(let r):
                 do {
                     try host.snapshot(round: Int(r))

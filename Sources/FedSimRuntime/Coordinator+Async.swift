@@ -205,7 +205,10 @@ extension Coordinator {
             if step == scenario.training.rounds || (every > 0 && step % every == 0) {
                 let summary = try await evaluate(round: step)
                 lastEvaluation = summary
-                line.add("eval", Self.json(summary, k: scenario.evaluation.k))
+                var ev = Self.json(summary, k: scenario.evaluation.k)
+                if let extras = lastEvaluationExtras { ev.merge(extras) }
+                if let cohorts = lastCohorts { ev.add("cohorts", cohorts) }
+                line.add("eval", ev)
             }
             roundsCompleted = step
             line.add("bytes_sent", bytesSent)

@@ -60,6 +60,10 @@ public final class Coordinator {
     /// Simulated seconds since round 1 began.
     public internal(set) var simulatedClock = 0.0
     public internal(set) var participation: Participation
+    /// Beyond-accuracy and extra ranking metrics of the last evaluation.
+    var lastEvaluationExtras: JSONObject?
+    /// Per-cohort metrics of the last evaluation.
+    public internal(set) var lastCohorts: JSONObject?
     /// Decoder of compressed updates.
     lazy var codec = UpdateCodec(config: scenario.compression, layout: layout)
     /// Mean bytes a finished device uploaded last round (the fleet's timing model uses it).
@@ -313,7 +317,10 @@ public final class Coordinator {
             if r == scenario.training.rounds || (every > 0 && r % every == 0) {
                 let summary = try await evaluate(round: r)
                 lastEvaluation = summary
-                line.add("eval", Self.json(summary, k: scenario.evaluation.k))
+                var ev = Self.json(summary, k: scenario.evaluation.k)
+                if let extras = lastEvaluationExtras { ev.merge(extras) }
+                if let cohorts = lastCohorts { ev.add("cohorts", cohorts) }
+                line.add("eval", ev)
             }
             roundsCompleted = r
             line.add("bytes_sent", bytesSent)
@@ -624,6 +631,8 @@ public final class Coordinator {
             await send(.evaluate(DeviceRequest(round: UInt32(r), devices: devices.sorted(), shared: model)), to: c)
         }
         var results: [DeviceEvaluation] = []
+        var recommended = [Double](repeating: 0, count: population.items)
+        var rated = [Double](repeating: 0, count: population.items)
         var waiting = Set(requested.keys)
         let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
         while !waiting.isEmpty {
@@ -652,6 +661,12 @@ public final class Coordinator {
                         }
                         results.append(e)
                     }
+                    // Exposure and popularity counts: per-process sums, bounded by what it was asked.
+                    for (list, target) in [(rep.recommended, 0), (rep.rated, 1)] {
+                        for (item, count) in list where Int(item) < population.items && Int(count) <= asked.count {
+                            if target == 0 { recommended[Int(item)] += Double(count) } else { rated[Int(item)] += Double(count) }
+                        }
+                    }
                 case .update, .failed, .evaluation, .compressedUpdate:
                     continue  // late messages of an earlier phase
                 default:
@@ -668,7 +683,80 @@ public final class Coordinator {
             }
             try? RunDirectory.atomicWrite(Array(csv.utf8), path: deviceMetricsPath)
         }
-        return EvaluationSummary(results)
+        let summary = EvaluationSummary(results)
+        lastEvaluationExtras = beyondAccuracy(summary, recommended: recommended, rated: rated, devices: results.count)
+        lastCohorts = scenario.evaluation.cohorts ? cohortTable(results) : nil
+        return summary
+    }
+
+    /// Catalogue coverage, Gini of exposure and novelty from the aggregated counts
+    /// (docs/metrics.md has the formulas).
+    func beyondAccuracy(_ s: EvaluationSummary, recommended: [Double], rated: [Double], devices n: Int) -> JSONObject {
+        let k = scenario.evaluation.k
+        var o = JSONObject()
+        o.add("recall@\(k)", s.recall)
+        o.add("mrr@\(k)", s.mrr)
+        o.add("auc", s.auc)
+        if scenario.evaluation.sampledNegatives > 0 {
+            o.add("hr@\(k)_sampled\(scenario.evaluation.sampledNegatives)", s.sampledHit)
+            o.add("ndcg@\(k)_sampled\(scenario.evaluation.sampledNegatives)", s.sampledNdcg)
+        }
+        let exposures = recommended.reduce(0, +)
+        guard exposures > 0 else { return o }
+        o.add("coverage@\(k)", ExposureMetrics.coverage(recommended))
+        o.add("gini_exposure@\(k)", ExposureMetrics.gini(recommended))
+        o.add("novelty@\(k)", ExposureMetrics.novelty(recommended: recommended, rated: rated, devices: n))
+        o.add("ild_category@\(k)", s.ildCategory)
+        o.add("ild_embedding@\(k)", s.ildEmbedding)
+        return o
+    }
+
+    /// Every metric per cohort: activity quartiles of training-set size, main domain, and
+    /// devices that never trained against those that did. The worst cohort by RMSE is named.
+    func cohortTable(_ results: [DeviceEvaluation]) -> JSONObject? {
+        guard let directory else { return nil }
+        let k = scenario.evaluation.k
+        var groups: [(String, String, [DeviceEvaluation])] = []
+        let sizes = results.map { directory.trainSizes[$0.device] }.sorted()
+        if !sizes.isEmpty {
+            let cuts = [0.25, 0.5, 0.75].map { sizes[min(sizes.count - 1, Int($0 * Double(sizes.count)))] }
+            for q in 0..<4 {
+                let lo: UInt32 = q == 0 ? 0 : cuts[q - 1], hi: UInt32 = q == 3 ? .max : cuts[q]
+                let members = results.filter { let t = directory.trainSizes[$0.device]; return t >= lo && (q == 3 || t < hi) }
+                groups.append(("activity", "Q\(q + 1) (\(lo)–\(q == 3 ? "" : String(hi - 1)) ratings)", members))
+            }
+        }
+        let domains = Set(results.map { directory.mainDomains[$0.device] })
+        if domains.count > 1 {
+            for d in domains.sorted() { groups.append(("domain", "domain \(d)", results.filter { directory.mainDomains[$0.device] == d })) }
+        }
+        groups.append(("participation", "never trained", results.filter { participation.finished[$0.device] == 0 }))
+        groups.append(("participation", "trained", results.filter { participation.finished[$0.device] > 0 }))
+        var o = JSONObject()
+        var worst: (String, Double)?
+        var byKind: [String: [String]] = [:]
+        for (kind, name, members) in groups where !members.isEmpty {
+            let s = EvaluationSummary(members)
+            var c = JSONObject()
+            c.add("name", name)
+            c.add("devices", s.devices)
+            c.add("rmse", s.rmse)
+            c.add("hr@\(k)", s.hitRate)
+            c.add("ndcg@\(k)", s.ndcg)
+            c.add("device_rmse_p10_p50_p90", s.deviceRMSE)
+            byKind[kind, default: []].append(c.text)
+            if s.rmse.isFinite, worst == nil || s.rmse > worst!.1 { worst = ("\(kind): \(name)", s.rmse) }
+        }
+        for kind in ["activity", "domain", "participation"] where byKind[kind] != nil {
+            o.add(kind, raw: "[" + byKind[kind]!.joined(separator: ",") + "]")
+        }
+        if let worst {
+            var w = JSONObject()
+            w.add("cohort", worst.0)
+            w.add("rmse", worst.1)
+            o.add("worst_by_rmse", w)
+        }
+        return o
     }
 
     static func json(_ s: EvaluationSummary, k: Int) -> JSONObject {

@@ -50,7 +50,8 @@ public final class DeviceHost {
         trainer = LocalTrainer(config: scenario.training.local, weighting: scenario.training.weighting,
                                items: population.itemCount, dim: dim)
         evaluator = Evaluator(k: scenario.evaluation.k, relevanceThreshold: Float(scenario.evaluation.relevanceThreshold),
-                              ranking: scenario.evaluation.ranking, scale: population.ratingScale)
+                              ranking: scenario.evaluation.ranking, scale: population.ratingScale, categories: population.itemCategories,
+                              sampledNegatives: scenario.evaluation.sampledNegatives, seed: Seeds.derive(scenario.seed, "evaluation"))
         store = try DeviceStateStore(devices: shard.count, width: dim + 1, path: statePath)
     }
 
@@ -145,4 +146,21 @@ public final class DeviceHost {
     }
 
     public var sharedCount: Int { trainer.sharedCount }
+
+    /// Evaluates devices and aggregates, for the whole batch, how often each item appears in
+    /// a top-K list and how many of the devices rated it in training: what exposure and
+    /// novelty need, without any device's list leaving the process.
+    public func evaluateBatch(_ devices: [Int], shared: [Float]) -> (entries: [DeviceEvaluation], recommended: [(item: UInt32, count: UInt32)],
+                                                                    rated: [(item: UInt32, count: UInt32)]) {
+        var rec: [UInt32: UInt32] = [:], rated: [UInt32: UInt32] = [:]
+        var entries: [DeviceEvaluation] = []
+        for d in devices {
+            var e = evaluate(device: d, shared: shared)
+            for i in e.top { rec[UInt32(i), default: 0] += 1 }
+            for i in Set((cache[d] ?? population.deviceData(d, split: splitter)).train.items) { rated[UInt32(i), default: 0] += 1 }
+            e.top = []
+            entries.append(e)
+        }
+        return (entries, rec.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, rated.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+    }
 }

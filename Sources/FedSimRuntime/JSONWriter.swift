@@ -40,5 +40,8 @@ public struct JSONObject {
         parts.append("\(Self.quote(key)):[" + v.map(String.init).joined(separator: ",") + "]")
     }
 
+    /// Appends another object's keys (in its order).
+    public mutating func merge(_ other: JSONObject) { parts += other.parts }
+
     public var text: String { "{" + parts.joined(separator: ",") + "}" }
 }

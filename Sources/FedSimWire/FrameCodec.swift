@@ -75,6 +75,13 @@ public enum FrameCodec {
                 buf.writeInteger(UInt8(e.ranked ? 1 : 0))
                 buf.writeInteger(e.hit.bitPattern, endianness: .little)
                 buf.writeInteger(e.ndcg.bitPattern, endianness: .little)
+                for v in [e.recall, e.mrr, e.auc, e.ildCategory, e.ildEmbedding, e.sampledHit, e.sampledNdcg] {
+                    buf.writeInteger(v.bitPattern, endianness: .little)
+                }
+            }
+            for list in [r.recommended, r.rated] {
+                buf.writeInteger(UInt32(list.count), endianness: .little)
+                for (i, c) in list { buf.writeInteger(i, endianness: .little); buf.writeInteger(c, endianness: .little) }
             }
         case .shutdown(let reason):
             header(&buf, .shutdown)
@@ -203,7 +210,7 @@ public enum FrameCodec {
         case .evaluation:
             let round: UInt32 = try read(&b)
             let n: UInt32 = try read(&b)
-            let entryBytes = 4 + 4 + 8 + 8 + 1 + 8 + 8
+            let entryBytes = 4 + 4 + 8 + 8 + 1 + 8 + 8 + 7 * 8
             guard Int(n) * entryBytes <= b.readableBytes else {
                 throw FrameError(.truncated, "\(n) evaluation entries do not fit in \(b.readableBytes) bytes")
             }
@@ -215,10 +222,23 @@ public enum FrameCodec {
                 let rankedByte: UInt8 = try read(&b)
                 guard rankedByte <= 1 else { throw FrameError(.badValue, "ranked flag \(rankedByte)") }
                 let hit = Double(bitPattern: try read(&b)), ndcg = Double(bitPattern: try read(&b))
-                entries.append(DeviceEvaluation(device: Int(device), count: Int(count), squaredError: se, absoluteError: ae,
-                                                ranked: rankedByte == 1, hit: hit, ndcg: ndcg))
+                var e = DeviceEvaluation(device: Int(device), count: Int(count), squaredError: se, absoluteError: ae,
+                                         ranked: rankedByte == 1, hit: hit, ndcg: ndcg)
+                e.recall = Double(bitPattern: try read(&b)); e.mrr = Double(bitPattern: try read(&b)); e.auc = Double(bitPattern: try read(&b))
+                e.ildCategory = Double(bitPattern: try read(&b)); e.ildEmbedding = Double(bitPattern: try read(&b))
+                e.sampledHit = Double(bitPattern: try read(&b)); e.sampledNdcg = Double(bitPattern: try read(&b))
+                entries.append(e)
             }
-            m = .evaluation(EvaluationReport(round: round, entries: entries))
+            var lists: [[(item: UInt32, count: UInt32)]] = []
+            for _ in 0..<2 {
+                let k: UInt32 = try read(&b)
+                guard Int(k) * 8 <= b.readableBytes else { throw FrameError(.truncated, "\(k) item counts do not fit in \(b.readableBytes) bytes") }
+                var list: [(item: UInt32, count: UInt32)] = []
+                list.reserveCapacity(Int(k))
+                for _ in 0..<k { list.append((try read(&b), try read(&b))) }
+                lists.append(list)
+            }
+            m = .evaluation(EvaluationReport(round: round, entries: entries, recommended: lists[0], rated: lists[1]))
         case .shutdown:
             m = .shutdown(reason: try readString(&b, limits))
         case .secagg:

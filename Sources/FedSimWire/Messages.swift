@@ -135,9 +135,23 @@ public struct DeviceFailure: Equatable, Sendable {
 public struct EvaluationReport: Equatable, Sendable {
     public var round: UInt32
     public var entries: [DeviceEvaluation]
-    public init(round: UInt32, entries: [DeviceEvaluation]) {
+    /// Per item, how many of the process's evaluated devices have it in their top-K list
+    /// (sparse, ascending items): exposure without individual lists.
+    public var recommended: [(item: UInt32, count: UInt32)]
+    /// Per item, how many of the process's evaluated devices rated it in training (popularity).
+    public var rated: [(item: UInt32, count: UInt32)]
+    public init(round: UInt32, entries: [DeviceEvaluation], recommended: [(item: UInt32, count: UInt32)] = [],
+                rated: [(item: UInt32, count: UInt32)] = []) {
         self.round = round
         self.entries = entries
+        self.recommended = recommended
+        self.rated = rated
+    }
+
+    public static func == (a: EvaluationReport, b: EvaluationReport) -> Bool {
+        a.round == b.round && a.entries == b.entries && a.recommended.map(\.item) == b.recommended.map(\.item)
+            && a.recommended.map(\.count) == b.recommended.map(\.count) && a.rated.map(\.item) == b.rated.map(\.item)
+            && a.rated.map(\.count) == b.rated.map(\.count)
     }
 }
 

@@ -155,3 +155,47 @@ import Testing
         #expect(s1.hitRate == 0.5)
     }
 }
+
+/// Ranking and beyond-accuracy metrics on hand-checked examples.
+@Suite struct RankingMetricTests {
+    /// 5 items, dim 1: scores are the item embeddings 5, 4, 3, 2, 1 (user factor 1, biases 0).
+    func evaluate(k: Int, sampled: Int = 0) -> DeviceEvaluation {
+        let shared: [Float] = [5, 4, 3, 2, 1] + [0, 0, 0, 0, 0] + [0]  // embeddings, item biases, μ
+        let test = Interactions(items: [1, 3, 4], ratings: [5, 5, 1], timestamps: [0, 0, 0])
+        let ev = Evaluator(k: k, relevanceThreshold: 4, ranking: true, scale: 0...10, categories: [0, 0, 1, 1, 2],
+                           sampledNegatives: sampled, seed: 1)
+        return ev.evaluate(device: 0, shared: shared, personal: [1, 0], items: 5, dim: 1, train: Interactions(), test: test)
+    }
+
+    @Test func fullRankingMetricsHaveTheirTextbookValues() {
+        let e = evaluate(k: 2)  // top-2 = items 0, 1; relevant = {1, 3}
+        #expect(e.top == [0, 1])
+        #expect(e.hit == 1)
+        #expect(abs(e.ndcg - (1 / _log2(3)) / (1 + 1 / _log2(3))) < 1e-12)
+        #expect(e.recall == 0.5)   // 1 of 2 relevant items retrieved
+        #expect(e.mrr == 0.5)      // first relevant at rank 2
+        // Negatives {0, 2, 4}: item 1 (score 4) beats 2 and 4, item 3 (score 2) beats 4 → 3 of 6 pairs.
+        #expect(e.auc == 0.5)
+        #expect(e.ildCategory == 0)  // items 0 and 1 share category 0
+        #expect(abs(e.ildEmbedding) < 1e-7)  // 1-D embeddings 5 and 4 point the same way
+        let wide = evaluate(k: 4)  // top-4 = 0, 1, 2, 3: categories 0, 0, 1, 1 → 4 of 6 pairs differ
+        #expect(abs(wide.ildCategory - 4.0 / 6.0) < 1e-12)
+        #expect(wide.recall == 1 && wide.mrr == 0.5)
+    }
+
+    @Test func sampledNegativesRankAgainstUnratedItemsOnly() {
+        // Unrated items: 0 and 2 (1, 3, 4 are in the test set). Item 1 (score 4) ranks below item 0 only;
+        // item 3 (score 2) below both: ranks 1 and 2 among 2 negatives.
+        let e = evaluate(k: 2, sampled: 99)
+        #expect(e.sampledHit == 0.5)  // rank 1 < 2 hits, rank 2 does not
+        #expect(abs(e.sampledNdcg - 0.5 / _log2(3)) < 1e-12)
+    }
+
+    @Test func exposureMetricsOnKnownCounts() {
+        #expect(ExposureMetrics.coverage([3, 0, 1, 0]) == 0.5)
+        #expect(ExposureMetrics.gini([1, 1, 1, 1]) == 0)
+        #expect(abs(ExposureMetrics.gini([0, 0, 0, 4]) - 0.75) < 1e-12)
+        // Two devices; item 0 rated by both (p = 3/3 → 0 bits), item 1 by none (p = 1/3 → log2 3 bits).
+        #expect(abs(ExposureMetrics.novelty(recommended: [1, 1], rated: [2, 0], devices: 2) - _log2(3) / 2) < 1e-12)
+    }
+}
