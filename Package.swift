@@ -89,7 +89,7 @@ let package = Package(
             name: "fedsim-bench",
             dependencies: [
                 "FedSimRuntime", "FedSimWire", "FedSimAggregation", "FedSimModels", "FedSimData", "FedSimConfig", "FedSimSecAgg",
-                "FedSimPrivacy", "CSodium",
+                "FedSimPrivacy", "CSodium", "FedSimReports",
             ],
             swiftSettings: swiftSettings
         ),

@@ -125,14 +125,14 @@ extension Coordinator {
                     case .transportEnded: tracker.expire()
                     case .transport(let e):
                         if case .closed(let c, _) = e { tracker.drop(connection: c) }
-                        guard var (p, c, m) = await handleControl(e) else { continue }
+                        guard let (p, c, received) = await handleControl(e) else { continue }
+                        var m = received
                         if case .compressedUpdate(let cu) = m, scenario.compression.enabled, cu.round == UInt32(step) {
-                            guard let (delta, weights) = try? codec.decode(cu.body, rotationSeed: Seeds.derive(scenario.seed, "rotation", UInt64(cu.device), UInt64(step))) else {
+                            guard let u = try? decompress(cu) else {
                                 if tracker.resolve(cu.device, from: c, as: .failed) == .accepted { rejected += 1 }
                                 continue
                             }
-                            m = .update(DeviceUpdate(round: cu.round, device: cu.device, examples: cu.examples, trainLoss: cu.trainLoss,
-                                                     weightedDelta: delta, weights: weights, withinClip: cu.withinClip))
+                            m = .update(u)
                         }
                         switch m {
                         case .update(let u) where u.round == UInt32(step):

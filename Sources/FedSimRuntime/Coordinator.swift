@@ -146,6 +146,14 @@ public final class Coordinator {
         }
     }
 
+    /// A compressed update decoded through the run's stages (the rotation seed is public:
+    /// derived from the device and round, as on the device).
+    func decompress(_ cu: CompressedUpdate) throws -> DeviceUpdate {
+        let (delta, weights) = try codec.decode(cu.body, rotationSeed: Seeds.derive(scenario.seed, "rotation", UInt64(cu.device), UInt64(cu.round)))
+        return DeviceUpdate(round: cu.round, device: cu.device, examples: cu.examples, trainLoss: cu.trainLoss,
+                            weightedDelta: delta, weights: weights, withinClip: cu.withinClip)
+    }
+
     /// The robust aggregation rule, if the scenario asks for one.
     var robustRule: RobustAggregator.Rule? {
         switch scenario.training.aggregation {
@@ -421,7 +429,8 @@ public final class Coordinator {
                 tracker.expire()
             case .transport(let e):
                 if case .closed(let c, _) = e { tracker.drop(connection: c) }
-                guard var (p, c, m) = await handleControl(e) else { continue }
+                guard let (p, c, received) = await handleControl(e) else { continue }
+                var m = received
                 if case .compressedUpdate(let cu) = m {
                     // Decode through the run's stages; a body that does not decode is a failed device.
                     guard scenario.compression.enabled, cu.round == UInt32(r) else {
@@ -429,9 +438,7 @@ public final class Coordinator {
                         continue
                     }
                     do {
-                        let (delta, weights) = try codec.decode(cu.body, rotationSeed: Seeds.derive(scenario.seed, "rotation", UInt64(cu.device), UInt64(r)))
-                        m = .update(DeviceUpdate(round: cu.round, device: cu.device, examples: cu.examples, trainLoss: cu.trainLoss,
-                                                 weightedDelta: delta, weights: weights, withinClip: cu.withinClip))
+                        m = .update(try decompress(cu))
                         compressedBytes += cu.body.count
                     } catch {
                         log.warning("round \(r): refusing the compressed update of device \(cu.device) from process \(p): \(error)")

@@ -1,5 +1,6 @@
 import FedSimConfig
 import FedSimCore
+import FedSimReports
 import FedSimRuntime
 import FedSimWire
 import Foundation
@@ -200,17 +201,10 @@ enum ChaosBench {
             rows.append(row)
         }
         let header = "| fault | aggregation | runs | rounds completed | rounds abandoned | device updates lost | design says the final model | final model vs fault-free | privacy ledger entries | pass | what happens |\n|---|---|---|---|---|---|---|---|---|---|---|"
-        let text = "Measured \(ScaleBench.isoDate()) with `make chaos` (loopback Unix socket, 2 client processes, 400 devices, 10 rounds of about 60, central DP with reproducible noise so models compare bit for bit). \(failures == 0 ? "Every fault class passed." : "\(failures) fault classes FAILED.")\n\n" + header + "\n" + rows.joined(separator: "\n")
+        let text = "Measured \(Compare.today()) with `make chaos` (loopback Unix socket, 2 client processes, 400 devices, 10 rounds of about 60, central DP with reproducible noise so models compare bit for bit). \(failures == 0 ? "Every fault class passed." : "\(failures) fault classes FAILED.")\n\n" + header + "\n" + rows.joined(separator: "\n")
         print(text)
         if let docPath {
-            let begin = "<!-- chaos:begin -->", end = "<!-- chaos:end -->"
-            var doc = (try? String(contentsOfFile: docPath, encoding: .utf8)) ?? ""
-            if let b = doc.range(of: begin), let e = doc.range(of: end), b.upperBound <= e.lowerBound {
-                doc.replaceSubrange(b.upperBound..<e.lowerBound, with: "\n" + text + "\n")
-            } else {
-                doc += "\n" + begin + "\n" + text + "\n" + end + "\n"
-            }
-            try doc.write(toFile: docPath, atomically: true, encoding: .utf8)
+            try Compare.replaceSection(named: "chaos", in: docPath, with: text)
         }
         if failures > 0 { exit(1) }
     }

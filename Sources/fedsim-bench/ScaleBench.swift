@@ -1,6 +1,7 @@
 import FedSimConfig
 import FedSimCore
 import FedSimPrivacy
+import FedSimReports
 import FedSimRuntime
 import FedSimSecAgg
 import Foundation
@@ -125,26 +126,13 @@ enum ScaleBench {
         for r in rows {
             table.append("| \(r.devices) | \(r.perRound) | \(r.mode)\(r.k.map { " (k = \($0))" } ?? "") | \(Int(r.updatesPerSecond.rounded())) | \(formatFixed(r.updatesPerSecond / base.updatesPerSecond, 2)) | \(formatFixed(r.roundP50, 3)) | \(r.floorSeconds.map { formatFixed($0, 3) } ?? "–") | \(r.floorSeconds.map { formatFixed(r.roundP50 / $0, 2) } ?? "–") | \(Int(r.peakMiB.rounded())) | \(formatFixed(r.peakMiB / base.peakMiB, 2)) | \(formatFixed(r.bytesPerRound / 1e6, 1)) |")
         }
-        let header = "Measured \(isoDate()) on \(Int(cores)) cores; baseline = \(base.devices) devices, \(base.perRound) a round, plain, in the same run (\(Int(base.updatesPerSecond.rounded())) updates/s, \(Int(base.peakMiB.rounded())) MiB). Floor rates: ChaCha20 \(formatFixed(rates.chachaBytesPerSecond / 1e9, 2)) GB/s, X25519 + BLAKE2b \(formatFixed(rates.agreementSeconds * 1e6, 1)) µs, Ed25519 sign \(formatFixed(rates.signSeconds * 1e6, 1)) µs, verify \(formatFixed(rates.verifySeconds * 1e6, 1)) µs; exact discrete Gaussian \(formatFixed(noiseRate / 1e6, 2)) M samples/s. Floor of a SecAgg+ round: each sampled device's isolated crypto (1 signature, k verifications, 2k agreements, k + 1 ChaCha20 streams of 4d bytes) plus the coordinator's (a verification and a stream per device), spread over the cores; with distributed DP, plus d noise samples per device."
+        let header = "Measured \(Compare.today()) on \(Int(cores)) cores; baseline = \(base.devices) devices, \(base.perRound) a round, plain, in the same run (\(Int(base.updatesPerSecond.rounded())) updates/s, \(Int(base.peakMiB.rounded())) MiB). Floor rates: ChaCha20 \(formatFixed(rates.chachaBytesPerSecond / 1e9, 2)) GB/s, X25519 + BLAKE2b \(formatFixed(rates.agreementSeconds * 1e6, 1)) µs, Ed25519 sign \(formatFixed(rates.signSeconds * 1e6, 1)) µs, verify \(formatFixed(rates.verifySeconds * 1e6, 1)) µs; exact discrete Gaussian \(formatFixed(noiseRate / 1e6, 2)) M samples/s. Floor of a SecAgg+ round: each sampled device's isolated crypto (1 signature, k verifications, 2k agreements, k + 1 ChaCha20 streams of 4d bytes) plus the coordinator's (a verification and a stream per device), spread over the cores; with distributed DP, plus d noise samples per device."
         let text = header + "\n\n" + table.joined(separator: "\n")
         print(text)
         if let docPath {
-            let begin = "<!-- bench-scale:begin -->", end = "<!-- bench-scale:end -->"
-            var doc = (try? String(contentsOfFile: docPath, encoding: .utf8)) ?? ""
-            if let b = doc.range(of: begin), let e = doc.range(of: end), b.upperBound <= e.lowerBound {
-                doc.replaceSubrange(b.upperBound..<e.lowerBound, with: "\n" + text + "\n")
-            } else {
-                doc += "\n" + begin + "\n" + text + "\n" + end + "\n"
-            }
-            try doc.write(toFile: docPath, atomically: true, encoding: .utf8)
+            try Compare.replaceSection(named: "bench-scale", in: docPath, with: text)
             FileHandle.standardError.write(Data("wrote the table into \(docPath)\n".utf8))
         }
         _ = markdown
-    }
-
-    static func isoDate() -> String {
-        let f = DateFormatter()
-        f.dateFormat = "yyyy-MM-dd"
-        return f.string(from: Date())
     }
 }

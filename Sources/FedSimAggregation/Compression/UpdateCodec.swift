@@ -189,11 +189,8 @@ struct Quantizer {
         }
         let blocks = (n + blockSize - 1) / blockSize
         guard r.remaining >= 4 * blocks else { throw UpdateCodec.Malformed(description: "truncated block scales") }
+        // All block scales come first, then every block's codes packed back to back.
         var scales: [Float] = []
-        // Scales and codes are interleaved on encode (scale per block, codes packed after all
-        // scales): read scales first as they were written.
-        _ = scales
-        scales = []
         let totalCodes = rotate ? blocks * blockSize : n
         let codeBytes = (totalCodes * bits + 7) / 8
         guard r.remaining == 4 * blocks + codeBytes else {
