@@ -376,6 +376,7 @@ extension EvaluationConfig {
         ranking = r.bool("ranking", default: ranking)
         sampledNegatives = r.int("sampled_negatives", default: sampledNegatives, range: 0...100_000)
         cohorts = r.bool("cohorts", default: cohorts)
+        localOnlyEpochs = r.int("local_only_epochs", default: localOnlyEpochs, range: 0...10_000)
         r.finish()
     }
 }

@@ -317,6 +317,10 @@ public struct EvaluationConfig: Codable, Sendable, Equatable {
     /// Report every metric per cohort (activity quartiles, main domain, devices that never
     /// trained vs trained) with the spread across devices.
     public var cohorts = true
+    /// At the final evaluation, also score each device with the global model (no
+    /// personalization) and a local-only model trained for this many epochs on its own data
+    /// (negative transfer); 0: off.
+    public var localOnlyEpochs = 20
     public init() {}
 }
 

@@ -16,13 +16,19 @@ public struct DeviceEvaluation: Sendable, Equatable {
     public var mrr = 0.0
     public var auc = 0.0
     /// Intra-list diversity of L: mean pairwise distance over its K(K−1)/2 pairs, by item
-    /// category (1 if the categories differ) and by embedding (1 − cosine similarity).
+    /// category (1 if the categories differ) and by embedding (1 − cosine similarity, in [0, 2]).
     public var ildCategory = 0.0
     public var ildEmbedding = 0.0
     /// The sampled-negatives protocol (NCF style): each relevant held-out item ranked among
     /// `sampled_negatives` items the device never rated; HR@K and NDCG@K averaged over them.
     public var sampledHit = 0.0
     public var sampledNdcg = 0.0
+    /// Negative transfer (final evaluation): squared-error sums on the same held-out ratings of
+    /// the *global* model (shared parameters, personal ones at their initial values) and of a
+    /// *local-only* model (trained on this device's data alone from the initial parameters).
+    /// −1 when not computed.
+    public var squaredErrorGlobal = -1.0
+    public var squaredErrorLocal = -1.0
     /// The device's top-K list (kept on the client: only per-process counts are sent).
     public var top: [Int32] = []
 

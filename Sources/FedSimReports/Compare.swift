@@ -87,6 +87,12 @@ extension Compare {
         }
         var header = ["configuration", "seeds", "rmse", "ndcg@\(k)", "epsilon", "kB_up_per_update"]
         if let targetRMSE { header.append("sim_s_to_rmse_\(format4(targetRMSE, places: 3))") }
+        // Beyond accuracy, when the runs evaluated it (final evaluation).
+        func finalEval(_ r: RunData) -> [String: Any]? { r.metrics.last(where: { $0["eval"] != nil })?["eval"] as? [String: Any] }
+        let beyond = runs.contains { finalEval($0)?["coverage@\(k)"] != nil }
+        let transfer = runs.contains { finalEval($0)?["negative_transfer"] != nil }
+        if beyond { header += ["coverage@\(k)", "gini_exposure@\(k)", "novelty@\(k)"] }
+        if transfer { header += ["worse_than_local_only", "worse_than_global"] }
         let rows = groups.map { g -> [String] in
             var row = [g.key.isEmpty ? "(base)" : g.key, "\(g.runs.count)",
                        stat(g.runs.compactMap { $0.finalValue("rmse") }, 4), stat(g.runs.compactMap { $0.finalValue("ndcg@\(k)") }, 4),
@@ -98,6 +104,16 @@ extension Compare {
             if let targetRMSE {
                 let times = g.runs.map { timeToTarget($0, targetRMSE) }
                 row.append(times.contains(where: { $0 == nil }) ? "not reached by \(times.filter { $0 == nil }.count)" : stat(times.compactMap { $0 }, 0))
+            }
+            if beyond {
+                for key in ["coverage@\(k)", "gini_exposure@\(k)", "novelty@\(k)"] {
+                    row.append(stat(g.runs.compactMap { finalEval($0)?[key] as? Double }, 3))
+                }
+            }
+            if transfer {
+                for key in ["federation_worse_than_local_only", "personalization_worse_than_global"] {
+                    row.append(stat(g.runs.compactMap { ((finalEval($0)?["negative_transfer"] as? [String: Any])?[key] as? [String: Any])?["share"] as? Double }, 3))
+                }
             }
             return row
         }

@@ -84,7 +84,9 @@ public struct ClientRunner {
                     try await train(req, conn: conn, faults: faults)
                 }
             case .evaluate(let req):
-                let batch = host.evaluateBatch(req.devices.filter { host.hosts(Int($0)) }.map { Int($0) }, shared: req.shared)
+                let final = host.scenario.evaluation.localOnlyEpochs > 0 && Int(req.round) == host.scenario.training.rounds
+                let batch = host.evaluateBatch(req.devices.filter { host.hosts(Int($0)) }.map { Int($0) }, shared: req.shared,
+                                               negativeTransfer: final)
                 try await conn.send(.evaluation(EvaluationReport(round: req.round, entries: batch.entries, recommended: batch.recommended,
                                                                  rated: batch.rated)))
             case .checkpoint(let r):

@@ -692,6 +692,7 @@ public final class Coordinator {
         }
         let summary = EvaluationSummary(results)
         lastEvaluationExtras = beyondAccuracy(summary, recommended: recommended, rated: rated, devices: results.count)
+        if let nt = negativeTransfer(results) { lastEvaluationExtras?.add("negative_transfer", nt) }
         lastCohorts = scenario.evaluation.cohorts ? cohortTable(results) : nil
         return summary
     }
@@ -715,6 +716,31 @@ public final class Coordinator {
         o.add("novelty@\(k)", ExposureMetrics.novelty(recommended: recommended, rated: rated, devices: n))
         o.add("ild_category@\(k)", s.ildCategory)
         o.add("ild_embedding@\(k)", s.ildEmbedding)
+        return o
+    }
+
+    /// Per device, the personalized model (shared + its personal parameters) against the
+    /// global model (personal parameters as a new device starts them) and a local-only model
+    /// (trained on the device's data alone): the share of devices each comparison makes
+    /// worse, and by how much (RMSE points, mean over those devices).
+    func negativeTransfer(_ results: [DeviceEvaluation]) -> JSONObject? {
+        let rows = results.filter { $0.count > 0 && $0.squaredErrorGlobal >= 0 && $0.squaredErrorLocal >= 0
+            && $0.squaredErrorGlobal.isFinite && $0.squaredErrorLocal.isFinite }
+        guard !rows.isEmpty else { return nil }
+        func rmse(_ se: Double, _ n: Int) -> Double { (se / Double(n)).squareRoot() }
+        var o = JSONObject()
+        o.add("devices", rows.count)
+        let ratings = Double(rows.reduce(0) { $0 + $1.count })
+        o.add("rmse_global_model", (rows.reduce(0.0) { $0 + $1.squaredErrorGlobal } / ratings).squareRoot())
+        o.add("rmse_local_only", (rows.reduce(0.0) { $0 + $1.squaredErrorLocal } / ratings).squareRoot())
+        for (name, other) in [("personalization_worse_than_global", \DeviceEvaluation.squaredErrorGlobal),
+                              ("federation_worse_than_local_only", \DeviceEvaluation.squaredErrorLocal)] {
+            let gaps = rows.map { rmse($0.squaredError, $0.count) - rmse($0[keyPath: other], $0.count) }.filter { $0 > 1e-12 }
+            var c = JSONObject()
+            c.add("share", Double(gaps.count) / Double(rows.count))
+            c.add("mean_rmse_loss", gaps.isEmpty ? 0 : gaps.reduce(0, +) / Double(gaps.count))
+            o.add(name, c)
+        }
         return o
     }
 

@@ -137,25 +137,50 @@ public final class DeviceHost {
         return u
     }
 
-    public func evaluate(device: Int, shared: [Float]) -> DeviceEvaluation {
+    public func evaluate(device: Int, shared: [Float], negativeTransfer: Bool = false) -> DeviceEvaluation {
         // Evaluation touches each device once: read through the cache without filling it.
         let d = cache[device] ?? population.deviceData(device, split: splitter)
         let p = Array(personalRow(device))
-        return evaluator.evaluate(device: device, shared: shared, personal: p, items: population.itemCount,
-                                  dim: dim, train: d.train, test: d.test)
+        var e = evaluator.evaluate(device: device, shared: shared, personal: p, items: population.itemCount,
+                                   dim: dim, train: d.train, test: d.test)
+        if negativeTransfer && d.test.count > 0 {
+            // The global model: shared parameters, personal ones as a new device starts them.
+            let fresh = MatrixFactorization.initialPersonal(dim: dim, initStd: scenario.model.initStd, seed: scenario.seed, device: device)
+            var rating = evaluator
+            rating.ranking = false
+            e.squaredErrorGlobal = rating.evaluate(device: device, shared: shared, personal: fresh, items: population.itemCount,
+                                                   dim: dim, train: d.train, test: d.test).squaredError
+            // The local-only model: the initial shared parameters trained on this device alone.
+            var localShared = initialShared
+            var localPersonal = fresh
+            var cfg = scenario.training.local
+            cfg.epochs = scenario.evaluation.localOnlyEpochs
+            let local = LocalTrainer(config: cfg, weighting: .examples, items: population.itemCount, dim: dim)
+            var rng = Seeds.rng(scenario.seed, "local-only", UInt64(device))
+            let u = local.train(shared: localShared, personal: &localPersonal, data: d.train, rng: &rng)
+            let n = Float(max(1, u.examples))
+            for i in localShared.indices { localShared[i] += u.weightedDelta[i] / n }  // examples weighting: Δ = w·δ, w = n
+            e.squaredErrorLocal = rating.evaluate(device: device, shared: localShared, personal: localPersonal, items: population.itemCount,
+                                                  dim: dim, train: d.train, test: d.test).squaredError
+        }
+        return e
     }
+
+    lazy var initialShared = MatrixFactorization.initialShared(
+        items: population.itemCount, dim: dim, initStd: scenario.model.initStd,
+        globalBias: (population.ratingScale.lowerBound + population.ratingScale.upperBound) / 2, seed: scenario.seed)
 
     public var sharedCount: Int { trainer.sharedCount }
 
     /// Evaluates devices and aggregates, for the whole batch, how often each item appears in
     /// a top-K list and how many of the devices rated it in training: what exposure and
     /// novelty need, without any device's list leaving the process.
-    public func evaluateBatch(_ devices: [Int], shared: [Float]) -> (entries: [DeviceEvaluation], recommended: [(item: UInt32, count: UInt32)],
+    public func evaluateBatch(_ devices: [Int], shared: [Float], negativeTransfer: Bool = false) -> (entries: [DeviceEvaluation], recommended: [(item: UInt32, count: UInt32)],
                                                                     rated: [(item: UInt32, count: UInt32)]) {
         var rec: [UInt32: UInt32] = [:], rated: [UInt32: UInt32] = [:]
         var entries: [DeviceEvaluation] = []
         for d in devices {
-            var e = evaluate(device: d, shared: shared)
+            var e = evaluate(device: d, shared: shared, negativeTransfer: negativeTransfer)
             for i in e.top { rec[UInt32(i), default: 0] += 1 }
             for i in Set((cache[d] ?? population.deviceData(d, split: splitter)).train.items) { rated[UInt32(i), default: 0] += 1 }
             e.top = []

@@ -75,7 +75,7 @@ public enum FrameCodec {
                 buf.writeInteger(UInt8(e.ranked ? 1 : 0))
                 buf.writeInteger(e.hit.bitPattern, endianness: .little)
                 buf.writeInteger(e.ndcg.bitPattern, endianness: .little)
-                for v in [e.recall, e.mrr, e.auc, e.ildCategory, e.ildEmbedding, e.sampledHit, e.sampledNdcg] {
+                for v in [e.recall, e.mrr, e.auc, e.ildCategory, e.ildEmbedding, e.sampledHit, e.sampledNdcg, e.squaredErrorGlobal, e.squaredErrorLocal] {
                     buf.writeInteger(v.bitPattern, endianness: .little)
                 }
             }
@@ -210,7 +210,7 @@ public enum FrameCodec {
         case .evaluation:
             let round: UInt32 = try read(&b)
             let n: UInt32 = try read(&b)
-            let entryBytes = 4 + 4 + 8 + 8 + 1 + 8 + 8 + 7 * 8
+            let entryBytes = 4 + 4 + 8 + 8 + 1 + 8 + 8 + 9 * 8
             guard Int(n) * entryBytes <= b.readableBytes else {
                 throw FrameError(.truncated, "\(n) evaluation entries do not fit in \(b.readableBytes) bytes")
             }
@@ -227,6 +227,7 @@ public enum FrameCodec {
                 e.recall = Double(bitPattern: try read(&b)); e.mrr = Double(bitPattern: try read(&b)); e.auc = Double(bitPattern: try read(&b))
                 e.ildCategory = Double(bitPattern: try read(&b)); e.ildEmbedding = Double(bitPattern: try read(&b))
                 e.sampledHit = Double(bitPattern: try read(&b)); e.sampledNdcg = Double(bitPattern: try read(&b))
+                e.squaredErrorGlobal = Double(bitPattern: try read(&b)); e.squaredErrorLocal = Double(bitPattern: try read(&b))
                 entries.append(e)
             }
             var lists: [[(item: UInt32, count: UInt32)]] = []

@@ -314,3 +314,32 @@ extension CoordinatorTests {
         }
     }
 }
+
+extension CoordinatorTests {
+    /// The final evaluation carries ranking, beyond-accuracy, cohort and negative-transfer
+    /// figures, each within its range.
+    @Test func finalEvaluationReportsBeyondAccuracyCohortsAndNegativeTransfer() async throws {
+        var s = TestSupport.tinyScenario(devices: 60, rounds: 3, perRound: 30)
+        s.evaluation.sampledNegatives = 20
+        let h = Harness(s)
+        let c0 = h.client(0), c1 = h.client(1)
+        try await h.coordinator.run()
+        _ = await c0.value; _ = await c1.value
+        let e = try #require(h.metrics.last?["eval"] as? [String: Any])
+        for key in ["recall@10", "mrr@10", "auc", "coverage@10", "gini_exposure@10", "ild_category@10", "ild_embedding@10",
+                    "hr@10_sampled20", "ndcg@10_sampled20"] {
+            let v = try #require(e[key] as? Double, "\(key)")
+            #expect(v >= 0 && v <= (key.hasPrefix("ild_embedding") ? 2 : 1), "\(key) = \(v)")  // cosine distance is in [0, 2]
+        }
+        #expect((e["novelty@10"] as? Double ?? -1) > 0)
+        let nt = try #require(e["negative_transfer"] as? [String: Any])
+        #expect(nt["devices"] as? Int == 60 || (nt["devices"] as? Int ?? 0) > 40)
+        #expect((nt["rmse_local_only"] as? Double ?? .nan).isFinite && (nt["rmse_global_model"] as? Double ?? .nan).isFinite)
+        let share = ((nt["federation_worse_than_local_only"] as? [String: Any])?["share"] as? Double) ?? -1
+        #expect(share >= 0 && share <= 1)
+        let cohorts = try #require(e["cohorts"] as? [String: Any])
+        let activity = try #require(cohorts["activity"] as? [[String: Any]])
+        #expect(activity.count == 4 && activity.map { $0["devices"] as? Int ?? 0 }.reduce(0, +) == 60)
+        #expect((cohorts["worst_by_rmse"] as? [String: Any])?["cohort"] is String)
+    }
+}

@@ -109,7 +109,7 @@ import Testing
     @Test func badBooleanInEvaluation() {
         var p: [UInt8] = [1, 0, 0, 0, 1, 0, 0, 0]  // round 1, one entry
         p += [0, 0, 0, 0, 0, 0, 0, 0] + [UInt8](repeating: 0, count: 16) + [7] + [UInt8](repeating: 0, count: 16)
-        p += [UInt8](repeating: 0, count: 7 * 8) + [UInt8](repeating: 0, count: 8)  // ranking extras, empty item counts
+        p += [UInt8](repeating: 0, count: 9 * 8) + [UInt8](repeating: 0, count: 8)  // ranking extras, empty item counts
         expectCode(.badValue, frame(kind: 8, payload: p))
     }
 
