@@ -724,7 +724,8 @@ public final class Coordinator {
     /// (trained on the device's data alone): the share of devices each comparison makes
     /// worse, and by how much (RMSE points, mean over those devices).
     func negativeTransfer(_ results: [DeviceEvaluation]) -> JSONObject? {
-        let rows = results.filter { $0.count > 0 && $0.squaredErrorGlobal >= 0 && $0.squaredErrorLocal >= 0
+        // Device order: sums must not depend on which process reported first.
+        let rows = results.sorted { $0.device < $1.device }.filter { $0.count > 0 && $0.squaredErrorGlobal >= 0 && $0.squaredErrorLocal >= 0
             && $0.squaredErrorGlobal.isFinite && $0.squaredErrorLocal.isFinite }
         guard !rows.isEmpty else { return nil }
         func rmse(_ se: Double, _ n: Int) -> Double { (se / Double(n)).squareRoot() }

@@ -45,7 +45,7 @@ import Testing
     static func comparable(_ dir: String) -> [NSDictionary] {
         TestSupport.metricsLines(dir + "/metrics.jsonl").map { line in
             var o = line
-            for k in ["round_seconds", "wall_seconds", "bytes_sent", "bytes_received"] { o[k] = nil }
+            for k in ["round_seconds", "wall_seconds", "bytes_sent", "bytes_received", "communication"] { o[k] = nil }
             // ε and its order: a resumed run accounts the redone rounds twice (checked below).
             if var p = o["privacy"] as? [String: Any] { p["epsilon"] = nil; p["order"] = nil; o["privacy"] = p }
             if var sa = o["secagg"] as? [String: Any], var stages = sa["stages"] as? [String: Any] {
