@@ -176,16 +176,8 @@ extension Coordinator {
             deviceUpdates += finished
             participation.record(selected: buffer.map(\.device), finished: finishedDevices)
             var line = JSONObject()
-            line.add("round", step)
-            line.add("sampled", buffer.count)
-            line.add("finished", finished)
-            line.add("failed", failedCount)
-            line.add("dropped", droppedCount)
-            line.add("timed_out", timedOutCount)
-            line.add("rejected", rejected)
-            line.add("processes_alive", peers.count)
-            line.add("examples", examples)
-            line.add("train_loss", trainLoss)
+            line.merge(roundCounters(step, sampled: buffer.count, finished: finished, failed: failedCount, dropped: droppedCount,
+                                     timedOut: timedOutCount, rejected: rejected, examples: examples, trainLoss: trainLoss))
             if let secaggLine { line.add("secagg", secaggLine) }
             var a = JSONObject()
             a.add("model_version", version)

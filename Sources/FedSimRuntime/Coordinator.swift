@@ -146,6 +146,23 @@ public final class Coordinator {
         }
     }
 
+    /// The counters every round's metrics line starts with (docs/metrics.md), in their order.
+    func roundCounters(_ r: Int, sampled: Int, finished: Int, failed: Int, dropped: Int, timedOut: Int, rejected: Int,
+                       examples: Int, trainLoss: Double) -> JSONObject {
+        var line = JSONObject()
+        line.add("round", r)
+        line.add("sampled", sampled)
+        line.add("finished", finished)
+        line.add("failed", failed)
+        line.add("dropped", dropped)
+        line.add("timed_out", timedOut)
+        line.add("rejected", rejected)
+        line.add("processes_alive", peers.count)
+        line.add("examples", examples)
+        line.add("train_loss", trainLoss)
+        return line
+    }
+
     /// A compressed update decoded through the run's stages (the rotation seed is public:
     /// derived from the device and round, as on the device).
     func decompress(_ cu: CompressedUpdate) throws -> DeviceUpdate {
@@ -517,16 +534,9 @@ public final class Coordinator {
         }
         deviceUpdates += finished
         var line = JSONObject()
-        line.add("round", r)
-        line.add("sampled", chosen.count)
-        line.add("finished", finished)
-        line.add("failed", failed)
-        line.add("dropped", dropped)
-        line.add("timed_out", timedOut)
-        line.add("rejected", rejected)
-        line.add("processes_alive", peers.count)
-        line.add("examples", robust?.examples ?? aggregator.examples)
-        line.add("train_loss", robust?.meanTrainLoss ?? aggregator.meanTrainLoss)
+        line.merge(roundCounters(r, sampled: chosen.count, finished: finished, failed: failed, dropped: dropped, timedOut: timedOut,
+                                 rejected: rejected, examples: robust?.examples ?? aggregator.examples,
+                                 trainLoss: robust?.meanTrainLoss ?? aggregator.meanTrainLoss))
         if let robust, case .normBounded = robust.rule { line.add("norm_bounded", robust.bounded) }
         if dp != nil { line.add("clipped_at_coordinator", clippedAtCoordinator) }
         var comm = JSONObject()
@@ -587,16 +597,9 @@ public final class Coordinator {
         let o = try await runSecureRound(r, chosen: chosen, assignments: assignments, discard: discard)
         lastFinished = o.survivorIDs
         var line = JSONObject()
-        line.add("round", r)
-        line.add("sampled", chosen.count)
-        line.add("finished", o.survivors)
-        line.add("failed", 0)
-        line.add("dropped", chosen.count - o.survivors)
-        line.add("timed_out", 0)
-        line.add("rejected", 0)
-        line.add("processes_alive", peers.count)
-        line.add("examples", Int(o.examples.rounded()))
-        line.add("train_loss", o.examples > 0 ? o.lossSum / o.examples : .nan)
+        line.merge(roundCounters(r, sampled: chosen.count, finished: o.survivors, failed: 0, dropped: chosen.count - o.survivors,
+                                 timedOut: 0, rejected: 0, examples: Int(o.examples.rounded()),
+                                 trainLoss: o.examples > 0 ? o.lossSum / o.examples : .nan))
         var sa = o.line
         if let why = o.abandoned {
             sa.add("abandoned", why)
