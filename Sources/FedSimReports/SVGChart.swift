@@ -43,31 +43,18 @@ public struct SVGLineChart {
     public var isEmpty: Bool { series.allSatisfy { $0.points.isEmpty } }
 
     public func svg() -> String {
-        let left = 64.0, right = 16.0, top = 34.0, bottom = 48.0
-        let pw = width - left - right, ph = height - top - bottom
         let xs = series.flatMap { $0.points.map(\.x) }, ys = series.flatMap { $0.points.map(\.y) } + references.map(\.y)
-        var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"\(fmt(width))\" height=\"\(fmt(height))\" viewBox=\"0 0 \(fmt(width)) \(fmt(height))\" role=\"img\" aria-label=\"\(escape(title))\">"
-        out += "<text x=\"\(fmt(width / 2))\" y=\"20\" text-anchor=\"middle\" class=\"title\">\(escape(title))</text>"
         guard let x0 = xs.min(), let x1 = xs.max(), let y0 = ys.min(), let y1 = ys.max() else {
-            return out + "<text x=\"\(fmt(width / 2))\" y=\"\(fmt(height / 2))\" text-anchor=\"middle\" class=\"empty\">no data</text></svg>"
+            return PlotFrame.empty(title: title, width: width, height: height)
         }
         let (xl, xh, xticks) = Self.niceScale(x0, x1)
         let (yl, yh, yticks) = Self.niceScale(y0, y1)
-        func px(_ x: Double) -> Double { left + (x - xl) / max(xh - xl, 1e-300) * pw }
-        func py(_ y: Double) -> Double { top + ph - (y - yl) / max(yh - yl, 1e-300) * ph }
-        // Grid, ticks and tick labels.
-        for t in yticks {
-            out += "<line x1=\"\(fmt(left))\" x2=\"\(fmt(left + pw))\" y1=\"\(fmt(py(t)))\" y2=\"\(fmt(py(t)))\" class=\"grid\"/>"
-            out += "<text x=\"\(fmt(left - 6))\" y=\"\(fmt(py(t) + 4))\" text-anchor=\"end\" class=\"tick\">\(Self.label(t))</text>"
-        }
-        for t in xticks {
-            out += "<line x1=\"\(fmt(px(t)))\" x2=\"\(fmt(px(t)))\" y1=\"\(fmt(top + ph))\" y2=\"\(fmt(top + ph + 4))\" class=\"axis\"/>"
-            out += "<text x=\"\(fmt(px(t)))\" y=\"\(fmt(top + ph + 17))\" text-anchor=\"middle\" class=\"tick\">\(Self.label(t))</text>"
-        }
-        out += "<line x1=\"\(fmt(left))\" x2=\"\(fmt(left + pw))\" y1=\"\(fmt(top + ph))\" y2=\"\(fmt(top + ph))\" class=\"axis\"/>"
-        out += "<line x1=\"\(fmt(left))\" x2=\"\(fmt(left))\" y1=\"\(fmt(top))\" y2=\"\(fmt(top + ph))\" class=\"axis\"/>"
-        out += "<text x=\"\(fmt(left + pw / 2))\" y=\"\(fmt(height - 8))\" text-anchor=\"middle\" class=\"label\">\(escape(xLabel))</text>"
-        out += "<text transform=\"translate(14 \(fmt(top + ph / 2))) rotate(-90)\" text-anchor=\"middle\" class=\"label\">\(escape(yLabel))</text>"
+        let frame = PlotFrame(width: width, height: height, x: xl...xh, y: yl...yh)
+        let left = frame.left, top = frame.top, pw = frame.pw
+        func px(_ x: Double) -> Double { frame.px(x) }
+        func py(_ y: Double) -> Double { frame.py(y) }
+        var out = frame.open(title: title)
+        out += frame.axes(xticks: xticks, yticks: yticks, xLabel: xLabel, yLabel: yLabel)
         for r in references {
             out += "<line x1=\"\(fmt(left))\" x2=\"\(fmt(left + pw))\" y1=\"\(fmt(py(r.y)))\" y2=\"\(fmt(py(r.y)))\" class=\"reference\"/>"
             out += "<text x=\"\(fmt(left + pw - 4))\" y=\"\(fmt(py(r.y) - 4))\" text-anchor=\"end\" class=\"reference-label\">\(escape(r.label))</text>"
@@ -142,36 +129,65 @@ public struct SVGHistogram {
     }
 
     public func svg() -> String {
-        let left = 64.0, right = 16.0, top = 34.0, bottom = 48.0
-        let pw = width - left - right, ph = height - top - bottom
-        var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"\(fmt(width))\" height=\"\(fmt(height))\" viewBox=\"0 0 \(fmt(width)) \(fmt(height))\" role=\"img\" aria-label=\"\(escape(title))\">"
-        out += "<text x=\"\(fmt(width / 2))\" y=\"20\" text-anchor=\"middle\" class=\"title\">\(escape(title))</text>"
-        guard let lo = values.min(), let hi = values.max() else {
-            return out + "<text x=\"\(fmt(width / 2))\" y=\"\(fmt(height / 2))\" text-anchor=\"middle\" class=\"empty\">no data</text></svg>"
-        }
+        guard let lo = values.min(), let hi = values.max() else { return PlotFrame.empty(title: title, width: width, height: height) }
         let (xl, xh, xticks) = SVGLineChart.niceScale(lo, hi)
         let w = (xh - xl) / Double(bins)
         var counts = [Int](repeating: 0, count: bins)
         for v in values { counts[min(bins - 1, max(0, Int((v - xl) / w)))] += 1 }
         let (_, yh, yticks) = SVGLineChart.niceScale(0, Double(counts.max() ?? 1))
-        func px(_ x: Double) -> Double { left + (x - xl) / (xh - xl) * pw }
-        func py(_ y: Double) -> Double { top + ph - y / yh * ph }
+        let frame = PlotFrame(width: width, height: height, x: xl...xh, y: 0...yh)
+        var out = frame.open(title: title)
+        out += frame.axes(xticks: xticks, yticks: yticks, xLabel: xLabel, yLabel: "devices", xTickMarks: false)
+        for (i, c) in counts.enumerated() where c > 0 {
+            let x = frame.px(xl + Double(i) * w)
+            out += "<rect class=\"bar\" x=\"\(fmt(x + 0.5))\" y=\"\(fmt(frame.py(Double(c))))\" width=\"\(fmt(max(1, frame.pw / Double(bins) - 1)))\" height=\"\(fmt(frame.py(0) - frame.py(Double(c))))\"><title>\(SVGLineChart.label(xl + Double(i) * w))–\(SVGLineChart.label(xl + Double(i + 1) * w)): \(c)</title></rect>"
+        }
+        return out + "</svg>"
+    }
+}
+
+/// The plotting area both chart kinds share: margins, data-to-pixel mapping, the opening tag
+/// with the title, and the grid, ticks, axes and axis labels.
+struct PlotFrame {
+    let width: Double, height: Double
+    let x: ClosedRange<Double>, y: ClosedRange<Double>
+    let left = 64.0, right = 16.0, top = 34.0, bottom = 48.0
+    var pw: Double { width - left - right }
+    var ph: Double { height - top - bottom }
+
+    func px(_ v: Double) -> Double { left + (v - x.lowerBound) / max(x.upperBound - x.lowerBound, 1e-300) * pw }
+    func py(_ v: Double) -> Double { top + ph - (v - y.lowerBound) / max(y.upperBound - y.lowerBound, 1e-300) * ph }
+
+    static func header(title: String, width: Double, height: Double) -> String {
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"\(fmt(width))\" height=\"\(fmt(height))\" viewBox=\"0 0 \(fmt(width)) \(fmt(height))\" role=\"img\" aria-label=\"\(escape(title))\">"
+            + "<text x=\"\(fmt(width / 2))\" y=\"20\" text-anchor=\"middle\" class=\"title\">\(escape(title))</text>"
+    }
+
+    /// A titled chart with nothing to plot.
+    static func empty(title: String, width: Double, height: Double) -> String {
+        header(title: title, width: width, height: height)
+            + "<text x=\"\(fmt(width / 2))\" y=\"\(fmt(height / 2))\" text-anchor=\"middle\" class=\"empty\">no data</text></svg>"
+    }
+
+    func open(title: String) -> String { Self.header(title: title, width: width, height: height) }
+
+    func axes(xticks: [Double], yticks: [Double], xLabel: String, yLabel: String, xTickMarks: Bool = true) -> String {
+        var out = ""
         for t in yticks {
             out += "<line x1=\"\(fmt(left))\" x2=\"\(fmt(left + pw))\" y1=\"\(fmt(py(t)))\" y2=\"\(fmt(py(t)))\" class=\"grid\"/>"
             out += "<text x=\"\(fmt(left - 6))\" y=\"\(fmt(py(t) + 4))\" text-anchor=\"end\" class=\"tick\">\(SVGLineChart.label(t))</text>"
         }
-        for (i, c) in counts.enumerated() where c > 0 {
-            let x = px(xl + Double(i) * w)
-            out += "<rect class=\"bar\" x=\"\(fmt(x + 0.5))\" y=\"\(fmt(py(Double(c))))\" width=\"\(fmt(max(1, pw / Double(bins) - 1)))\" height=\"\(fmt(py(0) - py(Double(c))))\"><title>\(SVGLineChart.label(xl + Double(i) * w))–\(SVGLineChart.label(xl + Double(i + 1) * w)): \(c)</title></rect>"
-        }
         for t in xticks {
+            if xTickMarks {
+                out += "<line x1=\"\(fmt(px(t)))\" x2=\"\(fmt(px(t)))\" y1=\"\(fmt(top + ph))\" y2=\"\(fmt(top + ph + 4))\" class=\"axis\"/>"
+            }
             out += "<text x=\"\(fmt(px(t)))\" y=\"\(fmt(top + ph + 17))\" text-anchor=\"middle\" class=\"tick\">\(SVGLineChart.label(t))</text>"
         }
         out += "<line x1=\"\(fmt(left))\" x2=\"\(fmt(left + pw))\" y1=\"\(fmt(top + ph))\" y2=\"\(fmt(top + ph))\" class=\"axis\"/>"
         out += "<line x1=\"\(fmt(left))\" x2=\"\(fmt(left))\" y1=\"\(fmt(top))\" y2=\"\(fmt(top + ph))\" class=\"axis\"/>"
         out += "<text x=\"\(fmt(left + pw / 2))\" y=\"\(fmt(height - 8))\" text-anchor=\"middle\" class=\"label\">\(escape(xLabel))</text>"
-        out += "<text transform=\"translate(14 \(fmt(top + ph / 2))) rotate(-90)\" text-anchor=\"middle\" class=\"label\">devices</text>"
-        return out + "</svg>"
+        out += "<text transform=\"translate(14 \(fmt(top + ph / 2))) rotate(-90)\" text-anchor=\"middle\" class=\"label\">\(escape(yLabel))</text>"
+        return out
     }
 }
 

@@ -193,21 +193,7 @@ extension Coordinator {
             comm.add("bytes_down", bytesSent - roundBytes.sent)
             line.add("communication", comm)
             if finished > 0 { lastUploadBytesPerDevice = Double(bytesReceived - roundBytes.received) / Double(finished) }
-            let every = scenario.evaluation.every
-            if step == scenario.training.rounds || (every > 0 && step % every == 0) {
-                let summary = try await evaluate(round: step)
-                lastEvaluation = summary
-                var ev = Self.json(summary, k: scenario.evaluation.k)
-                if let extras = lastEvaluationExtras { ev.merge(extras) }
-                if let cohorts = lastCohorts { ev.add("cohorts", cohorts) }
-                line.add("eval", ev)
-            }
-            roundsCompleted = step
-            line.add("bytes_sent", bytesSent)
-            line.add("bytes_received", bytesReceived)
-            line.add("round_seconds", monotonicSeconds() - roundStart)
-            line.add("wall_seconds", monotonicSeconds() - start)
-            metrics.record(line)
+            try await finishRound(step, line, roundStart: roundStart, runStart: start)
             if interrupt.isSet {
                 interrupted = true
                 stoppedEarly = "interrupted after step \(step) (asynchronous runs do not checkpoint their in-flight devices; rerun)"

@@ -2,7 +2,6 @@ import FedSimConfig
 import FedSimCore
 import FedSimData
 import FedSimModels
-import Foundation
 
 /// Who trains each round: the sampler picks among eligible devices (their process is alive
 /// and, with an availability model, they are charging, on Wi-Fi and reachable at the
@@ -61,18 +60,9 @@ extension Coordinator {
 /// `participation.jsonl`: per round, who was selected, who finished, and why the others did
 /// not count. One line per round, device indices sorted.
 final class ParticipationLog {
-    let handle: FileHandle
+    let file: FileMetricsSink  // the same append-only JSON-lines file as metrics.jsonl
 
-    init(path: String) throws {
-        if !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
-                throw RunDirectory.SetupError(description: "cannot create \(path)")
-            }
-        }
-        guard let h = FileHandle(forWritingAtPath: path) else { throw RunDirectory.SetupError(description: "cannot open \(path)") }
-        h.seekToEndOfFile()
-        handle = h
-    }
+    init(path: String) throws { file = try FileMetricsSink(path: path) }
 
     func append(round r: Int, clock: Double, selected: [Int], finished: [Int], plan: RoundPlan) {
         var o = JSONObject()
@@ -83,6 +73,6 @@ final class ParticipationLog {
         o.add("missed_deadline", plan.missedDeadline)
         o.add("went_offline", plan.wentOffline)
         o.add("over_selected", plan.overSelected)
-        handle.write(Data((o.text + "\n").utf8))
+        file.record(o)
     }
 }

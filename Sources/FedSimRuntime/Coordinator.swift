@@ -146,6 +146,27 @@ public final class Coordinator {
         }
     }
 
+    /// Ends a round's metrics line: evaluates when due, adds the totals and timings, and
+    /// records it (synchronous rounds and FedBuff steps alike).
+    func finishRound(_ r: Int, _ line: JSONObject, roundStart: Double, runStart: Double) async throws {
+        var line = line
+        let every = scenario.evaluation.every
+        if r == scenario.training.rounds || (every > 0 && r % every == 0) {
+            let summary = try await evaluate(round: r)
+            lastEvaluation = summary
+            var ev = Self.json(summary, k: scenario.evaluation.k)
+            if let extras = lastEvaluationExtras { ev.merge(extras) }
+            if let cohorts = lastCohorts { ev.add("cohorts", cohorts) }
+            line.add("eval", ev)
+        }
+        roundsCompleted = r
+        line.add("bytes_sent", bytesSent)
+        line.add("bytes_received", bytesReceived)
+        line.add("round_seconds", monotonicSeconds() - roundStart)
+        line.add("wall_seconds", monotonicSeconds() - runStart)
+        metrics.record(line)
+    }
+
     /// The counters every round's metrics line starts with (docs/metrics.md), in their order.
     func roundCounters(_ r: Int, sampled: Int, finished: Int, failed: Int, dropped: Int, timedOut: Int, rejected: Int,
                        examples: Int, trainLoss: Double) -> JSONObject {
@@ -337,22 +358,7 @@ public final class Coordinator {
                     break
                 }
             }
-            var line = try await runRound(r)
-            let every = scenario.evaluation.every
-            if r == scenario.training.rounds || (every > 0 && r % every == 0) {
-                let summary = try await evaluate(round: r)
-                lastEvaluation = summary
-                var ev = Self.json(summary, k: scenario.evaluation.k)
-                if let extras = lastEvaluationExtras { ev.merge(extras) }
-                if let cohorts = lastCohorts { ev.add("cohorts", cohorts) }
-                line.add("eval", ev)
-            }
-            roundsCompleted = r
-            line.add("bytes_sent", bytesSent)
-            line.add("bytes_received", bytesReceived)
-            line.add("round_seconds", monotonicSeconds() - roundStart)
-            line.add("wall_seconds", monotonicSeconds() - start)
-            metrics.record(line)
+            try await finishRound(r, try await runRound(r), roundStart: roundStart, runStart: start)
             let checkpointEvery = scenario.runtime.checkpointEvery
             if interrupt.isSet {
                 await writeCheckpoint(round: r)

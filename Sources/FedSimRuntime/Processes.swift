@@ -6,7 +6,8 @@ import FedSimSecAgg
 import FedSimWire
 import Foundation
 
-/// Appends metrics lines to `metrics.jsonl`, flushing each so progress is visible live.
+/// Appends JSON lines to a file (`metrics.jsonl`, `participation.jsonl`), each written at once
+/// so progress is visible live.
 public final class FileMetricsSink: MetricsSink {
     let handle: FileHandle
     public init(path: String) throws {
