@@ -133,6 +133,8 @@ extension Scenario {
         runtime = RuntimeConfig(reading: r.section("runtime"))
         fleet = FleetConfig(reading: r.section("fleet"))
         compression = CompressionConfig(reading: r.section("compression"))
+        personalization = PersonalizationConfig(reading: r.section("personalization"))
+        meta = MetaConfig(reading: r.section("meta"))
         _ = r.node("sweep")  // read by `SweepSpec` (`fedsim sweep`); a plain run ignores it
         if name.isEmpty || name.contains("/") || name.contains(" ") {
             r.fail("name", "must be non-empty without spaces or slashes (it names the run directory)")
@@ -192,6 +194,7 @@ extension Scenario {
                 out.append(("training.weighting", "differential privacy needs weighting: uniform (per-item or example weights are data-dependent and would need their own noise)"))
             }
         }
+        out += personalizationChecks()
         if training.async.enabled {
             if training.mode != .federated { out.append(("training.async.enabled", "asynchronous training needs training.mode: federated")) }
             if privacy.enabled {
@@ -303,6 +306,9 @@ extension ModelConfig {
         kind = r.choice("kind", default: kind)
         dim = r.int("dim", default: dim, range: 1...1024)
         initStd = r.double("init_std", default: initStd, min: 0, max: 10)
+        userFeatures = r.bool("user_features", default: userFeatures)
+        itemContent = r.bool("item_content", default: itemContent)
+        domainAdapters = r.bool("domain_adapters", default: domainAdapters)
         r.finish()
     }
 }
@@ -377,6 +383,7 @@ extension EvaluationConfig {
         sampledNegatives = r.int("sampled_negatives", default: sampledNegatives, range: 0...100_000)
         cohorts = r.bool("cohorts", default: cohorts)
         localOnlyEpochs = r.int("local_only_epochs", default: localOnlyEpochs, range: 0...10_000)
+        coldStart = ColdStartConfig(reading: r.section("cold_start"))
         r.finish()
     }
 }

@@ -16,6 +16,10 @@ public struct Scenario: Codable, Sendable, Equatable {
     public var fleet = FleetConfig()
     /// Update compression (device → coordinator).
     public var compression = CompressionConfig()
+    /// How personal parameters are trained (FedPer, FedRep, Ditto, FedRecon).
+    public var personalization = PersonalizationConfig()
+    /// Meta-learning of the shared initialisation (Reptile, FO-MAML, Per-FedAvg).
+    public var meta = MetaConfig()
 
     public init() {}
 }
@@ -190,10 +194,20 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
         /// Biased matrix factorisation: r̂ = μ + b_u + b_i + p_u·q_i.
         case mf
+        /// Two towers with content (docs/models.md): the user tower is a shared prior plus
+        /// user-feature embeddings plus a personal offset; the item tower is the item's
+        /// embedding plus its category's, modulated per domain by a FiLM adapter.
+        case twoTower = "two_tower"
     }
     public var kind: Kind = .mf
     public var dim = 16
     public var initStd = 0.02
+    /// two_tower: embed the population's user features (age, gender, occupation; synthetic profile).
+    public var userFeatures = true
+    /// two_tower: add the item's category (genre) embedding to its own.
+    public var itemContent = true
+    /// two_tower: per-domain FiLM adapters (γ, β, bias), a `domain` parameter group.
+    public var domainAdapters = false
     public init() {}
 }
 
@@ -321,6 +335,8 @@ public struct EvaluationConfig: Codable, Sendable, Equatable {
     /// personalization) and a local-only model trained for this many epochs on its own data
     /// (negative transfer); 0: off.
     public var localOnlyEpochs = 20
+    /// Cold-start protocol run after training (new users, new domain, temporal).
+    public var coldStart = ColdStartConfig()
     public init() {}
 }
 

@@ -35,11 +35,19 @@ public struct Evaluator: Sendable {
     ) -> DeviceEvaluation {
         let biasBase = items * d
         let mu = shared[biasBase + items], bu = personal[d]
-        @inline(__always) func score(_ i: Int) -> Float {
+        return evaluate(device: device, shared: shared, items: items, dim: d, train: train, test: test) { i in
             var s = mu + bu + shared[biasBase + i]
             for f in 0..<d { s += personal[f] * shared[i * d + f] }
             return s
         }
+    }
+
+    /// Evaluates any model through its `score` of an item. `shared` starts with the item
+    /// embedding matrix (items × dim), used for embedding-based diversity; items in `train`
+    /// are excluded from ranking.
+    public func evaluate(
+        device: Int, shared: [Float], items: Int, dim d: Int, train: Interactions, test: Interactions, score: (Int) -> Float
+    ) -> DeviceEvaluation {
         var se = 0.0, ae = 0.0
         for j in 0..<test.count {
             let p = min(scale.upperBound, max(scale.lowerBound, score(Int(test.items[j]))))

@@ -89,6 +89,9 @@ public struct ClientRunner {
                                                negativeTransfer: final)
                 try await conn.send(.evaluation(EvaluationReport(round: req.round, entries: batch.entries, recommended: batch.recommended,
                                                                  rated: batch.rated)))
+            case .coldStart(let req):
+                let entries = host.coldStart(req.devices.filter { host.hosts(Int($0)) }.map { Int($0) }, shared: req.shared)
+                try await conn.send(.coldStartReport(ColdStartReport(round: req.round, entries: entries)))
             case .checkpoint(let r):
                 do {
                     try host.snapshot(round: Int(r))
@@ -96,7 +99,7 @@ public struct ClientRunner {
                 } catch {
                     log.error("cannot write the checkpoint of round \(r): \(error)")
                 }
-            case .hello, .update, .failed, .evaluation, .checkpointed, .compressedUpdate:
+            case .hello, .update, .failed, .evaluation, .checkpointed, .compressedUpdate, .coldStartReport:
                 log.warning("ignoring unexpected \(message.kindName) message from the coordinator")
             }
         }

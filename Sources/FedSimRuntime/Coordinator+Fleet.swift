@@ -16,8 +16,10 @@ extension Coordinator {
         let hostAlive: (Int) -> Bool = { [peers, processCount, population] d in
             peers[Sharding.process(of: d, processes: processCount, devices: population.devices)] != nil
         }
-        let selected = sampler.sample(round: r, target: target, allEligible: everyoneAlive && alwaysAvailable) { [fleet] d in
-            hostAlive(d) && fleet.isAvailable(d, at: t)
+        // New users of a cold-start protocol never train.
+        let newUsers = coldStart?.newUsers ?? []
+        let selected = sampler.sample(round: r, target: target, allEligible: everyoneAlive && alwaysAvailable && newUsers.isEmpty) { [fleet] d in
+            hostAlive(d) && fleet.isAvailable(d, at: t) && (newUsers.isEmpty || !newUsers[d])
         }
         guard let directory else {
             var plan = RoundPlan()

@@ -102,6 +102,10 @@ public final class Coordinator {
     /// Whether the run stopped on an interrupt (the process exits 130).
     public internal(set) var interrupted = false
     public internal(set) var lastEvaluation: EvaluationSummary?
+    /// The cold-start split (which devices never train); the coordinator needs only who is new.
+    let coldStart: ColdStartSplit?
+    /// Cold-start results of the final evaluation (`summary.json` "cold_start").
+    public internal(set) var coldStartResults: [JSONObject] = []
 
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
@@ -116,11 +120,13 @@ public final class Coordinator {
         self.token = token
         self.transport = transport
         self.metrics = metrics
-        let dim = scenario.model.dim
-        layout = MatrixFactorization.sharedLayout(items: population.items, dim: dim)
-        let mid = (population.ratingMin + population.ratingMax) / 2
-        model = MatrixFactorization.initialShared(items: population.items, dim: dim, initStd: scenario.model.initStd,
-                                                  globalBias: mid, seed: scenario.seed)
+        layout = ModelFactory.layout(scenario, population)
+        model = ModelFactory.initialShared(scenario, population)
+        coldStart = scenario.evaluation.coldStart.enabled
+            ? try ColdStartSplit(config: scenario.evaluation.coldStart, devices: population.devices, seed: scenario.seed,
+                                 domainNames: population.domains ?? [],
+                                 timeRange: scenario.evaluation.coldStart.protocol == .temporal ? 0...1 : nil)
+            : nil
         optimizer = ServerOptimizer(config: scenario.training.server, count: layout.count)
         (inputs, inputSink) = AsyncStream.makeStream(of: Input.self)
         iterator = inputs.makeAsyncIterator()
@@ -158,6 +164,10 @@ public final class Coordinator {
             if let extras = lastEvaluationExtras { ev.merge(extras) }
             if let cohorts = lastCohorts { ev.add("cohorts", cohorts) }
             line.add("eval", ev)
+            if r == scenario.training.rounds && coldStart != nil {
+                coldStartResults = try await runColdStart(round: r)
+                line.add("cold_start", coldStartResults)
+            }
         }
         roundsCompleted = r
         line.add("bytes_sent", bytesSent)
@@ -642,6 +652,10 @@ public final class Coordinator {
                 let p = Sharding.process(of: d, processes: processCount, devices: population.devices)
                 requested[peers[p]!.connection, default: []].insert(UInt32(d))
             }
+        }
+        if let newUsers = coldStart?.newUsers, !newUsers.isEmpty {
+            // New users have no warm data: they are scored by the cold-start protocol only.
+            for c in requested.keys { requested[c] = requested[c]!.filter { !newUsers[Int($0)] } }
         }
         for (c, devices) in requested.sorted(by: { $0.key < $1.key }) {
             await send(.evaluate(DeviceRequest(round: UInt32(r), devices: devices.sorted(), shared: model)), to: c)

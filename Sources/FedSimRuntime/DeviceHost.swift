@@ -25,8 +25,11 @@ public final class DeviceHost {
     /// Error-feedback memory of compressed updates, per device (sparse: only entries the
     /// device touched). Lives in memory; not part of checkpoints (docs/scenarios.md).
     var residuals: [Int: [Int32: Float]] = [:]
-    lazy var codec = UpdateCodec(config: scenario.compression,
-                                 layout: MatrixFactorization.sharedLayout(items: population.itemCount, dim: dim))
+    lazy var codec = UpdateCodec(config: scenario.compression, layout: ModelFactory.layout(scenario, PopulationInfo(population)))
+    /// The two-tower trainer (`model.kind: two_tower`); nil for MF.
+    let twoTower: TwoTowerTrainer?
+    /// The cold-start protocol's split (`evaluation.cold_start`), nil when off.
+    let coldSplit: ColdStartSplit?
 
     /// Encodes a trained update through the run's compression stages.
     public func compress(_ u: LocalUpdate, device: Int, round: Int, clip: Double) -> [UInt8] {
@@ -53,6 +56,30 @@ public final class DeviceHost {
                               ranking: scenario.evaluation.ranking, scale: population.ratingScale, categories: population.itemCategories,
                               sampledNegatives: scenario.evaluation.sampledNegatives, seed: Seeds.derive(scenario.seed, "evaluation"))
         store = try DeviceStateStore(devices: shard.count, width: dim + 1, path: statePath)
+        let cs = scenario.evaluation.coldStart
+        let needsTime = cs.protocol == .temporal
+        coldSplit = cs.enabled
+            ? try ColdStartSplit(config: cs, devices: population.deviceCount, seed: scenario.seed, domainNames: population.domainNames,
+                                 timeRange: needsTime ? population.timeRange() : nil)
+            : nil
+        if scenario.model.kind == .twoTower {
+            var t = TwoTowerTrainer(shape: ModelFactory.twoTowerShape(scenario, PopulationInfo(population)), local: scenario.training.local,
+                                    weighting: scenario.training.weighting, personalization: scenario.personalization, meta: scenario.meta,
+                                    itemCategories: population.itemCategories, itemDomains: population.itemDomains)
+            if scenario.meta.task == .temporal { t.periodOf = coldSplit?.trainingPeriod(periods: scenario.meta.periods) }
+            twoTower = t
+        } else {
+            twoTower = nil
+        }
+    }
+
+    /// A device's data as training and warm evaluation see it: the cold-start protocol's
+    /// withheld part removed, then the scenario's train/test split.
+    func load(_ device: Int) -> DeviceData {
+        guard let coldSplit else { return population.deviceData(device, split: splitter) }
+        let warm = coldSplit.warmPart(population.interactions(of: device), device: device, itemDomains: population.itemDomains)
+        let (train, test) = splitter.split(warm, device: device)
+        return DeviceData(device: device, train: train, test: test, features: population.userFeatures(of: device))
     }
 
     /// Where the snapshot of round r goes: beside the store, `process-i.r<round>.ckpt`.
@@ -88,7 +115,7 @@ public final class DeviceHost {
 
     public func data(_ device: Int) -> DeviceData {
         if let d = cache[device] { return d }
-        let d = population.deviceData(device, split: splitter)
+        let d = load(device)
         cache[device] = d
         return d
     }
@@ -96,8 +123,8 @@ public final class DeviceHost {
     func personalRow(_ device: Int) -> UnsafeMutableBufferPointer<Float> {
         let i = device - shard.lowerBound
         if !store.isInitialized(i) {
-            store.initialize(i, with: MatrixFactorization.initialPersonal(dim: dim, initStd: scenario.model.initStd,
-                                                                          seed: scenario.seed, device: device))
+            store.initialize(i, with: twoTower != nil ? [Float](repeating: 0, count: dim + 1)
+                                : MatrixFactorization.initialPersonal(dim: dim, initStd: scenario.model.initStd, seed: scenario.seed, device: device))
         }
         return store.row(i)
     }
@@ -111,7 +138,9 @@ public final class DeviceHost {
         let row = personalRow(device)
         var p = Array(row)
         var rng = Seeds.rng(scenario.seed, "local", UInt64(device), UInt64(round))
-        var u = trainer.train(shared: shared, personal: &p, data: data(device).train, rng: &rng)
+        let d = data(device)
+        var u = twoTower.map { $0.train(shared: shared, personal: &p, data: d.train, features: d.features, rng: &rng) }
+            ?? trainer.train(shared: shared, personal: &p, data: d.train, rng: &rng)
         for j in 0..<p.count { row[j] = p[j] }
         if scenario.privacy.enabled {
             // DP: bound this device's contribution (uniform weighting, so the weighted delta is Δ).
@@ -139,7 +168,8 @@ public final class DeviceHost {
 
     public func evaluate(device: Int, shared: [Float], negativeTransfer: Bool = false) -> DeviceEvaluation {
         // Evaluation touches each device once: read through the cache without filling it.
-        let d = cache[device] ?? population.deviceData(device, split: splitter)
+        let d = cache[device] ?? load(device)
+        if twoTower != nil { return evaluateTwoTower(device: device, data: d, shared: shared, negativeTransfer: negativeTransfer) }
         let p = Array(personalRow(device))
         var e = evaluator.evaluate(device: device, shared: shared, personal: p, items: population.itemCount,
                                    dim: dim, train: d.train, test: d.test)
@@ -166,11 +196,9 @@ public final class DeviceHost {
         return e
     }
 
-    lazy var initialShared = MatrixFactorization.initialShared(
-        items: population.itemCount, dim: dim, initStd: scenario.model.initStd,
-        globalBias: (population.ratingScale.lowerBound + population.ratingScale.upperBound) / 2, seed: scenario.seed)
+    lazy var initialShared = ModelFactory.initialShared(scenario, PopulationInfo(population))
 
-    public var sharedCount: Int { trainer.sharedCount }
+    public var sharedCount: Int { twoTower?.shape.layout.count ?? trainer.sharedCount }
 
     /// Evaluates devices and aggregates, for the whole batch, how often each item appears in
     /// a top-K list and how many of the devices rated it in training: what exposure and
@@ -182,7 +210,7 @@ public final class DeviceHost {
         for d in devices {
             var e = evaluate(device: d, shared: shared, negativeTransfer: negativeTransfer)
             for i in e.top { rec[UInt32(i), default: 0] += 1 }
-            for i in Set((cache[d] ?? population.deviceData(d, split: splitter)).train.items) { rated[UInt32(i), default: 0] += 1 }
+            for i in Set((cache[d] ?? load(d)).train.items) { rated[UInt32(i), default: 0] += 1 }
             e.top = []
             entries.append(e)
         }

@@ -45,3 +45,7 @@ public struct JSONObject {
 
     public var text: String { "{" + parts.joined(separator: ",") + "}" }
 }
+
+extension JSONObject {
+    public mutating func add(_ key: String, _ v: [JSONObject]) { add(key, raw: "[" + v.map(\.text).joined(separator: ",") + "]") }
+}

@@ -61,9 +61,12 @@ public struct Launcher {
         }
         let dir = try RunDirectory.create(parent: outParent, name: scenario.name, exactName: directoryName)
         try dir.write(scenario.resolvedJSON(), to: "scenario.json")
-        var info = PopulationInfo(name: population.name, devices: population.deviceCount, items: population.itemCount,
-                                  ratingMin: population.ratingScale.lowerBound, ratingMax: population.ratingScale.upperBound)
-        info.domains = population.domainNames
+        let info = PopulationInfo(population)
+        if scenario.evaluation.coldStart.enabled {
+            // Fail before any process starts when the protocol does not fit the population.
+            _ = try ColdStartSplit(config: scenario.evaluation.coldStart, devices: 0, seed: scenario.seed,
+                                   domainNames: population.domainNames, timeRange: scenario.evaluation.coldStart.protocol == .temporal ? population.timeRange() : nil)
+        }
         try dir.write(info.json() + "\n", to: "population.json")
         if scenario.training.mode == .federated {
             // What the coordinator may know per device (sizes, main domain): built once here.

@@ -131,6 +131,17 @@ public enum CoordinatorProcess {
         s.add("bytes_received", c?.bytesReceived ?? 0)
         s.add("final", finalMetrics(c?.lastEvaluation, k: scenario.evaluation.k))
         if let stop = c?.stoppedEarly { s.add("stopped_early", stop) }
+        if let c, scenario.evaluation.coldStart.enabled {
+            let cs = scenario.evaluation.coldStart
+            var how = JSONObject()
+            how.add("protocol", cs.protocol.rawValue)
+            how.add("initialisation", scenario.meta.enabled ? "meta-learned (\(scenario.meta.algorithm.rawValue))" : "federated (\(scenario.personalization.strategy.rawValue))")
+            how.add("adaptation_steps", scenario.personalization.adaptation.steps)
+            how.add("adaptation_learning_rate", scenario.personalization.adaptation.learningRate)
+            how.add("adapted_groups", scenario.personalization.adaptation.groups.map(\.rawValue).joined(separator: "+"))
+            s.add("cold_start_protocol", how)
+            s.add("cold_start", c.coldStartResults)
+        }
         if let c {
             var part = c.participation.summary()
             part.add("simulated_seconds", c.simulatedClock)

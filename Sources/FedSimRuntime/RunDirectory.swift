@@ -206,6 +206,10 @@ public struct PopulationInfo: Codable, Sendable, Equatable {
     public var ratingMax: Float
     /// Domain names (absent in run directories written before populations had them).
     public var domains: [String]?
+    /// Number of categorical user features and of item categories (the two-tower model's
+    /// shape; absent in older run directories).
+    public var userFeatures: Int?
+    public var categories: Int?
 
     public init(name: String, devices: Int, items: Int, ratingMin: Float, ratingMax: Float) {
         self.name = name
@@ -213,6 +217,15 @@ public struct PopulationInfo: Codable, Sendable, Equatable {
         self.items = items
         self.ratingMin = ratingMin
         self.ratingMax = ratingMax
+    }
+
+    /// Everything the coordinator may know about `population`.
+    public init(_ population: any Population) {
+        self.init(name: population.name, devices: population.deviceCount, items: population.itemCount,
+                  ratingMin: population.ratingScale.lowerBound, ratingMax: population.ratingScale.upperBound)
+        domains = population.domainNames
+        userFeatures = population.userFeatureNames.count
+        categories = population.categoryNames.count
     }
 
     public func json() -> String {

@@ -66,7 +66,7 @@ final class SecAggParticipant {
         sharedWork = SecAggSharedWork()
         quantizer = try Coordinator.quantizer(
             scenario: host.scenario,
-            layout: MatrixFactorization.sharedLayout(items: host.population.itemCount, dim: host.scenario.model.dim),
+            layout: host.codec.layout,
             devices: c.devices.count)
         guard quantizer!.length == c.length else {
             throw SecAggError(.badLength, "round \(c.round) announces vectors of \(c.length), this model needs \(quantizer!.length)")

@@ -22,7 +22,7 @@ public enum FrameCodec {
     public static let headerBytes = 8
 
     enum Kind: UInt8 {
-        case hello = 1, welcome, reject, train, update, failed, evaluate, evaluation, shutdown, secagg, checkpoint, checkpointed, compressedUpdate
+        case hello = 1, welcome, reject, train, update, failed, evaluate, evaluation, shutdown, secagg, checkpoint, checkpointed, compressedUpdate, coldStart, coldStartReport
     }
 
     // MARK: Encoding
@@ -107,6 +107,22 @@ public enum FrameCodec {
         case .checkpointed(let r):
             header(&buf, .checkpointed)
             buf.writeInteger(r, endianness: .little)
+        case .coldStart(let e):
+            header(&buf, .coldStart)
+            writeRequest(e, &buf)
+        case .coldStartReport(let r):
+            header(&buf, .coldStartReport)
+            buf.writeInteger(r.round, endianness: .little)
+            buf.writeInteger(UInt32(r.entries.count), endianness: .little)
+            for e in r.entries {
+                buf.writeInteger(e.device, endianness: .little)
+                buf.writeInteger(e.slot, endianness: .little)
+                buf.writeInteger(e.count, endianness: .little)
+                buf.writeInteger(e.squaredError.bitPattern, endianness: .little)
+                buf.writeInteger(e.absoluteError.bitPattern, endianness: .little)
+                buf.writeInteger(UInt8(e.ranked ? 1 : 0))
+                for v in [e.hit, e.ndcg, e.auc] { buf.writeInteger(v.bitPattern, endianness: .little) }
+            }
         }
         buf.setInteger(UInt32(buf.writerIndex - start - 4), at: start, endianness: .little)
     }
@@ -207,6 +223,26 @@ public enum FrameCodec {
             m = .failed(DeviceFailure(round: try read(&b), device: try read(&b), reason: try readString(&b, limits)))
         case .evaluate:
             m = .evaluate(try readRequest(&b))
+        case .coldStart:
+            m = .coldStart(try readRequest(&b))
+        case .coldStartReport:
+            let round: UInt32 = try read(&b)
+            let n: UInt32 = try read(&b)
+            guard Int(n) * ColdStartEntry.wireBytes <= b.readableBytes else {
+                throw FrameError(.truncated, "\(n) cold-start entries do not fit in \(b.readableBytes) bytes")
+            }
+            var entries: [ColdStartEntry] = []
+            entries.reserveCapacity(Int(n))
+            for _ in 0..<n {
+                let device: UInt32 = try read(&b), slot: UInt16 = try read(&b), count: UInt32 = try read(&b)
+                let se = Double(bitPattern: try read(&b)), ae = Double(bitPattern: try read(&b))
+                let ranked: UInt8 = try read(&b)
+                guard ranked <= 1 else { throw FrameError(.badValue, "ranked flag \(ranked)") }
+                entries.append(ColdStartEntry(device: device, slot: slot, count: count, squaredError: se, absoluteError: ae,
+                                              ranked: ranked == 1, hit: Double(bitPattern: try read(&b)),
+                                              ndcg: Double(bitPattern: try read(&b)), auc: Double(bitPattern: try read(&b))))
+            }
+            m = .coldStartReport(ColdStartReport(round: round, entries: entries))
         case .evaluation:
             let round: UInt32 = try read(&b)
             let n: UInt32 = try read(&b)

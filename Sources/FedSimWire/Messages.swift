@@ -36,6 +36,11 @@ public enum Message: Equatable, Sendable {
     case checkpoint(round: UInt32)
     /// Client → coordinator: the state of that round is on disk.
     case checkpointed(round: UInt32)
+    /// Coordinator → client: run the scenario's cold-start protocol on these devices
+    /// (adapt on device from this shared model, score the held-out part).
+    case coldStart(DeviceRequest)
+    /// Client → coordinator: cold-start sums, one entry per device and slot (k or period).
+    case coldStartReport(ColdStartReport)
 
     public var kindName: String {
         switch self {
@@ -52,6 +57,8 @@ public enum Message: Equatable, Sendable {
         case .compressedUpdate: return "compressed update"
         case .checkpoint: return "checkpoint"
         case .checkpointed: return "checkpointed"
+        case .coldStart: return "cold start"
+        case .coldStartReport: return "cold-start report"
         }
     }
 }
@@ -181,5 +188,41 @@ public struct CompressedUpdate: Equatable, Sendable {
         self.trainLoss = trainLoss
         self.withinClip = withinClip
         self.body = body
+    }
+}
+
+/// One device's cold-start sums for one slot: a support size k (new users, new domain) or a
+/// period (temporal). Sums, so the coordinator weights by ratings as for `DeviceEvaluation`.
+public struct ColdStartEntry: Equatable, Sendable {
+    public var device: UInt32
+    public var slot: UInt16
+    public var count: UInt32
+    public var squaredError: Double
+    public var absoluteError: Double
+    public var ranked: Bool
+    public var hit: Double
+    public var ndcg: Double
+    public var auc: Double
+    public init(device: UInt32, slot: UInt16, count: UInt32, squaredError: Double, absoluteError: Double, ranked: Bool,
+                hit: Double, ndcg: Double, auc: Double) {
+        self.device = device
+        self.slot = slot
+        self.count = count
+        self.squaredError = squaredError
+        self.absoluteError = absoluteError
+        self.ranked = ranked
+        self.hit = hit
+        self.ndcg = ndcg
+        self.auc = auc
+    }
+    static let wireBytes = 4 + 2 + 4 + 8 + 8 + 1 + 8 + 8 + 8
+}
+
+public struct ColdStartReport: Equatable, Sendable {
+    public var round: UInt32
+    public var entries: [ColdStartEntry]
+    public init(round: UInt32, entries: [ColdStartEntry]) {
+        self.round = round
+        self.entries = entries
     }
 }

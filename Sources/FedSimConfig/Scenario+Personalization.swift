@@ -1,0 +1,249 @@
+/// Which parameter groups an adaptation step may change. Inner loops of meta-learning and
+/// on-device adaptation name them explicitly ("selective updating"): everything else stays
+/// bit-for-bit as received.
+public enum AdaptedGroup: String, Codable, Sendable, CaseIterable {
+    /// The device's personal parameters (the user-tower offset).
+    case personal
+    /// The domain adapters of the domains the device's data touches.
+    case domain
+}
+
+/// How the personal parameter group is trained (`personalization:`). Needs
+/// `model.kind: two_tower`, whose user tower is `prior + feature embeddings + personal offset`.
+public struct PersonalizationConfig: Codable, Sendable, Equatable {
+    public enum Strategy: String, Codable, Sendable, CaseIterable {
+        /// One global model: the personal offset stays 0 during training (plain FedAvg).
+        case global
+        /// FedPer (Arivazhagan et al. 2019): personal offset and shared body trained jointly
+        /// on the device every round; the offset persists on the device.
+        case fedper
+        /// FedRep (Collins et al. 2021): `personal_epochs` on the offset with the body frozen,
+        /// then `training.local.epochs` on the body with the offset frozen.
+        case fedrep
+        /// Ditto (Li et al. 2021): the global model is trained as in `global`; separately the
+        /// device fits its personal offset with the proximal term (λ/2)‖offset‖², i.e. a
+        /// personal user tower kept within λ of the global one.
+        case ditto
+        /// Federated Reconstruction (Singhal et al. 2021): the offset is never stored; each
+        /// round it is re-fit from 0 on a support split with the body frozen, and the body is
+        /// trained on the query split. New devices run the same reconstruction.
+        case fedrecon
+    }
+    public var strategy: Strategy = .fedper
+    /// Epochs on the personal offset (FedRep, Ditto) or of reconstruction (FedRecon).
+    public var personalEpochs = 2
+    /// λ of Ditto's proximal term.
+    public var dittoLambda = 0.1
+    /// Share of a device's training data used for reconstruction (FedRecon); the rest is the query split.
+    public var reconstructionFraction = 0.5
+    /// How a device adapts at evaluation time (cold start, meta-learned models, FedRecon).
+    public var adaptation = AdaptationConfig()
+    public init() {}
+}
+
+/// On-device adaptation: `steps` full-batch SGD steps with `learning_rate` on `groups`,
+/// starting from the received model (personal offset 0). The same procedure scores every
+/// initialisation, so FedAvg and meta-learned starts are compared like for like.
+public struct AdaptationConfig: Codable, Sendable, Equatable {
+    public var steps = 5
+    public var learningRate = 0.1
+    public var groups: [AdaptedGroup] = [.personal]
+    public init() {}
+}
+
+/// Meta-learning of the shared initialisation (`meta:`), run federatedly: each sampled device
+/// is a task. Per episode, the device draws a support set of a size from `support_sizes`,
+/// adapts `inner_groups` for `inner_steps` steps, and scores the query set (the rest of its
+/// data, or the next period with `task: temporal`).
+public struct MetaConfig: Codable, Sendable, Equatable {
+    public enum Algorithm: String, Codable, Sendable, CaseIterable {
+        case none
+        /// Reptile (Nichol et al. 2018): the adapted groups' initialisation moves toward their
+        /// adapted values (Reptile direction, step `outer_learning_rate`); the other shared
+        /// parameters take the query-set gradient at the adapted point.
+        case reptile
+        /// First-order MAML (Finn et al. 2017): every shared parameter takes the query-set
+        /// gradient at the adapted point.
+        case fomaml
+        /// Per-FedAvg (Fallah et al. 2020), first-order: `episodes` local meta-steps, each one
+        /// inner step on a support batch and one outer step on a query batch.
+        case perfedavg
+    }
+    public enum Task: String, Codable, Sendable, CaseIterable {
+        /// Support: a random subset of the device's training data; query: the rest.
+        case random
+        /// Support: one time period of the device's data; query: the next (LSTTM, Xie et al. 2022).
+        case temporal
+    }
+    public var algorithm: Algorithm = .none
+    public var task: Task = .random
+    public var innerSteps = 5
+    public var innerLearningRate = 0.1
+    public var outerLearningRate = 0.05
+    /// Meta-steps (episodes) per device per round.
+    public var episodes = 4
+    /// Support-set sizes episodes draw from: match the k of the cold-start evaluation.
+    public var supportSizes = [1, 3, 5, 10, 20]
+    public var innerGroups: [AdaptedGroup] = [.personal]
+    /// Query examples per episode (0: all the rest).
+    public var queryBatch = 32
+    /// Periods the data's time span is cut into (`task: temporal`).
+    public var periods = 10
+    public init() {}
+
+    public var enabled: Bool { algorithm != .none }
+}
+
+/// Cold-start evaluation (`evaluation.cold_start:`), run at the end of training.
+public struct ColdStartConfig: Codable, Sendable, Equatable {
+    public enum ProtocolKind: String, Codable, Sendable, CaseIterable {
+        case none
+        /// `fraction` of the devices never train; each adapts on its first k interactions
+        /// (time order) and is scored on the ones after its first max(k).
+        case newUsers = "new_users"
+        /// Interactions with the items of `domain` are withheld from training; every device
+        /// with enough of them adapts on k and is scored on the rest.
+        case newDomain = "new_domain"
+        /// Train on the first `train_fraction` of time; cut the rest into `periods`; each
+        /// period, adapt one step on the previous period and score the current one.
+        case temporal
+    }
+    public var `protocol`: ProtocolKind = .none
+    public var fraction = 0.2
+    public var domain = ""
+    public var k = [0, 1, 3, 5, 10, 20]
+    /// Held-out interactions scored per device (0: all after the support window).
+    public var maxQuery = 0
+    public var trainFraction = 0.8
+    public var periods = 5
+    public init() {}
+
+    public var enabled: Bool { `protocol` != .none }
+    /// Support window: the first max(k) interactions; queries start after it.
+    public var window: Int { k.max() ?? 0 }
+}
+
+extension PersonalizationConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        strategy = r.choice("strategy", default: strategy)
+        personalEpochs = r.int("personal_epochs", default: personalEpochs, range: 0...10_000)
+        dittoLambda = r.double("ditto_lambda", default: dittoLambda, min: 0, max: 1_000)
+        reconstructionFraction = r.double("reconstruction_fraction", default: reconstructionFraction, min: 0, max: 1,
+                                          exclusiveMin: true)
+        adaptation = AdaptationConfig(reading: r.section("adaptation"))
+        r.finish()
+    }
+}
+
+extension AdaptationConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        steps = r.int("steps", default: steps, range: 0...10_000)
+        learningRate = r.double("learning_rate", default: learningRate, min: 0, max: 100, exclusiveMin: true)
+        groups = r.groupList("groups", default: groups)
+        r.finish()
+    }
+}
+
+extension MetaConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        algorithm = r.choice("algorithm", default: algorithm)
+        task = r.choice("task", default: task)
+        innerSteps = r.int("inner_steps", default: innerSteps, range: 1...10_000)
+        innerLearningRate = r.double("inner_learning_rate", default: innerLearningRate, min: 0, max: 100, exclusiveMin: true)
+        outerLearningRate = r.double("outer_learning_rate", default: outerLearningRate, min: 0, max: 100, exclusiveMin: true)
+        episodes = r.int("episodes", default: episodes, range: 1...10_000)
+        supportSizes = r.intList("support_sizes", default: supportSizes, range: 1...100_000)
+        if supportSizes.isEmpty { r.fail("support_sizes", "needs at least one size") }
+        innerGroups = r.groupList("inner_groups", default: innerGroups)
+        if innerGroups.isEmpty { r.fail("inner_groups", "needs at least one group (personal, domain)") }
+        queryBatch = r.int("query_batch", default: queryBatch, range: 0...1_000_000)
+        periods = r.int("periods", default: periods, range: 2...10_000)
+        r.finish()
+    }
+}
+
+extension ColdStartConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        `protocol` = r.choice("protocol", default: `protocol`)
+        fraction = r.double("fraction", default: fraction, min: 0, max: 1, exclusiveMin: true)
+        domain = r.string("domain", default: domain)
+        k = r.intList("k", default: k, range: 0...10_000)
+        if k.isEmpty { r.fail("k", "needs at least one support size") }
+        maxQuery = r.int("max_query", default: maxQuery, range: 0...1_000_000)
+        trainFraction = r.double("train_fraction", default: trainFraction, min: 0, max: 1, exclusiveMin: true)
+        periods = r.int("periods", default: periods, range: 1...10_000)
+        r.finish()
+    }
+}
+
+extension ConfigReader {
+    public func intList(_ key: String, default value: [Int], range: ClosedRange<Int>) -> [Int] {
+        guard has(key) else { return value }
+        var out: [Int] = []
+        for (i, v) in doubleList(key, default: []).enumerated() {
+            guard v == v.rounded(), let n = Int(exactly: v), range.contains(n) else {
+                fail("\(key)[\(i)]", "expected an integer in \(range.lowerBound)...\(range.upperBound), got \(v)")
+                continue
+            }
+            out.append(n)
+        }
+        return out
+    }
+
+    func groupList(_ key: String, default value: [AdaptedGroup]) -> [AdaptedGroup] {
+        guard has(key) else { return value }
+        var out: [AdaptedGroup] = []
+        for (i, s) in stringList(key, default: []).enumerated() {
+            guard let g = AdaptedGroup(rawValue: s) else {
+                fail("\(key)[\(i)]", "unknown group \"\(s)\"; expected one of personal, domain (shared groups are never adapted on the device)")
+                continue
+            }
+            if !out.contains(g) { out.append(g) }
+        }
+        return out
+    }
+}
+
+extension Scenario {
+    /// Cross-section checks of personalization, meta-learning and cold start.
+    func personalizationChecks() -> [(String, String)] {
+        var out: [(String, String)] = []
+        let twoTower = model.kind == .twoTower
+        if !twoTower {
+            if personalization.strategy != .fedper {
+                out.append(("personalization.strategy", "needs model.kind: two_tower (mf's user embedding is always a FedPer-style personal layer)"))
+            }
+            if meta.enabled { out.append(("meta.algorithm", "needs model.kind: two_tower (its user prior is what meta-learning initialises)")) }
+            if evaluation.coldStart.enabled { out.append(("evaluation.cold_start.protocol", "needs model.kind: two_tower")) }
+            return out
+        }
+        if training.local.optimizer != .sgd {
+            out.append(("training.local.optimizer", "model.kind two_tower trains with sgd (inner loops and adaptation are plain SGD steps)"))
+        }
+        if training.mode == .centralized { out.append(("training.mode", "model.kind two_tower runs federated only")) }
+        if privacy.enabled && privacy.clipping == .perGroup {
+            out.append(("privacy.clipping", "per_group bounds name mf's tensors; use clipping: flat with two_tower"))
+        }
+        let groups = personalization.adaptation.groups + (meta.enabled ? meta.innerGroups : [])
+        if groups.contains(.domain) && !model.domainAdapters {
+            out.append(("model.domain_adapters", "adapting the domain group needs domain adapters (model.domain_adapters: true)"))
+        }
+        if meta.enabled && personalization.strategy != .global {
+            out.append(("personalization.strategy", "meta-learning trains the shared initialisation and adapts from it; set strategy: global (personal offsets are per task, not stored)"))
+        }
+        if meta.enabled && meta.task == .temporal && evaluation.coldStart.protocol != .temporal {
+            out.append(("meta.task", "temporal tasks need evaluation.cold_start.protocol: temporal (it fixes where training time ends)"))
+        }
+        if evaluation.coldStart.protocol == .newDomain && evaluation.coldStart.domain.isEmpty {
+            out.append(("evaluation.cold_start.domain", "name the domain to hold out"))
+        }
+        if training.async.enabled && (meta.enabled || evaluation.coldStart.enabled) {
+            out.append(("training.async.enabled", "meta-learning and cold-start protocols run with synchronous rounds"))
+        }
+        return out
+    }
+}

@@ -1,0 +1,183 @@
+/// The parameters one device's data touches, copied out of the flat shared vector (a local
+/// view: rows of the items, categories, feature values and domains it has), plus its
+/// personal offset. Generic so the gradient is checked in `Double` against finite
+/// differences and run in `Float`.
+public struct TwoTowerBlock<T: BinaryFloatingPoint>: Equatable {
+    public var dim: Int
+    public var item: [T]        // m × d
+    public var itemBias: [T]    // m
+    public var globalBias: T = 0
+    public var prior: [T]       // d + 1
+    public var features: [T]    // nf × (d + 1): the device's feature rows, all active for every example
+    public var category: [T]    // nc × (d + 1)
+    public var adapter: [T]     // na × (2d + 1): γ, β, bias
+    public var offset: [T]      // d + 1 (personal)
+
+    public init(dim: Int, items: Int, features: Int, categories: Int, adapters: Int) {
+        self.dim = dim
+        let e = dim + 1
+        item = [T](repeating: 0, count: items * dim)
+        itemBias = [T](repeating: 0, count: items)
+        prior = [T](repeating: 0, count: e)
+        self.features = [T](repeating: 0, count: features * e)
+        category = [T](repeating: 0, count: categories * e)
+        adapter = [T](repeating: 0, count: adapters * (2 * dim + 1))
+        offset = [T](repeating: 0, count: e)
+    }
+
+    /// The same shape, all zeros (a gradient buffer).
+    public func zeros() -> TwoTowerBlock {
+        TwoTowerBlock(dim: dim, items: itemBias.count, features: features.count / (dim + 1),
+                      categories: category.count / (dim + 1), adapters: adapter.count / (2 * dim + 1))
+    }
+
+    /// User tower: prior + Σ feature rows + offset (d + 1 values: vector then bias).
+    public func userTower() -> [T] {
+        var u = prior
+        let e = dim + 1
+        for r in 0..<(features.count / e) { for f in 0..<e { u[f] += features[r * e + f] } }
+        for f in 0..<e { u[f] += offset[f] }
+        return u
+    }
+}
+
+/// Which groups a step may change: inner loops and adaptation name the ones they adapt;
+/// the others are left exactly as they were.
+public struct GroupMask: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let shared = GroupMask(rawValue: 1)
+    public static let domain = GroupMask(rawValue: 2)
+    public static let personal = GroupMask(rawValue: 4)
+    public static let all: GroupMask = [.shared, .domain, .personal]
+}
+
+/// Examples in local-view indices: item row, category row (−1: none), adapter row (−1: none).
+public struct TwoTowerExamples: Sendable, Equatable {
+    public var item: [Int32] = []
+    public var category: [Int32] = []
+    public var adapter: [Int32] = []
+    public var rating: [Float] = []
+    public init() {}
+    public var count: Int { rating.count }
+
+    public func subset(_ idx: some Sequence<Int>) -> TwoTowerExamples {
+        var o = TwoTowerExamples()
+        for j in idx { o.item.append(item[j]); o.category.append(category[j]); o.adapter.append(adapter[j]); o.rating.append(rating[j]) }
+        return o
+    }
+}
+
+public enum TwoTowerKernel {
+    /// r̂ for example j given the user tower u (from `userTower()`).
+    @inlinable
+    public static func predict<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ u: [T], _ x: TwoTowerExamples, _ j: Int) -> T {
+        let d = m.dim, e = d + 1, w = 2 * d + 1
+        let i = Int(x.item[j]), c = Int(x.category[j]), a = Int(x.adapter[j])
+        var s = m.globalBias + u[d] + m.itemBias[i]
+        if c >= 0 { s += m.category[c * e + d] }
+        if a >= 0 { s += m.adapter[a * w + 2 * d] }
+        for f in 0..<d {
+            var base = m.item[i * d + f]
+            if c >= 0 { base += m.category[c * e + f] }
+            let v = a >= 0 ? base * (1 + m.adapter[a * w + f]) + m.adapter[a * w + d + f] : base
+            s += u[f] * v
+        }
+        return s
+    }
+
+    /// Batch loss: (1/B) Σ_j [½ e_j² + (λ/2)(‖q_i‖² + b_i² + ‖C_c‖² + ‖A_D‖² + Σ‖F_f‖²) + (λ_δ/2)‖δ‖²].
+    /// μ and the prior are not regularised. `accumulateGradient` returns this function's gradient.
+    public static func loss<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ x: TwoTowerExamples, range: Range<Int>, l2: T, offsetL2: T) -> T {
+        let d = m.dim, e = d + 1, w = 2 * d + 1
+        let u = m.userTower()
+        var fr: T = 0
+        for v in m.features { fr += v * v }
+        var dr: T = 0
+        for v in m.offset { dr += v * v }
+        var total: T = 0
+        for j in range {
+            let err = predict(m, u, x, j) - T(x.rating[j])
+            let i = Int(x.item[j]), c = Int(x.category[j]), a = Int(x.adapter[j])
+            var reg = m.itemBias[i] * m.itemBias[i] + fr
+            for f in 0..<d { reg += m.item[i * d + f] * m.item[i * d + f] }
+            if c >= 0 { for f in 0..<e { reg += m.category[c * e + f] * m.category[c * e + f] } }
+            if a >= 0 { for f in 0..<w { reg += m.adapter[a * w + f] * m.adapter[a * w + f] } }
+            total += err * err / 2 + l2 / 2 * reg + offsetL2 / 2 * dr
+        }
+        return total / T(range.count)
+    }
+
+    /// Adds the gradient of `loss` over `range` into `g` and returns Σ ½e² of the batch.
+    @inlinable
+    public static func accumulateGradient<T: BinaryFloatingPoint>(
+        _ m: TwoTowerBlock<T>, _ x: TwoTowerExamples, range: Range<Int>, l2: T, offsetL2: T, into g: inout TwoTowerBlock<T>
+    ) -> T {
+        let d = m.dim, e = d + 1, w = 2 * d + 1
+        let s = 1 / T(range.count)
+        let u = m.userTower()
+        var gu = [T](repeating: 0, count: e)  // ∂/∂(user tower), summed over the batch
+        var lossSum: T = 0
+        for j in range {
+            let i = Int(x.item[j]), c = Int(x.category[j]), a = Int(x.adapter[j])
+            let err = predict(m, u, x, j) - T(x.rating[j])
+            lossSum += err * err / 2
+            let es = err * s, rs = l2 * s
+            gu[d] += es
+            for f in 0..<d {
+                var base = m.item[i * d + f]
+                if c >= 0 { base += m.category[c * e + f] }
+                var v = base, gBase = es * u[f]
+                if a >= 0 {
+                    let gamma = m.adapter[a * w + f]
+                    v = base * (1 + gamma) + m.adapter[a * w + d + f]
+                    g.adapter[a * w + f] += es * u[f] * base
+                    g.adapter[a * w + d + f] += es * u[f]
+                    gBase = es * u[f] * (1 + gamma)
+                }
+                gu[f] += es * v
+                g.item[i * d + f] += gBase + rs * m.item[i * d + f]
+                if c >= 0 { g.category[c * e + f] += gBase + rs * m.category[c * e + f] }
+            }
+            g.itemBias[i] += es + rs * m.itemBias[i]
+            if c >= 0 { g.category[c * e + d] += es + rs * m.category[c * e + d] }
+            if a >= 0 {
+                g.adapter[a * w + 2 * d] += es
+                for f in 0..<w { g.adapter[a * w + f] += rs * m.adapter[a * w + f] }
+            }
+            g.globalBias += es
+        }
+        // The user tower's parts share its gradient; their penalties count once per example.
+        let n = T(range.count) * s  // = 1: every example adds (λ/B)·θ, B of them
+        for f in 0..<e {
+            g.prior[f] += gu[f]
+            g.offset[f] += gu[f] + offsetL2 * n * m.offset[f]
+        }
+        let nf = m.features.count / e
+        for r in 0..<nf { for f in 0..<e { g.features[r * e + f] += gu[f] + l2 * n * m.features[r * e + f] } }
+        return lossSum
+    }
+
+    /// One SGD step on the groups in `mask`, then clears the gradient. Item and category rows
+    /// are stepped where the batch touched them; the small per-user tensors densely.
+    public static func step(_ m: inout TwoTowerBlock<Float>, _ g: inout TwoTowerBlock<Float>, _ x: TwoTowerExamples,
+                            range: Range<Int>, lr: Float, mask: GroupMask) {
+        let d = m.dim, e = d + 1, w = 2 * d + 1
+        @inline(__always) func apply(_ p: inout [Float], _ gr: inout [Float], _ r: Range<Int>, _ on: Bool) {
+            for k in r { if on { p[k] -= lr * gr[k] }; gr[k] = 0 }
+        }
+        let shared = mask.contains(.shared)
+        for j in range {
+            let i = Int(x.item[j]), c = Int(x.category[j]), a = Int(x.adapter[j])
+            apply(&m.item, &g.item, (i * d)..<(i * d + d), shared)
+            apply(&m.itemBias, &g.itemBias, i..<(i + 1), shared)
+            if c >= 0 { apply(&m.category, &g.category, (c * e)..<(c * e + e), shared) }
+            if a >= 0 { apply(&m.adapter, &g.adapter, (a * w)..<(a * w + w), mask.contains(.domain)) }
+        }
+        if shared { m.globalBias -= lr * g.globalBias }
+        g.globalBias = 0
+        apply(&m.prior, &g.prior, 0..<e, shared)
+        apply(&m.features, &g.features, 0..<m.features.count, shared)
+        apply(&m.offset, &g.offset, 0..<e, mask.contains(.personal))
+    }
+}

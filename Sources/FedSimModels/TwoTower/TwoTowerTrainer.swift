@@ -1,0 +1,219 @@
+import FedSimConfig
+import FedSimCore
+import FedSimData
+
+/// Local training of the two-tower model under a personalization strategy or a
+/// meta-learning algorithm (docs/personalization.md), and on-device adaptation.
+///
+/// Every path returns the weighted delta of the shared and domain groups only; the personal
+/// offset is written back to `personal` (or dropped, for strategies that never store it).
+public struct TwoTowerTrainer: Sendable {
+    public let shape: TwoTowerShape
+    public let local: LocalTrainingConfig
+    public let weighting: TrainingConfig.Weighting
+    public let personalization: PersonalizationConfig
+    public let meta: MetaConfig
+    public let itemCategories: [Int32]
+    public let itemDomains: [Int32]
+    /// Maps a timestamp to its period (temporal tasks); nil when tasks are random.
+    public var periodOf: (@Sendable (Int64) -> Int)?
+
+    public init(shape: TwoTowerShape, local: LocalTrainingConfig, weighting: TrainingConfig.Weighting,
+                personalization: PersonalizationConfig, meta: MetaConfig, itemCategories: [Int32], itemDomains: [Int32]) {
+        self.shape = shape
+        self.local = local
+        self.weighting = weighting
+        self.personalization = personalization
+        self.meta = meta
+        self.itemCategories = itemCategories
+        self.itemDomains = itemDomains
+    }
+
+    public func view(shared: [Float], offset: [Float], data: Interactions, features: [Int32]) -> TwoTowerView {
+        TwoTowerView(shape: shape, shared: shared, offset: offset, data: data, features: features,
+                     itemCategories: itemCategories, itemDomains: itemDomains)
+    }
+
+    public var zeroOffset: [Float] { [Float](repeating: 0, count: shape.personalCount) }
+
+    public static func mask(_ groups: [AdaptedGroup]) -> GroupMask {
+        var m: GroupMask = []
+        for g in groups { m.insert(g == .personal ? .personal : .domain) }
+        return m
+    }
+
+    // MARK: Building blocks
+
+    /// Mini-batch SGD epochs over `indices` (shuffled each epoch) on the groups in `mask`.
+    /// Returns the mean ½e² of the last epoch.
+    @discardableResult
+    public func epochs(_ v: inout TwoTowerView, _ indices: [Int], epochs: Int, mask: GroupMask, offsetL2: Double? = nil,
+                       rng: inout some RandomNumberGenerator) -> Double {
+        guard !indices.isEmpty, epochs > 0 else { return 0 }
+        v.markUsed(indices)
+        var grad = v.block.zeros()
+        var order = indices
+        let bs = max(1, local.batchSize)
+        let l2 = Float(local.l2), ol2 = Float(offsetL2 ?? local.l2), lr = Float(local.learningRate)
+        var last = 0.0
+        for _ in 0..<epochs {
+            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.nextBounded(i + 1)) }
+            let batch = v.examples.subset(order)
+            var sum: Float = 0
+            var s = 0
+            while s < batch.count {
+                let r = s..<min(batch.count, s + bs)
+                sum += TwoTowerKernel.accumulateGradient(v.block, batch, range: r, l2: l2, offsetL2: ol2, into: &grad)
+                TwoTowerKernel.step(&v.block, &grad, batch, range: r, lr: lr, mask: mask)
+                s = r.upperBound
+            }
+            last = Double(sum) / Double(batch.count)
+        }
+        return last
+    }
+
+    /// Full-batch SGD: `steps` steps with learning rate `lr` on `mask` over `indices`
+    /// (the inner loop of meta-learning and on-device adaptation).
+    public func adapt(_ block: inout TwoTowerBlock<Float>, _ x: TwoTowerExamples, _ indices: [Int], steps: Int, lr: Double,
+                      mask: GroupMask) {
+        guard !indices.isEmpty, steps > 0 else { return }
+        let batch = x.subset(indices)
+        var grad = block.zeros()
+        for _ in 0..<steps {
+            _ = TwoTowerKernel.accumulateGradient(block, batch, range: 0..<batch.count, l2: Float(local.l2), offsetL2: Float(local.l2), into: &grad)
+            TwoTowerKernel.step(&block, &grad, batch, range: 0..<batch.count, lr: Float(lr), mask: mask)
+        }
+    }
+
+    /// The gradient of the mean loss over `indices` at `block` (all groups).
+    func gradient(_ block: TwoTowerBlock<Float>, _ x: TwoTowerExamples, _ indices: [Int]) -> (TwoTowerBlock<Float>, Double) {
+        var g = block.zeros()
+        let batch = x.subset(indices)
+        let sum = TwoTowerKernel.accumulateGradient(block, batch, range: 0..<batch.count, l2: Float(local.l2), offsetL2: Float(local.l2), into: &g)
+        return (g, Double(sum) / Double(max(1, batch.count)))
+    }
+
+    // MARK: Training
+
+    /// One round of local training for a device. Strategies are described on
+    /// `PersonalizationConfig.Strategy`, algorithms on `MetaConfig.Algorithm`.
+    public func train(shared: [Float], personal: inout [Float], data: Interactions, features: [Int32],
+                      rng: inout some RandomNumberGenerator) -> LocalUpdate {
+        let all = Array(0..<data.count)
+        let body: GroupMask = [.shared, .domain]
+        if meta.enabled {
+            var v = view(shared: shared, offset: zeroOffset, data: data, features: features)
+            let loss = metaTrain(&v, rng: &rng)
+            return v.update(weighting: weighting, trainLoss: loss)
+        }
+        switch personalization.strategy {
+        case .global:
+            var v = view(shared: shared, offset: zeroOffset, data: data, features: features)
+            let loss = epochs(&v, all, epochs: local.epochs, mask: body, rng: &rng)
+            return v.update(weighting: weighting, trainLoss: loss)
+        case .fedper:
+            var v = view(shared: shared, offset: personal, data: data, features: features)
+            let loss = epochs(&v, all, epochs: local.epochs, mask: .all, rng: &rng)
+            personal = v.block.offset
+            return v.update(weighting: weighting, trainLoss: loss)
+        case .fedrep:
+            var v = view(shared: shared, offset: personal, data: data, features: features)
+            epochs(&v, all, epochs: personalization.personalEpochs, mask: .personal, rng: &rng)
+            let loss = epochs(&v, all, epochs: local.epochs, mask: body, rng: &rng)
+            personal = v.block.offset
+            return v.update(weighting: weighting, trainLoss: loss)
+        case .ditto:
+            var g = view(shared: shared, offset: zeroOffset, data: data, features: features)
+            let loss = epochs(&g, all, epochs: local.epochs, mask: body, rng: &rng)
+            var p = view(shared: shared, offset: personal, data: data, features: features)
+            epochs(&p, all, epochs: personalization.personalEpochs, mask: .personal, offsetL2: personalization.dittoLambda, rng: &rng)
+            personal = p.block.offset
+            return g.update(weighting: weighting, trainLoss: loss)
+        case .fedrecon:
+            var order = all
+            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.nextBounded(i + 1)) }
+            let cut = max(1, Int((Double(order.count) * personalization.reconstructionFraction).rounded()))
+            let support = Array(order.prefix(cut)), query = order.count > cut ? Array(order.dropFirst(cut)) : support
+            var v = view(shared: shared, offset: zeroOffset, data: data, features: features)
+            epochs(&v, support, epochs: personalization.personalEpochs, mask: .personal, rng: &rng)
+            let loss = epochs(&v, query, epochs: local.epochs, mask: body, rng: &rng)
+            return v.update(weighting: weighting, trainLoss: loss)
+        }
+    }
+
+    /// Meta-training episodes on one device (the task). The view's offset stays at 0: the
+    /// user tower's initialisation is the shared prior (+ features), and that is what the
+    /// episodes learn.
+    func metaTrain(_ v: inout TwoTowerView, rng: inout some RandomNumberGenerator) -> Double {
+        let n = v.examples.count
+        guard n >= 2 else { return 0 }
+        let inner = Self.mask(meta.innerGroups)
+        let beta = Float(meta.outerLearningRate)
+        var lossSum = 0.0, episodes = 0
+        var reptileStep = [Float](repeating: 0, count: shape.personalCount)
+        for _ in 0..<meta.episodes {
+            guard let (support, query) = episodeSplit(v, rng: &rng) else { continue }
+            v.markUsed(support)
+            v.markUsed(query)
+            var adapted = v.block
+            let steps = meta.algorithm == .perfedavg ? 1 : meta.innerSteps
+            adapt(&adapted, v.examples, support, steps: steps, lr: meta.innerLearningRate, mask: inner)
+            let (g, loss) = gradient(adapted, v.examples, query)
+            lossSum += loss
+            episodes += 1
+            // Outer step on the shared and domain groups (first-order: gradients at the adapted point).
+            let reptile = meta.algorithm == .reptile
+            v.block.globalBias -= beta * g.globalBias
+            for i in v.block.item.indices { v.block.item[i] -= beta * g.item[i] }
+            for i in v.block.itemBias.indices { v.block.itemBias[i] -= beta * g.itemBias[i] }
+            for i in v.block.category.indices { v.block.category[i] -= beta * g.category[i] }
+            for i in v.block.features.indices { v.block.features[i] -= beta * g.features[i] }
+            if reptile && inner.contains(.personal) {
+                // Reptile direction for the user tower's initialisation: toward the adapted user
+                // (averaged over the episodes: batched Reptile, ε = 1 on the device).
+                for f in reptileStep.indices { reptileStep[f] += adapted.offset[f] / Float(meta.episodes) }
+            } else {
+                for f in v.block.prior.indices { v.block.prior[f] -= beta * g.prior[f] }
+            }
+            if reptile && inner.contains(.domain) {
+                for i in v.block.adapter.indices { v.block.adapter[i] += (adapted.adapter[i] - v.block.adapter[i]) / Float(meta.episodes) }
+            } else {
+                for i in v.block.adapter.indices { v.block.adapter[i] -= beta * g.adapter[i] }
+            }
+        }
+        for f in reptileStep.indices { v.block.prior[f] += reptileStep[f] }
+        return episodes > 0 ? lossSum / Double(episodes) : 0
+    }
+
+    /// Support and query indices of one episode.
+    func episodeSplit(_ v: TwoTowerView, rng: inout some RandomNumberGenerator) -> ([Int], [Int])? {
+        let n = v.examples.count
+        if meta.task == .temporal, let periodOf {
+            // Support: a period with data; query: the next period with data.
+            var byPeriod: [Int: [Int]] = [:]
+            for j in 0..<n { byPeriod[periodOf(v.timestamps[j]), default: []].append(j) }
+            let periods = byPeriod.keys.sorted()
+            guard periods.count >= 2 else { return nil }
+            let p = rng.nextBounded(periods.count - 1)
+            return (byPeriod[periods[p]]!, capped(byPeriod[periods[p + 1]]!, rng: &rng))
+        }
+        var order = Array(0..<n)
+        for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, rng.nextBounded(i + 1)) }
+        if meta.algorithm == .perfedavg {
+            // Two independent mini-batches: D for the inner step, D' for the outer one.
+            let b = min(max(1, local.batchSize), n)
+            var second = Array(0..<n)
+            for i in stride(from: n - 1, to: 0, by: -1) { second.swapAt(i, rng.nextBounded(i + 1)) }
+            return (Array(order.prefix(b)), Array(second.prefix(b)))
+        }
+        let k = min(meta.supportSizes[rng.nextBounded(meta.supportSizes.count)], n - 1)
+        return (Array(order.prefix(k)), capped(Array(order.dropFirst(k)), rng: &rng))
+    }
+
+    func capped(_ q: [Int], rng: inout some RandomNumberGenerator) -> [Int] {
+        guard meta.queryBatch > 0, q.count > meta.queryBatch else { return q }
+        var q = q
+        for i in 0..<meta.queryBatch { q.swapAt(i, i + rng.nextBounded(q.count - i)) }
+        return Array(q.prefix(meta.queryBatch))
+    }
+}

@@ -1,0 +1,83 @@
+import FedSimConfig
+import FedSimCore
+import FedSimData
+import FedSimWire
+
+/// The cold-start protocol after the last round: devices adapt on their support sets and
+/// score their queries on the device; the coordinator only sums what comes back, per slot.
+extension Coordinator {
+    /// Per slot (a support size k, or a period): rating-weighted RMSE and MAE, and HR@K,
+    /// NDCG@K and AUC averaged over devices with a relevant query item.
+    func runColdStart(round r: Int) async throws -> [JSONObject] {
+        guard let split = coldStart else { return [] }
+        var requested: [ConnectionID: [UInt32]] = [:]
+        for (_, peer) in peers.sorted(by: { $0.key < $1.key }) {
+            let devices = peer.range.filter { split.config.protocol != .newUsers || split.isNewUser($0) }.map { UInt32($0) }
+            if !devices.isEmpty { requested[peer.connection] = devices }
+        }
+        for (c, devices) in requested.sorted(by: { $0.key < $1.key }) {
+            await send(.coldStart(DeviceRequest(round: UInt32(r), devices: devices, shared: model)), to: c)
+        }
+        let slots = split.config.protocol == .temporal ? split.config.periods : split.config.k.count
+        var entries: [ColdStartEntry] = []
+        var waiting = Set(requested.keys)
+        let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
+        while !waiting.isEmpty {
+            switch await next() {
+            case .deadline(let id) where id == deadline:
+                log.warning("cold-start evaluation: deadline passed with \(waiting.count) processes outstanding")
+                waiting.removeAll()
+            case .deadline: continue
+            case .transportEnded: waiting.removeAll()
+            case .transport(let e):
+                if case .closed(let c, _) = e { waiting.remove(c) }
+                guard let (p, c, m) = await handleControl(e) else { continue }
+                switch m {
+                case .coldStartReport(let rep) where rep.round == UInt32(r):
+                    guard waiting.remove(c) != nil else { continue }
+                    let asked = Set(requested[c] ?? [])
+                    for e in rep.entries {
+                        guard asked.contains(e.device), Int(e.slot) < slots, e.squaredError.isFinite, e.squaredError >= 0,
+                              e.absoluteError.isFinite, e.ndcg.isFinite, e.hit.isFinite, e.auc.isFinite
+                        else {
+                            log.warning("process \(p): discarding invalid cold-start entry for device \(e.device)")
+                            continue
+                        }
+                        entries.append(e)
+                    }
+                case .update, .failed, .evaluation, .compressedUpdate, .coldStartReport:
+                    continue
+                default:
+                    await protocolViolation(c, p, "sent \(m.kindName) during the cold-start evaluation")
+                }
+            }
+        }
+        return Self.coldStartTable(entries, config: split.config, k: scenario.evaluation.k)
+    }
+
+    /// Aggregates entries per slot, in device order (sums do not depend on arrival order).
+    static func coldStartTable(_ unordered: [ColdStartEntry], config: ColdStartConfig, k: Int) -> [JSONObject] {
+        let entries = unordered.sorted { ($0.slot, $0.device) < ($1.slot, $1.device) }
+        let slots = config.protocol == .temporal ? config.periods : config.k.count
+        var out: [JSONObject] = []
+        for s in 0..<slots {
+            let mine = entries.filter { Int($0.slot) == s && $0.count > 0 }
+            var o = JSONObject()
+            if config.protocol == .temporal { o.add("period", s + 1) } else { o.add("k", config.k[s]) }
+            let n = mine.reduce(0) { $0 + Int($1.count) }
+            o.add("devices", mine.count)
+            o.add("ratings", n)
+            let se = mine.reduce(0.0) { $0 + $1.squaredError }, ae = mine.reduce(0.0) { $0 + $1.absoluteError }
+            o.add("rmse", n > 0 ? (se / Double(n)).squareRoot() : .nan)
+            o.add("mae", n > 0 ? ae / Double(n) : .nan)
+            let ranked = mine.filter(\.ranked)
+            let rn = Double(ranked.count)
+            o.add("ranked_devices", ranked.count)
+            o.add("hr@\(k)", rn > 0 ? ranked.reduce(0.0) { $0 + $1.hit } / rn : .nan)
+            o.add("ndcg@\(k)", rn > 0 ? ranked.reduce(0.0) { $0 + $1.ndcg } / rn : .nan)
+            o.add("auc", rn > 0 ? ranked.reduce(0.0) { $0 + $1.auc } / rn : .nan)
+            out.append(o)
+        }
+        return out
+    }
+}

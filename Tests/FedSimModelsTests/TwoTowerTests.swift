@@ -1,0 +1,182 @@
+import FedSimConfig
+import FedSimCore
+import FedSimData
+import FedSimModels
+import Testing
+
+@Suite struct TwoTowerTests {
+    /// A random block with 4 items, 2 feature rows, 2 categories and 2 adapters; examples
+    /// repeat rows and include items without category or adapter.
+    func fixture(seed: UInt64) -> (TwoTowerBlock<Double>, TwoTowerExamples) {
+        var rng = Xoshiro256(seed: seed)
+        var m = TwoTowerBlock<Double>(dim: 4, items: 4, features: 2, categories: 2, adapters: 2)
+        for i in m.item.indices { m.item[i] = rng.nextGaussian() * 0.5 }
+        for i in m.itemBias.indices { m.itemBias[i] = rng.nextGaussian() * 0.3 }
+        for i in m.prior.indices { m.prior[i] = rng.nextGaussian() * 0.5 }
+        for i in m.features.indices { m.features[i] = rng.nextGaussian() * 0.4 }
+        for i in m.category.indices { m.category[i] = rng.nextGaussian() * 0.4 }
+        for i in m.adapter.indices { m.adapter[i] = rng.nextGaussian() * 0.3 }
+        for i in m.offset.indices { m.offset[i] = rng.nextGaussian() * 0.3 }
+        m.globalBias = 3.1
+        var x = TwoTowerExamples()
+        x.item = [0, 1, 3, 1, 2, 0, 3]
+        x.category = [0, 1, -1, 1, 0, 0, 1]
+        x.adapter = [0, 1, 1, -1, 0, 0, 1]
+        x.rating = [4, 3, 5, 2, 1, 4, 3]
+        return (m, x)
+    }
+
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func gradientMatchesFiniteDifferences(seed: UInt64) {
+        let (m, x) = fixture(seed: seed)
+        let l2 = 0.07, ol2 = 0.3
+        let range = 0..<x.count
+        var g = m.zeros()
+        _ = TwoTowerKernel.accumulateGradient(m, x, range: range, l2: l2, offsetL2: ol2, into: &g)
+        let h = 1e-6
+        func numeric(_ perturb: (inout TwoTowerBlock<Double>, Double) -> Void) -> Double {
+            var plus = m, minus = m
+            perturb(&plus, h)
+            perturb(&minus, -h)
+            return (TwoTowerKernel.loss(plus, x, range: range, l2: l2, offsetL2: ol2)
+                - TwoTowerKernel.loss(minus, x, range: range, l2: l2, offsetL2: ol2)) / (2 * h)
+        }
+        var worst = 0.0, checked = 0
+        func check(_ analytic: Double, _ num: Double) {
+            worst = max(worst, abs(analytic - num) / max(1e-6, abs(analytic) + abs(num)))
+            checked += 1
+        }
+        for i in m.item.indices { check(g.item[i], numeric { $0.item[i] += $1 }) }
+        for i in m.itemBias.indices { check(g.itemBias[i], numeric { $0.itemBias[i] += $1 }) }
+        for i in m.prior.indices { check(g.prior[i], numeric { $0.prior[i] += $1 }) }
+        for i in m.features.indices { check(g.features[i], numeric { $0.features[i] += $1 }) }
+        for i in m.category.indices { check(g.category[i], numeric { $0.category[i] += $1 }) }
+        for i in m.adapter.indices { check(g.adapter[i], numeric { $0.adapter[i] += $1 }) }
+        for i in m.offset.indices { check(g.offset[i], numeric { $0.offset[i] += $1 }) }
+        check(g.globalBias, numeric { $0.globalBias += $1 })
+        #expect(checked == 16 + 4 + 5 + 10 + 10 + 18 + 5 + 1)
+        #expect(worst < 1e-6, "worst relative error \(worst)")
+    }
+
+    /// A step with a mask changes exactly the groups it names, bit for bit.
+    @Test(arguments: [GroupMask.personal, [.personal, .domain], .domain, [.shared]])
+    func stepTouchesOnlyMaskedGroups(mask: GroupMask) {
+        let (md, x) = fixture(seed: 9)
+        var m = TwoTowerBlock<Float>(dim: 4, items: 4, features: 2, categories: 2, adapters: 2)
+        m.item = md.item.map(Float.init); m.itemBias = md.itemBias.map(Float.init); m.prior = md.prior.map(Float.init)
+        m.features = md.features.map(Float.init); m.category = md.category.map(Float.init)
+        m.adapter = md.adapter.map(Float.init); m.offset = md.offset.map(Float.init); m.globalBias = 3.1
+        let before = m
+        var g = m.zeros()
+        _ = TwoTowerKernel.accumulateGradient(m, x, range: 0..<x.count, l2: 0.01, offsetL2: 0.01, into: &g)
+        TwoTowerKernel.step(&m, &g, x, range: 0..<x.count, lr: 0.1, mask: mask)
+        let shared = m.item == before.item && m.itemBias == before.itemBias && m.prior == before.prior
+            && m.features == before.features && m.category == before.category && m.globalBias == before.globalBias
+        #expect(shared == !mask.contains(.shared))
+        #expect((m.adapter == before.adapter) == !mask.contains(.domain))
+        #expect((m.offset == before.offset) == !mask.contains(.personal))
+        #expect(g == m.zeros(), "the step clears the gradient it applied")
+    }
+
+    static let shape = TwoTowerShape(items: 12, dim: 4, userFeatures: 2, categories: 3, domains: ["a", "b", "c"], adapters: true)
+    static let categories: [Int32] = (0..<12).map { Int32($0 % 3) }
+    static let domains: [Int32] = (0..<12).map { Int32($0 / 4) }  // items 0–3 a, 4–7 b, 8–11 c
+
+    func trainer(_ strategy: PersonalizationConfig.Strategy, meta: MetaConfig.Algorithm = .none,
+                 inner: [AdaptedGroup] = [.personal]) -> TwoTowerTrainer {
+        var p = PersonalizationConfig()
+        p.strategy = strategy
+        var m = MetaConfig()
+        m.algorithm = meta
+        m.innerGroups = inner
+        var local = LocalTrainingConfig()
+        local.epochs = 2
+        return TwoTowerTrainer(shape: Self.shape, local: local, weighting: .perItem, personalization: p, meta: m,
+                               itemCategories: Self.categories, itemDomains: Self.domains)
+    }
+
+    func data(_ items: [Int32]) -> Interactions {
+        Interactions(items: items, ratings: items.map { Float(1 + $0 % 5) }, timestamps: items.map { Int64($0) })
+    }
+
+    /// The update carries the shared and domain groups only: its length is the shared
+    /// layout's, which has no personal tensor; the personal offset stays on the device.
+    @Test(arguments: PersonalizationConfig.Strategy.allCases)
+    func personalGroupNeverLeavesTheDevice(strategy: PersonalizationConfig.Strategy) {
+        let t = trainer(strategy)
+        #expect(!Self.shape.layout.tensors.contains { $0.group == .personal })
+        #expect(Self.shape.personalLayout.tensors.allSatisfy { $0.group == .personal })
+        let shared = Self.shape.initialShared(initStd: 0.1, globalBias: 3, seed: 1)
+        var personal: [Float] = [0.5, -0.25, 0.125, 1, 2]  // distinctive values
+        var rng = Xoshiro256(seed: 3)
+        let u = t.train(shared: shared, personal: &personal, data: data([0, 1, 5, 6, 2]), features: [1, 2], rng: &rng)
+        #expect(u.weightedDelta.count == Self.shape.layout.count)
+        #expect(u.weights.count == Self.shape.layout.weightCount)
+        switch strategy {
+        case .fedper, .fedrep, .ditto: #expect(personal != [0.5, -0.25, 0.125, 1, 2], "the offset was trained on the device")
+        case .global, .fedrecon: #expect(personal == [0.5, -0.25, 0.125, 1, 2], "these strategies never store an offset")
+        }
+    }
+
+    /// Domain adapters of domains a device has no data in weigh 0 and do not move: a domain
+    /// group is averaged over that domain's devices only.
+    @Test(arguments: PersonalizationConfig.Strategy.allCases)
+    func domainGroupsOnlyFromTheirDomain(strategy: PersonalizationConfig.Strategy) {
+        let t = trainer(strategy)
+        let shared = Self.shape.initialShared(initStd: 0.1, globalBias: 3, seed: 1)
+        var personal = [Float](repeating: 0, count: 5)
+        var rng = Xoshiro256(seed: 4)
+        let u = t.train(shared: shared, personal: &personal, data: data([0, 1, 2, 3, 8, 9]), features: [0, 1], rng: &rng)  // domains a, c
+        let layout = Self.shape.layout
+        for (name, touched) in [("a", true), ("b", false), ("c", true)] {
+            let i = layout.index(of: "domain_adapter.\(name)")!
+            #expect(layout.tensors[i].group == .domain(name))
+            let weight = u.weights[layout.weightOffsets[i]]
+            let delta = u.weightedDelta[layout.range(of: "domain_adapter.\(name)")!]
+            if touched {
+                #expect(weight == 4 || weight == 2)
+                #expect(delta.contains { $0 != 0 })
+            } else {
+                #expect(weight == 0)
+                #expect(delta.allSatisfy { $0 == 0 })
+            }
+        }
+    }
+
+    /// Meta-learning's inner loop adapts only its groups: with inner groups = personal, the
+    /// domain adapters' update comes from the outer (query) step alone, and FO-MAML's prior
+    /// update equals the query gradient at the adapted point.
+    @Test func innerLoopAdaptsOnlyChosenGroups() {
+        let t = trainer(.global, meta: .fomaml)
+        let shared = Self.shape.initialShared(initStd: 0.1, globalBias: 3, seed: 2)
+        var v = t.view(shared: shared, offset: t.zeroOffset, data: data([0, 1, 2, 4, 5, 6, 8]), features: [1, 1])
+        let before = v.block
+        var adapted = v.block
+        t.adapt(&adapted, v.examples, [0, 1, 2], steps: 5, lr: 0.1, mask: TwoTowerTrainer.mask([.personal]))
+        #expect(adapted.item == before.item && adapted.prior == before.prior && adapted.adapter == before.adapter
+                && adapted.category == before.category && adapted.features == before.features)
+        #expect(adapted.offset != before.offset)
+        t.adapt(&v.block, v.examples, [0, 1, 2], steps: 5, lr: 0.1, mask: TwoTowerTrainer.mask([.domain]))
+        #expect(v.block.offset == before.offset && v.block.item == before.item)
+        #expect(v.block.adapter != before.adapter)
+    }
+
+    /// Adapting on a user's own ratings lowers the loss on them (what cold start relies on).
+    @Test func adaptationFitsTheSupport() {
+        let t = trainer(.global)
+        let shared = Self.shape.initialShared(initStd: 0.1, globalBias: 3, seed: 5)
+        let support = data([0, 3, 5, 7, 10])
+        var v = t.view(shared: shared, offset: t.zeroOffset, data: support, features: [2, 3])
+        let lossBefore = TwoTowerKernel.loss(v.block, v.examples, range: 0..<5, l2: 0, offsetL2: 0)
+        t.adapt(&v.block, v.examples, Array(0..<5), steps: 20, lr: 0.1, mask: .personal)
+        let lossAfter = TwoTowerKernel.loss(v.block, v.examples, range: 0..<5, l2: 0, offsetL2: 0)
+        #expect(lossAfter < lossBefore * 0.8)
+        // The scorer of the adapted model agrees with the kernel's prediction.
+        let scorer = t.adaptedScorer(shared: shared, support: support, features: [2, 3],
+                                     adaptation: { var a = AdaptationConfig(); a.steps = 20; a.learningRate = 0.1; return a }())
+        let u = v.block.userTower()
+        for j in 0..<5 {
+            #expect(abs(scorer.score(Int(support.items[j])) - TwoTowerKernel.predict(v.block, u, v.examples, j)) < 1e-4)
+        }
+    }
+}
