@@ -48,7 +48,16 @@ public struct AdaptationConfig: Codable, Sendable, Equatable {
     public var steps = 5
     public var learningRate = 0.1
     public var groups: [AdaptedGroup] = [.personal]
+    /// κ, prior pseudo-examples: with k support examples the step size is scaled by
+    /// k / (k + κ), so one rating moves a user less than twenty do (shrinkage toward the
+    /// initialisation, as a Gaussian prior on the offset would). 0: no shrinkage.
+    public var priorCount = 0.0
     public init() {}
+
+    /// The learning rate for a support set of k examples.
+    public func learningRate(support k: Int) -> Double {
+        priorCount > 0 ? learningRate * Double(k) / (Double(k) + priorCount) : learningRate
+    }
 }
 
 /// Meta-learning of the shared initialisation (`meta:`), run federatedly: each sampled device
@@ -142,6 +151,7 @@ extension AdaptationConfig {
         steps = r.int("steps", default: steps, range: 0...10_000)
         learningRate = r.double("learning_rate", default: learningRate, min: 0, max: 100, exclusiveMin: true)
         groups = r.groupList("groups", default: groups)
+        priorCount = r.double("prior_count", default: priorCount, min: 0, max: 1_000_000)
         r.finish()
     }
 }

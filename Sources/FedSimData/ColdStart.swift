@@ -64,7 +64,8 @@ public struct ColdStartSplit: Sendable {
         return all
     }
 
-    /// One scoring task: adapt on `support`, score `query`, ranking every item except `known`.
+    /// One scoring task: adapt on `support`, score `query`, ranking every item except `known`
+    /// (the support window's items, and for new_domain every item outside the domain).
     public struct Task: Sendable {
         public var slot: Int
         public var support: Interactions
@@ -89,7 +90,11 @@ public struct ColdStartSplit: Sendable {
             var q = Array(idx[w...])
             if config.maxQuery > 0 && q.count > config.maxQuery { q = Array(q.prefix(config.maxQuery)) }
             let query = all.subset(q)
-            let known = idx.prefix(w).map { all.items[$0] }
+            var known = idx.prefix(w).map { all.items[$0] }
+            if let dom = heldOutDomain {
+                // The new domain's ranking is over the new domain's items only.
+                known += itemDomains.indices.filter { itemDomains[$0] != dom }.map { Int32($0) }
+            }
             return config.k.enumerated().map { Task(slot: $0.offset, support: all.subset(Array(idx.prefix($0.element))), query: query, known: known) }
         case .temporal:
             guard let cutoff else { return [] }

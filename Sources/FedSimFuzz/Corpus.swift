@@ -43,6 +43,10 @@ enum Corpus {
             .shutdown(reason: "run complete"),
             .secagg(SecAggEnvelope(round: 2, stage: 7, body: [1, 0, 0, 0, 2, 0, 0, 0, 9, 9, 9, 9, 8, 8, 8, 8])),
             .checkpoint(round: 10), .checkpointed(round: 10),
+            .coldStart(DeviceRequest(round: 12, devices: [4, 7], shared: [0.25, 3])),
+            .coldStartReport(ColdStartReport(round: 12, entries: [
+                ColdStartEntry(device: 4, slot: 2, count: 9, squaredError: 3.5, absoluteError: 2, ranked: true, hit: 1, ndcg: 0.4, auc: 0.7),
+            ])),
         ]
         let singles = messages.map(encode)
         // Two frames back to back, as they arrive on a socket.

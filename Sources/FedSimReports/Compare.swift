@@ -117,11 +117,37 @@ extension Compare {
             }
             return row
         }
+        var (table, md) = render(header, rows)
+        md += "\n(mean ± standard deviation over seeds)\n"
+        // Cold start: one column per support size k (or period), RMSE and NDCG@K.
+        func slots(_ r: RunData) -> [[String: Any]] { r.summary["cold_start"] as? [[String: Any]] ?? [] }
+        if let first = runs.first(where: { !slots($0).isEmpty }) {
+            let names = slots(first).map { ($0["k"] as? Int).map { "k=\($0)" } ?? "period \($0["period"] as? Int ?? 0)" }
+            for metric in ["rmse", "ndcg@\(k)"] {
+                let h = ["cold start \(metric)"] + names
+                let rs = groups.map { g -> [String] in
+                    [g.key.isEmpty ? "(base)" : g.key] + names.indices.map { i in
+                        stat(g.runs.compactMap { r -> Double? in
+                            let s = slots(r)
+                            guard i < s.count, let v = s[i][metric] as? Double, v.isFinite else { return nil }
+                            return v
+                        }, 4)
+                    }
+                }
+                let (t, m) = render(h, rs)
+                table += "\n" + t
+                md += "\n" + m
+            }
+        }
+        return (table, md)
+    }
+
+    static func render(_ header: [String], _ rows: [[String]]) -> (table: String, markdown: String) {
         let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max() ?? 0 }
         let line = { (r: [String]) in r.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
         let table = ([line(header)] + rows.map(line)).joined(separator: "\n") + "\n"
         let md = "| " + header.joined(separator: " | ") + " |\n|" + header.map { _ in "---" }.joined(separator: "|") + "|\n"
-            + rows.map { "| " + $0.joined(separator: " | ") + " |" }.joined(separator: "\n") + "\n\n(mean ± standard deviation over seeds)\n"
+            + rows.map { "| " + $0.joined(separator: " | ") + " |" }.joined(separator: "\n") + "\n"
         return (table, md)
     }
 

@@ -83,7 +83,7 @@ extension DeviceHost {
                     for (l, a) in v.domainsTouched.enumerated() {
                         if let row = adapters[Int(a)] { v.block.adapter.replaceSubrange((l * w)..<(l * w + w), with: row) }
                     }
-                    t.adapt(&v.block, v.examples, Array(0..<task.support.count), steps: adaptation.steps, lr: adaptation.learningRate,
+                    t.adapt(&v.block, v.examples, Array(0..<task.support.count), steps: adaptation.steps, lr: adaptation.learningRate(support: task.support.count),
                             mask: TwoTowerTrainer.mask(adaptation.groups))
                     adapters.merge(v.adaptedAdapters) { $1 }
                     view = v

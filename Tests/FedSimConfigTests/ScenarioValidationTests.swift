@@ -53,6 +53,33 @@ import Testing
         #expect(e.first?.description.hasPrefix("s.yaml:4: training.local.learning_rat: unknown key") == true)
     }
 
+    @Test func personalizationKeysAreCheckedWithTheirPaths() {
+        let e = errors("""
+            model: {kind: mf}
+            meta: {algorithm: fomaml, support_sizes: [1, 2.5]}
+            personalization:
+              strategy: ditto
+              adaptation: {groups: [personal, shared]}
+            evaluation:
+              cold_start: {protocol: new_users, k: [0, -1]}
+            """)
+        let paths = Set(e.map(\.keyPath))
+        #expect(paths.contains("meta.support_sizes[1]"))
+        #expect(paths.contains("personalization.adaptation.groups[1]"))
+        #expect(e.first { $0.keyPath == "personalization.adaptation.groups[1]" }?.message.contains("shared groups are never adapted") == true)
+        #expect(paths.contains("evaluation.cold_start.k[1]"))
+        #expect(paths.contains("meta.algorithm"), "meta-learning needs two_tower: \(e)")
+        #expect(paths.contains("personalization.strategy"))
+        #expect(paths.contains("evaluation.cold_start.protocol"))
+        // two_tower: meta-learning needs the global strategy, domain adaptation needs adapters.
+        let f = errors("""
+            model: {kind: two_tower}
+            meta: {algorithm: reptile, inner_groups: [domain]}
+            personalization: {strategy: fedper}
+            """)
+        #expect(Set(f.map(\.keyPath)) == ["personalization.strategy", "model.domain_adapters"])
+    }
+
     @Test func wrongTypesAndRangesAreReportedTogether() {
         let e = errors("""
             training:

@@ -23,7 +23,7 @@ import Testing
         init(_ scenario: Scenario) {
             self.scenario = scenario
             population = try! PopulationFactory.make(scenario.data, seed: scenario.seed)
-            info = PopulationInfo(name: "t", devices: population.deviceCount, items: population.itemCount, ratingMin: 1, ratingMax: 5)
+            info = PopulationInfo(population)
             let directory = DeviceDirectory.build(population, splitter: Splitter(scenario.data.split, seed: Seeds.derive(scenario.seed, "split")))
             coordinator = try! Coordinator(scenario: scenario, population: info, processCount: scenario.runtime.processes,
                                       token: token, transport: transport, metrics: sink, directory: directory,

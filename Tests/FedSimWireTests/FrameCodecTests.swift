@@ -18,6 +18,11 @@ import Testing
         ])),
         .shutdown(reason: "done"),
         .secagg(SecAggEnvelope(round: 3, stage: 7, body: [1, 2, 3, 250])),
+        .coldStart(DeviceRequest(round: 9, devices: [2, 3], shared: [0.5, 4])),
+        .coldStartReport(ColdStartReport(round: 9, entries: [
+            ColdStartEntry(device: 2, slot: 5, count: 11, squaredError: 4.25, absoluteError: 3, ranked: true, hit: 1, ndcg: 0.31, auc: 0.8),
+            ColdStartEntry(device: 3, slot: 0, count: 0, squaredError: 0, absoluteError: 0, ranked: false, hit: 0, ndcg: 0, auc: 0),
+        ])),
     ]
 
     func decodeAll(_ bytes: [UInt8], limits: FrameLimits = FrameLimits()) throws -> [Message] {
@@ -111,6 +116,14 @@ import Testing
         p += [0, 0, 0, 0, 0, 0, 0, 0] + [UInt8](repeating: 0, count: 16) + [7] + [UInt8](repeating: 0, count: 16)
         p += [UInt8](repeating: 0, count: 9 * 8) + [UInt8](repeating: 0, count: 8)  // ranking extras, empty item counts
         expectCode(.badValue, frame(kind: 8, payload: p))
+    }
+
+    /// A cold-start report announcing more entries than its bytes hold, or a ranked flag of 2.
+    @Test func malformedColdStartReports() {
+        expectCode(.truncated, frame(kind: 15, payload: [1, 0, 0, 0, 0xFF, 0xFF, 0, 0]))
+        var p: [UInt8] = [1, 0, 0, 0, 1, 0, 0, 0]
+        p += [UInt8](repeating: 0, count: 4 + 2 + 4 + 16) + [2] + [UInt8](repeating: 0, count: 24)
+        expectCode(.badValue, frame(kind: 15, payload: p))
     }
 
     @Test func hugeTokenRefused() {

@@ -86,13 +86,15 @@ public enum TwoTowerKernel {
         return s
     }
 
-    /// Batch loss: (1/B) Σ_j [½ e_j² + (λ/2)(‖q_i‖² + b_i² + ‖C_c‖² + ‖A_D‖² + Σ‖F_f‖²) + (λ_δ/2)‖δ‖²].
-    /// μ and the prior are not regularised. `accumulateGradient` returns this function's gradient.
+    /// Batch loss: (1/B) Σ_j [½ e_j² + (λ/2)(‖q_i‖² + b_i² + ‖C_c‖² + ‖A_D‖² + ‖prior‖² + Σ‖F_f‖²) + (λ_δ/2)‖δ‖²].
+    /// μ is not regularised; the prior is, so the user and item towers keep comparable scales
+    /// (an unregularised prior grows while item rows shrink, and adaptation steps then overshoot). `accumulateGradient` returns this function's gradient.
     public static func loss<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ x: TwoTowerExamples, range: Range<Int>, l2: T, offsetL2: T) -> T {
         let d = m.dim, e = d + 1, w = 2 * d + 1
         let u = m.userTower()
         var fr: T = 0
         for v in m.features { fr += v * v }
+        for v in m.prior { fr += v * v }
         var dr: T = 0
         for v in m.offset { dr += v * v }
         var total: T = 0
@@ -150,7 +152,7 @@ public enum TwoTowerKernel {
         // The user tower's parts share its gradient; their penalties count once per example.
         let n = T(range.count) * s  // = 1: every example adds (λ/B)·θ, B of them
         for f in 0..<e {
-            g.prior[f] += gu[f]
+            g.prior[f] += gu[f] + l2 * n * m.prior[f]
             g.offset[f] += gu[f] + offsetL2 * n * m.offset[f]
         }
         let nf = m.features.count / e

@@ -49,7 +49,7 @@ extension TwoTowerTrainer {
     public func adaptedScorer(shared: [Float], offset: [Float]? = nil, support: Interactions, features: [Int32],
                               adaptation: AdaptationConfig) -> TwoTowerScorer {
         var v = view(shared: shared, offset: offset ?? zeroOffset, data: support, features: features)
-        adapt(&v.block, v.examples, Array(0..<support.count), steps: adaptation.steps, lr: adaptation.learningRate,
+        adapt(&v.block, v.examples, Array(0..<support.count), steps: adaptation.steps, lr: adaptation.learningRate(support: support.count),
               mask: Self.mask(adaptation.groups))
         return TwoTowerScorer(shape: shape, shared: shared, user: v.block.userTower(), adapted: v.adaptedAdapters,
                               itemCategories: itemCategories, itemDomains: itemDomains)

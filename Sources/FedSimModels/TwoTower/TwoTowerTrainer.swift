@@ -103,8 +103,15 @@ public struct TwoTowerTrainer: Sendable {
         let body: GroupMask = [.shared, .domain]
         if meta.enabled {
             var v = view(shared: shared, offset: zeroOffset, data: data, features: features)
-            let loss = metaTrain(&v, rng: &rng)
-            return v.update(weighting: weighting, trainLoss: loss)
+            let (loss, episodes) = metaTrain(&v, rng: &rng)
+            var u = v.update(weighting: weighting, trainLoss: loss)
+            if episodes == 0 {
+                // No task on this device (e.g. no two periods with data): it contributes
+                // nothing, and must not weigh down the others' updates.
+                for i in u.weights.indices { u.weights[i] = 0 }
+                u.examples = 0
+            }
+            return u
         }
         switch personalization.strategy {
         case .global:
@@ -144,20 +151,32 @@ public struct TwoTowerTrainer: Sendable {
     /// Meta-training episodes on one device (the task). The view's offset stays at 0: the
     /// user tower's initialisation is the shared prior (+ features), and that is what the
     /// episodes learn.
-    func metaTrain(_ v: inout TwoTowerView, rng: inout some RandomNumberGenerator) -> Double {
+    func metaTrain(_ v: inout TwoTowerView, rng: inout some RandomNumberGenerator) -> (loss: Double, episodes: Int) {
         let n = v.examples.count
-        guard n >= 2 else { return 0 }
+        guard n >= 2 else { return (0, 0) }
         let inner = Self.mask(meta.innerGroups)
         let beta = Float(meta.outerLearningRate)
         var lossSum = 0.0, episodes = 0
         var reptileStep = [Float](repeating: 0, count: shape.personalCount)
+        // Temporal tasks: each (period, next period) pair at most once per round, in random
+        // order; a device's pairs are few, and repeating one would overfit its query.
+        var temporal = temporalPairs(v, rng: &rng)
         for _ in 0..<meta.episodes {
-            guard let (support, query) = episodeSplit(v, rng: &rng) else { continue }
+            let split: ([Int], [Int])?
+            if temporal != nil {
+                guard let pair = temporal!.popLast() else { break }
+                split = (pair.0, capped(pair.1, rng: &rng))
+            } else {
+                split = episodeSplit(v, rng: &rng)
+            }
+            guard let (support, query) = split else { continue }
             v.markUsed(support)
             v.markUsed(query)
             var adapted = v.block
             let steps = meta.algorithm == .perfedavg ? 1 : meta.innerSteps
-            adapt(&adapted, v.examples, support, steps: steps, lr: meta.innerLearningRate, mask: inner)
+            var rule = personalization.adaptation
+            rule.learningRate = meta.innerLearningRate
+            adapt(&adapted, v.examples, support, steps: steps, lr: rule.learningRate(support: support.count), mask: inner)
             let (g, loss) = gradient(adapted, v.examples, query)
             lossSum += loss
             episodes += 1
@@ -182,21 +201,25 @@ public struct TwoTowerTrainer: Sendable {
             }
         }
         for f in reptileStep.indices { v.block.prior[f] += reptileStep[f] }
-        return episodes > 0 ? lossSum / Double(episodes) : 0
+        return (episodes > 0 ? lossSum / Double(episodes) : 0, episodes)
     }
 
-    /// Support and query indices of one episode.
+    /// Temporal tasks of a device, shuffled: (a period with data, the next period with data).
+    /// nil when tasks are random.
+    func temporalPairs(_ v: TwoTowerView, rng: inout some RandomNumberGenerator) -> [([Int], [Int])]? {
+        guard meta.task == .temporal, let periodOf else { return nil }
+        var byPeriod: [Int: [Int]] = [:]
+        for j in 0..<v.examples.count { byPeriod[periodOf(v.timestamps[j]), default: []].append(j) }
+        let periods = byPeriod.keys.sorted()
+        var pairs: [([Int], [Int])] = []
+        for p in periods.indices.dropLast() { pairs.append((byPeriod[periods[p]]!, byPeriod[periods[p + 1]]!)) }
+        for i in stride(from: pairs.count - 1, to: 0, by: -1) { pairs.swapAt(i, rng.nextBounded(i + 1)) }
+        return pairs
+    }
+
+    /// Support and query indices of one random-task episode.
     func episodeSplit(_ v: TwoTowerView, rng: inout some RandomNumberGenerator) -> ([Int], [Int])? {
         let n = v.examples.count
-        if meta.task == .temporal, let periodOf {
-            // Support: a period with data; query: the next period with data.
-            var byPeriod: [Int: [Int]] = [:]
-            for j in 0..<n { byPeriod[periodOf(v.timestamps[j]), default: []].append(j) }
-            let periods = byPeriod.keys.sorted()
-            guard periods.count >= 2 else { return nil }
-            let p = rng.nextBounded(periods.count - 1)
-            return (byPeriod[periods[p]]!, capped(byPeriod[periods[p + 1]]!, rng: &rng))
-        }
         var order = Array(0..<n)
         for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, rng.nextBounded(i + 1)) }
         if meta.algorithm == .perfedavg {

@@ -1,0 +1,119 @@
+import FedSimConfig
+import FedSimCore
+import FedSimData
+import FedSimModels
+import FedSimRuntime
+import FedSimTestSupport
+import FedSimWire
+import Foundation
+import Testing
+
+/// Parameter groups and cold start end to end: coordinator and client loops over the
+/// in-memory transport, every message recorded.
+@Suite struct PersonalizationRuntimeTests {
+    static func twoTower(devices: Int = 90, rounds: Int = 4, perRound: Int = 30) -> Scenario {
+        var s = TestSupport.tinyScenario(devices: devices, rounds: rounds, perRound: perRound)
+        s.model.kind = .twoTower
+        s.model.domainAdapters = true
+        s.evaluation.every = 0
+        s.evaluation.localOnlyEpochs = 0
+        return s
+    }
+
+    /// Runs a scenario and returns the harness, with every message to the coordinator recorded.
+    func run(_ s: Scenario, record: @escaping @Sendable (Message) -> Void = { _ in }) async throws -> CoordinatorTests.Harness {
+        let h = CoordinatorTests.Harness(s)
+        h.transport.recorder = { toCoordinator, m in if toCoordinator { record(m) } }
+        let clients = [h.client(0), h.client(1)]
+        try await h.coordinator.run()
+        for c in clients { #expect(await c.value == nil) }
+        return h
+    }
+
+    final class Log: @unchecked Sendable {
+        let lock = NSLock()
+        var updates: [DeviceUpdate] = []
+        var kinds: Set<String> = []
+        func add(_ m: Message) {
+            lock.lock(); defer { lock.unlock() }
+            kinds.insert(m.kindName)
+            if case .update(let u) = m { updates.append(u) }
+        }
+    }
+
+    /// FedPer keeps a personal offset per device. What crosses the wire is exactly the shared
+    /// and domain layout; the offsets the devices end with appear in no update.
+    @Test func personalGroupNeverCrossesTheTransport() async throws {
+        var s = Self.twoTower()
+        s.personalization.strategy = .fedper
+        let log = Log()
+        let h = try await run(s) { log.add($0) }
+        let layout = ModelFactory.layout(s, PopulationInfo(h.population))
+        #expect(!layout.tensors.contains { $0.group == .personal })
+        #expect(log.updates.count == 4 * 30)
+        #expect(log.updates.allSatisfy { $0.weightedDelta.count == layout.count && $0.weights.count == layout.weightCount })
+        // A device's trained offset (one round from the initial model, as in round 1) must
+        // not appear inside any update.
+        let host = try DeviceHost(scenario: s, population: h.population, shard: 0..<45)
+        let d = log.updates.map { Int($0.device) }.first { $0 < 45 }!
+        host.beginRound(1)
+        _ = host.train(device: d, round: 1, shared: ModelFactory.initialShared(s, PopulationInfo(h.population)))
+        let offset = host.personalParameters(d)
+        #expect(offset.contains { $0 != 0 }, "the offset trained")
+        for u in log.updates {
+            let v = u.weightedDelta
+            let hit = v.count >= offset.count && (0...(v.count - offset.count)).contains { i in
+                (0..<offset.count).allSatisfy { v[i + $0] == offset[$0] }
+            }
+            #expect(!hit, "a personal offset appeared inside device \(u.device)'s update")
+        }
+    }
+
+    /// One device per domain: after one round, the adapter of a domain none of the round's
+    /// devices has data in is exactly its initial value; the others moved.
+    @Test func domainGroupsAggregateOnlyWithinTheirDomain() async throws {
+        var s = Self.twoTower(devices: 60, rounds: 1, perRound: 6)
+        s.data.synthetic.domains = ["a", "b", "c", "d"]
+        s.data.synthetic.domainsPerDevice = 1
+        s.data.synthetic.maxRatings = 30
+        let h = try await run(s)
+        let info = PopulationInfo(h.population)
+        let layout = ModelFactory.layout(s, info)
+        let initial = ModelFactory.initialShared(s, info)
+        var touched = Set<Int32>()
+        for (d, n) in h.coordinator.participation.finished.enumerated() where n > 0 {
+            for it in h.population.interactions(of: d).items { touched.insert(h.population.itemDomains[Int(it)]) }
+        }
+        #expect(!touched.isEmpty && touched.count < 4, "the test needs a round that misses a domain (touched \(touched))")
+        for (i, name) in s.data.synthetic.domains.enumerated() {
+            let r = layout.range(of: "domain_adapter.\(name)")!
+            let same = Array(h.coordinator.model[r]) == Array(initial[r])
+            #expect(same == !touched.contains(Int32(i)), "domain \(name): unchanged \(same), touched \(touched.contains(Int32(i)))")
+        }
+    }
+
+    /// New users never train and are scored only by the cold-start protocol, one result per k.
+    @Test func newUsersNeverTrainAndGetAResultPerK() async throws {
+        var s = Self.twoTower(devices: 100, rounds: 4, perRound: 40)
+        s.data.synthetic.minRatings = 25
+        s.evaluation.coldStart.protocol = .newUsers
+        s.evaluation.coldStart.fraction = 0.2
+        s.evaluation.coldStart.k = [0, 1, 5, 10]
+        s.personalization.strategy = .global
+        let h = try await run(s)
+        let split = try ColdStartSplit(config: s.evaluation.coldStart, devices: 100, seed: s.seed)
+        let newUsers = (0..<100).filter(split.isNewUser)
+        #expect(newUsers.count == 20)
+        #expect(newUsers.allSatisfy { h.coordinator.participation.selected[$0] == 0 })
+        let results = h.coordinator.coldStartResults.map { try! JSONSerialization.jsonObject(with: Data($0.text.utf8)) as! [String: Any] }
+        #expect(results.map { $0["k"] as? Int } == [0, 1, 5, 10])
+        for r in results {
+            #expect(r["devices"] as? Int == 20)
+            #expect((r["rmse"] as? Double).map { $0 > 0.3 && $0 < 2.5 } == true, "\(r)")
+        }
+        // Every k is scored on the same query ratings.
+        #expect(Set(results.map { $0["ratings"] as! Int }).count == 1)
+        // The final metrics line carries the same list.
+        #expect((h.metrics.last?["cold_start"] as? [[String: Any]])?.count == 4)
+    }
+}
