@@ -72,10 +72,11 @@ extension Compare {
     /// Runs grouped by their overrides other than `seed`: mean ± standard deviation over
     /// seeds of RMSE, NDCG@K and ε, as a terminal table and as Markdown.
     public static func grouped(_ runs: [RunData], overrides: [[String]], targetRMSE: Double? = nil) -> (table: String, markdown: String) {
-        var groups: [(key: String, runs: [RunData])] = []
+        var groups: [(key: String, runs: [RunData], seeds: [String])] = []
         for (r, o) in zip(runs, overrides) {
             let key = o.filter { !$0.hasPrefix("seed=") }.joined(separator: " ")
-            if let i = groups.firstIndex(where: { $0.key == key }) { groups[i].runs.append(r) } else { groups.append((key, [r])) }
+            let seed = o.first { $0.hasPrefix("seed=") } ?? ""
+            if let i = groups.firstIndex(where: { $0.key == key }) { groups[i].runs.append(r); groups[i].seeds.append(seed) } else { groups.append((key, [r], [seed])) }
         }
         let k = runs.first?.k ?? 10
         func stat(_ v: [Double], _ places: Int) -> String {
@@ -137,6 +138,28 @@ extension Compare {
                 let (t, m) = render(h, rs)
                 table += "\n" + t
                 md += "\n" + m
+            }
+            // Each configuration against the first, paired by seed (same split, same new users):
+            // the seed-to-seed spread of the difference, not of each RMSE.
+            if groups.count > 1, groups[0].seeds.allSatisfy({ !$0.isEmpty }) {
+                func value(_ r: RunData, _ i: Int) -> Double? {
+                    let s = slots(r)
+                    guard i < s.count, let v = s[i]["rmse"] as? Double, v.isFinite else { return nil }
+                    return v
+                }
+                let base = groups[0]
+                let h = ["Δ rmse vs \(base.key.isEmpty ? "(base)" : base.key)"] + names
+                let rs = groups.dropFirst().map { g -> [String] in
+                    [g.key] + names.indices.map { i in
+                        stat(zip(g.runs, g.seeds).compactMap { r, seed -> Double? in
+                            guard let j = base.seeds.firstIndex(of: seed), let a = value(r, i), let b = value(base.runs[j], i) else { return nil }
+                            return a - b
+                        }, 4)
+                    }
+                }
+                let (t, m) = render(h, rs)
+                table += "\n" + t
+                md += "\n" + m + "\n(cold start: mean ± standard deviation over seeds; Δ paired by seed, negative = lower RMSE than the first row)\n"
             }
         }
         return (table, md)
