@@ -309,6 +309,8 @@ extension ModelConfig {
         userFeatures = r.bool("user_features", default: userFeatures)
         itemContent = r.bool("item_content", default: itemContent)
         domainAdapters = r.bool("domain_adapters", default: domainAdapters)
+        hidden = r.int("hidden", default: hidden, range: 1...4096)
+        negatives = r.int("negatives", default: negatives, range: 1...1000)
         r.finish()
     }
 }

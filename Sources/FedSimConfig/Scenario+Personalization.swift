@@ -223,9 +223,16 @@ extension Scenario {
     func personalizationChecks() -> [(String, String)] {
         var out: [(String, String)] = []
         let twoTower = model.kind == .twoTower
+        if model.kind == .deepfm {
+            if training.local.optimizer != .sgd { out.append(("training.local.optimizer", "model.kind deepfm trains with sgd")) }
+            if training.mode == .centralized { out.append(("training.mode", "model.kind deepfm runs federated only")) }
+            if privacy.enabled && privacy.clipping == .perGroup {
+                out.append(("privacy.clipping", "per_group bounds name mf's tensors; use clipping: flat with deepfm"))
+            }
+        }
         if !twoTower {
             if personalization.strategy != .fedper {
-                out.append(("personalization.strategy", "needs model.kind: two_tower (mf's user embedding is always a FedPer-style personal layer)"))
+                out.append(("personalization.strategy", "needs model.kind: two_tower (\(model.kind.rawValue)'s user row is always a FedPer-style personal layer)"))
             }
             if meta.enabled { out.append(("meta.algorithm", "needs model.kind: two_tower (its user prior is what meta-learning initialises)")) }
             if evaluation.coldStart.enabled { out.append(("evaluation.cold_start.protocol", "needs model.kind: two_tower")) }

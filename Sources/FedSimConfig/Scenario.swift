@@ -198,6 +198,10 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         /// user-feature embeddings plus a personal offset; the item tower is the item's
         /// embedding plus its category's, modulated per domain by a FiLM adapter.
         case twoTower = "two_tower"
+        /// DeepFM (Guo et al. 2017) click model on implicit feedback: every interaction is a
+        /// positive, `negatives` unseen items per positive are negatives, cross-entropy loss,
+        /// scored by AUC and full ranking (no rating metrics).
+        case deepfm
     }
     public var kind: Kind = .mf
     public var dim = 16
@@ -208,6 +212,10 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var itemContent = true
     /// two_tower: per-domain FiLM adapters (γ, β, bias), a `domain` parameter group.
     public var domainAdapters = false
+    /// deepfm: hidden units of the MLP.
+    public var hidden = 32
+    /// deepfm: negatives sampled on the device per positive, each round.
+    public var negatives = 4
     public init() {}
 }
 

@@ -17,6 +17,9 @@ public struct Evaluator: Sendable {
     /// Negatives per relevant item in the sampled protocol (0: off).
     public var sampledNegatives = 0
     public var seed: UInt64 = 0
+    /// False for click models: no RMSE/MAE (scores are logits), and with a threshold of
+    /// −∞ every held-out interaction is relevant.
+    public var ratingMetrics = true
 
     public init(k: Int, relevanceThreshold: Float, ranking: Bool, scale: ClosedRange<Float>, categories: [Int32] = [],
                 sampledNegatives: Int = 0, seed: UInt64 = 0) {
@@ -49,13 +52,13 @@ public struct Evaluator: Sendable {
         device: Int, shared: [Float], items: Int, dim d: Int, train: Interactions, test: Interactions, score: (Int) -> Float
     ) -> DeviceEvaluation {
         var se = 0.0, ae = 0.0
-        for j in 0..<test.count {
+        for j in 0..<(ratingMetrics ? test.count : 0) {
             let p = min(scale.upperBound, max(scale.lowerBound, score(Int(test.items[j]))))
             let e = Double(p - test.ratings[j])
             se += e * e
             ae += abs(e)
         }
-        var out = DeviceEvaluation(device: device, count: test.count, squaredError: se, absoluteError: ae, ranked: false, hit: 0, ndcg: 0)
+        var out = DeviceEvaluation(device: device, count: ratingMetrics ? test.count : 0, squaredError: se, absoluteError: ae, ranked: false, hit: 0, ndcg: 0)
         guard ranking else { return out }
         var relevant = Set<Int32>()
         for j in 0..<test.count where test.ratings[j] >= relevanceThreshold { relevant.insert(test.items[j]) }

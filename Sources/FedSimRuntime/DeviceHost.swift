@@ -19,7 +19,7 @@ public final class DeviceHost {
     public let shard: Range<Int>
     let splitter: Splitter
     let trainer: LocalTrainer
-    let evaluator: Evaluator
+    var evaluator: Evaluator
     let dim: Int
     let store: DeviceStateStore
     /// Error-feedback memory of compressed updates, per device (sparse: only entries the
@@ -28,6 +28,8 @@ public final class DeviceHost {
     lazy var codec = UpdateCodec(config: scenario.compression, layout: ModelFactory.layout(scenario, PopulationInfo(population)))
     /// The two-tower trainer (`model.kind: two_tower`); nil for MF.
     let twoTower: TwoTowerTrainer?
+    /// The DeepFM trainer (`model.kind: deepfm`); nil otherwise.
+    let deepFM: DeepFMTrainer?
     /// The cold-start protocol's split (`evaluation.cold_start`), nil when off.
     let coldSplit: ColdStartSplit?
 
@@ -70,6 +72,15 @@ public final class DeviceHost {
             twoTower = t
         } else {
             twoTower = nil
+        }
+        deepFM = scenario.model.kind == .deepfm
+            ? DeepFMTrainer(shape: ModelFactory.deepFMShape(scenario, PopulationInfo(population)), local: scenario.training.local,
+                            weighting: scenario.training.weighting, negatives: scenario.model.negatives,
+                            itemCategories: population.itemCategories, itemDomains: population.itemDomains)
+            : nil
+        if deepFM != nil {
+            evaluator.ratingMetrics = false
+            evaluator.relevanceThreshold = -.infinity
         }
     }
 
@@ -123,8 +134,11 @@ public final class DeviceHost {
     func personalRow(_ device: Int) -> UnsafeMutableBufferPointer<Float> {
         let i = device - shard.lowerBound
         if !store.isInitialized(i) {
-            store.initialize(i, with: twoTower != nil ? [Float](repeating: 0, count: dim + 1)
-                                : MatrixFactorization.initialPersonal(dim: dim, initStd: scenario.model.initStd, seed: scenario.seed, device: device))
+            let initial: [Float]
+            if twoTower != nil { initial = [Float](repeating: 0, count: dim + 1) }
+            else if let deepFM { initial = deepFM.shape.initialPersonal(initStd: scenario.model.initStd, seed: scenario.seed, device: device) }
+            else { initial = MatrixFactorization.initialPersonal(dim: dim, initStd: scenario.model.initStd, seed: scenario.seed, device: device) }
+            store.initialize(i, with: initial)
         }
         return store.row(i)
     }
@@ -139,8 +153,10 @@ public final class DeviceHost {
         var p = Array(row)
         var rng = Seeds.rng(scenario.seed, "local", UInt64(device), UInt64(round))
         let d = data(device)
-        var u = twoTower.map { $0.train(shared: shared, personal: &p, data: d.train, features: d.features, rng: &rng) }
-            ?? trainer.train(shared: shared, personal: &p, data: d.train, rng: &rng)
+        var u: LocalUpdate
+        if let twoTower { u = twoTower.train(shared: shared, personal: &p, data: d.train, features: d.features, rng: &rng) }
+        else if let deepFM { u = deepFM.train(shared: shared, personal: &p, data: d.train, features: d.features, rng: &rng) }
+        else { u = trainer.train(shared: shared, personal: &p, data: d.train, rng: &rng) }
         for j in 0..<p.count { row[j] = p[j] }
         if scenario.privacy.enabled {
             // DP: bound this device's contribution (uniform weighting, so the weighted delta is Δ).
@@ -170,6 +186,12 @@ public final class DeviceHost {
         // Evaluation touches each device once: read through the cache without filling it.
         let d = cache[device] ?? load(device)
         if twoTower != nil { return evaluateTwoTower(device: device, data: d, shared: shared, negativeTransfer: negativeTransfer) }
+        if let deepFM {
+            // Click model: ranking metrics and AUC only (negative transfer compares rating errors; not computed).
+            let score = deepFM.scorer(shared: shared, personal: Array(personalRow(device)), features: d.features)
+            return evaluator.evaluate(device: device, shared: shared, items: population.itemCount, dim: dim + 1, train: d.train, test: d.test,
+                                      score: score)
+        }
         let p = Array(personalRow(device))
         var e = evaluator.evaluate(device: device, shared: shared, personal: p, items: population.itemCount,
                                    dim: dim, train: d.train, test: d.test)
@@ -198,7 +220,7 @@ public final class DeviceHost {
 
     lazy var initialShared = ModelFactory.initialShared(scenario, PopulationInfo(population))
 
-    public var sharedCount: Int { twoTower?.shape.layout.count ?? trainer.sharedCount }
+    public var sharedCount: Int { twoTower?.shape.layout.count ?? deepFM?.shape.layout.count ?? trainer.sharedCount }
 
     /// Evaluates devices and aggregates, for the whole batch, how often each item appears in
     /// a top-K list and how many of the devices rated it in training: what exposure and

@@ -11,11 +11,17 @@ public enum ModelFactory {
                       adapters: s.model.domainAdapters)
     }
 
+    public static func deepFMShape(_ s: Scenario, _ info: PopulationInfo) -> DeepFMShape {
+        DeepFMShape(items: info.items, dim: s.model.dim, hidden: s.model.hidden, userFeatures: s.model.userFeatures ? (info.userFeatures ?? 0) : 0,
+                    categories: s.model.itemContent ? (info.categories ?? 0) : 0, domains: info.domains ?? [])
+    }
+
     /// Everything that travels: the shared and domain groups.
     public static func layout(_ s: Scenario, _ info: PopulationInfo) -> ParameterLayout {
         switch s.model.kind {
         case .mf: return MatrixFactorization.sharedLayout(items: info.items, dim: s.model.dim)
         case .twoTower: return twoTowerShape(s, info).layout
+        case .deepfm: return deepFMShape(s, info).layout
         }
     }
 
@@ -26,6 +32,8 @@ public enum ModelFactory {
             return MatrixFactorization.initialShared(items: info.items, dim: s.model.dim, initStd: s.model.initStd, globalBias: mid, seed: s.seed)
         case .twoTower:
             return twoTowerShape(s, info).initialShared(initStd: s.model.initStd, globalBias: mid, seed: s.seed)
+        case .deepfm:
+            return deepFMShape(s, info).initialShared(initStd: s.model.initStd, seed: s.seed)
         }
     }
 }
