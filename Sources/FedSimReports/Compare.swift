@@ -64,6 +64,16 @@ public enum Compare {
         h += "<figure>\(overlay("NDCG@\(k)", "NDCG@\(k)", "eval.ndcg@\(k)", markers: true))</figure>"
         h += "<figure>\(overlay("Training loss", "mean ½e² per example", "train_loss"))</figure>"
         if runs.contains(where: { !$0.series("privacy.epsilon").isEmpty }) { h += "<figure>\(overlay("Privacy spent", "ε", "privacy.epsilon"))</figure>" }
+        // Cold start: RMSE against k (or period), one line per run.
+        let cold = runs.map { r in (r.name, HTMLReport.coldStart(r).compactMap { o -> (x: Double, y: Double)? in
+            guard let x = (o["k"] ?? o["period"]) as? Int, let y = o["rmse"] as? Double, y.isFinite else { return nil }
+            return (Double(x), y)
+        }) }
+        if cold.contains(where: { !$0.1.isEmpty }) {
+            let temporal = runs.contains { HTMLReport.coldStart($0).first?["period"] != nil }
+            h += "<figure>" + SVGLineChart(title: "Cold start RMSE", xLabel: temporal ? "period" : "support size k", yLabel: "RMSE",
+                                           series: cold.map { .init($0.0, $0.1) }, markers: true).svg() + "</figure>"
+        }
         return h + "</div></body></html>\n"
     }
 }
@@ -151,18 +161,30 @@ extension Compare {
                 let h = ["Δ rmse vs \(base.key.isEmpty ? "(base)" : base.key)"] + names
                 let rs = groups.dropFirst().map { g -> [String] in
                     [g.key] + names.indices.map { i in
-                        stat(zip(g.runs, g.seeds).compactMap { r, seed -> Double? in
+                        let d = zip(g.runs, g.seeds).compactMap { r, seed -> Double? in
                             guard let j = base.seeds.firstIndex(of: seed), let a = value(r, i), let b = value(base.runs[j], i) else { return nil }
                             return a - b
-                        }, 4)
+                        }
+                        return stat(d, 4) + confidence(d)
                     }
                 }
                 let (t, m) = render(h, rs)
                 table += "\n" + t
-                md += "\n" + m + "\n(cold start: mean ± standard deviation over seeds; Δ paired by seed, negative = lower RMSE than the first row)\n"
+                md += "\n" + m + "\n(cold start: mean ± standard deviation over seeds; Δ paired by seed, negative = lower RMSE than the first row, [95% confidence interval of the mean Δ, Student t])\n"
             }
         }
         return (table, md)
+    }
+
+    /// " [lo, hi]": the two-sided 95% confidence interval of the mean (Student t), for 2–31 values.
+    static func confidence(_ v: [Double]) -> String {
+        guard v.count >= 2 else { return "" }
+        let t95: [Double] = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+                             2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+        let n = Double(v.count), m = v.reduce(0, +) / n
+        let sd = (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / (n - 1)).squareRoot()
+        let half = t95[min(v.count - 2, t95.count - 1)] * sd / n.squareRoot()
+        return " [\(format4(m - half, places: 4)), \(format4(m + half, places: 4))]"
     }
 
     static func render(_ header: [String], _ rows: [[String]]) -> (table: String, markdown: String) {

@@ -61,6 +61,7 @@ public enum HTMLReport {
             out.append((SVGLineChart(title: "Round time", xLabel: "round", yLabel: "seconds (wall clock)", series: [.init("round", run.series("round_seconds"))]).svg(),
                         "Wall time per round, evaluation included."))
         }
+        if let cold = coldStartChart(run) { out.append(cold) }
         let up = run.increments("bytes_received").map { ($0.x, $0.y / 1e6) }, down = run.increments("bytes_sent").map { ($0.x, $0.y / 1e6) }
         out.append((SVGLineChart(title: "Bytes on the coordinator's socket", xLabel: "round", yLabel: "MB per round",
                                  series: [.init("received (up)", up), .init("sent (down)", down, dashed: true)]).svg(),
@@ -92,6 +93,29 @@ public enum HTMLReport {
         rows.append(("bytes", "sent \(mb(s["bytes_sent"])), received \(mb(s["bytes_received"]))"))
         return rows
     }
+
+    /// Cold start: RMSE and NDCG@K against the support size k (or the period), from
+    /// `summary.json`'s `cold_start`.
+    static func coldStartChart(_ run: RunData) -> (svg: String, caption: String)? {
+        let slots = coldStart(run)
+        guard !slots.isEmpty else { return nil }
+        let k = run.k
+        let temporal = slots.first?["period"] != nil
+        func points(_ metric: String) -> [(x: Double, y: Double)] {
+            slots.compactMap { o in
+                guard let x = (o["k"] ?? o["period"]) as? Int, let y = o[metric] as? Double, y.isFinite else { return nil }
+                return (Double(x), y)
+            }
+        }
+        let how = run.summary["cold_start_protocol"] as? [String: Any]
+        let chart = SVGLineChart(title: "Cold start (\(how?["protocol"] as? String ?? ""))", xLabel: temporal ? "period" : "support size k",
+                                 yLabel: "metric", series: [.init("RMSE", points("rmse")), .init("NDCG@\(k)", points("ndcg@\(k)"), dashed: true)],
+                                 markers: true)
+        let caption = "After training, each device adapts on device (\(how?["adaptation_steps"] as? Int ?? 0) steps on \(how?["adapted_groups"] as? String ?? "?"), initialisation: \(how?["initialisation"] as? String ?? "?")) and is scored on its held-out interactions (docs/personalization.md)."
+        return (chart.svg(), caption)
+    }
+
+    static func coldStart(_ run: RunData) -> [[String: Any]] { run.summary["cold_start"] as? [[String: Any]] ?? [] }
 
     public static func html(_ run: RunData) -> String {
         var h = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>FedSim report: \(escape(run.name))</title><style>\(style)</style></head><body>"
