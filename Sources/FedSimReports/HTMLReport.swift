@@ -89,6 +89,15 @@ public enum HTMLReport {
         if let part = s["participation"] as? [String: Any] {
             rows.append(("participation", "\(part["devices"] ?? "?") devices; never selected \(part["never_selected"] ?? "?"), never finished \(part["never_finished"] ?? "?"); Gini of finished counts \(format4(part["gini_finished"] as? Double ?? 0, places: 3))"))
         }
+        let cold = coldStart(run)
+        if !cold.isEmpty {
+            let how = s["cold_start_protocol"] as? [String: Any]
+            rows.append(("cold start", "\(how?["protocol"] as? String ?? "?"), \(how?["initialisation"] as? String ?? "?"); RMSE / NDCG@\(k): "
+                + cold.map { o in
+                    let slot = (o["k"] as? Int).map { "k=\($0)" } ?? "p\(o["period"] as? Int ?? 0)"
+                    return "\(slot) \(format4(o["rmse"] as? Double ?? .nan)) / \(format4(o["ndcg@\(k)"] as? Double ?? .nan, places: 3))"
+                }.joined(separator: " · ")))
+        }
         let mb = { (v: Any?) in format4(Double(v as? Int ?? 0) / 1e6, places: 1) + " MB" }
         rows.append(("bytes", "sent \(mb(s["bytes_sent"])), received \(mb(s["bytes_received"]))"))
         return rows
