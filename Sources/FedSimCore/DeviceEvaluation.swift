@@ -29,6 +29,20 @@ public struct DeviceEvaluation: Sendable, Equatable {
     /// −1 when not computed.
     public var squaredErrorGlobal = -1.0
     public var squaredErrorLocal = -1.0
+    /// Sums for the global-mean baseline: its training ratings (count, sum) and held-out
+    /// ratings (sum, sum of squares); the coordinator derives the constant predictor's RMSE.
+    public var trainCount = 0
+    public var trainSum = 0.0
+    public var testSum = 0.0
+    public var testSquares = 0.0
+    /// The popularity baseline's HR@K and NDCG@K on this device (the K most-rated items it has
+    /// not rated), and serendipity@K: the share of its list that is relevant and not in that
+    /// popularity list (Ge et al. 2010). −1 when no popularity ranking was available.
+    public var popularityHit = -1.0
+    public var popularityNdcg = -1.0
+    public var serendipity = -1.0
+    /// The device's profile features (demographic cohorts), sent only with `evaluation.cohorts`.
+    public var features: [Int32] = []
     /// The device's top-K list (kept on the client: only per-process counts are sent).
     public var top: [Int32] = []
 

@@ -20,6 +20,8 @@ public struct Evaluator: Sendable {
     /// False for click models: no RMSE/MAE (scores are logits), and with a threshold of
     /// −∞ every held-out interaction is relevant.
     public var ratingMetrics = true
+    /// Items by popularity, most first (from the coordinator); empty: no popularity baseline.
+    public var popular: [Int32] = []
 
     public init(k: Int, relevanceThreshold: Float, ranking: Bool, scale: ClosedRange<Float>, categories: [Int32] = [],
                 sampledNegatives: Int = 0, seed: UInt64 = 0) {
@@ -82,6 +84,23 @@ public struct Evaluator: Sendable {
         out.recall = Double(hits) / Double(relevant.count)
         out.mrr = firstHit.map { 1 / Double($0 + 1) } ?? 0
         out.top = top.map { Int32($0) }
+        if !popular.isEmpty {
+            // The popularity baseline: the K most-rated items this device has not rated.
+            var popTop: [Int] = []
+            for i in popular where Int(i) < items && !excluded[Int(i)] {
+                popTop.append(Int(i))
+                if popTop.count == k { break }
+            }
+            var pd = 0.0, ph = 0
+            for (rank, it) in popTop.enumerated() where relevant.contains(Int32(it)) {
+                ph += 1
+                pd += 1 / _log2(Double(rank) + 2)
+            }
+            out.popularityHit = ph > 0 ? 1 : 0
+            out.popularityNdcg = pd / idcg
+            let expected = Set(popTop)
+            out.serendipity = Double(top.filter { relevant.contains(Int32($0)) && !expected.contains($0) }.count) / Double(k)
+        }
         // AUC over all candidates: relevant against non-relevant, ties counted half.
         var negatives: [Float] = []
         negatives.reserveCapacity(items)

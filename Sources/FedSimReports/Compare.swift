@@ -102,7 +102,8 @@ extension Compare {
         func finalEval(_ r: RunData) -> [String: Any]? { r.metrics.last(where: { $0["eval"] != nil })?["eval"] as? [String: Any] }
         let beyond = runs.contains { finalEval($0)?["coverage@\(k)"] != nil }
         let transfer = runs.contains { finalEval($0)?["negative_transfer"] != nil }
-        if beyond { header += ["coverage@\(k)", "gini_exposure@\(k)", "novelty@\(k)"] }
+        let serendipity = runs.contains { finalEval($0)?["serendipity@\(k)"] != nil }
+        if beyond { header += ["coverage@\(k)", "gini_exposure@\(k)", "novelty@\(k)"] + (serendipity ? ["serendipity@\(k)"] : []) }
         if transfer { header += ["worse_than_local_only", "worse_than_global"] }
         let rows = groups.map { g -> [String] in
             var row = [g.key.isEmpty ? "(base)" : g.key, "\(g.runs.count)",
@@ -117,7 +118,7 @@ extension Compare {
                 row.append(times.contains(where: { $0 == nil }) ? "not reached by \(times.filter { $0 == nil }.count)" : stat(times.compactMap { $0 }, 0))
             }
             if beyond {
-                for key in ["coverage@\(k)", "gini_exposure@\(k)", "novelty@\(k)"] {
+                for key in ["coverage@\(k)", "gini_exposure@\(k)", "novelty@\(k)"] + (serendipity ? ["serendipity@\(k)"] : []) {
                     row.append(stat(g.runs.compactMap { finalEval($0)?[key] as? Double }, 3))
                 }
             }

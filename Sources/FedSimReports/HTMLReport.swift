@@ -89,6 +89,13 @@ public enum HTMLReport {
         if let part = s["participation"] as? [String: Any] {
             rows.append(("participation", "\(part["devices"] ?? "?") devices; never selected \(part["never_selected"] ?? "?"), never finished \(part["never_finished"] ?? "?"); Gini of finished counts \(format4(part["gini_finished"] as? Double ?? 0, places: 3))"))
         }
+        if let e = lastEval(run), let b = e["baselines"] as? [String: Any] {
+            var parts: [String] = []
+            if let g = b["global_mean"] as? [String: Any] { parts.append("global mean RMSE \(format4(g["rmse"] as? Double ?? .nan))") }
+            if let p = b["popularity"] as? [String: Any] { parts.append("popularity HR@\(k) \(format4(p["hr@\(k)"] as? Double ?? .nan)) · NDCG@\(k) \(format4(p["ndcg@\(k)"] as? Double ?? .nan))") }
+            if let sd = e["serendipity@\(k)"] as? Double { parts.append("serendipity@\(k) \(format4(sd))") }
+            if !parts.isEmpty { rows.append(("baselines", parts.joined(separator: " · "))) }
+        }
         let cold = coldStart(run)
         if !cold.isEmpty {
             let how = s["cold_start_protocol"] as? [String: Any]
@@ -136,7 +143,9 @@ public enum HTMLReport {
         h += "<h2>Charts</h2><div class=\"grid-charts\">"
         for c in charts(run) { h += "<figure>\(c.svg)<figcaption>\(escape(c.caption))</figcaption></figure>" }
         h += "</div>" + beyondAccuracy(run) + cohorts(run)
-        h += "<h2>Not in this run</h2><p>Cold-start curves (metric vs k support interactions) appear when a run evaluates cold-start users.</p>"
+        if coldStart(run).isEmpty {
+            h += "<h2>Not in this run</h2><p>Cold-start curves (metric vs k support interactions) and the new-vs-warm table appear when a run sets <code>evaluation.cold_start</code>.</p>"
+        }
         h += "<p class=\"sub\">Written by <code>fedsim report</code>. Files: metrics.jsonl, metrics.csv, summary.json, participation.jsonl, device-metrics.csv (docs/metrics.md).</p></body></html>\n"
         return h
     }
@@ -151,8 +160,34 @@ public enum HTMLReport {
         let keys = e.keys.filter { k in ["recall@", "mrr@", "auc", "_sampled", "coverage@", "gini_exposure@", "novelty@", "ild_"].contains { k.contains($0) } }.sorted()
         guard !keys.isEmpty else { return "" }
         var h = "<h2>Ranking and beyond accuracy (final evaluation)</h2><table><tr><th>metric</th><th>value</th></tr>"
-        for k in keys { h += "<tr><td>\(escape(k))</td><td>\(format4(e[k] as? Double ?? .nan))</td></tr>" }
-        return h + "</table><p class=\"sub\">Full ranking over every unrated item unless marked _sampled (docs/metrics.md defines each).</p>"
+        for k in keys + e.keys.filter({ $0.hasPrefix("serendipity@") }) { h += "<tr><td>\(escape(k))</td><td>\(format4(e[k] as? Double ?? .nan))</td></tr>" }
+        h += "</table><p class=\"sub\">Full ranking over every unrated item unless marked _sampled (docs/metrics.md defines each).</p>"
+        return h + baselines(run)
+    }
+
+    /// The model against the global-mean and popularity baselines, from the same evaluation.
+    static func baselines(_ run: RunData) -> String {
+        guard let e = lastEval(run), let b = e["baselines"] as? [String: Any], !b.isEmpty else { return "" }
+        let k = run.k
+        let g = b["global_mean"] as? [String: Any], p = b["popularity"] as? [String: Any]
+        var h = "<h2>Against baselines (final evaluation)</h2><table><tr><th>predictor</th><th>RMSE</th><th>HR@\(k)</th><th>NDCG@\(k)</th></tr>"
+        h += "<tr><td>this model</td><td>\(format4(e["rmse"] as? Double ?? .nan))</td><td>\(format4(e["hr@\(k)"] as? Double ?? .nan))</td><td>\(format4(e["ndcg@\(k)"] as? Double ?? .nan))</td></tr>"
+        if let g { h += "<tr><td>global mean (\(format4(g["value"] as? Double ?? .nan, places: 3)))</td><td>\(format4(g["rmse"] as? Double ?? .nan))</td><td></td><td></td></tr>" }
+        if let p { h += "<tr><td>most popular unrated items</td><td></td><td>\(format4(p["hr@\(k)"] as? Double ?? .nan))</td><td>\(format4(p["ndcg@\(k)"] as? Double ?? .nan))</td></tr>" }
+        return h + "</table><p class=\"sub\">Popularity: items ranked by how many devices rated them in training (the previous evaluation's counts). Local-only and centralized baselines: negative transfer above, <code>training.mode: centralized</code>.</p>"
+    }
+
+    /// Warm users (the final evaluation) next to new users at each k (the cold-start protocol).
+    static func newVersusWarm(_ run: RunData) -> String {
+        let cold = coldStart(run)
+        guard !cold.isEmpty, cold.first?["k"] != nil, let e = lastEval(run) else { return "" }
+        let k = run.k
+        var h = "<h2>New vs warm users</h2><table><tr><th>cohort</th><th>devices</th><th>RMSE</th><th>NDCG@\(k)</th></tr>"
+        h += "<tr><td>warm (trained, final evaluation)</td><td>\(e["devices"] ?? "")</td><td>\(format4(e["rmse"] as? Double ?? .nan))</td><td>\(format4(e["ndcg@\(k)"] as? Double ?? .nan))</td></tr>"
+        for o in cold {
+            h += "<tr><td>new, k = \(o["k"] ?? "?")</td><td>\(o["devices"] ?? "")</td><td>\(format4(o["rmse"] as? Double ?? .nan))</td><td>\(format4(o["ndcg@\(k)"] as? Double ?? .nan))</td></tr>"
+        }
+        return h + "</table><p class=\"sub\">Different held-out sets: warm users are scored on their random test split, new users on the interactions after their support window.</p>"
     }
 
     public static func cohorts(_ run: RunData) -> String {
@@ -163,13 +198,13 @@ public enum HTMLReport {
             h += "<p>Worst cohort by RMSE: <b>\(escape(w["cohort"] as? String ?? "?"))</b> (\(format4(w["rmse"] as? Double ?? .nan))) against \(format4(e["rmse"] as? Double ?? .nan)) overall.</p>"
         }
         h += "<table><tr><th>cohort</th><th>devices</th><th>RMSE</th><th>HR@\(k)</th><th>NDCG@\(k)</th><th>device RMSE p10 / p50 / p90</th></tr>"
-        for kind in ["activity", "domain", "participation"] {
+        for kind in ["activity", "domain", "demographic", "participation"] {
             for row in (c[kind] as? [[String: Any]]) ?? [] {
                 let p = (row["device_rmse_p10_p50_p90"] as? [Double] ?? []).map { format4($0, places: 3) }.joined(separator: " / ")
                 h += "<tr><td>\(escape(kind)): \(escape(row["name"] as? String ?? "?"))</td><td>\(row["devices"] ?? "")</td><td>\(format4(row["rmse"] as? Double ?? .nan))</td><td>\(format4(row["hr@\(k)"] as? Double ?? .nan))</td><td>\(format4(row["ndcg@\(k)"] as? Double ?? .nan))</td><td>\(p)</td></tr>"
             }
         }
-        return h + "</table>"
+        return h + "</table>" + newVersusWarm(run)
     }
 
     public static func terminal(_ run: RunData) -> String {

@@ -86,7 +86,7 @@ public struct ClientRunner {
             case .evaluate(let req):
                 let final = host.scenario.evaluation.localOnlyEpochs > 0 && Int(req.round) == host.scenario.training.rounds
                 let batch = host.evaluateBatch(req.devices.filter { host.hosts(Int($0)) }.map { Int($0) }, shared: req.shared,
-                                               negativeTransfer: final)
+                                               negativeTransfer: final, popular: req.popular)
                 try await conn.send(.evaluation(EvaluationReport(round: req.round, entries: batch.entries, recommended: batch.recommended,
                                                                  rated: batch.rated)))
             case .coldStart(let req):

@@ -102,6 +102,10 @@ public final class Coordinator {
     /// Whether the run stopped on an interrupt (the process exits 130).
     public internal(set) var interrupted = false
     public internal(set) var lastEvaluation: EvaluationSummary?
+    /// Items by how many devices rated them in training, from the last evaluation's counts
+    /// (sent with the next evaluation: popularity baseline and serendipity).
+    var popularItems: [UInt32] = []
+    static let popularListLength = 1000
     /// The cold-start split (which devices never train); the coordinator needs only who is new.
     let coldStart: ColdStartSplit?
     /// Cold-start results of the final evaluation (`summary.json` "cold_start").
@@ -658,7 +662,9 @@ public final class Coordinator {
             for c in requested.keys { requested[c] = requested[c]!.filter { !newUsers[Int($0)] } }
         }
         for (c, devices) in requested.sorted(by: { $0.key < $1.key }) {
-            await send(.evaluate(DeviceRequest(round: UInt32(r), devices: devices.sorted(), shared: model)), to: c)
+            var request = DeviceRequest(round: UInt32(r), devices: devices.sorted(), shared: model)
+            request.popular = popularItems
+            await send(.evaluate(request), to: c)
         }
         var results: [DeviceEvaluation] = []
         var recommended = [Double](repeating: 0, count: population.items)
@@ -715,6 +721,9 @@ public final class Coordinator {
         }
         let summary = EvaluationSummary(results)
         lastEvaluationExtras = beyondAccuracy(summary, recommended: recommended, rated: rated, devices: results.count)
+        lastEvaluationExtras?.merge(baselines(results))
+        // The next evaluation's popularity ranking: items by how many devices rated them.
+        popularItems = rated.indices.filter { rated[$0] > 0 }.sorted { (rated[$0], -$0) > (rated[$1], -$1) }.prefix(Self.popularListLength).map { UInt32($0) }
         if let nt = negativeTransfer(results) { lastEvaluationExtras?.add("negative_transfer", nt) }
         lastCohorts = scenario.evaluation.cohorts ? cohortTable(results) : nil
         return summary
@@ -787,6 +796,7 @@ public final class Coordinator {
         if domains.count > 1 {
             for d in domains.sorted() { groups.append(("domain", "domain \(d)", results.filter { directory.mainDomains[$0.device] == d })) }
         }
+        groups += demographicGroups(results)
         groups.append(("participation", "never trained", results.filter { participation.finished[$0.device] == 0 }))
         groups.append(("participation", "trained", results.filter { participation.finished[$0.device] > 0 }))
         var o = JSONObject()
@@ -804,7 +814,7 @@ public final class Coordinator {
             byKind[kind, default: []].append(c.text)
             if s.rmse.isFinite, worst == nil || s.rmse > worst!.1 { worst = ("\(kind): \(name)", s.rmse) }
         }
-        for kind in ["activity", "domain", "participation"] where byKind[kind] != nil {
+        for kind in ["activity", "domain", "demographic", "participation"] where byKind[kind] != nil {
             o.add(kind, raw: "[" + byKind[kind]!.joined(separator: ",") + "]")
         }
         if let worst {

@@ -107,6 +107,7 @@ extension DeviceHost {
         for i in task.known { known.append(item: i, rating: 0, timestamp: 0) }
         var ev = evaluator
         ev.sampledNegatives = 0
+        ev.popular = []
         let e = ev.evaluate(device: device, shared: shared, items: population.itemCount, dim: dim, train: known, test: task.query,
                             score: scorer.score)
         return ColdStartEntry(device: UInt32(device), slot: UInt16(task.slot), count: UInt32(e.count), squaredError: e.squaredError,

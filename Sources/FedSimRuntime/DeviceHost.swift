@@ -225,14 +225,26 @@ public final class DeviceHost {
     /// Evaluates devices and aggregates, for the whole batch, how often each item appears in
     /// a top-K list and how many of the devices rated it in training: what exposure and
     /// novelty need, without any device's list leaving the process.
-    public func evaluateBatch(_ devices: [Int], shared: [Float], negativeTransfer: Bool = false) -> (entries: [DeviceEvaluation], recommended: [(item: UInt32, count: UInt32)],
-                                                                    rated: [(item: UInt32, count: UInt32)]) {
+    public func evaluateBatch(_ devices: [Int], shared: [Float], negativeTransfer: Bool = false, popular: [UInt32] = [])
+        -> (entries: [DeviceEvaluation], recommended: [(item: UInt32, count: UInt32)], rated: [(item: UInt32, count: UInt32)])
+    {
         var rec: [UInt32: UInt32] = [:], rated: [UInt32: UInt32] = [:]
         var entries: [DeviceEvaluation] = []
+        evaluator.popular = popular.map { Int32(truncatingIfNeeded: $0) }
+        defer { evaluator.popular = [] }
         for d in devices {
             var e = evaluate(device: d, shared: shared, negativeTransfer: negativeTransfer)
+            let data = cache[d] ?? load(d)
+            // Global-mean baseline sums, and the profile for demographic cohorts.
+            if deepFM == nil {
+                e.trainCount = data.train.count
+                e.trainSum = data.train.ratings.reduce(0.0) { $0 + Double($1) }
+                e.testSum = data.test.ratings.reduce(0.0) { $0 + Double($1) }
+                e.testSquares = data.test.ratings.reduce(0.0) { $0 + Double($1) * Double($1) }
+            }
+            if scenario.evaluation.cohorts { e.features = Array(data.features.prefix(16)) }
             for i in e.top { rec[UInt32(i), default: 0] += 1 }
-            for i in Set((cache[d] ?? load(d)).train.items) { rated[UInt32(i), default: 0] += 1 }
+            for i in Set(data.train.items) { rated[UInt32(i), default: 0] += 1 }
             e.top = []
             entries.append(e)
         }

@@ -210,6 +210,8 @@ public struct PopulationInfo: Codable, Sendable, Equatable {
     /// shape; absent in older run directories).
     public var userFeatures: Int?
     public var categories: Int?
+    /// Names of the user features (demographic cohorts).
+    public var userFeatureNames: [String]?
 
     public init(name: String, devices: Int, items: Int, ratingMin: Float, ratingMax: Float) {
         self.name = name
@@ -225,6 +227,7 @@ public struct PopulationInfo: Codable, Sendable, Equatable {
                   ratingMin: population.ratingScale.lowerBound, ratingMax: population.ratingScale.upperBound)
         domains = population.domainNames
         userFeatures = population.userFeatureNames.count
+        userFeatureNames = population.userFeatureNames
         categories = population.categoryNames.count
     }
 

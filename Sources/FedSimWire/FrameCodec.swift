@@ -75,9 +75,13 @@ public enum FrameCodec {
                 buf.writeInteger(UInt8(e.ranked ? 1 : 0))
                 buf.writeInteger(e.hit.bitPattern, endianness: .little)
                 buf.writeInteger(e.ndcg.bitPattern, endianness: .little)
-                for v in [e.recall, e.mrr, e.auc, e.ildCategory, e.ildEmbedding, e.sampledHit, e.sampledNdcg, e.squaredErrorGlobal, e.squaredErrorLocal] {
+                for v in [e.recall, e.mrr, e.auc, e.ildCategory, e.ildEmbedding, e.sampledHit, e.sampledNdcg, e.squaredErrorGlobal, e.squaredErrorLocal,
+                          e.trainSum, e.testSum, e.testSquares, e.popularityHit, e.popularityNdcg, e.serendipity] {
                     buf.writeInteger(v.bitPattern, endianness: .little)
                 }
+                buf.writeInteger(UInt32(truncatingIfNeeded: e.trainCount), endianness: .little)
+                buf.writeInteger(UInt8(truncatingIfNeeded: e.features.count))
+                for f in e.features { buf.writeInteger(f, endianness: .little) }
             }
             for list in [r.recommended, r.rated] {
                 buf.writeInteger(UInt32(list.count), endianness: .little)
@@ -144,6 +148,7 @@ public enum FrameCodec {
         buf.writeInteger(r.scale.bitPattern, endianness: .little)
         writeU32s(r.devices, &buf)
         writeFloats(r.shared, &buf)
+        writeU32s(r.popular, &buf)
     }
 
     static func writeString(_ s: String, _ buf: inout ByteBuffer) {
@@ -246,7 +251,7 @@ public enum FrameCodec {
         case .evaluation:
             let round: UInt32 = try read(&b)
             let n: UInt32 = try read(&b)
-            let entryBytes = 4 + 4 + 8 + 8 + 1 + 8 + 8 + 9 * 8
+            let entryBytes = 4 + 4 + 8 + 8 + 1 + 8 + 8 + 15 * 8 + 4 + 1
             guard Int(n) * entryBytes <= b.readableBytes else {
                 throw FrameError(.truncated, "\(n) evaluation entries do not fit in \(b.readableBytes) bytes")
             }
@@ -264,6 +269,13 @@ public enum FrameCodec {
                 e.ildCategory = Double(bitPattern: try read(&b)); e.ildEmbedding = Double(bitPattern: try read(&b))
                 e.sampledHit = Double(bitPattern: try read(&b)); e.sampledNdcg = Double(bitPattern: try read(&b))
                 e.squaredErrorGlobal = Double(bitPattern: try read(&b)); e.squaredErrorLocal = Double(bitPattern: try read(&b))
+                e.trainSum = Double(bitPattern: try read(&b)); e.testSum = Double(bitPattern: try read(&b))
+                e.testSquares = Double(bitPattern: try read(&b)); e.popularityHit = Double(bitPattern: try read(&b))
+                e.popularityNdcg = Double(bitPattern: try read(&b)); e.serendipity = Double(bitPattern: try read(&b))
+                e.trainCount = Int(try read(&b) as UInt32)
+                let nf: UInt8 = try read(&b)
+                guard nf <= 16 else { throw FrameError(.countLimit, "\(nf) profile features in an evaluation entry") }
+                e.features = try (0..<nf).map { _ in try read(&b) as Int32 }
                 entries.append(e)
             }
             var lists: [[(item: UInt32, count: UInt32)]] = []
@@ -308,7 +320,9 @@ public enum FrameCodec {
         guard clip.isFinite, clip >= 0 else { throw FrameError(.badValue, "clip \(clip)") }
         let scale = Float(bitPattern: try read(&b))
         guard scale.isFinite, scale > 0, scale <= 1 else { throw FrameError(.badValue, "scale \(scale)") }
-        return DeviceRequest(round: round, devices: try readU32s(&b), shared: try readFloats(&b), clip: clip, scale: scale)
+        var r = DeviceRequest(round: round, devices: try readU32s(&b), shared: try readFloats(&b), clip: clip, scale: scale)
+        r.popular = try readU32s(&b)
+        return r
     }
 
     static func read<T: FixedWidthInteger>(_ b: inout ByteBuffer) throws -> T {

@@ -97,6 +97,9 @@ public struct DeviceRequest: Equatable, Sendable {
     /// (FedBuff's staleness weight under secure aggregation, where the coordinator cannot
     /// weight individual updates); 1 otherwise.
     public var scale: Float
+    /// `evaluate` only: items by how many devices rated them in training, most first (the
+    /// previous evaluation's aggregated counts): the popularity baseline and serendipity.
+    public var popular: [UInt32] = []
     public init(round: UInt32, devices: [UInt32], shared: [Float], clip: Double = 0, scale: Float = 1) {
         self.round = round
         self.devices = devices

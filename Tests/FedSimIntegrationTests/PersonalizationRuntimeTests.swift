@@ -117,3 +117,17 @@ import Testing
         #expect((h.metrics.last?["cold_start"] as? [[String: Any]])?.count == 4)
     }
 }
+
+@Suite struct BaselineTests {
+    /// Train ratings {4, 2} and {3}: c = 3. Test ratings {5} and {1, 3}: errors 2, −2, 0 → RMSE √(8/3).
+    @Test func globalMeanFromDeviceSums() {
+        var a = DeviceEvaluation(device: 0, count: 1, squaredError: 0, absoluteError: 0, ranked: false, hit: 0, ndcg: 0)
+        a.trainCount = 2; a.trainSum = 6; a.testSum = 5; a.testSquares = 25
+        var b = DeviceEvaluation(device: 1, count: 2, squaredError: 0, absoluteError: 0, ranked: false, hit: 0, ndcg: 0)
+        b.trainCount = 1; b.trainSum = 3; b.testSum = 4; b.testSquares = 10
+        let g = Coordinator.globalMean([a, b])!
+        #expect(g.value == 3)
+        #expect(abs(g.rmse - (8.0 / 3).squareRoot()) < 1e-12)
+        #expect(Coordinator.globalMean([]) == nil)
+    }
+}

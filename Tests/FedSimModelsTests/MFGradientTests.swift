@@ -191,6 +191,29 @@ import Testing
         #expect(abs(e.sampledNdcg - 0.5 / _log2(3)) < 1e-12)
     }
 
+    /// Popularity order 3, 4, 0, 2, 1. The model's top-2 is {0, 1}, the popularity
+    /// baseline's {3, 4}; relevant = {1, 3}.
+    @Test func popularityBaselineAndSerendipity() {
+        let shared: [Float] = [5, 4, 3, 2, 1] + [0, 0, 0, 0, 0] + [0]
+        let test = Interactions(items: [1, 3, 4], ratings: [5, 5, 1], timestamps: [0, 0, 0])
+        var ev = Evaluator(k: 2, relevanceThreshold: 4, ranking: true, scale: 0...10)
+        ev.popular = [3, 4, 0, 2, 1]
+        let e = ev.evaluate(device: 0, shared: shared, personal: [1, 0], items: 5, dim: 1, train: Interactions(), test: test)
+        // Popularity list {3, 4}: item 3 relevant at rank 1 → HR 1, NDCG 1 / (1 + 1/log2 3).
+        #expect(e.popularityHit == 1)
+        #expect(abs(e.popularityNdcg - 1 / (1 + 1 / _log2(3))) < 1e-12)
+        // Model list {0, 1}: item 1 is relevant and not in {3, 4} → serendipity 1/2.
+        #expect(e.serendipity == 0.5)
+        // Items rated in training leave the popularity list: with 3 rated, it becomes {4, 0}.
+        let trained = Interactions(items: [3], ratings: [4], timestamps: [0])
+        let f = ev.evaluate(device: 0, shared: shared, personal: [1, 0], items: 5, dim: 1, train: trained,
+                            test: Interactions(items: [1, 4], ratings: [5, 5], timestamps: [0, 0]))
+        #expect(f.popularityHit == 1 && abs(f.popularityNdcg - 1 / (1 + 1 / _log2(3))) < 1e-12)  // 4 relevant at rank 1
+        #expect(f.serendipity == 0.5)  // model top-2 {0, 1}: 1 relevant, not in {4, 0}
+        // No popularity ranking: not computed.
+        #expect(evaluate(k: 2).serendipity == -1 && evaluate(k: 2).popularityHit == -1)
+    }
+
     @Test func exposureMetricsOnKnownCounts() {
         #expect(ExposureMetrics.coverage([3, 0, 1, 0]) == 0.5)
         #expect(ExposureMetrics.gini([1, 1, 1, 1]) == 0)

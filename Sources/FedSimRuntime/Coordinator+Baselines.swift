@@ -1,0 +1,59 @@
+import FedSimConfig
+import FedSimCore
+
+/// Baselines every run is compared against at each evaluation (docs/metrics.md): the global
+/// mean rating as a constant predictor, and the popularity ranking; plus serendipity, which
+/// is defined against the popularity ranking. Computed from per-device sums only.
+extension Coordinator {
+    func baselines(_ unordered: [DeviceEvaluation]) -> JSONObject {
+        let results = unordered.sorted { $0.device < $1.device }
+        let k = scenario.evaluation.k
+        var o = JSONObject()
+        var b = JSONObject()
+        // Global mean: c = Σ train ratings / n_train; its held-out squared error is
+        // Σ r² − 2cΣ r + n c², from the sums each device reports.
+        if let (c, rmse) = Self.globalMean(results) {
+            var g = JSONObject()
+            g.add("value", c)
+            g.add("rmse", rmse)
+            b.add("global_mean", g)
+        }
+        let ranked = results.filter { $0.ranked && $0.popularityHit >= 0 }
+        if !ranked.isEmpty {
+            let n = Double(ranked.count)
+            var p = JSONObject()
+            p.add("hr@\(k)", ranked.reduce(0.0) { $0 + $1.popularityHit } / n)
+            p.add("ndcg@\(k)", ranked.reduce(0.0) { $0 + $1.popularityNdcg } / n)
+            p.add("devices", ranked.count)
+            b.add("popularity", p)
+            o.add("serendipity@\(k)", ranked.reduce(0.0) { $0 + $1.serendipity } / n)
+        }
+        o.add("baselines", b)
+        return o
+    }
+
+    /// The global-mean predictor and its held-out RMSE, from the devices' sums; nil without ratings.
+    public static func globalMean(_ results: [DeviceEvaluation]) -> (value: Double, rmse: Double)? {
+        let nTrain = results.reduce(0) { $0 + $1.trainCount }
+        let nTest = results.reduce(0) { $0 + $1.count }
+        guard nTrain > 0 && nTest > 0 else { return nil }
+        let c = results.reduce(0.0) { $0 + $1.trainSum } / Double(nTrain)
+        let sq = results.reduce(0.0) { $0 + $1.testSquares }, sum = results.reduce(0.0) { $0 + $1.testSum }
+        return (c, (max(0, sq - 2 * c * sum + Double(nTest) * c * c) / Double(nTest)).squareRoot())
+    }
+
+    /// Demographic cohorts: per user feature with at most 12 values among the evaluated
+    /// devices (ML-100K age bucket and gender; the synthetic home domain, age, region).
+    func demographicGroups(_ results: [DeviceEvaluation]) -> [(String, String, [DeviceEvaluation])] {
+        guard let names = population.userFeatureNames else { return [] }
+        var out: [(String, String, [DeviceEvaluation])] = []
+        for (f, name) in names.enumerated() {
+            let values = Set(results.compactMap { f < $0.features.count && $0.features[f] >= 0 ? $0.features[f] : nil })
+            guard values.count > 1 && values.count <= 12 else { continue }
+            for v in values.sorted() {
+                out.append(("demographic", "\(name)=\(v)", results.filter { f < $0.features.count && $0.features[f] == v }))
+            }
+        }
+        return out
+    }
+}
