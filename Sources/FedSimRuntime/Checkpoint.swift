@@ -27,6 +27,8 @@ public struct CoordinatorCheckpoint: Codable, Equatable, Sendable {
     /// Whether the client processes' state snapshots exist for `round` (false when the
     /// clients keep state in memory only).
     public var clientSnapshots: Bool
+    /// The popularity ranking of the last evaluation (absent in older checkpoints).
+    public var popularItems: Data?
 
     static func data<T>(_ a: [T]) -> Data { a.withUnsafeBytes { Data($0) } }
     static func array<T: FixedWidthInteger>(_ d: Data, as: T.Type) -> [T] {
@@ -89,7 +91,8 @@ extension Coordinator {
             momentum: CoordinatorCheckpoint.data(optimizer.momentum), variance: CoordinatorCheckpoint.data(optimizer.variance),
             dpClip: dp?.clip, deviceUpdates: deviceUpdates, bytesSent: bytesSent, bytesReceived: bytesReceived,
             simulatedClock: simulatedClock, participationSelected: CoordinatorCheckpoint.data(participation.selected),
-            participationFinished: CoordinatorCheckpoint.data(participation.finished), clientSnapshots: true)
+            participationFinished: CoordinatorCheckpoint.data(participation.finished), clientSnapshots: true,
+            popularItems: CoordinatorCheckpoint.data(popularItems))
         do {
             try ckpt.save(checkpointPath)
             log.info("checkpoint of round \(r) written")
@@ -114,6 +117,7 @@ extension Coordinator {
         updatesBeforeStart = c.deviceUpdates
         bytesSent = c.bytesSent
         bytesReceived = c.bytesReceived
+        popularItems = c.popularItems.map { CoordinatorCheckpoint.array($0, as: UInt32.self) } ?? []
         simulatedClock = c.simulatedClock
         participation = Participation(selected: CoordinatorCheckpoint.array(c.participationSelected, as: UInt32.self),
                                       finished: CoordinatorCheckpoint.array(c.participationFinished, as: UInt32.self))
