@@ -105,6 +105,11 @@ extension Compare {
         let serendipity = runs.contains { finalEval($0)?["serendipity@\(k)"] != nil }
         if beyond { header += ["coverage@\(k)", "gini_exposure@\(k)", "novelty@\(k)"] + (serendipity ? ["serendipity@\(k)"] : []) }
         if transfer { header += ["worse_than_local_only", "worse_than_global"] }
+        func baseline(_ r: RunData, _ name: String, _ key: String) -> Double? {
+            ((finalEval(r)?["baselines"] as? [String: Any])?[name] as? [String: Any])?[key] as? Double
+        }
+        let baselines = runs.contains { finalEval($0)?["baselines"] != nil }
+        if baselines { header += ["global_mean_rmse", "popularity_ndcg@\(k)"] }
         let rows = groups.map { g -> [String] in
             var row = [g.key.isEmpty ? "(base)" : g.key, "\(g.runs.count)",
                        stat(g.runs.compactMap { $0.finalValue("rmse") }, 4), stat(g.runs.compactMap { $0.finalValue("ndcg@\(k)") }, 4),
@@ -126,6 +131,10 @@ extension Compare {
                 for key in ["federation_worse_than_local_only", "personalization_worse_than_global"] {
                     row.append(stat(g.runs.compactMap { ((finalEval($0)?["negative_transfer"] as? [String: Any])?[key] as? [String: Any])?["share"] as? Double }, 3))
                 }
+            }
+            if baselines {
+                row.append(stat(g.runs.compactMap { baseline($0, "global_mean", "rmse") }, 4))
+                row.append(stat(g.runs.compactMap { baseline($0, "popularity", "ndcg@\(k)") }, 4))
             }
             return row
         }
