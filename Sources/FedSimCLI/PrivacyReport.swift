@@ -97,12 +97,21 @@ extension FedSimCommand.Privacy {
                                  + String(repeating: " ", count: max(0, 7 - String(n).count)) + "\(n)  \(formatFixed(d("epsilon_rdp"), 4))  \(formatFixed(d("rdp_order"), 1))" + pldCell)
                 }
             }
-            let notCovered = [
-                "personal parameters (user embedding and bias) never leave the device and are not part of the guarantee",
+            var notCovered = [
+                "personal parameters (\(scenario.model.kind == .mf ? "user embedding and bias" : "the user row / user-tower offset")) never leave the device and are not part of the guarantee",
                 "evaluation metrics (RMSE, HR@K, …) and the per-round training loss and example counts are released without noise",
                 "per-round participation counts (the `sampled` column) are released without noise",
                 "hyperparameters chosen by looking at results are not accounted",
             ]
+            if scenario.evaluation.coldStart.enabled {
+                notCovered.append("cold-start results (per k or period) are released without noise; devices adapt on their own data, which never leaves them")
+            }
+            if scenario.evaluation.cohorts {
+                notCovered.append("per-cohort metrics are released without noise, and devices send their profile features with evaluation results to form demographic cohorts")
+            }
+            if scenario.model.domainAdapters || scenario.model.kind == .deepfm {
+                notCovered.append("domain groups are in the clipped, noised update; without secure aggregation their zero weights reveal which domains a device has no data in")
+            }
             lines.append("")
             lines.append("not covered:")
             for n in notCovered { lines.append("- " + n) }
