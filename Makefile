@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_BIN = .build/release
 DEBUG_BIN = .build/debug
 
-.PHONY: help setup build run test data movielens centralized bench bench-secagg bench-scale experiments report report-check fuzz chaos crosscheck clean
+.PHONY: help setup build run test data movielens coldstart centralized bench bench-secagg bench-scale experiments report report-check fuzz chaos crosscheck clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -26,6 +26,12 @@ data: ## Fetch MovieLens-100K from the recbole wheel on PyPI into data/ml-100k (
 
 movielens: build data ## Federated MF on MovieLens-100K (scenarios/movielens-100k.yaml)
 	$(RELEASE_BIN)/fedsim run scenarios/movielens-100k.yaml
+
+coldstart: build data ## New users on MovieLens-100K: FedAvg vs meta-learned initialisation (same split, same on-device adaptation), then a comparison
+	$(RELEASE_BIN)/fedsim run scenarios/movielens-coldstart-fedavg.yaml --quiet --out runs/coldstart
+	$(RELEASE_BIN)/fedsim run scenarios/movielens-coldstart-meta.yaml --quiet --out runs/coldstart
+	$(RELEASE_BIN)/fedsim compare $$(ls -td runs/coldstart/movielens-coldstart-fedavg-* | head -1) $$(ls -td runs/coldstart/movielens-coldstart-meta-* | head -1) --html runs/coldstart/compare.html
+	@for d in $$(ls -td runs/coldstart/movielens-coldstart-fedavg-* | head -1) $$(ls -td runs/coldstart/movielens-coldstart-meta-* | head -1); do $(RELEASE_BIN)/fedsim report $$d | grep -E "scenario|cold start"; done
 
 centralized: build data ## Centralized reference of the same model on MovieLens-100K
 	$(RELEASE_BIN)/fedsim run scenarios/movielens-100k.yaml --set secure_aggregation.protocol=none --set training.mode=centralized --set training.rounds=40 --set evaluation.every=10
