@@ -186,14 +186,90 @@ extension Compare {
         return (table, md)
     }
 
+    /// Cold-start RMSE against k (or period) per configuration: the mean over seeds with its
+    /// 95% confidence interval as a band. nil when the runs have no cold-start results.
+    public static func coldStartCurves(_ runs: [RunData], overrides: [[String]], title: String) -> String? {
+        var groups: [(key: String, runs: [RunData])] = []
+        for (r, o) in zip(runs, overrides) {
+            let key = o.filter { !$0.hasPrefix("seed=") }.joined(separator: " ")
+            if let i = groups.firstIndex(where: { $0.key == key }) { groups[i].runs.append(r) } else { groups.append((key, [r])) }
+        }
+        func slots(_ r: RunData) -> [[String: Any]] { r.summary["cold_start"] as? [[String: Any]] ?? [] }
+        guard let first = runs.first(where: { !slots($0).isEmpty }) else { return nil }
+        let xs = slots(first).map { Double(($0["k"] ?? $0["period"]) as? Int ?? 0) }
+        let temporal = slots(first).first?["period"] != nil
+        let series = groups.map { g -> SVGLineChart.Series in
+            var points: [(x: Double, y: Double)] = [], band: [(x: Double, low: Double, high: Double)] = []
+            for (i, x) in xs.enumerated() {
+                let v = g.runs.compactMap { r -> Double? in
+                    let s = slots(r)
+                    guard i < s.count, let y = s[i]["rmse"] as? Double, y.isFinite else { return nil }
+                    return y
+                }
+                guard !v.isEmpty else { continue }
+                let (m, half) = meanAndHalfWidth(v)
+                points.append((x, m))
+                band.append((x, m - half, m + half))
+            }
+            return .init(g.key.isEmpty ? "(base)" : g.key, points, band: band)
+        }
+        return SVGLineChart(title: title, xLabel: temporal ? "period" : "support size k", yLabel: "RMSE (95% CI)",
+                            series: series, markers: true).svg()
+    }
+
+    /// Cold-start RMSE of each configuration minus the first one's, paired by seed, against k:
+    /// the mean difference with its 95% confidence band, and a zero line. nil without cold-start
+    /// results, a second configuration or seeds to pair by.
+    public static func coldStartDeltaCurves(_ runs: [RunData], overrides: [[String]], title: String) -> String? {
+        var groups: [(key: String, runs: [RunData], seeds: [String])] = []
+        for (r, o) in zip(runs, overrides) {
+            let key = o.filter { !$0.hasPrefix("seed=") }.joined(separator: " ")
+            let seed = o.first { $0.hasPrefix("seed=") } ?? ""
+            if let i = groups.firstIndex(where: { $0.key == key }) { groups[i].runs.append(r); groups[i].seeds.append(seed) } else { groups.append((key, [r], [seed])) }
+        }
+        func slots(_ r: RunData) -> [[String: Any]] { r.summary["cold_start"] as? [[String: Any]] ?? [] }
+        func value(_ r: RunData, _ i: Int) -> Double? {
+            let s = slots(r)
+            guard i < s.count, let y = s[i]["rmse"] as? Double, y.isFinite else { return nil }
+            return y
+        }
+        guard groups.count > 1, groups[0].seeds.allSatisfy({ !$0.isEmpty }), let first = runs.first(where: { !slots($0).isEmpty }) else { return nil }
+        let xs = slots(first).map { Double(($0["k"] ?? $0["period"]) as? Int ?? 0) }
+        let temporal = slots(first).first?["period"] != nil
+        let base = groups[0]
+        let series = groups.dropFirst().map { g -> SVGLineChart.Series in
+            var points: [(x: Double, y: Double)] = [], band: [(x: Double, low: Double, high: Double)] = []
+            for (i, x) in xs.enumerated() {
+                let d = zip(g.runs, g.seeds).compactMap { r, seed -> Double? in
+                    guard let j = base.seeds.firstIndex(of: seed), let a = value(r, i), let b = value(base.runs[j], i) else { return nil }
+                    return a - b
+                }
+                guard !d.isEmpty else { continue }
+                let (m, half) = meanAndHalfWidth(d)
+                points.append((x, m))
+                band.append((x, m - half, m + half))
+            }
+            return .init(g.key, points, band: band)
+        }
+        return SVGLineChart(title: title, xLabel: temporal ? "period" : "support size k",
+                            yLabel: "Δ RMSE (95% CI)", series: series,
+                            references: [.init(y: 0, label: "= \(base.key)")], markers: true).svg()
+    }
+
+    /// Mean and the half-width of its two-sided 95% confidence interval (Student t); 0 for one value.
+    static func meanAndHalfWidth(_ v: [Double]) -> (Double, Double) {
+        let n = Double(v.count), m = v.reduce(0, +) / n
+        guard v.count >= 2 else { return (m, 0) }
+        let t95: [Double] = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+                             2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+        let sd = (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / (n - 1)).squareRoot()
+        return (m, t95[min(v.count - 2, t95.count - 1)] * sd / n.squareRoot())
+    }
+
     /// " [lo, hi]": the two-sided 95% confidence interval of the mean (Student t), for 2–31 values.
     static func confidence(_ v: [Double]) -> String {
         guard v.count >= 2 else { return "" }
-        let t95: [Double] = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-                             2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
-        let n = Double(v.count), m = v.reduce(0, +) / n
-        let sd = (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / (n - 1)).squareRoot()
-        let half = t95[min(v.count - 2, t95.count - 1)] * sd / n.squareRoot()
+        let (m, half) = meanAndHalfWidth(v)
         return " [\(format4(m - half, places: 4)), \(format4(m + half, places: 4))]"
     }
 

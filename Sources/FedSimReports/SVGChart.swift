@@ -8,10 +8,15 @@ public struct SVGLineChart {
         public var name: String
         public var points: [(x: Double, y: Double)]
         public var dashed = false
-        public init(_ name: String, _ points: [(x: Double, y: Double)], dashed: Bool = false) {
+        /// An interval around each point (e.g. a 95% confidence interval over seeds), drawn
+        /// as a translucent band in the series' colour.
+        public var band: [(x: Double, low: Double, high: Double)] = []
+        public init(_ name: String, _ points: [(x: Double, y: Double)], dashed: Bool = false,
+                    band: [(x: Double, low: Double, high: Double)] = []) {
             self.name = name
             self.points = points.filter { $0.x.isFinite && $0.y.isFinite }
             self.dashed = dashed
+            self.band = band.filter { $0.x.isFinite && $0.low.isFinite && $0.high.isFinite }
         }
     }
     public struct ReferenceLine {
@@ -43,7 +48,8 @@ public struct SVGLineChart {
     public var isEmpty: Bool { series.allSatisfy { $0.points.isEmpty } }
 
     public func svg() -> String {
-        let xs = series.flatMap { $0.points.map(\.x) }, ys = series.flatMap { $0.points.map(\.y) } + references.map(\.y)
+        let xs = series.flatMap { $0.points.map(\.x) }
+        let ys = series.flatMap { $0.points.map(\.y) + $0.band.flatMap { [$0.low, $0.high] } } + references.map(\.y)
         guard let x0 = xs.min(), let x1 = xs.max(), let y0 = ys.min(), let y1 = ys.max() else {
             return PlotFrame.empty(title: title, width: width, height: height)
         }
@@ -58,6 +64,11 @@ public struct SVGLineChart {
         for r in references {
             out += "<line x1=\"\(fmt(left))\" x2=\"\(fmt(left + pw))\" y1=\"\(fmt(py(r.y)))\" y2=\"\(fmt(py(r.y)))\" class=\"reference\"/>"
             out += "<text x=\"\(fmt(left + pw - 4))\" y=\"\(fmt(py(r.y) - 4))\" text-anchor=\"end\" class=\"reference-label\">\(escape(r.label))</text>"
+        }
+        for (i, s) in series.enumerated() where s.band.count > 1 {
+            let color = Self.palette[i % Self.palette.count]
+            let outline = s.band.map { "\(fmt(px($0.x))),\(fmt(py($0.high)))" } + s.band.reversed().map { "\(fmt(px($0.x))),\(fmt(py($0.low)))" }
+            out += "<polygon fill=\"\(color)\" fill-opacity=\"0.15\" stroke=\"none\" points=\"\(outline.joined(separator: " "))\"/>"
         }
         for (i, s) in series.enumerated() where !s.points.isEmpty {
             let color = Self.palette[i % Self.palette.count]
@@ -151,7 +162,7 @@ public struct SVGHistogram {
 struct PlotFrame {
     let width: Double, height: Double
     let x: ClosedRange<Double>, y: ClosedRange<Double>
-    let left = 64.0, right = 16.0, top = 34.0, bottom = 48.0
+    let left = 72.0, right = 16.0, top = 34.0, bottom = 48.0
     var pw: Double { width - left - right }
     var ph: Double { height - top - bottom }
 
