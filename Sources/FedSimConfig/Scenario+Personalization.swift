@@ -83,6 +83,9 @@ public struct MetaConfig: Codable, Sendable, Equatable {
         case random
         /// Support: one time period of the device's data; query: the next (LSTTM, Xie et al. 2022).
         case temporal
+        /// Support and query from one domain of the device's data (a random domain with at
+        /// least two interactions each episode): each (device, domain) pair is a task.
+        case domain
     }
     public var algorithm: Algorithm = .none
     public var task: Task = .random

@@ -65,6 +65,9 @@ public struct TwoTowerView {
         adapterUsed = [Bool](repeating: false, count: ag.count)
     }
 
+    /// The catalogue index of example j's item.
+    public func globalItem(_ j: Int) -> Int32 { itemGlobal[Int(examples.item[j])] }
+
     /// Global domain indices of the adapters this device has (local order).
     public var domainsTouched: [Int32] { adapterGlobal }
 
