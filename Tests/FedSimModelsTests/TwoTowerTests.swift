@@ -161,6 +161,26 @@ import Testing
         #expect(v.block.adapter != before.adapter)
     }
 
+    /// With domain tasks, an episode draws support and query from one domain: after one
+    /// episode exactly one of the device's two domain adapters moved.
+    @Test func domainTasksStayInOneDomain() {
+        var m = MetaConfig()
+        m.algorithm = .fomaml
+        m.task = .domain
+        m.episodes = 1
+        m.innerGroups = [.personal, .domain]
+        let t = TwoTowerTrainer(shape: Self.shape, local: LocalTrainingConfig(), weighting: .examples, personalization: PersonalizationConfig(),
+                                meta: m, itemCategories: Self.categories, itemDomains: Self.domains)
+        let shared = Self.shape.initialShared(initStd: 0.1, globalBias: 3, seed: 1)
+        for seed in 1...5 as ClosedRange<UInt64> {
+            var personal = [Float](repeating: 0, count: 5)
+            var rng = Xoshiro256(seed: seed)
+            let u = t.train(shared: shared, personal: &personal, data: data([0, 1, 2, 8, 9, 10]), features: [0, 1], rng: &rng)
+            let moved = ["a", "c"].filter { name in u.weightedDelta[Self.shape.layout.range(of: "domain_adapter.\(name)")!].contains { $0 != 0 } }
+            #expect(moved.count == 1, "seed \(seed): adapters moved \(moved)")
+        }
+    }
+
     /// Adapting on a user's own ratings lowers the loss on them (what cold start relies on).
     @Test func adaptationFitsTheSupport() {
         let t = trainer(.global)
