@@ -296,6 +296,7 @@ extension SyntheticConfig {
         domainsPerDevice = r.int("domains_per_device", default: domainsPerDevice, range: 0...64)
         if domainsPerDevice > domains.count { r.fail("domains_per_device", "\(domainsPerDevice) exceeds the \(domains.count) domains") }
         noise = r.double("noise", default: noise, min: 0, max: 10)
+        drift = DriftConfig(reading: r.section("drift"))
         r.finish()
     }
 }
@@ -565,6 +566,20 @@ extension CompressionConfig {
         if stages.contains(.rotate) && blockSize & (blockSize - 1) != 0 {
             r.fail("block_size", "rotation needs a power of two")
         }
+        r.finish()
+    }
+}
+
+extension DriftConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        periods = r.int("periods", default: periods, range: 0...10_000)
+        periodDays = r.double("period_days", default: periodDays, min: 0, max: 3_650, exclusiveMin: true)
+        hotTopics = r.int("hot_topics", default: hotTopics, range: 1...8)
+        turnover = r.double("turnover", default: turnover, min: 0, max: 1)
+        hotShare = r.double("hot_share", default: hotShare, min: 0, max: 1)
+        hotBoost = r.double("hot_boost", default: hotBoost, min: 0, max: 4)
+        externalDelayPeriods = r.int("external_delay_periods", default: externalDelayPeriods, range: 0...10_000)
         r.finish()
     }
 }

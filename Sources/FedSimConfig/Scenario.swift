@@ -187,6 +187,27 @@ public struct SyntheticConfig: Codable, Sendable, Equatable {
     public var domainsPerDevice = 0
     /// Standard deviation of the rating noise before rounding to the 1–5 scale.
     public var noise = 0.4
+    /// Drifting short-term interests over timestamped periods (off by default).
+    public var drift = DriftConfig()
+    public init() {}
+}
+
+/// Temporal structure of the synthetic population (`data.synthetic.drift`): long-term tastes
+/// (the latent profile) stay fixed, while each period a few item categories are "hot": a
+/// device draws `hot_share` of that period's interactions from them and rates them
+/// `hot_boost` × its susceptibility (∈ [0, 1]) higher. Hot topics persist across a period
+/// boundary with probability 1 − `turnover`, so the previous period predicts the next.
+/// Interactions outside the home domain are "external" and can arrive `external_delay_periods`
+/// late. What LSTTM-style short/long-term models and the temporal protocol need.
+public struct DriftConfig: Codable, Sendable, Equatable {
+    /// Periods of the timeline; 0 keeps the original timestamps (no drift).
+    public var periods = 0
+    public var periodDays = 7.0
+    public var hotTopics = 2
+    public var turnover = 0.5
+    public var hotShare = 0.5
+    public var hotBoost = 1.0
+    public var externalDelayPeriods = 0
     public init() {}
 }
 

@@ -28,7 +28,10 @@ public struct SyntheticPopulation: Population {
     let itemShared: [Float]   // itemCount × sharedFactors
     let itemDomain: [Float]   // itemCount × domainFactors
     let popularityCDF: [[Double]]  // per domain, cumulative popularity over its items
-    static let epoch: Int64 = 1_600_000_000
+    /// Drift: the hot categories of each period, and the items of each (domain, category).
+    public let hotTopics: [[Int32]]
+    let itemsByDomainCategory: [[[Int32]]]
+    public static let epoch: Int64 = 1_600_000_000
 
     public init(_ config: SyntheticConfig, seed: UInt64) {
         self.config = config
@@ -71,6 +74,79 @@ public struct SyntheticPopulation: Population {
         itemDomain = dom
         itemCategories = cats
         popularityCDF = cdfs
+        let nc = max(1, min(8, config.sharedFactors))
+        var byDC = [[[Int32]]](repeating: [[Int32]](repeating: [], count: nc), count: nd)
+        for (i, c) in cats.enumerated() where Int(c) < nc { byDC[Int(domains[i])][Int(c)].append(Int32(i)) }
+        itemsByDomainCategory = byDC
+        hotTopics = Self.hotTopics(config.drift, categories: nc, seed: seed)
+    }
+
+    /// Each period's hot categories: the first period draws `hot_topics` distinct ones; at each
+    /// boundary every topic is replaced (by a category not currently hot) with probability `turnover`.
+    static func hotTopics(_ d: DriftConfig, categories nc: Int, seed: UInt64) -> [[Int32]] {
+        guard d.periods > 0 else { return [] }
+        var rng = Seeds.rng(seed, "synthetic.drift.topics")
+        let k = min(d.hotTopics, nc)
+        var hot = rng.sampleWithoutReplacement(k, from: nc).map { Int32($0) }
+        var out = [hot]
+        for _ in 1..<d.periods {
+            // A replacement is new: neither hot now nor in the period before (when there are enough categories).
+            let previous = hot
+            for i in hot.indices where rng.nextUnitDouble() < d.turnover && k < nc {
+                let avoidPrevious = nc >= 2 * k
+                var c = Int32(rng.nextBounded(nc))
+                while hot.contains(c) || (avoidPrevious && previous.contains(c)) { c = Int32(rng.nextBounded(nc)) }
+                hot[i] = c
+            }
+            out.append(hot)
+        }
+        return out
+    }
+
+    /// The drifting generator: interactions spread evenly over the periods; in period p a
+    /// share `hot_share` is drawn from p's hot categories (in the chosen domain) and rated
+    /// `hot_boost` × susceptibility higher; external (non-home) interactions arrive late.
+    func driftingInteractions(of device: Int) -> Interactions {
+        let p = profile(device)
+        let d = config.drift
+        var rng = Seeds.rng(seed, "synthetic.drift.ratings", UInt64(device))
+        var user = Seeds.rng(seed, "synthetic.drift.user", UInt64(device))
+        let susceptibility = user.nextUnitDouble()
+        let nd = config.domains.count, per = config.itemsPerDomain
+        let len = Int64(d.periodDays * 86_400)
+        var seen = Set<Int32>(minimumCapacity: p.activity * 2)
+        var out = Interactions()
+        var attempts = 0
+        while out.count < p.activity && attempts < p.activity * 50 {
+            attempts += 1
+            let period = out.count * d.periods / p.activity
+            var dom = p.home
+            if let others = p.others {
+                if !others.isEmpty && rng.nextUnitDouble() >= config.homeDomainShare { dom = others[rng.nextBounded(others.count)] }
+            } else if nd > 1 && rng.nextUnitDouble() >= config.homeDomainShare {
+                dom = rng.nextBounded(nd - 1)
+                if dom >= p.home { dom += 1 }
+            }
+            let hot = hotTopics[period]
+            var item: Int32
+            let pool = itemsByDomainCategory[dom][Int(hot[rng.nextBounded(hot.count)])]
+            if rng.nextUnitDouble() < d.hotShare && !pool.isEmpty {
+                item = pool[rng.nextBounded(pool.count)]
+            } else {
+                let cdf = popularityCDF[dom]
+                let u = rng.nextUnitDouble()
+                var lo = 0, hi = per - 1
+                while lo < hi { let mid = (lo + hi) / 2; if cdf[mid] < u { lo = mid + 1 } else { hi = mid } }
+                item = Int32(dom * per + lo)
+            }
+            guard seen.insert(item).inserted else { continue }
+            let boost = hot.contains(itemCategories[Int(item)]) ? d.hotBoost * susceptibility : 0
+            let r = expected(p, Int(item)) + boost + config.noise * rng.nextGaussian()
+            var t = Self.epoch + Int64(period) * len + Int64(rng.nextBounded(Int(len)))
+            if dom != p.home { t += Int64(d.externalDelayPeriods) * len }
+            out.append(item: item, rating: Float(min(5, max(1, r.rounded()))), timestamp: t)
+        }
+        return out
     }
 
     /// Per-device latent profile, regenerated from (seed, device).
@@ -132,6 +208,7 @@ public struct SyntheticPopulation: Population {
     }
 
     public func interactions(of device: Int) -> Interactions {
+        if config.drift.periods > 0 { return driftingInteractions(of: device) }
         let p = profile(device)
         var rng = Seeds.rng(seed, "synthetic.ratings", UInt64(device))
         let nd = config.domains.count, per = config.itemsPerDomain

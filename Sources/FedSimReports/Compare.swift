@@ -159,6 +159,25 @@ extension Compare {
                 table += "\n" + t
                 md += "\n" + m
             }
+            // Temporal protocol: early / middle / late thirds (LSTTM's Table 2 layout).
+            func thirds(_ r: RunData) -> [[String: Any]] { r.summary["cold_start_thirds"] as? [[String: Any]] ?? [] }
+            if runs.contains(where: { !thirds($0).isEmpty }) {
+                for metric in ["auc", "rmse"] {
+                    let h = ["temporal \(metric)", "early", "middle", "late"]
+                    let rs = groups.map { g -> [String] in
+                        [g.key.isEmpty ? "(base)" : g.key] + (0..<3).map { i in
+                            stat(g.runs.compactMap { r -> Double? in
+                                let t = thirds(r)
+                                guard i < t.count, let v = t[i][metric] as? Double, v.isFinite else { return nil }
+                                return v
+                            }, 4)
+                        }
+                    }
+                    let (t, m) = render(h, rs)
+                    table += "\n" + t
+                    md += "\n" + m
+                }
+            }
             // Each configuration against the first, paired by seed (same split, same new users):
             // the seed-to-seed spread of the difference, not of each RMSE.
             if groups.count > 1, groups[0].seeds.allSatisfy({ !$0.isEmpty }) {

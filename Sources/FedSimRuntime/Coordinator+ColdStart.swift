@@ -52,7 +52,31 @@ extension Coordinator {
                 }
             }
         }
+        if split.config.protocol == .temporal {
+            coldStartThirds = Self.thirds(entries, periods: split.config.periods, k: scenario.evaluation.k)
+        }
         return Self.coldStartTable(entries, config: split.config, k: scenario.evaluation.k)
+    }
+
+    /// The temporal protocol's periods pooled into early, middle and late thirds (LSTTM's
+    /// Table 2): period i (0-based) of P falls in third ⌊3i/P⌋.
+    static func thirds(_ unordered: [ColdStartEntry], periods: Int, k: Int) -> [JSONObject] {
+        let entries = unordered.sorted { ($0.slot, $0.device) < ($1.slot, $1.device) }
+        return ["early", "middle", "late"].enumerated().map { third, name in
+            let slots = (0..<periods).filter { 3 * $0 / periods == third }
+            let mine = entries.filter { slots.contains(Int($0.slot)) && $0.count > 0 }
+            var o = JSONObject()
+            o.add("third", name)
+            o.add("periods", slots.map { $0 + 1 })
+            let n = mine.reduce(0) { $0 + Int($1.count) }
+            o.add("ratings", n)
+            o.add("rmse", n > 0 ? (mine.reduce(0.0) { $0 + $1.squaredError } / Double(n)).squareRoot() : .nan)
+            let ranked = mine.filter(\.ranked)
+            let rn = Double(ranked.count)
+            o.add("auc", rn > 0 ? ranked.reduce(0.0) { $0 + $1.auc } / rn : .nan)
+            o.add("ndcg@\(k)", rn > 0 ? ranked.reduce(0.0) { $0 + $1.ndcg } / rn : .nan)
+            return o
+        }
     }
 
     /// Aggregates entries per slot, in device order (sums do not depend on arrival order).

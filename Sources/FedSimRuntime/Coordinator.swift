@@ -110,6 +110,8 @@ public final class Coordinator {
     let coldStart: ColdStartSplit?
     /// Cold-start results of the final evaluation (`summary.json` "cold_start").
     public internal(set) var coldStartResults: [JSONObject] = []
+    /// Temporal protocol: the periods pooled into early / middle / late thirds.
+    public internal(set) var coldStartThirds: [JSONObject] = []
 
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
@@ -171,6 +173,7 @@ public final class Coordinator {
             if r == scenario.training.rounds && coldStart != nil {
                 coldStartResults = try await runColdStart(round: r)
                 line.add("cold_start", coldStartResults)
+                if !coldStartThirds.isEmpty { line.add("cold_start_thirds", coldStartThirds) }
             }
         }
         roundsCompleted = r

@@ -141,6 +141,7 @@ public enum CoordinatorProcess {
             how.add("adapted_groups", scenario.personalization.adaptation.groups.map(\.rawValue).joined(separator: "+"))
             s.add("cold_start_protocol", how)
             s.add("cold_start", c.coldStartResults)
+            if !c.coldStartThirds.isEmpty { s.add("cold_start_thirds", c.coldStartThirds) }
         }
         if let c {
             var part = c.participation.summary()

@@ -146,3 +146,66 @@ import Testing
         #expect(abs(share - config.homeDomainShare) < 0.05, "home share \(share)")
     }
 }
+
+@Suite struct DriftTests {
+    func population(turnover: Double = 0.5, delay: Int = 0) -> SyntheticPopulation {
+        var c = SyntheticConfig()
+        c.devices = 200
+        c.domains = ["a", "b"]
+        c.itemsPerDomain = 200
+        c.minRatings = 40
+        c.maxRatings = 120
+        c.drift.periods = 6
+        c.drift.hotTopics = 2
+        c.drift.turnover = turnover
+        c.drift.hotShare = 0.6
+        c.drift.hotBoost = 1.5
+        c.drift.externalDelayPeriods = delay
+        return SyntheticPopulation(c, seed: 11)
+    }
+
+    @Test func hotTopicsAreOverRepresentedAndRatedHigherInTheirPeriod() {
+        let pop = population()
+        let len = Int64(7 * 86_400)
+        var hotShare = 0.0, n = 0.0, hotRatings: [Double] = [], coldRatings: [Double] = []
+        var periodsSeen = Set<Int>()
+        for dev in 0..<200 {
+            let x = pop.interactions(of: dev)
+            #expect(x.count >= 40)
+            for j in 0..<x.count {
+                let p = Int((x.timestamps[j] - SyntheticPopulation.epoch) / len)
+                #expect(p >= 0 && p < 6)
+                periodsSeen.insert(p)
+                let hot = pop.hotTopics[p].contains(pop.itemCategories[Int(x.items[j])])
+                hotShare += hot ? 1 : 0
+                n += 1
+                (hot ? { hotRatings.append(Double(x.ratings[j])) } : { coldRatings.append(Double(x.ratings[j])) })()
+            }
+        }
+        #expect(periodsSeen == Set(0..<6))
+        // 2 of 8 categories are hot: a quarter of items by chance, far more with hot_share 0.6.
+        #expect(hotShare / n > 0.55, "hot share \(hotShare / n)")
+        let mean = { (v: [Double]) in v.reduce(0, +) / Double(v.count) }
+        #expect(mean(hotRatings) > mean(coldRatings) + 0.3, "hot \(mean(hotRatings)) vs other \(mean(coldRatings))")
+    }
+
+    @Test func topicsPersistWithoutTurnoverAndChangeWithIt() {
+        #expect(Set(population(turnover: 0).hotTopics.map { $0.sorted() }).count == 1)
+        let drifting = population(turnover: 1).hotTopics
+        for p in 1..<drifting.count { #expect(Set(drifting[p]).isDisjoint(with: drifting[p - 1])) }
+        // Same seed, same population.
+        #expect(population().interactions(of: 7) == population().interactions(of: 7))
+    }
+
+    @Test func externalBehavioursArriveLate() {
+        let on = population(delay: 2), off = population(delay: 0)
+        let len = Int64(7 * 86_400)
+        let a = on.interactions(of: 3), b = off.interactions(of: 3)
+        #expect(a.items == b.items)
+        let home = on.userFeatures(of: 3)[0]
+        for j in 0..<a.count {
+            let external = on.itemDomains[Int(a.items[j])] != home
+            #expect(a.timestamps[j] - b.timestamps[j] == (external ? 2 * len : 0))
+        }
+    }
+}
