@@ -103,6 +103,28 @@ public struct SyntheticPopulation: Population {
         return out
     }
 
+    /// The domain of the next interaction: home with probability `home_domain_share`, else
+    /// one of the device's other domains (all others without domain skew).
+    func chooseDomain(_ p: Profile, _ rng: inout Xoshiro256) -> Int {
+        let nd = config.domains.count
+        if let others = p.others {
+            if !others.isEmpty && rng.nextUnitDouble() >= config.homeDomainShare { return others[rng.nextBounded(others.count)] }
+        } else if nd > 1 && rng.nextUnitDouble() >= config.homeDomainShare {
+            let d = rng.nextBounded(nd - 1)
+            return d >= p.home ? d + 1 : d
+        }
+        return p.home
+    }
+
+    /// An item of domain d drawn by its Zipf popularity.
+    func popularItem(in d: Int, _ rng: inout Xoshiro256) -> Int32 {
+        let cdf = popularityCDF[d]
+        let u = rng.nextUnitDouble()
+        var lo = 0, hi = config.itemsPerDomain - 1
+        while lo < hi { let mid = (lo + hi) / 2; if cdf[mid] < u { lo = mid + 1 } else { hi = mid } }
+        return Int32(d * config.itemsPerDomain + lo)
+    }
+
     /// The drifting generator: interactions spread evenly over the periods; in period p a
     /// share `hot_share` is drawn from p's hot categories (in the chosen domain) and rated
     /// `hot_boost` × susceptibility higher; external (non-home) interactions arrive late.
@@ -112,7 +134,6 @@ public struct SyntheticPopulation: Population {
         var rng = Seeds.rng(seed, "synthetic.drift.ratings", UInt64(device))
         var user = Seeds.rng(seed, "synthetic.drift.user", UInt64(device))
         let susceptibility = user.nextUnitDouble()
-        let nd = config.domains.count, per = config.itemsPerDomain
         let len = Int64(d.periodDays * 86_400)
         var seen = Set<Int32>(minimumCapacity: p.activity * 2)
         var out = Interactions()
@@ -120,24 +141,14 @@ public struct SyntheticPopulation: Population {
         while out.count < p.activity && attempts < p.activity * 50 {
             attempts += 1
             let period = out.count * d.periods / p.activity
-            var dom = p.home
-            if let others = p.others {
-                if !others.isEmpty && rng.nextUnitDouble() >= config.homeDomainShare { dom = others[rng.nextBounded(others.count)] }
-            } else if nd > 1 && rng.nextUnitDouble() >= config.homeDomainShare {
-                dom = rng.nextBounded(nd - 1)
-                if dom >= p.home { dom += 1 }
-            }
+            let dom = chooseDomain(p, &rng)
             let hot = hotTopics[period]
             var item: Int32
             let pool = itemsByDomainCategory[dom][Int(hot[rng.nextBounded(hot.count)])]
             if rng.nextUnitDouble() < d.hotShare && !pool.isEmpty {
                 item = pool[rng.nextBounded(pool.count)]
             } else {
-                let cdf = popularityCDF[dom]
-                let u = rng.nextUnitDouble()
-                var lo = 0, hi = per - 1
-                while lo < hi { let mid = (lo + hi) / 2; if cdf[mid] < u { lo = mid + 1 } else { hi = mid } }
-                item = Int32(dom * per + lo)
+                item = popularItem(in: dom, &rng)
             }
             guard seen.insert(item).inserted else { continue }
             let boost = hot.contains(itemCategories[Int(item)]) ? d.hotBoost * susceptibility : 0
@@ -211,7 +222,6 @@ public struct SyntheticPopulation: Population {
         if config.drift.periods > 0 { return driftingInteractions(of: device) }
         let p = profile(device)
         var rng = Seeds.rng(seed, "synthetic.ratings", UInt64(device))
-        let nd = config.domains.count, per = config.itemsPerDomain
         var seen = Set<Int32>(minimumCapacity: p.activity * 2)
         var out = Interactions()
         out.items.reserveCapacity(p.activity)
@@ -221,18 +231,8 @@ public struct SyntheticPopulation: Population {
         var attempts = 0
         while out.count < p.activity && attempts < p.activity * 50 {
             attempts += 1
-            var d = p.home
-            if let others = p.others {
-                if !others.isEmpty && rng.nextUnitDouble() >= config.homeDomainShare { d = others[rng.nextBounded(others.count)] }
-            } else if nd > 1 && rng.nextUnitDouble() >= config.homeDomainShare {
-                d = rng.nextBounded(nd - 1)
-                if d >= p.home { d += 1 }
-            }
-            let cdf = popularityCDF[d]
-            let u = rng.nextUnitDouble()
-            var lo = 0, hi = per - 1
-            while lo < hi { let mid = (lo + hi) / 2; if cdf[mid] < u { lo = mid + 1 } else { hi = mid } }
-            let item = Int32(d * per + lo)
+            let d = chooseDomain(p, &rng)
+            let item = popularItem(in: d, &rng)
             guard seen.insert(item).inserted else { continue }
             let r = expected(p, Int(item)) + config.noise * rng.nextGaussian()
             let rating = Float(min(5, max(1, r.rounded())))

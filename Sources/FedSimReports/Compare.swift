@@ -82,12 +82,7 @@ extension Compare {
     /// Runs grouped by their overrides other than `seed`: mean ± standard deviation over
     /// seeds of RMSE, NDCG@K and ε, as a terminal table and as Markdown.
     public static func grouped(_ runs: [RunData], overrides: [[String]], targetRMSE: Double? = nil) -> (table: String, markdown: String) {
-        var groups: [(key: String, runs: [RunData], seeds: [String])] = []
-        for (r, o) in zip(runs, overrides) {
-            let key = o.filter { !$0.hasPrefix("seed=") }.joined(separator: " ")
-            let seed = o.first { $0.hasPrefix("seed=") } ?? ""
-            if let i = groups.firstIndex(where: { $0.key == key }) { groups[i].runs.append(r); groups[i].seeds.append(seed) } else { groups.append((key, [r], [seed])) }
-        }
+        let groups = bySeed(runs, overrides)
         let k = runs.first?.k ?? 10
         func stat(_ v: [Double], _ places: Int) -> String {
             guard !v.isEmpty else { return "" }
@@ -144,39 +139,26 @@ extension Compare {
         func slots(_ r: RunData) -> [[String: Any]] { r.summary["cold_start"] as? [[String: Any]] ?? [] }
         if let first = runs.first(where: { !slots($0).isEmpty }) {
             let names = slots(first).map { ($0["k"] as? Int).map { "k=\($0)" } ?? "period \($0["period"] as? Int ?? 0)" }
-            for metric in ["rmse", "ndcg@\(k)"] {
-                let h = ["cold start \(metric)"] + names
+            // One table per metric: a row per configuration, a column per slot of `list`.
+            func slotTable(_ title: String, _ columns: [String], _ list: (RunData) -> [[String: Any]], _ metric: String) {
                 let rs = groups.map { g -> [String] in
-                    [g.key.isEmpty ? "(base)" : g.key] + names.indices.map { i in
+                    [g.key.isEmpty ? "(base)" : g.key] + columns.indices.map { i in
                         stat(g.runs.compactMap { r -> Double? in
-                            let s = slots(r)
+                            let s = list(r)
                             guard i < s.count, let v = s[i][metric] as? Double, v.isFinite else { return nil }
                             return v
                         }, 4)
                     }
                 }
-                let (t, m) = render(h, rs)
+                let (t, m) = render([title] + columns, rs)
                 table += "\n" + t
                 md += "\n" + m
             }
+            for metric in ["rmse", "ndcg@\(k)"] { slotTable("cold start \(metric)", names, slots, metric) }
             // Temporal protocol: early / middle / late thirds (LSTTM's Table 2 layout).
             func thirds(_ r: RunData) -> [[String: Any]] { r.summary["cold_start_thirds"] as? [[String: Any]] ?? [] }
             if runs.contains(where: { !thirds($0).isEmpty }) {
-                for metric in ["auc", "rmse"] {
-                    let h = ["temporal \(metric)", "early", "middle", "late"]
-                    let rs = groups.map { g -> [String] in
-                        [g.key.isEmpty ? "(base)" : g.key] + (0..<3).map { i in
-                            stat(g.runs.compactMap { r -> Double? in
-                                let t = thirds(r)
-                                guard i < t.count, let v = t[i][metric] as? Double, v.isFinite else { return nil }
-                                return v
-                            }, 4)
-                        }
-                    }
-                    let (t, m) = render(h, rs)
-                    table += "\n" + t
-                    md += "\n" + m
-                }
+                for metric in ["auc", "rmse"] { slotTable("temporal \(metric)", ["early", "middle", "late"], thirds, metric) }
             }
             // Each configuration against the first, paired by seed (same split, same new users):
             // the seed-to-seed spread of the difference, not of each RMSE.
@@ -205,14 +187,22 @@ extension Compare {
         return (table, md)
     }
 
+    /// Runs grouped by their overrides other than `seed=`, in first-seen order, with each
+    /// run's seed override (to pair runs across groups).
+    static func bySeed(_ runs: [RunData], _ overrides: [[String]]) -> [(key: String, runs: [RunData], seeds: [String])] {
+        var groups: [(key: String, runs: [RunData], seeds: [String])] = []
+        for (r, o) in zip(runs, overrides) {
+            let key = o.filter { !$0.hasPrefix("seed=") }.joined(separator: " ")
+            let seed = o.first { $0.hasPrefix("seed=") } ?? ""
+            if let i = groups.firstIndex(where: { $0.key == key }) { groups[i].runs.append(r); groups[i].seeds.append(seed) } else { groups.append((key, [r], [seed])) }
+        }
+        return groups
+    }
+
     /// Cold-start RMSE against k (or period) per configuration: the mean over seeds with its
     /// 95% confidence interval as a band. nil when the runs have no cold-start results.
     public static func coldStartCurves(_ runs: [RunData], overrides: [[String]], title: String) -> String? {
-        var groups: [(key: String, runs: [RunData])] = []
-        for (r, o) in zip(runs, overrides) {
-            let key = o.filter { !$0.hasPrefix("seed=") }.joined(separator: " ")
-            if let i = groups.firstIndex(where: { $0.key == key }) { groups[i].runs.append(r) } else { groups.append((key, [r])) }
-        }
+        let groups = bySeed(runs, overrides)
         func slots(_ r: RunData) -> [[String: Any]] { r.summary["cold_start"] as? [[String: Any]] ?? [] }
         guard let first = runs.first(where: { !slots($0).isEmpty }) else { return nil }
         let xs = slots(first).map { Double(($0["k"] ?? $0["period"]) as? Int ?? 0) }
@@ -240,12 +230,7 @@ extension Compare {
     /// the mean difference with its 95% confidence band, and a zero line. nil without cold-start
     /// results, a second configuration or seeds to pair by.
     public static func coldStartDeltaCurves(_ runs: [RunData], overrides: [[String]], title: String) -> String? {
-        var groups: [(key: String, runs: [RunData], seeds: [String])] = []
-        for (r, o) in zip(runs, overrides) {
-            let key = o.filter { !$0.hasPrefix("seed=") }.joined(separator: " ")
-            let seed = o.first { $0.hasPrefix("seed=") } ?? ""
-            if let i = groups.firstIndex(where: { $0.key == key }) { groups[i].runs.append(r); groups[i].seeds.append(seed) } else { groups.append((key, [r], [seed])) }
-        }
+        let groups = bySeed(runs, overrides)
         func slots(_ r: RunData) -> [[String: Any]] { r.summary["cold_start"] as? [[String: Any]] ?? [] }
         func value(_ r: RunData, _ i: Int) -> Double? {
             let s = slots(r)

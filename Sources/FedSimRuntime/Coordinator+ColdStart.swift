@@ -20,36 +20,20 @@ extension Coordinator {
         }
         let slots = split.config.protocol == .temporal ? split.config.periods : split.config.k.count
         var entries: [ColdStartEntry] = []
-        var waiting = Set(requested.keys)
-        let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
-        while !waiting.isEmpty {
-            switch await next() {
-            case .deadline(let id) where id == deadline:
-                log.warning("cold-start evaluation: deadline passed with \(waiting.count) processes outstanding")
-                waiting.removeAll()
-            case .deadline: continue
-            case .transportEnded: waiting.removeAll()
-            case .transport(let e):
-                if case .closed(let c, _) = e { waiting.remove(c) }
-                guard let (p, c, m) = await handleControl(e) else { continue }
-                switch m {
-                case .coldStartReport(let rep) where rep.round == UInt32(r):
-                    guard waiting.remove(c) != nil else { continue }
-                    let asked = Set(requested[c] ?? [])
-                    for e in rep.entries {
-                        guard asked.contains(e.device), Int(e.slot) < slots, e.squaredError.isFinite, e.squaredError >= 0,
-                              e.absoluteError.isFinite, e.ndcg.isFinite, e.hit.isFinite, e.auc.isFinite
-                        else {
-                            log.warning("process \(p): discarding invalid cold-start entry for device \(e.device)")
-                            continue
-                        }
-                        entries.append(e)
-                    }
-                case .update, .failed, .evaluation, .compressedUpdate, .coldStartReport:
+        await collectReplies(from: Set(requested.keys), phase: "the cold-start evaluation") { m in
+            if case .coldStartReport(let rep) = m, rep.round == UInt32(r) { return .reply }
+            return [.update, .failed, .evaluation, .compressedUpdate, .coldStartReport].contains { $0 == m.kind } ? .late : .violation
+        } consume: { p, c, m in
+            guard case .coldStartReport(let rep) = m else { return }
+            let asked = Set(requested[c] ?? [])
+            for e in rep.entries {
+                guard asked.contains(e.device), Int(e.slot) < slots, e.squaredError.isFinite, e.squaredError >= 0,
+                      e.absoluteError.isFinite, e.ndcg.isFinite, e.hit.isFinite, e.auc.isFinite
+                else {
+                    log.warning("process \(p): discarding invalid cold-start entry for device \(e.device)")
                     continue
-                default:
-                    await protocolViolation(c, p, "sent \(m.kindName) during the cold-start evaluation")
                 }
+                entries.append(e)
             }
         }
         if split.config.protocol == .temporal {

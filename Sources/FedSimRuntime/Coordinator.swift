@@ -270,6 +270,41 @@ public final class Coordinator {
         return id
     }
 
+    /// How a message received while collecting one reply per process is treated.
+    enum ReplyVerdict { case reply, late, violation }
+
+    /// Waits until each connection in `connections` has sent its reply (or the deadline
+    /// passes, or the connection closes). `classify` sorts every control message: a reply is
+    /// passed to `consume` once per connection (a second one is ignored with a warning), late
+    /// messages of an earlier phase are dropped, anything else is a protocol violation.
+    func collectReplies(from connections: Set<ConnectionID>, phase: String, classify: (Message) -> ReplyVerdict,
+                        consume: (Int, ConnectionID, Message) -> Void) async {
+        var waiting = connections
+        let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
+        while !waiting.isEmpty {
+            switch await next() {
+            case .deadline(let id) where id == deadline:
+                log.warning("\(phase): deadline passed with \(waiting.count) processes outstanding")
+                waiting.removeAll()
+            case .deadline: continue
+            case .transportEnded: waiting.removeAll()
+            case .transport(let e):
+                if case .closed(let c, _) = e { waiting.remove(c) }
+                guard let (p, c, m) = await handleControl(e) else { continue }
+                switch classify(m) {
+                case .reply:
+                    guard waiting.remove(c) != nil else {
+                        log.warning("process \(p) sent a second \(m.kindName) during \(phase); ignored")
+                        continue
+                    }
+                    consume(p, c, m)
+                case .late: continue
+                case .violation: await protocolViolation(c, p, "sent \(m.kindName) during \(phase)")
+                }
+            }
+        }
+    }
+
     func next() async -> Input {
         await iterator.next() ?? .transportEnded
     }
@@ -672,44 +707,25 @@ public final class Coordinator {
         var results: [DeviceEvaluation] = []
         var recommended = [Double](repeating: 0, count: population.items)
         var rated = [Double](repeating: 0, count: population.items)
-        var waiting = Set(requested.keys)
-        let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
-        while !waiting.isEmpty {
-            switch await next() {
-            case .deadline(let id) where id == deadline:
-                log.warning("evaluation of round \(r): deadline passed with \(waiting.count) processes outstanding")
-                waiting.removeAll()
-            case .deadline: continue
-            case .transportEnded: waiting.removeAll()
-            case .transport(let e):
-                if case .closed(let c, _) = e { waiting.remove(c) }
-                guard let (p, c, m) = await handleControl(e) else { continue }
-                switch m {
-                case .evaluation(let rep) where rep.round == UInt32(r):
-                    guard waiting.remove(c) != nil else {
-                        log.warning("process \(p) sent a second evaluation report for round \(r); ignored")
-                        continue
-                    }
-                    let asked = requested[c] ?? []
-                    for e in rep.entries {
-                        guard asked.contains(UInt32(truncatingIfNeeded: e.device)), e.squaredError.isFinite, e.absoluteError.isFinite,
-                              e.squaredError >= 0, e.hit.isFinite, e.ndcg.isFinite
-                        else {
-                            log.warning("process \(p): discarding invalid evaluation entry for device \(e.device)")
-                            continue
-                        }
-                        results.append(e)
-                    }
-                    // Exposure and popularity counts: per-process sums, bounded by what it was asked.
-                    for (list, target) in [(rep.recommended, 0), (rep.rated, 1)] {
-                        for (item, count) in list where Int(item) < population.items && Int(count) <= asked.count {
-                            if target == 0 { recommended[Int(item)] += Double(count) } else { rated[Int(item)] += Double(count) }
-                        }
-                    }
-                case .update, .failed, .evaluation, .compressedUpdate:
-                    continue  // late messages of an earlier phase
-                default:
-                    await protocolViolation(c, p, "sent \(m.kindName) during evaluation")
+        await collectReplies(from: Set(requested.keys), phase: "evaluation of round \(r)") { m in
+            if case .evaluation(let rep) = m, rep.round == UInt32(r) { return .reply }
+            return [.update, .failed, .evaluation, .compressedUpdate].contains { $0 == m.kind } ? .late : .violation
+        } consume: { p, c, m in
+            guard case .evaluation(let rep) = m else { return }
+            let asked = requested[c] ?? []
+            for e in rep.entries {
+                guard asked.contains(UInt32(truncatingIfNeeded: e.device)), e.squaredError.isFinite, e.absoluteError.isFinite,
+                      e.squaredError >= 0, e.hit.isFinite, e.ndcg.isFinite
+                else {
+                    log.warning("process \(p): discarding invalid evaluation entry for device \(e.device)")
+                    continue
+                }
+                results.append(e)
+            }
+            // Exposure and popularity counts: per-process sums, bounded by what it was asked.
+            for (list, target) in [(rep.recommended, 0), (rep.rated, 1)] {
+                for (item, count) in list where Int(item) < population.items && Int(count) <= asked.count {
+                    if target == 0 { recommended[Int(item)] += Double(count) } else { rated[Int(item)] += Double(count) }
                 }
             }
         }

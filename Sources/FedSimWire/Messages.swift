@@ -42,6 +42,32 @@ public enum Message: Equatable, Sendable {
     /// Client → coordinator: cold-start sums, one entry per device and slot (k or period).
     case coldStartReport(ColdStartReport)
 
+    /// The message's kind without its payload (to match kinds in sets and switches).
+    public enum Kind: Sendable, Hashable {
+        case hello, welcome, reject, train, update, failed, evaluate, evaluation, shutdown, secagg, compressedUpdate
+        case checkpoint, checkpointed, coldStart, coldStartReport
+    }
+
+    public var kind: Kind {
+        switch self {
+        case .hello: return .hello
+        case .welcome: return .welcome
+        case .reject: return .reject
+        case .train: return .train
+        case .update: return .update
+        case .failed: return .failed
+        case .evaluate: return .evaluate
+        case .evaluation: return .evaluation
+        case .shutdown: return .shutdown
+        case .secagg: return .secagg
+        case .compressedUpdate: return .compressedUpdate
+        case .checkpoint: return .checkpoint
+        case .checkpointed: return .checkpointed
+        case .coldStart: return .coldStart
+        case .coldStartReport: return .coldStartReport
+        }
+    }
+
     public var kindName: String {
         switch self {
         case .hello: return "hello"
