@@ -72,6 +72,38 @@ import Testing
         #expect(bytes.count == (80 * 5 + 1) * 4)
     }
 
+    /// Meta-learning and a held-out domain over real processes and sockets: the cold-start
+    /// results land in summary.json and the last metrics line, identically on a second run.
+    @Test func coldStartOverRealProcessesIsReproducible() throws {
+        var s = TestSupport.tinyScenario(devices: 80, rounds: 4, perRound: 30)
+        s.data.synthetic.domains = ["a", "b", "c"]
+        s.data.synthetic.minRatings = 20
+        s.model.kind = .twoTower
+        s.model.domainAdapters = true
+        s.personalization.strategy = .global
+        s.personalization.adaptation.groups = [.personal, .domain]
+        s.meta.algorithm = .fomaml
+        s.meta.innerGroups = [.personal, .domain]
+        s.evaluation.coldStart.protocol = .newDomain
+        s.evaluation.coldStart.domain = "c"
+        s.evaluation.coldStart.k = [0, 1, 3]
+        let file = Self.scenarioFile(s)
+        let out = TestSupport.temporaryDirectory()
+        var lists: [[[String: Any]]] = []
+        for _ in 0..<2 {
+            let r = try Self.fedsim(["run", file, "--out", out, "--quiet"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let summary = try #require(TestSupport.json(r.runDirectory + "/summary.json"))
+            let cold = try #require(summary["cold_start"] as? [[String: Any]])
+            #expect(cold.map { $0["k"] as? Int } == [0, 1, 3])
+            #expect(cold.allSatisfy { ($0["devices"] as? Int ?? 0) > 0 && ($0["rmse"] as? Double).map { $0.isFinite } == true })
+            #expect((summary["cold_start_protocol"] as? [String: Any])?["initialisation"] as? String == "meta-learned (fomaml)")
+            #expect((TestSupport.metricsLines(r.runDirectory + "/metrics.jsonl").last?["cold_start"] as? [[String: Any]])?.count == 3)
+            lists.append(cold)
+        }
+        #expect(lists[0].map { $0["rmse"] as? Double } == lists[1].map { $0["rmse"] as? Double })
+    }
+
     @Test func sameSeedSameMetrics() throws {
         var s = TestSupport.tinyScenario(devices: 80, rounds: 5, perRound: 30)
         s.evaluation.every = 1
