@@ -310,6 +310,8 @@ extension ModelConfig {
         userFeatures = r.bool("user_features", default: userFeatures)
         itemContent = r.bool("item_content", default: itemContent)
         domainAdapters = r.bool("domain_adapters", default: domainAdapters)
+        disentangle = r.bool("disentangle", default: disentangle)
+        alignmentWeight = r.double("alignment_weight", default: alignmentWeight, min: 0, max: 100)
         hidden = r.int("hidden", default: hidden, range: 1...4096)
         negatives = r.int("negatives", default: negatives, range: 1...1000)
         r.finish()

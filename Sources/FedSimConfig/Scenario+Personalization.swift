@@ -234,6 +234,7 @@ extension Scenario {
             }
         }
         if !twoTower {
+            if model.disentangle { out.append(("model.disentangle", "needs model.kind: two_tower")) }
             if personalization.strategy != .fedper {
                 out.append(("personalization.strategy", "needs model.kind: two_tower (\(model.kind.rawValue)'s user row is always a FedPer-style personal layer)"))
             }
@@ -247,6 +248,9 @@ extension Scenario {
         if training.mode == .centralized { out.append(("training.mode", "model.kind two_tower runs federated only")) }
         if privacy.enabled && privacy.clipping == .perGroup {
             out.append(("privacy.clipping", "per_group bounds name mf's tensors; use clipping: flat with two_tower"))
+        }
+        if model.disentangle && !model.domainAdapters {
+            out.append(("model.disentangle", "disentangling domain-specific parts needs domain adapters (model.domain_adapters: true)"))
         }
         let groups = personalization.adaptation.groups + (meta.enabled ? meta.innerGroups : [])
         if groups.contains(.domain) && !model.domainAdapters {

@@ -233,6 +233,12 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var itemContent = true
     /// two_tower: per-domain FiLM adapters (γ, β, bias), a `domain` parameter group.
     public var domainAdapters = false
+    /// two_tower with domain adapters: disentangle domain-invariant and domain-specific parts
+    /// (a shared adapter prior every domain's adapter is an offset from, and cross-domain
+    /// alignment of the shared item tower on each device).
+    public var disentangle = false
+    /// Weight of the alignment loss with `disentangle`.
+    public var alignmentWeight = 0.1
     /// deepfm: hidden units of the MLP.
     public var hidden = 32
     /// deepfm: negatives sampled on the device per positive, each round.

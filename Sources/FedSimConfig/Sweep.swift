@@ -81,8 +81,12 @@ public struct SweepSpec: Sendable, Equatable {
         return (SweepSpec(name: name, runs: runs, targetRMSE: target), base)
     }
 
+    /// A value as `--set` takes it: scalars as they are, lists and mappings in flow style
+    /// (`[personal, domain]`), so labels and overrides stay on one line.
     static func text(_ n: Node) -> String {
         if let s = n.scalar?.string { return s }
+        if let seq = n.sequence { return "[" + seq.map(text).joined(separator: ", ") + "]" }
+        if let m = n.mapping { return "{" + m.map { "\(text($0.key)): \(text($0.value))" }.joined(separator: ", ") + "}" }
         return (try? Yams.serialize(node: n).trimmingCharacters(in: .whitespacesAndNewlines)) ?? ""
     }
 }

@@ -69,6 +69,7 @@ public final class DeviceHost {
                                     weighting: scenario.training.weighting, personalization: scenario.personalization, meta: scenario.meta,
                                     itemCategories: population.itemCategories, itemDomains: population.itemDomains)
             if scenario.meta.task == .temporal { t.periodOf = coldSplit?.trainingPeriod(periods: scenario.meta.periods) }
+            if scenario.model.disentangle { t.alignmentWeight = scenario.model.alignmentWeight }
             twoTower = t
         } else {
             twoTower = nil

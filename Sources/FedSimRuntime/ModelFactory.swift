@@ -8,7 +8,7 @@ public enum ModelFactory {
     public static func twoTowerShape(_ s: Scenario, _ info: PopulationInfo) -> TwoTowerShape {
         TwoTowerShape(items: info.items, dim: s.model.dim, userFeatures: s.model.userFeatures ? (info.userFeatures ?? 0) : 0,
                       categories: s.model.itemContent ? (info.categories ?? 0) : 0, domains: info.domains ?? [],
-                      adapters: s.model.domainAdapters)
+                      adapters: s.model.domainAdapters, adapterPrior: s.model.disentangle)
     }
 
     public static func deepFMShape(_ s: Scenario, _ info: PopulationInfo) -> DeepFMShape {

@@ -58,6 +58,73 @@ import Testing
         #expect(worst < 1e-6, "worst relative error \(worst)")
     }
 
+    /// The same check with the shared adapter prior of disentanglement.
+    @Test func gradientWithAdapterPriorMatchesFiniteDifferences() {
+        var (m, x) = fixture(seed: 5)
+        m.adapterPrior = (0..<9).map { Double($0 % 4) * 0.1 - 0.15 }
+        let l2 = 0.05
+        var g = m.zeros()
+        _ = TwoTowerKernel.accumulateGradient(m, x, range: 0..<x.count, l2: l2, offsetL2: l2, into: &g)
+        let h = 1e-6
+        var worst = 0.0
+        for i in m.adapterPrior.indices + m.adapter.indices.map({ $0 + 100 }) {
+            var plus = m, minus = m
+            if i < 100 { plus.adapterPrior[i] += h; minus.adapterPrior[i] -= h } else { plus.adapter[i - 100] += h; minus.adapter[i - 100] -= h }
+            let num = (TwoTowerKernel.loss(plus, x, range: 0..<x.count, l2: l2, offsetL2: l2)
+                - TwoTowerKernel.loss(minus, x, range: 0..<x.count, l2: l2, offsetL2: l2)) / (2 * h)
+            let a = i < 100 ? g.adapterPrior[i] : g.adapter[i - 100]
+            worst = max(worst, abs(a - num) / max(1e-6, abs(a) + abs(num)))
+        }
+        #expect(worst < 1e-6, "worst relative error \(worst)")
+    }
+
+    /// The alignment loss's gradient (item and category rows) against finite differences; it
+    /// vanishes for a device with one domain.
+    @Test func alignmentGradientMatchesFiniteDifferences() {
+        let (m, x) = fixture(seed: 6)
+        var g = m.zeros()
+        let w = 0.7
+        let loss = TwoTowerAlignment.accumulateGradient(m, x, weight: w, into: &g)
+        #expect(loss > 0 && abs(loss - TwoTowerAlignment.loss(m, x, weight: w)) < 1e-12)
+        let h = 1e-6
+        var worst = 0.0
+        for i in m.item.indices {
+            var plus = m, minus = m
+            plus.item[i] += h; minus.item[i] -= h
+            let num = (TwoTowerAlignment.loss(plus, x, weight: w) - TwoTowerAlignment.loss(minus, x, weight: w)) / (2 * h)
+            worst = max(worst, abs(g.item[i] - num) / max(1e-6, abs(g.item[i]) + abs(num)))
+        }
+        for i in m.category.indices where i % 5 != 4 {  // bias columns take no part
+            var plus = m, minus = m
+            plus.category[i] += h; minus.category[i] -= h
+            let num = (TwoTowerAlignment.loss(plus, x, weight: w) - TwoTowerAlignment.loss(minus, x, weight: w)) / (2 * h)
+            worst = max(worst, abs(g.category[i] - num) / max(1e-6, abs(g.category[i]) + abs(num)))
+        }
+        #expect(worst < 1e-6, "worst relative error \(worst)")
+        var one = x
+        one.adapter = one.adapter.map { $0 >= 0 ? 0 : -1 }
+        var g1 = m.zeros()
+        #expect(TwoTowerAlignment.accumulateGradient(m, one, weight: w, into: &g1) == 0 && g1 == m.zeros())
+    }
+
+    /// With the adapter prior, a domain no device trained scores through the prior alone.
+    @Test func unseenDomainStartsFromTheAdapterPrior() {
+        let shape = TwoTowerShape(items: 12, dim: 4, userFeatures: 2, categories: 3, domains: ["a", "b", "c"], adapters: true, adapterPrior: true)
+        #expect(shape.layout.tensors.last?.name == "domain_adapter_prior" && shape.layout.tensors.last?.group == .shared)
+        var shared = shape.initialShared(initStd: 0.1, globalBias: 3, seed: 3)
+        for f in 0..<9 { shared[shape.adapterPrior + f] = 0.05 * Float(f + 1) }
+        let t = TwoTowerTrainer(shape: shape, local: LocalTrainingConfig(), weighting: .examples, personalization: PersonalizationConfig(),
+                                meta: MetaConfig(), itemCategories: Self.categories, itemDomains: Self.domains)
+        var none = AdaptationConfig()
+        none.steps = 0
+        let support = data([8, 9])  // domain c, adapter row untouched (0)
+        let scorer = t.adaptedScorer(shared: shared, support: support, features: [1, 1], adaptation: none)
+        let v = t.view(shared: shared, offset: t.zeroOffset, data: support, features: [1, 1])
+        #expect(v.block.adapterPrior == Array(shared[shape.adapterPrior..<(shape.adapterPrior + 9)]))
+        let u = v.block.userTower()
+        for j in 0..<2 { #expect(abs(scorer.score(Int(support.items[j])) - TwoTowerKernel.predict(v.block, u, v.examples, j)) < 1e-5) }
+    }
+
     /// A step with a mask changes exactly the groups it names, bit for bit.
     @Test(arguments: [GroupMask.personal, [.personal, .domain], .domain, [.shared]])
     func stepTouchesOnlyMaskedGroups(mask: GroupMask) {

@@ -11,9 +11,11 @@ public struct TwoTowerBlock<T: BinaryFloatingPoint>: Equatable {
     public var features: [T]    // nf × (d + 1): the device's feature rows, all active for every example
     public var category: [T]    // nc × (d + 1)
     public var adapter: [T]     // na × (2d + 1): γ, β, bias
+    /// The shared adapter prior added to every adapter row (empty: none).
+    public var adapterPrior: [T] = []
     public var offset: [T]      // d + 1 (personal)
 
-    public init(dim: Int, items: Int, features: Int, categories: Int, adapters: Int) {
+    public init(dim: Int, items: Int, features: Int, categories: Int, adapters: Int, adapterPrior: Bool = false) {
         self.dim = dim
         let e = dim + 1
         item = [T](repeating: 0, count: items * dim)
@@ -23,12 +25,18 @@ public struct TwoTowerBlock<T: BinaryFloatingPoint>: Equatable {
         category = [T](repeating: 0, count: categories * e)
         adapter = [T](repeating: 0, count: adapters * (2 * dim + 1))
         offset = [T](repeating: 0, count: e)
+        if adapterPrior { self.adapterPrior = [T](repeating: 0, count: 2 * dim + 1) }
     }
 
     /// The same shape, all zeros (a gradient buffer).
     public func zeros() -> TwoTowerBlock {
         TwoTowerBlock(dim: dim, items: itemBias.count, features: features.count / (dim + 1),
-                      categories: category.count / (dim + 1), adapters: adapter.count / (2 * dim + 1))
+                      categories: category.count / (dim + 1), adapters: adapter.count / (2 * dim + 1), adapterPrior: !adapterPrior.isEmpty)
+    }
+
+    /// Element f of adapter row a as used: the row plus the shared prior, if any.
+    @inlinable public func adapterValue(_ a: Int, _ f: Int) -> T {
+        adapter[a * (2 * dim + 1) + f] + (adapterPrior.isEmpty ? 0 : adapterPrior[f])
     }
 
     /// User tower: prior + Σ feature rows + offset (d + 1 values: vector then bias).
@@ -76,11 +84,11 @@ public enum TwoTowerKernel {
         let i = Int(x.item[j]), c = Int(x.category[j]), a = Int(x.adapter[j])
         var s = m.globalBias + u[d] + m.itemBias[i]
         if c >= 0 { s += m.category[c * e + d] }
-        if a >= 0 { s += m.adapter[a * w + 2 * d] }
+        if a >= 0 { s += m.adapterValue(a, 2 * d) }
         for f in 0..<d {
             var base = m.item[i * d + f]
             if c >= 0 { base += m.category[c * e + f] }
-            let v = a >= 0 ? base * (1 + m.adapter[a * w + f]) + m.adapter[a * w + d + f] : base
+            let v = a >= 0 ? base * (1 + m.adapterValue(a, f)) + m.adapterValue(a, d + f) : base
             s += u[f] * v
         }
         return s
@@ -104,7 +112,10 @@ public enum TwoTowerKernel {
             var reg = m.itemBias[i] * m.itemBias[i] + fr
             for f in 0..<d { reg += m.item[i * d + f] * m.item[i * d + f] }
             if c >= 0 { for f in 0..<e { reg += m.category[c * e + f] * m.category[c * e + f] } }
-            if a >= 0 { for f in 0..<w { reg += m.adapter[a * w + f] * m.adapter[a * w + f] } }
+            if a >= 0 {
+                for f in 0..<w { reg += m.adapter[a * w + f] * m.adapter[a * w + f] }
+                for v in m.adapterPrior { reg += v * v }
+            }
             total += err * err / 2 + l2 / 2 * reg + offsetL2 / 2 * dr
         }
         return total / T(range.count)
@@ -131,10 +142,14 @@ public enum TwoTowerKernel {
                 if c >= 0 { base += m.category[c * e + f] }
                 var v = base, gBase = es * u[f]
                 if a >= 0 {
-                    let gamma = m.adapter[a * w + f]
-                    v = base * (1 + gamma) + m.adapter[a * w + d + f]
+                    let gamma = m.adapterValue(a, f)
+                    v = base * (1 + gamma) + m.adapterValue(a, d + f)
                     g.adapter[a * w + f] += es * u[f] * base
                     g.adapter[a * w + d + f] += es * u[f]
+                    if !m.adapterPrior.isEmpty {
+                        g.adapterPrior[f] += es * u[f] * base
+                        g.adapterPrior[d + f] += es * u[f]
+                    }
                     gBase = es * u[f] * (1 + gamma)
                 }
                 gu[f] += es * v
@@ -146,6 +161,10 @@ public enum TwoTowerKernel {
             if a >= 0 {
                 g.adapter[a * w + 2 * d] += es
                 for f in 0..<w { g.adapter[a * w + f] += rs * m.adapter[a * w + f] }
+                if !m.adapterPrior.isEmpty {
+                    g.adapterPrior[2 * d] += es
+                    for f in 0..<w { g.adapterPrior[f] += rs * m.adapterPrior[f] }
+                }
             }
             g.globalBias += es
         }
@@ -179,7 +198,76 @@ public enum TwoTowerKernel {
         if shared { m.globalBias -= lr * g.globalBias }
         g.globalBias = 0
         apply(&m.prior, &g.prior, 0..<e, shared)
+        apply(&m.adapterPrior, &g.adapterPrior, 0..<m.adapterPrior.count, shared)
         apply(&m.features, &g.features, 0..<m.features.count, shared)
         apply(&m.offset, &g.offset, 0..<e, mask.contains(.personal))
+    }
+}
+
+/// Cross-domain alignment of the shared item tower (disentanglement): a device with data in
+/// two domains pulls the mean shared representation of its items in one, z_A = mean(q_i + C_c),
+/// toward that in the other, L = w · (1 − cos(z_A, z_B)), for its two domains with the most
+/// examples (at least two each). Positive pairs only, computed on the device: the rating loss
+/// keeps the representations from collapsing; the domain-specific part (the adapters) is
+/// left free to differ.
+public enum TwoTowerAlignment {
+    /// The two adapter rows with the most examples (ties by row), each with ≥ 2 examples.
+    static func pair(_ x: TwoTowerExamples) -> (Int, Int)? {
+        var count: [Int: Int] = [:]
+        for a in x.adapter where a >= 0 { count[Int(a), default: 0] += 1 }
+        let ranked = count.filter { $0.value >= 2 }.sorted { ($0.value, -$0.key) > ($1.value, -$1.key) }
+        return ranked.count >= 2 ? (ranked[0].key, ranked[1].key) : nil
+    }
+
+    static func means<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ x: TwoTowerExamples, _ a: Int) -> ([T], T) {
+        let d = m.dim, e = d + 1
+        var z = [T](repeating: 0, count: d)
+        var n: T = 0
+        for j in 0..<x.count where Int(x.adapter[j]) == a {
+            let i = Int(x.item[j]), c = Int(x.category[j])
+            for f in 0..<d { z[f] += m.item[i * d + f] + (c >= 0 ? m.category[c * e + f] : 0) }
+            n += 1
+        }
+        return (z.map { $0 / n }, n)
+    }
+
+    public static func loss<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ x: TwoTowerExamples, weight: T) -> T {
+        guard let (a, b) = pair(x) else { return 0 }
+        let (za, _) = means(m, x, a), (zb, _) = means(m, x, b)
+        var dot: T = 0, na: T = 0, nb: T = 0
+        for f in za.indices { dot += za[f] * zb[f]; na += za[f] * za[f]; nb += zb[f] * zb[f] }
+        guard na > 0, nb > 0 else { return 0 }
+        return weight * (1 - dot / (na.squareRoot() * nb.squareRoot()))
+    }
+
+    /// Adds the gradient of `loss` into `g`; returns the loss.
+    @discardableResult
+    public static func accumulateGradient<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ x: TwoTowerExamples, weight: T,
+                                                                 into g: inout TwoTowerBlock<T>) -> T {
+        guard let (a, b) = pair(x) else { return 0 }
+        let d = m.dim, e = d + 1
+        let (za, ca) = means(m, x, a), (zb, cb) = means(m, x, b)
+        var dot: T = 0, na2: T = 0, nb2: T = 0
+        for f in 0..<d { dot += za[f] * zb[f]; na2 += za[f] * za[f]; nb2 += zb[f] * zb[f] }
+        guard na2 > 0, nb2 > 0 else { return 0 }
+        let na = na2.squareRoot(), nb = nb2.squareRoot()
+        let cosine = dot / (na * nb)
+        // ∂(1 − cos)/∂z_A = −(z_B/(|z_A||z_B|) − cos · z_A/|z_A|²), and symmetrically.
+        var ga = [T](repeating: 0, count: d), gb = [T](repeating: 0, count: d)
+        for f in 0..<d {
+            ga[f] = -weight * (zb[f] / (na * nb) - cosine * za[f] / na2)
+            gb[f] = -weight * (za[f] / (na * nb) - cosine * zb[f] / nb2)
+        }
+        for j in 0..<x.count {
+            let row = Int(x.adapter[j])
+            guard row == a || row == b else { continue }
+            let gz = row == a ? ga : gb, n = row == a ? ca : cb
+            let i = Int(x.item[j]), c = Int(x.category[j])
+            for f in 0..<d {
+                g.item[i * d + f] += gz[f] / n
+                if c >= 0 { g.category[c * e + f] += gz[f] / n }
+            }
+        }
+        return weight * (1 - cosine)
     }
 }

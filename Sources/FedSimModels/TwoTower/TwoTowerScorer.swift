@@ -19,6 +19,10 @@ public struct TwoTowerScorer {
         let w = 2 * shape.dim + 1
         var a = Array(shared[shape.adapters..<(shape.adapters + shape.domains.count * w)])
         for (dom, row) in adapted where dom < shape.domains.count { a.replaceSubrange((dom * w)..<(dom * w + w), with: row) }
+        if shape.hasAdapterPrior {
+            // Every domain's adapter is an offset from the shared prior.
+            for dom in 0..<shape.domains.count { for f in 0..<w { a[dom * w + f] += shared[shape.adapterPrior + f] } }
+        }
         adapters = a
         self.itemCategories = itemCategories
         self.itemDomains = itemDomains

@@ -27,7 +27,13 @@ public struct TwoTowerShape: Sendable, Equatable {
     public let layout: ParameterLayout
     public let item: Int, itemBias: Int, globalBias: Int, prior: Int, features: Int, category: Int, adapters: Int
 
-    public init(items: Int, dim: Int, userFeatures: Int, categories: Int, domains: [String], adapters useAdapters: Bool) {
+    /// Disentanglement (`model.disentangle`): a shared `domain_adapter_prior` every domain's
+    /// adapter is an offset from, so a domain nobody trained starts from what all domains share.
+    public let hasAdapterPrior: Bool
+    public let adapterPrior: Int
+
+    public init(items: Int, dim: Int, userFeatures: Int, categories: Int, domains: [String], adapters useAdapters: Bool,
+                adapterPrior usePrior: Bool = false) {
         self.items = items
         self.dim = dim
         self.userFeatures = userFeatures
@@ -46,7 +52,12 @@ public struct TwoTowerShape: Sendable, Equatable {
         for d in self.domains {
             t.append(TensorSpec(name: "domain_adapter.\(d)", rows: 1, columns: 2 * dim + 1, group: .domain(d), weighting: .whole))
         }
+        hasAdapterPrior = usePrior && useAdapters
+        if hasAdapterPrior {
+            t.append(TensorSpec(name: "domain_adapter_prior", rows: 1, columns: 2 * dim + 1, group: .shared, weighting: .whole))
+        }
         layout = ParameterLayout(t)
+        adapterPrior = hasAdapterPrior ? layout.offsets[layout.offsets.count - 1] : layout.count
         item = layout.offsets[0]
         itemBias = layout.offsets[1]
         globalBias = layout.offsets[2]

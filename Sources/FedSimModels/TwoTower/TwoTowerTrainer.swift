@@ -17,6 +17,9 @@ public struct TwoTowerTrainer: Sendable {
     public let itemDomains: [Int32]
     /// Maps a timestamp to its period (temporal tasks); nil when tasks are random.
     public var periodOf: (@Sendable (Int64) -> Int)?
+    /// Weight of the cross-domain alignment loss (`model.alignment_weight` with
+    /// `model.disentangle`); 0: off. Applied once per local epoch to the shared item tower.
+    public var alignmentWeight = 0.0
 
     public init(shape: TwoTowerShape, local: LocalTrainingConfig, weighting: TrainingConfig.Weighting,
                 personalization: PersonalizationConfig, meta: MetaConfig, itemCategories: [Int32], itemDomains: [Int32]) {
@@ -68,6 +71,10 @@ public struct TwoTowerTrainer: Sendable {
                 s = r.upperBound
             }
             last = Double(sum) / Double(batch.count)
+            if alignmentWeight > 0 && mask.contains(.shared) {
+                TwoTowerAlignment.accumulateGradient(v.block, batch, weight: Float(alignmentWeight), into: &grad)
+                TwoTowerKernel.step(&v.block, &grad, batch, range: 0..<batch.count, lr: lr, mask: [.shared])
+            }
         }
         return last
     }

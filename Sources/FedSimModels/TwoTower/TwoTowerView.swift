@@ -44,7 +44,9 @@ public struct TwoTowerView {
             x.rating.append(data.ratings[j])
         }
         let rows = features.enumerated().compactMap { shape.featureRow($0.offset, $0.element) }
-        var b = TwoTowerBlock<Float>(dim: d, items: ig.count, features: rows.count, categories: cg.count, adapters: ag.count)
+        var b = TwoTowerBlock<Float>(dim: d, items: ig.count, features: rows.count, categories: cg.count, adapters: ag.count,
+                                     adapterPrior: shape.hasAdapterPrior)
+        if shape.hasAdapterPrior { for f in 0..<w { b.adapterPrior[f] = shared[shape.adapterPrior + f] } }
         for (l, g) in ig.enumerated() {
             for f in 0..<d { b.item[l * d + f] = shared[shape.item + Int(g) * d + f] }
             b.itemBias[l] = shared[shape.itemBias + Int(g)]
@@ -134,10 +136,17 @@ public struct TwoTowerView {
             }
             for ai in 0..<s.domains.count where !touched.contains(ai) { weights[wo[6 + ai]] = 0 }
         }
+        if s.hasAdapterPrior {
+            let slot = wo[6 + s.domains.count]
+            let used = adapterUsed.contains(true)
+            weights[slot] = weighting == .perItem ? (used ? nf : 0) : whole
+            for f in 0..<w { delta[s.adapterPrior + f] = weights[slot] * (block.adapterPrior[f] - start.adapterPrior[f]) }
+        }
         return LocalUpdate(weightedDelta: delta, weights: weights, examples: n, trainLoss: trainLoss)
     }
 
-    /// Adapter rows (global domain index → γ, β, bias) as adapted on this device.
+    /// Adapter rows (global domain index → γ, β, bias) as adapted on this device (the row
+    /// itself, without the shared prior).
     public var adaptedAdapters: [Int: [Float]] {
         let w = 2 * shape.dim + 1
         var out: [Int: [Float]] = [:]
