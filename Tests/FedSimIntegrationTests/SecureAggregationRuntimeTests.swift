@@ -30,7 +30,7 @@ import Testing
 
     static func run(_ s: Scenario) async throws -> Run {
         let population = try PopulationFactory.make(s.data, seed: s.seed)
-        let info = PopulationInfo(name: "t", devices: population.deviceCount, items: population.itemCount, ratingMin: 1, ratingMax: 5)
+        let info = PopulationInfo(population)
         let token = SecureRandom.bytes(32)
         let enrollment = Enrollment(secret: SecureRandom.bytes(32))
         let transport = InMemoryTransport()
@@ -59,6 +59,38 @@ import Testing
         var s = TestSupport.tinyScenario(devices: 60, rounds: rounds, perRound: 24)
         s.secureAggregation.protocol = proto
         return s
+    }
+
+    /// Meta-learning of the two-tower model with domain adapters (shared and domain groups in
+    /// one vector) through SecAgg+: the same model as the plain run to quantization error, no
+    /// plain update ever reaches the coordinator, and the cold-start phase still runs.
+    @Test func metaLearnedTwoTowerThroughSecAggMatchesPlain() async throws {
+        func scenario(_ proto: SecureAggregationConfig.Kind) -> Scenario {
+            var s = Self.scenario(proto)
+            s.model.kind = .twoTower
+            s.model.domainAdapters = true
+            s.model.disentangle = true
+            s.personalization.strategy = .global
+            s.meta.algorithm = .fomaml
+            s.meta.innerGroups = [.personal, .domain]
+            s.personalization.adaptation.groups = [.personal, .domain]
+            s.data.synthetic.minRatings = 25
+            s.evaluation.coldStart.protocol = .newUsers
+            s.evaluation.coldStart.k = [0, 5]
+            s.evaluation.localOnlyEpochs = 0
+            return s
+        }
+        let plain = try await Self.run(scenario(.none))
+        let secure = try await Self.run(scenario(.secaggPlus))
+        let diffs = zip(plain.coordinator.model, secure.coordinator.model).map { abs($0 - $1) }
+        let worst = diffs.max()!
+        let layout = ModelFactory.layout(scenario(.none), PopulationInfo(plain.population))
+        let at = diffs.firstIndex(of: worst)!
+        let tensor = layout.tensors[layout.offsets.lastIndex { $0 <= at }!].name
+        #expect(worst < 1e-3, "largest parameter difference \(worst) in \(tensor)")
+        #expect(plain.coordinator.model != ModelFactory.initialShared(scenario(.none), PopulationInfo(plain.population)))
+        #expect(!secure.recorder.toCoordinator.contains { if case .update = $0 { return true } else { return false } })
+        #expect(secure.coordinator.coldStartResults.count == 2)
     }
 
     @Test func secureRunMatchesPlainRunToQuantizationError() async throws {
@@ -161,7 +193,7 @@ import Testing
         var s = Self.scenario(.secaggPlus, rounds: 1)
         s.runtime.minDevicesPerRound = 1
         let population = try PopulationFactory.make(s.data, seed: s.seed)
-        let info = PopulationInfo(name: "t", devices: population.deviceCount, items: population.itemCount, ratingMin: 1, ratingMax: 5)
+        let info = PopulationInfo(population)
         let token = SecureRandom.bytes(32)
         let enrollment = Enrollment(secret: SecureRandom.bytes(32))
         let transport = InMemoryTransport()

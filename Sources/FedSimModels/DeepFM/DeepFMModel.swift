@@ -207,7 +207,9 @@ public struct DeepFMTrainer: Sendable {
             case .feature: slot = wo[2] + i
             case .domain: slot = wo[7 + i]; touchedDomains.insert(i)
             }
-            weights[slot] = kind == .feature && weighting == .perItem ? whole : w
+            // Per-item weighting: feature and category rows count a device once (their use counts
+            // are unbounded; secure aggregation caps per-row weights).
+            weights[slot] = weighting == .perItem && (kind == .feature || kind == .category) ? 1 : w
             let b = base(kind, i)
             for f in 0..<e { delta[b + f] = weights[slot] * (m.rows[(l + 1) * e + f] - start.rows[(l + 1) * e + f]) }
         }

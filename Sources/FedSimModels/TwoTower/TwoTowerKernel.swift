@@ -80,7 +80,7 @@ public enum TwoTowerKernel {
     /// r̂ for example j given the user tower u (from `userTower()`).
     @inlinable
     public static func predict<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ u: [T], _ x: TwoTowerExamples, _ j: Int) -> T {
-        let d = m.dim, e = d + 1, w = 2 * d + 1
+        let d = m.dim, e = d + 1
         let i = Int(x.item[j]), c = Int(x.category[j]), a = Int(x.adapter[j])
         var s = m.globalBias + u[d] + m.itemBias[i]
         if c >= 0 { s += m.category[c * e + d] }

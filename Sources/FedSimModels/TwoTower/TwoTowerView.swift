@@ -83,9 +83,10 @@ public struct TwoTowerView {
 
     /// The update: Δ = block − start on the shared and domain groups, weighted per slot.
     ///
-    /// Weights: `per_item` gives item, category and adapter rows the device's count of
-    /// examples on them (0 for rows it never used) and whole tensors and feature rows its
-    /// example count; `examples` gives every slot n and `uniform` every slot 1 (FedAvg), except
+    /// Weights: `per_item` gives item rows and adapters the device's count of examples on them
+    /// (0 for rows it never used), category and user-feature rows 1 when used (each such row is
+    /// averaged over the devices that have it: a device's count there is unbounded, and secure
+    /// aggregation caps per-row weights), and whole tensors its example count; `examples` gives every slot n and `uniform` every slot 1 (FedAvg), except
     /// the adapters of domains the device has no data in, which always weigh 0: a domain group
     /// is averaged over its own domain's devices only.
     public func update(weighting: TrainingConfig.Weighting, trainLoss: Double) -> LocalUpdate {
@@ -117,11 +118,12 @@ public struct TwoTowerView {
         weights[wo[3]] = whole
         for f in 0..<e { delta[s.prior + f] = whole * (block.prior[f] - start.prior[f]) }
         for (l, r) in featureRows.enumerated() {
-            weights[wo[4] + r] = whole
-            for f in 0..<e { delta[s.features + r * e + f] = whole * (block.features[l * e + f] - start.features[l * e + f]) }
+            let wt: Float = weighting == .perItem ? (n > 0 ? 1 : 0) : whole
+            weights[wo[4] + r] = wt
+            for f in 0..<e { delta[s.features + r * e + f] = wt * (block.features[l * e + f] - start.features[l * e + f]) }
         }
         for (l, c) in categoryGlobal.enumerated() {
-            let wt = rowWeight(categoryCount[l], categoryUsed[l]), ci = Int(c)
+            let wt = rowWeight(1, categoryUsed[l]), ci = Int(c)
             weights[wo[5] + ci] = wt
             for f in 0..<e { delta[s.category + ci * e + f] = wt * (block.category[l * e + f] - start.category[l * e + f]) }
         }
