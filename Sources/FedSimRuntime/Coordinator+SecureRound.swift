@@ -128,13 +128,61 @@ extension Coordinator {
     /// different model versions, each with its staleness weight).
     func runSecureRound(_ r: Int, chosen: [Int], assignments: [ConnectionID: [UInt32]], discard: Set<Int> = [],
                         trainRequests: [ConnectionID: [DeviceRequest]]? = nil) async throws -> SecureOutcome {
-        let round = UInt32(r)
-        let sa = scenario.secureAggregation
         let n = chosen.count
-        let (k, t) = secAggParameters(n: n)
         let quantizer = try Self.quantizer(scenario: scenario, layout: layout, devices: n)
+        let s = try await runSecureSum(round: UInt32(r), chosen: chosen, assignments: assignments, length: quantizer.length,
+                                       graphSeed: Seeds.derive(scenario.seed, "secagg.graph", UInt64(r)), discard: discard) { c, devices in
+            // With the round announced, hand out the model to train.
+            if let requests = trainRequests?[c] {
+                for req in requests { await self.send(.train(req), to: c) }
+            } else {
+                await self.send(.train(DeviceRequest(round: UInt32(r), devices: devices, shared: self.model, clip: self.dp?.clip ?? 0)), to: c)
+            }
+        }
+        let line = s.line
+        guard let sum = s.sum else {
+            return SecureOutcome(mean: nil, survivors: 0, examples: 0, lossSum: 0, abandoned: s.abandoned, line: line)
+        }
+        let survivors = s.survivors
+        let sa = scenario.secureAggregation
+        var totals = quantizer.dequantize(sum)
+        if scenario.compression.stages == [.rotate] {
+            // Σ R·x = R·Σ x: undo the round's shared rotation on the sum.
+            SharedRotation(blockSize: scenario.compression.blockSize, seed: Seeds.derive(scenario.seed, "secagg.rotation", UInt64(r)))
+                .inverse(&totals.weightedDelta, count: totals.weightedDelta.count)
+        }
+        var realized: Double?
+        if scenario.privacy.mechanism == .distributed {
+            let Δ = quantizer.integerSensitivity(clip: scenario.privacy.sensitivity)
+            let σdev = DistributedDP.deviceSigma(noiseMultiplier: scenario.privacy.noiseMultiplier, sensitivity: Δ, devices: n,
+                                                 assumedDropout: sa.assumedDropout)
+            realized = DistributedDP.realizedMultiplier(deviceSigma: σdev, sensitivity: Δ, survivors: survivors.count)
+        }
+        return SecureOutcome(mean: quantizer.mean(weightedDelta: totals.weightedDelta, weights: totals.weights),
+                             sum: totals.weightedDelta, realizedMultiplier: realized, withinClip: Int(totals.withinClip),
+                             survivors: survivors.count, survivorIDs: survivors.map { Int($0) }.sorted(), examples: totals.examples, lossSum: totals.lossSum, abandoned: nil, line: line)
+    }
+
+    /// The outcome of one SecAgg+ protocol run: the unmasked sum in Z_{2^bits} of the
+    /// survivors' inputs, or why there is none.
+    struct SecureSum {
+        var sum: [UInt32]?
+        var survivors: Set<UInt32>
+        var line: JSONObject
+        var abandoned: String?
+    }
+
+    /// Runs the four SecAgg+ stages for `chosen` over vectors of `length`, and returns the
+    /// survivors' sum. `afterBegin` sends whatever a connection needs right after the round is
+    /// announced (training: the model). Used by training rounds and by evaluation's exposure
+    /// counts alike, so both go through the same protocol code.
+    func runSecureSum(round: UInt32, chosen: [Int], assignments: [ConnectionID: [UInt32]], length: Int, graphSeed: UInt64,
+                      discard: Set<Int> = [], afterBegin: (ConnectionID, [UInt32]) async -> Void) async throws -> SecureSum {
+        let label = round & Self.evaluationRoundFlag != 0 ? "evaluation \(round & ~Self.evaluationRoundFlag)" : "\(round)"
+        let sa = scenario.secureAggregation
+        let (k, t) = secAggParameters(n: chosen.count)
         let config = SecAggRoundConfig(round: round, devices: chosen.map { UInt32($0) }, k: k, t: t, bits: sa.bits,
-                                       graphSeed: Seeds.derive(scenario.seed, "secagg.graph", UInt64(r)), length: quantizer.length)
+                                       graphSeed: graphSeed, length: length)
         let keys = identityKeys
         var server = SecAggServer(config: config, identityKey: { keys[$0] })
         let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
@@ -160,8 +208,8 @@ extension Coordinator {
                 case .closed(let c): waiting.remove(c)
                 case .deadline:
                     timedOut = true
-                    log.warning("round \(r): secure aggregation deadline passed with \(waiting.count) client processes outstanding")
-                case .ended: throw Failure(description: "transport closed during round \(r)")
+                    log.warning("round \(label): secure aggregation deadline passed with \(waiting.count) client processes outstanding")
+                case .ended: throw Failure(description: "transport closed during round \(label)")
                 }
             }
         }
@@ -173,20 +221,16 @@ extension Coordinator {
             }
         }
 
-        // Stage 0 → 1: announce the round (and hand out the model to train); collect keys.
+        // Stage 0 → 1: announce the round (and whatever the caller sends with it); collect keys.
         for (c, devices) in assignments.sorted(by: { $0.key < $1.key }) {
             await send(.begin(config), to: c)
-            if let requests = trainRequests?[c] {
-                for req in requests { await self.send(.train(req), to: c) }
-            } else {
-                await self.send(.train(DeviceRequest(round: round, devices: devices, shared: model, clip: dp?.clip ?? 0)), to: c)
-            }
+            await afterBegin(c, devices)
         }
         try await collect(Set(assignments.keys)) { p, c, payload in
             guard case .advertise(let list) = payload else { return false }
             for a in list {
                 guard owns(p, a.device) else { await protocolViolation(c, p, "advertised keys for device \(a.device), which it does not host"); return true }
-                do { try server.receive(a) } catch { log.warning("round \(r): refusing keys of device \(a.device): \(error)") }
+                do { try server.receive(a) } catch { log.warning("round \(label): refusing keys of device \(a.device): \(error)") }
             }
             return true
         }
@@ -200,7 +244,7 @@ extension Coordinator {
             guard case .shares(let list) = payload else { return false }
             for (from, shares) in Dictionary(grouping: list, by: \.from).sorted(by: { $0.key < $1.key }) {
                 guard owns(p, from) else { await protocolViolation(c, p, "dealt shares as device \(from), which it does not host"); return true }
-                do { try server.receive(shares: shares, from: from) } catch { log.warning("round \(r): refusing shares of device \(from): \(error)") }
+                do { try server.receive(shares: shares, from: from) } catch { log.warning("round \(label): refusing shares of device \(from): \(error)") }
             }
             return true
         }
@@ -216,7 +260,7 @@ extension Coordinator {
                 // Past the simulated deadline, offline, or beyond the over-selection target:
                 // the input arrives too late to count, exactly like a dropout.
                 if discard.contains(Int(d)) { return false }
-                do { try server.receive(masked: y, from: d) } catch { log.warning("round \(r): refusing masked input of device \(d): \(error)") }
+                do { try server.receive(masked: y, from: d) } catch { log.warning("round \(label): refusing masked input of device \(d): \(error)") }
                 return false
             case .maskedDone: return true
             default: return false
@@ -245,7 +289,7 @@ extension Coordinator {
         guard survivors.count >= t else {
             finishLine(&line)
             let why = "only \(survivors.count) devices sent masked input; the threshold is \(t)"
-            return SecureOutcome(mean: nil, survivors: 0, examples: 0, lossSum: 0, abandoned: why, line: line)
+            return SecureSum(sum: nil, survivors: [], line: line, abandoned: why)
         }
 
         // Stage 4: announce survivors; collect revealed shares; unmask.
@@ -257,7 +301,7 @@ extension Coordinator {
             for (holder, reveals) in Dictionary(grouping: list, by: \.holder).sorted(by: { $0.key < $1.key }) {
                 guard owns(p, holder) else { await protocolViolation(c, p, "revealed shares as device \(holder), which it does not host"); return true }
                 do { try server.receive(reveals: reveals, from: holder); revealers += 1 } catch {
-                    log.warning("round \(r): refusing shares revealed by device \(holder): \(error)")
+                    log.warning("round \(label): refusing shares revealed by device \(holder): \(error)")
                 }
             }
             return true
@@ -269,26 +313,14 @@ extension Coordinator {
         } catch {
             closeStage("unmask", revealers)
             finishLine(&line)
-            return SecureOutcome(mean: nil, survivors: 0, examples: 0, lossSum: 0, abandoned: "\(error)", line: line)
+            return SecureSum(sum: nil, survivors: [], line: line, abandoned: "\(error)")
         }
         closeStage("unmask", revealers)
         finishLine(&line)
         lastSecureSum = sum
-        var totals = quantizer.dequantize(sum)
-        if scenario.compression.stages == [.rotate] {
-            // Σ R·x = R·Σ x: undo the round's shared rotation on the sum.
-            SharedRotation(blockSize: scenario.compression.blockSize, seed: Seeds.derive(scenario.seed, "secagg.rotation", UInt64(r)))
-                .inverse(&totals.weightedDelta, count: totals.weightedDelta.count)
-        }
-        var realized: Double?
-        if scenario.privacy.mechanism == .distributed {
-            let Δ = quantizer.integerSensitivity(clip: scenario.privacy.sensitivity)
-            let σdev = DistributedDP.deviceSigma(noiseMultiplier: scenario.privacy.noiseMultiplier, sensitivity: Δ, devices: n,
-                                                 assumedDropout: sa.assumedDropout)
-            realized = DistributedDP.realizedMultiplier(deviceSigma: σdev, sensitivity: Δ, survivors: survivors.count)
-        }
-        return SecureOutcome(mean: quantizer.mean(weightedDelta: totals.weightedDelta, weights: totals.weights),
-                             sum: totals.weightedDelta, realizedMultiplier: realized, withinClip: Int(totals.withinClip),
-                             survivors: survivors.count, survivorIDs: survivors.map { Int($0) }.sorted(), examples: totals.examples, lossSum: totals.lossSum, abandoned: nil, line: line)
+        return SecureSum(sum: sum, survivors: survivors, line: line, abandoned: nil)
     }
+
+    /// Round ids with the top bit set are evaluation rounds (exposure counts), never training.
+    static let evaluationRoundFlag: UInt32 = 0x8000_0000
 }
