@@ -317,10 +317,35 @@ extension Coordinator {
         }
         closeStage("unmask", revealers)
         finishLine(&line)
-        lastSecureSum = sum
+        if round & Self.evaluationRoundFlag == 0 { lastSecureSum = sum } else { lastExposureSum = sum }
         return SecureSum(sum: sum, survivors: survivors, line: line, abandoned: nil)
     }
 
     /// Round ids with the top bit set are evaluation rounds (exposure counts), never training.
     static let evaluationRoundFlag: UInt32 = 0x8000_0000
+
+    /// Evaluation under secure aggregation: the evaluated devices' top-K lists and rated items
+    /// (one-hot, 2 × items) summed through SecAgg+, so the coordinator learns how often each
+    /// item was recommended and rated, never by whom. nil (with a warning) when fewer than
+    /// three devices were evaluated or the round fails; the exposure metrics are then omitted.
+    func secureExposure(round r: Int, evaluated: [Int]) async throws -> (recommended: [Double], rated: [Double])? {
+        let chosen = Array(Set(evaluated)).sorted()
+        guard chosen.count >= 3 else {
+            log.warning("evaluation of round \(r): \(chosen.count) evaluated devices are too few for a secure exposure sum; exposure metrics omitted")
+            return nil
+        }
+        var assignments: [ConnectionID: [UInt32]] = [:]
+        for d in chosen {
+            let p = Sharding.process(of: d, processes: processCount, devices: population.devices)
+            if let peer = peers[p] { assignments[peer.connection, default: []].append(UInt32(d)) }
+        }
+        let n = population.items
+        let s = try await runSecureSum(round: Self.evaluationRoundFlag | UInt32(r), chosen: chosen, assignments: assignments, length: 2 * n,
+                                       graphSeed: Seeds.derive(scenario.seed, "secagg.exposure", UInt64(r))) { _, _ in }
+        guard let sum = s.sum else {
+            log.warning("evaluation of round \(r): the secure exposure sum failed (\(s.abandoned ?? "?")); exposure metrics omitted")
+            return nil
+        }
+        return (sum[0..<n].map { Double($0) }, sum[n..<(2 * n)].map { Double($0) })
+    }
 }

@@ -47,6 +47,8 @@ public final class Coordinator {
     var enrolledProcesses: Set<Int> = []
     /// The last unmasked secure sum (Z_{2^bits}), kept for tests that check it bit for bit.
     public internal(set) var lastSecureSum: [UInt32]?
+    /// The last evaluation's exposure sum (recommended, then rated, per item), for tests.
+    public internal(set) var lastExposureSum: [UInt32]?
     /// Central DP state (accountant, noise); nil when privacy is off.
     public internal(set) var dp: DPState?
     var ledger: PrivacyLedger?
@@ -723,11 +725,16 @@ public final class Coordinator {
                 results.append(e)
             }
             // Exposure and popularity counts: per-process sums, bounded by what it was asked.
+            // Under secure aggregation they come only from the secure sum below.
+            guard !scenario.secureAggregation.enabled else { return }
             for (list, target) in [(rep.recommended, 0), (rep.rated, 1)] {
                 for (item, count) in list where Int(item) < population.items && Int(count) <= asked.count {
                     if target == 0 { recommended[Int(item)] += Double(count) } else { rated[Int(item)] += Double(count) }
                 }
             }
+        }
+        if scenario.secureAggregation.enabled, let sums = try await secureExposure(round: r, evaluated: results.map(\.device)) {
+            (recommended, rated) = sums
         }
         if r == scenario.training.rounds, let deviceMetricsPath {
             // The final evaluation per device, for the report's distribution chart.
@@ -742,7 +749,7 @@ public final class Coordinator {
         lastEvaluationExtras = beyondAccuracy(summary, recommended: recommended, rated: rated, devices: results.count)
         lastEvaluationExtras?.merge(baselines(results))
         // The next evaluation's popularity ranking: items by how many devices rated them.
-        popularItems = rated.indices.filter { rated[$0] > 0 }.sorted { (rated[$0], -$0) > (rated[$1], -$1) }.prefix(Self.popularListLength).map { UInt32($0) }
+        if rated.contains(where: { $0 > 0 }) { popularItems = rated.indices.filter { rated[$0] > 0 }.sorted { (rated[$0], -$0) > (rated[$1], -$1) }.prefix(Self.popularListLength).map { UInt32($0) } }
         if let nt = negativeTransfer(results) { lastEvaluationExtras?.add("negative_transfer", nt) }
         lastCohorts = scenario.evaluation.cohorts ? cohortTable(results) : nil
         return summary

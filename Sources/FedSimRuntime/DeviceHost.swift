@@ -219,6 +219,20 @@ public final class DeviceHost {
         return e
     }
 
+    /// Evaluated devices' top-K lists and rated items, waiting for the evaluation's secure sum.
+    var pendingExposure: [Int: (top: [Int32], rated: [Int32])] = [:]
+
+    /// A device's input to the exposure secure sum: a one-hot vector of its top-K list, then one
+    /// of the items it rated in training (2 × items entries of 0 or 1). Zeros if it was not evaluated.
+    func exposureInput(_ device: Int) -> [UInt32] {
+        let n = population.itemCount
+        var v = [UInt32](repeating: 0, count: 2 * n)
+        guard let p = pendingExposure[device] else { return v }
+        for i in p.top where Int(i) < n { v[Int(i)] = 1 }
+        for i in p.rated where Int(i) < n { v[n + Int(i)] = 1 }
+        return v
+    }
+
     lazy var initialShared = ModelFactory.initialShared(scenario, PopulationInfo(population))
 
     public var sharedCount: Int { twoTower?.shape.layout.count ?? deepFM?.shape.layout.count ?? trainer.sharedCount }
@@ -233,6 +247,8 @@ public final class DeviceHost {
         var entries: [DeviceEvaluation] = []
         evaluator.popular = popular.map { Int32(truncatingIfNeeded: $0) }
         defer { evaluator.popular = [] }
+        let secure = scenario.secureAggregation.enabled
+        if secure { pendingExposure.removeAll(keepingCapacity: true) }
         for d in devices {
             var e = evaluate(device: d, shared: shared, negativeTransfer: negativeTransfer)
             let data = cache[d] ?? load(d)
@@ -244,6 +260,14 @@ public final class DeviceHost {
                 e.testSquares = data.test.ratings.reduce(0.0) { $0 + Double($1) * Double($1) }
             }
             if scenario.evaluation.cohorts { e.features = Array(data.features.prefix(16)) }
+            if secure {
+                // Under secure aggregation each device's list and rated items leave only
+                // inside the evaluation's secure sum (`exposureInput`), never as counts.
+                pendingExposure[d] = (e.top, Array(Set(data.train.items)))
+                e.top = []
+                entries.append(e)
+                continue
+            }
             for i in e.top { rec[UInt32(i), default: 0] += 1 }
             for i in Set(data.train.items) { rated[UInt32(i), default: 0] += 1 }
             e.top = []

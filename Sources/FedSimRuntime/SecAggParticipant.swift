@@ -64,12 +64,21 @@ final class SecAggParticipant {
         silentFrom = [:]
         maskedSent = 0
         sharedWork = SecAggSharedWork()
-        quantizer = try Coordinator.quantizer(
-            scenario: host.scenario,
-            layout: host.codec.layout,
-            devices: c.devices.count)
-        guard quantizer!.length == c.length else {
-            throw SecAggError(.badLength, "round \(c.round) announces vectors of \(c.length), this model needs \(quantizer!.length)")
+        let exposure = c.round & Coordinator.evaluationRoundFlag != 0
+        if exposure {
+            // An evaluation round: the inputs are the devices' exposure counts, already known.
+            quantizer = nil
+            guard c.length == 2 * host.population.itemCount else {
+                throw SecAggError(.badLength, "evaluation round announces vectors of \(c.length), exposure counts need \(2 * host.population.itemCount)")
+            }
+        } else {
+            quantizer = try Coordinator.quantizer(
+                scenario: host.scenario,
+                layout: host.codec.layout,
+                devices: c.devices.count)
+            guard quantizer!.length == c.length else {
+                throw SecAggError(.badLength, "round \(c.round) announces vectors of \(c.length), this model needs \(quantizer!.length)")
+            }
         }
         var keys: [AdvertisedKeys] = []
         for d in c.devices where host.hosts(Int(d)) {
@@ -78,6 +87,7 @@ final class SecAggParticipant {
             if silentFrom[d] == .advertise { continue }
             keys.append(try dev.advertise())
             devices[d] = dev
+            if exposure { inputs[d] = host.exposureInput(Int(d)) }
         }
         return .advertise(keys)
     }

@@ -93,6 +93,31 @@ import Testing
         #expect(secure.coordinator.coldStartResults.count == 2)
     }
 
+    /// Under secure aggregation no process reports exposure counts; the evaluation's secure
+    /// sum gives exactly how many evaluated devices rated each item, and K items per ranked device.
+    @Test func exposureCountsTravelOnlyThroughTheSecureSum() async throws {
+        var s = Self.scenario(.secaggPlus, rounds: 2)
+        s.evaluation.every = 1
+        let run = try await Self.run(s)
+        let reports = run.recorder.toCoordinator.compactMap { m -> EvaluationReport? in if case .evaluation(let r) = m { return r } else { return nil } }
+        #expect(reports.count == 4)  // 2 evaluations × 2 processes
+        #expect(reports.allSatisfy { $0.recommended.isEmpty && $0.rated.isEmpty && $0.entries.allSatisfy { $0.top.isEmpty } })
+        let sum = try #require(run.coordinator.lastExposureSum)
+        let n = run.population.itemCount
+        #expect(sum.count == 2 * n)
+        let splitter = Splitter(s.data.split, seed: Seeds.derive(s.seed, "split"))
+        var expected = [UInt32](repeating: 0, count: n)
+        for d in 0..<run.population.deviceCount {
+            for i in Set(run.population.deviceData(d, split: splitter).train.items) { expected[Int(i)] += 1 }
+        }
+        #expect(Array(sum[n...]) == expected)
+        let line = try JSONSerialization.jsonObject(with: Data(run.sink.lines.last!.utf8)) as! [String: Any]
+        let eval = try #require(line["eval"] as? [String: Any])
+        let ranked = try #require(eval["ranked_devices"] as? Int)
+        #expect(sum[0..<n].reduce(0, +) == UInt32(ranked * s.evaluation.k))
+        #expect((eval["coverage@\(s.evaluation.k)"] as? Double).map { $0 > 0 } == true)
+    }
+
     @Test func secureRunMatchesPlainRunToQuantizationError() async throws {
         let plain = try await Self.run(Self.scenario(.none))
         let secure = try await Self.run(Self.scenario(.secaggPlus))
@@ -118,7 +143,8 @@ import Testing
             guard case .secagg(let e) = m, case .masked(_, let v)? = try? SecAggPayload.decode(stage: e.stage, e.body) else { return nil }
             return v
         }
-        #expect(masked.count == 48)
+        // 2 training rounds × 24 devices, plus the final evaluation's exposure sum over all 60.
+        #expect(masked.count == 48 + 60)
         // A masked vector looks uniform: the update itself is mostly zeros (unrated items), the
         // masked vector almost never is.
         for v in masked { #expect(v.filter { $0 == 0 }.count < v.count / 100) }
