@@ -366,6 +366,10 @@ public struct EvaluationConfig: Codable, Sendable, Equatable {
     /// Report every metric per cohort (activity quartiles, main domain, devices that never
     /// trained vs trained) with the spread across devices.
     public var cohorts = true
+    /// Which cohort families to report (`cohorts: [activity, demographic]` in a scenario; `true`
+    /// means all of them).
+    public var cohortKinds = EvaluationConfig.allCohortKinds
+    public static let allCohortKinds = ["activity", "domain", "demographic", "availability", "participation"]
     /// At the final evaluation, also score each device with the global model (no
     /// personalization) and a local-only model trained for this many epochs on its own data
     /// (negative transfer); 0: off.

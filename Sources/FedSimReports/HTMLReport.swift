@@ -198,7 +198,7 @@ public enum HTMLReport {
             h += "<p>Worst cohort by RMSE: <b>\(escape(w["cohort"] as? String ?? "?"))</b> (\(format4(w["rmse"] as? Double ?? .nan))) against \(format4(e["rmse"] as? Double ?? .nan)) overall.</p>"
         }
         h += "<table><tr><th>cohort</th><th>devices</th><th>RMSE</th><th>HR@\(k)</th><th>NDCG@\(k)</th><th>device RMSE p10 / p50 / p90</th></tr>"
-        for kind in ["activity", "domain", "demographic", "participation"] {
+        for kind in ["activity", "domain", "demographic", "availability", "participation"] {
             for row in (c[kind] as? [[String: Any]]) ?? [] {
                 let p = (row["device_rmse_p10_p50_p90"] as? [Double] ?? []).map { format4($0, places: 3) }.joined(separator: " / ")
                 h += "<tr><td>\(escape(kind)): \(escape(row["name"] as? String ?? "?"))</td><td>\(row["devices"] ?? "")</td><td>\(format4(row["rmse"] as? Double ?? .nan))</td><td>\(format4(row["hr@\(k)"] as? Double ?? .nan))</td><td>\(format4(row["ndcg@\(k)"] as? Double ?? .nan))</td><td>\(p)</td></tr>"

@@ -56,4 +56,24 @@ extension Coordinator {
         }
         return out
     }
+
+    /// Availability classes of the simulated fleet (when the fleet model shapes rounds): devices
+    /// with and without a Wi-Fi window, and compute-speed terciles.
+    func availabilityGroups(_ results: [DeviceEvaluation]) -> [(String, String, [DeviceEvaluation])] {
+        guard scenario.fleet.shapesRounds, !results.isEmpty else { return [] }
+        var out: [(String, String, [DeviceEvaluation])] = []
+        if scenario.fleet.availability.model != .always {
+            out.append(("availability", "Wi-Fi window", results.filter { fleet.device($0.device).hasWifi }))
+            out.append(("availability", "no Wi-Fi window", results.filter { !fleet.device($0.device).hasWifi }))
+        }
+        let speeds = results.map { fleet.device($0.device).speed }.sorted()
+        let cuts = [speeds[speeds.count / 3], speeds[2 * speeds.count / 3]]
+        for (t, name) in ["slow", "medium", "fast"].enumerated() {
+            out.append(("availability", "\(name) compute", results.filter {
+                let v = fleet.device($0.device).speed
+                return (t == 0 || v >= cuts[t - 1]) && (t == 2 || v < cuts[t])
+            }))
+        }
+        return out
+    }
 }

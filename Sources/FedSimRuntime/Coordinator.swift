@@ -823,8 +823,10 @@ public final class Coordinator {
             for d in domains.sorted() { groups.append(("domain", "domain \(d)", results.filter { directory.mainDomains[$0.device] == d })) }
         }
         groups += demographicGroups(results)
+        groups += availabilityGroups(results)
         groups.append(("participation", "never trained", results.filter { participation.finished[$0.device] == 0 }))
         groups.append(("participation", "trained", results.filter { participation.finished[$0.device] > 0 }))
+        groups = groups.filter { scenario.evaluation.cohortKinds.contains($0.0) }
         var o = JSONObject()
         var worst: (String, Double)?
         var byKind: [String: [String]] = [:]
@@ -840,7 +842,7 @@ public final class Coordinator {
             byKind[kind, default: []].append(c.text)
             if s.rmse.isFinite, worst == nil || s.rmse > worst!.1 { worst = ("\(kind): \(name)", s.rmse) }
         }
-        for kind in ["activity", "domain", "demographic", "participation"] where byKind[kind] != nil {
+        for kind in EvaluationConfig.allCohortKinds where byKind[kind] != nil {
             o.add(kind, raw: "[" + byKind[kind]!.joined(separator: ",") + "]")
         }
         if let worst {

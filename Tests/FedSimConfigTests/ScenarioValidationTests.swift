@@ -53,6 +53,13 @@ import Testing
         #expect(e.first?.description.hasPrefix("s.yaml:4: training.local.learning_rat: unknown key") == true)
     }
 
+    @Test func cohortFamiliesAreAListOrABool() throws {
+        #expect(try Scenario.load(yaml: "evaluation: {cohorts: [activity, demographic]}").evaluation.cohortKinds == ["activity", "demographic"])
+        #expect(try Scenario.load(yaml: "evaluation: {cohorts: false}").evaluation.cohorts == false)
+        let e = errors("evaluation: {cohorts: [activity, moods]}")
+        #expect(e.map(\.keyPath) == ["evaluation.cohorts[1]"])
+    }
+
     @Test func personalizationKeysAreCheckedWithTheirPaths() {
         let e = errors("""
             model: {kind: mf}

@@ -341,5 +341,28 @@ extension CoordinatorTests {
         let activity = try #require(cohorts["activity"] as? [[String: Any]])
         #expect(activity.count == 4 && activity.map { $0["devices"] as? Int ?? 0 }.reduce(0, +) == 60)
         #expect((cohorts["worst_by_rmse"] as? [String: Any])?["cohort"] is String)
+        // Demographic cohorts from the synthetic profile (home domain, age bucket, region).
+        let demographic = try #require(cohorts["demographic"] as? [[String: Any]])
+        let homes = demographic.filter { ($0["name"] as? String)?.hasPrefix("home_domain=") == true }
+        #expect(homes.count == 2 && homes.map { $0["devices"] as? Int ?? 0 }.reduce(0, +) == 60)
+    }
+
+    /// A scenario names the cohort families it wants; with a diurnal fleet, availability
+    /// classes partition the evaluated devices.
+    @Test func scenariosChooseCohortFamiliesIncludingAvailability() async throws {
+        var s = TestSupport.tinyScenario(devices: 60, rounds: 2, perRound: 20)
+        s.fleet.availability.model = .diurnal
+        s.evaluation.cohortKinds = ["availability", "participation"]
+        let h = Harness(s)
+        let c0 = h.client(0), c1 = h.client(1)
+        try await h.coordinator.run()
+        _ = await c0.value; _ = await c1.value
+        let cohorts = try #require((h.metrics.last?["eval"] as? [String: Any])?["cohorts"] as? [String: Any])
+        #expect(Set(cohorts.keys) == ["availability", "participation", "worst_by_rmse"])
+        let availability = try #require(cohorts["availability"] as? [[String: Any]])
+        let wifi = availability.filter { ($0["name"] as? String)?.contains("Wi-Fi") == true }
+        let compute = availability.filter { ($0["name"] as? String)?.hasSuffix("compute") == true }
+        #expect(wifi.map { $0["devices"] as? Int ?? 0 }.reduce(0, +) == 60)
+        #expect(compute.count == 3 && compute.map { $0["devices"] as? Int ?? 0 }.reduce(0, +) == 60)
     }
 }
