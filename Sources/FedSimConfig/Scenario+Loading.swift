@@ -405,6 +405,7 @@ extension EvaluationConfig {
         }
         localOnlyEpochs = r.int("local_only_epochs", default: localOnlyEpochs, range: 0...10_000)
         coldStart = ColdStartConfig(reading: r.section("cold_start"))
+        secureExposure = r.bool("secure_exposure", default: secureExposure)
         r.finish()
     }
 }

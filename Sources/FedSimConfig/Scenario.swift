@@ -354,6 +354,8 @@ public struct EvaluationConfig: Codable, Sendable, Equatable {
     public var every = 5
     /// Cut-off K of HR@K and NDCG@K.
     public var k = 10
+    /// Whether evaluation sends exposure counts through SecAgg+ (secure aggregation on and `secure_exposure`).
+    public func exposureThroughSecureSum(_ s: SecureAggregationConfig) -> Bool { s.enabled && secureExposure }
     /// Held-out ratings at or above this count as relevant for ranking metrics.
     public var relevanceThreshold = 4.0
     /// Devices evaluated per evaluation (seeded sample); 0 means all devices.
@@ -376,6 +378,9 @@ public struct EvaluationConfig: Codable, Sendable, Equatable {
     public var localOnlyEpochs = 20
     /// Cold-start protocol run after training (new users, new domain, temporal).
     public var coldStart = ColdStartConfig()
+    /// With secure aggregation on: sum the exposure and popularity counts through SecAgg+ (one
+    /// extra round per evaluation). false sends per-process sums, as without secure aggregation.
+    public var secureExposure = true
     public init() {}
 }
 

@@ -726,14 +726,14 @@ public final class Coordinator {
             }
             // Exposure and popularity counts: per-process sums, bounded by what it was asked.
             // Under secure aggregation they come only from the secure sum below.
-            guard !scenario.secureAggregation.enabled else { return }
+            guard !scenario.evaluation.exposureThroughSecureSum(scenario.secureAggregation) else { return }
             for (list, target) in [(rep.recommended, 0), (rep.rated, 1)] {
                 for (item, count) in list where Int(item) < population.items && Int(count) <= asked.count {
                     if target == 0 { recommended[Int(item)] += Double(count) } else { rated[Int(item)] += Double(count) }
                 }
             }
         }
-        if scenario.secureAggregation.enabled, let sums = try await secureExposure(round: r, evaluated: results.map(\.device)) {
+        if scenario.evaluation.exposureThroughSecureSum(scenario.secureAggregation), let sums = try await secureExposure(round: r, evaluated: results.map(\.device)) {
             (recommended, rated) = sums
         }
         if r == scenario.training.rounds, let deviceMetricsPath {

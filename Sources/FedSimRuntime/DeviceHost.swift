@@ -247,7 +247,7 @@ public final class DeviceHost {
         var entries: [DeviceEvaluation] = []
         evaluator.popular = popular.map { Int32(truncatingIfNeeded: $0) }
         defer { evaluator.popular = [] }
-        let secure = scenario.secureAggregation.enabled
+        let secure = scenario.evaluation.exposureThroughSecureSum(scenario.secureAggregation)
         if secure { pendingExposure.removeAll(keepingCapacity: true) }
         for d in devices {
             var e = evaluate(device: d, shared: shared, negativeTransfer: negativeTransfer)
