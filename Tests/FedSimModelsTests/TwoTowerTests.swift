@@ -125,6 +125,32 @@ import Testing
         for j in 0..<2 { #expect(abs(scorer.score(Int(support.items[j])) - TwoTowerKernel.predict(v.block, u, v.examples, j)) < 1e-5) }
     }
 
+    /// Every training path moves the shared adapter prior, and alignment runs under
+    /// meta-learning too (it changes item rows a plain FO-MAML round would leave alone).
+    @Test(arguments: [MetaConfig.Algorithm.none, .fomaml, .reptile])
+    func adapterPriorAndAlignmentTrainUnderEveryAlgorithm(algorithm: MetaConfig.Algorithm) {
+        let shape = TwoTowerShape(items: 12, dim: 4, userFeatures: 2, categories: 3, domains: ["a", "b", "c"], adapters: true, adapterPrior: true)
+        var m = MetaConfig()
+        m.algorithm = algorithm
+        m.innerGroups = [.personal, .domain]
+        var p = PersonalizationConfig()
+        p.strategy = .global
+        var t = TwoTowerTrainer(shape: shape, local: LocalTrainingConfig(), weighting: .examples, personalization: p, meta: m,
+                                itemCategories: Self.categories, itemDomains: Self.domains)
+        let shared = shape.initialShared(initStd: 0.1, globalBias: 3, seed: 1)
+        let d = data([0, 1, 2, 3, 8, 9, 10])
+        var personal = [Float](repeating: 0, count: 5)
+        var rng = Xoshiro256(seed: 1)
+        let plain = t.train(shared: shared, personal: &personal, data: d, features: [1, 1], rng: &rng)
+        let prior = shape.layout.range(of: "domain_adapter_prior")!
+        #expect(plain.weightedDelta[prior].contains { $0 != 0 }, "\(algorithm): the prior moved")
+        t.alignmentWeight = 5
+        rng = Xoshiro256(seed: 1)
+        let aligned = t.train(shared: shared, personal: &personal, data: d, features: [1, 1], rng: &rng)
+        let items = shape.layout.range(of: "item_embedding")!
+        #expect(aligned.weightedDelta[items] != plain.weightedDelta[items], "\(algorithm): alignment changed the item tower")
+    }
+
     /// A step with a mask changes exactly the groups it names, bit for bit.
     @Test(arguments: [GroupMask.personal, [.personal, .domain], .domain, [.shared]])
     func stepTouchesOnlyMaskedGroups(mask: GroupMask) {

@@ -243,14 +243,22 @@ public struct DeepFMTrainer: Sendable {
         var pre0 = Array(shared[s.b1..<(s.b1 + s.hidden)])
         for h in 0..<s.hidden { for (v, slot) in zip(userVec, slots) { for f in 0..<k { pre0[h] += shared[s.w1 + h * width + slot * k + f] * v[f] } } }
         let itemSlot = 1 + s.userFeatures
+        // Per item: at most three rows (item, category, domain); `sum` is reused across calls,
+        // so ranking a catalogue allocates nothing per item.
+        var sum = [Float](repeating: 0, count: k)
         return { i in
             let (it, c, d) = self.itemFields(i)
-            var rows = [(s.item + it * e, itemSlot)]
-            if let c { rows.append((s.category + c * e, itemSlot + 1)) }
-            if let d { rows.append((s.domain + d * e, itemSlot + 1 + (s.categories > 0 ? 1 : 0))) }
+            let bases = (s.item + it * e, c.map { s.category + $0 * e } ?? -1, d.map { s.domain + $0 * e } ?? -1)
+            let slots = (itemSlot, itemSlot + 1, itemSlot + 1 + (s.categories > 0 ? 1 : 0))
             var z = linear
-            var sum = uSum, sq = uSq
-            for (b, _) in rows {
+            for f in 0..<k { sum[f] = uSum[f] }
+            var sq = uSq
+            @inline(__always) func field(_ n: Int) -> (base: Int, slot: Int) {
+                n == 0 ? (bases.0, slots.0) : n == 1 ? (bases.1, slots.1) : (bases.2, slots.2)
+            }
+            for n in 0..<3 {
+                let b = field(n).base
+                guard b >= 0 else { continue }
                 z += shared[b + k]
                 for f in 0..<k { let v = shared[b + f]; sum[f] += v; sq += v * v }
             }
@@ -259,7 +267,11 @@ public struct DeepFMTrainer: Sendable {
             z += fm / 2
             for h in 0..<s.hidden {
                 var p = pre0[h]
-                for (b, slot) in rows { for f in 0..<k { p += shared[s.w1 + h * width + slot * k + f] * shared[b + f] } }
+                for n in 0..<3 {
+                    let (b, slot) = field(n)
+                    guard b >= 0 else { continue }
+                    for f in 0..<k { p += shared[s.w1 + h * width + slot * k + f] * shared[b + f] }
+                }
                 if p > 0 { z += shared[s.out + h] * p }
             }
             return z

@@ -206,8 +206,17 @@ public struct TwoTowerTrainer: Sendable {
             } else {
                 for i in v.block.adapter.indices { v.block.adapter[i] -= beta * g.adapter[i] }
             }
+            // The shared adapter prior (disentanglement) is shared: it always takes the query gradient.
+            for i in v.block.adapterPrior.indices { v.block.adapterPrior[i] -= beta * g.adapterPrior[i] }
         }
         for f in reptileStep.indices { v.block.prior[f] += reptileStep[f] }
+        if alignmentWeight > 0 && episodes > 0 {
+            // Cross-domain alignment, once per round as in `epochs`, on all of the device's data.
+            var g = v.block.zeros()
+            TwoTowerAlignment.accumulateGradient(v.block, v.examples, weight: Float(alignmentWeight), into: &g)
+            v.markUsed(0..<n)
+            TwoTowerKernel.step(&v.block, &g, v.examples, range: 0..<n, lr: beta, mask: [.shared])
+        }
         return (episodes > 0 ? lossSum / Double(episodes) : 0, episodes)
     }
 
