@@ -20,13 +20,7 @@ public struct ColdStartSplit: Sendable {
     public init(config: ColdStartConfig, devices: Int, seed: UInt64, domainNames: [String] = [],
                 timeRange: ClosedRange<Int64>? = nil) throws {
         self.config = config
-        var flags = [Bool](repeating: false, count: config.protocol == .newUsers ? devices : 0)
-        if config.protocol == .newUsers {
-            var rng = Seeds.rng(seed, "cold-start.new-users")
-            let count = min(devices, Int((Double(devices) * config.fraction).rounded()))
-            for i in rng.sampleWithoutReplacement(count, from: devices) { flags[i] = true }
-        }
-        newUsers = flags
+        newUsers = Self.newUsers(config, devices: devices, seed: seed)
         if config.protocol == .newDomain {
             guard let d = domainNames.firstIndex(of: config.domain) else {
                 throw DataError(file: "scenario", message: "evaluation.cold_start.domain: \"\(config.domain)\" is not a domain of this population (domains: \(domainNames.joined(separator: ", ")))")
@@ -49,6 +43,17 @@ public struct ColdStartSplit: Sendable {
             timeStart = timeRange?.lowerBound ?? 0
             periodLength = 1
         }
+    }
+
+    /// Which devices never train under `new_users` (exactly round(fraction · N), seeded);
+    /// empty for the other protocols. All the coordinator needs of a cold-start split.
+    public static func newUsers(_ config: ColdStartConfig, devices: Int, seed: UInt64) -> [Bool] {
+        guard config.protocol == .newUsers else { return [] }
+        var flags = [Bool](repeating: false, count: devices)
+        var rng = Seeds.rng(seed, "cold-start.new-users")
+        let count = min(devices, Int((Double(devices) * config.fraction).rounded()))
+        for i in rng.sampleWithoutReplacement(count, from: devices) { flags[i] = true }
+        return flags
     }
 
     public func isNewUser(_ device: Int) -> Bool { device < newUsers.count && newUsers[device] }

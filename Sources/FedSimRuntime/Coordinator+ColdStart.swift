@@ -9,16 +9,17 @@ extension Coordinator {
     /// Per slot (a support size k, or a period): rating-weighted RMSE and MAE, and HR@K,
     /// NDCG@K and AUC averaged over devices with a relevant query item.
     func runColdStart(round r: Int) async throws -> [JSONObject] {
-        guard let split = coldStart else { return [] }
+        let config = scenario.evaluation.coldStart
+        guard config.enabled else { return [] }
         var requested: [ConnectionID: [UInt32]] = [:]
         for (_, peer) in peers.sorted(by: { $0.key < $1.key }) {
-            let devices = peer.range.filter { split.config.protocol != .newUsers || split.isNewUser($0) }.map { UInt32($0) }
+            let devices = peer.range.filter { config.protocol != .newUsers || newUsers[$0] }.map { UInt32($0) }
             if !devices.isEmpty { requested[peer.connection] = devices }
         }
         for (c, devices) in requested.sorted(by: { $0.key < $1.key }) {
             await send(.coldStart(DeviceRequest(round: UInt32(r), devices: devices, shared: model)), to: c)
         }
-        let slots = split.config.protocol == .temporal ? split.config.periods : split.config.k.count
+        let slots = config.protocol == .temporal ? config.periods : config.k.count
         var entries: [ColdStartEntry] = []
         await collectReplies(from: Set(requested.keys), phase: "the cold-start evaluation") { m in
             if case .coldStartReport(let rep) = m, rep.round == UInt32(r) { return .reply }
@@ -36,10 +37,10 @@ extension Coordinator {
                 entries.append(e)
             }
         }
-        if split.config.protocol == .temporal {
-            coldStartThirds = Self.thirds(entries, periods: split.config.periods, k: scenario.evaluation.k)
+        if config.protocol == .temporal {
+            coldStartThirds = Self.thirds(entries, periods: config.periods, k: scenario.evaluation.k)
         }
-        return Self.coldStartTable(entries, config: split.config, k: scenario.evaluation.k)
+        return Self.coldStartTable(entries, config: config, k: scenario.evaluation.k)
     }
 
     /// The temporal protocol's periods pooled into early, middle and late thirds (LSTTM's

@@ -17,7 +17,7 @@ extension Coordinator {
             peers[Sharding.process(of: d, processes: processCount, devices: population.devices)] != nil
         }
         // New users of a cold-start protocol never train.
-        let newUsers = coldStart?.newUsers ?? []
+        let newUsers = self.newUsers
         let selected = sampler.sample(round: r, target: target, allEligible: everyoneAlive && alwaysAvailable && newUsers.isEmpty) { [fleet] d in
             hostAlive(d) && fleet.isAvailable(d, at: t) && (newUsers.isEmpty || !newUsers[d])
         }

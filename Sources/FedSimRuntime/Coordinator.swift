@@ -108,8 +108,9 @@ public final class Coordinator {
     /// (sent with the next evaluation: popularity baseline and serendipity).
     var popularItems: [UInt32] = []
     static let popularListLength = 1000
-    /// The cold-start split (which devices never train); the coordinator needs only who is new.
-    let coldStart: ColdStartSplit?
+    /// New users of a `new_users` cold-start protocol: never sampled, never evaluated as warm
+    /// users (empty otherwise). The devices derive the rest of the split themselves.
+    let newUsers: [Bool]
     /// Cold-start results of the final evaluation (`summary.json` "cold_start").
     public internal(set) var coldStartResults: [JSONObject] = []
     /// Temporal protocol: the periods pooled into early / middle / late thirds.
@@ -130,11 +131,7 @@ public final class Coordinator {
         self.metrics = metrics
         layout = ModelFactory.layout(scenario, population)
         model = ModelFactory.initialShared(scenario, population)
-        coldStart = scenario.evaluation.coldStart.enabled
-            ? try ColdStartSplit(config: scenario.evaluation.coldStart, devices: population.devices, seed: scenario.seed,
-                                 domainNames: population.domains ?? [],
-                                 timeRange: scenario.evaluation.coldStart.protocol == .temporal ? 0...1 : nil)
-            : nil
+        newUsers = ColdStartSplit.newUsers(scenario.evaluation.coldStart, devices: population.devices, seed: scenario.seed)
         optimizer = ServerOptimizer(config: scenario.training.server, count: layout.count)
         (inputs, inputSink) = AsyncStream.makeStream(of: Input.self)
         iterator = inputs.makeAsyncIterator()
@@ -172,7 +169,7 @@ public final class Coordinator {
             if let extras = lastEvaluationExtras { ev.merge(extras) }
             if let cohorts = lastCohorts { ev.add("cohorts", cohorts) }
             line.add("eval", ev)
-            if r == scenario.training.rounds && coldStart != nil {
+            if r == scenario.training.rounds && scenario.evaluation.coldStart.enabled {
                 coldStartResults = try await runColdStart(round: r)
                 line.add("cold_start", coldStartResults)
                 if !coldStartThirds.isEmpty { line.add("cold_start_thirds", coldStartThirds) }
@@ -697,7 +694,7 @@ public final class Coordinator {
                 requested[peers[p]!.connection, default: []].insert(UInt32(d))
             }
         }
-        if let newUsers = coldStart?.newUsers, !newUsers.isEmpty {
+        if !newUsers.isEmpty {
             // New users have no warm data: they are scored by the cold-start protocol only.
             for c in requested.keys { requested[c] = requested[c]!.filter { !newUsers[Int($0)] } }
         }
