@@ -74,10 +74,10 @@ extension DeviceHost {
             }
             if split.config.protocol == .temporal {
                 // Online: one adaptation per period on the previous period, carried forward.
-                var view = t.view(shared: shared, offset: start, data: Interactions(), features: features)
+                var offset = start
                 var adapters: [Int: [Float]] = [:]
                 for task in tasks {
-                    var v = t.view(shared: shared, offset: view.block.offset, data: task.support, features: features)
+                    var v = t.view(shared: shared, offset: offset, data: task.support, features: features)
                     // Carry adapted domain rows too.
                     let w = 2 * dim + 1
                     for (l, a) in v.domainsTouched.enumerated() {
@@ -86,7 +86,7 @@ extension DeviceHost {
                     t.adapt(&v.block, v.examples, Array(0..<task.support.count), steps: adaptation.steps, lr: adaptation.learningRate(support: task.support.count),
                             mask: TwoTowerTrainer.mask(adaptation.groups))
                     adapters.merge(v.adaptedAdapters) { $1 }
-                    view = v
+                    offset = v.block.offset
                     let scorer = TwoTowerScorer(shape: t.shape, shared: shared, user: v.block.userTower(), adapted: adapters,
                                                 itemCategories: t.itemCategories, itemDomains: t.itemDomains)
                     out.append(entry(device, task, scorer, shared))
