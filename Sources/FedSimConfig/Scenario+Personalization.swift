@@ -128,6 +128,9 @@ public struct ColdStartConfig: Codable, Sendable, Equatable {
     public var maxQuery = 0
     public var trainFraction = 0.8
     public var periods = 5
+    /// Seed of the new-user draw; 0 uses the scenario seed. Fixing it while the scenario seed
+    /// varies keeps the same new users across seeds, so the spread is training's alone.
+    public var splitSeed: UInt64 = 0
     public init() {}
 
     public var enabled: Bool { `protocol` != .none }
@@ -189,6 +192,7 @@ extension ColdStartConfig {
         maxQuery = r.int("max_query", default: maxQuery, range: 0...1_000_000)
         trainFraction = r.double("train_fraction", default: trainFraction, min: 0, max: 1, exclusiveMin: true)
         periods = r.int("periods", default: periods, range: 1...10_000)
+        splitSeed = r.uint64("split_seed", default: splitSeed)
         r.finish()
     }
 }

@@ -50,7 +50,7 @@ public struct ColdStartSplit: Sendable {
     public static func newUsers(_ config: ColdStartConfig, devices: Int, seed: UInt64) -> [Bool] {
         guard config.protocol == .newUsers else { return [] }
         var flags = [Bool](repeating: false, count: devices)
-        var rng = Seeds.rng(seed, "cold-start.new-users")
+        var rng = Seeds.rng(config.splitSeed != 0 ? config.splitSeed : seed, "cold-start.new-users")
         let count = min(devices, Int((Double(devices) * config.fraction).rounded()))
         for i in rng.sampleWithoutReplacement(count, from: devices) { flags[i] = true }
         return flags
