@@ -209,3 +209,33 @@ import Testing
         }
     }
 }
+
+@Suite struct ColdStartSplitTests {
+    @Test func newUsersAreExactlyTheFractionAndFollowTheSplitSeed() throws {
+        var c = ColdStartConfig()
+        c.protocol = .newUsers
+        c.fraction = 0.2
+        let a = ColdStartSplit.newUsers(c, devices: 943, seed: 1), b = ColdStartSplit.newUsers(c, devices: 943, seed: 2)
+        #expect(a.filter { $0 }.count == 189 && b.filter { $0 }.count == 189)
+        #expect(a != b)
+        c.splitSeed = 7
+        #expect(ColdStartSplit.newUsers(c, devices: 943, seed: 1) == ColdStartSplit.newUsers(c, devices: 943, seed: 2))
+        c.protocol = .temporal
+        #expect(ColdStartSplit.newUsers(c, devices: 943, seed: 1).isEmpty)
+    }
+
+    /// Every k is scored on the same query (the interactions after the first max(k)), and the
+    /// support of k is the first k in time order.
+    @Test func tasksShareOneQueryAndTakeSupportsInTimeOrder() throws {
+        var c = ColdStartConfig()
+        c.protocol = .newUsers
+        c.fraction = 1
+        c.k = [0, 2, 3]
+        let split = try ColdStartSplit(config: c, devices: 1, seed: 1)
+        let all = Interactions(items: [10, 11, 12, 13, 14, 15], ratings: [1, 2, 3, 4, 5, 1], timestamps: [50, 10, 40, 20, 30, 60])
+        let tasks = split.tasks(all, device: 0, itemDomains: [Int32](repeating: 0, count: 20))
+        #expect(tasks.map(\.support.items) == [[], [11, 13], [11, 13, 14]])
+        #expect(tasks.allSatisfy { $0.query.items == [12, 10, 15] })
+        #expect(tasks.allSatisfy { $0.known == [11, 13, 14] })
+    }
+}
