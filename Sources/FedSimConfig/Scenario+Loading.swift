@@ -386,22 +386,21 @@ extension EvaluationConfig {
         devices = r.int("devices", default: devices, range: 0...50_000_000)
         ranking = r.bool("ranking", default: ranking)
         sampledNegatives = r.int("sampled_negatives", default: sampledNegatives, range: 0...100_000)
-        if case .sequence? = r.node("cohorts") {
-            // A list names the cohort families to report.
-            let kinds = r.stringList("cohorts", default: cohortKinds)
+        // `cohorts` is true / false or a list of families; the resolved form (scenario.json)
+        // spells the families out in `cohort_kinds`.
+        func families(_ key: String) -> [String] {
+            let kinds = r.stringList(key, default: cohortKinds)
             for (i, k) in kinds.enumerated() where !EvaluationConfig.allCohortKinds.contains(k) {
-                r.fail("cohorts[\(i)]", "unknown cohort family \"\(k)\"; expected \(EvaluationConfig.allCohortKinds.joined(separator: ", ")) (or true / false)")
+                r.fail("\(key)[\(i)]", "unknown cohort family \"\(k)\"; expected \(EvaluationConfig.allCohortKinds.joined(separator: ", ")) (or cohorts: true / false)")
             }
-            cohorts = !kinds.isEmpty
-            cohortKinds = kinds.filter(EvaluationConfig.allCohortKinds.contains)
+            return kinds.filter(EvaluationConfig.allCohortKinds.contains)
+        }
+        if case .sequence? = r.node("cohorts") {
+            cohortKinds = families("cohorts")
+            cohorts = !cohortKinds.isEmpty
         } else {
             cohorts = r.bool("cohorts", default: cohorts)
-            // The resolved form (scenario.json) spells the families out separately.
-            let kinds = r.stringList("cohort_kinds", default: cohortKinds)
-            for (i, k) in kinds.enumerated() where !EvaluationConfig.allCohortKinds.contains(k) {
-                r.fail("cohort_kinds[\(i)]", "unknown cohort family \"\(k)\"; expected \(EvaluationConfig.allCohortKinds.joined(separator: ", "))")
-            }
-            cohortKinds = kinds.filter(EvaluationConfig.allCohortKinds.contains)
+            cohortKinds = families("cohort_kinds")
         }
         localOnlyEpochs = r.int("local_only_epochs", default: localOnlyEpochs, range: 0...10_000)
         coldStart = ColdStartConfig(reading: r.section("cold_start"))
