@@ -140,7 +140,14 @@ extension FedSimCommand {
                 print(s.resolvedJSON(), terminator: "")
             } else {
                 let data = s.data.source == .synthetic ? "synthetic (\(s.data.synthetic.devices) devices)" : "movielens at \(s.data.path)"
-                print("\(options.scenario): ok — \(s.name): \(s.training.mode.rawValue) \(s.model.kind.rawValue) (dim \(s.model.dim)) on \(data), \(s.training.rounds) rounds")
+                var extras: [String] = []
+                if s.model.kind == .twoTower {
+                    extras.append(s.meta.enabled ? "meta-learning \(s.meta.algorithm.rawValue) (\(s.meta.task.rawValue) tasks)"
+                                                 : "personalization \(s.personalization.strategy.rawValue)")
+                }
+                if s.evaluation.coldStart.enabled { extras.append("cold start \(s.evaluation.coldStart.protocol.rawValue)") }
+                let tail = extras.isEmpty ? "" : "; " + extras.joined(separator: ", ")
+                print("\(options.scenario): ok — \(s.name): \(s.training.mode.rawValue) \(s.model.kind.rawValue) (dim \(s.model.dim)) on \(data), \(s.training.rounds) rounds\(tail)")
             }
         }
     }

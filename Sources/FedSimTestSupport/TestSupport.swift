@@ -32,7 +32,7 @@ public enum TestSupport {
         s.evaluation.every = 0
         s.runtime.processes = processes
         s.runtime.roundDeadlineSeconds = 10
-        s.runtime.connectTimeoutSeconds = 10
+        s.runtime.connectTimeoutSeconds = 60  // generous: under a loaded 2-core CI, tasks of parallel suites can starve for seconds
         s.secureAggregation.protocol = .none
         return s
     }
