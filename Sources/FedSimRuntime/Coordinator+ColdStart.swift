@@ -21,6 +21,7 @@ extension Coordinator {
         }
         let slots = config.protocol == .temporal ? config.periods : config.k.count
         var entries: [ColdStartEntry] = []
+        var seen = Set<UInt64>()  // (device, slot) pairs already counted
         await collectReplies(from: Set(requested.keys), phase: "the cold-start evaluation") { m in
             if case .coldStartReport(let rep) = m, rep.round == UInt32(r) { return .reply }
             return [.update, .failed, .evaluation, .compressedUpdate, .coldStartReport].contains { $0 == m.kind } ? .late : .violation
@@ -28,10 +29,8 @@ extension Coordinator {
             guard case .coldStartReport(let rep) = m else { return }
             let asked = Set(requested[c] ?? [])
             for e in rep.entries {
-                guard asked.contains(e.device), Int(e.slot) < slots, e.squaredError.isFinite, e.squaredError >= 0,
-                      e.absoluteError.isFinite, e.ndcg.isFinite, e.hit.isFinite, e.auc.isFinite
-                else {
-                    log.warning("process \(p): discarding invalid cold-start entry for device \(e.device)")
+                guard Self.acceptable(e, asked: asked, slots: slots), seen.insert(UInt64(e.device) << 16 | UInt64(e.slot)).inserted else {
+                    log.warning("process \(p): discarding an invalid or repeated cold-start entry for device \(e.device)")
                     continue
                 }
                 entries.append(e)
@@ -64,8 +63,17 @@ extension Coordinator {
         }
     }
 
+    /// Whether a cold-start entry may count: a device the process was asked about, a slot of
+    /// the protocol, finite non-negative sums, metrics in [0, 1]. (Repeats of a device and
+    /// slot are dropped by the caller.)
+    public static func acceptable(_ e: ColdStartEntry, asked: Set<UInt32>, slots: Int) -> Bool {
+        let unit = 0.0...1.0
+        return asked.contains(e.device) && Int(e.slot) < slots && e.squaredError.isFinite && e.squaredError >= 0
+            && e.absoluteError.isFinite && e.absoluteError >= 0 && unit.contains(e.ndcg) && unit.contains(e.hit) && unit.contains(e.auc)
+    }
+
     /// Aggregates entries per slot, in device order (sums do not depend on arrival order).
-    static func coldStartTable(_ unordered: [ColdStartEntry], config: ColdStartConfig, k: Int) -> [JSONObject] {
+    public static func coldStartTable(_ unordered: [ColdStartEntry], config: ColdStartConfig, k: Int) -> [JSONObject] {
         let entries = unordered.sorted { ($0.slot, $0.device) < ($1.slot, $1.device) }
         let slots = config.protocol == .temporal ? config.periods : config.k.count
         var out: [JSONObject] = []

@@ -131,3 +131,37 @@ import Testing
         #expect(Coordinator.globalMean([]) == nil)
     }
 }
+
+@Suite struct ColdStartEntryValidationTests {
+    func entry(device: UInt32 = 3, slot: UInt16 = 1, se: Double = 2, ae: Double = 1, ndcg: Double = 0.5, hit: Double = 1, auc: Double = 0.7) -> ColdStartEntry {
+        ColdStartEntry(device: device, slot: slot, count: 4, squaredError: se, absoluteError: ae, ranked: true, hit: hit, ndcg: ndcg, auc: auc)
+    }
+
+    /// What a hostile or broken process might send is refused entry by entry.
+    @Test func hostileEntriesAreRefused() {
+        let asked: Set<UInt32> = [3, 4]
+        #expect(Coordinator.acceptable(entry(), asked: asked, slots: 6))
+        #expect(!Coordinator.acceptable(entry(device: 9), asked: asked, slots: 6))      // not asked
+        #expect(!Coordinator.acceptable(entry(slot: 6), asked: asked, slots: 6))        // no such k
+        #expect(!Coordinator.acceptable(entry(se: .nan), asked: asked, slots: 6))
+        #expect(!Coordinator.acceptable(entry(se: -1), asked: asked, slots: 6))
+        #expect(!Coordinator.acceptable(entry(ae: .infinity), asked: asked, slots: 6))
+        #expect(!Coordinator.acceptable(entry(ndcg: 1.5), asked: asked, slots: 6))
+        #expect(!Coordinator.acceptable(entry(hit: -0.1), asked: asked, slots: 6))
+        #expect(!Coordinator.acceptable(entry(auc: .nan), asked: asked, slots: 6))
+    }
+
+    /// The per-slot table pools devices in device order: RMSE over ratings, NDCG over ranked devices.
+    @Test func tableSumsPerSlot() throws {
+        var c = ColdStartConfig()
+        c.protocol = .newUsers
+        c.k = [0, 5]
+        let rows = Coordinator.coldStartTable([entry(device: 4, slot: 0, se: 8, ndcg: 0.2), entry(device: 3, slot: 0, se: 0, ndcg: 0.4),
+                                               entry(device: 3, slot: 1, se: 4)], config: c, k: 10)
+        let parsed = rows.map { try! JSONSerialization.jsonObject(with: Data($0.text.utf8)) as! [String: Any] }
+        #expect(parsed[0]["k"] as? Int == 0 && parsed[0]["devices"] as? Int == 2 && parsed[0]["ratings"] as? Int == 8)
+        #expect(abs((parsed[0]["rmse"] as! Double) - 1) < 1e-12)        // √(8/8)
+        #expect(abs((parsed[0]["ndcg@10"] as! Double) - 0.3) < 1e-12)
+        #expect(parsed[1]["devices"] as? Int == 1 && abs((parsed[1]["rmse"] as! Double) - 1) < 1e-12)  // √(4/4)
+    }
+}
