@@ -65,10 +65,7 @@ public enum Compare {
         h += "<figure>\(overlay("Training loss", "mean ½e² per example", "train_loss"))</figure>"
         if runs.contains(where: { !$0.series("privacy.epsilon").isEmpty }) { h += "<figure>\(overlay("Privacy spent", "ε", "privacy.epsilon"))</figure>" }
         // Cold start: RMSE against k (or period), one line per run.
-        let cold = runs.map { r in (r.name, HTMLReport.coldStart(r).compactMap { o -> (x: Double, y: Double)? in
-            guard let x = (o["k"] ?? o["period"]) as? Int, let y = o["rmse"] as? Double, y.isFinite else { return nil }
-            return (Double(x), y)
-        }) }
+        let cold = runs.map { r in (r.name, HTMLReport.coldStartPoints(r, "rmse")) }
         if cold.contains(where: { !$0.1.isEmpty }) {
             let temporal = runs.contains { HTMLReport.coldStart($0).first?["period"] != nil }
             h += "<figure>" + SVGLineChart(title: "Cold start RMSE", xLabel: temporal ? "period" : "support size k", yLabel: "RMSE",
@@ -136,7 +133,7 @@ extension Compare {
         var (table, md) = render(header, rows)
         md += "\n(mean ± standard deviation over seeds)\n"
         // Cold start: one column per support size k (or period), RMSE and NDCG@K.
-        func slots(_ r: RunData) -> [[String: Any]] { r.summary["cold_start"] as? [[String: Any]] ?? [] }
+        let slots = HTMLReport.coldStart
         if let first = runs.first(where: { !slots($0).isEmpty }) {
             let names = slots(first).map { ($0["k"] as? Int).map { "k=\($0)" } ?? "period \($0["period"] as? Int ?? 0)" }
             // One table per metric: a row per configuration, a column per slot of `list`.
@@ -203,7 +200,7 @@ extension Compare {
     /// 95% confidence interval as a band. nil when the runs have no cold-start results.
     public static func coldStartCurves(_ runs: [RunData], overrides: [[String]], title: String) -> String? {
         let groups = bySeed(runs, overrides)
-        func slots(_ r: RunData) -> [[String: Any]] { r.summary["cold_start"] as? [[String: Any]] ?? [] }
+        let slots = HTMLReport.coldStart
         guard let first = runs.first(where: { !slots($0).isEmpty }) else { return nil }
         let xs = slots(first).map { Double(($0["k"] ?? $0["period"]) as? Int ?? 0) }
         let temporal = slots(first).first?["period"] != nil
@@ -231,7 +228,7 @@ extension Compare {
     /// results, a second configuration or seeds to pair by.
     public static func coldStartDeltaCurves(_ runs: [RunData], overrides: [[String]], title: String) -> String? {
         let groups = bySeed(runs, overrides)
-        func slots(_ r: RunData) -> [[String: Any]] { r.summary["cold_start"] as? [[String: Any]] ?? [] }
+        let slots = HTMLReport.coldStart
         func value(_ r: RunData, _ i: Int) -> Double? {
             let s = slots(r)
             guard i < s.count, let y = s[i]["rmse"] as? Double, y.isFinite else { return nil }

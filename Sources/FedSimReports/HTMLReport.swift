@@ -117,12 +117,7 @@ public enum HTMLReport {
         guard !slots.isEmpty else { return nil }
         let k = run.k
         let temporal = slots.first?["period"] != nil
-        func points(_ metric: String) -> [(x: Double, y: Double)] {
-            slots.compactMap { o in
-                guard let x = (o["k"] ?? o["period"]) as? Int, let y = o[metric] as? Double, y.isFinite else { return nil }
-                return (Double(x), y)
-            }
-        }
+        func points(_ metric: String) -> [(x: Double, y: Double)] { coldStartPoints(run, metric) }
         let how = run.summary["cold_start_protocol"] as? [String: Any]
         let chart = SVGLineChart(title: "Cold start (\(how?["protocol"] as? String ?? ""))", xLabel: temporal ? "period" : "support size k",
                                  yLabel: "metric", series: [.init("RMSE", points("rmse")), .init("NDCG@\(k)", points("ndcg@\(k)"), dashed: true)],
@@ -132,6 +127,14 @@ public enum HTMLReport {
     }
 
     static func coldStart(_ run: RunData) -> [[String: Any]] { run.summary["cold_start"] as? [[String: Any]] ?? [] }
+
+    /// (k or period, metric) of each cold-start slot with a finite value.
+    static func coldStartPoints(_ run: RunData, _ metric: String) -> [(x: Double, y: Double)] {
+        coldStart(run).compactMap { o in
+            guard let x = (o["k"] ?? o["period"]) as? Int, let y = o[metric] as? Double, y.isFinite else { return nil }
+            return (Double(x), y)
+        }
+    }
 
     public static func html(_ run: RunData) -> String {
         var h = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>FedSim report: \(escape(run.name))</title><style>\(style)</style></head><body>"

@@ -62,17 +62,16 @@ extension Coordinator {
     func availabilityGroups(_ results: [DeviceEvaluation]) -> [(String, String, [DeviceEvaluation])] {
         guard scenario.fleet.shapesRounds, !results.isEmpty else { return [] }
         var out: [(String, String, [DeviceEvaluation])] = []
+        let devices = results.map { fleet.device($0.device) }  // derived from (seed, device): once each
+        func members(_ keep: (FleetModel.Device) -> Bool) -> [DeviceEvaluation] { zip(results, devices).filter { keep($1) }.map(\.0) }
         if scenario.fleet.availability.model != .always {
-            out.append(("availability", "Wi-Fi window", results.filter { fleet.device($0.device).hasWifi }))
-            out.append(("availability", "no Wi-Fi window", results.filter { !fleet.device($0.device).hasWifi }))
+            out.append(("availability", "Wi-Fi window", members { $0.hasWifi }))
+            out.append(("availability", "no Wi-Fi window", members { !$0.hasWifi }))
         }
-        let speeds = results.map { fleet.device($0.device).speed }.sorted()
+        let speeds = devices.map(\.speed).sorted()
         let cuts = [speeds[speeds.count / 3], speeds[2 * speeds.count / 3]]
         for (t, name) in ["slow", "medium", "fast"].enumerated() {
-            out.append(("availability", "\(name) compute", results.filter {
-                let v = fleet.device($0.device).speed
-                return (t == 0 || v >= cuts[t - 1]) && (t == 2 || v < cuts[t])
-            }))
+            out.append(("availability", "\(name) compute", members { (t == 0 || $0.speed >= cuts[t - 1]) && (t == 2 || $0.speed < cuts[t]) }))
         }
         return out
     }

@@ -25,7 +25,9 @@ public final class DeviceHost {
     /// Error-feedback memory of compressed updates, per device (sparse: only entries the
     /// device touched). Lives in memory; not part of checkpoints (docs/scenarios.md).
     var residuals: [Int: [Int32: Float]] = [:]
-    lazy var codec = UpdateCodec(config: scenario.compression, layout: ModelFactory.layout(scenario, PopulationInfo(population)))
+    lazy var codec = UpdateCodec(config: scenario.compression, layout: ModelFactory.layout(scenario, info))
+    /// What the coordinator knows of the population: the model shapes derive from it on both sides.
+    let info: PopulationInfo
     /// The two-tower trainer (`model.kind: two_tower`); nil for MF.
     let twoTower: TwoTowerTrainer?
     /// The DeepFM trainer (`model.kind: deepfm`); nil otherwise.
@@ -50,6 +52,7 @@ public final class DeviceHost {
         self.scenario = scenario
         self.population = population
         self.shard = shard
+        info = PopulationInfo(population)
         splitter = Splitter(scenario.data.split, seed: Seeds.derive(scenario.seed, "split"))
         dim = scenario.model.dim
         trainer = LocalTrainer(config: scenario.training.local, weighting: scenario.training.weighting,
@@ -65,7 +68,7 @@ public final class DeviceHost {
                                  timeRange: needsTime ? population.timeRange() : nil)
             : nil
         if scenario.model.kind == .twoTower {
-            var t = TwoTowerTrainer(shape: ModelFactory.twoTowerShape(scenario, PopulationInfo(population)), local: scenario.training.local,
+            var t = TwoTowerTrainer(shape: ModelFactory.twoTowerShape(scenario, info), local: scenario.training.local,
                                     weighting: scenario.training.weighting, personalization: scenario.personalization, meta: scenario.meta,
                                     itemCategories: population.itemCategories, itemDomains: population.itemDomains)
             if scenario.meta.task == .temporal { t.periodOf = coldSplit?.trainingPeriod(periods: scenario.meta.periods) }
@@ -75,7 +78,7 @@ public final class DeviceHost {
             twoTower = nil
         }
         deepFM = scenario.model.kind == .deepfm
-            ? DeepFMTrainer(shape: ModelFactory.deepFMShape(scenario, PopulationInfo(population)), local: scenario.training.local,
+            ? DeepFMTrainer(shape: ModelFactory.deepFMShape(scenario, info), local: scenario.training.local,
                             weighting: scenario.training.weighting, negatives: scenario.model.negatives,
                             itemCategories: population.itemCategories, itemDomains: population.itemDomains)
             : nil
@@ -233,7 +236,7 @@ public final class DeviceHost {
         return v
     }
 
-    lazy var initialShared = ModelFactory.initialShared(scenario, PopulationInfo(population))
+    lazy var initialShared = ModelFactory.initialShared(scenario, info)
 
     public var sharedCount: Int { twoTower?.shape.layout.count ?? deepFM?.shape.layout.count ?? trainer.sharedCount }
 

@@ -13,7 +13,7 @@ public struct TwoTowerView {
     public let examples: TwoTowerExamples
     public let timestamps: [Int64]
     let itemGlobal: [Int32], categoryGlobal: [Int32], adapterGlobal: [Int32], featureRows: [Int]
-    let itemCount: [Float], categoryCount: [Float], adapterCount: [Float]
+    let itemCount: [Float], adapterCount: [Float]
     /// Local rows some step or gradient has used (only those carry weight in per-item weighting).
     var itemUsed: [Bool], categoryUsed: [Bool], adapterUsed: [Bool]
 
@@ -61,7 +61,7 @@ public struct TwoTowerView {
         examples = x
         timestamps = data.timestamps
         itemGlobal = ig; categoryGlobal = cg; adapterGlobal = ag; featureRows = rows
-        itemCount = ic; categoryCount = cc; adapterCount = ac
+        itemCount = ic; adapterCount = ac
         itemUsed = [Bool](repeating: false, count: ig.count)
         categoryUsed = [Bool](repeating: false, count: cg.count)
         adapterUsed = [Bool](repeating: false, count: ag.count)
