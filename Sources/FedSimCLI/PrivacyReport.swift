@@ -112,6 +112,9 @@ extension FedSimCommand.Privacy {
             if scenario.model.domainAdapters || scenario.model.kind == .deepfm {
                 notCovered.append("domain groups are in the clipped, noised update; without secure aggregation their zero weights reveal which domains a device has no data in")
             }
+            if scenario.model.kind == .lsttm {
+                notCovered.append("lsttm: on rounds without a long-term step the long-term tensors carry weight 0 from every device (public: the cadence is in the scenario); with per_item weighting, touched long-term and item rows have non-zero weights, as for every per-item model")
+            }
             lines.append("")
             lines.append("not covered:")
             for n in notCovered { lines.append("- " + n) }

@@ -264,6 +264,7 @@ extension DataConfig {
         split = SplitConfig(reading: r.section("split"))
         partition = PartitionConfig(reading: r.section("partition"))
         synthetic = SyntheticConfig(reading: r.section("synthetic"))
+        movielensDomains = r.choice("movielens_domains", default: movielensDomains)
         r.finish()
     }
 }
@@ -314,6 +315,24 @@ extension ModelConfig {
         alignmentWeight = r.double("alignment_weight", default: alignmentWeight, min: 0, max: 100)
         hidden = r.int("hidden", default: hidden, range: 1...4096)
         negatives = r.int("negatives", default: negatives, range: 1...1000)
+        lsttm = LSTTMConfig(reading: r.section("lsttm"))
+        r.finish()
+    }
+}
+
+extension LSTTMConfig {
+    init(reading r: ConfigReader) {
+        self.init()
+        neighbours = r.int("neighbours", default: neighbours, range: 1...1_000)
+        attention = r.bool("attention", default: attention)
+        fusion = r.choice("fusion", default: fusion)
+        external = r.bool("external", default: external)
+        longTermEvery = r.int("long_term_every", default: longTermEvery, range: 1...100_000)
+        longTermDelay = r.int("long_term_delay", default: longTermDelay, range: 0...100_000)
+        longTermSteps = r.int("long_term_steps", default: longTermSteps, range: 0...10_000)
+        longTermLearningRate = r.double("long_term_learning_rate", default: longTermLearningRate, min: 0, max: 100, exclusiveMin: true)
+        longTermNegatives = r.int("long_term_negatives", default: longTermNegatives, range: 1...1_000)
+        internalDomain = r.string("internal_domain", default: internalDomain)
         r.finish()
     }
 }
@@ -595,6 +614,7 @@ extension DriftConfig {
         periodDays = r.double("period_days", default: periodDays, min: 0, max: 3_650, exclusiveMin: true)
         hotTopics = r.int("hot_topics", default: hotTopics, range: 1...8)
         turnover = r.double("turnover", default: turnover, min: 0, max: 1)
+        topics = r.choice("topics", default: topics)
         hotShare = r.double("hot_share", default: hotShare, min: 0, max: 1)
         hotBoost = r.double("hot_boost", default: hotBoost, min: 0, max: 4)
         externalDelayPeriods = r.int("external_delay_periods", default: externalDelayPeriods, range: 0...10_000)

@@ -6,6 +6,10 @@ public enum AdaptedGroup: String, Codable, Sendable, CaseIterable {
     case personal
     /// The domain adapters of the domains the device's data touches.
     case domain
+    /// lsttm: the short-term module (graph attention over recent behaviours).
+    case shortTerm = "short_term"
+    /// lsttm: the fusion gate.
+    case fusion
 }
 
 /// How the personal parameter group is trained (`personalization:`). Needs
@@ -216,7 +220,7 @@ extension ConfigReader {
         var out: [AdaptedGroup] = []
         for (i, s) in stringList(key, default: []).enumerated() {
             guard let g = AdaptedGroup(rawValue: s) else {
-                fail("\(key)[\(i)]", "unknown group \"\(s)\"; expected one of personal, domain (shared groups are never adapted on the device)")
+                fail("\(key)[\(i)]", "unknown group \"\(s)\"; expected one of personal, domain (two_tower), short_term, fusion (lsttm) (shared groups are never adapted on the device)")
                 continue
             }
             if !out.contains(g) { out.append(g) }
@@ -237,6 +241,7 @@ extension Scenario {
                 out.append(("privacy.clipping", "per_group bounds name mf's tensors; use clipping: flat with deepfm"))
             }
         }
+        if model.kind == .lsttm { return out + lsttmChecks() }
         if !twoTower {
             if model.disentangle { out.append(("model.disentangle", "needs model.kind: two_tower")) }
             if personalization.strategy != .fedper {
@@ -257,6 +262,10 @@ extension Scenario {
             out.append(("model.disentangle", "disentangling domain-specific parts needs domain adapters (model.domain_adapters: true)"))
         }
         let groups = personalization.adaptation.groups + (meta.enabled ? meta.innerGroups : [])
+        for (key, list) in [("personalization.adaptation.groups", personalization.adaptation.groups), ("meta.inner_groups", meta.innerGroups)]
+        where list.contains(where: { $0 == .shortTerm || $0 == .fusion }) {
+            out.append((key, "short_term and fusion are lsttm's modules; two_tower adapts personal and domain"))
+        }
         if groups.contains(.domain) && !model.domainAdapters {
             out.append(("model.domain_adapters", "adapting the domain group needs domain adapters (model.domain_adapters: true)"))
         }
@@ -272,6 +281,35 @@ extension Scenario {
         if training.async.enabled && (meta.enabled || evaluation.coldStart.enabled) {
             out.append(("training.async.enabled", "meta-learning and cold-start protocols run with synchronous rounds"))
         }
+        return out
+    }
+
+    /// What `model.kind: lsttm` needs: the temporal protocol (it fixes where training time
+    /// ends and the periods), temporal tasks when meta-learning is on, and its own modules as
+    /// the adapted groups.
+    func lsttmChecks() -> [(String, String)] {
+        var out: [(String, String)] = []
+        if training.local.optimizer != .sgd { out.append(("training.local.optimizer", "model.kind lsttm trains with sgd")) }
+        if training.mode == .centralized { out.append(("training.mode", "model.kind lsttm runs federated only")) }
+        if training.async.enabled { out.append(("training.async.enabled", "model.kind lsttm runs synchronous rounds (its long-term cadence counts rounds)")) }
+        if privacy.enabled && privacy.clipping == .perGroup {
+            out.append(("privacy.clipping", "per_group bounds name mf's tensors; use clipping: flat with lsttm"))
+        }
+        if evaluation.coldStart.protocol != .temporal {
+            out.append(("evaluation.cold_start.protocol", "model.kind lsttm needs protocol: temporal (training periods and online evaluation come from it)"))
+        }
+        if personalization.strategy != .fedper && personalization.strategy != .global {
+            out.append(("personalization.strategy", "lsttm's personal row is its long-term user vector; strategies other than global/fedper do not apply"))
+        }
+        if meta.enabled && meta.task != .temporal { out.append(("meta.task", "lsttm's meta-learning is temporal MAML: set task: temporal")) }
+        if meta.enabled && meta.algorithm != .fomaml {
+            out.append(("meta.algorithm", "lsttm implements temporal MAML first-order (fomaml) only, or none"))
+        }
+        for (key, list) in [("personalization.adaptation.groups", personalization.adaptation.groups), ("meta.inner_groups", meta.innerGroups)]
+        where list.contains(where: { $0 == .personal || $0 == .domain }) && (key.hasPrefix("personalization") || meta.enabled) {
+            out.append((key, "lsttm adapts its short_term and fusion modules (write [short_term, fusion] or one of them)"))
+        }
+        if model.disentangle { out.append(("model.disentangle", "needs model.kind: two_tower")) }
         return out
     }
 }

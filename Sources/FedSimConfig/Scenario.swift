@@ -148,6 +148,13 @@ public struct DataConfig: Codable, Sendable, Equatable {
     public var split = SplitConfig()
     public var partition = PartitionConfig()
     public var synthetic = SyntheticConfig()
+    /// MovieLens: how items map to domains. `single`: one domain ("movies");
+    /// `genre_groups`: three domains by a movie's primary genre (docs/data.md).
+    public var movielensDomains: MovieLensDomains = .single
+    public enum MovieLensDomains: String, Codable, Sendable, CaseIterable {
+        case single
+        case genreGroups = "genre_groups"
+    }
     public init() {}
 }
 
@@ -205,6 +212,11 @@ public struct DriftConfig: Codable, Sendable, Equatable {
     public var periodDays = 7.0
     public var hotTopics = 2
     public var turnover = 0.5
+    /// Whose hot topics: `global` (one sequence for everyone, like news events) or
+    /// `personal` (each device its own sequence, drawn from (seed, device) with the same
+    /// turnover: drifting personal interests that global popularity cannot explain).
+    public var topics: Topics = .global
+    public enum Topics: String, Codable, Sendable, CaseIterable { case global, personal }
     public var hotShare = 0.5
     public var hotBoost = 1.0
     public var externalDelayPeriods = 0
@@ -223,6 +235,10 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         /// positive, `negatives` unseen items per positive are negatives, cross-entropy loss,
         /// scored by AUC and full ranking (no rating metrics).
         case deepfm
+        /// LSTTM (Xie et al. 2022): short-term graph attention over recent internal
+        /// behaviours, a long-term module over all behaviours federated on its own cadence, a
+        /// gate fusing them per target item, a DeepFM scorer (docs/models.md, `model.lsttm`).
+        case lsttm
     }
     public var kind: Kind = .mf
     public var dim = 16
@@ -241,8 +257,42 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var alignmentWeight = 0.1
     /// deepfm: hidden units of the MLP.
     public var hidden = 32
-    /// deepfm: negatives sampled on the device per positive, each round.
+    /// deepfm, lsttm: negatives sampled on the device per positive, each round.
     public var negatives = 4
+    /// lsttm: its modules, ablation switches and the long-term module's cadence.
+    public var lsttm = LSTTMConfig()
+    public init() {}
+}
+
+/// LSTTM's structure (`model.lsttm`). The four ablations of the paper's Table 4 are switches
+/// here (`attention`, `fusion`, `external`) and `meta.algorithm: none` (no temporal MAML).
+public struct LSTTMConfig: Codable, Sendable, Equatable {
+    /// How the short- and long-term user representations are fused.
+    public enum Fusion: String, Codable, Sendable, CaseIterable {
+        /// A softmax gate per target item (Eq. 4–5).
+        case gate
+        /// Both representations as separate scorer fields (the "gate → concat" ablation).
+        case concat
+    }
+    /// K: the most recent internal behaviours the short-term graph attends over.
+    public var neighbours = 10
+    /// false: mean pooling over the K neighbours instead of attention ("w/o attention").
+    public var attention = true
+    public var fusion: Fusion = .gate
+    /// false: the long-term module sees internal behaviours only ("w/o external behaviours").
+    public var external = true
+    /// The long-term module trains every `long_term_every` rounds (from round 1)...
+    public var longTermEvery = 5
+    /// ...and its aggregated update reaches the model `long_term_delay` rounds late.
+    public var longTermDelay = 0
+    /// Full-batch steps of the neighbour-similarity loss per long-term round.
+    public var longTermSteps = 20
+    public var longTermLearningRate = 0.5
+    /// Negatives per behaviour in the neighbour-similarity loss.
+    public var longTermNegatives = 2
+    /// The internal (target) domain; empty: each device's own dominant domain in its
+    /// training data. Behaviours in other domains are external.
+    public var internalDomain = ""
     public init() {}
 }
 

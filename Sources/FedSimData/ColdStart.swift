@@ -124,11 +124,30 @@ public struct ColdStartSplit: Sendable {
 
     /// Meta-learning's temporal tasks cut the training span [start, cut-off) into `periods`.
     public func trainingPeriod(periods: Int) -> (@Sendable (Int64) -> Int)? {
-        guard let cutoff else { return nil }
-        let start = timeStart
-        let len = max(1, (cutoff - start + Int64(periods) - 1) / Int64(periods))
-        return { t in Int((t - start) / len) }
+        guard let clock = trainingClock(periods: periods) else { return nil }
+        return { t in clock.period(of: t) }
     }
+
+    /// The training span [start, cut-off) cut into `periods` equal periods.
+    public func trainingClock(periods: Int) -> PeriodClock? {
+        guard let cutoff else { return nil }
+        return PeriodClock(start: timeStart, length: max(1, (cutoff - timeStart + Int64(periods) - 1) / Int64(periods)))
+    }
+
+    /// The evaluation periods after the cut-off (period 0 starts at the cut-off).
+    public var evaluationClock: PeriodClock? { cutoff.map { PeriodClock(start: $0, length: periodLength) } }
+}
+
+/// Equal periods of time from `start`: which period a timestamp falls in, and where one begins.
+public struct PeriodClock: Sendable, Equatable {
+    public var start: Int64
+    public var length: Int64
+    public init(start: Int64, length: Int64) {
+        self.start = start
+        self.length = max(1, length)
+    }
+    public func period(of t: Int64) -> Int { Int((t - start) >= 0 ? (t - start) / length : -((start - t + length - 1) / length)) }
+    public func begin(_ p: Int) -> Int64 { start + Int64(p) * length }
 }
 
 extension Population {

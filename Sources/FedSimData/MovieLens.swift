@@ -1,3 +1,4 @@
+import FedSimConfig
 import Foundation
 
 /// MovieLens-100K, from either the GroupLens files (`u.data`, `u.user`, `u.item`) or the
@@ -10,7 +11,7 @@ public struct MovieLensPopulation: Population {
     public let deviceCount: Int
     public let itemCount: Int
     public let ratingScale: ClosedRange<Float> = 1...5
-    public let domainNames = ["movies"]
+    public let domainNames: [String]
     public let userFeatureNames = ["age_bucket", "gender", "occupation"]
     public let itemDomains: [Int32]
     /// Genre bit set per item (bit g set when the movie has genre g of `genreNames`).
@@ -52,7 +53,19 @@ public struct MovieLensPopulation: Population {
         return nil
     }
 
-    public init(folder: String) throws {
+    /// `genre_groups` domains: a movie's primary genre decides (action-like, comedy-like,
+    /// drama-like), so each user has internal and external "domains" for cross-domain and
+    /// LSTTM-style experiments on real data.
+    public static let genreGroupNames = ["action", "comedy", "drama"]
+    static func genreGroup(_ primary: Int32) -> Int32 {
+        switch primary {
+        case 0, 3, 4, 5, 12: return 1   // unknown, Animation, Children's, Comedy, Musical
+        case 7, 8, 14: return 2         // Documentary, Drama, Romance
+        default: return 0               // Action, Adventure, Crime, Fantasy, Film-Noir, Horror, Mystery, Sci-Fi, Thriller, War, Western
+        }
+    }
+
+    public init(folder: String, domains: DataConfig.MovieLensDomains = .single) throws {
         guard let layout = Self.detectLayout(in: folder) else {
             throw DataError(
                 file: folder,
@@ -99,10 +112,17 @@ public struct MovieLensPopulation: Population {
         deviceCount = rawUserIDs.count
         itemCount = rawItemIDs.count
         ratingCount = raw.count
-        itemDomains = [Int32](repeating: 0, count: rawItemIDs.count)
         itemGenres = rawItemIDs.map { itemGenreRaw[$0] ?? 0 }
         genreNames = Self.genres
         itemCategories = itemGenres.map(Self.primaryGenre)
+        switch domains {
+        case .single:
+            domainNames = ["movies"]
+            itemDomains = [Int32](repeating: 0, count: rawItemIDs.count)
+        case .genreGroups:
+            domainNames = Self.genreGroupNames
+            itemDomains = itemCategories.map(Self.genreGroup)
+        }
         features = rawUserIDs.map { userInfo[$0] ?? [-1, -1, -1] }
     }
 

@@ -134,6 +134,9 @@ public struct SyntheticPopulation: Population {
         var rng = Seeds.rng(seed, "synthetic.drift.ratings", UInt64(device))
         var user = Seeds.rng(seed, "synthetic.drift.user", UInt64(device))
         let susceptibility = user.nextUnitDouble()
+        let topics = d.topics == .personal
+            ? Self.hotTopics(d, categories: max(1, min(8, config.sharedFactors)), seed: Seeds.derive(seed, "synthetic.drift.personal", UInt64(device)))
+            : hotTopics
         let len = Int64(d.periodDays * 86_400)
         var seen = Set<Int32>(minimumCapacity: p.activity * 2)
         var out = Interactions()
@@ -142,7 +145,7 @@ public struct SyntheticPopulation: Population {
             attempts += 1
             let period = out.count * d.periods / p.activity
             let dom = chooseDomain(p, &rng)
-            let hot = hotTopics[period]
+            let hot = topics[period]
             var item: Int32
             let pool = itemsByDomainCategory[dom][Int(hot[rng.nextBounded(hot.count)])]
             if rng.nextUnitDouble() < d.hotShare && !pool.isEmpty {
@@ -249,7 +252,7 @@ public enum PopulationFactory {
         let base: any Population
         switch data.source {
         case .synthetic: base = SyntheticPopulation(data.synthetic, seed: Seeds.derive(seed, "population"))
-        case .movielens: base = try MovieLensPopulation(folder: data.path)
+        case .movielens: base = try MovieLensPopulation(folder: data.path, domains: data.movielensDomains)
         }
         guard data.partition.method != .natural else { return base }
         do {

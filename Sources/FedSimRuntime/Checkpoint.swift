@@ -29,6 +29,8 @@ public struct CoordinatorCheckpoint: Codable, Equatable, Sendable {
     public var clientSnapshots: Bool
     /// The popularity ranking of the last evaluation (absent in older checkpoints).
     public var popularItems: Data?
+    /// lsttm's delayed long-term updates, by the round they arrive in (absent when none).
+    public var delayedLongTerm: [Int: Data]?
 
     static func data<T>(_ a: [T]) -> Data { a.withUnsafeBytes { Data($0) } }
     static func array<T: FixedWidthInteger>(_ d: Data, as: T.Type) -> [T] {
@@ -92,7 +94,8 @@ extension Coordinator {
             dpClip: dp?.clip, deviceUpdates: deviceUpdates, bytesSent: bytesSent, bytesReceived: bytesReceived,
             simulatedClock: simulatedClock, participationSelected: CoordinatorCheckpoint.data(participation.selected),
             participationFinished: CoordinatorCheckpoint.data(participation.finished), clientSnapshots: true,
-            popularItems: CoordinatorCheckpoint.data(popularItems))
+            popularItems: CoordinatorCheckpoint.data(popularItems),
+            delayedLongTerm: delayedLongTerm.isEmpty ? nil : delayedLongTerm.mapValues { CoordinatorCheckpoint.data($0) })
         do {
             try ckpt.save(checkpointPath)
             log.info("checkpoint of round \(r) written")
@@ -118,6 +121,7 @@ extension Coordinator {
         bytesSent = c.bytesSent
         bytesReceived = c.bytesReceived
         popularItems = c.popularItems.map { CoordinatorCheckpoint.array($0, as: UInt32.self) } ?? []
+        delayedLongTerm = (c.delayedLongTerm ?? [:]).mapValues { CoordinatorCheckpoint.floats($0) }
         simulatedClock = c.simulatedClock
         participation = Participation(selected: CoordinatorCheckpoint.array(c.participationSelected, as: UInt32.self),
                                       finished: CoordinatorCheckpoint.array(c.participationFinished, as: UInt32.self))

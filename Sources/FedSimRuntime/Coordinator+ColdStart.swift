@@ -20,6 +20,8 @@ extension Coordinator {
             await send(.coldStart(DeviceRequest(round: UInt32(r), devices: devices, shared: model)), to: c)
         }
         let slots = config.protocol == .temporal ? config.periods : config.k.count
+        // Click models (lsttm) predict no ratings: their entries count query interactions only.
+        let ratings = scenario.model.kind != .lsttm && scenario.model.kind != .deepfm
         var entries: [ColdStartEntry] = []
         var seen = Set<UInt64>()  // (device, slot) pairs already counted
         await collectReplies(from: Set(requested.keys), phase: "the cold-start evaluation") { m in
@@ -37,14 +39,14 @@ extension Coordinator {
             }
         }
         if config.protocol == .temporal {
-            coldStartThirds = Self.thirds(entries, periods: config.periods, k: scenario.evaluation.k)
+            coldStartThirds = Self.thirds(entries, periods: config.periods, k: scenario.evaluation.k, ratings: ratings)
         }
-        return Self.coldStartTable(entries, config: config, k: scenario.evaluation.k)
+        return Self.coldStartTable(entries, config: config, k: scenario.evaluation.k, ratings: ratings)
     }
 
     /// The temporal protocol's periods pooled into early, middle and late thirds (LSTTM's
     /// Table 2): period i (0-based) of P falls in third ⌊3i/P⌋.
-    static func thirds(_ unordered: [ColdStartEntry], periods: Int, k: Int) -> [JSONObject] {
+    static func thirds(_ unordered: [ColdStartEntry], periods: Int, k: Int, ratings: Bool = true) -> [JSONObject] {
         let entries = unordered.sorted { ($0.slot, $0.device) < ($1.slot, $1.device) }
         return ["early", "middle", "late"].enumerated().map { third, name in
             let slots = (0..<periods).filter { 3 * $0 / periods == third }
@@ -53,8 +55,8 @@ extension Coordinator {
             o.add("third", name)
             o.add("periods", slots.map { $0 + 1 })
             let n = mine.reduce(0) { $0 + Int($1.count) }
-            o.add("ratings", n)
-            o.add("rmse", n > 0 ? (mine.reduce(0.0) { $0 + $1.squaredError } / Double(n)).squareRoot() : .nan)
+            o.add(ratings ? "ratings" : "interactions", n)
+            o.add("rmse", n > 0 && ratings ? (mine.reduce(0.0) { $0 + $1.squaredError } / Double(n)).squareRoot() : .nan)
             let ranked = mine.filter(\.ranked)
             let rn = Double(ranked.count)
             o.add("auc", rn > 0 ? ranked.reduce(0.0) { $0 + $1.auc } / rn : .nan)
@@ -73,7 +75,7 @@ extension Coordinator {
     }
 
     /// Aggregates entries per slot, in device order (sums do not depend on arrival order).
-    public static func coldStartTable(_ unordered: [ColdStartEntry], config: ColdStartConfig, k: Int) -> [JSONObject] {
+    public static func coldStartTable(_ unordered: [ColdStartEntry], config: ColdStartConfig, k: Int, ratings: Bool = true) -> [JSONObject] {
         let entries = unordered.sorted { ($0.slot, $0.device) < ($1.slot, $1.device) }
         let slots = config.protocol == .temporal ? config.periods : config.k.count
         var out: [JSONObject] = []
@@ -83,10 +85,10 @@ extension Coordinator {
             if config.protocol == .temporal { o.add("period", s + 1) } else { o.add("k", config.k[s]) }
             let n = mine.reduce(0) { $0 + Int($1.count) }
             o.add("devices", mine.count)
-            o.add("ratings", n)
+            o.add(ratings ? "ratings" : "interactions", n)
             let se = mine.reduce(0.0) { $0 + $1.squaredError }, ae = mine.reduce(0.0) { $0 + $1.absoluteError }
-            o.add("rmse", n > 0 ? (se / Double(n)).squareRoot() : .nan)
-            o.add("mae", n > 0 ? ae / Double(n) : .nan)
+            o.add("rmse", n > 0 && ratings ? (se / Double(n)).squareRoot() : .nan)
+            o.add("mae", n > 0 && ratings ? ae / Double(n) : .nan)
             let ranked = mine.filter(\.ranked)
             let rn = Double(ranked.count)
             o.add("ranked_devices", ranked.count)

@@ -107,6 +107,9 @@ public final class Coordinator {
     /// Items by how many devices rated them in training, from the last evaluation's counts
     /// (sent with the next evaluation: popularity baseline and serendipity).
     var popularItems: [UInt32] = []
+    /// lsttm with `long_term_delay`: the long-term module's aggregated updates waiting for
+    /// the round they arrive in (round → its share of the update).
+    var delayedLongTerm: [Int: [Float]] = [:]
     static let popularListLength = 1000
     /// New users of a `new_users` cold-start protocol: never sampled, never evaluated as warm
     /// users (empty otherwise). The devices derive the rest of the split themselves.
@@ -585,9 +588,9 @@ public final class Coordinator {
         } else if dp != nil {
             privacyLine = releasePrivately(round: r, sum: aggregator.values.values(), sampled: chosen.count, withinClip: withinClip)
         } else if robust != nil {
-            optimizer.apply(robust!.aggregate(), to: &model)
+            step(robust!.aggregate(), round: r)
         } else {
-            optimizer.apply(aggregator.mean(), to: &model)
+            step(aggregator.mean(), round: r)
         }
         deviceUpdates += finished
         var line = JSONObject()
@@ -640,7 +643,7 @@ public final class Coordinator {
         entry.add("rdp_order", order)
         entry.add("noise", dp!.noiseIsPrivate ? "secure" : "reproducible (NOT private)")
         ledger?.append(entry)
-        optimizer.apply(noisyMean, to: &model)
+        step(noisyMean, round: r)
         var o = JSONObject()
         o.add("epsilon", eps)
         o.add("order", order)
@@ -671,7 +674,7 @@ public final class Coordinator {
             if o.survivors < scenario.runtime.minDevicesPerRound {
                 throw Failure(description: "round \(r): only \(o.survivors) of \(chosen.count) sampled devices finished secure aggregation (minimum \(scenario.runtime.minDevicesPerRound)); \(aliveSummary())")
             }
-            optimizer.apply(mean, to: &model)
+            step(mean, round: r)
             deviceUpdates += o.survivors
         } else if peers.isEmpty {
             throw Failure(description: "round \(r): secure aggregation abandoned and \(aliveSummary())")

@@ -56,6 +56,7 @@ extension DeviceHost {
     /// Runs the scenario's cold-start protocol for these devices (docs/personalization.md):
     /// for each task, adapt on its support from the device's starting point and score its query.
     public func coldStart(_ devices: [Int], shared: [Float]) -> [ColdStartEntry] {
+        if let lsttm, let split = coldSplit { return coldStartLSTTM(lsttm, devices, split: split, shared: shared) }
         guard let t = twoTower, let split = coldSplit else { return [] }
         let adaptation = scenario.personalization.adaptation
         var none = adaptation

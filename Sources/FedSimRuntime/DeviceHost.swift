@@ -32,6 +32,8 @@ public final class DeviceHost {
     let twoTower: TwoTowerTrainer?
     /// The DeepFM trainer (`model.kind: deepfm`); nil otherwise.
     let deepFM: DeepFMTrainer?
+    /// The LSTTM trainer (`model.kind: lsttm`); nil otherwise.
+    let lsttm: LSTTMTrainer?
     /// The cold-start protocol's split (`evaluation.cold_start`), nil when off.
     let coldSplit: ColdStartSplit?
 
@@ -82,7 +84,17 @@ public final class DeviceHost {
                             weighting: scenario.training.weighting, negatives: scenario.model.negatives,
                             itemCategories: population.itemCategories, itemDomains: population.itemDomains)
             : nil
-        if deepFM != nil {
+        if scenario.model.kind == .lsttm {
+            var t = LSTTMTrainer(shape: ModelFactory.lsttmShape(scenario, info), config: scenario.model.lsttm, local: scenario.training.local,
+                                 weighting: scenario.training.weighting, meta: scenario.meta, negatives: scenario.model.negatives,
+                                 itemCategories: population.itemCategories, itemDomains: population.itemDomains,
+                                 domainNames: population.domainNames)
+            t.clock = coldSplit?.trainingClock(periods: scenario.meta.periods)
+            lsttm = t
+        } else {
+            lsttm = nil
+        }
+        if deepFM != nil || lsttm != nil {
             evaluator.ratingMetrics = false
             evaluator.relevanceThreshold = -.infinity
         }
@@ -141,6 +153,7 @@ public final class DeviceHost {
             let initial: [Float]
             if twoTower != nil { initial = [Float](repeating: 0, count: dim + 1) }
             else if let deepFM { initial = deepFM.shape.initialPersonal(initStd: scenario.model.initStd, seed: scenario.seed, device: device) }
+            else if let lsttm { initial = lsttm.shape.initialPersonal(seed: scenario.seed, device: device) }
             else { initial = MatrixFactorization.initialPersonal(dim: dim, initStd: scenario.model.initStd, seed: scenario.seed, device: device) }
             store.initialize(i, with: initial)
         }
@@ -160,6 +173,7 @@ public final class DeviceHost {
         var u: LocalUpdate
         if let twoTower { u = twoTower.train(shared: shared, personal: &p, data: d.train, features: d.features, rng: &rng) }
         else if let deepFM { u = deepFM.train(shared: shared, personal: &p, data: d.train, features: d.features, rng: &rng) }
+        else if let lsttm { u = lsttm.train(shared: shared, personal: &p, data: d.train, round: round, rng: &rng) }
         else { u = trainer.train(shared: shared, personal: &p, data: d.train, rng: &rng) }
         for j in 0..<p.count { row[j] = p[j] }
         if scenario.privacy.enabled {
@@ -190,6 +204,7 @@ public final class DeviceHost {
         // Evaluation touches each device once: read through the cache without filling it.
         let d = cache[device] ?? load(device)
         if twoTower != nil { return evaluateTwoTower(device: device, data: d, shared: shared, negativeTransfer: negativeTransfer) }
+        if let lsttm { return evaluateLSTTM(lsttm, device: device, data: d, shared: shared) }
         if let deepFM {
             // Click model: ranking metrics and AUC only (negative transfer compares rating errors; not computed).
             let score = deepFM.scorer(shared: shared, personal: Array(personalRow(device)), features: d.features)
@@ -238,7 +253,7 @@ public final class DeviceHost {
 
     lazy var initialShared = ModelFactory.initialShared(scenario, info)
 
-    public var sharedCount: Int { twoTower?.shape.layout.count ?? deepFM?.shape.layout.count ?? trainer.sharedCount }
+    public var sharedCount: Int { twoTower?.shape.layout.count ?? deepFM?.shape.layout.count ?? lsttm?.shape.layout.count ?? trainer.sharedCount }
 
     /// Evaluates devices and aggregates, for the whole batch, how often each item appears in
     /// a top-K list and how many of the devices rated it in training: what exposure and
@@ -256,7 +271,7 @@ public final class DeviceHost {
             var e = evaluate(device: d, shared: shared, negativeTransfer: negativeTransfer)
             let data = cache[d] ?? load(d)
             // Global-mean baseline sums, and the profile for demographic cohorts.
-            if deepFM == nil {
+            if deepFM == nil && lsttm == nil {
                 e.trainCount = data.train.count
                 e.trainSum = data.train.ratings.reduce(0.0) { $0 + Double($1) }
                 e.testSum = data.test.ratings.reduce(0.0) { $0 + Double($1) }

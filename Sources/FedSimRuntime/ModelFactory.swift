@@ -16,12 +16,18 @@ public enum ModelFactory {
                     categories: s.model.itemContent ? (info.categories ?? 0) : 0, domains: info.domains ?? [])
     }
 
+    public static func lsttmShape(_ s: Scenario, _ info: PopulationInfo) -> LSTTMShape {
+        LSTTMShape(items: info.items, dim: s.model.dim, hidden: s.model.hidden, categories: s.model.itemContent ? (info.categories ?? 0) : 0,
+                   gated: s.model.lsttm.fusion == .gate)
+    }
+
     /// Everything that travels: the shared and domain groups.
     public static func layout(_ s: Scenario, _ info: PopulationInfo) -> ParameterLayout {
         switch s.model.kind {
         case .mf: return MatrixFactorization.sharedLayout(items: info.items, dim: s.model.dim)
         case .twoTower: return twoTowerShape(s, info).layout
         case .deepfm: return deepFMShape(s, info).layout
+        case .lsttm: return lsttmShape(s, info).layout
         }
     }
 
@@ -34,6 +40,8 @@ public enum ModelFactory {
             return twoTowerShape(s, info).initialShared(initStd: s.model.initStd, globalBias: mid, seed: s.seed)
         case .deepfm:
             return deepFMShape(s, info).initialShared(initStd: s.model.initStd, seed: s.seed)
+        case .lsttm:
+            return lsttmShape(s, info).initialShared(initStd: s.model.initStd, seed: s.seed)
         }
     }
 }

@@ -87,6 +87,32 @@ import Testing
         #expect(Set(f.map(\.keyPath)) == ["personalization.strategy", "model.domain_adapters"])
     }
 
+    /// lsttm needs the temporal protocol and temporal FO-MAML, adapts only its own modules,
+    /// and names bad switches with their paths; two_tower refuses lsttm's modules.
+    @Test func lsttmKeysAreCheckedWithTheirPaths() {
+        let e = errors("""
+            model:
+              kind: lsttm
+              lsttm: {fusion: sum, neighbours: 0, long_term_every: 0}
+            meta: {algorithm: reptile, task: random, inner_groups: [personal]}
+            """)
+        let paths = Set(e.map(\.keyPath))
+        #expect(paths.isSuperset(of: ["model.lsttm.fusion", "model.lsttm.neighbours", "model.lsttm.long_term_every",
+                                      "evaluation.cold_start.protocol", "meta.task", "meta.algorithm", "meta.inner_groups"]), "\(e)")
+        let ok = errors("""
+            model: {kind: lsttm, lsttm: {fusion: concat, attention: false, external: false}}
+            meta: {algorithm: fomaml, task: temporal, inner_groups: [short_term, fusion]}
+            personalization: {strategy: global, adaptation: {groups: [short_term]}}
+            evaluation: {cold_start: {protocol: temporal}}
+            """)
+        #expect(ok.isEmpty, "\(ok)")
+        let t = errors("""
+            model: {kind: two_tower}
+            personalization: {adaptation: {groups: [short_term]}}
+            """)
+        #expect(t.map(\.keyPath) == ["personalization.adaptation.groups"])
+    }
+
     @Test func wrongTypesAndRangesAreReportedTogether() {
         let e = errors("""
             training:
