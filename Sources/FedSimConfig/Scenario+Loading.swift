@@ -249,6 +249,9 @@ extension Scenario {
                 out.append(("data.partition.label", "MovieLens-100K has one domain; partition over category (a movie's first genre)"))
             }
         }
+        if training.rounds == 0 && (training.async.enabled || training.mode == .centralized) {
+            out.append(("training.rounds", "0 (evaluate the initial model, a no-training baseline) needs synchronous federated training"))
+        }
         for (i, f) in runtime.faults.enumerated() where f.round > training.rounds {
             out.append(("runtime.faults[\(i)].round", "\(f.round) is after the last round (\(training.rounds))"))
         }
@@ -374,7 +377,7 @@ extension TrainingConfig {
     init(reading r: ConfigReader) {
         self.init()
         mode = r.choice("mode", default: mode)
-        rounds = r.int("rounds", default: rounds, range: 1...1_000_000)
+        rounds = r.int("rounds", default: rounds, range: 0...1_000_000)
         devicesPerRound = r.int("devices_per_round", default: devicesPerRound, range: 1...10_000_000)
         weighting = r.choice("weighting", default: weighting)
         sampling = r.choice("sampling", default: sampling)

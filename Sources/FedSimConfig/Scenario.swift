@@ -227,7 +227,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
         /// Biased matrix factorisation: r̂ = μ + b_u + b_i + p_u·q_i.
         case mf
-        /// Two towers with content (docs/models.md): the user tower is a shared prior plus
+        /// Two towers with content (docs/personalization.md): the user tower is a shared prior plus
         /// user-feature embeddings plus a personal offset; the item tower is the item's
         /// embedding plus its category's, modulated per domain by a FiLM adapter.
         case twoTower = "two_tower"
@@ -237,7 +237,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         case deepfm
         /// LSTTM (Xie et al. 2022): short-term graph attention over recent internal
         /// behaviours, a long-term module over all behaviours federated on its own cadence, a
-        /// gate fusing them per target item, a DeepFM scorer (docs/models.md, `model.lsttm`).
+        /// gate fusing them per target item, a DeepFM scorer (docs/personalization.md, `model.lsttm`).
         case lsttm
     }
     public var kind: Kind = .mf

@@ -151,37 +151,52 @@ extension Compare {
                 table += "\n" + t
                 md += "\n" + m
             }
-            for metric in ["rmse", "ndcg@\(k)"] { slotTable("cold start \(metric)", names, slots, metric) }
+            // Rating models are compared by RMSE, click models (no RMSE) by AUC.
+            let primary = coldStartMetric(runs)
+            for metric in [primary, "ndcg@\(k)"] { slotTable("cold start \(metric)", names, slots, metric) }
             // Temporal protocol: early / middle / late thirds (LSTTM's Table 2 layout).
             func thirds(_ r: RunData) -> [[String: Any]] { r.summary["cold_start_thirds"] as? [[String: Any]] ?? [] }
-            if runs.contains(where: { !thirds($0).isEmpty }) {
-                for metric in ["auc", "rmse"] { slotTable("temporal \(metric)", ["early", "middle", "late"], thirds, metric) }
+            let temporal = runs.contains(where: { !thirds($0).isEmpty })
+            if temporal {
+                for metric in primary == "rmse" ? ["auc", "rmse"] : ["auc"] { slotTable("temporal \(metric)", ["early", "middle", "late"], thirds, metric) }
             }
             // Each configuration against the first, paired by seed (same split, same new users):
             // the seed-to-seed spread of the difference, not of each RMSE.
             if groups.count > 1, groups[0].seeds.allSatisfy({ !$0.isEmpty }) {
-                func value(_ r: RunData, _ i: Int) -> Double? {
-                    let s = slots(r)
-                    guard i < s.count, let v = s[i]["rmse"] as? Double, v.isFinite else { return nil }
-                    return v
-                }
                 let base = groups[0]
-                let h = ["Δ rmse vs \(base.key.isEmpty ? "(base)" : base.key)"] + names
-                let rs = groups.dropFirst().map { g -> [String] in
-                    [g.key] + names.indices.map { i in
-                        let d = zip(g.runs, g.seeds).compactMap { r, seed -> Double? in
-                            guard let j = base.seeds.firstIndex(of: seed), let a = value(r, i), let b = value(base.runs[j], i) else { return nil }
-                            return a - b
-                        }
-                        return stat(d, 4) + confidence(d)
+                func deltaTable(_ columns: [String], _ list: (RunData) -> [[String: Any]], _ title: String) {
+                    func value(_ r: RunData, _ i: Int) -> Double? {
+                        let s = list(r)
+                        guard i < s.count, let v = s[i][primary] as? Double, v.isFinite else { return nil }
+                        return v
                     }
+                    let rs = groups.dropFirst().map { g -> [String] in
+                        [g.key] + columns.indices.map { i in
+                            let d = zip(g.runs, g.seeds).compactMap { r, seed -> Double? in
+                                guard let j = base.seeds.firstIndex(of: seed), let a = value(r, i), let b = value(base.runs[j], i) else { return nil }
+                                return a - b
+                            }
+                            return stat(d, 4) + confidence(d)
+                        }
+                    }
+                    let (t, m) = render(["\(title) vs \(base.key.isEmpty ? "(base)" : base.key)"] + columns, rs)
+                    table += "\n" + t
+                    md += "\n" + m
                 }
-                let (t, m) = render(h, rs)
-                table += "\n" + t
-                md += "\n" + m + "\n(cold start: mean ± standard deviation over seeds; Δ paired by seed, negative = lower RMSE than the first row, [95% confidence interval of the mean Δ, Student t])\n"
+                deltaTable(names, slots, "Δ \(primary)")
+                if temporal && primary == "auc" { deltaTable(["early", "middle", "late"], thirds, "Δ temporal auc") }
+                let sense = primary == "rmse" ? "negative = lower RMSE" : "positive = higher AUC"
+                md += "\n(cold start: mean ± standard deviation over seeds; Δ paired by seed, \(sense) than the first row, [95% confidence interval of the mean Δ, Student t])\n"
             }
         }
         return (table, md)
+    }
+
+    /// The cold-start metric runs are compared by: RMSE when any run has one, else AUC (click
+    /// models predict no ratings).
+    public static func coldStartMetric(_ runs: [RunData]) -> String {
+        let rated = runs.contains { r in HTMLReport.coldStart(r).contains { ($0["rmse"] as? Double)?.isFinite == true } }
+        return rated ? "rmse" : "auc"
     }
 
     /// Runs grouped by their overrides other than `seed=`, in first-seen order, with each
@@ -204,12 +219,13 @@ extension Compare {
         guard let first = runs.first(where: { !slots($0).isEmpty }) else { return nil }
         let xs = slots(first).map { Double(($0["k"] ?? $0["period"]) as? Int ?? 0) }
         let temporal = slots(first).first?["period"] != nil
+        let metric = coldStartMetric(runs)
         let series = groups.map { g -> SVGLineChart.Series in
             var points: [(x: Double, y: Double)] = [], band: [(x: Double, low: Double, high: Double)] = []
             for (i, x) in xs.enumerated() {
                 let v = g.runs.compactMap { r -> Double? in
                     let s = slots(r)
-                    guard i < s.count, let y = s[i]["rmse"] as? Double, y.isFinite else { return nil }
+                    guard i < s.count, let y = s[i][metric] as? Double, y.isFinite else { return nil }
                     return y
                 }
                 guard !v.isEmpty else { continue }
@@ -219,7 +235,7 @@ extension Compare {
             }
             return .init(g.key.isEmpty ? "(base)" : g.key, points, band: band)
         }
-        return SVGLineChart(title: title, xLabel: temporal ? "period" : "support size k", yLabel: "RMSE (95% CI)",
+        return SVGLineChart(title: title, xLabel: temporal ? "period" : "support size k", yLabel: "\(metric.uppercased()) (95% CI)",
                             series: series, markers: true).svg()
     }
 
@@ -229,9 +245,10 @@ extension Compare {
     public static func coldStartDeltaCurves(_ runs: [RunData], overrides: [[String]], title: String) -> String? {
         let groups = bySeed(runs, overrides)
         let slots = HTMLReport.coldStart
+        let metric = coldStartMetric(runs)
         func value(_ r: RunData, _ i: Int) -> Double? {
             let s = slots(r)
-            guard i < s.count, let y = s[i]["rmse"] as? Double, y.isFinite else { return nil }
+            guard i < s.count, let y = s[i][metric] as? Double, y.isFinite else { return nil }
             return y
         }
         guard groups.count > 1, groups[0].seeds.allSatisfy({ !$0.isEmpty }), let first = runs.first(where: { !slots($0).isEmpty }) else { return nil }
@@ -253,7 +270,7 @@ extension Compare {
             return .init(g.key, points, band: band)
         }
         return SVGLineChart(title: title, xLabel: temporal ? "period" : "support size k",
-                            yLabel: "Δ RMSE (95% CI)", series: series,
+                            yLabel: "Δ \(metric.uppercased()) (95% CI)", series: series,
                             references: [.init(y: 0, label: "= \(base.key)")], markers: true).svg()
     }
 

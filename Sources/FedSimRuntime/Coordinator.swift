@@ -401,6 +401,13 @@ public final class Coordinator {
         try await waitForProcesses()
         if scenario.training.async.enabled { return try await runAsync() }
         let start = monotonicSeconds()
+        if scenario.training.rounds == 0 {
+            // No training: the initial model is evaluated (and cold-start protocols run on it),
+            // a no-transfer baseline.
+            var line = JSONObject()
+            line.add("round", 0)
+            try await finishRound(0, line, roundStart: start, runStart: start)
+        }
         for r in firstRound...max(firstRound, scenario.training.rounds) where r <= scenario.training.rounds {
             let roundStart = monotonicSeconds()
             dp?.beginRound(r)

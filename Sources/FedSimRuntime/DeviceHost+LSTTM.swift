@@ -5,7 +5,7 @@ import FedSimModels
 import FedSimWire
 
 /// Evaluation of LSTTM on the device: warm ranking, and the temporal protocol's online
-/// adaptation (docs/models.md). Scores are over the device's internal domain only.
+/// adaptation (docs/personalization.md). Scores are over the device's internal domain only.
 extension DeviceHost {
     /// Items a ranking over domain `dom` leaves out: everything in another domain.
     func outsideDomain(_ t: LSTTMTrainer, _ dom: Int32) -> [Int32] {

@@ -168,8 +168,11 @@ import Testing
         #expect(s.training.rounds == 9 && s.training.local.optimizer == .adam && s.seed == 5)
         let e = errors("", overrides: ["training.roundz=3"])
         #expect(e.first?.keyPath == "training.roundz" && e.first?.message.contains("did you mean \"rounds\"") == true)
-        let bad = errors("", overrides: ["training.rounds=0"])
+        let bad = errors("", overrides: ["training.rounds=-1"])
         #expect(bad.first?.keyPath == "training.rounds")
+        // 0 rounds evaluates the initial model (a no-training baseline), in synchronous federated mode only.
+        #expect(errors("", overrides: ["training.rounds=0"]).isEmpty)
+        #expect(errors("", overrides: ["training.rounds=0", "training.mode=centralized", "secure_aggregation.protocol=none"]).map(\.keyPath) == ["training.rounds"])
         #expect(throws: ScenarioErrors.self) { try Scenario.load(yaml: "", overrides: ["no-equals-sign"]) }
         #expect(throws: ScenarioErrors.self) { try Scenario.load(yaml: "training: {rounds: 5}", overrides: ["training.rounds.x=1"]) }
     }

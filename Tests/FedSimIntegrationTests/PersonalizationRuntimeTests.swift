@@ -116,6 +116,22 @@ import Testing
         // The final metrics line carries the same list.
         #expect((h.metrics.last?["cold_start"] as? [[String: Any]])?.count == 4)
     }
+
+    /// `training.rounds: 0` (the no-training baseline): nobody trains, the model stays the
+    /// initial one, and the cold-start protocol still scores every k.
+    @Test func zeroRoundsEvaluateTheInitialModel() async throws {
+        var s = Self.twoTower(devices: 100, rounds: 0, perRound: 40)
+        s.data.synthetic.minRatings = 25
+        s.evaluation.coldStart.protocol = .newUsers
+        s.evaluation.coldStart.k = [0, 5]
+        s.personalization.strategy = .global
+        let h = try await run(s)
+        #expect(h.coordinator.participation.selected.allSatisfy { $0 == 0 })
+        #expect(h.coordinator.model == ModelFactory.initialShared(s, PopulationInfo(h.population)))
+        let results = h.coordinator.coldStartResults.map { try! JSONSerialization.jsonObject(with: Data($0.text.utf8)) as! [String: Any] }
+        #expect(results.map { $0["k"] as? Int } == [0, 5])
+        #expect(results.allSatisfy { ($0["devices"] as? Int ?? 0) > 0 })
+    }
 }
 
 @Suite struct BaselineTests {

@@ -80,3 +80,35 @@ import Testing
         #expect(notRun.status == 2 && notRun.stderr.contains("not a FedSim run directory"))
     }
 }
+
+/// Sweep tables of click models (no RMSE): per-period AUC, and AUC differences paired by seed.
+@Suite struct ClickModelCompareTests {
+    func run(_ dir: String, seed: Int, auc: [Double]) -> RunData {
+        TestSupport.write("{\"name\": \"x\", \"seed\": \(seed), \"evaluation\": {\"k\": 10}}", to: dir + "/scenario.json")
+        let rows = auc.enumerated().map { "{\"period\": \($0.offset + 1), \"rmse\": null, \"auc\": \($0.element), \"ndcg@10\": 0.1}" }
+        let thirds = ["early", "middle", "late"].enumerated().map { "{\"third\": \"\($0.element)\", \"auc\": \(auc[$0.offset])}" }
+        TestSupport.write("{\"status\": \"completed\", \"cold_start\": [\(rows.joined(separator: ","))], \"cold_start_thirds\": [\(thirds.joined(separator: ","))]}",
+                          to: dir + "/summary.json")
+        return try! RunData(path: dir)
+    }
+
+    @Test func aucReplacesRMSE() {
+        let base = TestSupport.temporaryDirectory()
+        var runs: [RunData] = [], overrides: [[String]] = []
+        for (i, (key, shift)) in [("", 0.0), ("meta.algorithm=none", 0.02)].enumerated() {
+            for seed in 1...3 {
+                let dir = base + "/r\(i)\(seed)"
+                try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                runs.append(run(dir, seed: seed, auc: [0.6 + shift + 0.001 * Double(seed), 0.7 + shift, 0.65 + shift]))
+                overrides.append((key.isEmpty ? [] : [key]) + ["seed=\(seed)"])
+            }
+        }
+        #expect(Compare.coldStartMetric(runs) == "auc")
+        let md = Compare.grouped(runs, overrides: overrides).markdown
+        #expect(md.contains("| cold start auc |") && !md.contains("cold start rmse") && !md.contains("temporal rmse"))
+        #expect(md.contains("| Δ auc vs (base) |") && md.contains("| Δ temporal auc vs (base) |"))
+        #expect(md.contains("| meta.algorithm=none | 0.0200 ± 0.0000"), "\(md)")
+        #expect(md.contains("positive = higher AUC"))
+        #expect(Compare.coldStartDeltaCurves(runs, overrides: overrides, title: "t")?.contains("Δ AUC") == true)
+    }
+}

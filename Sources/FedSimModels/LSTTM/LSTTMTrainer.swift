@@ -18,7 +18,7 @@ public struct Timeline: Sendable, Equatable {
     }
 }
 
-/// Local training, online adaptation and scoring of LSTTM on one device (docs/models.md).
+/// Local training, online adaptation and scoring of LSTTM on one device (docs/personalization.md).
 ///
 /// The device is a one-hop graph: its user node and the items it interacted with. Time is
 /// cut into periods (the training span into `meta.periods`, the evaluation span into the
