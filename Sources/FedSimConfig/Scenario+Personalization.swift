@@ -258,6 +258,9 @@ extension Scenario {
         if privacy.enabled && privacy.clipping == .perGroup {
             out.append(("privacy.clipping", "per_group bounds name mf's tensors; use clipping: flat with two_tower"))
         }
+        if model.alignment == .contrastive && !model.disentangle {
+            out.append(("model.alignment", "the alignment loss is part of model.disentangle; set disentangle: true"))
+        }
         if model.disentangle && !model.domainAdapters {
             out.append(("model.disentangle", "disentangling domain-specific parts needs domain adapters (model.domain_adapters: true)"))
         }

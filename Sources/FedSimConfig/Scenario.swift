@@ -255,6 +255,13 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var disentangle = false
     /// Weight of the alignment loss with `disentangle`.
     public var alignmentWeight = 0.1
+    /// The alignment objective: `cosine` (positive pairs: 1 − cos of a device's two domain
+    /// means) or `contrastive` (InfoNCE against `alignment_negatives` items of the second
+    /// domain the device never interacted with, temperature `alignment_temperature`).
+    public var alignment: Alignment = .cosine
+    public enum Alignment: String, Codable, Sendable, CaseIterable { case cosine, contrastive }
+    public var alignmentNegatives = 8
+    public var alignmentTemperature = 0.2
     /// deepfm: hidden units of the MLP.
     public var hidden = 32
     /// deepfm, lsttm: negatives sampled on the device per positive, each round.

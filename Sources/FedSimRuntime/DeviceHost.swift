@@ -75,6 +75,10 @@ public final class DeviceHost {
                                     itemCategories: population.itemCategories, itemDomains: population.itemDomains)
             if scenario.meta.task == .temporal { t.periodOf = coldSplit?.trainingPeriod(periods: scenario.meta.periods) }
             if scenario.model.disentangle { t.alignmentWeight = scenario.model.alignmentWeight }
+            if scenario.model.disentangle && scenario.model.alignment == .contrastive {
+                t.alignmentNegatives = scenario.model.alignmentNegatives
+                t.alignmentTemperature = scenario.model.alignmentTemperature
+            }
             twoTower = t
         } else {
             twoTower = nil

@@ -107,6 +107,36 @@ import Testing
         #expect(TwoTowerAlignment.accumulateGradient(m, one, weight: w, into: &g1) == 0 && g1 == m.zeros())
     }
 
+    /// The contrastive (InfoNCE) alignment's gradient, negatives included, against finite
+    /// differences; a negative pointing where z_A points raises the loss.
+    @Test func contrastiveAlignmentGradientMatchesFiniteDifferences() {
+        var (m, x) = fixture(seed: 6)
+        x.negativeItem = [1, 3]
+        x.negativeCategory = [0, -1]
+        let w = 0.7, tau = 0.3
+        var g = m.zeros()
+        let loss = TwoTowerAlignment.accumulateGradient(m, x, weight: w, temperature: tau, into: &g)
+        #expect(loss > 0 && abs(loss - TwoTowerAlignment.loss(m, x, weight: w, temperature: tau)) < 1e-12)
+        #expect(abs(loss - TwoTowerAlignment.loss(m, x, weight: w)) > 1e-3, "contrastive differs from cosine")
+        let h = 1e-6
+        var worst = 0.0
+        func check(_ a: Double, _ perturb: (inout TwoTowerBlock<Double>, Double) -> Void) {
+            var plus = m, minus = m
+            perturb(&plus, h); perturb(&minus, -h)
+            let num = (TwoTowerAlignment.loss(plus, x, weight: w, temperature: tau) - TwoTowerAlignment.loss(minus, x, weight: w, temperature: tau)) / (2 * h)
+            worst = max(worst, abs(a - num) / max(1e-6, abs(a) + abs(num)))
+        }
+        for i in m.item.indices { check(g.item[i]) { $0.item[i] += $1 } }
+        for i in m.category.indices where i % 5 != 4 { check(g.category[i]) { $0.category[i] += $1 } }
+        #expect(worst < 1e-6, "worst relative error \(worst)")
+        // Move negative 1 onto z_A's direction: it now competes with the positive.
+        guard let (a, _) = TwoTowerAlignment.pair(x) else { Issue.record("no pair"); return }
+        let (za, _) = TwoTowerAlignment.means(m, x, a)
+        var close = m
+        for f in 0..<m.dim { close.item[1 * m.dim + f] = 3 * za[f] - close.category[0 * (m.dim + 1) + f] }
+        #expect(TwoTowerAlignment.loss(close, x, weight: w, temperature: tau) > loss)
+    }
+
     /// With the adapter prior, a domain no device trained scores through the prior alone.
     @Test func unseenDomainStartsFromTheAdapterPrior() {
         let shape = TwoTowerShape(items: 12, dim: 4, userFeatures: 2, categories: 3, domains: ["a", "b", "c"], adapters: true, adapterPrior: true)
@@ -149,6 +179,14 @@ import Testing
         let aligned = t.train(shared: shared, personal: &personal, data: d, features: [1, 1], rng: &rng)
         let items = shape.layout.range(of: "item_embedding")!
         #expect(aligned.weightedDelta[items] != plain.weightedDelta[items], "\(algorithm): alignment changed the item tower")
+        // Contrastive: the device draws negatives among the second domain's unseen items
+        // (item 11 is the only one) and moves their rows; the cosine alignment never does.
+        t.alignmentNegatives = 4
+        rng = Xoshiro256(seed: 1)
+        let contrastive = t.train(shared: shared, personal: &personal, data: d, features: [1, 1], rng: &rng)
+        let row11 = (items.lowerBound + 11 * 4)..<(items.lowerBound + 12 * 4)
+        #expect(aligned.weightedDelta[row11].allSatisfy { $0 == 0 })
+        #expect(contrastive.weightedDelta[row11].contains { $0 != 0 }, "\(algorithm): the negative moved")
     }
 
     /// A step with a mask changes exactly the groups it names, bit for bit.

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 /// The parameters one device's data touches, copied out of the flat shared vector (a local
 /// view: rows of the items, categories, feature values and domains it has), plus its
 /// personal offset. Generic so the gradient is checked in `Double` against finite
@@ -66,12 +71,18 @@ public struct TwoTowerExamples: Sendable, Equatable {
     public var category: [Int32] = []
     public var adapter: [Int32] = []
     public var rating: [Float] = []
+    /// Contrastive alignment's negatives: local item and category rows (−1: none) of items
+    /// the device never interacted with. Not examples; kept whole by `subset`.
+    public var negativeItem: [Int32] = []
+    public var negativeCategory: [Int32] = []
     public init() {}
     public var count: Int { rating.count }
 
     public func subset(_ idx: some Sequence<Int>) -> TwoTowerExamples {
         var o = TwoTowerExamples()
         for j in idx { o.item.append(item[j]); o.category.append(category[j]); o.adapter.append(adapter[j]); o.rating.append(rating[j]) }
+        o.negativeItem = negativeItem
+        o.negativeCategory = negativeCategory
         return o
     }
 }
@@ -195,6 +206,10 @@ public enum TwoTowerKernel {
             if c >= 0 { apply(&m.category, &g.category, (c * e)..<(c * e + e), shared) }
             if a >= 0 { apply(&m.adapter, &g.adapter, (a * w)..<(a * w + w), mask.contains(.domain)) }
         }
+        for (i, c) in zip(x.negativeItem, x.negativeCategory) {
+            apply(&m.item, &g.item, (Int(i) * d)..<(Int(i) * d + d), shared)
+            if c >= 0 { apply(&m.category, &g.category, (Int(c) * e)..<(Int(c) * e + e), shared) }
+        }
         if shared { m.globalBias -= lr * g.globalBias }
         g.globalBias = 0
         apply(&m.prior, &g.prior, 0..<e, shared)
@@ -210,16 +225,24 @@ public enum TwoTowerKernel {
 /// examples (at least two each). Positive pairs only, computed on the device: the rating loss
 /// keeps the representations from collapsing; the domain-specific part (the adapters) is
 /// left free to differ.
+///
+/// With `temperature` > 0 and negatives in the examples the objective is contrastive
+/// (InfoNCE): with s(z) = cos(z_A, z)/τ, L = w · [log(e^{s(z_B)} + Σ_n e^{s(z_n)}) − s(z_B)],
+/// the negatives z_n = q_n + C_c(n) being items of domain B the device never interacted with:
+/// the two domains' means are pulled together *and* z_A is pushed from what the user did not
+/// choose, so the alignment cannot be met by collapsing every item onto one direction.
 public enum TwoTowerAlignment {
-    /// The two adapter rows with the most examples (ties by row), each with ≥ 2 examples.
-    static func pair(_ x: TwoTowerExamples) -> (Int, Int)? {
+    /// The two adapter rows with the most examples (ties by row), each with ≥ 2 examples: the
+    /// domains the alignment pairs.
+    public static func pair(_ x: TwoTowerExamples) -> (Int, Int)? {
         var count: [Int: Int] = [:]
         for a in x.adapter where a >= 0 { count[Int(a), default: 0] += 1 }
         let ranked = count.filter { $0.value >= 2 }.sorted { ($0.value, -$0.key) > ($1.value, -$1.key) }
         return ranked.count >= 2 ? (ranked[0].key, ranked[1].key) : nil
     }
 
-    static func means<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ x: TwoTowerExamples, _ a: Int) -> ([T], T) {
+    /// The mean shared representation of a device's items in adapter row a, and their count.
+    public static func means<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ x: TwoTowerExamples, _ a: Int) -> ([T], T) {
         let d = m.dim, e = d + 1
         var z = [T](repeating: 0, count: d)
         var n: T = 0
@@ -231,9 +254,51 @@ public enum TwoTowerAlignment {
         return (z.map { $0 / n }, n)
     }
 
-    public static func loss<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ x: TwoTowerExamples, weight: T) -> T {
+    /// Item i's shared representation q_i + C_c (local rows).
+    static func representation<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ i: Int, _ c: Int) -> [T] {
+        let d = m.dim, e = d + 1
+        return (0..<d).map { m.item[i * d + $0] + (c >= 0 ? m.category[c * e + $0] : 0) }
+    }
+
+    /// cos(a, b) and its gradients with respect to a and b (zeros when either is 0).
+    static func cosine<T: BinaryFloatingPoint>(_ a: [T], _ b: [T]) -> (T, [T], [T]) {
+        var dot: T = 0, na2: T = 0, nb2: T = 0
+        for f in a.indices { dot += a[f] * b[f]; na2 += a[f] * a[f]; nb2 += b[f] * b[f] }
+        guard na2 > 0, nb2 > 0 else { return (0, a.map { _ in 0 }, b.map { _ in 0 }) }
+        let na = na2.squareRoot(), nb = nb2.squareRoot(), c = dot / (na * nb)
+        return (c, a.indices.map { b[$0] / (na * nb) - c * a[$0] / na2 }, a.indices.map { a[$0] / (na * nb) - c * b[$0] / nb2 })
+    }
+
+    /// The contrastive loss and its gradient with respect to z_A, z_B and each negative.
+    static func infoNCE<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ x: TwoTowerExamples, _ za: [T], _ zb: [T], weight: T, temperature: T)
+        -> (T, [T], [T], [[T]])
+    {
+        let (cp, gpa, gpb) = cosine(za, zb)
+        var scores = [cp / temperature]
+        var grads = [(gpa, gpb)]
+        for (i, c) in zip(x.negativeItem, x.negativeCategory) {
+            let (cn, gna, gnn) = cosine(za, representation(m, Int(i), Int(c)))
+            scores.append(cn / temperature)
+            grads.append((gna, gnn))
+        }
+        let top = scores.max()!
+        let exps = scores.map { T(exp(Double($0 - top))) }
+        let total = exps.reduce(0, +)
+        let loss = weight * (top + T(log(Double(total))) - scores[0])
+        var ga = za.map { _ in T(0) }, gb = zb.map { _ in T(0) }
+        var gn: [[T]] = []
+        for (k, (da, dz)) in grads.enumerated() {
+            let coef = weight * ((exps[k] / total) - (k == 0 ? 1 : 0)) / temperature
+            for f in ga.indices { ga[f] += coef * da[f] }
+            if k == 0 { for f in gb.indices { gb[f] += coef * dz[f] } } else { gn.append(dz.map { coef * $0 }) }
+        }
+        return (loss, ga, gb, gn)
+    }
+
+    public static func loss<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ x: TwoTowerExamples, weight: T, temperature: T = 0) -> T {
         guard let (a, b) = pair(x) else { return 0 }
         let (za, _) = means(m, x, a), (zb, _) = means(m, x, b)
+        if temperature > 0 && !x.negativeItem.isEmpty { return infoNCE(m, x, za, zb, weight: weight, temperature: temperature).0 }
         var dot: T = 0, na: T = 0, nb: T = 0
         for f in za.indices { dot += za[f] * zb[f]; na += za[f] * za[f]; nb += zb[f] * zb[f] }
         guard na > 0, nb > 0 else { return 0 }
@@ -243,10 +308,30 @@ public enum TwoTowerAlignment {
     /// Adds the gradient of `loss` into `g`; returns the loss.
     @discardableResult
     public static func accumulateGradient<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ x: TwoTowerExamples, weight: T,
-                                                                 into g: inout TwoTowerBlock<T>) -> T {
+                                                                 temperature: T = 0, into g: inout TwoTowerBlock<T>) -> T {
         guard let (a, b) = pair(x) else { return 0 }
         let d = m.dim, e = d + 1
         let (za, ca) = means(m, x, a), (zb, cb) = means(m, x, b)
+        if temperature > 0 && !x.negativeItem.isEmpty {
+            let (loss, ga, gb, gn) = infoNCE(m, x, za, zb, weight: weight, temperature: temperature)
+            for j in 0..<x.count {
+                let row = Int(x.adapter[j])
+                guard row == a || row == b else { continue }
+                let gz = row == a ? ga : gb, n = row == a ? ca : cb
+                let i = Int(x.item[j]), c = Int(x.category[j])
+                for f in 0..<d {
+                    g.item[i * d + f] += gz[f] / n
+                    if c >= 0 { g.category[c * e + f] += gz[f] / n }
+                }
+            }
+            for (k, (i, c)) in zip(x.negativeItem, x.negativeCategory).enumerated() {
+                for f in 0..<d {
+                    g.item[Int(i) * d + f] += gn[k][f]
+                    if c >= 0 { g.category[Int(c) * e + f] += gn[k][f] }
+                }
+            }
+            return loss
+        }
         var dot: T = 0, na2: T = 0, nb2: T = 0
         for f in 0..<d { dot += za[f] * zb[f]; na2 += za[f] * za[f]; nb2 += zb[f] * zb[f] }
         guard na2 > 0, nb2 > 0 else { return 0 }

@@ -20,6 +20,12 @@ public struct TwoTowerTrainer: Sendable {
     /// Weight of the cross-domain alignment loss (`model.alignment_weight` with
     /// `model.disentangle`); 0: off. Applied once per local epoch to the shared item tower.
     public var alignmentWeight = 0.0
+    /// Contrastive alignment (`model.alignment: contrastive`): negatives per round, drawn on
+    /// the device from the second domain's items it never interacted with, and the
+    /// temperature τ. 0 negatives: the cosine alignment.
+    public var alignmentNegatives = 0
+    public var alignmentTemperature = 0.2
+    var temperature: Float { alignmentNegatives > 0 ? Float(alignmentTemperature) : 0 }
 
     public init(shape: TwoTowerShape, local: LocalTrainingConfig, weighting: TrainingConfig.Weighting,
                 personalization: PersonalizationConfig, meta: MetaConfig, itemCategories: [Int32], itemDomains: [Int32]) {
@@ -38,6 +44,21 @@ public struct TwoTowerTrainer: Sendable {
     }
 
     public var zeroOffset: [Float] { [Float](repeating: 0, count: shape.personalCount) }
+
+    /// The view local training works on: with contrastive alignment, plus `alignmentNegatives`
+    /// items of the device's second domain (as the alignment pairs them) it never interacted with.
+    func trainingView(shared: [Float], offset: [Float], data: Interactions, features: [Int32],
+                      rng: inout some RandomNumberGenerator) -> TwoTowerView {
+        let plain = view(shared: shared, offset: offset, data: data, features: features)
+        guard alignmentWeight > 0, alignmentNegatives > 0, let (_, b) = TwoTowerAlignment.pair(plain.examples) else { return plain }
+        let domain = plain.domainsTouched[b]
+        let seen = Set(data.items)
+        let pool = (0..<shape.items).filter { $0 < itemDomains.count && itemDomains[$0] == domain && !seen.contains(Int32($0)) }
+        guard !pool.isEmpty else { return plain }
+        let picks = rng.sampleWithoutReplacement(min(alignmentNegatives, pool.count), from: pool.count).map { Int32(pool[$0]) }
+        return TwoTowerView(shape: shape, shared: shared, offset: offset, data: data, features: features,
+                            itemCategories: itemCategories, itemDomains: itemDomains, negatives: picks)
+    }
 
     public static func mask(_ groups: [AdaptedGroup]) -> GroupMask {
         var m: GroupMask = []
@@ -72,8 +93,9 @@ public struct TwoTowerTrainer: Sendable {
             }
             last = Double(sum) / Double(batch.count)
             if alignmentWeight > 0 && mask.contains(.shared) {
-                TwoTowerAlignment.accumulateGradient(v.block, batch, weight: Float(alignmentWeight), into: &grad)
+                TwoTowerAlignment.accumulateGradient(v.block, batch, weight: Float(alignmentWeight), temperature: temperature, into: &grad)
                 TwoTowerKernel.step(&v.block, &grad, batch, range: 0..<batch.count, lr: lr, mask: [.shared])
+                v.markNegativesUsed()
             }
         }
         return last
@@ -109,7 +131,7 @@ public struct TwoTowerTrainer: Sendable {
         let all = Array(0..<data.count)
         let body: GroupMask = [.shared, .domain]
         if meta.enabled {
-            var v = view(shared: shared, offset: zeroOffset, data: data, features: features)
+            var v = trainingView(shared: shared, offset: zeroOffset, data: data, features: features, rng: &rng)
             let (loss, episodes) = metaTrain(&v, rng: &rng)
             var u = v.update(weighting: weighting, trainLoss: loss)
             if episodes == 0 {
@@ -122,22 +144,22 @@ public struct TwoTowerTrainer: Sendable {
         }
         switch personalization.strategy {
         case .global:
-            var v = view(shared: shared, offset: zeroOffset, data: data, features: features)
+            var v = trainingView(shared: shared, offset: zeroOffset, data: data, features: features, rng: &rng)
             let loss = epochs(&v, all, epochs: local.epochs, mask: body, rng: &rng)
             return v.update(weighting: weighting, trainLoss: loss)
         case .fedper:
-            var v = view(shared: shared, offset: personal, data: data, features: features)
+            var v = trainingView(shared: shared, offset: personal, data: data, features: features, rng: &rng)
             let loss = epochs(&v, all, epochs: local.epochs, mask: .all, rng: &rng)
             personal = v.block.offset
             return v.update(weighting: weighting, trainLoss: loss)
         case .fedrep:
-            var v = view(shared: shared, offset: personal, data: data, features: features)
+            var v = trainingView(shared: shared, offset: personal, data: data, features: features, rng: &rng)
             epochs(&v, all, epochs: personalization.personalEpochs, mask: .personal, rng: &rng)
             let loss = epochs(&v, all, epochs: local.epochs, mask: body, rng: &rng)
             personal = v.block.offset
             return v.update(weighting: weighting, trainLoss: loss)
         case .ditto:
-            var g = view(shared: shared, offset: zeroOffset, data: data, features: features)
+            var g = trainingView(shared: shared, offset: zeroOffset, data: data, features: features, rng: &rng)
             let loss = epochs(&g, all, epochs: local.epochs, mask: body, rng: &rng)
             var p = view(shared: shared, offset: personal, data: data, features: features)
             epochs(&p, all, epochs: personalization.personalEpochs, mask: .personal, offsetL2: personalization.dittoLambda, rng: &rng)
@@ -148,7 +170,7 @@ public struct TwoTowerTrainer: Sendable {
             for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.nextBounded(i + 1)) }
             let cut = max(1, Int((Double(order.count) * personalization.reconstructionFraction).rounded()))
             let support = Array(order.prefix(cut)), query = order.count > cut ? Array(order.dropFirst(cut)) : support
-            var v = view(shared: shared, offset: zeroOffset, data: data, features: features)
+            var v = trainingView(shared: shared, offset: zeroOffset, data: data, features: features, rng: &rng)
             epochs(&v, support, epochs: personalization.personalEpochs, mask: .personal, rng: &rng)
             let loss = epochs(&v, query, epochs: local.epochs, mask: body, rng: &rng)
             return v.update(weighting: weighting, trainLoss: loss)
@@ -213,8 +235,9 @@ public struct TwoTowerTrainer: Sendable {
         if alignmentWeight > 0 && episodes > 0 {
             // Cross-domain alignment, once per round as in `epochs`, on all of the device's data.
             var g = v.block.zeros()
-            TwoTowerAlignment.accumulateGradient(v.block, v.examples, weight: Float(alignmentWeight), into: &g)
+            TwoTowerAlignment.accumulateGradient(v.block, v.examples, weight: Float(alignmentWeight), temperature: temperature, into: &g)
             v.markUsed(0..<n)
+            v.markNegativesUsed()
             TwoTowerKernel.step(&v.block, &g, v.examples, range: 0..<n, lr: beta, mask: [.shared])
         }
         return (episodes > 0 ? lossSum / Double(episodes) : 0, episodes)

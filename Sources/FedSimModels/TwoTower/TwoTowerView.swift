@@ -17,8 +17,10 @@ public struct TwoTowerView {
     /// Local rows some step or gradient has used (only those carry weight in per-item weighting).
     var itemUsed: [Bool], categoryUsed: [Bool], adapterUsed: [Bool]
 
+    /// - Parameter negatives: items the device never interacted with, given local rows for the
+    ///   contrastive alignment (they are no examples).
     public init(shape: TwoTowerShape, shared: [Float], offset: [Float], data: Interactions, features: [Int32],
-                itemCategories: [Int32], itemDomains: [Int32]) {
+                itemCategories: [Int32], itemDomains: [Int32], negatives: [Int32] = []) {
         precondition(shared.count == shape.layout.count && offset.count == shape.personalCount)
         self.shape = shape
         let d = shape.dim, e = d + 1, w = 2 * d + 1
@@ -42,6 +44,11 @@ public struct TwoTowerView {
             let dm = shape.domains.isEmpty || Int(it) >= itemDomains.count ? -1 : itemDomains[Int(it)]
             x.adapter.append(dm >= 0 && Int(dm) < shape.domains.count ? local(dm, &domLocal, &ag, &ac) : -1)
             x.rating.append(data.ratings[j])
+        }
+        for it in negatives {
+            x.negativeItem.append(local(it, &itemLocal, &ig, &ic))
+            let c = shape.categories > 0 && Int(it) < itemCategories.count ? itemCategories[Int(it)] : -1
+            x.negativeCategory.append(c >= 0 && Int(c) < shape.categories ? local(c, &catLocal, &cg, &cc) : -1)
         }
         let rows = features.enumerated().compactMap { shape.featureRow($0.offset, $0.element) }
         var b = TwoTowerBlock<Float>(dim: d, items: ig.count, features: rows.count, categories: cg.count, adapters: ag.count,
@@ -72,6 +79,12 @@ public struct TwoTowerView {
 
     /// Global domain indices of the adapters this device has (local order).
     public var domainsTouched: [Int32] { adapterGlobal }
+
+    /// Marks the contrastive negatives' rows as used (they moved in an alignment step).
+    mutating func markNegativesUsed() {
+        for i in examples.negativeItem { itemUsed[Int(i)] = true }
+        for c in examples.negativeCategory where c >= 0 { categoryUsed[Int(c)] = true }
+    }
 
     mutating func markUsed(_ idx: some Sequence<Int>) {
         for j in idx {
