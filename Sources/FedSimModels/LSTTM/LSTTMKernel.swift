@@ -216,11 +216,16 @@ public enum LSTTMKernel {
             z += (sum * sum - sq) / 2
         }
         let width = nf * k
-        for h in 0..<b.hidden {
-            var p = b.b1[h]
-            for i in 0..<width { p += b.w1[h * width + i] * fv[i] }
-            pre[h] = p
-            if p > 0 { z += b.out[h] * p }
+        b.w1.withUnsafeBufferPointer { w in
+            fv.withUnsafeBufferPointer { v in
+                for h in 0..<b.hidden {
+                    var p = b.b1[h]
+                    let row = h * width
+                    for i in 0..<width { p += w[row + i] * v[i] }
+                    pre[h] = p
+                    if p > 0 { z += b.out[h] * p }
+                }
+            }
         }
         return (z, beta)
     }
@@ -232,7 +237,7 @@ public enum LSTTMKernel {
 
     /// The click logits of examples `range` (for tests and scoring small sets).
     public static func logits<T: BinaryFloatingPoint>(_ b: LSTTMBlock<T>, _ x: LSTTMExamples, range: Range<Int>) -> [T] {
-        var states: [Int: ShortTerm<T>] = [:]
+        var states = [ShortTerm<T>?](repeating: nil, count: x.contexts)
         var fv = [T](repeating: 0, count: b.fields * b.dim), pre = [T](repeating: 0, count: b.hidden)
         return range.map { j in
             let c = Int(x.context[j])
@@ -270,8 +275,10 @@ public enum LSTTMKernel {
     ) -> T {
         let k = b.dim, e = k + 1, nf = b.fields, width = nf * k, gw = 2 * k + 1
         let scale = 1 / T(range.count)
-        var states: [Int: ShortTerm<T>] = [:]
-        var gus: [Int: [T]] = [:]
+        // Per context, in context order (a fixed summation order: results are bit-for-bit
+        // reproducible across processes, unlike iterating a hashed dictionary).
+        var states = [ShortTerm<T>?](repeating: nil, count: x.contexts)
+        var gus = [[T]](repeating: [], count: x.contexts)
         var fv = [T](repeating: 0, count: width), pre = [T](repeating: 0, count: b.hidden)
         var gf = [T](repeating: 0, count: width), sums = [T](repeating: 0, count: k)
         var lossSum: T = 0
@@ -294,13 +301,22 @@ public enum LSTTMKernel {
             // FM and MLP: the gradient with respect to every field vector.
             for f in 0..<k { var t: T = 0; for a in 0..<nf { t += fv[a * k + f] }; sums[f] = t }
             for a in 0..<nf { for f in 0..<k { gf[a * k + f] = gz * (sums[f] - fv[a * k + f]) } }
-            for h in 0..<b.hidden where pre[h] > 0 {
-                let gh = gz * b.out[h]
-                g.out[h] += gz * pre[h]
-                g.b1[h] += gh
-                for i in 0..<width {
-                    g.w1[h * width + i] += gh * fv[i]
-                    gf[i] += gh * b.w1[h * width + i]
+            g.w1.withUnsafeMutableBufferPointer { gw in
+                b.w1.withUnsafeBufferPointer { w in
+                    fv.withUnsafeBufferPointer { v in
+                        gf.withUnsafeMutableBufferPointer { gfv in
+                            for h in 0..<b.hidden where pre[h] > 0 {
+                                let gh = gz * b.out[h]
+                                g.out[h] += gz * pre[h]
+                                g.b1[h] += gh
+                                let row = h * width
+                                for i in 0..<width {
+                                    gw[row + i] += gh * v[i]
+                                    gfv[i] += gh * w[row + i]
+                                }
+                            }
+                        }
+                    }
                 }
             }
             let slot = b.gated ? 1 : 2
@@ -310,7 +326,7 @@ public enum LSTTMKernel {
                 // u = β u_s + (1 − β) u_l; β = σ(z_s − z_l).
                 var gBeta: T = 0
                 for f in 0..<k {
-                    gus[c]![f] += beta * gf[f]
+                    gus[c][f] += beta * gf[f]
                     gBeta += gf[f] * (s.us[f] - s.ul[f])
                 }
                 let dz = gBeta * beta * (1 - beta)
@@ -320,17 +336,17 @@ public enum LSTTMKernel {
                     g.gate[k + f] += dz * ef
                     g.gate[gw + f] -= dz * s.ul[f]
                     g.gate[gw + k + f] -= dz * ef
-                    gus[c]![f] += dz * b.gate[f]
+                    gus[c][f] += dz * b.gate[f]
                     g.rows[ib + f] += dz * (b.gate[k + f] - b.gate[gw + k + f])
                 }
                 g.gate[2 * k] += dz
                 g.gate[gw + 2 * k] -= dz
             } else {
-                for f in 0..<k { gus[c]![f] += gf[f] }  // field 1 (u_l) is an input
+                for f in 0..<k { gus[c][f] += gf[f] }  // field 1 (u_l) is an input
             }
         }
         // Back through the attention, once per context.
-        for (c, gu) in gus {
+        for (c, gu) in gus.enumerated() where !gu.isEmpty {
             let s = states[c]!
             let nb = x.neighbours[c]
             guard !nb.isEmpty else { continue }
