@@ -104,6 +104,31 @@ import Testing
         #expect(lists[0].map { $0["rmse"] as? Double } == lists[1].map { $0["rmse"] as? Double })
     }
 
+    /// LSTTM over real processes, twice: the same model bytes and per-period AUCs (separate
+    /// processes hash differently, so any order taken from a hashed collection shows here).
+    @Test func lsttmOverRealProcessesIsReproducible() throws {
+        var s = LSTTMRuntimeTests.scenario(rounds: 4, delay: 1)
+        s.training.local.batchSize = 64  // batches spanning several contexts: their order matters
+        s.meta.periods = 6
+        s.meta.algorithm = .fomaml
+        s.meta.task = .temporal
+        s.meta.innerGroups = [.shortTerm, .fusion]
+        s.meta.episodes = 2
+        let file = Self.scenarioFile(s)
+        let out = TestSupport.temporaryDirectory()
+        var aucs: [[Double?]] = [], models: [Data?] = []
+        for _ in 0..<2 {
+            let r = try Self.fedsim(["run", file, "--out", out, "--quiet"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let summary = try #require(TestSupport.json(r.runDirectory + "/summary.json"))
+            let cold = try #require(summary["cold_start"] as? [[String: Any]])
+            aucs.append(cold.map { $0["auc"] as? Double })
+            models.append(FileManager.default.contents(atPath: r.runDirectory + "/model.bin"))
+        }
+        #expect(aucs[0].count == 3 && aucs[0].allSatisfy { $0 != nil } && aucs[0] == aucs[1])
+        #expect(models[0] != nil && models[0] == models[1])
+    }
+
     @Test func sameSeedSameMetrics() throws {
         var s = TestSupport.tinyScenario(devices: 80, rounds: 5, perRound: 30)
         s.evaluation.every = 1
