@@ -75,8 +75,14 @@ extension FedSimCommand.Privacy {
                         + "sees only the noised sum; devices trusted to add their noise (a device's own noise is not counted towards its own protection)."
                     : "coordinator trusted to add the noise (central DP)"
                         + (secure ? "; SecAgg+ hides individual updates from the coordinator, which sees only the sum it noises." : ".")
+                let released: String
+                switch scenario.model.kind {
+                case .mf: released = "item embeddings, item biases, global bias"
+                case .lsttm: released = "every shared tensor: item and category embeddings, short-term, fusion, scorer and long-term modules"
+                case .twoTower, .deepfm: released = "every shared and domain tensor of model.json"
+                }
                 guarantee = "(ε=\(formatFixed(eps, 2)), δ=\(p.delta)) user-level DP for the shared model "
-                    + "(item embeddings, item biases, global bias) after \(rounds) rounds, Poisson sampling q=\(formatFixed(q, 4)), "
+                    + "(\(released)) after \(rounds) rounds, Poisson sampling q=\(formatFixed(q, 4)), "
                     + "\(sigmaText), clip C=\(p.clip), RDP accountant (optimal order \(order))"
                     + (pldTotal.map { ", PLD accountant ε=\(formatFixed($0, 2))" } ?? "") + "; " + trust
             }
@@ -98,7 +104,7 @@ extension FedSimCommand.Privacy {
                 }
             }
             var notCovered = [
-                "personal parameters (\(scenario.model.kind == .mf ? "user embedding and bias" : "the user row / user-tower offset")) never leave the device and are not part of the guarantee",
+                "personal parameters (\(scenario.model.kind == .mf ? "user embedding and bias" : scenario.model.kind == .lsttm ? "the long-term user vector p_u, and the short-term and fusion modules adapted online during evaluation" : "the user row / user-tower offset")) never leave the device and are not part of the guarantee",
                 "evaluation metrics (RMSE, HR@K, …) and the per-round training loss and example counts are released without noise",
                 "per-round participation counts (the `sampled` column) are released without noise",
                 "hyperparameters chosen by looking at results are not accounted",

@@ -93,6 +93,27 @@ import Testing
         #expect(secure.coordinator.coldStartResults.count == 2)
     }
 
+    /// LSTTM through SecAgg+ with its long-term update delayed: the same model as the plain
+    /// run to quantization error (the long-term tensors' zero weights on off-cadence rounds
+    /// included), no plain update reaches the coordinator, and every period is scored.
+    @Test func lsttmThroughSecAggMatchesPlain() async throws {
+        func scenario(_ proto: SecureAggregationConfig.Kind) -> Scenario {
+            var s = LSTTMRuntimeTests.scenario(rounds: 3, delay: 1)
+            s.model.lsttm.longTermEvery = 2
+            s.data.synthetic.devices = 60
+            s.training.devicesPerRound = 24
+            s.secureAggregation.protocol = proto
+            return s
+        }
+        let plain = try await Self.run(scenario(.none))
+        let secure = try await Self.run(scenario(.secaggPlus))
+        let worst = zip(plain.coordinator.model, secure.coordinator.model).map { abs($0 - $1) }.max()!
+        #expect(worst < 1e-3, "largest parameter difference \(worst)")
+        #expect(plain.coordinator.model != ModelFactory.initialShared(scenario(.none), PopulationInfo(plain.population)))
+        #expect(!secure.recorder.toCoordinator.contains { if case .update = $0 { return true } else { return false } })
+        #expect(secure.coordinator.coldStartResults.count == 3)
+    }
+
     /// Under secure aggregation no process reports exposure counts; the evaluation's secure
     /// sum gives exactly how many evaluated devices rated each item, and K items per ranked device.
     @Test func exposureCountsTravelOnlyThroughTheSecureSum() async throws {
