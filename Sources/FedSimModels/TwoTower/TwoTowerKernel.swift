@@ -312,37 +312,23 @@ public enum TwoTowerAlignment {
         guard let (a, b) = pair(x) else { return 0 }
         let d = m.dim, e = d + 1
         let (za, ca) = means(m, x, a), (zb, cb) = means(m, x, b)
+        let loss: T, ga: [T], gb: [T]
         if temperature > 0 && !x.negativeItem.isEmpty {
-            let (loss, ga, gb, gn) = infoNCE(m, x, za, zb, weight: weight, temperature: temperature)
-            for j in 0..<x.count {
-                let row = Int(x.adapter[j])
-                guard row == a || row == b else { continue }
-                let gz = row == a ? ga : gb, n = row == a ? ca : cb
-                let i = Int(x.item[j]), c = Int(x.category[j])
-                for f in 0..<d {
-                    g.item[i * d + f] += gz[f] / n
-                    if c >= 0 { g.category[c * e + f] += gz[f] / n }
-                }
-            }
+            let (l, da, db, gn) = infoNCE(m, x, za, zb, weight: weight, temperature: temperature)
+            (loss, ga, gb) = (l, da, db)
             for (k, (i, c)) in zip(x.negativeItem, x.negativeCategory).enumerated() {
                 for f in 0..<d {
                     g.item[Int(i) * d + f] += gn[k][f]
                     if c >= 0 { g.category[Int(c) * e + f] += gn[k][f] }
                 }
             }
-            return loss
+        } else {
+            guard za.contains(where: { $0 != 0 }), zb.contains(where: { $0 != 0 }) else { return 0 }
+            // ∂(1 − cos)/∂z_A = −(z_B/(|z_A||z_B|) − cos · z_A/|z_A|²), and symmetrically.
+            let (c, da, db) = cosine(za, zb)
+            (loss, ga, gb) = (weight * (1 - c), da.map { -weight * $0 }, db.map { -weight * $0 })
         }
-        var dot: T = 0, na2: T = 0, nb2: T = 0
-        for f in 0..<d { dot += za[f] * zb[f]; na2 += za[f] * za[f]; nb2 += zb[f] * zb[f] }
-        guard na2 > 0, nb2 > 0 else { return 0 }
-        let na = na2.squareRoot(), nb = nb2.squareRoot()
-        let cosine = dot / (na * nb)
-        // ∂(1 − cos)/∂z_A = −(z_B/(|z_A||z_B|) − cos · z_A/|z_A|²), and symmetrically.
-        var ga = [T](repeating: 0, count: d), gb = [T](repeating: 0, count: d)
-        for f in 0..<d {
-            ga[f] = -weight * (zb[f] / (na * nb) - cosine * za[f] / na2)
-            gb[f] = -weight * (za[f] / (na * nb) - cosine * zb[f] / nb2)
-        }
+        // Each mean's gradient, spread evenly over the items it averages.
         for j in 0..<x.count {
             let row = Int(x.adapter[j])
             guard row == a || row == b else { continue }
@@ -353,6 +339,6 @@ public enum TwoTowerAlignment {
                 if c >= 0 { g.category[c * e + f] += gz[f] / n }
             }
         }
-        return weight * (1 - cosine)
+        return loss
     }
 }
