@@ -148,7 +148,7 @@ import Testing
 }
 
 @Suite struct DriftTests {
-    func population(turnover: Double = 0.5, delay: Int = 0) -> SyntheticPopulation {
+    func population(turnover: Double = 0.5, delay: Int = 0, topics: DriftConfig.Topics = .global, hotShare: Double = 0.6) -> SyntheticPopulation {
         var c = SyntheticConfig()
         c.devices = 200
         c.domains = ["a", "b"]
@@ -158,10 +158,63 @@ import Testing
         c.drift.periods = 6
         c.drift.hotTopics = 2
         c.drift.turnover = turnover
-        c.drift.hotShare = 0.6
+        c.drift.hotShare = hotShare
         c.drift.hotBoost = 1.5
         c.drift.externalDelayPeriods = delay
+        c.drift.topics = topics
         return SyntheticPopulation(c, seed: 11)
+    }
+
+    /// Mean AUC, over devices and periods 3–5, of two rankings of a device's unseen home-domain
+    /// items: by popularity in periods 0–2, and by the device's category counts in the previous
+    /// period (what a short-term model can learn).
+    func heuristicAUCs(_ pop: SyntheticPopulation) -> (popularity: Double, previous: Double) {
+        let len = Int64(7 * 86_400), start = SyntheticPopulation.epoch
+        var count = [Double](repeating: 0, count: pop.itemCount)
+        for d in 0..<pop.deviceCount {
+            let x = pop.interactions(of: d)
+            for j in 0..<x.count where x.timestamps[j] < start + 3 * len { count[Int(x.items[j])] += 1 }
+        }
+        var popularity = 0.0, previous = 0.0, n = 0.0
+        for d in 0..<pop.deviceCount {
+            let x = pop.interactions(of: d), home = pop.userFeatures(of: d)[0]
+            for p in 3..<6 {
+                let begin = start + Int64(p) * len
+                var seen = Set<Int32>(), query = Set<Int32>(), recent = [Double](repeating: 0, count: 8)
+                for j in 0..<x.count {
+                    let t = x.timestamps[j], it = x.items[j], inHome = pop.itemDomains[Int(it)] == home
+                    if t < begin { seen.insert(it) }
+                    if inHome && t >= begin - len && t < begin { recent[Int(pop.itemCategories[Int(it)])] += 1 }
+                    if inHome && t >= begin && t < begin + len { query.insert(it) }
+                }
+                let candidates = (0..<pop.itemCount).filter { pop.itemDomains[$0] == home && !seen.contains(Int32($0)) }
+                guard !query.isEmpty, candidates.count > query.count else { continue }
+                func auc(_ score: (Int) -> Double) -> Double {
+                    let pos = candidates.filter { query.contains(Int32($0)) }.map(score)
+                    let neg = candidates.filter { !query.contains(Int32($0)) }.map(score)
+                    var s = 0.0
+                    for a in pos { for b in neg { s += a > b ? 1 : (a == b ? 0.5 : 0) } }
+                    return s / Double(pos.count * neg.count)
+                }
+                popularity += auc { count[$0] }
+                previous += auc { recent[Int(pop.itemCategories[$0])] }
+                n += 1
+            }
+        }
+        return (popularity / n, previous / n)
+    }
+
+    /// Personal topics (the LSTTM experiments' population): a device's previous period
+    /// predicts its next far better than training popularity does. With global topics,
+    /// training popularity follows the training weeks' topics instead.
+    /// (`swift test --filter DriftTests` prints the figures docs/results.md quotes.)
+    @Test func personalTopicsMakeRecentHistoryPredictiveAndPopularityNot() {
+        let personal = heuristicAUCs(population(turnover: 0.3, topics: .personal, hotShare: 0.7))
+        let global = heuristicAUCs(population(turnover: 0.3, topics: .global, hotShare: 0.7))
+        print("drift heuristics, AUC over periods 3–5: personal topics: popularity \(personal.popularity), previous period \(personal.previous); "
+              + "global topics: popularity \(global.popularity), previous period \(global.previous)")
+        #expect(personal.previous > personal.popularity + 0.03)
+        #expect(global.popularity < personal.popularity - 0.03)
     }
 
     @Test func hotTopicsAreOverRepresentedAndRatedHigherInTheirPeriod() {
