@@ -35,9 +35,7 @@ extension DeviceHost {
         guard let clock = split.evaluationClock else { return [] }
         let adaptation = scenario.personalization.adaptation
         let mask = LSTTMTrainer.modules(adaptation.groups)
-        var ev = evaluator
-        ev.sampledNegatives = 0
-        ev.popular = []
+        let ev = coldStartEvaluator
         var out: [ColdStartEntry] = []
         for device in devices {
             let all = population.interactions(of: device)

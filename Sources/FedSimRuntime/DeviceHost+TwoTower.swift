@@ -103,14 +103,17 @@ extension DeviceHost {
         return out
     }
 
-    func entry(_ device: Int, _ task: ColdStartSplit.Task, _ scorer: TwoTowerScorer, _ shared: [Float]) -> ColdStartEntry {
-        var known = Interactions()
-        for i in task.known { known.append(item: i, rating: 0, timestamp: 0) }
+    /// Cold-start queries rank the full catalogue, without the popularity baseline.
+    var coldStartEvaluator: Evaluator {
         var ev = evaluator
         ev.sampledNegatives = 0
         ev.popular = []
-        let e = ev.evaluate(device: device, shared: shared, items: population.itemCount, dim: dim, train: known, test: task.query,
-                            score: scorer.score)
+        return ev
+    }
+
+    func entry(_ device: Int, _ task: ColdStartSplit.Task, _ scorer: TwoTowerScorer, _ shared: [Float]) -> ColdStartEntry {
+        let e = coldStartEvaluator.evaluate(device: device, shared: shared, items: population.itemCount, dim: dim, train: known(task.known), test: task.query,
+                                            score: scorer.score)
         return ColdStartEntry(device: UInt32(device), slot: UInt16(task.slot), count: UInt32(e.count), squaredError: e.squaredError,
                               absoluteError: e.absoluteError, ranked: e.ranked, hit: e.hit, ndcg: e.ndcg, auc: e.auc)
     }
