@@ -99,10 +99,11 @@ public enum HTMLReport {
         let cold = coldStart(run)
         if !cold.isEmpty {
             let how = s["cold_start_protocol"] as? [String: Any]
-            rows.append(("cold start", "\(how?["protocol"] as? String ?? "?"), \(how?["initialisation"] as? String ?? "?"); RMSE / NDCG@\(k): "
+            let metric = Compare.coldStartMetric([run])  // click models: AUC, they predict no ratings
+            rows.append(("cold start", "\(how?["protocol"] as? String ?? "?"), \(how?["initialisation"] as? String ?? "?"); \(metric.uppercased()) / NDCG@\(k): "
                 + cold.map { o in
                     let slot = (o["k"] as? Int).map { "k=\($0)" } ?? "p\(o["period"] as? Int ?? 0)"
-                    return "\(slot) \(format4(o["rmse"] as? Double ?? .nan)) / \(format4(o["ndcg@\(k)"] as? Double ?? .nan, places: 3))"
+                    return "\(slot) \(format4(o[metric] as? Double ?? .nan)) / \(format4(o["ndcg@\(k)"] as? Double ?? .nan, places: 3))"
                 }.joined(separator: " · ")))
         }
         let mb = { (v: Any?) in format4(Double(v as? Int ?? 0) / 1e6, places: 1) + " MB" }
@@ -110,7 +111,7 @@ public enum HTMLReport {
         return rows
     }
 
-    /// Cold start: RMSE and NDCG@K against the support size k (or the period), from
+    /// Cold start: RMSE (AUC for click models) and NDCG@K against the support size k (or the period), from
     /// `summary.json`'s `cold_start`.
     static func coldStartChart(_ run: RunData) -> (svg: String, caption: String)? {
         let slots = coldStart(run)
@@ -118,9 +119,10 @@ public enum HTMLReport {
         let k = run.k
         let temporal = slots.first?["period"] != nil
         func points(_ metric: String) -> [(x: Double, y: Double)] { coldStartPoints(run, metric) }
+        let metric = Compare.coldStartMetric([run])
         let how = run.summary["cold_start_protocol"] as? [String: Any]
         let chart = SVGLineChart(title: "Cold start (\(how?["protocol"] as? String ?? ""))", xLabel: temporal ? "period" : "support size k",
-                                 yLabel: "metric", series: [.init("RMSE", points("rmse")), .init("NDCG@\(k)", points("ndcg@\(k)"), dashed: true)],
+                                 yLabel: "metric", series: [.init(metric.uppercased(), points(metric)), .init("NDCG@\(k)", points("ndcg@\(k)"), dashed: true)],
                                  markers: true)
         let caption = "After training, each device adapts on device (\(how?["adaptation_steps"] as? Int ?? 0) steps on \(how?["adapted_groups"] as? String ?? "?"), initialisation: \(how?["initialisation"] as? String ?? "?")) and is scored on its held-out interactions (docs/personalization.md)."
         return (chart.svg(), caption)

@@ -110,5 +110,8 @@ import Testing
         #expect(md.contains("| meta.algorithm=none | 0.0200 ± 0.0000"), "\(md)")
         #expect(md.contains("positive = higher AUC"))
         #expect(Compare.coldStartDeltaCurves(runs, overrides: overrides, title: "t")?.contains("Δ AUC") == true)
+        // A single run's report: AUC in the summary row and the chart, never a 0 for the missing RMSE.
+        let page = HTMLReport.html(runs[0])
+        #expect(page.contains("AUC / NDCG@10: p1 0.6010") && !page.contains("RMSE / NDCG"))
     }
 }
