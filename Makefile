@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_BIN = .build/release
 DEBUG_BIN = .build/debug
 
-.PHONY: help setup build run test data movielens coldstart centralized bench bench-secagg bench-scale experiments report report-check fuzz chaos crosscheck clean
+.PHONY: help setup build run test data movielens coldstart centralized bench bench-secagg bench-scale experiments report report-check fuzz chaos crosscheck golden clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ fuzz: setup ## ≥ 1,000,000 mutated inputs through every decoder (frames, SecAg
 
 chaos: build ## Every fault class against real processes beside fault-free runs (loopback, ~30 s); writes the table into docs/reliability.md
 	$(RELEASE_BIN)/fedsim-bench chaos --write docs/reliability.md
+
+golden: build data ## Behaviour unchanged? Nine short runs (every model, SecAgg+, central DP, FedBuff, compression) byte-compared with scripts/golden/expected.txt
+	./scripts/golden/golden.sh check
 
 clean: ## Remove build output and runs (keeps data/)
 	rm -rf .build runs
