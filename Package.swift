@@ -40,7 +40,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "FedSimData", dependencies: ["FedSimCore", "FedSimConfig"], swiftSettings: swiftSettings),
-        .target(name: "FedSimModels", dependencies: ["FedSimCore", "FedSimData"], swiftSettings: swiftSettings),
+        .target(name: "FedSimModels", dependencies: ["FedSimCore", "FedSimConfig", "FedSimData"], swiftSettings: swiftSettings),
         .target(name: "FedSimAggregation", dependencies: ["FedSimCore", "FedSimConfig"], swiftSettings: swiftSettings),
         // Differential-privacy accounting (RDP of the Poisson-subsampled Gaussian).
         .target(name: "FedSimPrivacy", dependencies: ["FedSimCore", "CSodium"], swiftSettings: swiftSettings),
@@ -76,7 +76,7 @@ let package = Package(
         .target(
             name: "FedSimCLI",
             dependencies: [
-                "FedSimRuntime", "FedSimConfig", "FedSimData", "FedSimPrivacy", "FedSimReports",
+                "FedSimRuntime", "FedSimConfig", "FedSimCore", "FedSimData", "FedSimModels", "FedSimPrivacy", "FedSimReports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -2,6 +2,7 @@ import ArgumentParser
 import FedSimConfig
 import FedSimCore
 import FedSimData
+import FedSimModels
 import FedSimRuntime
 import Foundation
 
@@ -141,16 +142,7 @@ extension FedSimCommand {
             } else {
                 let data = s.data.source == .synthetic ? "synthetic (\(s.data.synthetic.devices) devices)" : "movielens at \(s.data.path)"
                 var extras: [String] = []
-                if s.model.kind == .twoTower {
-                    extras.append(s.meta.enabled ? "meta-learning \(s.meta.algorithm.rawValue) (\(s.meta.task.rawValue) tasks)"
-                                                 : "personalization \(s.personalization.strategy.rawValue)")
-                }
-                if s.model.kind == .lsttm {
-                    let l = s.model.lsttm
-                    extras.append("\(s.meta.enabled ? "temporal MAML" : "no temporal MAML"), \(l.attention ? "attention" : "mean pooling") over \(l.neighbours) neighbours, "
-                                  + "\(l.fusion.rawValue) fusion, \(l.external ? "with" : "without") external behaviours, long-term every \(l.longTermEvery) rounds"
-                                  + (l.longTermDelay > 0 ? " (\(l.longTermDelay) late)" : ""))
-                }
+                if let model = ModelRegistry.type(of: s.model.kind).summary(s) { extras.append(model) }
                 if s.evaluation.coldStart.enabled { extras.append("cold start \(s.evaluation.coldStart.protocol.rawValue)") }
                 let tail = extras.isEmpty ? "" : "; " + extras.joined(separator: ", ")
                 print("\(options.scenario): ok — \(s.name): \(s.training.mode.rawValue) \(s.model.kind.rawValue) (dim \(s.model.dim)) on \(data), \(s.training.rounds) rounds\(tail)")

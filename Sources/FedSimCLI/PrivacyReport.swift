@@ -1,6 +1,7 @@
 import ArgumentParser
 import FedSimConfig
 import FedSimCore
+import FedSimModels
 import FedSimPrivacy
 import FedSimRuntime
 import Foundation
@@ -22,6 +23,7 @@ extension FedSimCommand.Privacy {
                 throw ExitCode(ExitCodes.badInput)
             }
             let p = scenario.privacy
+            let modelNotes = ModelRegistry.type(of: scenario.model.kind).privacyNotes(scenario)
             let ledgerText = (try? String(contentsOfFile: runDirectory + "/privacy-ledger.jsonl", encoding: .utf8)) ?? ""
             let ledger = ledgerText.split(separator: "\n").compactMap {
                 try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
@@ -75,12 +77,7 @@ extension FedSimCommand.Privacy {
                         + "sees only the noised sum; devices trusted to add their noise (a device's own noise is not counted towards its own protection)."
                     : "coordinator trusted to add the noise (central DP)"
                         + (secure ? "; SecAgg+ hides individual updates from the coordinator, which sees only the sum it noises." : ".")
-                let released: String
-                switch scenario.model.kind {
-                case .mf: released = "item embeddings, item biases, global bias"
-                case .lsttm: released = "every shared tensor: item and category embeddings, short-term, fusion, scorer and long-term modules"
-                case .twoTower, .deepfm: released = "every shared and domain tensor of model.json"
-                }
+                let released = modelNotes.released
                 guarantee = "(ε=\(formatFixed(eps, 2)), δ=\(p.delta)) user-level DP for the shared model "
                     + "(\(released)) after \(rounds) rounds, Poisson sampling q=\(formatFixed(q, 4)), "
                     + "\(sigmaText), clip C=\(p.clip), RDP accountant (optimal order \(order))"
@@ -104,7 +101,7 @@ extension FedSimCommand.Privacy {
                 }
             }
             var notCovered = [
-                "personal parameters (\(scenario.model.kind == .mf ? "user embedding and bias" : scenario.model.kind == .lsttm ? "the long-term user vector p_u, and the short-term and fusion modules adapted online during evaluation" : "the user row / user-tower offset")) never leave the device and are not part of the guarantee",
+                "personal parameters (\(modelNotes.personal)) never leave the device and are not part of the guarantee",
                 "evaluation metrics (RMSE, HR@K, …) and the per-round training loss and example counts are released without noise",
                 "per-round participation counts (the `sampled` column) are released without noise",
                 "hyperparameters chosen by looking at results are not accounted",
@@ -115,12 +112,7 @@ extension FedSimCommand.Privacy {
             if scenario.evaluation.cohorts {
                 notCovered.append("per-cohort metrics are released without noise, and devices send their profile features with evaluation results to form demographic cohorts")
             }
-            if scenario.model.domainAdapters || scenario.model.kind == .deepfm {
-                notCovered.append("domain groups are in the clipped, noised update; without secure aggregation their zero weights reveal which domains a device has no data in")
-            }
-            if scenario.model.kind == .lsttm {
-                notCovered.append("lsttm: on rounds without a long-term step the long-term tensors carry weight 0 from every device (public: the cadence is in the scenario); with per_item weighting, touched long-term and item rows have non-zero weights, as for every per-item model")
-            }
+            notCovered += modelNotes.notCovered
             lines.append("")
             lines.append("not covered:")
             for n in notCovered { lines.append("- " + n) }

@@ -92,6 +92,12 @@ public struct GroupClips: Codable, Sendable, Equatable {
     public var itemBias = 0.1
     public var globalBias = 0.01
     public init() {}
+
+    /// Each clipped tensor (by its name in the MF layout) with its bound: the one table
+    /// devices clip by and the coordinator re-checks against.
+    public var bounds: [(tensor: String, bound: Double)] {
+        [("item_embedding", itemEmbedding), ("item_bias", itemBias), ("global_bias", globalBias)]
+    }
 }
 
 public struct PrivacyBudget: Codable, Sendable, Equatable {

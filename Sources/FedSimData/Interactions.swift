@@ -31,6 +31,11 @@ public struct Interactions: Sendable, Equatable {
         for i in indices { out.append(item: items[i], rating: ratings[i], timestamp: timestamps[i]) }
         return out
     }
+
+    /// `items` as an exclusion list for ranking (an evaluator reads only the items).
+    public static func exclusion(_ items: [Int32]) -> Interactions {
+        Interactions(items: items, ratings: [Float](repeating: 0, count: items.count), timestamps: [Int64](repeating: 0, count: items.count))
+    }
 }
 
 /// What a device holds: its training and held-out ratings and its profile features.

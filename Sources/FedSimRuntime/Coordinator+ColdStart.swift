@@ -1,6 +1,7 @@
 import FedSimConfig
 import FedSimCore
 import FedSimData
+import FedSimModels
 import FedSimWire
 
 /// The cold-start protocol after the last round: devices adapt on their support sets and
@@ -20,8 +21,8 @@ extension Coordinator {
             await send(.coldStart(DeviceRequest(round: UInt32(r), devices: devices, shared: model)), to: c)
         }
         let slots = config.protocol == .temporal ? config.periods : config.k.count
-        // Click models (lsttm) predict no ratings: their entries count query interactions only.
-        let ratings = scenario.model.kind != .lsttm && scenario.model.kind != .deepfm
+        // Click models predict no ratings: their entries count query interactions only.
+        let ratings = recommender.task == .rating
         var entries: [ColdStartEntry] = []
         var seen = Set<UInt64>()  // (device, slot) pairs already counted
         await collectReplies(from: Set(requested.keys), phase: "the cold-start evaluation") { m in

@@ -29,6 +29,8 @@ public final class Coordinator {
     public var log = Log("coordinator")
 
     public internal(set) var model: [Float]
+    /// The run's kind of model (`ModelRegistry`): its layout, initial values and server-side hooks.
+    public let recommender: any RecommenderModel
     public let layout: ParameterLayout
     var optimizer: ServerOptimizer
 
@@ -132,8 +134,9 @@ public final class Coordinator {
         self.token = token
         self.transport = transport
         self.metrics = metrics
-        layout = ModelFactory.layout(scenario, population)
-        model = ModelFactory.initialShared(scenario, population)
+        recommender = ModelRegistry.make(scenario, population)
+        layout = recommender.layout
+        model = recommender.initialShared()
         newUsers = ColdStartSplit.newUsers(scenario.evaluation.coldStart, devices: population.devices, seed: scenario.seed)
         optimizer = ServerOptimizer(config: scenario.training.server, count: layout.count)
         (inputs, inputSink) = AsyncStream.makeStream(of: Input.self)
@@ -228,8 +231,7 @@ public final class Coordinator {
         let slack = 1 + 1e-5  // float rounding of an honest device's clip
         if p.clipping == .perGroup {
             var changed = false
-            for (name, bound) in [("item_embedding", p.groupClips.itemEmbedding), ("item_bias", p.groupClips.itemBias),
-                                  ("global_bias", p.groupClips.globalBias)] {
+            for (name, bound) in p.groupClips.bounds {
                 guard let range = layout.range(of: name) else { continue }
                 var part = Array(delta[range])
                 if L2Clip.norm(part) > bound * slack {

@@ -8,8 +8,8 @@ import Foundation
 /// The virtual devices of one client process: their data, their personal parameters and the
 /// local training and evaluation they run. Transport-agnostic, so tests drive it directly.
 ///
-/// Personal parameters of the whole shard sit in a `DeviceStateStore` (dim + 1 floats per
-/// device, memory-mapped from the run directory when there is one), initialised lazily from
+/// Personal parameters of the whole shard sit in a `DeviceStateStore` (`model.personalWidth`
+/// floats per device, memory-mapped from the run directory when there is one), initialised lazily from
 /// (seed, device) the first time a device is touched. Device data is regenerated (or read)
 /// when a round needs it and kept only until the next round, so a process holds only the
 /// devices active now.
@@ -18,22 +18,14 @@ public final class DeviceHost {
     public let population: any Population
     public let shard: Range<Int>
     let splitter: Splitter
-    let trainer: LocalTrainer
     var evaluator: Evaluator
-    let dim: Int
+    /// The run's model (`ModelRegistry`): training, evaluation and cold start go through it.
+    public let model: any RecommenderModel
     let store: DeviceStateStore
     /// Error-feedback memory of compressed updates, per device (sparse: only entries the
     /// device touched). Lives in memory; not part of checkpoints (docs/scenarios.md).
     var residuals: [Int: [Int32: Float]] = [:]
-    lazy var codec = UpdateCodec(config: scenario.compression, layout: ModelFactory.layout(scenario, info))
-    /// What the coordinator knows of the population: the model shapes derive from it on both sides.
-    let info: PopulationInfo
-    /// The two-tower trainer (`model.kind: two_tower`); nil for MF.
-    let twoTower: TwoTowerTrainer?
-    /// The DeepFM trainer (`model.kind: deepfm`); nil otherwise.
-    let deepFM: DeepFMTrainer?
-    /// The LSTTM trainer (`model.kind: lsttm`); nil otherwise.
-    let lsttm: LSTTMTrainer?
+    lazy var codec = UpdateCodec(config: scenario.compression, layout: model.layout)
     /// The cold-start protocol's split (`evaluation.cold_start`), nil when off.
     let coldSplit: ColdStartSplit?
 
@@ -54,51 +46,20 @@ public final class DeviceHost {
         self.scenario = scenario
         self.population = population
         self.shard = shard
-        info = PopulationInfo(population)
         splitter = Splitter(scenario.data.split, seed: Seeds.derive(scenario.seed, "split"))
-        dim = scenario.model.dim
-        trainer = LocalTrainer(config: scenario.training.local, weighting: scenario.training.weighting,
-                               items: population.itemCount, dim: dim)
         evaluator = Evaluator(k: scenario.evaluation.k, relevanceThreshold: Float(scenario.evaluation.relevanceThreshold),
                               ranking: scenario.evaluation.ranking, scale: population.ratingScale, categories: population.itemCategories,
                               sampledNegatives: scenario.evaluation.sampledNegatives, seed: Seeds.derive(scenario.seed, "evaluation"))
-        store = try DeviceStateStore(devices: shard.count, width: dim + 1, path: statePath)
         let cs = scenario.evaluation.coldStart
         let needsTime = cs.protocol == .temporal
         coldSplit = cs.enabled
             ? try ColdStartSplit(config: cs, devices: population.deviceCount, seed: scenario.seed, domainNames: population.domainNames,
                                  timeRange: needsTime ? population.timeRange() : nil)
             : nil
-        if scenario.model.kind == .twoTower {
-            var t = TwoTowerTrainer(shape: ModelFactory.twoTowerShape(scenario, info), local: scenario.training.local,
-                                    weighting: scenario.training.weighting, personalization: scenario.personalization, meta: scenario.meta,
-                                    itemCategories: population.itemCategories, itemDomains: population.itemDomains)
-            if scenario.meta.task == .temporal { t.periodOf = coldSplit?.trainingPeriod(periods: scenario.meta.periods) }
-            if scenario.model.disentangle { t.alignmentWeight = scenario.model.alignmentWeight }
-            if scenario.model.disentangle && scenario.model.alignment == .contrastive {
-                t.alignmentNegatives = scenario.model.alignmentNegatives
-                t.alignmentTemperature = scenario.model.alignmentTemperature
-            }
-            twoTower = t
-        } else {
-            twoTower = nil
-        }
-        deepFM = scenario.model.kind == .deepfm
-            ? DeepFMTrainer(shape: ModelFactory.deepFMShape(scenario, info), local: scenario.training.local,
-                            weighting: scenario.training.weighting, negatives: scenario.model.negatives,
-                            itemCategories: population.itemCategories, itemDomains: population.itemDomains)
-            : nil
-        if scenario.model.kind == .lsttm {
-            var t = LSTTMTrainer(shape: ModelFactory.lsttmShape(scenario, info), config: scenario.model.lsttm, local: scenario.training.local,
-                                 weighting: scenario.training.weighting, meta: scenario.meta, negatives: scenario.model.negatives,
-                                 itemCategories: population.itemCategories, itemDomains: population.itemDomains,
-                                 domainNames: population.domainNames)
-            t.clock = coldSplit?.trainingClock(periods: scenario.meta.periods)
-            lsttm = t
-        } else {
-            lsttm = nil
-        }
-        if deepFM != nil || lsttm != nil {
+        model = ModelRegistry.make(ModelContext(scenario: scenario, population: population, coldSplit: coldSplit))
+        store = try DeviceStateStore(devices: shard.count, width: model.personalWidth, path: statePath)
+        if model.task == .click {
+            // Scores are logits: no rating error, and every held-out interaction is relevant.
             evaluator.ratingMetrics = false
             evaluator.relevanceThreshold = -.infinity
         }
@@ -153,14 +114,7 @@ public final class DeviceHost {
 
     func personalRow(_ device: Int) -> UnsafeMutableBufferPointer<Float> {
         let i = device - shard.lowerBound
-        if !store.isInitialized(i) {
-            let initial: [Float]
-            if twoTower != nil { initial = [Float](repeating: 0, count: dim + 1) }
-            else if let deepFM { initial = deepFM.shape.initialPersonal(initStd: scenario.model.initStd, seed: scenario.seed, device: device) }
-            else if let lsttm { initial = lsttm.shape.initialPersonal(seed: scenario.seed, device: device) }
-            else { initial = MatrixFactorization.initialPersonal(dim: dim, initStd: scenario.model.initStd, seed: scenario.seed, device: device) }
-            store.initialize(i, with: initial)
-        }
+        if !store.isInitialized(i) { store.initialize(i, with: model.initialPersonal(device: device)) }
         return store.row(i)
     }
 
@@ -174,11 +128,7 @@ public final class DeviceHost {
         var p = Array(row)
         var rng = Seeds.rng(scenario.seed, "local", UInt64(device), UInt64(round))
         let d = data(device)
-        var u: LocalUpdate
-        if let twoTower { u = twoTower.train(shared: shared, personal: &p, data: d.train, features: d.features, rng: &rng) }
-        else if let deepFM { u = deepFM.train(shared: shared, personal: &p, data: d.train, features: d.features, rng: &rng) }
-        else if let lsttm { u = lsttm.train(shared: shared, personal: &p, data: d.train, round: round, rng: &rng) }
-        else { u = trainer.train(shared: shared, personal: &p, data: d.train, rng: &rng) }
+        var u = model.train(d, shared: shared, personal: &p, round: round, rng: &rng)
         for j in 0..<p.count { row[j] = p[j] }
         if scenario.privacy.enabled {
             // DP: bound this device's contribution (uniform weighting, so the weighted delta is Δ).
@@ -186,11 +136,9 @@ public final class DeviceHost {
             let p = scenario.privacy
             if p.clipping == .perGroup {
                 // Each shared tensor within its own bound; the total is within √(Σ C_g²).
-                let layout = MatrixFactorization.sharedLayout(items: population.itemCount, dim: dim)
                 var within = true
-                for (name, bound) in [("item_embedding", p.groupClips.itemEmbedding), ("item_bias", p.groupClips.itemBias),
-                                      ("global_bias", p.groupClips.globalBias)] {
-                    let r = layout.range(of: name)!
+                for (name, bound) in p.groupClips.bounds {
+                    let r = model.layout.range(of: name)!
                     var part = Array(u.weightedDelta[r])
                     within = L2Clip.clip(&part, to: bound) <= bound && within
                     u.weightedDelta.replaceSubrange(r, with: part)
@@ -207,38 +155,24 @@ public final class DeviceHost {
     public func evaluate(device: Int, shared: [Float], negativeTransfer: Bool = false) -> DeviceEvaluation {
         // Evaluation touches each device once: read through the cache without filling it.
         let d = cache[device] ?? load(device)
-        if twoTower != nil { return evaluateTwoTower(device: device, data: d, shared: shared, negativeTransfer: negativeTransfer) }
-        if let lsttm { return evaluateLSTTM(lsttm, device: device, data: d, shared: shared) }
-        if let deepFM {
-            // Click model: ranking metrics and AUC only (negative transfer compares rating errors; not computed).
-            let score = deepFM.scorer(shared: shared, personal: Array(personalRow(device)), features: d.features)
-            return evaluator.evaluate(device: device, shared: shared, items: population.itemCount, dim: dim + 1, train: d.train, test: d.test,
-                                      score: score)
+        return model.evaluate(EvaluationContext(device: device, data: d, shared: shared, personal: Array(personalRow(device)),
+                                                evaluator: evaluator, negativeTransfer: negativeTransfer,
+                                                initialShared: negativeTransfer ? initialShared : []))
+    }
+
+    /// Runs the scenario's cold-start protocol for these devices (docs/personalization.md):
+    /// for each task, the model adapts on its support from the device's starting point and
+    /// scores its query.
+    public func coldStart(_ devices: [Int], shared: [Float]) -> [ColdStartEntry] {
+        guard let split = coldSplit else { return [] }
+        var ev = evaluator
+        ev.sampledNegatives = 0  // cold-start queries rank the full catalogue, without the popularity baseline
+        ev.popular = []
+        return devices.flatMap { device in
+            model.coldStart(ColdStartContext(device: device, interactions: population.interactions(of: device),
+                                             features: population.userFeatures(of: device), personal: Array(personalRow(device)),
+                                             shared: shared, split: split, evaluator: ev))
         }
-        let p = Array(personalRow(device))
-        var e = evaluator.evaluate(device: device, shared: shared, personal: p, items: population.itemCount,
-                                   dim: dim, train: d.train, test: d.test)
-        if negativeTransfer && d.test.count > 0 {
-            // The global model: shared parameters, personal ones as a new device starts them.
-            let fresh = MatrixFactorization.initialPersonal(dim: dim, initStd: scenario.model.initStd, seed: scenario.seed, device: device)
-            var rating = evaluator
-            rating.ranking = false
-            e.squaredErrorGlobal = rating.evaluate(device: device, shared: shared, personal: fresh, items: population.itemCount,
-                                                   dim: dim, train: d.train, test: d.test).squaredError
-            // The local-only model: the initial shared parameters trained on this device alone.
-            var localShared = initialShared
-            var localPersonal = fresh
-            var cfg = scenario.training.local
-            cfg.epochs = scenario.evaluation.localOnlyEpochs
-            let local = LocalTrainer(config: cfg, weighting: .examples, items: population.itemCount, dim: dim)
-            var rng = Seeds.rng(scenario.seed, "local-only", UInt64(device))
-            let u = local.train(shared: localShared, personal: &localPersonal, data: d.train, rng: &rng)
-            let n = Float(max(1, u.examples))
-            for i in localShared.indices { localShared[i] += u.weightedDelta[i] / n }  // examples weighting: Δ = w·δ, w = n
-            e.squaredErrorLocal = rating.evaluate(device: device, shared: localShared, personal: localPersonal, items: population.itemCount,
-                                                  dim: dim, train: d.train, test: d.test).squaredError
-        }
-        return e
     }
 
     /// Evaluated devices' top-K lists and rated items, waiting for the evaluation's secure sum.
@@ -255,9 +189,9 @@ public final class DeviceHost {
         return v
     }
 
-    lazy var initialShared = ModelFactory.initialShared(scenario, info)
+    lazy var initialShared = model.initialShared()
 
-    public var sharedCount: Int { twoTower?.shape.layout.count ?? deepFM?.shape.layout.count ?? lsttm?.shape.layout.count ?? trainer.sharedCount }
+    public var sharedCount: Int { model.layout.count }
 
     /// Evaluates devices and aggregates, for the whole batch, how often each item appears in
     /// a top-K list and how many of the devices rated it in training: what exposure and
@@ -275,7 +209,7 @@ public final class DeviceHost {
             var e = evaluate(device: d, shared: shared, negativeTransfer: negativeTransfer)
             let data = cache[d] ?? load(d)
             // Global-mean baseline sums, and the profile for demographic cohorts.
-            if deepFM == nil && lsttm == nil {
+            if model.task == .rating {
                 e.trainCount = data.train.count
                 e.trainSum = data.train.ratings.reduce(0.0) { $0 + Double($1) }
                 e.testSum = data.test.ratings.reduce(0.0) { $0 + Double($1) }

@@ -220,30 +220,7 @@ public struct CompressedUpdate: Equatable, Sendable {
     }
 }
 
-/// One device's cold-start sums for one slot: a support size k (new users, new domain) or a
-/// period (temporal). Sums, so the coordinator weights by ratings as for `DeviceEvaluation`.
-public struct ColdStartEntry: Equatable, Sendable {
-    public var device: UInt32
-    public var slot: UInt16
-    public var count: UInt32
-    public var squaredError: Double
-    public var absoluteError: Double
-    public var ranked: Bool
-    public var hit: Double
-    public var ndcg: Double
-    public var auc: Double
-    public init(device: UInt32, slot: UInt16, count: UInt32, squaredError: Double, absoluteError: Double, ranked: Bool,
-                hit: Double, ndcg: Double, auc: Double) {
-        self.device = device
-        self.slot = slot
-        self.count = count
-        self.squaredError = squaredError
-        self.absoluteError = absoluteError
-        self.ranked = ranked
-        self.hit = hit
-        self.ndcg = ndcg
-        self.auc = auc
-    }
+extension ColdStartEntry {
     static let wireBytes = 4 + 2 + 4 + 8 + 8 + 1 + 8 + 8 + 8
 }
 

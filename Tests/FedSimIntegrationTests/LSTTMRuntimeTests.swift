@@ -70,8 +70,8 @@ import Testing
         let s = Self.scenario(rounds: 3, delay: delay)
         let h = try await run(s)
         let info = PopulationInfo(h.population)
-        let layout = ModelFactory.layout(s, info)
-        let initial = ModelFactory.initialShared(s, info)
+        let layout = ModelRegistry.make(s, info).layout
+        let initial = ModelRegistry.make(s, info).initialShared()
         let lt = layout.range(of: "long_term.item_embedding")!.lowerBound..<layout.range(of: "long_term.projection")!.upperBound
         let click = layout.range(of: "scorer.mlp_hidden")!
         #expect(Array(h.coordinator.model[click]) != Array(initial[click]))

@@ -48,7 +48,7 @@ import Testing
         s.personalization.strategy = .fedper
         let log = Log()
         let h = try await run(s) { log.add($0) }
-        let layout = ModelFactory.layout(s, PopulationInfo(h.population))
+        let layout = ModelRegistry.make(s, PopulationInfo(h.population)).layout
         #expect(!layout.tensors.contains { $0.group == .personal })
         #expect(log.updates.count == 4 * 30)
         #expect(log.updates.allSatisfy { $0.weightedDelta.count == layout.count && $0.weights.count == layout.weightCount })
@@ -57,7 +57,7 @@ import Testing
         let host = try DeviceHost(scenario: s, population: h.population, shard: 0..<45)
         let d = log.updates.map { Int($0.device) }.first { $0 < 45 }!
         host.beginRound(1)
-        _ = host.train(device: d, round: 1, shared: ModelFactory.initialShared(s, PopulationInfo(h.population)))
+        _ = host.train(device: d, round: 1, shared: ModelRegistry.make(s, PopulationInfo(h.population)).initialShared())
         let offset = host.personalParameters(d)
         #expect(offset.contains { $0 != 0 }, "the offset trained")
         for u in log.updates {
@@ -78,8 +78,8 @@ import Testing
         s.data.synthetic.maxRatings = 30
         let h = try await run(s)
         let info = PopulationInfo(h.population)
-        let layout = ModelFactory.layout(s, info)
-        let initial = ModelFactory.initialShared(s, info)
+        let layout = ModelRegistry.make(s, info).layout
+        let initial = ModelRegistry.make(s, info).initialShared()
         var touched = Set<Int32>()
         for (d, n) in h.coordinator.participation.finished.enumerated() where n > 0 {
             for it in h.population.interactions(of: d).items { touched.insert(h.population.itemDomains[Int(it)]) }
@@ -127,7 +127,7 @@ import Testing
         s.personalization.strategy = .global
         let h = try await run(s)
         #expect(h.coordinator.participation.selected.allSatisfy { $0 == 0 })
-        #expect(h.coordinator.model == ModelFactory.initialShared(s, PopulationInfo(h.population)))
+        #expect(h.coordinator.model == ModelRegistry.make(s, PopulationInfo(h.population)).initialShared())
         let results = h.coordinator.coldStartResults.map { try! JSONSerialization.jsonObject(with: Data($0.text.utf8)) as! [String: Any] }
         #expect(results.map { $0["k"] as? Int } == [0, 5])
         #expect(results.allSatisfy { ($0["devices"] as? Int ?? 0) > 0 })

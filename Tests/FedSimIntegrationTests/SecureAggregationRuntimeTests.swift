@@ -84,11 +84,11 @@ import Testing
         let secure = try await Self.run(scenario(.secaggPlus))
         let diffs = zip(plain.coordinator.model, secure.coordinator.model).map { abs($0 - $1) }
         let worst = diffs.max()!
-        let layout = ModelFactory.layout(scenario(.none), PopulationInfo(plain.population))
+        let layout = plain.coordinator.layout
         let at = diffs.firstIndex(of: worst)!
         let tensor = layout.tensors[layout.offsets.lastIndex { $0 <= at }!].name
         #expect(worst < 1e-3, "largest parameter difference \(worst) in \(tensor)")
-        #expect(plain.coordinator.model != ModelFactory.initialShared(scenario(.none), PopulationInfo(plain.population)))
+        #expect(plain.coordinator.model != plain.coordinator.recommender.initialShared())
         #expect(!secure.recorder.toCoordinator.contains { if case .update = $0 { return true } else { return false } })
         #expect(secure.coordinator.coldStartResults.count == 2)
     }
@@ -109,7 +109,7 @@ import Testing
         let secure = try await Self.run(scenario(.secaggPlus))
         let worst = zip(plain.coordinator.model, secure.coordinator.model).map { abs($0 - $1) }.max()!
         #expect(worst < 1e-3, "largest parameter difference \(worst)")
-        #expect(plain.coordinator.model != ModelFactory.initialShared(scenario(.none), PopulationInfo(plain.population)))
+        #expect(plain.coordinator.model != plain.coordinator.recommender.initialShared())
         #expect(!secure.recorder.toCoordinator.contains { if case .update = $0 { return true } else { return false } })
         #expect(secure.coordinator.coldStartResults.count == 3)
     }

@@ -69,9 +69,9 @@ public struct LSTTMShape: Sendable, Equatable {
         return v
     }
 
-    /// p_u: N(0, 0.1²), from (seed, device); the store row is dim + 1 wide, the last unused.
+    /// p_u: N(0, 0.1²), from (seed, device).
     public func initialPersonal(seed: UInt64, device: Int) -> [Float] {
         var rng = Seeds.rng(seed, "init.lsttm.personal", UInt64(device))
-        return (0..<dim).map { _ in Float(0.1 * rng.nextGaussian()) } + [0]
+        return (0..<dim).map { _ in Float(0.1 * rng.nextGaussian()) }
     }
 }

@@ -1,0 +1,119 @@
+import FedSimConfig
+import FedSimCore
+import FedSimData
+
+/// LSTTM (`model.kind: lsttm`) as a `RecommenderModel`: a click model whose personal state is
+/// the long-term user vector p_u (dim floats). Scores are over the device's internal domain
+/// only; the long-term module's aggregated update can arrive `long_term_delay` rounds late.
+public struct LSTTMModel: RecommenderModel {
+    public let trainer: LSTTMTrainer
+    let adaptation: AdaptationConfig
+    let longTermDelay: Int
+    let initStd: Double
+    let seed: UInt64
+
+    public init(_ context: ModelContext) {
+        let s = context.scenario, info = context.info
+        let shape = LSTTMShape(items: info.items, dim: s.model.dim, hidden: s.model.hidden,
+                               categories: s.model.itemContent ? (info.categories ?? 0) : 0, gated: s.model.lsttm.fusion == .gate)
+        var t = LSTTMTrainer(shape: shape, config: s.model.lsttm, local: s.training.local, weighting: s.training.weighting, meta: s.meta,
+                             negatives: s.model.negatives, itemCategories: context.itemCategories, itemDomains: context.itemDomains,
+                             domainNames: context.domainNames)
+        t.clock = context.coldSplit?.trainingClock(periods: s.meta.periods)
+        trainer = t
+        adaptation = s.personalization.adaptation
+        longTermDelay = s.model.lsttm.longTermDelay
+        initStd = s.model.initStd
+        seed = s.seed
+    }
+
+    public static func summary(_ s: Scenario) -> String? {
+        let l = s.model.lsttm
+        return "\(s.meta.enabled ? "temporal MAML" : "no temporal MAML"), \(l.attention ? "attention" : "mean pooling") over \(l.neighbours) neighbours, "
+            + "\(l.fusion.rawValue) fusion, \(l.external ? "with" : "without") external behaviours, long-term every \(l.longTermEvery) rounds"
+            + (l.longTermDelay > 0 ? " (\(l.longTermDelay) late)" : "")
+    }
+
+    public static func privacyNotes(_ scenario: Scenario) -> ModelPrivacyNotes {
+        ModelPrivacyNotes(
+            released: "every shared tensor: item and category embeddings, short-term, fusion, scorer and long-term modules",
+            personal: "the long-term user vector p_u, and the short-term and fusion modules adapted online during evaluation",
+            notCovered: [
+                "lsttm: on rounds without a long-term step the long-term tensors carry weight 0 from every device (public: the cadence is in the scenario); with per_item weighting, touched long-term and item rows have non-zero weights, as for every per-item model"
+            ])
+    }
+
+    var shape: LSTTMShape { trainer.shape }
+    public var layout: ParameterLayout { shape.layout }
+    public var personalWidth: Int { shape.dim }
+    public var task: ModelTask { .click }
+    public var itemRowWidth: Int { shape.dim + 1 }
+
+    /// The long-term module's slice, when its updates are delayed.
+    public var delayedUpdate: DelayedUpdate? {
+        guard longTermDelay > 0 else { return nil }
+        let t = LSTTMShape.longTermTensors, layout = shape.layout
+        let lo = layout.offsets[t.lowerBound], last = t.upperBound
+        return DelayedUpdate(range: lo..<(layout.offsets[last] + layout.tensors[last].count), delay: longTermDelay)
+    }
+
+    public func initialShared() -> [Float] { shape.initialShared(initStd: initStd, seed: seed) }
+
+    public func initialPersonal(device: Int) -> [Float] { shape.initialPersonal(seed: seed, device: device) }
+
+    public func train(_ device: DeviceData, shared: [Float], personal: inout [Float], round: Int,
+                      rng: inout Xoshiro256) -> LocalUpdate {
+        trainer.train(shared: shared, personal: &personal, data: device.train, round: round, rng: &rng)
+    }
+
+    /// Items a ranking over domain `dom` leaves out: everything in another domain.
+    func outsideDomain(_ dom: Int32) -> [Int32] {
+        let domains = trainer.itemDomains
+        return (0..<shape.items).filter { $0 < domains.count && domains[$0] != dom }.map { Int32($0) }
+    }
+
+    /// The test interactions in the internal domain, ranked in the context after all of training.
+    public func evaluate(_ c: EvaluationContext) -> DeviceEvaluation {
+        let d = c.data, domains = trainer.itemDomains
+        let dom = trainer.internalDomain(of: d.train)
+        let tl = trainer.timeline(d.train, internal: dom)
+        let test = d.test.subset((0..<d.test.count).filter { Int(d.test.items[$0]) < domains.count && domains[Int(d.test.items[$0])] == dom })
+        let score = trainer.scorer(model: c.shared, personal: c.personal, timeline: tl, cut: .max)
+        return c.evaluator.evaluate(device: c.device, shared: c.shared, items: shape.items, dim: itemRowWidth,
+                                    train: .exclusion(d.train.items + outsideDomain(dom)), test: test, score: score)
+    }
+
+    /// The temporal protocol, online: for each period p after the cut-off, one adaptation of
+    /// `personalization.adaptation.groups` (short-term, fusion) on period p − 1's internal
+    /// interactions, carried forward, then AUC / HR / NDCG on period p's, in the context at
+    /// its start. The long-term module stays as trained.
+    public func coldStart(_ c: ColdStartContext) -> [ColdStartEntry] {
+        let split = c.split
+        guard let clock = split.evaluationClock else { return [] }
+        let mask = LSTTMTrainer.modules(adaptation.groups)
+        let dom = trainer.internalDomain(of: split.warmPart(c.interactions, device: c.device, itemDomains: trainer.itemDomains))
+        let tl = trainer.timeline(c.interactions, internal: dom)
+        let outside = outsideDomain(dom)
+        var model = c.shared
+        var rng = Seeds.rng(seed, "lsttm.online", UInt64(c.device))
+        var out: [ColdStartEntry] = []
+        for p in 0..<split.config.periods {
+            let begin = clock.begin(p), end = clock.begin(p + 1)
+            let before = tl.firstIndex(atOrAfter: begin)
+            let support = (tl.firstIndex(atOrAfter: clock.begin(p - 1))..<before).filter { tl.isInternal[$0] }.map { tl.items[$0] }
+            let seen = Set(tl.items[0..<before])
+            trainer.adaptOnline(&model, personal: c.personal, timeline: tl, cut: clock.begin(p - 1), positives: support, seen: seen,
+                                steps: adaptation.steps, lr: adaptation.learningRate, mask: mask, rng: &rng)
+            let q = (before..<tl.firstIndex(atOrAfter: end)).filter { tl.isInternal[$0] }
+            guard !q.isEmpty else { continue }
+            let query = Interactions(items: q.map { tl.items[$0] }, ratings: [Float](repeating: 1, count: q.count),
+                                     timestamps: q.map { tl.times[$0] })
+            let score = trainer.scorer(model: model, personal: c.personal, timeline: tl, cut: begin)
+            let e = c.evaluator.evaluate(device: c.device, shared: model, items: shape.items, dim: itemRowWidth,
+                                         train: .exclusion(Array(seen) + outside), test: query, score: score)
+            out.append(ColdStartEntry(device: UInt32(c.device), slot: UInt16(p), count: UInt32(q.count), squaredError: e.squaredError,
+                                      absoluteError: e.absoluteError, ranked: e.ranked, hit: e.hit, ndcg: e.ndcg, auc: e.auc))
+        }
+        return out
+    }
+}
