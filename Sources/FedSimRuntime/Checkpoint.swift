@@ -79,8 +79,7 @@ extension Coordinator {
                 guard let (p, c, m) = await handleControl(e) else { continue }
                 switch m {
                 case .checkpointed(let round) where round == UInt32(r): pending.remove(c)
-                case .update, .failed, .evaluation, .secagg, .checkpointed, .compressedUpdate: continue  // late messages of earlier phases
-                default: await protocolViolation(c, p, "sent \(m.kindName) during a checkpoint")
+                default: await unexpected(m, from: p, on: c, during: "the checkpoint of round \(r)")
                 }
             }
         }

@@ -151,10 +151,8 @@ extension Coordinator {
                                 rejected += 1
                                 tracker.resolve(u.device, from: c, as: .failed)
                             }
-                        case .update, .evaluation, .checkpointed, .compressedUpdate: continue
                         case .failed(let f) where f.round == UInt32(step): tracker.resolve(f.device, from: c, as: .failed)
-                        case .failed: continue
-                        default: await protocolViolation(c, p, "sent \(m.kindName) during an asynchronous step")
+                        default: await unexpected(m, from: p, on: c, during: "asynchronous step \(step)")
                         }
                     }
                 }

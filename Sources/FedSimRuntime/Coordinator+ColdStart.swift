@@ -26,8 +26,8 @@ extension Coordinator {
         var entries: [ColdStartEntry] = []
         var seen = Set<UInt64>()  // (device, slot) pairs already counted
         await collectReplies(from: Set(requested.keys), phase: "the cold-start evaluation") { m in
-            if case .coldStartReport(let rep) = m, rep.round == UInt32(r) { return .reply }
-            return [.update, .failed, .evaluation, .compressedUpdate, .coldStartReport].contains { $0 == m.kind } ? .late : .violation
+            if case .coldStartReport(let rep) = m { return rep.round == UInt32(r) }
+            return false
         } consume: { p, c, m in
             guard case .coldStartReport(let rep) = m else { return }
             let asked = Set(requested[c] ?? [])

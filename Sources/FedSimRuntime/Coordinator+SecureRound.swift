@@ -65,10 +65,8 @@ extension Coordinator {
                     log.info("ignoring a secure-aggregation message of round \(env.round) during round \(round)")
                 case .update, .failed:
                     await protocolViolation(c, p, "sent a plain \(m.kindName) while secure aggregation is on")
-                case .evaluation:
-                    continue
                 default:
-                    await protocolViolation(c, p, "sent \(m.kindName) during a secure-aggregation round")
+                    await unexpected(m, from: p, on: c, during: "secure-aggregation round \(round)")
                 }
             }
         }

@@ -274,14 +274,21 @@ public final class Coordinator {
         return id
     }
 
-    /// How a message received while collecting one reply per process is treated.
-    enum ReplyVerdict { case reply, late, violation }
+    /// A message the phase in progress does not consume: a late reply (`Message.isReply`) is
+    /// logged and ignored, whatever phase it answers; anything else is a protocol violation.
+    func unexpected(_ m: Message, from p: Int, on c: ConnectionID, during phase: String) async {
+        if m.isReply {
+            log.info("process \(p): ignoring a late \(m.kindName) during \(phase)")
+        } else {
+            await protocolViolation(c, p, "sent \(m.kindName) during \(phase)")
+        }
+    }
 
     /// Waits until each connection in `connections` has sent its reply (or the deadline
-    /// passes, or the connection closes). `classify` sorts every control message: a reply is
-    /// passed to `consume` once per connection (a second one is ignored with a warning), late
-    /// messages of an earlier phase are dropped, anything else is a protocol violation.
-    func collectReplies(from connections: Set<ConnectionID>, phase: String, classify: (Message) -> ReplyVerdict,
+    /// passes, or the connection closes). `isReply` picks the reply this phase waits for, which
+    /// is passed to `consume` once per connection (a second one is ignored with a warning);
+    /// anything else goes to `unexpected`.
+    func collectReplies(from connections: Set<ConnectionID>, phase: String, isReply: (Message) -> Bool,
                         consume: (Int, ConnectionID, Message) -> Void) async {
         var waiting = connections
         let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
@@ -295,16 +302,15 @@ public final class Coordinator {
             case .transport(let e):
                 if case .closed(let c, _) = e { waiting.remove(c) }
                 guard let (p, c, m) = await handleControl(e) else { continue }
-                switch classify(m) {
-                case .reply:
-                    guard waiting.remove(c) != nil else {
-                        log.warning("process \(p) sent a second \(m.kindName) during \(phase); ignored")
-                        continue
-                    }
-                    consume(p, c, m)
-                case .late: continue
-                case .violation: await protocolViolation(c, p, "sent \(m.kindName) during \(phase)")
+                guard isReply(m) else {
+                    await unexpected(m, from: p, on: c, during: phase)
+                    continue
                 }
+                guard waiting.remove(c) != nil else {
+                    log.warning("process \(p) sent a second \(m.kindName) during \(phase); ignored")
+                    continue
+                }
+                consume(p, c, m)
             }
         }
     }
@@ -576,10 +582,8 @@ public final class Coordinator {
                     if tracker.resolve(f.device, from: c, as: .failed) == .accepted {
                         log.info("round \(r): device \(f.device) failed: \(f.reason)")
                     }
-                case .evaluation:
-                    continue  // a late report from an earlier evaluation
                 default:
-                    await protocolViolation(c, p, "sent \(m.kindName) during a training round")
+                    await unexpected(m, from: p, on: c, during: "training round \(r)")
                 }
             }
         }
@@ -719,8 +723,8 @@ public final class Coordinator {
         var recommended = [Double](repeating: 0, count: population.items)
         var rated = [Double](repeating: 0, count: population.items)
         await collectReplies(from: Set(requested.keys), phase: "evaluation of round \(r)") { m in
-            if case .evaluation(let rep) = m, rep.round == UInt32(r) { return .reply }
-            return [.update, .failed, .evaluation, .compressedUpdate].contains { $0 == m.kind } ? .late : .violation
+            if case .evaluation(let rep) = m { return rep.round == UInt32(r) }
+            return false
         } consume: { p, c, m in
             guard case .evaluation(let rep) = m else { return }
             let asked = requested[c] ?? []

@@ -68,6 +68,18 @@ public enum Message: Equatable, Sendable {
         }
     }
 
+    /// Whether a client sends this in answer to a request of the coordinator's. Every reply
+    /// names the round (or step) it answers, so a reply the phase in progress is not waiting
+    /// for is *late*: it answers an earlier request that timed out or was cut short. One rule
+    /// for every phase: a late reply is logged and ignored, never a protocol violation.
+    /// Exhaustive, so a new kind must say which it is.
+    public var isReply: Bool {
+        switch self {
+        case .update, .failed, .evaluation, .secagg, .compressedUpdate, .checkpointed, .coldStartReport: return true
+        case .hello, .welcome, .reject, .train, .evaluate, .shutdown, .checkpoint, .coldStart: return false
+        }
+    }
+
     public var kindName: String {
         switch self {
         case .hello: return "hello"

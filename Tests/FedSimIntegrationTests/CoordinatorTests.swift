@@ -11,41 +11,7 @@ import Testing
 
 /// The coordinator and real client loops over the in-memory transport: deterministic, no sockets.
 @Suite struct CoordinatorTests {
-    struct Harness {
-        let scenario: Scenario
-        let population: any Population
-        let info: PopulationInfo
-        let token = SecureRandom.bytes(32)
-        let transport = InMemoryTransport()
-        let sink = MemoryMetricsSink()
-        let coordinator: Coordinator
-
-        init(_ scenario: Scenario) {
-            self.scenario = scenario
-            population = try! PopulationFactory.make(scenario.data, seed: scenario.seed)
-            info = PopulationInfo(population)
-            let directory = DeviceDirectory.build(population, splitter: Splitter(scenario.data.split, seed: Seeds.derive(scenario.seed, "split")))
-            coordinator = try! Coordinator(scenario: scenario, population: info, processCount: scenario.runtime.processes,
-                                      token: token, transport: transport, metrics: sink, directory: directory,
-                                      domainNames: population.domainNames)
-        }
-
-        func client(_ i: Int, token: [UInt8]? = nil) -> Task<Error?, Never> {
-            let shard = Sharding.range(process: i, of: scenario.runtime.processes, devices: population.deviceCount)
-            let host = try! DeviceHost(scenario: scenario, population: population, shard: shard)
-            var runner = ClientRunner(host: host, processIndex: i, processCount: scenario.runtime.processes, token: token ?? self.token)
-            let endpoint = transport.connect()
-            runner.crash = { endpoint.crash() }  // a `crash` fault drops the in-memory connection
-            let r = runner
-            return Task {
-                do { try await r.run(endpoint); return nil } catch { return error }
-            }
-        }
-
-        var metrics: [[String: Any]] {
-            sink.lines.map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
-        }
-    }
+    typealias Harness = CoordinatorHarness
 
     static func withoutTiming(_ lines: [String]) -> [String] {
         lines.map { line in

@@ -1,0 +1,75 @@
+import FedSimConfig
+import FedSimCore
+import FedSimData
+import FedSimRuntime
+import FedSimSecAgg
+import FedSimWire
+import Foundation
+
+/// The coordinator and real client loops over the in-memory transport: deterministic, no
+/// sockets. `client(_:)` starts one client process's loop as a task.
+public struct CoordinatorHarness {
+    public let scenario: Scenario
+    public let population: any Population
+    public let info: PopulationInfo
+    public let token = SecureRandom.bytes(32)
+    /// The job's enrollment secret (SecAgg+ identities), given to every client.
+    public let enrollment = Enrollment(secret: SecureRandom.bytes(32))
+    public let transport = InMemoryTransport()
+    public let sink = MemoryMetricsSink()
+    public let coordinator: Coordinator
+
+    public init(_ scenario: Scenario) {
+        self.scenario = scenario
+        population = try! PopulationFactory.make(scenario.data, seed: scenario.seed)
+        info = PopulationInfo(population)
+        let directory = DeviceDirectory.build(population, splitter: Splitter(scenario.data.split, seed: Seeds.derive(scenario.seed, "split")))
+        coordinator = try! Coordinator(scenario: scenario, population: info, processCount: scenario.runtime.processes,
+                                       token: token, transport: transport, metrics: sink, directory: directory,
+                                       domainNames: population.domainNames)
+    }
+
+    /// Starts client process `i`. `freeze` (see `FreezingConnection`) holds chosen messages
+    /// back before sending them, as a client process that stops responding for a while would.
+    public func client(_ i: Int, token: [UInt8]? = nil, freeze: @escaping @Sendable (Message) -> Double? = { _ in nil })
+        -> Task<Error?, Never>
+    {
+        let shard = Sharding.range(process: i, of: scenario.runtime.processes, devices: population.deviceCount)
+        let host = try! DeviceHost(scenario: scenario, population: population, shard: shard)
+        var runner = ClientRunner(host: host, processIndex: i, processCount: scenario.runtime.processes, token: token ?? self.token,
+                                  enrollment: enrollment)
+        let endpoint = transport.connect()
+        runner.crash = { endpoint.crash() }  // a `crash` fault drops the in-memory connection
+        let r = runner
+        let connection = FreezingConnection(base: endpoint, freeze: freeze)
+        return Task {
+            do { try await r.run(connection); return nil } catch { return error }
+        }
+    }
+
+    public var metrics: [[String: Any]] {
+        sink.lines.map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+    }
+}
+
+/// A client connection that freezes before sending chosen messages: `freeze(message)` is how
+/// many seconds to wait first (nil: send at once). A test holds a reply past the
+/// coordinator's deadline this way, then lets it arrive late.
+public struct FreezingConnection<Base: ClientConnection>: ClientConnection {
+    let base: Base
+    let freeze: @Sendable (Message) -> Double?
+
+    public init(base: Base, freeze: @escaping @Sendable (Message) -> Double?) {
+        self.base = base
+        self.freeze = freeze
+    }
+
+    public var inbound: AsyncThrowingStream<Message, Error> { base.inbound }
+
+    public func send(_ message: Message) async throws {
+        if let seconds = freeze(message) { try await Task.sleep(for: .milliseconds(Int64(seconds * 1000))) }
+        try await base.send(message)
+    }
+
+    public func close() async { await base.close() }
+}

@@ -1,0 +1,37 @@
+import FedSimConfig
+import FedSimRuntime
+import FedSimTestSupport
+import FedSimWire
+import Foundation
+import Testing
+
+/// One rule for late messages: a reply that arrives after its phase closed (a client frozen
+/// past a deadline, then answering) is logged and ignored in whatever phase it lands, and
+/// never closes a healthy connection.
+@Suite struct LateReplyTests {
+    /// Client 1 freezes before confirming the checkpoint of round 1 for longer than the
+    /// deadline; its confirmation lands in round 2's training round (plain aggregation) or
+    /// secure-aggregation round (SecAgg+). Both processes must stay for the whole run (how many
+    /// devices finish a round depends on the machine's load; who stays connected does not).
+    @Test(arguments: [false, true])
+    func aLateCheckpointConfirmationKeepsTheClient(secure: Bool) async throws {
+        var s = TestSupport.tinyScenario(devices: 80, rounds: 3, perRound: 40)
+        s.runtime.roundDeadlineSeconds = 5
+        s.runtime.checkpointEvery = 1
+        if secure { s.secureAggregation.protocol = .secaggPlus }
+        let h = CoordinatorHarness(s)
+        h.coordinator.checkpointPath = TestSupport.temporaryDirectory() + "/checkpoint.json"
+        let clients = [
+            h.client(0),
+            h.client(1) { m in
+                if case .checkpointed(let r) = m, r == 1 { return 6 }  // past the 5 s deadline
+                return nil
+            },
+        ]
+        try await h.coordinator.run()
+        for c in clients { #expect(await c.value == nil) }
+        let m = h.metrics
+        #expect(m.count == 3)
+        #expect(m.allSatisfy { $0["processes_alive"] as? Int == 2 }, "\(m.map { $0["processes_alive"] ?? "?" })")
+    }
+}
