@@ -18,7 +18,8 @@ extension Coordinator {
         }
         // New users of a cold-start protocol never train.
         let newUsers = self.newUsers
-        let selected = sampler.sample(round: r, target: target, allEligible: everyoneAlive && alwaysAvailable && newUsers.isEmpty) { [fleet] d in
+        let selected = sampler.sample(round: r, target: target, allEligible: everyoneAlive && alwaysAvailable && newUsers.isEmpty,
+                                      seed: scenario.seed) { [fleet] d in
             hostAlive(d) && fleet.isAvailable(d, at: t) && (newUsers.isEmpty || !newUsers[d])
         }
         guard let directory else {
@@ -37,13 +38,15 @@ extension Coordinator {
             window[d] = fleet.availableSeconds(d, at: t) ?? 0
         }
         let plan = RoundPlan.make(selected: selected, finish: finish, window: window, deadline: scenario.fleet.deadlineSeconds,
-                                  target: scenario.training.sampling == .poisson ? selected.count : scenario.training.devicesPerRound)
+                                  target: sampler.planTarget(selected: selected.count, devicesPerRound: scenario.training.devicesPerRound))
         return (selected, plan)
     }
 
     /// Records participation and the simulated clock for a finished round.
-    func closeRound(_ r: Int, selected: [Int], plan: RoundPlan, finished: [Int], into line: inout JSONObject) {
+    func closeRound(_ r: Int, selected: [Int], plan: RoundPlan, finished: [Int], trainLoss: [Int: Double] = [:],
+                    into line: inout JSONObject) {
         participation.record(selected: selected, finished: finished)
+        sampler.observe(RoundFeedback(round: r, selected: selected, finished: finished, trainLoss: trainLoss))
         var fleetLine = JSONObject()
         fleetLine.add("selected", selected.count)
         fleetLine.add("kept", plan.kept.count)

@@ -58,7 +58,8 @@ public final class Coordinator {
     public internal(set) var stoppedEarly: String?
 
     // Populations and the fleet (Sampling/).
-    let sampler: ClientSampler
+    /// Who trains each round (`training.sampling`); told what each round measured.
+    var sampler: any ClientSampler
     let fleet: FleetModel
     let directory: DeviceDirectory?
     /// Simulated seconds since round 1 began.
@@ -144,14 +145,14 @@ public final class Coordinator {
         if let directory, directory.count != population.devices {
             throw Failure(description: "the device directory lists \(directory.count) devices, the population has \(population.devices)")
         }
-        if directory == nil && (scenario.fleet.shapesRounds || [.sizeWeighted, .stratified].contains(scenario.training.sampling)) {
+        if directory == nil && (scenario.fleet.shapesRounds || ClientSamplers.needsDirectory(scenario.training.sampling)) {
             throw Failure(description: "training.sampling \(scenario.training.sampling.rawValue) and the fleet model need the device directory")
         }
         self.directory = directory
         do {
-            sampler = try ClientSampler(config: scenario.training, population: population.devices, directory: directory,
-                                        domainNames: domainNames, seed: scenario.seed)
-        } catch let e as ClientSampler.Failure {
+            sampler = try ClientSamplers.make(config: scenario.training, population: population.devices, directory: directory,
+                                              domainNames: domainNames)
+        } catch let e as ClientSamplers.Failure {
             throw Failure(description: e.description)
         }
         fleet = FleetModel(config: scenario.fleet, seed: Seeds.derive(scenario.seed, "fleet"))

@@ -14,6 +14,19 @@ import Testing
         return t
     }
 
+    /// A sampler with its seed: each round draws from the round's own generator, as the coordinator does.
+    struct Seeded {
+        let sampler: any ClientSampler
+        let seed: UInt64
+        func sample(round r: Int, target: Int, allEligible: Bool, eligible: @escaping (Int) -> Bool) -> [Int] {
+            sampler.sample(round: r, target: target, allEligible: allEligible, seed: seed, eligible: eligible)
+        }
+    }
+
+    func sampler(config: TrainingConfig, population n: Int, directory: DeviceDirectory?, domainNames: [String], seed: UInt64) throws -> Seeded {
+        Seeded(sampler: try ClientSamplers.make(config: config, population: n, directory: directory, domainNames: domainNames), seed: seed)
+    }
+
     func directory(_ n: Int) -> DeviceDirectory {
         // Sizes 1..10 repeating; domain = device % 3 (stratum sizes 334/333/333 for n = 1000).
         DeviceDirectory(trainSizes: (0..<n).map { UInt32($0 % 10 + 1) }, mainDomains: (0..<n).map { UInt16($0 % 3) })
@@ -21,7 +34,7 @@ import Testing
 
     @Test func poissonSelectsEachDeviceAtRateQ() throws {
         let n = 2_000
-        let s = try ClientSampler(config: config(.poisson, perRound: 100), population: n, directory: nil, domainNames: [], seed: 1)
+        let s = try sampler(config: config(.poisson, perRound: 100), population: n, directory: nil, domainNames: [], seed: 1)
         var counts = [Int](repeating: 0, count: n)
         let rounds = 400
         var sizes: [Int] = []
@@ -42,7 +55,7 @@ import Testing
 
     @Test func uniformPicksExactlyKDistinctAndCoversEvenly() throws {
         let n = 500
-        let s = try ClientSampler(config: config(.uniform, perRound: 50), population: n, directory: nil, domainNames: [], seed: 2)
+        let s = try sampler(config: config(.uniform, perRound: 50), population: n, directory: nil, domainNames: [], seed: 2)
         var counts = [Int](repeating: 0, count: n)
         for r in 1...400 {
             // Half the devices are ineligible every round: they must never be chosen.
@@ -61,8 +74,8 @@ import Testing
         let n = 1_000
         var t = config(.stratified, perRound: 100)
         t.stratifyBy = .domain
-        let s = try ClientSampler(config: t, population: n, directory: directory(n), domainNames: ["a", "b", "c"], seed: 3)
-        #expect(ClientSampler.allocate(100, over: [334, 333, 333]) == [34, 33, 33])
+        let s = try sampler(config: t, population: n, directory: directory(n), domainNames: ["a", "b", "c"], seed: 3)
+        #expect(StratifiedSampler.allocate(100, over: [334, 333, 333]) == [34, 33, 33])
         for r in 1...50 {
             let chosen = s.sample(round: r, target: 100, allEligible: true) { _ in true }
             #expect(chosen.count == 100)
@@ -71,14 +84,14 @@ import Testing
         }
         // By activity: 4 quantile strata of equal size get 25 each.
         t.stratifyBy = .activity
-        let a = try ClientSampler(config: t, population: n, directory: directory(n), domainNames: [], seed: 3)
-        #expect(a.stratumSizes() == [250, 250, 250, 250])
+        let a = try sampler(config: t, population: n, directory: directory(n), domainNames: [], seed: 3)
+        #expect((a.sampler as? StratifiedSampler)?.stratumSizes() == [250, 250, 250, 250])
     }
 
     @Test func sizeWeightedFavoursLargeDevicesProportionally() throws {
         let n = 1_000
         // With k = 1 each draw is exactly ∝ size: sizes 1..10 ⇒ P(size s) = s/55 per size class.
-        let s = try ClientSampler(config: config(.sizeWeighted, perRound: 1), population: n, directory: directory(n), domainNames: [], seed: 4)
+        let s = try sampler(config: config(.sizeWeighted, perRound: 1), population: n, directory: directory(n), domainNames: [], seed: 4)
         var bySize = [Int](repeating: 0, count: 11)
         let rounds = 20_000
         for r in 1...rounds {
@@ -89,7 +102,7 @@ import Testing
             #expect(abs(p - Double(size) / 55) < 0.01, "size \(size): \(p)")
         }
         // Without replacement and with ineligible devices.
-        let s2 = try ClientSampler(config: config(.sizeWeighted, perRound: 100), population: n, directory: directory(n), domainNames: [], seed: 4)
+        let s2 = try sampler(config: config(.sizeWeighted, perRound: 100), population: n, directory: directory(n), domainNames: [], seed: 4)
         let chosen = s2.sample(round: 1, target: 100, allEligible: false) { $0 >= 500 }
         #expect(chosen.count == 100 && Set(chosen).count == 100 && chosen.allSatisfy { $0 >= 500 })
     }
@@ -99,7 +112,7 @@ import Testing
         f.availability.model = .diurnal
         let fleet = FleetModel(config: f, seed: 9)
         let n = 3_000
-        let s = try ClientSampler(config: config(.uniform, perRound: 100), population: n, directory: nil, domainNames: [], seed: 5)
+        let s = try sampler(config: config(.uniform, perRound: 100), population: n, directory: nil, domainNames: [], seed: 5)
         var onlineShare: [Double] = []
         for hour in 0..<24 {
             let t = Double(hour) * 3600 + 60
