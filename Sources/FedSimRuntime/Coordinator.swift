@@ -215,16 +215,6 @@ public final class Coordinator {
                             weightedDelta: delta, weights: weights, withinClip: cu.withinClip)
     }
 
-    /// The robust aggregation rule, if the scenario asks for one.
-    var robustRule: RobustAggregator.Rule? {
-        switch scenario.training.aggregation {
-        case .mean: return nil
-        case .median: return .median
-        case .trimmedMean: return .trimmedMean(fraction: scenario.training.trimFraction)
-        case .normBounded: return .normBounded(bound: scenario.training.normBound)
-        }
-    }
-
     /// With DP and no secure aggregation: scales an update above the clip (flat, or per
     /// group) back to it. Returns whether it had to.
     func enforceClip(_ delta: inout [Float]) -> Bool {
@@ -500,8 +490,7 @@ public final class Coordinator {
         }
         let k = plan.kept.count
         var tracker = RoundTracker(assignments: assignments)
-        var aggregator = WeightedMeanAggregator(layout: layout)
-        var robust = robustRule.map { RobustAggregator(layout: layout, rule: $0) }
+        var aggregator = UpdateAggregators.make(scenario.training.aggregation, training: scenario.training, layout: layout)
         var clippedAtCoordinator = 0
         var compressedBytes = 0
         let roundBytes = (sent: bytesSent, received: bytesReceived)
@@ -559,13 +548,8 @@ public final class Coordinator {
                                 clippedAtCoordinator += 1
                                 log.warning("round \(r): device \(u.device) sent an update above the clip; clipped at the coordinator")
                             }
-                            if robust != nil {
-                                try robust!.add(device: Int(u.device), weightedDelta: delta, weights: u.weights,
-                                                examples: Int(u.examples), trainLoss: u.trainLoss)
-                            } else {
-                                try aggregator.add(device: Int(u.device), weightedDelta: delta, weights: u.weights,
-                                                   examples: Int(u.examples), trainLoss: u.trainLoss)
-                            }
+                            try aggregator.add(device: Int(u.device), weightedDelta: delta, weights: u.weights,
+                                               examples: Int(u.examples), trainLoss: u.trainLoss)
                             tracker.resolve(u.device, from: c, as: .finished)
                             withinClip += Int(u.withinClip)
                         } catch {
@@ -600,18 +584,17 @@ public final class Coordinator {
         if dp == nil && plan.kept.isEmpty {
             log.warning("round \(r): no selected device could finish in time; the model is unchanged")
         } else if dp != nil {
-            privacyLine = releasePrivately(round: r, sum: aggregator.values.values(), sampled: chosen.count, withinClip: withinClip)
-        } else if robust != nil {
-            step(robust!.aggregate(), round: r)
+            // Validation allows central DP with the weighted mean only: its exact sum is what is noised.
+            guard let sum = aggregator.exactSum else { throw Failure(description: "central DP needs training.aggregation: mean") }
+            privacyLine = releasePrivately(round: r, sum: sum, sampled: chosen.count, withinClip: withinClip)
         } else {
-            step(aggregator.mean(), round: r)
+            step(aggregator.aggregate(), round: r)
         }
         deviceUpdates += finished
         var line = JSONObject()
         line.merge(roundCounters(r, sampled: chosen.count, finished: finished, failed: failed, dropped: dropped, timedOut: timedOut,
-                                 rejected: rejected, examples: robust?.examples ?? aggregator.examples,
-                                 trainLoss: robust?.meanTrainLoss ?? aggregator.meanTrainLoss))
-        if let robust, case .normBounded = robust.rule { line.add("norm_bounded", robust.bounded) }
+                                 rejected: rejected, examples: aggregator.examples, trainLoss: aggregator.meanTrainLoss))
+        for (name, value) in aggregator.measurements { line.add(name, value) }
         if dp != nil { line.add("clipped_at_coordinator", clippedAtCoordinator) }
         var comm = JSONObject()
         comm.add("bytes_up", bytesReceived - roundBytes.received)
