@@ -95,7 +95,7 @@ let package = Package(
         ),
         .target(
             name: "FedSimTestSupport",
-            dependencies: ["FedSimCore", "FedSimConfig", "FedSimData", "FedSimRuntime", "FedSimWire", "FedSimSecAgg"],
+            dependencies: ["FedSimCore", "FedSimConfig", "FedSimData", "FedSimModels", "FedSimRuntime", "FedSimWire", "FedSimSecAgg"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "FedSimCoreTests", dependencies: ["FedSimCore", "FedSimTestSupport"], swiftSettings: swiftSettings),

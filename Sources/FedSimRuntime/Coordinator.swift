@@ -58,8 +58,9 @@ public final class Coordinator {
     public internal(set) var stoppedEarly: String?
 
     // Populations and the fleet (Sampling/).
-    /// Who trains each round (`training.sampling`); told what each round measured.
-    var sampler: any ClientSampler
+    /// Who trains each round (`training.sampling`, or a sampler set before `run`); told what
+    /// each round measured.
+    public var sampler: any ClientSampler
     let fleet: FleetModel
     let directory: DeviceDirectory?
     /// Simulated seconds since round 1 began.
@@ -128,16 +129,17 @@ public final class Coordinator {
 
     public init(scenario: Scenario, population: PopulationInfo, processCount: Int, token: [UInt8],
                 transport: any CoordinatorTransport, metrics: MetricsSink, ledgerPath: String? = nil,
-                directory: DeviceDirectory? = nil, domainNames: [String] = [], participationPath: String? = nil) throws {
+                directory: DeviceDirectory? = nil, domainNames: [String] = [], participationPath: String? = nil,
+                recommender: (any RecommenderModel)? = nil) throws {
         self.scenario = scenario
         self.population = population
         self.processCount = processCount
         self.token = token
         self.transport = transport
         self.metrics = metrics
-        recommender = ModelRegistry.make(scenario, population)
-        layout = recommender.layout
-        model = recommender.initialShared()
+        self.recommender = recommender ?? ModelRegistry.make(scenario, population)
+        layout = self.recommender.layout
+        model = self.recommender.initialShared()
         newUsers = ColdStartSplit.newUsers(scenario.evaluation.coldStart, devices: population.devices, seed: scenario.seed)
         optimizer = ServerOptimizer(config: scenario.training.server, count: layout.count)
         (inputs, inputSink) = AsyncStream.makeStream(of: Input.self)
@@ -490,6 +492,7 @@ public final class Coordinator {
         }
         let k = plan.kept.count
         var tracker = RoundTracker(assignments: assignments)
+        var trainLoss: [Int: Double] = [:]  // per finished device, for a feedback sampler
         var aggregator = UpdateAggregators.make(scenario.training.aggregation, training: scenario.training, layout: layout)
         var clippedAtCoordinator = 0
         var compressedBytes = 0
@@ -551,6 +554,7 @@ public final class Coordinator {
                             try aggregator.add(device: Int(u.device), weightedDelta: delta, weights: u.weights,
                                                examples: Int(u.examples), trainLoss: u.trainLoss)
                             tracker.resolve(u.device, from: c, as: .finished)
+                            trainLoss[Int(u.device)] = u.trainLoss
                             withinClip += Int(u.withinClip)
                         } catch {
                             rejected += 1
@@ -608,7 +612,7 @@ public final class Coordinator {
         if finished > 0 { lastUploadBytesPerDevice = Double(bytesReceived - roundBytes.received) / Double(finished) }
         if let privacyLine { line.add("privacy", privacyLine) }
         let finishedDevices = tracker.outcomes.compactMap { $0.value == .finished ? Int($0.key) : nil }.sorted()
-        closeRound(r, selected: chosen, plan: plan, finished: finishedDevices, into: &line)
+        closeRound(r, selected: chosen, plan: plan, finished: finishedDevices, trainLoss: trainLoss, into: &line)
         return line
     }
 

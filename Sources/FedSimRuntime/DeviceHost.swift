@@ -42,7 +42,10 @@ public final class DeviceHost {
     var cache: [Int: DeviceData] = [:]
     var cacheRound = -1
 
-    public init(scenario: Scenario, population: any Population, shard: Range<Int>, statePath: String? = nil) throws {
+    /// `makeModel` replaces the registry's model for `model.kind` (a model under development, or a
+    /// test's); the coordinator must be given the same one.
+    public init(scenario: Scenario, population: any Population, shard: Range<Int>, statePath: String? = nil,
+                makeModel: ((ModelContext) -> any RecommenderModel)? = nil) throws {
         self.scenario = scenario
         self.population = population
         self.shard = shard
@@ -56,7 +59,8 @@ public final class DeviceHost {
             ? try ColdStartSplit(config: cs, devices: population.deviceCount, seed: scenario.seed, domainNames: population.domainNames,
                                  timeRange: needsTime ? population.timeRange() : nil)
             : nil
-        model = ModelRegistry.make(ModelContext(scenario: scenario, population: population, coldSplit: coldSplit))
+        let context = ModelContext(scenario: scenario, population: population, coldSplit: coldSplit)
+        model = makeModel?(context) ?? ModelRegistry.make(context)
         store = try DeviceStateStore(devices: shard.count, width: model.personalWidth, path: statePath)
         if model.task == .click {
             // Scores are logits: no rating error, and every held-out interaction is relevant.

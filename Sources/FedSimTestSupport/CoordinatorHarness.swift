@@ -1,6 +1,7 @@
 import FedSimConfig
 import FedSimCore
 import FedSimData
+import FedSimModels
 import FedSimRuntime
 import FedSimSecAgg
 import FedSimWire
@@ -19,14 +20,19 @@ public struct CoordinatorHarness {
     public let sink = MemoryMetricsSink()
     public let coordinator: Coordinator
 
-    public init(_ scenario: Scenario) {
+    /// Builds the model on every side instead of the registry (a model defined by a test).
+    let model: (@Sendable (ModelContext) -> any RecommenderModel)?
+
+    public init(_ scenario: Scenario, model: (@Sendable (ModelContext) -> any RecommenderModel)? = nil) {
         self.scenario = scenario
+        self.model = model
         population = try! PopulationFactory.make(scenario.data, seed: scenario.seed)
         info = PopulationInfo(population)
         let directory = DeviceDirectory.build(population, splitter: Splitter(scenario.data.split, seed: Seeds.derive(scenario.seed, "split")))
         coordinator = try! Coordinator(scenario: scenario, population: info, processCount: scenario.runtime.processes,
                                        token: token, transport: transport, metrics: sink, directory: directory,
-                                       domainNames: population.domainNames)
+                                       domainNames: population.domainNames,
+                                       recommender: model?(ModelContext(scenario: scenario, info: info)))
     }
 
     /// Starts client process `i`. `freeze` (see `FreezingConnection`) holds chosen messages
@@ -35,7 +41,7 @@ public struct CoordinatorHarness {
         -> Task<Error?, Never>
     {
         let shard = Sharding.range(process: i, of: scenario.runtime.processes, devices: population.deviceCount)
-        let host = try! DeviceHost(scenario: scenario, population: population, shard: shard)
+        let host = try! DeviceHost(scenario: scenario, population: population, shard: shard, makeModel: model)
         var runner = ClientRunner(host: host, processIndex: i, processCount: scenario.runtime.processes, token: token ?? self.token,
                                   enrollment: enrollment)
         let endpoint = transport.connect()

@@ -2,6 +2,7 @@ import FedSimConfig
 import FedSimCore
 import FedSimData
 import FedSimModels
+import FedSimTestSupport
 import Testing
 
 @Suite struct DeepFMTests {
@@ -29,21 +30,10 @@ import Testing
         let l2 = 0.05
         var g = m.zeros()
         _ = DeepFMKernel.accumulateGradient(m, x, range: 0..<x.count, l2: l2, into: &g)
-        let h = 1e-6
-        func numeric(_ perturb: (inout DeepFMBlock<Double>, Double) -> Void) -> Double {
-            var plus = m, minus = m
-            perturb(&plus, h)
-            perturb(&minus, -h)
-            return (DeepFMKernel.loss(plus, x, range: 0..<x.count, l2: l2) - DeepFMKernel.loss(minus, x, range: 0..<x.count, l2: l2)) / (2 * h)
-        }
-        var worst = 0.0
-        func check(_ a: Double, _ n: Double) { worst = max(worst, abs(a - n) / max(1e-6, abs(a) + abs(n))) }
-        for i in m.rows.indices { check(g.rows[i], numeric { $0.rows[i] += $1 }) }
-        for i in m.w1.indices { check(g.w1[i], numeric { $0.w1[i] += $1 }) }
-        for i in m.b1.indices { check(g.b1[i], numeric { $0.b1[i] += $1 }) }
-        for i in m.out.indices { check(g.out[i], numeric { $0.out[i] += $1 }) }
-        check(g.bias, numeric { $0.bias += $1 })
-        #expect(worst < 1e-5, "worst relative error \(worst)")
+        var check = GradientChecker(at: m, gradient: g) { DeepFMKernel.loss($0, x, range: 0..<x.count, l2: l2) }
+        for f in [\DeepFMBlock<Double>.rows, \.w1, \.b1, \.out] { check.field(f) }
+        check.field(\.bias, "bias")
+        #expect(check.worst < 1e-5, "worst relative error \(check.worst) at \(check.worstAt)")
     }
 
     /// The scorer's full-catalogue logits equal the kernel's on the same fields.

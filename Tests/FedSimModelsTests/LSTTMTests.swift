@@ -2,6 +2,7 @@ import FedSimConfig
 import FedSimCore
 import FedSimData
 import FedSimModels
+import FedSimTestSupport
 import Testing
 
 @Suite struct LSTTMTests {
@@ -37,25 +38,11 @@ import Testing
             let l2 = 0.03
             var g = b.zeros()
             _ = LSTTMKernel.accumulateGradient(b, x, range: 0..<x.count, l2: l2, into: &g)
-            let h = 1e-6
-            func numeric(_ perturb: (inout LSTTMBlock<Double>, Double) -> Void) -> Double {
-                var plus = b, minus = b
-                perturb(&plus, h)
-                perturb(&minus, -h)
-                return (LSTTMKernel.loss(plus, x, range: 0..<x.count, l2: l2) - LSTTMKernel.loss(minus, x, range: 0..<x.count, l2: l2)) / (2 * h)
-            }
-            var worst = 0.0
-            func check(_ a: Double, _ n: Double) { worst = max(worst, abs(a - n) / max(1e-6, abs(a) + abs(n))) }
-            for i in b.rows.indices { check(g.rows[i], numeric { $0.rows[i] += $1 }) }
-            for i in b.wUser.indices { check(g.wUser[i], numeric { $0.wUser[i] += $1 }) }
-            for i in b.wNeighbour.indices { check(g.wNeighbour[i], numeric { $0.wNeighbour[i] += $1 }) }
-            for i in b.att.indices { check(g.att[i], numeric { $0.att[i] += $1 }) }
-            if gated { for i in b.gate.indices { check(g.gate[i], numeric { $0.gate[i] += $1 }) } }
-            for i in b.w1.indices { check(g.w1[i], numeric { $0.w1[i] += $1 }) }
-            for i in b.b1.indices { check(g.b1[i], numeric { $0.b1[i] += $1 }) }
-            for i in b.out.indices { check(g.out[i], numeric { $0.out[i] += $1 }) }
-            check(g.bias, numeric { $0.bias += $1 })
-            #expect(worst < 1e-5, "attention \(attention), gated \(gated), seed \(seed): worst relative error \(worst)")
+            var check = GradientChecker(at: b, gradient: g) { LSTTMKernel.loss($0, x, range: 0..<x.count, l2: l2) }
+            for f in [\LSTTMBlock<Double>.rows, \.wUser, \.wNeighbour, \.att, \.w1, \.b1, \.out] { check.field(f) }
+            if gated { check.field(\.gate, "gate") }
+            check.field(\.bias, "bias")
+            #expect(check.worst < 1e-5, "attention \(attention), gated \(gated), seed \(seed): worst relative error \(check.worst) at \(check.worstAt)")
             // Without attention W_u has no gradient beyond its L2 term.
             if !attention { for i in b.wUser.indices { #expect(abs(g.wUser[i] - l2 * b.wUser[i]) < 1e-12) } }
         }
@@ -89,19 +76,9 @@ import Testing
         let l2 = 0.02
         var g = b.zeros()
         LongTermKernel.accumulateGradient(b, x, l2: l2, into: &g)
-        let h = 1e-6
-        func numeric(_ perturb: (inout LongTermBlock<Double>, Double) -> Void) -> Double {
-            var plus = b, minus = b
-            perturb(&plus, h)
-            perturb(&minus, -h)
-            return (LongTermKernel.loss(plus, x, l2: l2) - LongTermKernel.loss(minus, x, l2: l2)) / (2 * h)
-        }
-        var worst = 0.0
-        func check(_ a: Double, _ n: Double) { worst = max(worst, abs(a - n) / max(1e-6, abs(a) + abs(n))) }
-        for i in b.rows.indices { check(g.rows[i], numeric { $0.rows[i] += $1 }) }
-        for i in b.projection.indices { check(g.projection[i], numeric { $0.projection[i] += $1 }) }
-        for i in b.user.indices { check(g.user[i], numeric { $0.user[i] += $1 }) }
-        #expect(worst < 1e-5, "worst relative error \(worst)")
+        var check = GradientChecker(at: b, gradient: g) { LongTermKernel.loss($0, x, l2: l2) }
+        for f in [\LongTermBlock<Double>.rows, \.projection, \.user] { check.field(f) }
+        #expect(check.worst < 1e-5, "worst relative error \(check.worst) at \(check.worstAt)")
     }
 
     /// Selective updating: a step on short-term and fusion leaves the embeddings and the

@@ -2,6 +2,7 @@ import FedSimConfig
 import FedSimCore
 import FedSimData
 import FedSimModels
+import FedSimTestSupport
 import Testing
 
 @Suite struct MFGradientTests {
@@ -28,24 +29,13 @@ import Testing
         let range = 0..<b.count
         var g = MFBlock<Double>(dim: m.dim, users: m.users, items: m.items)
         _ = MFKernel.accumulateGradient(m, b, range: range, l2: l2, into: &g)
-        let h = 1e-6
-        func numeric(_ perturb: (inout MFBlock<Double>, Double) -> Void) -> Double {
-            var plus = m, minus = m
-            perturb(&plus, h)
-            perturb(&minus, -h)
-            return (MFKernel.loss(plus, b, range: range, l2: l2) - MFKernel.loss(minus, b, range: range, l2: l2)) / (2 * h)
-        }
-        var worst = 0.0
-        func check(_ analytic: Double, _ num: Double) {
-            let err = abs(analytic - num) / max(1e-6, abs(analytic) + abs(num))
-            worst = max(worst, err)
-        }
-        for i in m.user.indices { check(g.user[i], numeric { $0.user[i] += $1 }) }
-        for i in m.item.indices { check(g.item[i], numeric { $0.item[i] += $1 }) }
-        for i in m.userBias.indices { check(g.userBias[i], numeric { $0.userBias[i] += $1 }) }
-        for i in m.itemBias.indices { check(g.itemBias[i], numeric { $0.itemBias[i] += $1 }) }
-        check(g.globalBias, numeric { $0.globalBias += $1 })
-        #expect(worst < 1e-6, "worst relative error \(worst)")
+        var check = GradientChecker(at: m, gradient: g) { MFKernel.loss($0, b, range: range, l2: l2) }
+        check.field(\.user, "user")
+        check.field(\.item, "item")
+        check.field(\.userBias, "user bias")
+        check.field(\.itemBias, "item bias")
+        check.field(\.globalBias, "global bias")
+        #expect(check.worst < 1e-6, "worst relative error \(check.worst) at \(check.worstAt)")
     }
 
     @Test func gradientOnSubrangeTouchesOnlyItsRows() {

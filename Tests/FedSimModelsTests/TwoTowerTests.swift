@@ -2,6 +2,7 @@ import FedSimConfig
 import FedSimCore
 import FedSimData
 import FedSimModels
+import FedSimTestSupport
 import Testing
 
 @Suite struct TwoTowerTests {
@@ -33,29 +34,11 @@ import Testing
         let range = 0..<x.count
         var g = m.zeros()
         _ = TwoTowerKernel.accumulateGradient(m, x, range: range, l2: l2, offsetL2: ol2, into: &g)
-        let h = 1e-6
-        func numeric(_ perturb: (inout TwoTowerBlock<Double>, Double) -> Void) -> Double {
-            var plus = m, minus = m
-            perturb(&plus, h)
-            perturb(&minus, -h)
-            return (TwoTowerKernel.loss(plus, x, range: range, l2: l2, offsetL2: ol2)
-                - TwoTowerKernel.loss(minus, x, range: range, l2: l2, offsetL2: ol2)) / (2 * h)
-        }
-        var worst = 0.0, checked = 0
-        func check(_ analytic: Double, _ num: Double) {
-            worst = max(worst, abs(analytic - num) / max(1e-6, abs(analytic) + abs(num)))
-            checked += 1
-        }
-        for i in m.item.indices { check(g.item[i], numeric { $0.item[i] += $1 }) }
-        for i in m.itemBias.indices { check(g.itemBias[i], numeric { $0.itemBias[i] += $1 }) }
-        for i in m.prior.indices { check(g.prior[i], numeric { $0.prior[i] += $1 }) }
-        for i in m.features.indices { check(g.features[i], numeric { $0.features[i] += $1 }) }
-        for i in m.category.indices { check(g.category[i], numeric { $0.category[i] += $1 }) }
-        for i in m.adapter.indices { check(g.adapter[i], numeric { $0.adapter[i] += $1 }) }
-        for i in m.offset.indices { check(g.offset[i], numeric { $0.offset[i] += $1 }) }
-        check(g.globalBias, numeric { $0.globalBias += $1 })
-        #expect(checked == 16 + 4 + 5 + 10 + 10 + 18 + 5 + 1)
-        #expect(worst < 1e-6, "worst relative error \(worst)")
+        var check = GradientChecker(at: m, gradient: g) { TwoTowerKernel.loss($0, x, range: range, l2: l2, offsetL2: ol2) }
+        for f in [\TwoTowerBlock<Double>.item, \.itemBias, \.prior, \.features, \.category, \.adapter, \.offset] { check.field(f) }
+        check.field(\.globalBias, "global bias")
+        #expect(check.checked == 16 + 4 + 5 + 10 + 10 + 18 + 5 + 1)
+        #expect(check.worst < 1e-6, "worst relative error \(check.worst)")
     }
 
     /// The same check with the shared adapter prior of disentanglement.
@@ -65,17 +48,10 @@ import Testing
         let l2 = 0.05
         var g = m.zeros()
         _ = TwoTowerKernel.accumulateGradient(m, x, range: 0..<x.count, l2: l2, offsetL2: l2, into: &g)
-        let h = 1e-6
-        var worst = 0.0
-        for i in m.adapterPrior.indices + m.adapter.indices.map({ $0 + 100 }) {
-            var plus = m, minus = m
-            if i < 100 { plus.adapterPrior[i] += h; minus.adapterPrior[i] -= h } else { plus.adapter[i - 100] += h; minus.adapter[i - 100] -= h }
-            let num = (TwoTowerKernel.loss(plus, x, range: 0..<x.count, l2: l2, offsetL2: l2)
-                - TwoTowerKernel.loss(minus, x, range: 0..<x.count, l2: l2, offsetL2: l2)) / (2 * h)
-            let a = i < 100 ? g.adapterPrior[i] : g.adapter[i - 100]
-            worst = max(worst, abs(a - num) / max(1e-6, abs(a) + abs(num)))
-        }
-        #expect(worst < 1e-6, "worst relative error \(worst)")
+        var check = GradientChecker(at: m, gradient: g) { TwoTowerKernel.loss($0, x, range: 0..<x.count, l2: l2, offsetL2: l2) }
+        check.field(\.adapterPrior, "adapter prior")
+        check.field(\.adapter, "adapter")
+        #expect(check.worst < 1e-6, "worst relative error \(check.worst) at \(check.worstAt)")
     }
 
     /// The alignment loss's gradient (item and category rows) against finite differences; it
@@ -86,21 +62,10 @@ import Testing
         let w = 0.7
         let loss = TwoTowerAlignment.accumulateGradient(m, x, weight: w, into: &g)
         #expect(loss > 0 && abs(loss - TwoTowerAlignment.loss(m, x, weight: w)) < 1e-12)
-        let h = 1e-6
-        var worst = 0.0
-        for i in m.item.indices {
-            var plus = m, minus = m
-            plus.item[i] += h; minus.item[i] -= h
-            let num = (TwoTowerAlignment.loss(plus, x, weight: w) - TwoTowerAlignment.loss(minus, x, weight: w)) / (2 * h)
-            worst = max(worst, abs(g.item[i] - num) / max(1e-6, abs(g.item[i]) + abs(num)))
-        }
-        for i in m.category.indices where i % 5 != 4 {  // bias columns take no part
-            var plus = m, minus = m
-            plus.category[i] += h; minus.category[i] -= h
-            let num = (TwoTowerAlignment.loss(plus, x, weight: w) - TwoTowerAlignment.loss(minus, x, weight: w)) / (2 * h)
-            worst = max(worst, abs(g.category[i] - num) / max(1e-6, abs(g.category[i]) + abs(num)))
-        }
-        #expect(worst < 1e-6, "worst relative error \(worst)")
+        var check = GradientChecker(at: m, gradient: g) { TwoTowerAlignment.loss($0, x, weight: w) }
+        check.field(\.item, "item")
+        check.field(\.category, "category") { $0 % 5 != 4 }  // bias columns take no part
+        #expect(check.worst < 1e-6, "worst relative error \(check.worst) at \(check.worstAt)")
         var one = x
         one.adapter = one.adapter.map { $0 >= 0 ? 0 : -1 }
         var g1 = m.zeros()
@@ -118,17 +83,10 @@ import Testing
         let loss = TwoTowerAlignment.accumulateGradient(m, x, weight: w, temperature: tau, into: &g)
         #expect(loss > 0 && abs(loss - TwoTowerAlignment.loss(m, x, weight: w, temperature: tau)) < 1e-12)
         #expect(abs(loss - TwoTowerAlignment.loss(m, x, weight: w)) > 1e-3, "contrastive differs from cosine")
-        let h = 1e-6
-        var worst = 0.0
-        func check(_ a: Double, _ perturb: (inout TwoTowerBlock<Double>, Double) -> Void) {
-            var plus = m, minus = m
-            perturb(&plus, h); perturb(&minus, -h)
-            let num = (TwoTowerAlignment.loss(plus, x, weight: w, temperature: tau) - TwoTowerAlignment.loss(minus, x, weight: w, temperature: tau)) / (2 * h)
-            worst = max(worst, abs(a - num) / max(1e-6, abs(a) + abs(num)))
-        }
-        for i in m.item.indices { check(g.item[i]) { $0.item[i] += $1 } }
-        for i in m.category.indices where i % 5 != 4 { check(g.category[i]) { $0.category[i] += $1 } }
-        #expect(worst < 1e-6, "worst relative error \(worst)")
+        var check = GradientChecker(at: m, gradient: g) { TwoTowerAlignment.loss($0, x, weight: w, temperature: tau) }
+        check.field(\.item, "item")
+        check.field(\.category, "category") { $0 % 5 != 4 }
+        #expect(check.worst < 1e-6, "worst relative error \(check.worst) at \(check.worstAt)")
         // Move negative 1 onto z_A's direction: it now competes with the positive.
         guard let (a, _) = TwoTowerAlignment.pair(x) else { Issue.record("no pair"); return }
         let (za, _) = TwoTowerAlignment.means(m, x, a)
