@@ -89,12 +89,12 @@ extension Coordinator {
         }
         let ckpt = CoordinatorCheckpoint(
             round: r, processes: processCount, model: CoordinatorCheckpoint.data(model),
-            momentum: CoordinatorCheckpoint.data(optimizer.momentum), variance: CoordinatorCheckpoint.data(optimizer.variance),
+            momentum: CoordinatorCheckpoint.data(strategy.state.momentum), variance: CoordinatorCheckpoint.data(strategy.state.variance),
             dpClip: dp?.clip, deviceUpdates: deviceUpdates, bytesSent: bytesSent, bytesReceived: bytesReceived,
             simulatedClock: simulatedClock, participationSelected: CoordinatorCheckpoint.data(participation.selected),
             participationFinished: CoordinatorCheckpoint.data(participation.finished), clientSnapshots: true,
             popularItems: CoordinatorCheckpoint.data(popularItems),
-            delayedLongTerm: delayedLongTerm.isEmpty ? nil : delayedLongTerm.mapValues { CoordinatorCheckpoint.data($0) })
+            delayedLongTerm: strategy.state.delayed.isEmpty ? nil : strategy.state.delayed.mapValues { CoordinatorCheckpoint.data($0) })
         do {
             try ckpt.save(checkpointPath)
             log.info("checkpoint of round \(r) written")
@@ -112,15 +112,17 @@ extension Coordinator {
             throw Failure(description: "the checkpoint holds a model of \(m.count) parameters for \(c.processes) processes; this run has \(model.count) and \(processCount)")
         }
         model = m
-        optimizer.momentum = CoordinatorCheckpoint.floats(c.momentum)
-        optimizer.variance = CoordinatorCheckpoint.floats(c.variance)
+        var state = StrategyState()
+        state.momentum = CoordinatorCheckpoint.floats(c.momentum)
+        state.variance = CoordinatorCheckpoint.floats(c.variance)
+        state.delayed = (c.delayedLongTerm ?? [:]).mapValues { CoordinatorCheckpoint.floats($0) }
+        strategy.state = state
         if dp != nil { dp!.restore(ledger: ledger, clip: c.dpClip ?? scenario.privacy.sensitivity) }
         deviceUpdates = c.deviceUpdates
         updatesBeforeStart = c.deviceUpdates
         bytesSent = c.bytesSent
         bytesReceived = c.bytesReceived
         popularItems = c.popularItems.map { CoordinatorCheckpoint.array($0, as: UInt32.self) } ?? []
-        delayedLongTerm = (c.delayedLongTerm ?? [:]).mapValues { CoordinatorCheckpoint.floats($0) }
         simulatedClock = c.simulatedClock
         participation = Participation(selected: CoordinatorCheckpoint.array(c.participationSelected, as: UInt32.self),
                                       finished: CoordinatorCheckpoint.array(c.participationFinished, as: UInt32.self))

@@ -102,7 +102,7 @@ extension Coordinator {
                 if let why = o.abandoned { sa.add("abandoned", why) }
                 secaggLine = sa
                 if let mean = o.mean {
-                    optimizer.apply(mean, to: &model)
+                    self.step(mean, round: step)
                     finished = o.survivors
                     finishedDevices = o.survivorIDs
                     examples = Int(o.examples.rounded())
@@ -163,7 +163,7 @@ extension Coordinator {
                 examples = aggregator.examples
                 trainLoss = aggregator.meanTrainLoss
                 finishedDevices = tracker.outcomes.compactMap { $0.value == .finished ? Int($0.key) : nil }.sorted()
-                if finished > 0 { optimizer.apply(aggregator.mean(), to: &model) }
+                if finished > 0 { self.step(aggregator.mean(), round: step) }
             }
             if finished > 0 {
                 version += 1

@@ -32,7 +32,8 @@ public final class Coordinator {
     /// The run's kind of model (`ModelRegistry`): its layout, initial values and server-side hooks.
     public let recommender: any RecommenderModel
     public let layout: ParameterLayout
-    var optimizer: ServerOptimizer
+    /// The server step (`ServerStrategies.make`): the server optimizer, and a model's delayed slice.
+    var strategy: any ServerStrategy
 
     // Connections and processes.
     struct Peer {
@@ -113,7 +114,6 @@ public final class Coordinator {
     var popularItems: [UInt32] = []
     /// lsttm with `long_term_delay`: the long-term module's aggregated updates waiting for
     /// the round they arrive in (round → its share of the update).
-    var delayedLongTerm: [Int: [Float]] = [:]
     static let popularListLength = 1000
     /// New users of a `new_users` cold-start protocol: never sampled, never evaluated as warm
     /// users (empty otherwise). The devices derive the rest of the split themselves.
@@ -141,7 +141,7 @@ public final class Coordinator {
         layout = self.recommender.layout
         model = self.recommender.initialShared()
         newUsers = ColdStartSplit.newUsers(scenario.evaluation.coldStart, devices: population.devices, seed: scenario.seed)
-        optimizer = ServerOptimizer(config: scenario.training.server, count: layout.count)
+        strategy = ServerStrategies.make(scenario, model: self.recommender)
         (inputs, inputSink) = AsyncStream.makeStream(of: Input.self)
         iterator = inputs.makeAsyncIterator()
         if let directory, directory.count != population.devices {

@@ -1,3 +1,4 @@
+import FedSimAggregation
 import FedSimConfig
 import FedSimCore
 import FedSimData
@@ -135,5 +136,29 @@ struct PowerOfChoiceSampler: ClientSampler {
         let poc = try #require(h.coordinator.sampler as? PowerOfChoiceSampler)
         #expect(poc.lastLoss.count >= 20, "losses of \(poc.lastLoss.count) devices observed")
         #expect(h.metrics.allSatisfy { $0["finished"] as? Int == 20 })
+    }
+}
+
+@Suite struct ServerStrategyTests {
+    /// DelayedGroups lands round r's slice with round r + D's update, and its held-back
+    /// updates survive a state round trip (what a checkpoint and a resume do).
+    @Test func delayedGroupsHoldTheSliceBackAndCheckpoint() {
+        var config = ServerOptimizerConfig()
+        config.optimizer = .fedavg
+        config.learningRate = 1
+        var s = DelayedGroups(FedOptStrategy(config: config, count: 4), delayed: DelayedUpdate(range: 2..<4, delay: 2))
+        var model: [Float] = [0, 0, 0, 0]
+        s.aggregateFit([1, 1, 10, 10], round: 1, model: &model)
+        #expect(model == [1, 1, 0, 0])
+        var resumed = DelayedGroups(FedOptStrategy(config: config, count: 4), delayed: DelayedUpdate(range: 2..<4, delay: 2))
+        resumed.state = s.state
+        s.aggregateFit([1, 1, 20, 20], round: 2, model: &model)
+        #expect(model == [2, 2, 0, 0])
+        var other = model
+        s.aggregateFit([0, 0, 30, 30], round: 3, model: &model)
+        #expect(model == [2, 2, 10, 10])  // round 1's slice
+        resumed.aggregateFit([1, 1, 20, 20], round: 2, model: &other)
+        resumed.aggregateFit([0, 0, 30, 30], round: 3, model: &other)
+        #expect(other == [3, 3, 10, 10])
     }
 }
