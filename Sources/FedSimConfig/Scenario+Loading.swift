@@ -354,6 +354,7 @@ extension LocalTrainingConfig {
         beta1 = r.double("beta1", default: beta1, min: 0, max: 1)
         beta2 = r.double("beta2", default: beta2, min: 0, max: 1)
         epsilon = r.double("epsilon", default: epsilon, min: 0, max: 1, exclusiveMin: true)
+        proximalMu = r.double("proximal_mu", default: proximalMu, min: 0, max: 1000)
         if beta1 >= 1 { r.fail("beta1", "must be < 1") }
         if beta2 >= 1 { r.fail("beta2", "must be < 1") }
         r.finish()

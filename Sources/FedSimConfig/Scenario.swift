@@ -320,6 +320,9 @@ public struct LocalTrainingConfig: Codable, Sendable, Equatable {
     public var beta1 = 0.9
     public var beta2 = 0.999
     public var epsilon = 1e-8
+    /// FedProx's μ: the local objective adds (μ/2)‖w − w_t‖² over the federated parameters
+    /// (w_t: the model the round started from); 0 is plain FedAvg.
+    public var proximalMu = 0.0
     public init() {}
 }
 

@@ -159,16 +159,12 @@ public struct DeepFMTrainer: Sendable {
         let start = m
 
         var grad = m.zeros()
-        var order = Array(0..<x.count)
-        let bs = max(1, local.batchSize), lr = Float(local.learningRate), l2 = Float(local.l2)
-        var last = 0.0
-        for _ in 0..<local.epochs {
-            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.nextBounded(i + 1)) }
+        let loop = LocalLoop(local)
+        let lr = Float(local.learningRate), l2 = Float(local.l2)
+        let last = loop.run(Array(0..<x.count), rng: &rng) { order in
             let batch = x.subset(order)
             var sum: Float = 0
-            var st = 0
-            while st < batch.count {
-                let r = st..<min(batch.count, st + bs)
+            for r in loop.batches(batch.count) {
                 sum += DeepFMKernel.accumulateGradient(m, batch, range: r, l2: l2, into: &grad)
                 for j in r {
                     for a in 0..<nf {
@@ -183,9 +179,15 @@ public struct DeepFMTrainer: Sendable {
                     m.out[h] -= lr * grad.out[h]; grad.out[h] = 0
                 }
                 m.bias -= lr * grad.bias; grad.bias = 0
-                st = r.upperBound
+                if loop.isProximal {
+                    loop.pull(&m.rows, towards: start.rows, from: e)  // row 0 is the personal user row
+                    loop.pull(&m.w1, towards: start.w1)
+                    loop.pull(&m.b1, towards: start.b1)
+                    loop.pull(&m.out, towards: start.out)
+                    loop.pull(&m.bias, towards: start.bias)
+                }
             }
-            last = batch.count > 0 ? Double(sum) / Double(batch.count) : 0
+            return sum
         }
         for f in 0..<e { personal[f] = m.rows[f] }
 

@@ -293,23 +293,32 @@ public struct LSTTMTrainer: Sendable {
     /// Mini-batch SGD epochs over every example, all modules. Returns the last epoch's mean loss.
     func epochs(_ v: inout View, rng: inout some RandomNumberGenerator) -> Double {
         var grad = v.block.zeros()
-        var order = Array(0..<v.examples.count)
-        let bs = max(1, local.batchSize), lr = Float(local.learningRate), l2 = Float(local.l2)
-        var last = 0.0
-        for _ in 0..<local.epochs {
-            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.nextBounded(i + 1)) }
+        let loop = LocalLoop(local)
+        let lr = Float(local.learningRate), l2 = Float(local.l2)
+        let start = v.block
+        return loop.run(Array(0..<v.examples.count), rng: &rng) { order in
             let batch = v.examples.subset(order)
             var sum: Float = 0
-            var st = 0
-            while st < batch.count {
-                let r = st..<min(batch.count, st + bs)
+            for r in loop.batches(batch.count) {
                 sum += LSTTMKernel.accumulateGradient(v.block, batch, range: r, l2: l2, into: &grad)
                 LSTTMKernel.step(&v.block, &grad, lr: lr, mask: .all)
-                st = r.upperBound
+                if loop.isProximal { Self.pull(&v.block, towards: start, loop) }
             }
-            last = Double(sum) / Double(max(1, batch.count))
+            return sum
         }
-        return last
+    }
+
+    /// FedProx's proximal step on every shared module of the click model.
+    static func pull(_ b: inout LSTTMBlock<Float>, towards w: LSTTMBlock<Float>, _ loop: LocalLoop) {
+        loop.pull(&b.rows, towards: w.rows)
+        loop.pull(&b.wUser, towards: w.wUser)
+        loop.pull(&b.wNeighbour, towards: w.wNeighbour)
+        loop.pull(&b.att, towards: w.att)
+        loop.pull(&b.gate, towards: w.gate)
+        loop.pull(&b.w1, towards: w.w1)
+        loop.pull(&b.b1, towards: w.b1)
+        loop.pull(&b.out, towards: w.out)
+        loop.pull(&b.bias, towards: w.bias)
     }
 
     /// Temporal MAML (the paper's Algorithm 1, first-order): each episode takes a pair of

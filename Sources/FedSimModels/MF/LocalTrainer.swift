@@ -62,22 +62,22 @@ public struct LocalTrainer: Sendable {
         var grad = MFBlock<Float>(dim: d, users: 1, items: m)
         var step = SparseStep(config: config, shapeOf: block)
         var batch = MFBatch(users: [Int32](repeating: 0, count: n), items: localItems, ratings: data.ratings)
-        var order = Array(0..<n)
-        var lastLoss = 0.0
-        let bs = max(1, config.batchSize)
-        for _ in 0..<config.epochs {
-            for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, rng.nextBounded(i + 1)) }
+        let loop = LocalLoop(config)
+        let l2 = Float(config.l2)
+        let lastLoss = loop.run(Array(0..<n), rng: &rng) { order in
             batch.items = order.map { localItems[$0] }
             batch.ratings = order.map { data.ratings[$0] }
             var epochLoss: Float = 0
-            var s = 0
-            while s < n {
-                let r = s..<min(n, s + bs)
-                epochLoss += MFKernel.accumulateGradient(block, batch, range: r, l2: Float(config.l2), into: &grad)
+            for r in loop.batches(n) {
+                epochLoss += MFKernel.accumulateGradient(block, batch, range: r, l2: l2, into: &grad)
                 step.apply(&block, &grad, users: batch.users, items: batch.items, range: r, updateGlobalBias: true)
-                s = r.upperBound
+                if loop.isProximal {
+                    loop.pull(&block.item, towards: start.item)
+                    loop.pull(&block.itemBias, towards: start.itemBias)
+                    loop.pull(&block.globalBias, towards: start.globalBias)
+                }
             }
-            lastLoss = n > 0 ? Double(epochLoss) / Double(n) : 0
+            return epochLoss
         }
         for f in 0..<d { personal[f] = block.user[f] }
         personal[d] = block.userBias[0]

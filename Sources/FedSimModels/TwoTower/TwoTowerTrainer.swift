@@ -76,29 +76,38 @@ public struct TwoTowerTrainer: Sendable {
         guard !indices.isEmpty, epochs > 0 else { return 0 }
         v.markUsed(indices)
         var grad = v.block.zeros()
-        var order = indices
-        let bs = max(1, local.batchSize)
+        let loop = LocalLoop(local, epochs: epochs)
         let l2 = Float(local.l2), ol2 = Float(offsetL2 ?? local.l2), lr = Float(local.learningRate)
-        var last = 0.0
-        for _ in 0..<epochs {
-            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.nextBounded(i + 1)) }
+        let start = v.block
+        return loop.run(indices, rng: &rng) { order in
             let batch = v.examples.subset(order)
             var sum: Float = 0
-            var s = 0
-            while s < batch.count {
-                let r = s..<min(batch.count, s + bs)
+            for r in loop.batches(batch.count) {
                 sum += TwoTowerKernel.accumulateGradient(v.block, batch, range: r, l2: l2, offsetL2: ol2, into: &grad)
                 TwoTowerKernel.step(&v.block, &grad, batch, range: r, lr: lr, mask: mask)
-                s = r.upperBound
+                if loop.isProximal { Self.pull(&v.block, towards: start, mask: mask, loop) }
             }
-            last = Double(sum) / Double(batch.count)
             if alignmentWeight > 0 && mask.contains(.shared) {
                 TwoTowerAlignment.accumulateGradient(v.block, batch, weight: Float(alignmentWeight), temperature: temperature, into: &grad)
                 TwoTowerKernel.step(&v.block, &grad, batch, range: 0..<batch.count, lr: lr, mask: [.shared])
                 v.markNegativesUsed()
             }
+            return sum
         }
-        return last
+    }
+
+    /// FedProx's proximal step on the federated groups in `mask` (shared tensors; domain adapters).
+    static func pull(_ b: inout TwoTowerBlock<Float>, towards w: TwoTowerBlock<Float>, mask: GroupMask, _ loop: LocalLoop) {
+        if mask.contains(.shared) {
+            loop.pull(&b.item, towards: w.item)
+            loop.pull(&b.itemBias, towards: w.itemBias)
+            loop.pull(&b.globalBias, towards: w.globalBias)
+            loop.pull(&b.prior, towards: w.prior)
+            loop.pull(&b.features, towards: w.features)
+            loop.pull(&b.category, towards: w.category)
+            loop.pull(&b.adapterPrior, towards: w.adapterPrior)
+        }
+        if mask.contains(.domain) { loop.pull(&b.adapter, towards: w.adapter) }
     }
 
     /// Full-batch SGD: `steps` steps with learning rate `lr` on `mask` over `indices`
