@@ -1,0 +1,159 @@
+import FedSimAggregation
+import FedSimConfig
+import FedSimCore
+import FedSimData
+import FedSimModels
+import FedSimSecAgg
+import FedSimWire
+
+/// Event plumbing: the transport's events and deadlines as one stream, replies per phase,
+/// the late-reply rule, the handshake and protocol violations.
+extension Coordinator {
+    // MARK: Event plumbing
+
+    func startForwarding() {
+        let events = transport.events
+        let sink = inputSink
+        forwarder = Task {
+            for await e in events { sink.yield(.transport(e)) }
+            sink.yield(.transportEnded)
+        }
+    }
+
+    func armDeadline(seconds: Double) -> Int {
+        deadlineCounter += 1
+        let id = deadlineCounter
+        let sink = inputSink
+        Task {
+            try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+            sink.yield(.deadline(id))
+        }
+        return id
+    }
+
+    /// A message the phase in progress does not consume: a late reply (`Message.isReply`) is
+    /// logged and ignored, whatever phase it answers; anything else is a protocol violation.
+    func unexpected(_ m: Message, from p: Int, on c: ConnectionID, during phase: String) async {
+        if m.isReply {
+            log.info("process \(p): ignoring a late \(m.kindName) during \(phase)")
+        } else {
+            await protocolViolation(c, p, "sent \(m.kindName) during \(phase)")
+        }
+    }
+
+    /// Waits until each connection in `connections` has sent its reply (or the deadline
+    /// passes, or the connection closes). `isReply` picks the reply this phase waits for, which
+    /// is passed to `consume` once per connection (a second one is ignored with a warning);
+    /// anything else goes to `unexpected`.
+    func collectReplies(from connections: Set<ConnectionID>, phase: String, isReply: (Message) -> Bool,
+                        consume: (Int, ConnectionID, Message) -> Void) async {
+        var waiting = connections
+        let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
+        while !waiting.isEmpty {
+            switch await next() {
+            case .deadline(let id) where id == deadline:
+                log.warning("\(phase): deadline passed with \(waiting.count) processes outstanding")
+                waiting.removeAll()
+            case .deadline: continue
+            case .transportEnded: waiting.removeAll()
+            case .transport(let e):
+                if case .closed(let c, _) = e { waiting.remove(c) }
+                guard let (p, c, m) = await handleControl(e) else { continue }
+                guard isReply(m) else {
+                    await unexpected(m, from: p, on: c, during: phase)
+                    continue
+                }
+                guard waiting.remove(c) != nil else {
+                    log.warning("process \(p) sent a second \(m.kindName) during \(phase); ignored")
+                    continue
+                }
+                consume(p, c, m)
+            }
+        }
+    }
+
+    func next() async -> Input {
+        await iterator.next() ?? .transportEnded
+    }
+
+    func send(_ m: Message, to c: ConnectionID) async {
+        bytesSent += await transport.send(m, to: c)
+    }
+
+    /// Handles connection-level events common to every phase. Returns the event if it is a
+    /// message from an authenticated process that the current phase must look at.
+    func handleControl(_ e: TransportEvent) async -> (process: Int, connection: ConnectionID, message: Message)? {
+        switch e {
+        case .connected(let c):
+            unauthenticated.insert(c)
+            return nil
+        case .closed(let c, let reason):
+            unauthenticated.remove(c)
+            if let p = processOf.removeValue(forKey: c) {
+                peers[p] = nil
+                enrolledProcesses.remove(p)
+                lostReasons[p] = reason
+                log.warning("client process \(p) disconnected: \(reason)")
+            }
+            return nil
+        case .received(let c, let m, let bytes):
+            bytesReceived += bytes
+            if unauthenticated.contains(c) {
+                await handshake(c, m)
+                return nil
+            }
+            guard let p = processOf[c] else { return nil }  // already closed
+            if scenario.secureAggregation.enabled, !enrolledProcesses.contains(p), case .secagg(let env) = m,
+               env.stage == SecAggStage.enroll.rawValue, peers[p] != nil, !inWaitForProcesses
+            {
+                _ = await enroll(process: p, connection: c, env)  // a process that reconnected mid-run
+                return nil
+            }
+            return (p, c, m)
+        }
+    }
+
+    func reject(_ c: ConnectionID, _ reason: String) async {
+        log.warning("rejecting connection \(c): \(reason)")
+        unauthenticated.remove(c)
+        await send(.reject(reason: reason), to: c)
+        await transport.close(c, reason: reason)
+    }
+
+    func handshake(_ c: ConnectionID, _ m: Message) async {
+        guard case .hello(let h) = m else {
+            await reject(c, "expected hello as the first message, got \(m.kindName)")
+            return
+        }
+        guard SecureRandom.constantTimeEqual(h.token, token) else {
+            await reject(c, "wrong run token")
+            return
+        }
+        let p = Int(h.processIndex)
+        guard Int(h.processCount) == processCount, p < processCount else {
+            await reject(c, "process \(h.processIndex) of \(h.processCount) does not fit this run of \(processCount) processes")
+            return
+        }
+        let expected = Sharding.range(process: p, of: processCount, devices: population.devices)
+        guard Int(h.firstDevice) == expected.lowerBound, Int(h.deviceCount) == expected.count else {
+            await reject(c, "process \(p) claims devices \(h.firstDevice)..<\(Int(h.firstDevice) + Int(h.deviceCount)), expected \(expected.lowerBound)..<\(expected.upperBound)")
+            return
+        }
+        guard peers[p] == nil else {
+            await reject(c, "process \(p) is already connected")
+            return
+        }
+        unauthenticated.remove(c)
+        peers[p] = Peer(connection: c, range: expected)
+        processOf[c] = p
+        lostReasons[p] = nil
+        log.info("client process \(p) joined with devices \(expected.lowerBound)..<\(expected.upperBound)")
+        await send(.welcome(Welcome(processIndex: h.processIndex)), to: c)
+    }
+
+    func protocolViolation(_ c: ConnectionID, _ p: Int, _ reason: String) async {
+        log.warning("client process \(p): \(reason); closing its connection")
+        await send(.reject(reason: reason), to: c)
+        await transport.close(c, reason: reason)
+    }
+}

@@ -1,0 +1,258 @@
+import FedSimAggregation
+import FedSimConfig
+import FedSimCore
+import FedSimData
+import FedSimModels
+import FedSimSecAgg
+import FedSimWire
+
+/// One synchronous training round: dispatch, collect, aggregate, release (with DP) and step.
+extension Coordinator {
+    func runRound(_ r: Int) async throws -> JSONObject {
+        guard !peers.isEmpty else {
+            throw Failure(description: "round \(r): no devices available; \(aliveSummary())")
+        }
+        let (chosen, plan) = selectDevices(round: r)
+        var assignments: [ConnectionID: [UInt32]] = [:]
+        // Plain rounds train only the devices whose update will count (a discarded update
+        // changes nothing); secure rounds run the protocol with every selected device and
+        // drop the late ones' masked inputs, as a real server would.
+        let dispatched = scenario.secureAggregation.enabled ? chosen : plan.kept
+        for d in dispatched {
+            let p = Sharding.process(of: d, processes: processCount, devices: population.devices)
+            assignments[peers[p]!.connection, default: []].append(UInt32(d))
+        }
+        if scenario.secureAggregation.enabled {
+            var line = try await finishSecureRound(r, chosen: chosen, assignments: assignments, discard: plan.discarded)
+            closeRound(r, selected: chosen, plan: plan, finished: lastFinished, into: &line)
+            return line
+        }
+        let k = plan.kept.count
+        var tracker = RoundTracker(assignments: assignments)
+        var trainLoss: [Int: Double] = [:]  // per finished device, for a feedback sampler
+        var aggregator = UpdateAggregators.make(scenario.training.aggregation, training: scenario.training, layout: layout)
+        var clippedAtCoordinator = 0
+        var compressedBytes = 0
+        let roundBytes = (sent: bytesSent, received: bytesReceived)
+        for (c, devices) in assignments.sorted(by: { $0.key < $1.key }) {
+            await send(.train(DeviceRequest(round: UInt32(r), devices: devices, shared: model, clip: dp?.clip ?? 0)), to: c)
+        }
+        let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
+        var rejected = 0
+        var withinClip = 0
+        while !tracker.isComplete {
+            let input = await next()
+            switch input {
+            case .deadline(let id) where id == deadline:
+                let n = tracker.expire()
+                log.warning("round \(r): deadline of \(scenario.runtime.roundDeadlineSeconds) s passed with \(n) devices outstanding")
+            case .deadline: continue
+            case .transportEnded:
+                tracker.expire()
+            case .transport(let e):
+                if case .closed(let c, _) = e { tracker.drop(connection: c) }
+                guard let (p, c, received) = await handleControl(e) else { continue }
+                var m = received
+                if case .compressedUpdate(let cu) = m {
+                    // Decode through the run's stages; a body that does not decode is a failed device.
+                    guard scenario.compression.enabled, cu.round == UInt32(r) else {
+                        if !scenario.compression.enabled { await protocolViolation(c, p, "sent a compressed update, but this run does not compress") }
+                        continue
+                    }
+                    do {
+                        m = .update(try decompress(cu))
+                        compressedBytes += cu.body.count
+                    } catch {
+                        log.warning("round \(r): refusing the compressed update of device \(cu.device) from process \(p): \(error)")
+                        if tracker.resolve(cu.device, from: c, as: .failed) == .accepted { rejected += 1 }
+                        continue
+                    }
+                }
+                switch m {
+                case .update(let u):
+                    guard u.round == UInt32(r) else {
+                        log.info("ignoring late update of device \(u.device) for round \(u.round)")
+                        continue
+                    }
+                    guard peers[p]?.range.contains(Int(u.device)) == true else {
+                        await protocolViolation(c, p, "sent an update for device \(u.device), which it does not host")
+                        continue
+                    }
+                    switch tracker.check(u.device, from: c) {
+                    case .accepted:
+                        do {
+                            var delta = u.weightedDelta
+                            if dp != nil && enforceClip(&delta) {
+                                // A device's own clipping is a promise; without secure aggregation the
+                                // coordinator can check it, so one device moves the sum by at most C.
+                                clippedAtCoordinator += 1
+                                log.warning("round \(r): device \(u.device) sent an update above the clip; clipped at the coordinator")
+                            }
+                            try aggregator.add(device: Int(u.device), weightedDelta: delta, weights: u.weights,
+                                               examples: Int(u.examples), trainLoss: u.trainLoss)
+                            tracker.resolve(u.device, from: c, as: .finished)
+                            trainLoss[Int(u.device)] = u.trainLoss
+                            withinClip += Int(u.withinClip)
+                        } catch {
+                            rejected += 1
+                            log.warning("round \(r): refusing update of device \(u.device) from process \(p): \(error)")
+                            tracker.resolve(u.device, from: c, as: .failed)
+                        }
+                    case .notPending:
+                        log.warning("round \(r): process \(p) sent an update for device \(u.device), which is not pending (duplicate?)")
+                    case .wrongConnection:
+                        await protocolViolation(c, p, "sent an update for device \(u.device), which was assigned elsewhere")
+                    }
+                case .failed(let f):
+                    guard f.round == UInt32(r) else { continue }
+                    if tracker.resolve(f.device, from: c, as: .failed) == .accepted {
+                        log.info("round \(r): device \(f.device) failed: \(f.reason)")
+                    }
+                default:
+                    await unexpected(m, from: p, on: c, during: "training round \(r)")
+                }
+            }
+        }
+        let finished = tracker.count(.finished)
+        let failed = tracker.count(.failed), dropped = tracker.count(.dropped), timedOut = tracker.count(.timedOut)
+        if dp == nil && !plan.kept.isEmpty && (finished < scenario.runtime.minDevicesPerRound || finished == 0) {
+            throw Failure(description:
+                "round \(r): only \(finished) of \(k) sampled devices finished (minimum \(max(1, scenario.runtime.minDevicesPerRound))): "
+                + "\(dropped) dropped with their client process, \(timedOut) timed out at the \(scenario.runtime.roundDeadlineSeconds) s deadline, "
+                + "\(failed) failed; \(aliveSummary())")
+        }
+        var privacyLine: JSONObject?
+        if dp == nil && plan.kept.isEmpty {
+            log.warning("round \(r): no selected device could finish in time; the model is unchanged")
+        } else if dp != nil {
+            // Validation allows central DP with the weighted mean only: its exact sum is what is noised.
+            guard let sum = aggregator.exactSum else { throw Failure(description: "central DP needs training.aggregation: mean") }
+            privacyLine = releasePrivately(round: r, sum: sum, sampled: chosen.count, withinClip: withinClip)
+        } else {
+            step(aggregator.aggregate(), round: r)
+        }
+        deviceUpdates += finished
+        var line = JSONObject()
+        line.merge(roundCounters(r, sampled: chosen.count, finished: finished, failed: failed, dropped: dropped, timedOut: timedOut,
+                                 rejected: rejected, examples: aggregator.examples, trainLoss: aggregator.meanTrainLoss))
+        for (name, value) in aggregator.measurements { line.add(name, value) }
+        if dp != nil { line.add("clipped_at_coordinator", clippedAtCoordinator) }
+        var comm = JSONObject()
+        comm.add("bytes_up", bytesReceived - roundBytes.received)
+        comm.add("bytes_down", bytesSent - roundBytes.sent)
+        comm.add("bytes_up_per_update", finished > 0 ? Double(bytesReceived - roundBytes.received) / Double(finished) : 0)
+        comm.add("raw_bytes_per_update", 4 * (layout.count + layout.weightCount))
+        if scenario.compression.enabled {
+            comm.add("compressed_body_bytes_per_update", finished > 0 ? Double(compressedBytes) / Double(finished) : 0)
+        }
+        line.add("communication", comm)
+        if finished > 0 { lastUploadBytesPerDevice = Double(bytesReceived - roundBytes.received) / Double(finished) }
+        if let privacyLine { line.add("privacy", privacyLine) }
+        let finishedDevices = tracker.outcomes.compactMap { $0.value == .finished ? Int($0.key) : nil }.sorted()
+        closeRound(r, selected: chosen, plan: plan, finished: finishedDevices, trainLoss: trainLoss, into: &line)
+        return line
+    }
+
+    /// Central DP release: noise the sum, record the round in the ledger (durably), then step
+    /// the model. Returns the metrics fragment.
+    func releasePrivately(round r: Int, sum: [Double], sampled: Int, realizedMultiplier: Double? = nil,
+                          withinClip: Int = 0) -> JSONObject {
+        let distributed = realizedMultiplier != nil
+        let roundClip = dp!.clip
+        let noisyMean = distributed ? dp!.mean(ofNoisySum: sum) : dp!.privatize(sum: sum)
+        var adapted: Double?
+        if scenario.privacy.adaptiveClipping.enabled { adapted = dp!.adaptClip(withinCount: withinClip) }
+        let (eps, order) = dp!.recordRound(noiseMultiplier: realizedMultiplier)
+        var entry = JSONObject()
+        entry.add("round", r)
+        entry.add("q", dp!.rate)
+        entry.add("noise_multiplier", realizedMultiplier ?? scenario.privacy.noiseMultiplier)
+        entry.add("mechanism", scenario.privacy.mechanism.rawValue)
+        entry.add("clip", roundClip)
+        if let adapted {
+            entry.add("count_noise", scenario.privacy.adaptiveClipping.countNoise)
+            entry.add("update_noise_multiplier", dp!.updateMultiplier)
+            entry.add("noised_unclipped_fraction", adapted)
+            entry.add("next_clip", dp!.clip)
+        }
+        entry.add("sampled", sampled)
+        entry.add("delta", scenario.privacy.delta)
+        entry.add("epsilon_rdp", eps)
+        entry.add("rdp_order", order)
+        entry.add("noise", dp!.noiseIsPrivate ? "secure" : "reproducible (NOT private)")
+        ledger?.append(entry)
+        step(noisyMean, round: r)
+        var o = JSONObject()
+        o.add("epsilon", eps)
+        o.add("order", order)
+        o.add("delta", scenario.privacy.delta)
+        o.add("noise_multiplier", realizedMultiplier ?? scenario.privacy.noiseMultiplier)
+        o.add("clip", roundClip)
+        return o
+    }
+
+    func finishSecureRound(_ r: Int, chosen: [Int], assignments: [ConnectionID: [UInt32]], discard: Set<Int>) async throws -> JSONObject {
+        let o = try await runSecureRound(r, chosen: chosen, assignments: assignments, discard: discard)
+        lastFinished = o.survivorIDs
+        var line = JSONObject()
+        line.merge(roundCounters(r, sampled: chosen.count, finished: o.survivors, failed: 0, dropped: chosen.count - o.survivors,
+                                 timedOut: 0, rejected: 0, examples: Int(o.examples.rounded()),
+                                 trainLoss: o.examples > 0 ? o.lossSum / o.examples : .nan))
+        var sa = o.line
+        if let why = o.abandoned {
+            sa.add("abandoned", why)
+            log.warning("round \(r): secure aggregation abandoned: \(why); the model is unchanged")
+        }
+        line.add("secagg", sa)
+        if dp != nil, let sum = o.sum {
+            line.add("privacy", releasePrivately(round: r, sum: sum, sampled: chosen.count, realizedMultiplier: o.realizedMultiplier,
+                                                 withinClip: o.withinClip))
+            deviceUpdates += o.survivors
+        } else if let mean = o.mean {
+            if o.survivors < scenario.runtime.minDevicesPerRound {
+                throw Failure(description: "round \(r): only \(o.survivors) of \(chosen.count) sampled devices finished secure aggregation (minimum \(scenario.runtime.minDevicesPerRound)); \(aliveSummary())")
+            }
+            step(mean, round: r)
+            deviceUpdates += o.survivors
+        } else if peers.isEmpty {
+            throw Failure(description: "round \(r): secure aggregation abandoned and \(aliveSummary())")
+        }
+        return line
+    }
+
+
+    /// A compressed update decoded through the run's stages (the rotation seed is public:
+    /// derived from the device and round, as on the device).
+    func decompress(_ cu: CompressedUpdate) throws -> DeviceUpdate {
+        let (delta, weights) = try codec.decode(cu.body, rotationSeed: Seeds.derive(scenario.seed, "rotation", UInt64(cu.device), UInt64(cu.round)))
+        return DeviceUpdate(round: cu.round, device: cu.device, examples: cu.examples, trainLoss: cu.trainLoss,
+                            weightedDelta: delta, weights: weights, withinClip: cu.withinClip)
+    }
+
+    /// With DP and no secure aggregation: scales an update above the clip (flat, or per
+    /// group) back to it. Returns whether it had to.
+    func enforceClip(_ delta: inout [Float]) -> Bool {
+        let p = scenario.privacy
+        let slack = 1 + 1e-5  // float rounding of an honest device's clip
+        if p.clipping == .perGroup {
+            var changed = false
+            for (name, bound) in p.groupClips.bounds {
+                guard let range = layout.range(of: name) else { continue }
+                var part = Array(delta[range])
+                if L2Clip.norm(part) > bound * slack {
+                    _ = L2Clip.clip(&part, to: bound)
+                    delta.replaceSubrange(range, with: part)
+                    changed = true
+                }
+            }
+            return changed
+        }
+        let bound = dp?.clip ?? p.clip
+        guard L2Clip.norm(delta) > bound * slack else { return false }
+        _ = L2Clip.clip(&delta, to: bound)
+        return true
+    }
+
+    /// q for Poisson sampling: the expected count per round over the population.
+    public var samplingRate: Double { min(1, Double(scenario.training.devicesPerRound) / Double(max(1, population.devices))) }
+}
