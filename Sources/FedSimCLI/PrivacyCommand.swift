@@ -54,11 +54,11 @@ extension FedSimCommand {
                 acc.compose(rate: rate, noiseMultiplier: noise, count: steps)
                 let (eps, order) = acc.epsilon(delta: delta)
                 var pldEps: Double?
-                var pldGrid = 0.0
+                var pldGrid: Double?  // nil when there is no grid: ε = ∞ for σ = 0
                 if !noPLD && steps > 0 {
                     var p = PLDAccountant(planning: [(rate, noise, steps)])
-                    pldGrid = p.h
                     p.compose(rate: rate, noiseMultiplier: noise, count: steps)
+                    pldGrid = p.unbounded ? nil : p.h
                     pldEps = p.epsilon(delta: delta)
                 }
                 if json {
@@ -76,7 +76,7 @@ extension FedSimCommand {
                     if let pldEps {
                         var p = JSONObject()
                         p.add("epsilon", raw: Privacy.epsilonJSON(pldEps))
-                        p.add("discretization", pldGrid)
+                        if let pldGrid { p.add("discretization", pldGrid) }
                         p.add("accountant", Privacy.pldDescription)
                         o.add("pld", p)
                     } else {
@@ -87,7 +87,8 @@ extension FedSimCommand {
                     print("RDP accountant: (ε = \(Privacy.epsilonText(eps, 4)), δ = \(delta)) for \(steps) rounds of Poisson sampling at q = \(rate) with noise multiplier σ = \(noise)")
                     print("optimal RDP order: \(order)")
                     if let pldEps {
-                        print("PLD accountant: ε = \(Privacy.epsilonText(pldEps, 4)) (grid h = \(pldGrid)), \(Privacy.comparison(pld: pldEps, rdp: eps))")
+                        print("PLD accountant: ε = \(Privacy.epsilonText(pldEps, 4))" + (pldGrid.map { " (grid h = \($0))" } ?? "")
+                              + ", \(Privacy.comparison(pld: pldEps, rdp: eps))")
                     }
                     print("accountant: \(Privacy.accountantDescription)")
                 }

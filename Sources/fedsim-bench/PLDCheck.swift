@@ -5,8 +5,8 @@ import Foundation
 /// `fedsim-bench pld-check FILE`: every PLD vector of FILE (the committed vectors format, key
 /// "pld") against our accountant in release mode. Each query (one plan at one discretisation,
 /// all its δ) runs in a child process (`fedsim-bench pld-one …`) so its wall time and peak RSS
-/// (getrusage ru_maxrss) are its own. Prints them beside dp_accounting's time for the same
-/// query, measured by the generator, and returns false if any ε is more than 1% (+10⁻⁹) away
+/// (getrusage ru_maxrss) are its own. Prints them beside dp_accounting's time and peak RSS for
+/// the same query, measured by the generator, and returns false if any ε is more than 1% (+10⁻⁹) away
 /// from dp_accounting's, any query takes more than 5 s or 500 MB, or our planned grid is more
 /// than one 1-2-5 step from the one the generator planned.
 enum PLDCheck {
@@ -28,7 +28,7 @@ enum PLDCheck {
             groups[key, default: []].append(r)
         }
         var ok = true
-        var worst = 0.0, slowest = 0.0, heaviest = 0.0, slowestRef = 0.0
+        var worst = 0.0, slowest = 0.0, heaviest = 0.0, slowestRef = 0.0, heaviestRef = 0.0
         for key in order {
             let g = groups[key]!
             let parts = key.split(separator: " ").map(String.init)
@@ -43,10 +43,11 @@ enum PLDCheck {
             }
             let eps = f[1].split(separator: ",").map { Double($0)! }
             let mb = kb / 1024
-            let refSecs = g[0]["seconds"] as? Double ?? .nan
+            let refSecs = g[0]["seconds"] as? Double ?? .nan, refMB = g[0]["peak_mb"] as? Double ?? .nan
             slowest = max(slowest, secs)
             heaviest = max(heaviest, mb)
             slowestRef = max(slowestRef, refSecs.isNaN ? 0 : refSecs)
+            heaviestRef = max(heaviestRef, refMB.isNaN ? 0 : refMB)
             var line = "\(parts[1]) h=\(h)"
             if let recorded = g[0]["discretization"] as? Double, recorded != h {
                 // Near a 1-2-5 boundary the two planners can round the window apart; ε is then
@@ -62,11 +63,11 @@ enum PLDCheck {
                 line += " | δ=\(r["delta"]!) ours \(formatFixed(e, 6)) dp_accounting \(formatFixed(ref, 6)) rel \(String(format: "%.1e", rel))"
             }
             if secs > maxSeconds || mb > maxMegabytes { ok = false; line += " TOO SLOW OR LARGE" }
-            print(line + " | ours \(formatFixed(secs, 3)) s \(formatFixed(mb, 0)) MB, dp_accounting \(formatFixed(refSecs, 3)) s")
+            print(line + " | ours \(formatFixed(secs, 3)) s \(formatFixed(mb, 0)) MB, dp_accounting \(formatFixed(refSecs, 3)) s \(formatFixed(refMB, 0)) MB")
         }
         print("\(order.count) queries, \(rows.count) vectors: worst relative ε difference \(String(format: "%.2e", worst)); "
               + "slowest query \(formatFixed(slowest, 3)) s (dp_accounting's slowest \(formatFixed(slowestRef, 3)) s); "
-              + "largest peak RSS \(formatFixed(heaviest, 0)) MB")
+              + "largest peak RSS \(formatFixed(heaviest, 0)) MB (dp_accounting's \(formatFixed(heaviestRef, 0)) MB)")
         return ok
     }
 
