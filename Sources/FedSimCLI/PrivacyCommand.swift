@@ -17,7 +17,19 @@ extension FedSimCommand {
 
         static let pldDescription =
             "PLD accountant of the Poisson-subsampled Gaussian, add-or-remove-one (max of both directions), "
-            + "connect-the-dots discretisation on a 1e-4 grid, FFT composition with 1e-15 pessimistic tail truncation"
+            + "pessimistic connect-the-dots discretisation on a grid sized to the plan (about 2^18 points across the composed loss), "
+            + "FFT self-composition with 1e-15 pessimistic tail truncation (dp_accounting's PLDAccountant algorithm)"
+
+        /// ε for people: "∞" when unbounded (σ = 0, or δ below the mass at infinite loss).
+        static func epsilonText(_ x: Double, _ digits: Int) -> String { x == .infinity ? "∞" : formatFixed(x, digits) }
+
+        /// ε for scripts: the number, or the string "inf" when unbounded (never `null`; docs/privacy.md).
+        static func epsilonJSON(_ x: Double) -> String { x.isFinite ? "\(x)" : (x > 0 ? "\"inf\"" : "null") }
+
+        /// How two opinions compare, said only after comparing them.
+        static func comparison(pld: Double, rdp: Double) -> String {
+            pld < rdp ? "below RDP's \(epsilonText(rdp, 4))" : pld > rdp ? "above RDP's \(epsilonText(rdp, 4))" : "equal to RDP's"
+        }
 
         struct Compute: ParsableCommand {
             static let configuration = CommandConfiguration(
@@ -28,7 +40,7 @@ extension FedSimCommand {
             @Option(help: "Number of rounds T.") var steps: Int
             @Option(help: "Target δ.") var delta: Double = 1e-5
             @Flag(help: "Print JSON for scripts.") var json = false
-            @Flag(name: .customLong("no-pld"), help: "Skip the PLD accountant (slow for many steps at high rates).") var noPLD = false
+            @Flag(name: .customLong("no-pld"), help: "Skip the PLD accountant.") var noPLD = false
 
             func validate() throws {
                 guard (0...1).contains(rate) else { throw ValidationError("--rate must be in [0, 1]") }
@@ -42,14 +54,16 @@ extension FedSimCommand {
                 acc.compose(rate: rate, noiseMultiplier: noise, count: steps)
                 let (eps, order) = acc.epsilon(delta: delta)
                 var pldEps: Double?
+                var pldGrid: Double?  // nil when there is no grid: ε = ∞ for σ = 0
                 if !noPLD && steps > 0 {
-                    var p = PLDAccountant()
+                    var p = PLDAccountant(planning: [(rate, noise, steps)])
                     p.compose(rate: rate, noiseMultiplier: noise, count: steps)
+                    pldGrid = p.unbounded ? nil : p.h
                     pldEps = p.epsilon(delta: delta)
                 }
                 if json {
                     var rdp = JSONObject()
-                    rdp.add("epsilon", eps)
+                    rdp.add("epsilon", raw: Privacy.epsilonJSON(eps))
                     rdp.add("order", order)
                     var o = JSONObject()
                     o.add("rate", rate)
@@ -61,7 +75,8 @@ extension FedSimCommand {
                     o.add("accountant", Privacy.accountantDescription)
                     if let pldEps {
                         var p = JSONObject()
-                        p.add("epsilon", pldEps)
+                        p.add("epsilon", raw: Privacy.epsilonJSON(pldEps))
+                        if let pldGrid { p.add("discretization", pldGrid) }
                         p.add("accountant", Privacy.pldDescription)
                         o.add("pld", p)
                     } else {
@@ -69,9 +84,12 @@ extension FedSimCommand {
                     }
                     print(o.text)
                 } else {
-                    print("(ε = \(formatFixed(eps, 4)), δ = \(delta)) for \(steps) rounds of Poisson sampling at q = \(rate) with noise multiplier σ = \(noise)")
+                    print("RDP accountant: (ε = \(Privacy.epsilonText(eps, 4)), δ = \(delta)) for \(steps) rounds of Poisson sampling at q = \(rate) with noise multiplier σ = \(noise)")
                     print("optimal RDP order: \(order)")
-                    if let pldEps { print("PLD accountant (the tighter opinion): ε = \(formatFixed(pldEps, 4))") }
+                    if let pldEps {
+                        print("PLD accountant: ε = \(Privacy.epsilonText(pldEps, 4))" + (pldGrid.map { " (grid h = \($0))" } ?? "")
+                              + ", \(Privacy.comparison(pld: pldEps, rdp: eps))")
+                    }
                     print("accountant: \(Privacy.accountantDescription)")
                 }
             }

@@ -35,11 +35,17 @@ extension FedSimCommand.Privacy {
             let order = last?["rdp_order"] as? Double ?? 0
             let q = last?["q"] as? Double ?? 0
             let notPrivate = p.enabled && p.noise == .reproducible
-            // PLD, the second opinion: per round when the ledger is short, else for the total.
+            // PLD, a second accountant beside RDP: per round when the ledger is short, else for
+            // the total; its grid is planned from the whole ledger.
             var pldPerRound: [Double] = []
             var pldTotal: Double?
             if p.enabled && !ledger.isEmpty {
-                var acc = PLDAccountant()
+                var plan: [PLDAccountant.Event] = []  // runs of identical rounds, as composed below
+                for e in ledger {
+                    let eq = e["q"] as? Double ?? 0, es = e["noise_multiplier"] as? Double ?? 1
+                    if let l = plan.last, l.rate == eq, l.noiseMultiplier == es { plan[plan.count - 1].count += 1 } else { plan.append((eq, es, 1)) }
+                }
+                var acc = PLDAccountant(planning: plan)
                 let perRound = ledger.count <= 200
                 var pending: (q: Double, σ: Double, n: Int)?
                 for e in ledger {
@@ -81,20 +87,22 @@ extension FedSimCommand.Privacy {
                 guarantee = "(ε=\(formatFixed(eps, 2)), δ=\(p.delta)) user-level DP for the shared model "
                     + "(\(released)) after \(rounds) rounds, Poisson sampling q=\(formatFixed(q, 4)), "
                     + "\(sigmaText), clip C=\(p.clip), RDP accountant (optimal order \(order))"
-                    + (pldTotal.map { ", PLD accountant ε=\(formatFixed($0, 2))" } ?? "") + "; " + trust
+                    + (pldTotal.map { ", PLD accountant ε=\(FedSimCommand.Privacy.epsilonText($0, 2))" } ?? "") + "; " + trust
             }
             lines.append(guarantee)
             if p.budget.epsilon > 0 {
                 lines.append("budget: ε ≤ \(p.budget.epsilon) at δ = \(p.delta)" + ((summary?["stopped_early"] as? String).map { "; the run stopped early: \($0)" } ?? "; not reached"))
             }
             lines.append("accountant: \(FedSimCommand.Privacy.accountantDescription); sampling assumption: Poisson (checked against the run's sampler at load time)")
-            lines.append("PLD accountant (second, tighter opinion): \(FedSimCommand.Privacy.pldDescription)")
+            lines.append("PLD accountant (second opinion; the guarantee's ε is RDP's"
+                         + (pldTotal.map { ", PLD's is " + FedSimCommand.Privacy.comparison(pld: $0, rdp: eps) } ?? "")
+                         + "): \(FedSimCommand.Privacy.pldDescription)")
             if !ledger.isEmpty {
                 lines.append("")
                 lines.append("round      q        σ     clip  sampled   ε (RDP)   order   ε (PLD)")
                 for (idx, e) in ledger.enumerated() {
                     func d(_ k: String) -> Double { e[k] as? Double ?? .nan }
-                    let pldCell = idx < pldPerRound.count ? "  " + formatFixed(pldPerRound[idx], 4) : "  (total only)"
+                    let pldCell = idx < pldPerRound.count ? "  " + FedSimCommand.Privacy.epsilonText(pldPerRound[idx], 4) : "  (total only)"
                     let r = e["round"] as? Int ?? 0, n = e["sampled"] as? Int ?? 0
                     lines.append(String(repeating: " ", count: max(0, 5 - String(r).count)) + "\(r)  \(formatFixed(d("q"), 4))  \(formatFixed(d("noise_multiplier"), 3))  \(formatFixed(d("clip"), 2))  "
                                  + String(repeating: " ", count: max(0, 7 - String(n).count)) + "\(n)  \(formatFixed(d("epsilon_rdp"), 4))  \(formatFixed(d("rdp_order"), 1))" + pldCell)
@@ -122,15 +130,15 @@ extension FedSimCommand.Privacy {
                 o.add("private", p.enabled && !notPrivate ? "yes" : "no")
                 o.add("guarantee", guarantee)
                 o.add("mechanism", p.mechanism.rawValue)
-                o.add("epsilon", p.enabled ? eps : .infinity)
+                o.add("epsilon", raw: FedSimCommand.Privacy.epsilonJSON(p.enabled ? eps : .infinity))
                 o.add("delta", p.delta)
                 o.add("rdp_order", order)
                 o.add("rounds", rounds)
                 o.add("sampling", scenario.training.sampling.rawValue)
                 o.add("noise", p.noise.rawValue)
                 o.add("accountant", FedSimCommand.Privacy.accountantDescription)
-                if let pldTotal { o.add("epsilon_pld", pldTotal) }
-                o.add("pld_per_round", pldPerRound)
+                if let pldTotal { o.add("epsilon_pld", raw: FedSimCommand.Privacy.epsilonJSON(pldTotal)) }
+                o.add("pld_per_round", raw: "[" + pldPerRound.map(FedSimCommand.Privacy.epsilonJSON).joined(separator: ",") + "]")
                 o.add("ledger", raw: "[" + ledgerText.split(separator: "\n").joined(separator: ",") + "]")
                 o.add("not_covered", raw: "[" + notCovered.map { JSONObject.quote($0) }.joined(separator: ",") + "]")
                 print(o.text)

@@ -1,181 +1,119 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
-/// A privacy-loss distribution on the grid {k·h}: probability `pmf[i]` at loss (offset + i)·h,
-/// plus mass at +∞. δ(ε) = ∞-mass + Σ_{l > ε} p_l (1 − e^{ε − l}).
-public struct DiscretePLD: Sendable {
-    public var h: Double
-    public var offset: Int
-    public var pmf: [Double]
-    public var infinityMass: Double
-
-    /// The smallest ε with δ(ε) ≤ `delta` (exact for the discrete distribution).
-    ///
-    /// Walking down from the top, on [l_i, l_{i+1}) we have δ(ε) = ∞ + a − e^{ε − l_i}·b, with
-    /// a = Σ_{j>i} p_j and b = Σ_{j>i} p_j e^{l_i − l_j} kept relative to l_i, so nothing
-    /// underflows even when ε is in the hundreds.
-    public func epsilon(delta: Double) -> Double {
-        if infinityMass > delta { return .infinity }
-        var a = 0.0, b = 0.0
-        let decay = exp(-h)
-        var i = pmf.count - 1
-        while i >= 0 {
-            let l = Double(offset + i) * h
-            if b > 0 {
-                // δ(l_i) = ∞ + a − b. Above the target: the answer is inside this interval.
-                let x = (infinityMass + a - delta) / b  // e^{ε − l_i}
-                if x > 1 { return max(0, l + log(x)) }
-            }
-            // Move the interval down by one grid step.
-            a += pmf[i]
-            b = (b + pmf[i]) * decay
-            i -= 1
-        }
-        // Below the support, δ(ε) = ∞ + a − e^{ε − l_0 + h}·b: solve there.
-        let l0 = Double(offset - 1) * h
-        if b > 0 { return max(0, l0 + log((infinityMass + a - delta) / b)) }
-        return 0
-    }
-
-    /// Drops tail mass (≤ τ on each side) pessimistically: the lower tail moves up onto the
-    /// first kept point, the upper tail goes to +∞.
-    mutating func truncate(tail τ: Double) {
-        var lo = 0, acc = 0.0
-        while lo < pmf.count - 1 && acc + pmf[lo] <= τ { acc += pmf[lo]; lo += 1 }
-        var hi = pmf.count - 1, up = 0.0
-        while hi > lo && up + pmf[hi] <= τ { up += pmf[hi]; hi -= 1 }
-        var kept = Array(pmf[lo...hi])
-        kept[0] += acc
-        infinityMass += up
-        offset += lo
-        pmf = kept
-    }
-
-    public func composed(with other: DiscretePLD, tail τ: Double) -> DiscretePLD {
-        precondition(h == other.h)
-        var out = DiscretePLD(h: h, offset: offset + other.offset, pmf: FFT.convolve(pmf, other.pmf),
-                              infinityMass: 1 - (1 - infinityMass) * (1 - other.infinityMass))
-        out.truncate(tail: τ)
-        return out
-    }
-
-    public func selfComposed(_ count: Int, tail τ: Double) -> DiscretePLD {
-        precondition(count >= 1)
-        var result: DiscretePLD?
-        var base = self
-        var n = count
-        while n > 0 {
-            if n & 1 == 1 { result = result.map { $0.composed(with: base, tail: τ) } ?? base }
-            n >>= 1
-            if n > 0 { base = base.composed(with: base, tail: τ) }
-        }
-        return result!
-    }
-}
-
-/// Privacy-loss-distribution accounting of the Poisson-subsampled Gaussian, the second opinion
-/// beside RDP. Each round's PLD is discretised by **connect the dots** (Doroshenko, Ghazi,
-/// Kamath, Kumar, Manurangsi 2022). The exact hockey-stick curve δ(ε) of the mechanism,
-/// a convex function of e^ε, is evaluated at the grid points, and the PLD is the discrete
-/// distribution whose curve is the chord through them. That curve is pessimistic everywhere
-/// and exact at grid points, and unlike rounding each loss up, its error does not grow
-/// linearly with the number of compositions. Rounds are composed by FFT convolution with
-/// pessimistic tail truncation; add-or-remove adjacency takes the larger ε of the add and
-/// remove directions.
+/// Privacy-loss-distribution accounting of the Poisson-subsampled Gaussian, beside RDP.
+///
+/// It follows Google's dp_accounting (v0.6.0) `PLDAccountant` step for step, so each number
+/// can be checked against it at the same discretisation h:
+/// - **One round**: the pessimistic connect-the-dots PLD (`SubsampledGaussianPLD`) of each
+///   direction of add-or-remove adjacency, on the grid {k·h}, over the loss support of the
+///   noise truncated at its 0.5·e^{−50} quantile (that tail goes to +∞).
+/// - **T identical rounds**: one FFT power p̂^T over the Chernoff window of the result, with
+///   τ = 10⁻¹⁵ added to the mass at +∞ (`DiscretePLD.selfComposed`), not T convolutions.
+/// - **Different rounds**: FFT convolution with pessimistic tail truncation (≤ τ/2 a side).
+/// - **ε(δ)**: the larger of the two directions' exact ε for the discrete distributions.
+/// Connect the dots is pessimistic: the discrete curve lies above the true δ(ε), so ε is an
+/// upper bound up to the 10⁻¹⁵ truncations, and a coarser grid can only make it larger.
+///
+/// **The grid.** A fixed h = 10⁻⁴ is too fine for small σ and long runs (q = 1, σ = 0.3,
+/// T = 10⁵ spreads the loss over ~10⁸ points) and too coarse for tiny losses (q = 10⁻⁴,
+/// σ = 20 has a per-round support 10⁻⁴ wide). `init(planning:)` therefore picks h from the
+/// plan (`discretization(for:)`): about 2¹⁸ points across the composed loss window.
 public struct PLDAccountant: Sendable {
+    public typealias Event = (rate: Double, noiseMultiplier: Double, count: Int)
+
     public let h: Double
     public let tail: Double
     var remove: DiscretePLD?
     var add: DiscretePLD?
+    /// Set by a round without noise (σ = 0) or with a loss too large for a Double: ε = ∞.
+    public private(set) var unbounded = false
 
+    /// Grid points the planned discretisation spreads over the composed loss window.
+    public static let plannedPoints = 1 << 18
+
+    /// An accountant on a fixed grid h (dp_accounting's default is 10⁻⁴). Prefer
+    /// `init(planning:)`, whose h is sized to the plan.
     public init(discretization h: Double = 1e-4, tailMass: Double = 1e-15) {
+        precondition(h > 0)
         self.h = h
         tail = tailMass
     }
 
+    /// An accountant whose grid suits these events (which it does not compose).
+    public init(planning events: [Event], tailMass: Double = 1e-15) {
+        let h = Self.discretization(for: events)
+        self.init(discretization: h.isFinite ? h : 1, tailMass: tailMass)
+    }
+
+    /// The discretisation for a plan: about 2¹⁸ grid points across the composed loss window.
+    /// For each event, one round's PLD is built on a provisional grid h₀ (2¹⁶ points across its
+    /// loss support, width w) and the Chernoff window that holds all but 10⁻¹⁵ of the T-fold
+    /// composition (`DiscretePLD.chernoffWindow`, the window `selfComposed` transforms) is
+    /// measured in loss units, the wider direction; the windows of the events add up to W, and
+    /// h = W / 2¹⁸ rounded up to 1, 2 or 5 × 10^k. The window, not the worst-case width w·T,
+    /// is what matters: at q = 10⁻⁴, σ = 0.3, T = 10⁵ one round spans w ≈ 29 but the
+    /// composition only ~10³, and sizing h by w·√T gave h = 0.5 and ε 27% above the converged
+    /// value. scripts/crosscheck/generate_vectors.py computes the same rule with
+    /// dp_accounting's own PLDs, so both are run on the same grid. ∞ when a round has σ = 0 or
+    /// an infinite loss.
+    public static func discretization(for events: [Event]) -> Double {
+        var window = 0.0
+        for e in events where e.rate > 0 && e.count > 0 {
+            if e.noiseMultiplier <= 0 { return .infinity }
+            let m = SubsampledGaussianPLD(q: e.rate, σ: e.noiseMultiplier)
+            let h0 = roundUp125(m.lossWidth / Double(1 << 16))
+            guard h0.isFinite else { return .infinity }
+            var widest = 0.0
+            for removal in [true, false] {
+                guard let p = m.discretised(removal: removal, h: h0) else { return .infinity }
+                let (lo, hi) = p.chernoffWindow(e.count, tail: 1e-15)
+                widest = max(widest, Double(hi - lo + 1) * h0)
+            }
+            window += widest
+        }
+        return roundUp125(window / Double(plannedPoints))
+    }
+
+    /// The smallest of 1, 2, 5 × 10^k that is ≥ x (x > 0), parsed from its decimal spelling so
+    /// it is the same correctly rounded Double that Python's float() gives.
+    static func roundUp125(_ x: Double) -> Double {
+        guard x.isFinite else { return .infinity }
+        let raw = max(x, 1e-12)
+        let k = Int(log10(raw).rounded(.down))
+        for m in [1, 2, 5] {
+            let v = Double("\(m)e\(k)")!
+            if v >= raw * (1 - 1e-12) { return v }
+        }
+        return Double("1e\(k + 1)")!
+    }
+
+    /// `count` rounds at sampling rate q with noise multiplier σ.
     public mutating func compose(rate q: Double, noiseMultiplier σ: Double, count: Int = 1) {
-        guard count > 0, q > 0 else { return }
-        let r = Self.single(q: q, sigma: σ, removal: true, h: h, tail: tail).selfComposed(count, tail: tail)
-        let a = Self.single(q: q, sigma: σ, removal: false, h: h, tail: tail).selfComposed(count, tail: tail)
+        precondition((0...1).contains(q) && σ >= 0 && count >= 0)
+        guard count > 0, q > 0, !unbounded else { return }
+        let mechanism = SubsampledGaussianPLD(q: q, σ: σ)
+        guard σ > 0, let r1 = mechanism.discretised(removal: true, h: h),
+              let a1 = q == 1 ? r1 : mechanism.discretised(removal: false, h: h)
+        else {
+            unbounded = true
+            remove = nil
+            add = nil
+            return
+        }
+        let r = r1.selfComposed(count, tail: tail)
+        let a = q == 1 ? r : a1.selfComposed(count, tail: tail)
         remove = remove.map { $0.composed(with: r, tail: tail) } ?? r
         add = add.map { $0.composed(with: a, tail: tail) } ?? a
     }
 
+    /// The smallest ε with δ(ε) ≤ `delta` in both directions (0 before any round; ∞ when
+    /// unbounded or when the mass at +∞ exceeds δ).
     public func epsilon(delta: Double) -> Double {
-        max(remove?.epsilon(delta: delta) ?? 0, add?.epsilon(delta: delta) ?? 0)
-    }
-
-    static func normalTail(_ z: Double) -> Double { 0.5 * erfc(z / 2.0.squareRoot()) }  // P[N(0,1) > z]
-
-    /// The exact hockey-stick divergence δ(ε) of one round.
-    /// Remove: P = (1−q)N(0,σ²) + qN(1,σ²) against Q = N(0,σ²). Add: P = N(0,σ²) against that mixture.
-    static func hockeyStick(_ ε: Double, q: Double, sigma σ: Double, removal: Bool) -> Double {
-        let e = exp(ε)
-        if removal {
-            if e <= 1 - q { return 1 - e }
-            let x = q == 1 ? σ * σ * ε + 0.5 : σ * σ * log((e - (1 - q)) / q) + 0.5
-            let p = (1 - q) * normalTail(x / σ) + q * normalTail((x - 1) / σ)
-            return max(0, p - e * normalTail(x / σ))
-        } else {
-            let f = exp(-ε)
-            if f <= 1 - q { return 0 }
-            let x = q == 1 ? -σ * σ * ε + 0.5 : σ * σ * log((f - (1 - q)) / q) + 0.5
-            let p = normalTail(-x / σ)  // P[X < x], X ~ N(0, σ²)
-            let qm = (1 - q) * normalTail(-x / σ) + q * normalTail(-(x - 1) / σ)
-            return max(0, p - e * qm)
-        }
-    }
-
-    /// P[loss < lo] under the mechanism's P distribution, in closed form.
-    static func massBelow(_ lo: Double, q: Double, sigma σ: Double, removal: Bool) -> Double {
-        if removal {
-            // q = 1 only (q < 1 has a finite minimum): L = (2x − 1)/(2σ²), x ~ N(1, σ²), so L ~ N(1/(2σ²), 1/σ²).
-            let μ = 1 / (2 * σ * σ), s = 1 / σ
-            return normalTail((μ - lo) / s)
-        }
-        // Add: x ~ N(0, σ²), L(x) = −log(1 − q + q·e^{(2x−1)/(2σ²)}) < lo ⟺ x > x*.
-        let inner = (exp(-lo) - (1 - q)) / q
-        guard inner > 0, inner.isFinite else { return inner.isInfinite ? 0 : 1 }
-        let xStar = σ * σ * log(inner) + 0.5
-        return normalTail(xStar / σ)
-    }
-
-    /// One round's connect-the-dots PLD.
-    static func single(q: Double, sigma σ: Double, removal: Bool, h: Double, tail: Double) -> DiscretePLD {
-        // Loss range. Above: until δ(hi) ≤ tail (what is left becomes mass at +∞). Below:
-        // until the probability of a loss under lo is ≤ tail (it is moved up onto lo,
-        // pessimistically). The remove direction's losses are ≥ log(1 − q) exactly.
-        var hi = 1.0
-        while hockeyStick(hi, q: q, sigma: σ, removal: removal) > tail { hi *= 2 }
-        var lo = -1.0
-        if removal && q < 1 {
-            lo = log(1 - q) - h
-        } else {
-            while massBelow(lo, q: q, sigma: σ, removal: removal) > tail && lo > -1e6 { lo *= 2 }
-        }
-        if !removal && q < 1 { hi = min(hi, -log(1 - q) + h) }
-        let iLo = Int((lo / h).rounded(.down)), iHi = Int((hi / h).rounded(.up))
-        let n = iHi - iLo + 1
-        var y = [Double](repeating: 0, count: n), d = [Double](repeating: 0, count: n)
-        for k in 0..<n {
-            let ε = Double(iLo + k) * h
-            y[k] = exp(ε)
-            d[k] = hockeyStick(ε, q: q, sigma: σ, removal: removal)
-        }
-        // Enforce monotone convex data against round-off, then read masses off the chord slopes.
-        var slopes = [Double](repeating: 0, count: n + 1)  // slopes[k] is the segment left of point k
-        slopes[0] = (d[0] - 1) / y[0]
-        for k in 1..<n { slopes[k] = (d[k] - d[k - 1]) / (y[k] - y[k - 1]) }
-        slopes[n] = 0
-        for k in 1...n where slopes[k] < slopes[k - 1] { slopes[k] = slopes[k - 1] }  // convexity
-        var pmf = [Double](repeating: 0, count: n)
-        for k in 0..<n { pmf[k] = max(0, y[k] * (slopes[k + 1] - slopes[k])) }
-        var pld = DiscretePLD(h: h, offset: iLo, pmf: pmf, infinityMass: max(0, d[n - 1]))
-        // Normalise away round-off (the construction sums to 1 exactly in exact arithmetic).
-        let total = pmf.reduce(0, +) + pld.infinityMass
-        if total > 0 { for k in 0..<n { pld.pmf[k] /= total } }
-        pld.truncate(tail: tail)
-        return pld
+        if unbounded { return .infinity }
+        return max(remove?.epsilon(delta: delta) ?? 0, add?.epsilon(delta: delta) ?? 0)
     }
 }

@@ -64,28 +64,15 @@ enum Bench {
 
     static func main() throws {
         let markdown = CommandLine.arguments.contains("--markdown")
-        // `fedsim-bench pld-check FILE`: the PLD accountant against the dp_accounting values in
-        // FILE (the committed vectors format, key "pld"), in release mode, with timings. Exits 1
-        // if any case is off by more than 1% (the issue's tolerance). Used by `make crosscheck`.
+        // `fedsim-bench pld-check FILE`: every PLD vector in release, per-query time and peak
+        // memory, failing on tolerance, 5 s or 500 MB (PLDCheck.swift). Used by `make crosscheck`.
         if let i = CommandLine.arguments.firstIndex(of: "pld-check"), i + 1 < CommandLine.arguments.count {
             setvbuf(stdout, nil, _IOLBF, 0)
-            let data = try Data(contentsOf: URL(fileURLWithPath: CommandLine.arguments[i + 1]))
-            let root = try JSONSerialization.jsonObject(with: data)
-            let cases = (root as? [String: Any])?["pld"] as? [[String: Any]] ?? root as? [[String: Any]] ?? []
-            var worst = 0.0
-            for c in cases {
-                let events = c["events"] as! [[Double]]
-                let t = monotonicSeconds()
-                var acc = PLDAccountant()
-                for e in events { acc.compose(rate: e[0], noiseMultiplier: e[1], count: Int(e[2])) }
-                let eps = acc.epsilon(delta: c["delta"] as! Double)
-                let ref = c["epsilon"] as! Double
-                let rel = abs(eps - ref) / ref
-                worst = max(worst, rel)
-                print("\(events) δ=\(c["delta"]!) ours \(formatFixed(eps, 6)) dp_accounting \(formatFixed(ref, 6)) rel \(formatFixed(rel * 100, 4))% \(formatFixed(monotonicSeconds() - t, 1)) s")
-            }
-            print("worst relative difference: \(formatFixed(worst * 100, 4))% over \(cases.count) cases")
-            if worst > 0.01 { exit(1) }
+            if try !PLDCheck.run(file: CommandLine.arguments[i + 1]) { exit(1) }
+            return
+        }
+        if let i = CommandLine.arguments.firstIndex(of: "pld-one"), i + 3 < CommandLine.arguments.count {
+            PLDCheck.one(Array(CommandLine.arguments[(i + 1)...(i + 3)]))
             return
         }
         if CommandLine.arguments.contains("noise") {
