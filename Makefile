@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_BIN = .build/release
 DEBUG_BIN = .build/debug
 
-.PHONY: help setup build run test data movielens coldstart centralized bench bench-secagg bench-scale experiments report report-check fuzz chaos crosscheck golden clean
+.PHONY: help setup build run test data movielens coldstart centralized bench bench-secagg bench-scale experiments report report-check fuzz chaos crosscheck golden format lint clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -62,6 +62,12 @@ chaos: build ## Every fault class against real processes beside fault-free runs 
 
 golden: build data ## Behaviour unchanged? Nine short runs (every model, SecAgg+, central DP, FedBuff, compression) byte-compared with scripts/golden/expected.txt
 	./scripts/golden/golden.sh check
+
+format: ## Format Sources and Tests in place with swift-format (.swift-format: 4 spaces, 120 columns)
+	$(SWIFT) format format --in-place --recursive --parallel Sources Tests
+
+lint: ## Check formatting and the lint rules of .swift-format (CI runs it); `make format` fixes most findings
+	$(SWIFT) format lint --strict --recursive --parallel Sources Tests
 
 clean: ## Remove build output and runs (keeps data/)
 	rm -rf .build runs

@@ -41,12 +41,20 @@ public struct RobustAggregator: Sendable {
 
     public var contributors: Int { deltas.count }
 
-    public mutating func add(device: Int, weightedDelta: [Float], weights w: [Float], examples n: Int, trainLoss: Double) throws {
+    public mutating func add(
+        device: Int,
+        weightedDelta: [Float],
+        weights w: [Float],
+        examples n: Int,
+        trainLoss: Double
+    ) throws {
         guard weightedDelta.count == layout.count, w.count == layout.weightCount else {
             throw FixedPointSum.Rejection.lengthMismatch(expected: layout.count, got: weightedDelta.count)
         }
         for (i, x) in weightedDelta.enumerated() where !x.isFinite { throw FixedPointSum.Rejection.nonFinite(index: i) }
-        for (i, x) in w.enumerated() where !x.isFinite || x < 0 { throw FixedPointSum.Rejection.outOfRange(index: i, value: x) }
+        for (i, x) in w.enumerated() where !x.isFinite || x < 0 {
+            throw FixedPointSum.Rejection.outOfRange(index: i, value: x)
+        }
         deltas.append(weightedDelta)
         weights.append(w)
         examples += n

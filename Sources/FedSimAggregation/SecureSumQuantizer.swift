@@ -36,9 +36,20 @@ public struct SecureSumQuantizer: Sendable {
     /// noise added to the sum (distributed DP).
     /// `maxWholeWeight` bounds the weight of whole-tensor slots (default: `maxExamples`, as with
     /// example weighting; 1 under uniform weighting, so every value element gets the same scale).
-    public init(layout: ParameterLayout, bits: Int, maxContributors n: Int, valueClip: Double = 1, maxRowWeight: Double = 16,
-                maxExamples: Double = 10_000, maxWholeWeight: Double? = nil, maxLoss: Double = 32, noiseHeadroom: Double = 1) throws {
-        guard (8...32).contains(bits) else { throw Configuration(description: "secure-sum bits must be 8...32, got \(bits)") }
+    public init(
+        layout: ParameterLayout,
+        bits: Int,
+        maxContributors n: Int,
+        valueClip: Double = 1,
+        maxRowWeight: Double = 16,
+        maxExamples: Double = 10_000,
+        maxWholeWeight: Double? = nil,
+        maxLoss: Double = 32,
+        noiseHeadroom: Double = 1
+    ) throws {
+        guard (8...32).contains(bits) else {
+            throw Configuration(description: "secure-sum bits must be 8...32, got \(bits)")
+        }
         self.layout = layout
         self.bits = bits
         maxContributors = max(1, n)
@@ -49,7 +60,10 @@ public struct SecureSumQuantizer: Sendable {
         slots = layout.elementWeightSlots()
         var caps: [Double] = []
         for t in layout.tensors {
-            caps += [Double](repeating: t.weighting == .perRow ? maxRowWeight : (maxWholeWeight ?? maxExamples), count: t.weightCount)
+            caps += [Double](
+                repeating: t.weighting == .perRow ? maxRowWeight : (maxWholeWeight ?? maxExamples),
+                count: t.weightCount
+            )
         }
         weightCaps = caps
         let headroom = Double((UInt64(1) << UInt64(bits - 1)) - 1) / (Double(maxContributors) * max(1, noiseHeadroom))
@@ -61,14 +75,23 @@ public struct SecureSumQuantizer: Sendable {
         s.append((headroom / (maxExamples * maxLoss)).rounded(.down))
         s.append(headroom.rounded(.down))  // within-clip indicator, 0 or 1
         guard let smallest = s.min(), smallest >= 1 else {
-            throw Configuration(description: "\(bits) bits leave no room to sum \(n) contributions of these bounds; raise bits or lower the bounds")
+            throw Configuration(
+                description:
+                    "\(bits) bits leave no room to sum \(n) contributions of these bounds; raise bits or lower the bounds"
+            )
         }
         scales = s
     }
 
     /// Quantizes one device's update. Returns the vector and how many elements were clipped.
-    public func quantize(weightedDelta: [Float], weights: [Float], examples: Int, meanLoss: Double, withinClip: Bool = false,
-                         rng: inout some RandomNumberGenerator) -> (vector: [UInt32], clipped: Int) {
+    public func quantize(
+        weightedDelta: [Float],
+        weights: [Float],
+        examples: Int,
+        meanLoss: Double,
+        withinClip: Bool = false,
+        rng: inout some RandomNumberGenerator
+    ) -> (vector: [UInt32], clipped: Int) {
         precondition(weightedDelta.count == layout.count && weights.count == layout.weightCount)
         var out = [UInt32](repeating: 0, count: length)
         var clipped = 0
@@ -84,7 +107,10 @@ public struct SecureSumQuantizer: Sendable {
         for i in weights.indices {
             let cap = weightCaps[i]
             let x = Double(max(0, weights[i]))
-            if x > cap { clipped += 1; rescale[i] = cap / x }
+            if x > cap {
+                clipped += 1
+                rescale[i] = cap / x
+            }
             w[i] = min(x, cap)
         }
         for e in 0..<layout.count {
@@ -93,7 +119,10 @@ public struct SecureSumQuantizer: Sendable {
             let slot = Int(slots[e])
             let bound = w[slot] * valueClip
             var v = x * rescale[slot]
-            if abs(v) > bound { clipped += 1; v = v < 0 ? -bound : bound }
+            if abs(v) > bound {
+                clipped += 1
+                v = v < 0 ? -bound : bound
+            }
             q(v, scales[e], into: e)
         }
         let wBase = layout.count
@@ -108,17 +137,23 @@ public struct SecureSumQuantizer: Sendable {
     }
 
     /// Reads a secure sum back: the totals of weighted deltas, weights, examples and loss.
-    public func dequantize(_ sum: [UInt32]) -> (weightedDelta: [Double], weights: [Double], examples: Double, lossSum: Double, withinClip: Double) {
+    public func dequantize(
+        _ sum: [UInt32]
+    ) -> (weightedDelta: [Double], weights: [Double], examples: Double, lossSum: Double, withinClip: Double) {
         precondition(sum.count == length)
-        let m = mask, half = UInt64(1) << UInt64(bits - 1)
+        let m = mask
+        let half = UInt64(1) << UInt64(bits - 1)
         var v = [Double](repeating: 0, count: length)
         for i in 0..<length {
             let u = UInt64(sum[i]) & m
             let signed = u >= half ? -Double(m - u + 1) : Double(u)
             v[i] = signed / scales[i]
         }
-        return (Array(v[0..<layout.count]), Array(v[layout.count..<(layout.count + layout.weightCount)]), v[length - 3], v[length - 2],
-                v[length - 1].rounded())
+        return (
+            Array(v[0..<layout.count]), Array(v[layout.count..<(layout.count + layout.weightCount)]), v[length - 3],
+            v[length - 2],
+            v[length - 1].rounded()
+        )
     }
 
     /// The L2 sensitivity, in integer units, of the quantized weighted-delta segment of one

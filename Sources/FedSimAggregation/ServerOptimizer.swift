@@ -19,7 +19,8 @@ public struct ServerOptimizer: Sendable, Equatable, Codable {
         self.config = config
         momentum = config.optimizer == .fedavg ? [] : [Float](repeating: 0, count: count)
         // Reddi et al. initialise v to τ²; this keeps early steps bounded by η Δ / (|Δ| + τ).
-        variance = (config.optimizer == .fedadam || config.optimizer == .fedyogi)
+        variance =
+            (config.optimizer == .fedadam || config.optimizer == .fedyogi)
             ? [Float](repeating: Float(config.tau * config.tau), count: count) : []
     }
 
@@ -36,7 +37,9 @@ public struct ServerOptimizer: Sendable, Equatable, Codable {
                 x[i] += lr * momentum[i]
             }
         case .fedadam, .fedyogi:
-            let b1 = Float(config.beta1), b2 = Float(config.beta2), tau = Float(config.tau)
+            let b1 = Float(config.beta1)
+            let b2 = Float(config.beta2)
+            let tau = Float(config.tau)
             let yogi = config.optimizer == .fedyogi
             for i in 0..<x.count {
                 let g = delta[i]

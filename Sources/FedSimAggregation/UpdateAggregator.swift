@@ -44,7 +44,11 @@ extension RobustAggregator: UpdateAggregator {
 
 /// The aggregation recipe: which rule a scenario's round uses.
 public enum UpdateAggregators {
-    public static func make(_ kind: TrainingConfig.Aggregation, training: TrainingConfig, layout: ParameterLayout) -> any UpdateAggregator {
+    public static func make(
+        _ kind: TrainingConfig.Aggregation,
+        training: TrainingConfig,
+        layout: ParameterLayout
+    ) -> any UpdateAggregator {
         switch kind {
         case .mean: WeightedMeanAggregator(layout: layout)
         case .median: RobustAggregator(layout: layout, rule: .median)

@@ -25,7 +25,13 @@ public struct WeightedMeanAggregator: Sendable {
     public var contributors: Int { values.contributions }
 
     /// Adds one device's update; throws (adding nothing) if it is malformed.
-    public mutating func add(device: Int, weightedDelta: [Float], weights w: [Float], examples n: Int, trainLoss: Double) throws {
+    public mutating func add(
+        device: Int,
+        weightedDelta: [Float],
+        weights w: [Float],
+        examples n: Int,
+        trainLoss: Double
+    ) throws {
         try values.validate(weightedDelta)
         try weights.validate(w)
         for x in w where x < 0 { throw FixedPointSum.Rejection.outOfRange(index: 0, value: x) }
@@ -45,7 +51,8 @@ public struct WeightedMeanAggregator: Sendable {
 
     /// The mean update in the layout's flat order.
     public func mean() -> [Float] {
-        let v = values.values(), w = weights.values()
+        let v = values.values()
+        let w = weights.values()
         var out = [Float](repeating: 0, count: v.count)
         for e in 0..<v.count {
             let ws = w[Int(slots[e])]

@@ -17,7 +17,10 @@ public struct FedSimCommand: ParsableCommand {
             over a Unix-domain socket, and writes everything to a run directory under runs/ (docs/cli.md).
             """,
         version: "0.1.0",
-        subcommands: [Run.self, Resume.self, Report.self, CompareRuns.self, Sweep.self, Validate.self, DataCommand.self, Privacy.self]
+        subcommands: [
+            Run.self, Resume.self, Report.self, CompareRuns.self, Sweep.self, Validate.self, DataCommand.self,
+            Privacy.self,
+        ]
     )
     public init() {}
 }
@@ -27,10 +30,18 @@ struct ScenarioOptions: ParsableArguments {
     @Argument(help: "Scenario file (YAML).")
     var scenario: String
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a scenario key, e.g. --set training.rounds=5 (repeatable).", valueName: "key.path=value"))
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp(
+            "Override a scenario key, e.g. --set training.rounds=5 (repeatable).",
+            valueName: "key.path=value"
+        )
+    )
     var overrides: [String] = []
 
-    @Option(help: "Seed for data splits, sampling, initialisation and simulated faults (overrides the scenario's seed).")
+    @Option(
+        help: "Seed for data splits, sampling, initialisation and simulated faults (overrides the scenario's seed)."
+    )
     var seed: UInt64?
 
     func load() throws -> Scenario {
@@ -49,7 +60,9 @@ extension FedSimCommand {
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run a scenario; prints the run directory as the last line of standard output.",
-            discussion: "Exits 0 on success, 1 if the run failed, 2 for an invalid scenario or data, 64 for command-line misuse. Progress goes to standard error.")
+            discussion:
+                "Exits 0 on success, 1 if the run failed, 2 for an invalid scenario or data, 64 for command-line misuse. Progress goes to standard error."
+        )
 
         @OptionGroup var options: ScenarioOptions
 
@@ -61,8 +74,15 @@ extension FedSimCommand {
 
         func run() throws {
             let scenario = try options.load()
-            if let text = try? String(contentsOfFile: options.scenario, encoding: .utf8), text.hasPrefix("sweep:") || text.contains("\nsweep:") {
-                FileHandle.standardError.write(Data("fedsim: note: running the base scenario; its sweep: block runs with `fedsim sweep \(options.scenario)`\n".utf8))
+            if let text = try? String(contentsOfFile: options.scenario, encoding: .utf8),
+                text.hasPrefix("sweep:") || text.contains("\nsweep:")
+            {
+                FileHandle.standardError.write(
+                    Data(
+                        "fedsim: note: running the base scenario; its sweep: block runs with `fedsim sweep \(options.scenario)`\n"
+                            .utf8
+                    )
+                )
             }
             var launcher = Launcher(scenario: scenario, outParent: out, binDirectory: Launcher.ownBinDirectory())
             launcher.showProgress = !quiet
@@ -80,20 +100,25 @@ extension FedSimCommand {
         static func report(_ result: Launcher.Result, scenario: Scenario) throws {
             let dir = result.directory
             if let text = try? dir.read("summary.json"),
-               let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-               result.exitCode == 0
+                let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+                result.exitCode == 0
             {
                 let final = obj["final"] as? [String: Any] ?? [:]
                 let fmt = { (k: String) -> String in (final[k] as? Double).map { formatFixed($0, 4) } ?? "n/a" }
                 let k = scenario.evaluation.k
-                let work = scenario.training.mode == .centralized
+                let work =
+                    scenario.training.mode == .centralized
                     ? "\(obj["rounds"] ?? 0) epochs (centralized)"
                     : "\(obj["rounds"] ?? 0) rounds, \(obj["device_updates"] ?? 0) device updates"
                 print("\(scenario.name): \(work) in \(formatFixed(obj["wall_seconds"] as? Double ?? 0, 1)) s")
-                print("final: rmse \(fmt("rmse"))  mae \(fmt("mae"))  hr@\(k) \(fmt("hr@\(k)"))  ndcg@\(k) \(fmt("ndcg@\(k)"))")
+                print(
+                    "final: rmse \(fmt("rmse"))  mae \(fmt("mae"))  hr@\(k) \(fmt("hr@\(k)"))  ndcg@\(k) \(fmt("ndcg@\(k)"))"
+                )
             }
             if let error = result.error {
-                FileHandle.standardError.write(Data("fedsim: \(result.exitCode == ExitCodes.interrupted ? "" : "run failed: ")\(error)\n".utf8))
+                FileHandle.standardError.write(
+                    Data("fedsim: \(result.exitCode == ExitCodes.interrupted ? "" : "run failed: ")\(error)\n".utf8)
+                )
             }
             print(dir.path)
             if result.exitCode != 0 { throw ExitCode(result.exitCode) }
@@ -103,7 +128,9 @@ extension FedSimCommand {
     struct Resume: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Continue an interrupted or crashed run from its last checkpoint.",
-            discussion: "Rolls the client processes' device state back to the checkpoint, drops metrics of later rounds (they run again) and keeps every privacy-ledger entry. Exit codes as for `fedsim run`.")
+            discussion:
+                "Rolls the client processes' device state back to the checkpoint, drops metrics of later rounds (they run again) and keeps every privacy-ledger entry. Exit codes as for `fedsim run`."
+        )
 
         @Argument(help: "The run directory.")
         var runDirectory: String
@@ -116,7 +143,11 @@ extension FedSimCommand {
             let scenario: Scenario
             do {
                 scenario = try RunDirectory(path: runDirectory).loadScenario()
-                result = try Launcher.resume(directory: runDirectory, binDirectory: Launcher.ownBinDirectory(), showProgress: !quiet)
+                result = try Launcher.resume(
+                    directory: runDirectory,
+                    binDirectory: Launcher.ownBinDirectory(),
+                    showProgress: !quiet
+                )
             } catch {
                 FileHandle.standardError.write(Data("fedsim: cannot resume \(runDirectory): \(error)\n".utf8))
                 throw ExitCode(ExitCodes.badInput)
@@ -128,7 +159,8 @@ extension FedSimCommand {
     struct Validate: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check a scenario file without running it.",
-            discussion: "Reports every problem with its key path and line. Exits 0 when valid, 2 otherwise.")
+            discussion: "Reports every problem with its key path and line. Exits 0 when valid, 2 otherwise."
+        )
 
         @OptionGroup var options: ScenarioOptions
 
@@ -140,23 +172,33 @@ extension FedSimCommand {
             if resolved {
                 print(s.resolvedJSON(), terminator: "")
             } else {
-                let data = s.data.source == .synthetic ? "synthetic (\(s.data.synthetic.devices) devices)" : "movielens at \(s.data.path)"
+                let data =
+                    s.data.source == .synthetic
+                    ? "synthetic (\(s.data.synthetic.devices) devices)" : "movielens at \(s.data.path)"
                 var extras: [String] = []
                 if let model = ModelRegistry.type(of: s.model.kind).summary(s) { extras.append(model) }
-                if s.evaluation.coldStart.enabled { extras.append("cold start \(s.evaluation.coldStart.protocol.rawValue)") }
+                if s.evaluation.coldStart.enabled {
+                    extras.append("cold start \(s.evaluation.coldStart.protocol.rawValue)")
+                }
                 let tail = extras.isEmpty ? "" : "; " + extras.joined(separator: ", ")
-                print("\(options.scenario): ok — \(s.name): \(s.training.mode.rawValue) \(s.model.kind.rawValue) (dim \(s.model.dim)) on \(data), \(s.training.rounds) rounds\(tail)")
+                print(
+                    "\(options.scenario): ok — \(s.name): \(s.training.mode.rawValue) \(s.model.kind.rawValue) (dim \(s.model.dim)) on \(data), \(s.training.rounds) rounds\(tail)"
+                )
             }
         }
     }
 
     struct DataCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "data", abstract: "Inspect a scenario's data.", subcommands: [Stats.self])
+            commandName: "data",
+            abstract: "Inspect a scenario's data.",
+            subcommands: [Stats.self]
+        )
 
         struct Stats: ParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Print population statistics: devices, items, ratings per device, split sizes.")
+                abstract: "Print population statistics: devices, items, ratings per device, split sizes."
+            )
             @OptionGroup var options: ScenarioOptions
 
             @Option(help: "Devices to scan (0 = all).")
@@ -172,17 +214,22 @@ extension FedSimCommand {
                 let splitter = Splitter(s.data.split, seed: Seeds.derive(s.seed, "split"))
                 let n = limit > 0 ? min(limit, population.deviceCount) : population.deviceCount
                 var sizes: [Int] = []
-                var train = 0, test = 0
+                var train = 0
+                var test = 0
                 var ratingHistogram = [Int](repeating: 0, count: 5)
                 for d in 0..<n {
                     let dd = population.deviceData(d, split: splitter)
                     sizes.append(dd.train.count + dd.test.count)
                     train += dd.train.count
                     test += dd.test.count
-                    for r in dd.train.ratings + dd.test.ratings { ratingHistogram[max(0, min(4, Int(r.rounded()) - 1))] += 1 }
+                    for r in dd.train.ratings + dd.test.ratings {
+                        ratingHistogram[max(0, min(4, Int(r.rounded()) - 1))] += 1
+                    }
                 }
                 sizes.sort()
-                let q = { (p: Double) in sizes.isEmpty ? 0 : sizes[min(sizes.count - 1, Int(p * Double(sizes.count - 1)))] }
+                let q = { (p: Double) in
+                    sizes.isEmpty ? 0 : sizes[min(sizes.count - 1, Int(p * Double(sizes.count - 1)))]
+                }
                 print("population: \(population.name)")
                 print("devices: \(population.deviceCount)\(n < population.deviceCount ? " (scanned \(n))" : "")")
                 print("items: \(population.itemCount) in domains \(population.domainNames.joined(separator: ", "))")
@@ -193,31 +240,54 @@ extension FedSimCommand {
                 print("density: \(formatFixed(100 * density, 3))%")
                 if s.data.partition.method != .natural {
                     let p = s.data.partition
-                    print("partition: \(p.method.rawValue) over \(p.label.rawValue)" + (p.method == .dirichlet ? " (α = \(p.alpha))" : "")
-                          + (p.method == .shards ? " (\(p.shardsPerDevice) shards per device)" : ""))
+                    print(
+                        "partition: \(p.method.rawValue) over \(p.label.rawValue)"
+                            + (p.method == .dirichlet ? " (α = \(p.alpha))" : "")
+                            + (p.method == .shards ? " (\(p.shardsPerDevice) shards per device)" : "")
+                    )
                 }
                 let h = PopulationStats.compute(population, devices: n)
                 print("\nsize histogram (interactions per device):")
                 let hist = h.sizeHistogram()
                 let widest = hist.map(\.count).max() ?? 1
                 for (range, count) in hist {
-                    let bar = String(repeating: "#", count: Int((40.0 * Double(count) / Double(max(1, widest))).rounded(.up)))
-                    print("  \(range.padding(toLength: 12, withPad: " ", startingAt: 0)) \(String(count).leftPadded(7))  \(bar)")
+                    let bar = String(
+                        repeating: "#",
+                        count: Int((40.0 * Double(count) / Double(max(1, widest))).rounded(.up))
+                    )
+                    print(
+                        "  \(range.padding(toLength: 12, withPad: " ", startingAt: 0)) \(String(count).leftPadded(7))  \(bar)"
+                    )
                 }
                 if population.domainNames.count > 1 {
                     let shares = h.topDomainShare.sorted()
-                    let qs = { (p: Double) in shares.isEmpty ? 0 : shares[min(shares.count - 1, Int(p * Double(shares.count - 1)))] }
-                    print("\ndomain mix per device (\(population.domainNames.count) domains; global \(zip(population.domainNames, h.globalDomains).map { "\($0) \(formatFixed(100 * $1, 1))%" }.joined(separator: ", "))):")
-                    print("  share of the top domain: p10 \(formatFixed(qs(0.1), 2)), median \(formatFixed(qs(0.5), 2)), p90 \(formatFixed(qs(0.9), 2))")
+                    let qs = { (p: Double) in
+                        shares.isEmpty ? 0 : shares[min(shares.count - 1, Int(p * Double(shares.count - 1)))]
+                    }
+                    print(
+                        "\ndomain mix per device (\(population.domainNames.count) domains; global \(zip(population.domainNames, h.globalDomains).map { "\($0) \(formatFixed(100 * $1, 1))%" }.joined(separator: ", "))):"
+                    )
+                    print(
+                        "  share of the top domain: p10 \(formatFixed(qs(0.1), 2)), median \(formatFixed(qs(0.5), 2)), p90 \(formatFixed(qs(0.9), 2))"
+                    )
                     var byCount = [Int](repeating: 0, count: population.domainNames.count + 1)
                     for c in h.domainsOver10Percent { byCount[min(c, byCount.count - 1)] += 1 }
-                    print("  devices by domains holding ≥ 10% of their ratings: " + byCount.enumerated().dropFirst().map { "\($0.offset): \($0.element)" }.joined(separator: ", "))
+                    print(
+                        "  devices by domains holding ≥ 10% of their ratings: "
+                            + byCount.enumerated().dropFirst().map { "\($0.offset): \($0.element)" }.joined(
+                                separator: ", "
+                            )
+                    )
                 }
                 print("\nheterogeneity (mean over devices, device vs global distribution; 0 = IID):")
                 if population.domainNames.count > 1 {
-                    print("  domains:    Jensen–Shannon \(formatFixed(h.domainJS, 4)) bits, total variation (EMD, 0/1 cost) \(formatFixed(h.domainTV, 4))")
+                    print(
+                        "  domains:    Jensen–Shannon \(formatFixed(h.domainJS, 4)) bits, total variation (EMD, 0/1 cost) \(formatFixed(h.domainTV, 4))"
+                    )
                 }
-                print("  categories: Jensen–Shannon \(formatFixed(h.categoryJS, 4)) bits, total variation (EMD, 0/1 cost) \(formatFixed(h.categoryTV, 4))  (\(population.categoryNames.count) categories)")
+                print(
+                    "  categories: Jensen–Shannon \(formatFixed(h.categoryJS, 4)) bits, total variation (EMD, 0/1 cost) \(formatFixed(h.categoryTV, 4))  (\(population.categoryNames.count) categories)"
+                )
             }
         }
     }

@@ -8,7 +8,8 @@ extension FedSimCommand {
     struct Privacy: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Privacy accounting: compute ε for a plan, or calibrate the noise for a budget.",
-            subcommands: [Compute.self, Calibrate.self, Report.self])
+            subcommands: [Compute.self, Calibrate.self, Report.self]
+        )
 
         static let accountantDescription =
             "RDP accountant of the Poisson-subsampled Gaussian (Mironov et al. 2019), add-or-remove-one neighbouring, "
@@ -28,12 +29,16 @@ extension FedSimCommand {
 
         /// How two opinions compare, said only after comparing them.
         static func comparison(pld: Double, rdp: Double) -> String {
-            pld < rdp ? "below RDP's \(epsilonText(rdp, 4))" : pld > rdp ? "above RDP's \(epsilonText(rdp, 4))" : "equal to RDP's"
+            pld < rdp
+                ? "below RDP's \(epsilonText(rdp, 4))"
+                : pld > rdp ? "above RDP's \(epsilonText(rdp, 4))" : "equal to RDP's"
         }
 
         struct Compute: ParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "ε spent by T rounds of Poisson sampling at rate q with noise multiplier σ (like TensorFlow Privacy's compute_dp_sgd_privacy).")
+                abstract:
+                    "ε spent by T rounds of Poisson sampling at rate q with noise multiplier σ (like TensorFlow Privacy's compute_dp_sgd_privacy)."
+            )
 
             @Option(help: "Poisson sampling rate q per round, in [0, 1].") var rate: Double
             @Option(help: "Noise multiplier σ (noise std / clipping norm), ≥ 0.") var noise: Double
@@ -84,11 +89,16 @@ extension FedSimCommand {
                     }
                     print(o.text)
                 } else {
-                    print("RDP accountant: (ε = \(Privacy.epsilonText(eps, 4)), δ = \(delta)) for \(steps) rounds of Poisson sampling at q = \(rate) with noise multiplier σ = \(noise)")
+                    print(
+                        "RDP accountant: (ε = \(Privacy.epsilonText(eps, 4)), δ = \(delta)) for \(steps) rounds of Poisson sampling at q = \(rate) with noise multiplier σ = \(noise)"
+                    )
                     print("optimal RDP order: \(order)")
                     if let pldEps {
-                        print("PLD accountant: ε = \(Privacy.epsilonText(pldEps, 4))" + (pldGrid.map { " (grid h = \($0))" } ?? "")
-                              + ", \(Privacy.comparison(pld: pldEps, rdp: eps))")
+                        print(
+                            "PLD accountant: ε = \(Privacy.epsilonText(pldEps, 4))"
+                                + (pldGrid.map { " (grid h = \($0))" } ?? "")
+                                + ", \(Privacy.comparison(pld: pldEps, rdp: eps))"
+                        )
                     }
                     print("accountant: \(Privacy.accountantDescription)")
                 }
@@ -97,7 +107,8 @@ extension FedSimCommand {
 
         struct Calibrate: ParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "The smallest noise multiplier σ whose T rounds at rate q stay within (ε, δ).")
+                abstract: "The smallest noise multiplier σ whose T rounds at rate q stay within (ε, δ)."
+            )
 
             @Option(help: "Privacy budget ε.") var epsilon: Double
             @Option(help: "Target δ.") var delta: Double = 1e-5
@@ -114,7 +125,12 @@ extension FedSimCommand {
 
             func run() throws {
                 guard let σ = RDPAccountant.calibrate(epsilon: epsilon, delta: delta, rounds: rounds, rate: rate) else {
-                    FileHandle.standardError.write(Data("fedsim: no noise multiplier up to 10^4 meets ε = \(epsilon), δ = \(delta) over \(rounds) rounds at q = \(rate)\n".utf8))
+                    FileHandle.standardError.write(
+                        Data(
+                            "fedsim: no noise multiplier up to 10^4 meets ε = \(epsilon), δ = \(delta) over \(rounds) rounds at q = \(rate)\n"
+                                .utf8
+                        )
+                    )
                     throw ExitCode(ExitCodes.runFailed)
                 }
                 var acc = RDPAccountant()
@@ -131,7 +147,9 @@ extension FedSimCommand {
                     o.add("accountant", Privacy.accountantDescription)
                     print(o.text)
                 } else {
-                    print("noise multiplier σ = \(formatFixed(σ, 4)) gives ε = \(formatFixed(eps, 4)) (order \(order)) at δ = \(delta) over \(rounds) rounds at q = \(rate)")
+                    print(
+                        "noise multiplier σ = \(formatFixed(σ, 4)) gives ε = \(formatFixed(eps, 4)) (order \(order)) at δ = \(delta) over \(rounds) rounds at q = \(rate)"
+                    )
                     print("accountant: \(Privacy.accountantDescription)")
                 }
             }

@@ -10,7 +10,8 @@ extension FedSimCommand.Privacy {
     /// `fedsim privacy report RUN_DIR`: what a privacy reviewer needs, from the run's ledger.
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "The privacy guarantee of a run: one sentence, the per-round ledger, and what is not covered.")
+            abstract: "The privacy guarantee of a run: one sentence, the per-round ledger, and what is not covered."
+        )
 
         @Argument(help: "Run directory.") var runDirectory: String
         @Flag(help: "Print JSON for scripts.") var json = false
@@ -24,11 +25,14 @@ extension FedSimCommand.Privacy {
             }
             let p = scenario.privacy
             let modelNotes = ModelRegistry.type(of: scenario.model.kind).privacyNotes(scenario)
-            let ledgerText = (try? String(contentsOfFile: runDirectory + "/privacy-ledger.jsonl", encoding: .utf8)) ?? ""
+            let ledgerText =
+                (try? String(contentsOfFile: runDirectory + "/privacy-ledger.jsonl", encoding: .utf8)) ?? ""
             let ledger = ledgerText.split(separator: "\n").compactMap {
                 try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
             }
-            let summary = (try? dir.read("summary.json")).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            let summary = (try? dir.read("summary.json")).flatMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
             let rounds = ledger.count
             let last = ledger.last
             let eps = last?["epsilon_rdp"] as? Double ?? 0
@@ -42,14 +46,20 @@ extension FedSimCommand.Privacy {
             if p.enabled && !ledger.isEmpty {
                 var plan: [PLDAccountant.Event] = []  // runs of identical rounds, as composed below
                 for e in ledger {
-                    let eq = e["q"] as? Double ?? 0, es = e["noise_multiplier"] as? Double ?? 1
-                    if let l = plan.last, l.rate == eq, l.noiseMultiplier == es { plan[plan.count - 1].count += 1 } else { plan.append((eq, es, 1)) }
+                    let eq = e["q"] as? Double ?? 0
+                    let es = e["noise_multiplier"] as? Double ?? 1
+                    if let l = plan.last, l.rate == eq, l.noiseMultiplier == es {
+                        plan[plan.count - 1].count += 1
+                    } else {
+                        plan.append((eq, es, 1))
+                    }
                 }
                 var acc = PLDAccountant(planning: plan)
                 let perRound = ledger.count <= 200
                 var pending: (q: Double, σ: Double, n: Int)?
                 for e in ledger {
-                    let eq = e["q"] as? Double ?? 0, es = e["noise_multiplier"] as? Double ?? 1
+                    let eq = e["q"] as? Double ?? 0
+                    let es = e["noise_multiplier"] as? Double ?? 1
                     if perRound {
                         acc.compose(rate: eq, noiseMultiplier: es)
                         pldPerRound.append(acc.epsilon(delta: p.delta))
@@ -67,45 +77,71 @@ extension FedSimCommand.Privacy {
 
             var lines: [String] = []
             if notPrivate {
-                lines.append("NOT PRIVATE: this run used reproducible (seeded) noise for debugging; the figures below describe the mechanism, not a guarantee.")
+                lines.append(
+                    "NOT PRIVATE: this run used reproducible (seeded) noise for debugging; the figures below describe the mechanism, not a guarantee."
+                )
             }
             let guarantee: String
             if !p.enabled {
-                guarantee = "No differential-privacy guarantee: privacy.mechanism is none"
-                    + (secure ? " (secure aggregation hides individual updates from the coordinator, but the released model is not noised)." : ".")
+                guarantee =
+                    "No differential-privacy guarantee: privacy.mechanism is none"
+                    + (secure
+                        ? " (secure aggregation hides individual updates from the coordinator, but the released model is not noised)."
+                        : ".")
             } else {
                 let realized = ledger.compactMap { $0["noise_multiplier"] as? Double }
-                let sigmaText = p.mechanism == .distributed
+                let sigmaText =
+                    p.mechanism == .distributed
                     ? "realized noise multiplier σ ≥ \(formatFixed(realized.min() ?? p.noiseMultiplier, 3)) (target \(p.noiseMultiplier))"
                     : "noise multiplier σ=\(p.noiseMultiplier)"
-                let trust = p.mechanism == .distributed
+                let trust =
+                    p.mechanism == .distributed
                     ? "distributed discrete Gaussian: each device adds its share of the noise before SecAgg+ masking, so the coordinator "
                         + "sees only the noised sum; devices trusted to add their noise (a device's own noise is not counted towards its own protection)."
                     : "coordinator trusted to add the noise (central DP)"
-                        + (secure ? "; SecAgg+ hides individual updates from the coordinator, which sees only the sum it noises." : ".")
+                        + (secure
+                            ? "; SecAgg+ hides individual updates from the coordinator, which sees only the sum it noises."
+                            : ".")
                 let released = modelNotes.released
-                guarantee = "(ε=\(formatFixed(eps, 2)), δ=\(p.delta)) user-level DP for the shared model "
+                guarantee =
+                    "(ε=\(formatFixed(eps, 2)), δ=\(p.delta)) user-level DP for the shared model "
                     + "(\(released)) after \(rounds) rounds, Poisson sampling q=\(formatFixed(q, 4)), "
                     + "\(sigmaText), clip C=\(p.clip), RDP accountant (optimal order \(order))"
-                    + (pldTotal.map { ", PLD accountant ε=\(FedSimCommand.Privacy.epsilonText($0, 2))" } ?? "") + "; " + trust
+                    + (pldTotal.map { ", PLD accountant ε=\(FedSimCommand.Privacy.epsilonText($0, 2))" } ?? "") + "; "
+                    + trust
             }
             lines.append(guarantee)
             if p.budget.epsilon > 0 {
-                lines.append("budget: ε ≤ \(p.budget.epsilon) at δ = \(p.delta)" + ((summary?["stopped_early"] as? String).map { "; the run stopped early: \($0)" } ?? "; not reached"))
+                lines.append(
+                    "budget: ε ≤ \(p.budget.epsilon) at δ = \(p.delta)"
+                        + ((summary?["stopped_early"] as? String).map { "; the run stopped early: \($0)" }
+                            ?? "; not reached")
+                )
             }
-            lines.append("accountant: \(FedSimCommand.Privacy.accountantDescription); sampling assumption: Poisson (checked against the run's sampler at load time)")
-            lines.append("PLD accountant (second opinion; the guarantee's ε is RDP's"
-                         + (pldTotal.map { ", PLD's is " + FedSimCommand.Privacy.comparison(pld: $0, rdp: eps) } ?? "")
-                         + "): \(FedSimCommand.Privacy.pldDescription)")
+            lines.append(
+                "accountant: \(FedSimCommand.Privacy.accountantDescription); sampling assumption: Poisson (checked against the run's sampler at load time)"
+            )
+            lines.append(
+                "PLD accountant (second opinion; the guarantee's ε is RDP's"
+                    + (pldTotal.map { ", PLD's is " + FedSimCommand.Privacy.comparison(pld: $0, rdp: eps) } ?? "")
+                    + "): \(FedSimCommand.Privacy.pldDescription)"
+            )
             if !ledger.isEmpty {
                 lines.append("")
                 lines.append("round      q        σ     clip  sampled   ε (RDP)   order   ε (PLD)")
                 for (idx, e) in ledger.enumerated() {
                     func d(_ k: String) -> Double { e[k] as? Double ?? .nan }
-                    let pldCell = idx < pldPerRound.count ? "  " + FedSimCommand.Privacy.epsilonText(pldPerRound[idx], 4) : "  (total only)"
-                    let r = e["round"] as? Int ?? 0, n = e["sampled"] as? Int ?? 0
-                    lines.append(String(repeating: " ", count: max(0, 5 - String(r).count)) + "\(r)  \(formatFixed(d("q"), 4))  \(formatFixed(d("noise_multiplier"), 3))  \(formatFixed(d("clip"), 2))  "
-                                 + String(repeating: " ", count: max(0, 7 - String(n).count)) + "\(n)  \(formatFixed(d("epsilon_rdp"), 4))  \(formatFixed(d("rdp_order"), 1))" + pldCell)
+                    let pldCell =
+                        idx < pldPerRound.count
+                        ? "  " + FedSimCommand.Privacy.epsilonText(pldPerRound[idx], 4) : "  (total only)"
+                    let r = e["round"] as? Int ?? 0
+                    let n = e["sampled"] as? Int ?? 0
+                    lines.append(
+                        String(repeating: " ", count: max(0, 5 - String(r).count))
+                            + "\(r)  \(formatFixed(d("q"), 4))  \(formatFixed(d("noise_multiplier"), 3))  \(formatFixed(d("clip"), 2))  "
+                            + String(repeating: " ", count: max(0, 7 - String(n).count))
+                            + "\(n)  \(formatFixed(d("epsilon_rdp"), 4))  \(formatFixed(d("rdp_order"), 1))" + pldCell
+                    )
                 }
             }
             var notCovered = [
@@ -115,10 +151,14 @@ extension FedSimCommand.Privacy {
                 "hyperparameters chosen by looking at results are not accounted",
             ]
             if scenario.evaluation.coldStart.enabled {
-                notCovered.append("cold-start results (per k or period) are released without noise; devices adapt on their own data, which never leaves them")
+                notCovered.append(
+                    "cold-start results (per k or period) are released without noise; devices adapt on their own data, which never leaves them"
+                )
             }
             if scenario.evaluation.cohorts {
-                notCovered.append("per-cohort metrics are released without noise, and devices send their profile features with evaluation results to form demographic cohorts")
+                notCovered.append(
+                    "per-cohort metrics are released without noise, and devices send their profile features with evaluation results to form demographic cohorts"
+                )
             }
             notCovered += modelNotes.notCovered
             lines.append("")
@@ -138,7 +178,10 @@ extension FedSimCommand.Privacy {
                 o.add("noise", p.noise.rawValue)
                 o.add("accountant", FedSimCommand.Privacy.accountantDescription)
                 if let pldTotal { o.add("epsilon_pld", raw: FedSimCommand.Privacy.epsilonJSON(pldTotal)) }
-                o.add("pld_per_round", raw: "[" + pldPerRound.map(FedSimCommand.Privacy.epsilonJSON).joined(separator: ",") + "]")
+                o.add(
+                    "pld_per_round",
+                    raw: "[" + pldPerRound.map(FedSimCommand.Privacy.epsilonJSON).joined(separator: ",") + "]"
+                )
                 o.add("ledger", raw: "[" + ledgerText.split(separator: "\n").joined(separator: ",") + "]")
                 o.add("not_covered", raw: "[" + notCovered.map { JSONObject.quote($0) }.joined(separator: ",") + "]")
                 print(o.text)

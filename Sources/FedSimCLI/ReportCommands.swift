@@ -7,7 +7,9 @@ extension FedSimCommand {
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Summarise a run: a terminal summary, report.html (SVG charts, no network) and metrics.csv.",
-            discussion: "Works on completed, interrupted and failed runs. Exits 2 when the folder is not a run directory.")
+            discussion:
+                "Works on completed, interrupted and failed runs. Exits 2 when the folder is not a run directory."
+        )
 
         @Argument(help: "The run directory.")
         var runDirectory: String
@@ -23,8 +25,16 @@ extension FedSimCommand {
             }
             print(HTMLReport.terminal(data))
             guard !noFiles else { return }
-            try RunDirectory.atomicWrite(Array(HTMLReport.html(data).utf8), path: runDirectory + "/report.html", mode: 0o644)
-            try RunDirectory.atomicWrite(Array(data.metricsCSV().utf8), path: runDirectory + "/metrics.csv", mode: 0o600)
+            try RunDirectory.atomicWrite(
+                Array(HTMLReport.html(data).utf8),
+                path: runDirectory + "/report.html",
+                mode: 0o644
+            )
+            try RunDirectory.atomicWrite(
+                Array(data.metricsCSV().utf8),
+                path: runDirectory + "/metrics.csv",
+                mode: 0o600
+            )
             print("report: \(runDirectory)/report.html")
         }
     }
@@ -32,7 +42,9 @@ extension FedSimCommand {
     struct CompareRuns: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "compare",
-            abstract: "Final metrics, ε, wall time and throughput of runs side by side; optionally an HTML overlay of their curves.")
+            abstract:
+                "Final metrics, ε, wall time and throughput of runs side by side; optionally an HTML overlay of their curves."
+        )
 
         @Argument(help: "Run directories.")
         var runDirectories: [String]

@@ -129,7 +129,10 @@ public final class ConfigReader {
     }
 
     public func double(
-        _ key: String, default value: Double, min: Double = -.infinity, max: Double = .infinity,
+        _ key: String,
+        default value: Double,
+        min: Double = -.infinity,
+        max: Double = .infinity,
         exclusiveMin: Bool = false
     ) -> Double {
         guard let n = node(key), let t = scalarText(key, n, expected: "a number") else { return value }
@@ -214,8 +217,11 @@ public final class ConfigReader {
             let key = s.string
             if !consumed.contains(key) {
                 var msg = "unknown key"
-                if let best = ConfigReader.closest(key, in: consumed) { msg += "; did you mean \"\(best)\"?" }
-                else { msg += "; known keys here: " + consumed.sorted().joined(separator: ", ") }
+                if let best = ConfigReader.closest(key, in: consumed) {
+                    msg += "; did you mean \"\(best)\"?"
+                } else {
+                    msg += "; known keys here: " + consumed.sorted().joined(separator: ", ")
+                }
                 sink.add(child(key), msg, v.mark ?? k.mark)
             }
         }

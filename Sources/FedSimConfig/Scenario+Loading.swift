@@ -9,13 +9,26 @@ extension Scenario {
         do {
             root = try Yams.compose(yaml: text) ?? Node.mapping(Node.Mapping([]))
         } catch let e as YamlError {
-            throw ScenarioErrors(errors: [ScenarioError(keyPath: "", message: "not valid YAML: \(Scenario.describe(e))",
-                                                         file: file, line: Scenario.line(of: e))])
+            throw ScenarioErrors(errors: [
+                ScenarioError(
+                    keyPath: "",
+                    message: "not valid YAML: \(Scenario.describe(e))",
+                    file: file,
+                    line: Scenario.line(of: e)
+                )
+            ])
         }
         // Alias bombs ("billion laughs") expand exponentially when walked: refuse documents
         // whose expanded tree is implausibly large for a scenario, before any reader walks it.
         if Self.expandedNodeCount(root, limit: maxExpandedNodes) > maxExpandedNodes {
-            throw ScenarioErrors(errors: [ScenarioError(keyPath: "", message: "the document expands to more than \(maxExpandedNodes) YAML nodes (aliases referring to aliases?); a scenario needs far fewer", file: file)])
+            throw ScenarioErrors(errors: [
+                ScenarioError(
+                    keyPath: "",
+                    message:
+                        "the document expands to more than \(maxExpandedNodes) YAML nodes (aliases referring to aliases?); a scenario needs far fewer",
+                    file: file
+                )
+            ])
         }
         for o in overrides { try apply(override: o, to: &root) }
         let reader = ConfigReader.root(root, file: file)
@@ -40,7 +53,11 @@ extension Scenario {
             count += 1
             if count > limit { return count }
             switch n {
-            case .mapping(let m): for (k, v) in m { stack.append(k); stack.append(v) }
+            case .mapping(let m):
+                for (k, v) in m {
+                    stack.append(k)
+                    stack.append(v)
+                }
             case .sequence(let s): stack.append(contentsOf: s)
             default: break
             }
@@ -49,14 +66,23 @@ extension Scenario {
     }
 
     public static func load(file path: String, overrides: [String] = []) throws -> Scenario {
-        if let attrs = try? FileManager.default.attributesOfItem(atPath: path), let size = attrs[.size] as? Int, size > maxFileBytes {
-            throw ScenarioErrors(errors: [ScenarioError(keyPath: "", message: "scenario file is \(size) bytes; the limit is \(maxFileBytes)", file: path)])
+        if let attrs = try? FileManager.default.attributesOfItem(atPath: path), let size = attrs[.size] as? Int,
+            size > maxFileBytes
+        {
+            throw ScenarioErrors(errors: [
+                ScenarioError(
+                    keyPath: "",
+                    message: "scenario file is \(size) bytes; the limit is \(maxFileBytes)",
+                    file: path
+                )
+            ])
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ScenarioErrors(errors: [ScenarioError(keyPath: "", message: "cannot read scenario file", file: path)])
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw ScenarioErrors(errors: [ScenarioError(keyPath: "", message: "scenario file is not UTF-8", file: path)])
+            throw ScenarioErrors(errors: [ScenarioError(keyPath: "", message: "scenario file is not UTF-8", file: path)]
+            )
         }
         return try load(yaml: text, file: path, overrides: overrides)
     }
@@ -73,18 +99,27 @@ extension Scenario {
     /// Applies `a.b.c=value`: the value is parsed as a YAML scalar or flow collection.
     static func apply(override: String, to root: inout Node) throws {
         guard let eq = override.firstIndex(of: "=") else {
-            throw ScenarioErrors(errors: [ScenarioError(keyPath: override, message: "override must look like key.path=value")])
+            throw ScenarioErrors(errors: [
+                ScenarioError(keyPath: override, message: "override must look like key.path=value")
+            ])
         }
         let path = override[..<eq].split(separator: ".").map(String.init)
         let valueText = String(override[override.index(after: eq)...])
         guard !path.isEmpty, path.allSatisfy({ !$0.isEmpty }) else {
-            throw ScenarioErrors(errors: [ScenarioError(keyPath: String(override[..<eq]), message: "empty key in override")])
+            throw ScenarioErrors(errors: [
+                ScenarioError(keyPath: String(override[..<eq]), message: "empty key in override")
+            ])
         }
         let value = (try? Yams.compose(yaml: valueText)) ?? nil ?? Node(valueText)
         func set(_ node: inout Node, _ keys: ArraySlice<String>) throws {
             guard var m = node.mapping else {
                 let prefix = path[..<(path.count - keys.count)].joined(separator: ".")
-                throw ScenarioErrors(errors: [ScenarioError(keyPath: prefix, message: "is not a mapping; cannot override \(keys.joined(separator: ".")) inside it")])
+                throw ScenarioErrors(errors: [
+                    ScenarioError(
+                        keyPath: prefix,
+                        message: "is not a mapping; cannot override \(keys.joined(separator: ".")) inside it"
+                    )
+                ])
             }
             let k = keys.first!
             if keys.count == 1 {
@@ -146,12 +181,20 @@ extension Scenario {
         var out: [(String, String)] = []
         if training.mode == .federated {
             if runtime.minDevicesPerRound > training.devicesPerRound {
-                out.append(("runtime.min_devices_per_round",
-                            "\(runtime.minDevicesPerRound) exceeds training.devices_per_round (\(training.devicesPerRound))"))
+                out.append(
+                    (
+                        "runtime.min_devices_per_round",
+                        "\(runtime.minDevicesPerRound) exceeds training.devices_per_round (\(training.devicesPerRound))"
+                    )
+                )
             }
             if data.source == .synthetic && training.devicesPerRound > data.synthetic.devices {
-                out.append(("training.devices_per_round",
-                            "\(training.devicesPerRound) exceeds the population (data.synthetic.devices = \(data.synthetic.devices))"))
+                out.append(
+                    (
+                        "training.devices_per_round",
+                        "\(training.devicesPerRound) exceeds the population (data.synthetic.devices = \(data.synthetic.devices))"
+                    )
+                )
             }
         }
         if data.source == .synthetic && data.synthetic.minRatings > data.synthetic.maxRatings {
@@ -164,7 +207,12 @@ extension Scenario {
         } else if data.source == .synthetic && data.synthetic.domainsPerDevice > 0
             && data.synthetic.maxRatings > data.synthetic.itemsPerDomain * data.synthetic.domainsPerDevice
         {
-            out.append(("data.synthetic.max_ratings", "exceeds the items a device can rate (items_per_domain × domains_per_device)"))
+            out.append(
+                (
+                    "data.synthetic.max_ratings",
+                    "exceeds the items a device can rate (items_per_domain × domains_per_device)"
+                )
+            )
         }
         if secureAggregation.enabled {
             if training.mode == .centralized {
@@ -182,75 +230,163 @@ extension Scenario {
                 out.append(("privacy.mechanism", "differential privacy is accounted for federated training only"))
             }
             if training.sampling != .poisson {
-                out.append(("training.sampling", "the privacy accountant assumes Poisson sampling; set training.sampling: poisson (fixed-size sampling has no accountant here)"))
+                out.append(
+                    (
+                        "training.sampling",
+                        "the privacy accountant assumes Poisson sampling; set training.sampling: poisson (fixed-size sampling has no accountant here)"
+                    )
+                )
             }
             if privacy.adaptiveClipping.enabled && privacy.mechanism == .distributed {
-                out.append(("privacy.adaptive_clipping.enabled", "adaptive clipping is implemented for central DP only (the count would need distributed noise too)"))
+                out.append(
+                    (
+                        "privacy.adaptive_clipping.enabled",
+                        "adaptive clipping is implemented for central DP only (the count would need distributed noise too)"
+                    )
+                )
             }
             if privacy.mechanism == .distributed && !secureAggregation.enabled {
-                out.append(("privacy.mechanism", "distributed noise is only private inside a secure sum; set secure_aggregation.protocol to secagg+ or secagg"))
+                out.append(
+                    (
+                        "privacy.mechanism",
+                        "distributed noise is only private inside a secure sum; set secure_aggregation.protocol to secagg+ or secagg"
+                    )
+                )
             }
             if training.weighting != .uniform {
-                out.append(("training.weighting", "differential privacy needs weighting: uniform (per-item or example weights are data-dependent and would need their own noise)"))
+                out.append(
+                    (
+                        "training.weighting",
+                        "differential privacy needs weighting: uniform (per-item or example weights are data-dependent and would need their own noise)"
+                    )
+                )
             }
         }
         out += personalizationChecks()
         if training.async.enabled {
-            if training.mode != .federated { out.append(("training.async.enabled", "asynchronous training needs training.mode: federated")) }
+            if training.mode != .federated {
+                out.append(("training.async.enabled", "asynchronous training needs training.mode: federated"))
+            }
             if privacy.enabled {
-                out.append(("training.async.enabled", "no accountant here covers FedBuff's arrival-driven selection (it is not Poisson sampling, and buffers overlap in time); run DP synchronously"))
+                out.append(
+                    (
+                        "training.async.enabled",
+                        "no accountant here covers FedBuff's arrival-driven selection (it is not Poisson sampling, and buffers overlap in time); run DP synchronously"
+                    )
+                )
             }
             if secureAggregation.enabled && training.async.bufferSize < 3 {
                 out.append(("training.async.buffer_size", "secure aggregation over a buffer needs at least 3 devices"))
             }
-            if training.aggregation != .mean { out.append(("training.async.enabled", "asynchronous training uses the weighted mean")) }
+            if training.aggregation != .mean {
+                out.append(("training.async.enabled", "asynchronous training uses the weighted mean"))
+            }
             if training.async.bufferSize > training.async.concurrency {
-                out.append(("training.async.buffer_size", "exceeds training.async.concurrency: the buffer could never fill"))
+                out.append(
+                    ("training.async.buffer_size", "exceeds training.async.concurrency: the buffer could never fill")
+                )
             }
             if fleet.overSelection > 1 || fleet.deadlineSeconds > 0 {
-                out.append(("training.async.enabled", "deadlines and over-selection belong to synchronous rounds; FedBuff discards by staleness (max_staleness)"))
+                out.append(
+                    (
+                        "training.async.enabled",
+                        "deadlines and over-selection belong to synchronous rounds; FedBuff discards by staleness (max_staleness)"
+                    )
+                )
             }
         }
         if compression.enabled {
             if secureAggregation.enabled && compression.stages != [.rotate] {
-                out.append(("compression.stages", "under secure aggregation the masks are dense, so sparsifying stages save nothing, and the secure sum is the quantizer: set secure_aggregation.bits (masked vectors travel packed at that width). The one stage that composes is [rotate] (a shared Hadamard rotation before the secure-sum quantizer)"))
+                out.append(
+                    (
+                        "compression.stages",
+                        "under secure aggregation the masks are dense, so sparsifying stages save nothing, and the secure sum is the quantizer: set secure_aggregation.bits (masked vectors travel packed at that width). The one stage that composes is [rotate] (a shared Hadamard rotation before the secure-sum quantizer)"
+                    )
+                )
             }
             if secureAggregation.enabled && compression.stages == [.rotate] && training.weighting != .uniform {
-                out.append(("compression.stages", "[rotate] under secure aggregation needs training.weighting: uniform (every value element must share one scale for the rotation to commute with the mean)"))
+                out.append(
+                    (
+                        "compression.stages",
+                        "[rotate] under secure aggregation needs training.weighting: uniform (every value element must share one scale for the rotation to commute with the mean)"
+                    )
+                )
             }
             if !secureAggregation.enabled && compression.stages == [.rotate] {
-                out.append(("compression.stages", "[rotate] alone rotates before the secure-sum quantizer; without secure aggregation use [rotate, quantize]"))
+                out.append(
+                    (
+                        "compression.stages",
+                        "[rotate] alone rotates before the secure-sum quantizer; without secure aggregation use [rotate, quantize]"
+                    )
+                )
             }
             if privacy.enabled && compression.stages.contains(where: { $0 == .quantize || $0 == .rotate }) {
-                out.append(("compression.stages", "stochastic quantization can raise an update's norm above the DP clip, which the accountant does not cover; with DP use sparse_rows, top_k or random_k (applied before the clip)"))
+                out.append(
+                    (
+                        "compression.stages",
+                        "stochastic quantization can raise an update's norm above the DP clip, which the accountant does not cover; with DP use sparse_rows, top_k or random_k (applied before the clip)"
+                    )
+                )
             }
             if training.aggregation != .mean {
-                out.append(("compression.stages", "robust aggregation reads individual updates; combine it with compression only after measuring what the compression error does to it"))
+                out.append(
+                    (
+                        "compression.stages",
+                        "robust aggregation reads individual updates; combine it with compression only after measuring what the compression error does to it"
+                    )
+                )
             }
         }
         if training.aggregation != .mean && secureAggregation.enabled {
-            out.append(("training.aggregation", "\(training.aggregation.rawValue) needs each device's update, and secure aggregation hides them by design; set secure_aggregation.protocol: none, or use aggregation: mean (with DP clipping to bound each device's influence)"))
+            out.append(
+                (
+                    "training.aggregation",
+                    "\(training.aggregation.rawValue) needs each device's update, and secure aggregation hides them by design; set secure_aggregation.protocol: none, or use aggregation: mean (with DP clipping to bound each device's influence)"
+                )
+            )
         }
         if training.aggregation != .mean && privacy.enabled {
-            out.append(("training.aggregation", "the DP accountant assumes a clipped sum; \(training.aggregation.rawValue) is not accounted (with DP, the coordinator already re-clips every update to privacy.clip)"))
+            out.append(
+                (
+                    "training.aggregation",
+                    "the DP accountant assumes a clipped sum; \(training.aggregation.rawValue) is not accounted (with DP, the coordinator already re-clips every update to privacy.clip)"
+                )
+            )
         }
         if fleet.overSelection > 1 && training.sampling == .poisson {
-            out.append(("fleet.over_selection", "over-selection needs a fixed-size sampler; with Poisson sampling the rate itself sets the expected count (raise devices_per_round instead)"))
+            out.append(
+                (
+                    "fleet.over_selection",
+                    "over-selection needs a fixed-size sampler; with Poisson sampling the rate itself sets the expected count (raise devices_per_round instead)"
+                )
+            )
         }
         if training.sampling == .stratified && training.stratifyBy == .domain && data.partition.method == .natural {
             if data.source == .movielens {
-                out.append(("training.stratify_by", "MovieLens-100K has one domain; stratify by activity, or re-partition it"))
+                out.append(
+                    ("training.stratify_by", "MovieLens-100K has one domain; stratify by activity, or re-partition it")
+                )
             } else if data.synthetic.domains.count < 2 {
                 out.append(("training.stratify_by", "the synthetic population has one domain; stratify by activity"))
             }
         }
         if data.partition.method != .natural && data.partition.label == .domain {
             if data.source == .movielens && (data.partition.method == .dirichlet || data.partition.method == .shards) {
-                out.append(("data.partition.label", "MovieLens-100K has one domain; partition over category (a movie's first genre)"))
+                out.append(
+                    (
+                        "data.partition.label",
+                        "MovieLens-100K has one domain; partition over category (a movie's first genre)"
+                    )
+                )
             }
         }
         if training.rounds == 0 && (training.async.enabled || training.mode == .centralized) {
-            out.append(("training.rounds", "0 (evaluate the initial model, a no-training baseline) needs synchronous federated training"))
+            out.append(
+                (
+                    "training.rounds",
+                    "0 (evaluate the initial model, a no-training baseline) needs synchronous federated training"
+                )
+            )
         }
         for (i, f) in runtime.faults.enumerated() where f.round > training.rounds {
             out.append(("runtime.faults[\(i)].round", "\(f.round) is after the last round (\(training.rounds))"))
@@ -298,7 +434,9 @@ extension SyntheticConfig {
         popularityExponent = r.double("popularity_exponent", default: popularityExponent, min: 0, max: 5)
         homeDomainShare = r.double("home_domain_share", default: homeDomainShare, min: 0, max: 1)
         domainsPerDevice = r.int("domains_per_device", default: domainsPerDevice, range: 0...64)
-        if domainsPerDevice > domains.count { r.fail("domains_per_device", "\(domainsPerDevice) exceeds the \(domains.count) domains") }
+        if domainsPerDevice > domains.count {
+            r.fail("domains_per_device", "\(domainsPerDevice) exceeds the \(domains.count) domains")
+        }
         noise = r.double("noise", default: noise, min: 0, max: 10)
         drift = DriftConfig(reading: r.section("drift"))
         r.finish()
@@ -318,7 +456,13 @@ extension ModelConfig {
         alignmentWeight = r.double("alignment_weight", default: alignmentWeight, min: 0, max: 100)
         alignment = r.choice("alignment", default: alignment)
         alignmentNegatives = r.int("alignment_negatives", default: alignmentNegatives, range: 1...10_000)
-        alignmentTemperature = r.double("alignment_temperature", default: alignmentTemperature, min: 0, max: 100, exclusiveMin: true)
+        alignmentTemperature = r.double(
+            "alignment_temperature",
+            default: alignmentTemperature,
+            min: 0,
+            max: 100,
+            exclusiveMin: true
+        )
         hidden = r.int("hidden", default: hidden, range: 1...4096)
         negatives = r.int("negatives", default: negatives, range: 1...1000)
         lsttm = LSTTMConfig(reading: r.section("lsttm"))
@@ -336,7 +480,13 @@ extension LSTTMConfig {
         longTermEvery = r.int("long_term_every", default: longTermEvery, range: 1...100_000)
         longTermDelay = r.int("long_term_delay", default: longTermDelay, range: 0...100_000)
         longTermSteps = r.int("long_term_steps", default: longTermSteps, range: 0...10_000)
-        longTermLearningRate = r.double("long_term_learning_rate", default: longTermLearningRate, min: 0, max: 100, exclusiveMin: true)
+        longTermLearningRate = r.double(
+            "long_term_learning_rate",
+            default: longTermLearningRate,
+            min: 0,
+            max: 100,
+            exclusiveMin: true
+        )
         longTermNegatives = r.int("long_term_negatives", default: longTermNegatives, range: 1...1_000)
         internalDomain = r.string("internal_domain", default: internalDomain)
         r.finish()
@@ -417,7 +567,10 @@ extension EvaluationConfig {
         func families(_ key: String) -> [String] {
             let kinds = r.stringList(key, default: cohortKinds)
             for (i, k) in kinds.enumerated() where !EvaluationConfig.allCohortKinds.contains(k) {
-                r.fail("\(key)[\(i)]", "unknown cohort family \"\(k)\"; expected \(EvaluationConfig.allCohortKinds.joined(separator: ", ")) (or cohorts: true / false)")
+                r.fail(
+                    "\(key)[\(i)]",
+                    "unknown cohort family \"\(k)\"; expected \(EvaluationConfig.allCohortKinds.joined(separator: ", ")) (or cohorts: true / false)"
+                )
             }
             return kinds.filter(EvaluationConfig.allCohortKinds.contains)
         }
@@ -465,21 +618,53 @@ extension PrivacyConfig {
         noise = r.choice("noise", default: noise)
         clipping = r.choice("clipping", default: clipping)
         let g = r.section("group_clips")
-        groupClips.itemEmbedding = g.double("item_embedding", default: groupClips.itemEmbedding, min: 0, max: 1e6, exclusiveMin: true)
+        groupClips.itemEmbedding = g.double(
+            "item_embedding",
+            default: groupClips.itemEmbedding,
+            min: 0,
+            max: 1e6,
+            exclusiveMin: true
+        )
         groupClips.itemBias = g.double("item_bias", default: groupClips.itemBias, min: 0, max: 1e6, exclusiveMin: true)
-        groupClips.globalBias = g.double("global_bias", default: groupClips.globalBias, min: 0, max: 1e6, exclusiveMin: true)
+        groupClips.globalBias = g.double(
+            "global_bias",
+            default: groupClips.globalBias,
+            min: 0,
+            max: 1e6,
+            exclusiveMin: true
+        )
         g.finish()
         let a = r.section("adaptive_clipping")
         adaptiveClipping.enabled = a.bool("enabled", default: adaptiveClipping.enabled)
-        adaptiveClipping.targetQuantile = a.double("target_quantile", default: adaptiveClipping.targetQuantile, min: 0, max: 1)
-        adaptiveClipping.learningRate = a.double("learning_rate", default: adaptiveClipping.learningRate, min: 0, max: 10, exclusiveMin: true)
-        adaptiveClipping.countNoise = a.double("count_noise", default: adaptiveClipping.countNoise, min: 0, max: 1e6, exclusiveMin: true)
+        adaptiveClipping.targetQuantile = a.double(
+            "target_quantile",
+            default: adaptiveClipping.targetQuantile,
+            min: 0,
+            max: 1
+        )
+        adaptiveClipping.learningRate = a.double(
+            "learning_rate",
+            default: adaptiveClipping.learningRate,
+            min: 0,
+            max: 10,
+            exclusiveMin: true
+        )
+        adaptiveClipping.countNoise = a.double(
+            "count_noise",
+            default: adaptiveClipping.countNoise,
+            min: 0,
+            max: 1e6,
+            exclusiveMin: true
+        )
         a.finish()
         if adaptiveClipping.enabled && clipping == .perGroup {
             r.fail("adaptive_clipping", "adaptive clipping adapts one flat bound; use clipping: flat with it")
         }
         if adaptiveClipping.enabled && 2 * adaptiveClipping.countNoise <= noiseMultiplier {
-            r.fail("adaptive_clipping", "count_noise must exceed noise_multiplier / 2 (the update noise is z_Δ = (z⁻² − (2σ_b)⁻²)^-½)")
+            r.fail(
+                "adaptive_clipping",
+                "count_noise must exceed noise_multiplier / 2 (the update noise is z_Δ = (z⁻² − (2σ_b)⁻²)^-½)"
+            )
         }
         r.finish()
     }
@@ -514,12 +699,27 @@ extension RuntimeConfig {
     init(reading r: ConfigReader) {
         self.init()
         processes = r.int("processes", default: processes, range: 0...4096)
-        roundDeadlineSeconds = r.double("round_deadline_seconds", default: roundDeadlineSeconds, min: 0, max: 86_400, exclusiveMin: true)
-        connectTimeoutSeconds = r.double("connect_timeout_seconds", default: connectTimeoutSeconds, min: 0, max: 3_600, exclusiveMin: true)
+        roundDeadlineSeconds = r.double(
+            "round_deadline_seconds",
+            default: roundDeadlineSeconds,
+            min: 0,
+            max: 86_400,
+            exclusiveMin: true
+        )
+        connectTimeoutSeconds = r.double(
+            "connect_timeout_seconds",
+            default: connectTimeoutSeconds,
+            min: 0,
+            max: 3_600,
+            exclusiveMin: true
+        )
         minDevicesPerRound = r.int("min_devices_per_round", default: minDevicesPerRound, range: 0...10_000_000)
         maxFrameBytes = r.int("max_frame_bytes", default: maxFrameBytes, range: 4_096...(1 << 31))
         checkpointEvery = r.int("checkpoint_every", default: checkpointEvery, range: 0...1_000_000)
-        faults = r.sections("faults").map { s in let f = FaultConfig(reading: s); return f }
+        faults = r.sections("faults").map { s in
+            let f = FaultConfig(reading: s)
+            return f
+        }
         r.finish()
     }
 
@@ -548,11 +748,23 @@ extension FleetConfig {
         self.init()
         availability = AvailabilityConfig(reading: r.section("availability"))
         let c = r.section("compute")
-        compute.examplesPerSecond = c.double("examples_per_second", default: compute.examplesPerSecond, min: 0, max: 1e12, exclusiveMin: true)
+        compute.examplesPerSecond = c.double(
+            "examples_per_second",
+            default: compute.examplesPerSecond,
+            min: 0,
+            max: 1e12,
+            exclusiveMin: true
+        )
         compute.sigma = c.double("sigma", default: compute.sigma, min: 0, max: 5)
         c.finish()
         let n = r.section("network")
-        network.downloadMbps = n.double("download_mbps", default: network.downloadMbps, min: 0, max: 1e6, exclusiveMin: true)
+        network.downloadMbps = n.double(
+            "download_mbps",
+            default: network.downloadMbps,
+            min: 0,
+            max: 1e6,
+            exclusiveMin: true
+        )
         network.uploadMbps = n.double("upload_mbps", default: network.uploadMbps, min: 0, max: 1e6, exclusiveMin: true)
         network.bandwidthSigma = n.double("bandwidth_sigma", default: network.bandwidthSigma, min: 0, max: 5)
         network.latencyMs = n.double("latency_ms", default: network.latencyMs, min: 0, max: 1e6)
@@ -594,14 +806,22 @@ extension CompressionConfig {
         var parsed: [Stage] = []
         for n in names {
             guard let st = Stage(rawValue: n) else {
-                r.fail("stages", "unknown stage \"\(n)\"; expected \(Stage.allCases.map(\.rawValue).joined(separator: ", "))")
+                r.fail(
+                    "stages",
+                    "unknown stage \"\(n)\"; expected \(Stage.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
                 continue
             }
             parsed.append(st)
         }
         stages = parsed
         if !Self.validStacks.contains(stages) {
-            r.fail("stages", "[\(names.joined(separator: ", "))] is not a stack the coordinator decodes; valid: " + Self.validStacks.dropFirst().map { "[" + $0.map(\.rawValue).joined(separator: ", ") + "]" }.joined(separator: " "))
+            r.fail(
+                "stages",
+                "[\(names.joined(separator: ", "))] is not a stack the coordinator decodes; valid: "
+                    + Self.validStacks.dropFirst().map { "[" + $0.map(\.rawValue).joined(separator: ", ") + "]" }
+                    .joined(separator: " ")
+            )
         }
         bits = r.int("bits", default: bits, range: 1...16)
         fraction = r.double("fraction", default: fraction, min: 0, max: 1, exclusiveMin: true)

@@ -148,8 +148,13 @@ extension PersonalizationConfig {
         strategy = r.choice("strategy", default: strategy)
         personalEpochs = r.int("personal_epochs", default: personalEpochs, range: 0...10_000)
         dittoLambda = r.double("ditto_lambda", default: dittoLambda, min: 0, max: 1_000)
-        reconstructionFraction = r.double("reconstruction_fraction", default: reconstructionFraction, min: 0, max: 1,
-                                          exclusiveMin: true)
+        reconstructionFraction = r.double(
+            "reconstruction_fraction",
+            default: reconstructionFraction,
+            min: 0,
+            max: 1,
+            exclusiveMin: true
+        )
         adaptation = AdaptationConfig(reading: r.section("adaptation"))
         r.finish()
     }
@@ -172,8 +177,20 @@ extension MetaConfig {
         algorithm = r.choice("algorithm", default: algorithm)
         task = r.choice("task", default: task)
         innerSteps = r.int("inner_steps", default: innerSteps, range: 1...10_000)
-        innerLearningRate = r.double("inner_learning_rate", default: innerLearningRate, min: 0, max: 100, exclusiveMin: true)
-        outerLearningRate = r.double("outer_learning_rate", default: outerLearningRate, min: 0, max: 100, exclusiveMin: true)
+        innerLearningRate = r.double(
+            "inner_learning_rate",
+            default: innerLearningRate,
+            min: 0,
+            max: 100,
+            exclusiveMin: true
+        )
+        outerLearningRate = r.double(
+            "outer_learning_rate",
+            default: outerLearningRate,
+            min: 0,
+            max: 100,
+            exclusiveMin: true
+        )
         episodes = r.int("episodes", default: episodes, range: 1...10_000)
         supportSizes = r.intList("support_sizes", default: supportSizes, range: 1...100_000)
         if supportSizes.isEmpty { r.fail("support_sizes", "needs at least one size") }
@@ -220,7 +237,10 @@ extension ConfigReader {
         var out: [AdaptedGroup] = []
         for (i, s) in stringList(key, default: []).enumerated() {
             guard let g = AdaptedGroup(rawValue: s) else {
-                fail("\(key)[\(i)]", "unknown group \"\(s)\"; expected one of personal, domain (two_tower), short_term, fusion (lsttm) (shared groups are never adapted on the device)")
+                fail(
+                    "\(key)[\(i)]",
+                    "unknown group \"\(s)\"; expected one of personal, domain (two_tower), short_term, fusion (lsttm) (shared groups are never adapted on the device)"
+                )
                 continue
             }
             if !out.contains(g) { out.append(g) }
@@ -235,7 +255,9 @@ extension Scenario {
         var out: [(String, String)] = []
         let twoTower = model.kind == .twoTower
         if model.kind == .deepfm {
-            if training.local.optimizer != .sgd { out.append(("training.local.optimizer", "model.kind deepfm trains with sgd")) }
+            if training.local.optimizer != .sgd {
+                out.append(("training.local.optimizer", "model.kind deepfm trains with sgd"))
+            }
             if training.mode == .centralized { out.append(("training.mode", "model.kind deepfm runs federated only")) }
             if privacy.enabled && privacy.clipping == .perGroup {
                 out.append(("privacy.clipping", "per_group bounds name mf's tensors; use clipping: flat with deepfm"))
@@ -245,14 +267,30 @@ extension Scenario {
         if !twoTower {
             if model.disentangle { out.append(("model.disentangle", "needs model.kind: two_tower")) }
             if personalization.strategy != .fedper {
-                out.append(("personalization.strategy", "needs model.kind: two_tower (\(model.kind.rawValue)'s user row is always a FedPer-style personal layer)"))
+                out.append(
+                    (
+                        "personalization.strategy",
+                        "needs model.kind: two_tower (\(model.kind.rawValue)'s user row is always a FedPer-style personal layer)"
+                    )
+                )
             }
-            if meta.enabled { out.append(("meta.algorithm", "needs model.kind: two_tower (its user prior is what meta-learning initialises)")) }
-            if evaluation.coldStart.enabled { out.append(("evaluation.cold_start.protocol", "needs model.kind: two_tower")) }
+            if meta.enabled {
+                out.append(
+                    ("meta.algorithm", "needs model.kind: two_tower (its user prior is what meta-learning initialises)")
+                )
+            }
+            if evaluation.coldStart.enabled {
+                out.append(("evaluation.cold_start.protocol", "needs model.kind: two_tower"))
+            }
             return out
         }
         if training.local.optimizer != .sgd {
-            out.append(("training.local.optimizer", "model.kind two_tower trains with sgd (inner loops and adaptation are plain SGD steps)"))
+            out.append(
+                (
+                    "training.local.optimizer",
+                    "model.kind two_tower trains with sgd (inner loops and adaptation are plain SGD steps)"
+                )
+            )
         }
         if training.mode == .centralized { out.append(("training.mode", "model.kind two_tower runs federated only")) }
         if privacy.enabled && privacy.clipping == .perGroup {
@@ -262,21 +300,44 @@ extension Scenario {
             out.append(("model.alignment", "the alignment loss is part of model.disentangle; set disentangle: true"))
         }
         if model.disentangle && !model.domainAdapters {
-            out.append(("model.disentangle", "disentangling domain-specific parts needs domain adapters (model.domain_adapters: true)"))
+            out.append(
+                (
+                    "model.disentangle",
+                    "disentangling domain-specific parts needs domain adapters (model.domain_adapters: true)"
+                )
+            )
         }
         let groups = personalization.adaptation.groups + (meta.enabled ? meta.innerGroups : [])
-        for (key, list) in [("personalization.adaptation.groups", personalization.adaptation.groups), ("meta.inner_groups", meta.innerGroups)]
+        for (key, list) in [
+            ("personalization.adaptation.groups", personalization.adaptation.groups),
+            ("meta.inner_groups", meta.innerGroups),
+        ]
         where list.contains(where: { $0 == .shortTerm || $0 == .fusion }) {
             out.append((key, "short_term and fusion are lsttm's modules; two_tower adapts personal and domain"))
         }
         if groups.contains(.domain) && !model.domainAdapters {
-            out.append(("model.domain_adapters", "adapting the domain group needs domain adapters (model.domain_adapters: true)"))
+            out.append(
+                (
+                    "model.domain_adapters",
+                    "adapting the domain group needs domain adapters (model.domain_adapters: true)"
+                )
+            )
         }
         if meta.enabled && personalization.strategy != .global {
-            out.append(("personalization.strategy", "meta-learning trains the shared initialisation and adapts from it; set strategy: global (personal offsets are per task, not stored)"))
+            out.append(
+                (
+                    "personalization.strategy",
+                    "meta-learning trains the shared initialisation and adapts from it; set strategy: global (personal offsets are per task, not stored)"
+                )
+            )
         }
         if meta.enabled && meta.task == .temporal && evaluation.coldStart.protocol != .temporal {
-            out.append(("meta.task", "temporal tasks need evaluation.cold_start.protocol: temporal (it fixes where training time ends)"))
+            out.append(
+                (
+                    "meta.task",
+                    "temporal tasks need evaluation.cold_start.protocol: temporal (it fixes where training time ends)"
+                )
+            )
         }
         if evaluation.coldStart.protocol == .newDomain && evaluation.coldStart.domain.isEmpty {
             out.append(("evaluation.cold_start.domain", "name the domain to hold out"))
@@ -292,25 +353,53 @@ extension Scenario {
     /// the adapted groups.
     func lsttmChecks() -> [(String, String)] {
         var out: [(String, String)] = []
-        if training.local.optimizer != .sgd { out.append(("training.local.optimizer", "model.kind lsttm trains with sgd")) }
+        if training.local.optimizer != .sgd {
+            out.append(("training.local.optimizer", "model.kind lsttm trains with sgd"))
+        }
         if training.mode == .centralized { out.append(("training.mode", "model.kind lsttm runs federated only")) }
-        if training.async.enabled { out.append(("training.async.enabled", "model.kind lsttm runs synchronous rounds (its long-term cadence counts rounds)")) }
+        if training.async.enabled {
+            out.append(
+                (
+                    "training.async.enabled",
+                    "model.kind lsttm runs synchronous rounds (its long-term cadence counts rounds)"
+                )
+            )
+        }
         if privacy.enabled && privacy.clipping == .perGroup {
             out.append(("privacy.clipping", "per_group bounds name mf's tensors; use clipping: flat with lsttm"))
         }
         if evaluation.coldStart.protocol != .temporal {
-            out.append(("evaluation.cold_start.protocol", "model.kind lsttm needs protocol: temporal (training periods and online evaluation come from it)"))
+            out.append(
+                (
+                    "evaluation.cold_start.protocol",
+                    "model.kind lsttm needs protocol: temporal (training periods and online evaluation come from it)"
+                )
+            )
         }
         if personalization.strategy != .fedper && personalization.strategy != .global {
-            out.append(("personalization.strategy", "lsttm's personal row is its long-term user vector; strategies other than global/fedper do not apply"))
+            out.append(
+                (
+                    "personalization.strategy",
+                    "lsttm's personal row is its long-term user vector; strategies other than global/fedper do not apply"
+                )
+            )
         }
-        if meta.enabled && meta.task != .temporal { out.append(("meta.task", "lsttm's meta-learning is temporal MAML: set task: temporal")) }
+        if meta.enabled && meta.task != .temporal {
+            out.append(("meta.task", "lsttm's meta-learning is temporal MAML: set task: temporal"))
+        }
         if meta.enabled && meta.algorithm != .fomaml {
             out.append(("meta.algorithm", "lsttm implements temporal MAML first-order (fomaml) only, or none"))
         }
-        for (key, list) in [("personalization.adaptation.groups", personalization.adaptation.groups), ("meta.inner_groups", meta.innerGroups)]
-        where list.contains(where: { $0 == .personal || $0 == .domain }) && (key.hasPrefix("personalization") || meta.enabled) {
-            out.append((key, "lsttm adapts its short_term and fusion modules (write [short_term, fusion] or one of them)"))
+        for (key, list) in [
+            ("personalization.adaptation.groups", personalization.adaptation.groups),
+            ("meta.inner_groups", meta.innerGroups),
+        ]
+        where list.contains(where: { $0 == .personal || $0 == .domain })
+            && (key.hasPrefix("personalization") || meta.enabled)
+        {
+            out.append(
+                (key, "lsttm adapts its short_term and fusion modules (write [short_term, fusion] or one of them)")
+            )
         }
         if model.disentangle { out.append(("model.disentangle", "needs model.kind: two_tower")) }
         return out

@@ -64,9 +64,10 @@ public struct PrivacyConfig: Codable, Sendable, Equatable {
 
     /// The L2 sensitivity the noise is calibrated to: `clip`, or √(Σ C_g²) per group.
     public var sensitivity: Double {
-        clipping == .flat ? clip
+        clipping == .flat
+            ? clip
             : (groupClips.itemEmbedding * groupClips.itemEmbedding + groupClips.itemBias * groupClips.itemBias
-               + groupClips.globalBias * groupClips.globalBias).squareRoot()
+                + groupClips.globalBias * groupClips.globalBias).squareRoot()
     }
     public init() {}
 

@@ -46,7 +46,15 @@ public struct DeviceEvaluation: Sendable, Equatable {
     /// The device's top-K list (kept on the client: only per-process counts are sent).
     public var top: [Int32] = []
 
-    public init(device: Int, count: Int, squaredError: Double, absoluteError: Double, ranked: Bool, hit: Double, ndcg: Double) {
+    public init(
+        device: Int,
+        count: Int,
+        squaredError: Double,
+        absoluteError: Double,
+        ranked: Bool,
+        hit: Double,
+        ndcg: Double
+    ) {
         self.device = device
         self.count = count
         self.squaredError = squaredError
@@ -71,8 +79,17 @@ public struct ColdStartEntry: Equatable, Sendable {
     public var hit: Double
     public var ndcg: Double
     public var auc: Double
-    public init(device: UInt32, slot: UInt16, count: UInt32, squaredError: Double, absoluteError: Double, ranked: Bool,
-                hit: Double, ndcg: Double, auc: Double) {
+    public init(
+        device: UInt32,
+        slot: UInt16,
+        count: UInt32,
+        squaredError: Double,
+        absoluteError: Double,
+        ranked: Bool,
+        hit: Double,
+        ndcg: Double,
+        auc: Double
+    ) {
         self.device = device
         self.slot = slot
         self.count = count

@@ -62,7 +62,8 @@ public struct ParameterLayout: Hashable, Sendable, Codable {
 
     public init(_ tensors: [TensorSpec]) {
         self.tensors = tensors
-        var o = 0, w = 0
+        var o = 0
+        var w = 0
         offsets = []
         weightOffsets = []
         for t in tensors {
@@ -91,7 +92,8 @@ public struct ParameterLayout: Hashable, Sendable, Codable {
     public func elementWeightSlots() -> [Int32] {
         var slots = [Int32](repeating: 0, count: count)
         for (i, t) in tensors.enumerated() {
-            let base = offsets[i], wbase = weightOffsets[i]
+            let base = offsets[i]
+            let wbase = weightOffsets[i]
             for r in 0..<t.rows {
                 let slot = Int32(wbase + (t.weighting == .perRow ? r : 0))
                 for c in 0..<t.columns { slots[base + r * t.columns + c] = slot }

@@ -26,13 +26,19 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable {
 
     @inlinable public init(seed: UInt64) {
         var sm = SplitMix64(seed: seed)
-        s0 = sm.next(); s1 = sm.next(); s2 = sm.next(); s3 = sm.next()
+        s0 = sm.next()
+        s1 = sm.next()
+        s2 = sm.next()
+        s3 = sm.next()
     }
 
     @inlinable public mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17
-        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
         s2 ^= t
         s3 = (s3 << 45) | (s3 >> 19)
         return result
@@ -68,7 +74,12 @@ public enum Seeds {
     }
 
     /// A generator for one purpose: `Seeds.rng(seed, "init")`.
-    @inlinable public static func rng(_ seed: UInt64, _ tagName: String, _ a: UInt64 = 0, _ b: UInt64 = 0)
+    @inlinable public static func rng(
+        _ seed: UInt64,
+        _ tagName: String,
+        _ a: UInt64 = 0,
+        _ b: UInt64 = 0
+    )
         -> Xoshiro256
     {
         Xoshiro256(seed: derive(seed, tagName, a, b))
@@ -110,8 +121,12 @@ extension RandomNumberGenerator {
         let d = shape - 1.0 / 3.0
         let c = 1.0 / (9 * d).squareRoot()
         while true {
-            var x = 0.0, v = 0.0
-            repeat { x = nextGaussian(); v = 1 + c * x } while v <= 0
+            var x = 0.0
+            var v = 0.0
+            repeat {
+                x = nextGaussian()
+                v = 1 + c * x
+            } while v <= 0
             v = v * v * v
             let u = nextUnitDouble()
             if u < 1 - 0.0331 * x * x * x * x { return d * v }
@@ -132,7 +147,10 @@ extension RandomNumberGenerator {
         var logs = alphas.map { $0 > 0 ? nextLogGamma(shape: $0) : -Double.infinity }
         let m = logs.max() ?? 0
         var total = 0.0
-        for i in logs.indices { logs[i] = m.isFinite ? _exp(logs[i] - m) : 0; total += logs[i] }
+        for i in logs.indices {
+            logs[i] = m.isFinite ? _exp(logs[i] - m) : 0
+            total += logs[i]
+        }
         return total > 0 ? logs.map { $0 / total } : alphas.map { _ in 1 / Double(alphas.count) }
     }
 
@@ -146,7 +164,12 @@ extension RandomNumberGenerator {
             out.reserveCapacity(count)
             for j in (n - count)..<n {
                 let t = nextBounded(j + 1)
-                if chosen.insert(t).inserted { out.append(t) } else { chosen.insert(j); out.append(j) }
+                if chosen.insert(t).inserted {
+                    out.append(t)
+                } else {
+                    chosen.insert(j)
+                    out.append(j)
+                }
             }
             return out
         }

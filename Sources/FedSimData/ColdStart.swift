@@ -17,13 +17,22 @@ public struct ColdStartSplit: Sendable {
 
     /// - Parameters:
     ///   - timeRange: the population's first and last timestamps (temporal protocol and tasks only).
-    public init(config: ColdStartConfig, devices: Int, seed: UInt64, domainNames: [String] = [],
-                timeRange: ClosedRange<Int64>? = nil) throws {
+    public init(
+        config: ColdStartConfig,
+        devices: Int,
+        seed: UInt64,
+        domainNames: [String] = [],
+        timeRange: ClosedRange<Int64>? = nil
+    ) throws {
         self.config = config
         newUsers = Self.newUsers(config, devices: devices, seed: seed)
         if config.protocol == .newDomain {
             guard let d = domainNames.firstIndex(of: config.domain) else {
-                throw DataError(file: "scenario", message: "evaluation.cold_start.domain: \"\(config.domain)\" is not a domain of this population (domains: \(domainNames.joined(separator: ", ")))")
+                throw DataError(
+                    file: "scenario",
+                    message:
+                        "evaluation.cold_start.domain: \"\(config.domain)\" is not a domain of this population (domains: \(domainNames.joined(separator: ", ")))"
+                )
             }
             heldOutDomain = Int32(d)
         } else {
@@ -31,7 +40,10 @@ public struct ColdStartSplit: Sendable {
         }
         if config.protocol == .temporal {
             guard let r = timeRange, r.upperBound > r.lowerBound else {
-                throw DataError(file: "scenario", message: "evaluation.cold_start.protocol temporal: the population's timestamps span no time")
+                throw DataError(
+                    file: "scenario",
+                    message: "evaluation.cold_start.protocol temporal: the population's timestamps span no time"
+                )
             }
             let span = Double(r.upperBound - r.lowerBound)
             let cut = r.lowerBound + Int64(span * config.trainFraction)
@@ -100,7 +112,9 @@ public struct ColdStartSplit: Sendable {
                 // The new domain's ranking is over the new domain's items only.
                 known += itemDomains.indices.filter { itemDomains[$0] != dom }.map { Int32($0) }
             }
-            return config.k.enumerated().map { Task(slot: $0.offset, support: all.subset(Array(idx.prefix($0.element))), query: query, known: known) }
+            return config.k.enumerated().map {
+                Task(slot: $0.offset, support: all.subset(Array(idx.prefix($0.element))), query: query, known: known)
+            }
         case .temporal:
             guard let cutoff else { return [] }
             var byPeriod: [Int: [Int]] = [:]
@@ -146,7 +160,9 @@ public struct PeriodClock: Sendable, Equatable {
         self.start = start
         self.length = max(1, length)
     }
-    public func period(of t: Int64) -> Int { Int((t - start) >= 0 ? (t - start) / length : -((start - t + length - 1) / length)) }
+    public func period(of t: Int64) -> Int {
+        Int((t - start) >= 0 ? (t - start) / length : -((start - t + length - 1) / length))
+    }
     public func begin(_ p: Int) -> Int64 { start + Int64(p) * length }
 }
 
@@ -154,7 +170,8 @@ extension Population {
     /// The first and last timestamp over every device (one pass over the population; the
     /// temporal protocol needs it once per process).
     public func timeRange() -> ClosedRange<Int64>? {
-        var lo = Int64.max, hi = Int64.min
+        var lo = Int64.max
+        var hi = Int64.min
         for d in 0..<deviceCount {
             for t in interactions(of: d).timestamps {
                 lo = min(lo, t)

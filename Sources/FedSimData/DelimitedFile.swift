@@ -49,7 +49,10 @@ enum Field {
         var any = false
         var neg = false
         var i = s.startIndex
-        if i < s.endIndex && s[i] == 45 { neg = true; i += 1 }
+        if i < s.endIndex && s[i] == 45 {
+            neg = true
+            i += 1
+        }
         while i < s.endIndex {
             let c = s[i]
             guard c >= 48 && c <= 57 else { return nil }

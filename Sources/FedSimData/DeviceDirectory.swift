@@ -33,7 +33,8 @@ public struct DeviceDirectory: Sendable, Equatable {
         let w = max(1, min(workers, n / 1_000 + 1))
         sizes.withUnsafeMutableBufferPointer { sp in
             domains.withUnsafeMutableBufferPointer { dp in
-                nonisolated(unsafe) let sp = sp, dp = dp
+                nonisolated(unsafe) let sp = sp
+                nonisolated(unsafe) let dp = dp
                 DispatchQueue.concurrentPerform(iterations: w) { part in
                     var counts = [Int](repeating: 0, count: nd)
                     for d in (part * n / w)..<((part + 1) * n / w) {
@@ -70,7 +71,9 @@ public struct DeviceDirectory: Sendable, Equatable {
     }
 
     public static func decode(_ bytes: [UInt8]) throws -> DeviceDirectory {
-        guard bytes.count >= 16, Array(bytes[0..<8]) == magic else { throw Corrupt(description: "not a device directory") }
+        guard bytes.count >= 16, Array(bytes[0..<8]) == magic else {
+            throw Corrupt(description: "not a device directory")
+        }
         var n: UInt64 = 0
         withUnsafeMutableBytes(of: &n) { $0.copyBytes(from: bytes[8..<16]) }
         let declared = UInt64(littleEndian: n)

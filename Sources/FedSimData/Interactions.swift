@@ -34,7 +34,11 @@ public struct Interactions: Sendable, Equatable {
 
     /// `items` as an exclusion list for ranking (an evaluator reads only the items).
     public static func exclusion(_ items: [Int32]) -> Interactions {
-        Interactions(items: items, ratings: [Float](repeating: 0, count: items.count), timestamps: [Int64](repeating: 0, count: items.count))
+        Interactions(
+            items: items,
+            ratings: [Float](repeating: 0, count: items.count),
+            timestamps: [Int64](repeating: 0, count: items.count)
+        )
     }
 }
 

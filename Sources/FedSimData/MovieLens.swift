@@ -59,9 +59,10 @@ public struct MovieLensPopulation: Population {
     public static let genreGroupNames = ["action", "comedy", "drama"]
     static func genreGroup(_ primary: Int32) -> Int32 {
         switch primary {
-        case 0, 3, 4, 5, 12: return 1   // unknown, Animation, Children's, Comedy, Musical
-        case 7, 8, 14: return 2         // Documentary, Drama, Romance
-        default: return 0               // Action, Adventure, Crime, Fantasy, Film-Noir, Horror, Mystery, Sci-Fi, Thriller, War, Western
+        case 0, 3, 4, 5, 12: return 1  // unknown, Animation, Children's, Comedy, Musical
+        case 7, 8, 14: return 2  // Documentary, Drama, Romance
+        // Action, Adventure, Crime, Fantasy, Film-Noir, Horror, Mystery, Sci-Fi, Thriller, War, Western
+        default: return 0
         }
     }
 
@@ -69,7 +70,8 @@ public struct MovieLensPopulation: Population {
         guard let layout = Self.detectLayout(in: folder) else {
             throw DataError(
                 file: folder,
-                message: "no MovieLens-100K here (expected u.data or ml-100k.inter); run `make data` to fetch it")
+                message: "no MovieLens-100K here (expected u.data or ml-100k.inter); run `make data` to fetch it"
+            )
         }
         var raw: [(user: Int64, item: Int64, rating: Float, ts: Int64)] = []
         var userInfo: [Int64: [Int32]] = [:]
@@ -81,13 +83,17 @@ public struct MovieLensPopulation: Population {
             if fm.fileExists(atPath: folder + "/u.user") {
                 userInfo = try Self.readUsers(folder + "/u.user", separator: UInt8(ascii: "|"), header: false)
             }
-            if fm.fileExists(atPath: folder + "/u.item") { itemGenreRaw = try Self.readGroupLensItems(folder + "/u.item") }
+            if fm.fileExists(atPath: folder + "/u.item") {
+                itemGenreRaw = try Self.readGroupLensItems(folder + "/u.item")
+            }
         case .recbole:
             raw = try Self.readRatings(folder + "/ml-100k.inter", separator: 9, header: true)
             if fm.fileExists(atPath: folder + "/ml-100k.user") {
                 userInfo = try Self.readUsers(folder + "/ml-100k.user", separator: 9, header: true)
             }
-            if fm.fileExists(atPath: folder + "/ml-100k.item") { itemGenreRaw = try Self.readRecBoleItems(folder + "/ml-100k.item") }
+            if fm.fileExists(atPath: folder + "/ml-100k.item") {
+                itemGenreRaw = try Self.readRecBoleItems(folder + "/ml-100k.item")
+            }
         }
         guard !raw.isEmpty else { throw DataError(file: folder, message: "no ratings found") }
 
@@ -135,7 +141,11 @@ public struct MovieLensPopulation: Population {
 
     // MARK: Parsing
 
-    static func readRatings(_ path: String, separator: UInt8, header: Bool) throws
+    static func readRatings(
+        _ path: String,
+        separator: UInt8,
+        header: Bool
+    ) throws
         -> [(user: Int64, item: Int64, rating: Float, ts: Int64)]
     {
         try parseRatings(DelimitedFile(path: path), separator: separator, header: header)
@@ -149,7 +159,11 @@ public struct MovieLensPopulation: Population {
         return try parseRatings(DelimitedFile(path: file, bytes: bytes), separator: 9, header: header).count
     }
 
-    static func parseRatings(_ file: DelimitedFile, separator: UInt8, header: Bool) throws
+    static func parseRatings(
+        _ file: DelimitedFile,
+        separator: UInt8,
+        header: Bool
+    ) throws
         -> [(user: Int64, item: Int64, rating: Float, ts: Int64)]
     {
         var cols = (user: 0, item: 1, rating: 2, ts: 3)
@@ -161,7 +175,7 @@ public struct MovieLensPopulation: Population {
                 sawHeader = true
                 let names = f.map { Field.text($0).split(separator: ":").first.map(String.init) ?? "" }
                 guard let u = names.firstIndex(of: "user_id"), let i = names.firstIndex(of: "item_id"),
-                      let r = names.firstIndex(of: "rating"), let t = names.firstIndex(of: "timestamp")
+                    let r = names.firstIndex(of: "rating"), let t = names.firstIndex(of: "timestamp")
                 else { throw file.error(line, "header must name user_id, item_id, rating and timestamp columns") }
                 cols = (u, i, r, t)
                 return
@@ -170,8 +184,12 @@ public struct MovieLensPopulation: Population {
             guard f.count >= need else {
                 throw file.error(line, "expected \(need) fields (user, item, rating, timestamp), found \(f.count)")
             }
-            guard let u = Field.int(f[cols.user]), u >= 0 else { throw file.error(line, "user id \"\(Field.text(f[cols.user]))\" is not a non-negative integer") }
-            guard let i = Field.int(f[cols.item]), i >= 0 else { throw file.error(line, "item id \"\(Field.text(f[cols.item]))\" is not a non-negative integer") }
+            guard let u = Field.int(f[cols.user]), u >= 0 else {
+                throw file.error(line, "user id \"\(Field.text(f[cols.user]))\" is not a non-negative integer")
+            }
+            guard let i = Field.int(f[cols.item]), i >= 0 else {
+                throw file.error(line, "item id \"\(Field.text(f[cols.item]))\" is not a non-negative integer")
+            }
             guard let r = Field.number(f[cols.rating]), r >= 1, r <= 5 else {
                 throw file.error(line, "rating \"\(Field.text(f[cols.rating]))\" is not a number in 1...5")
             }
@@ -201,10 +219,19 @@ public struct MovieLensPopulation: Population {
         var rows: [(Int64, Int64, String, String)] = []
         var sawHeader = !header
         try file.forEachLine(separator: separator) { line, f in
-            if !sawHeader { sawHeader = true; return }
-            guard f.count >= 4 else { throw file.error(line, "expected user id, age, gender, occupation; found \(f.count) fields") }
-            guard let id = Field.int(f[0]) else { throw file.error(line, "user id \"\(Field.text(f[0]))\" is not an integer") }
-            guard let age = Field.int(f[1]), age >= 0, age < 150 else { throw file.error(line, "age \"\(Field.text(f[1]))\" is not an age") }
+            if !sawHeader {
+                sawHeader = true
+                return
+            }
+            guard f.count >= 4 else {
+                throw file.error(line, "expected user id, age, gender, occupation; found \(f.count) fields")
+            }
+            guard let id = Field.int(f[0]) else {
+                throw file.error(line, "user id \"\(Field.text(f[0]))\" is not an integer")
+            }
+            guard let age = Field.int(f[1]), age >= 0, age < 150 else {
+                throw file.error(line, "age \"\(Field.text(f[1]))\" is not an age")
+            }
             let g = Field.text(f[2])
             guard g == "M" || g == "F" else { throw file.error(line, "gender \"\(g)\" is not M or F") }
             rows.append((id, age, g, Field.text(f[3])))
@@ -222,9 +249,14 @@ public struct MovieLensPopulation: Population {
         var out: [Int64: UInt32] = [:]
         try file.forEachLine(separator: UInt8(ascii: "|")) { line, f in
             guard f.count >= 5 + genres.count else {
-                throw file.error(line, "expected \(5 + genres.count) fields (id, title, dates, url, 19 genre flags), found \(f.count)")
+                throw file.error(
+                    line,
+                    "expected \(5 + genres.count) fields (id, title, dates, url, 19 genre flags), found \(f.count)"
+                )
             }
-            guard let id = Field.int(f[0]) else { throw file.error(line, "item id \"\(Field.text(f[0]))\" is not an integer") }
+            guard let id = Field.int(f[0]) else {
+                throw file.error(line, "item id \"\(Field.text(f[0]))\" is not an integer")
+            }
             var mask: UInt32 = 0
             for g in 0..<genres.count {
                 switch Field.text(f[5 + g]) {
@@ -251,8 +283,12 @@ public struct MovieLensPopulation: Population {
                 classColumn = c
                 return
             }
-            guard f.count > classColumn else { throw file.error(line, "expected \(classColumn + 1) fields, found \(f.count)") }
-            guard let id = Field.int(f[0]) else { throw file.error(line, "item id \"\(Field.text(f[0]))\" is not an integer") }
+            guard f.count > classColumn else {
+                throw file.error(line, "expected \(classColumn + 1) fields, found \(f.count)")
+            }
+            guard let id = Field.int(f[0]) else {
+                throw file.error(line, "item id \"\(Field.text(f[0]))\" is not an integer")
+            }
             var mask: UInt32 = 0
             for token in Field.text(f[classColumn]).split(separator: " ") {
                 guard let g = genres.firstIndex(of: String(token)) else {

@@ -26,8 +26,13 @@ public struct PopulationInfo: Codable, Sendable, Equatable {
 
     /// Everything the coordinator may know about `population`.
     public init(_ population: any Population) {
-        self.init(name: population.name, devices: population.deviceCount, items: population.itemCount,
-                  ratingMin: population.ratingScale.lowerBound, ratingMax: population.ratingScale.upperBound)
+        self.init(
+            name: population.name,
+            devices: population.deviceCount,
+            items: population.itemCount,
+            ratingMin: population.ratingScale.lowerBound,
+            ratingMax: population.ratingScale.upperBound
+        )
         domains = population.domainNames
         userFeatures = population.userFeatureNames.count
         userFeatureNames = population.userFeatureNames

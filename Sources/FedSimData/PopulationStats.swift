@@ -24,15 +24,18 @@ public struct PopulationStats: Sendable {
         let n = limit > 0 ? min(limit, population.deviceCount) : population.deviceCount
         let nd = max(1, population.domainNames.count)
         let nc = max(1, Int(population.itemCategories.max() ?? 0) + 1)
-        let itemDomains = population.itemDomains, itemCats = population.itemCategories
+        let itemDomains = population.itemDomains
+        let itemCats = population.itemCategories
         var perDevice: [([Double], [Double])] = []
         perDevice.reserveCapacity(n)
         var s = PopulationStats()
         s.devices = n
-        var gd = [Double](repeating: 0, count: nd), gc = [Double](repeating: 0, count: nc)
+        var gd = [Double](repeating: 0, count: nd)
+        var gc = [Double](repeating: 0, count: nc)
         for d in 0..<n {
             let x = population.interactions(of: d)
-            var dc = [Double](repeating: 0, count: nd), cc = [Double](repeating: 0, count: nc)
+            var dc = [Double](repeating: 0, count: nd)
+            var cc = [Double](repeating: 0, count: nc)
             for item in x.items {
                 dc[Int(itemDomains[Int(item)])] += 1
                 cc[Int(itemCats[Int(item)])] += 1
@@ -48,14 +51,18 @@ public struct PopulationStats: Sendable {
         s.globalDomains = normalized(gd)
         s.globalCategories = normalized(gc)
         for (dc, cc) in perDevice where dc.reduce(0, +) > 0 {
-            let pd = normalized(dc), pc = normalized(cc)
+            let pd = normalized(dc)
+            let pc = normalized(cc)
             s.domainJS += jensenShannon(pd, s.globalDomains)
             s.domainTV += totalVariation(pd, s.globalDomains)
             s.categoryJS += jensenShannon(pc, s.globalCategories)
             s.categoryTV += totalVariation(pc, s.globalCategories)
         }
         let m = Double(max(1, perDevice.filter { $0.0.reduce(0, +) > 0 }.count))
-        s.domainJS /= m; s.domainTV /= m; s.categoryJS /= m; s.categoryTV /= m
+        s.domainJS /= m
+        s.domainTV /= m
+        s.categoryJS /= m
+        s.categoryTV /= m
         return s
     }
 

@@ -1,5 +1,5 @@
-import FedSimCore
 import FedSimConfig
+import FedSimCore
 
 /// Per-device train/test split. Deterministic per (seed, device), so every process agrees.
 public struct Splitter: Sendable {

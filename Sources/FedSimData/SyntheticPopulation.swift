@@ -1,5 +1,5 @@
-import FedSimCore
 import FedSimConfig
+import FedSimCore
 
 /// A seeded multi-domain latent-factor population, the embedded default data set.
 ///
@@ -25,8 +25,8 @@ public struct SyntheticPopulation: Population {
     public let itemCategories: [Int32]
     public var categoryNames: [String] { (0..<max(1, min(8, config.sharedFactors))).map { "category-\($0)" } }
     let itemBias: [Float]
-    let itemShared: [Float]   // itemCount × sharedFactors
-    let itemDomain: [Float]   // itemCount × domainFactors
+    let itemShared: [Float]  // itemCount × sharedFactors
+    let itemDomain: [Float]  // itemCount × domainFactors
     let popularityCDF: [[Double]]  // per domain, cumulative popularity over its items
     /// Drift: the hot categories of each period, and the items of each (domain, category).
     public let hotTopics: [[Int32]]
@@ -36,10 +36,16 @@ public struct SyntheticPopulation: Population {
     public init(_ config: SyntheticConfig, seed: UInt64) {
         self.config = config
         self.seed = seed
-        let nd = config.domains.count, per = config.itemsPerDomain
-        let ks = config.sharedFactors, kd = config.domainFactors
+        let nd = config.domains.count
+        let per = config.itemsPerDomain
+        let ks = config.sharedFactors
+        let kd = config.domainFactors
         var rng = Seeds.rng(seed, "synthetic.catalogue")
-        var domains = [Int32](), bias = [Float](), shared = [Float](), dom = [Float](), cats = [Int32]()
+        var domains = [Int32]()
+        var bias = [Float]()
+        var shared = [Float]()
+        var dom = [Float]()
+        var cats = [Int32]()
         domains.reserveCapacity(nd * per)
         var cdfs: [[Double]] = []
         for d in 0..<nd {
@@ -62,7 +68,10 @@ public struct SyntheticPopulation: Population {
                 for f in 0..<ks {
                     let v = rng.nextGaussian()
                     shared.append(Float(v))
-                    if f < 8 && abs(v) > bestV { bestV = abs(v); best = f }
+                    if f < 8 && abs(v) > bestV {
+                        bestV = abs(v)
+                        best = f
+                    }
                 }
                 cats.append(Int32(best))
                 for _ in 0..<kd { dom.append(Float(rng.nextGaussian())) }
@@ -108,7 +117,9 @@ public struct SyntheticPopulation: Population {
     func chooseDomain(_ p: Profile, _ rng: inout Xoshiro256) -> Int {
         let nd = config.domains.count
         if let others = p.others {
-            if !others.isEmpty && rng.nextUnitDouble() >= config.homeDomainShare { return others[rng.nextBounded(others.count)] }
+            if !others.isEmpty && rng.nextUnitDouble() >= config.homeDomainShare {
+                return others[rng.nextBounded(others.count)]
+            }
         } else if nd > 1 && rng.nextUnitDouble() >= config.homeDomainShare {
             let d = rng.nextBounded(nd - 1)
             return d >= p.home ? d + 1 : d
@@ -120,8 +131,12 @@ public struct SyntheticPopulation: Population {
     func popularItem(in d: Int, _ rng: inout Xoshiro256) -> Int32 {
         let cdf = popularityCDF[d]
         let u = rng.nextUnitDouble()
-        var lo = 0, hi = config.itemsPerDomain - 1
-        while lo < hi { let mid = (lo + hi) / 2; if cdf[mid] < u { lo = mid + 1 } else { hi = mid } }
+        var lo = 0
+        var hi = config.itemsPerDomain - 1
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if cdf[mid] < u { lo = mid + 1 } else { hi = mid }
+        }
         return Int32(d * config.itemsPerDomain + lo)
     }
 
@@ -134,8 +149,13 @@ public struct SyntheticPopulation: Population {
         var rng = Seeds.rng(seed, "synthetic.drift.ratings", UInt64(device))
         var user = Seeds.rng(seed, "synthetic.drift.user", UInt64(device))
         let susceptibility = user.nextUnitDouble()
-        let topics = d.topics == .personal
-            ? Self.hotTopics(d, categories: max(1, min(8, config.sharedFactors)), seed: Seeds.derive(seed, "synthetic.drift.personal", UInt64(device)))
+        let topics =
+            d.topics == .personal
+            ? Self.hotTopics(
+                d,
+                categories: max(1, min(8, config.sharedFactors)),
+                seed: Seeds.derive(seed, "synthetic.drift.personal", UInt64(device))
+            )
             : hotTopics
         let len = Int64(d.periodDays * 86_400)
         var seen = Set<Int32>(minimumCapacity: p.activity * 2)
@@ -184,7 +204,8 @@ public struct SyntheticPopulation: Population {
         let taste = (0..<(nd * config.domainFactors)).map { _ in rng.nextGaussian() }
         // Truncated continuous power law on [min, max+1), floored: P(n) ∝ n^-α.
         let a = config.activityExponent - 1
-        let lo = Double(config.minRatings), hi = Double(config.maxRatings + 1)
+        let lo = Double(config.minRatings)
+        let hi = Double(config.maxRatings + 1)
         let u = rng.nextUnitDouble()
         let x = _pow(_pow(lo, -a) - u * (_pow(lo, -a) - _pow(hi, -a)), -1 / a)
         let activity = min(config.maxRatings, max(config.minRatings, Int(x)))
@@ -198,8 +219,15 @@ public struct SyntheticPopulation: Population {
             let pick = rng.sampleWithoutReplacement(k - 1, from: nd - 1)
             others = pick.map { $0 >= home ? $0 + 1 : $0 }
         }
-        return Profile(home: home, bias: bias, shared: shared, domainTaste: taste, activity: activity,
-                       features: [Int32(home), age, region], others: others)
+        return Profile(
+            home: home,
+            bias: bias,
+            shared: shared,
+            domainTaste: taste,
+            activity: activity,
+            features: [Int32(home), age, region],
+            others: others
+        )
     }
 
     public func userFeatures(of device: Int) -> [Int32] { profile(device).features }
@@ -210,7 +238,8 @@ public struct SyntheticPopulation: Population {
     }
 
     func expected(_ p: Profile, _ item: Int) -> Double {
-        let ks = config.sharedFactors, kd = config.domainFactors
+        let ks = config.sharedFactors
+        let kd = config.domainFactors
         var s = 0.0
         for f in 0..<ks { s += p.shared[f] * Double(itemShared[item * ks + f]) }
         var t = 0.0

@@ -14,11 +14,15 @@ enum Corpus {
         case .secagg: return secagg()
         case .scenario: return scenarios()
         case .directory:
-            return [DeviceDirectory(trainSizes: [3, 0, 70_000], mainDomains: [0, 2, 1]).encoded(),
-                    DeviceDirectory(trainSizes: [], mainDomains: []).encoded()]
+            return [
+                DeviceDirectory(trainSizes: [3, 0, 70_000], mainDomains: [0, 2, 1]).encoded(),
+                DeviceDirectory(trainSizes: [], mainDomains: []).encoded(),
+            ]
         case .ratings:
-            return ["user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t10\t4\t881250949\n2\t20\t3.5\t891717742\n",
-                    "196\t242\t3\t881250949\n186\t302\t3\t891717742\n22\t377\t1\t878887116\n"].map { Array($0.utf8) }
+            return [
+                "user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t10\t4\t881250949\n2\t20\t3.5\t891717742\n",
+                "196\t242\t3\t881250949\n186\t302\t3\t891717742\n22\t377\t1\t878887116\n",
+            ].map { Array($0.utf8) }
         }
     }
 
@@ -29,14 +33,31 @@ enum Corpus {
 
     static func frames() -> [[UInt8]] {
         let token = [UInt8](repeating: 7, count: 32)
-        let eval = DeviceEvaluation(device: 3, count: 4, squaredError: 1.5, absoluteError: 1, ranked: true, hit: 1, ndcg: 0.5)
+        let eval = DeviceEvaluation(
+            device: 3,
+            count: 4,
+            squaredError: 1.5,
+            absoluteError: 1,
+            ranked: true,
+            hit: 1,
+            ndcg: 0.5
+        )
         let messages: [Message] = [
             .hello(Hello(token: token, processIndex: 0, processCount: 2, firstDevice: 0, deviceCount: 10)),
             .welcome(Welcome(processIndex: 1)),
             .reject(reason: "wrong run token"),
             .train(DeviceRequest(round: 3, devices: [1, 2, 5], shared: [0.5, -1, 2, 0], clip: 0.5)),
-            .update(DeviceUpdate(round: 3, device: 2, examples: 12, trainLoss: 0.4, weightedDelta: [0.1, 0, -0.2, 1], weights: [1, 0, 2],
-                                 withinClip: 1)),
+            .update(
+                DeviceUpdate(
+                    round: 3,
+                    device: 2,
+                    examples: 12,
+                    trainLoss: 0.4,
+                    weightedDelta: [0.1, 0, -0.2, 1],
+                    weights: [1, 0, 2],
+                    withinClip: 1
+                )
+            ),
             .failed(DeviceFailure(round: 3, device: 5, reason: "no data")),
             .evaluate(DeviceRequest(round: 4, devices: [9], shared: [1, 2])),
             .evaluation(EvaluationReport(round: 4, entries: [eval, eval])),
@@ -44,9 +65,24 @@ enum Corpus {
             .secagg(SecAggEnvelope(round: 2, stage: 7, body: [1, 0, 0, 0, 2, 0, 0, 0, 9, 9, 9, 9, 8, 8, 8, 8])),
             .checkpoint(round: 10), .checkpointed(round: 10),
             .coldStart(DeviceRequest(round: 12, devices: [4, 7], shared: [0.25, 3])),
-            .coldStartReport(ColdStartReport(round: 12, entries: [
-                ColdStartEntry(device: 4, slot: 2, count: 9, squaredError: 3.5, absoluteError: 2, ranked: true, hit: 1, ndcg: 0.4, auc: 0.7),
-            ])),
+            .coldStartReport(
+                ColdStartReport(
+                    round: 12,
+                    entries: [
+                        ColdStartEntry(
+                            device: 4,
+                            slot: 2,
+                            count: 9,
+                            squaredError: 3.5,
+                            absoluteError: 2,
+                            ranked: true,
+                            hit: 1,
+                            ndcg: 0.4,
+                            auc: 0.7
+                        )
+                    ]
+                )
+            ),
         ]
         let singles = messages.map(encode)
         // Two frames back to back, as they arrive on a socket.
@@ -54,7 +90,8 @@ enum Corpus {
     }
 
     static func secagg() -> [[UInt8]] {
-        let key = [UInt8](repeating: 1, count: 32), sig = [UInt8](repeating: 2, count: 64)
+        let key = [UInt8](repeating: 1, count: 32)
+        let sig = [UInt8](repeating: 2, count: 64)
         let adv = AdvertisedKeys(device: 4, encryptionKey: key, maskKey: key, signature: sig)
         let share = EncryptedShare(from: 4, to: 5, ciphertext: [UInt8](repeating: 3, count: 120))
         let payloads: [SecAggPayload] = [

@@ -90,7 +90,9 @@ public struct Fuzzer {
             do {
                 _ = try Scenario.load(yaml: text, file: "fuzz.yaml")
                 return nil
-            } catch let e as ScenarioErrors { return "ScenarioErrors(\(e.errors.count > 1 ? "many" : "one"))" } catch { return "\(type(of: error))" }
+            } catch let e as ScenarioErrors { return "ScenarioErrors(\(e.errors.count > 1 ? "many" : "one"))" } catch {
+                return "\(type(of: error))"
+            }
         case .directory:
             do {
                 _ = try DeviceDirectory.decode(input)
@@ -100,14 +102,19 @@ public struct Fuzzer {
             do {
                 _ = try MovieLensPopulation.parseRatings(input, file: "fuzz.inter")
                 return nil
-            } catch let e as DataError { return e.line == nil ? "DataError" : "DataError(line)" } catch { return "\(type(of: error))" }
+            } catch let e as DataError { return e.line == nil ? "DataError" : "DataError(line)" } catch {
+                return "\(type(of: error))"
+            }
         }
     }
 }
 
 /// Mutations of a byte string.
 enum Mutator {
-    static let interesting32: [UInt32] = [0, 1, 2, 3, 4, 7, 8, 16, 255, 256, 0x7FFF, 0x8000, 0xFFFF, 0x1_0000, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFE, 0xFFFF_FFFF]
+    static let interesting32: [UInt32] = [
+        0, 1, 2, 3, 4, 7, 8, 16, 255, 256, 0x7FFF, 0x8000, 0xFFFF, 0x1_0000, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFE,
+        0xFFFF_FFFF,
+    ]
 
     static func mutate(_ b: inout [UInt8], corpus: [[UInt8]], rng: inout Xoshiro256) {
         switch rng.nextBounded(9) {
@@ -135,7 +142,8 @@ enum Mutator {
             b.insert(contentsOf: chunk, at: rng.nextBounded(b.count + 1))
         case 7:  // splice with another corpus entry
             let other = corpus[rng.nextBounded(corpus.count)]
-            let cut = rng.nextBounded(b.count + 1), from = rng.nextBounded(other.count + 1)
+            let cut = rng.nextBounded(b.count + 1)
+            let from = rng.nextBounded(other.count + 1)
             b = Array(b[..<cut]) + Array(other[from...])
         default:  // a text-ish mutation: a special byte
             let specials: [UInt8] = Array(":-[]{}&*!|>'\"%@`#,\n\t 0.eE+".utf8)
@@ -162,7 +170,10 @@ enum CrashCapture {
         for sig in [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGABRT, SIGFPE] {
             signal(sig) { _ in
                 let fd = open(CrashCapture.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-                if fd >= 0 { _ = write(fd, CrashCapture.buffer, CrashCapture.length); close(fd) }
+                if fd >= 0 {
+                    _ = write(fd, CrashCapture.buffer, CrashCapture.length)
+                    close(fd)
+                }
                 _exit(77)
             }
         }

@@ -23,8 +23,15 @@ public struct Evaluator: Sendable {
     /// Items by popularity, most first (from the coordinator); empty: no popularity baseline.
     public var popular: [Int32] = []
 
-    public init(k: Int, relevanceThreshold: Float, ranking: Bool, scale: ClosedRange<Float>, categories: [Int32] = [],
-                sampledNegatives: Int = 0, seed: UInt64 = 0) {
+    public init(
+        k: Int,
+        relevanceThreshold: Float,
+        ranking: Bool,
+        scale: ClosedRange<Float>,
+        categories: [Int32] = [],
+        sampledNegatives: Int = 0,
+        seed: UInt64 = 0
+    ) {
         self.k = k
         self.relevanceThreshold = relevanceThreshold
         self.ranking = ranking
@@ -36,10 +43,17 @@ public struct Evaluator: Sendable {
 
     /// Evaluates with user parameters `personal` (dim + 1) against shared MF parameters.
     public func evaluate(
-        device: Int, shared: [Float], personal: [Float], items: Int, dim d: Int, train: Interactions, test: Interactions
+        device: Int,
+        shared: [Float],
+        personal: [Float],
+        items: Int,
+        dim d: Int,
+        train: Interactions,
+        test: Interactions
     ) -> DeviceEvaluation {
         let biasBase = items * d
-        let mu = shared[biasBase + items], bu = personal[d]
+        let mu = shared[biasBase + items]
+        let bu = personal[d]
         return evaluate(device: device, shared: shared, items: items, dim: d, train: train, test: test) { i in
             var s = mu + bu + shared[biasBase + i]
             for f in 0..<d { s += personal[f] * shared[i * d + f] }
@@ -51,16 +65,31 @@ public struct Evaluator: Sendable {
     /// embedding matrix (items × dim), used for embedding-based diversity; items in `train`
     /// are excluded from ranking.
     public func evaluate(
-        device: Int, shared: [Float], items: Int, dim d: Int, train: Interactions, test: Interactions, score: (Int) -> Float
+        device: Int,
+        shared: [Float],
+        items: Int,
+        dim d: Int,
+        train: Interactions,
+        test: Interactions,
+        score: (Int) -> Float
     ) -> DeviceEvaluation {
-        var se = 0.0, ae = 0.0
+        var se = 0.0
+        var ae = 0.0
         for j in 0..<(ratingMetrics ? test.count : 0) {
             let p = min(scale.upperBound, max(scale.lowerBound, score(Int(test.items[j]))))
             let e = Double(p - test.ratings[j])
             se += e * e
             ae += abs(e)
         }
-        var out = DeviceEvaluation(device: device, count: ratingMetrics ? test.count : 0, squaredError: se, absoluteError: ae, ranked: false, hit: 0, ndcg: 0)
+        var out = DeviceEvaluation(
+            device: device,
+            count: ratingMetrics ? test.count : 0,
+            squaredError: se,
+            absoluteError: ae,
+            ranked: false,
+            hit: 0,
+            ndcg: 0
+        )
         guard ranking else { return out }
         var relevant = Set<Int32>()
         for j in 0..<test.count where test.ratings[j] >= relevanceThreshold { relevant.insert(test.items[j]) }
@@ -91,7 +120,8 @@ public struct Evaluator: Sendable {
                 popTop.append(Int(i))
                 if popTop.count == k { break }
             }
-            var pd = 0.0, ph = 0
+            var pd = 0.0
+            var ph = 0
             for (rank, it) in popTop.enumerated() where relevant.contains(Int32(it)) {
                 ph += 1
                 pd += 1 / _log2(Double(rank) + 2)
@@ -99,7 +129,8 @@ public struct Evaluator: Sendable {
             out.popularityHit = ph > 0 ? 1 : 0
             out.popularityNdcg = pd / idcg
             let expected = Set(popTop)
-            out.serendipity = Double(top.filter { relevant.contains(Int32($0)) && !expected.contains($0) }.count) / Double(k)
+            out.serendipity =
+                Double(top.filter { relevant.contains(Int32($0)) && !expected.contains($0) }.count) / Double(k)
         }
         // AUC over all candidates: relevant against non-relevant, ties counted half.
         var negatives: [Float] = []
@@ -110,20 +141,30 @@ public struct Evaluator: Sendable {
             var total = 0.0
             for r in relevant {
                 let s = score(Int(r))
-                let below = Self.countBelow(negatives, s), notAbove = Self.countBelow(negatives, s.nextUp)
+                let below = Self.countBelow(negatives, s)
+                let notAbove = Self.countBelow(negatives, s.nextUp)
                 total += Double(below) + 0.5 * Double(notAbove - below)
             }
             out.auc = total / Double(relevant.count * negatives.count)
         }
         // Intra-list diversity of the top-K list.
         if top.count > 1 {
-            var cat = 0.0, emb = 0.0, pairs = 0.0
+            var cat = 0.0
+            var emb = 0.0
+            var pairs = 0.0
             for a in 0..<top.count {
                 for b in (a + 1)..<top.count {
-                    let i = top[a], j = top[b]
+                    let i = top[a]
+                    let j = top[b]
                     if !categories.isEmpty { cat += categories[i] == categories[j] ? 0 : 1 }
-                    var dot: Float = 0, ni: Float = 0, nj: Float = 0
-                    for f in 0..<d { dot += shared[i * d + f] * shared[j * d + f]; ni += shared[i * d + f] * shared[i * d + f]; nj += shared[j * d + f] * shared[j * d + f] }
+                    var dot: Float = 0
+                    var ni: Float = 0
+                    var nj: Float = 0
+                    for f in 0..<d {
+                        dot += shared[i * d + f] * shared[j * d + f]
+                        ni += shared[i * d + f] * shared[i * d + f]
+                        nj += shared[j * d + f] * shared[j * d + f]
+                    }
                     emb += ni > 0 && nj > 0 ? 1 - Double(dot / (ni.squareRoot() * nj.squareRoot())) : 1
                     pairs += 1
                 }
@@ -137,13 +178,19 @@ public struct Evaluator: Sendable {
             for it in test.items { rated[Int(it)] = true }
             let unrated = (0..<items).filter { !rated[$0] }
             var rng = Seeds.rng(seed, "eval.negatives", UInt64(device))
-            var h = 0.0, n = 0.0
+            var h = 0.0
+            var n = 0.0
             for r in relevant.sorted() {
                 let m = min(sampledNegatives, unrated.count)
                 let s = score(Int(r))
                 var rank = 0
-                for idx in rng.sampleWithoutReplacement(m, from: unrated.count) where score(unrated[idx]) >= s { rank += 1 }
-                if rank < k { h += 1; n += 1 / _log2(Double(rank) + 2) }
+                for idx in rng.sampleWithoutReplacement(m, from: unrated.count) where score(unrated[idx]) >= s {
+                    rank += 1
+                }
+                if rank < k {
+                    h += 1
+                    n += 1 / _log2(Double(rank) + 2)
+                }
             }
             out.sampledHit = h / Double(relevant.count)
             out.sampledNdcg = n / Double(relevant.count)
@@ -153,8 +200,12 @@ public struct Evaluator: Sendable {
 
     /// Number of elements of a sorted array strictly below x.
     static func countBelow(_ sorted: [Float], _ x: Float) -> Int {
-        var lo = 0, hi = sorted.count
-        while lo < hi { let mid = (lo + hi) / 2; if sorted[mid] < x { lo = mid + 1 } else { hi = mid } }
+        var lo = 0
+        var hi = sorted.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if sorted[mid] < x { lo = mid + 1 } else { hi = mid }
+        }
         return lo
     }
 
@@ -171,7 +222,10 @@ public struct Evaluator: Sendable {
             while pos > 0 && val[pos - 1] < s { pos -= 1 }
             idx.insert(i, at: pos)
             val.insert(s, at: pos)
-            if val.count > k { idx.removeLast(); val.removeLast() }
+            if val.count > k {
+                idx.removeLast()
+                val.removeLast()
+            }
         }
         return idx
     }
@@ -208,7 +262,9 @@ public struct EvaluationSummary: Sendable, Equatable, Codable {
         hitRate = ranked.isEmpty ? .nan : ranked.reduce(0.0) { $0 + $1.hit } / Double(ranked.count)
         ndcg = ranked.isEmpty ? .nan : ranked.reduce(0.0) { $0 + $1.ndcg } / Double(ranked.count)
         let per = withData.map(\.rmse).sorted()
-        deviceRMSE = [0.1, 0.5, 0.9].map { q in per.isEmpty ? .nan : per[min(per.count - 1, Int(q * Double(per.count - 1) + 0.5))] }
+        deviceRMSE = [0.1, 0.5, 0.9].map { q in
+            per.isEmpty ? .nan : per[min(per.count - 1, Int(q * Double(per.count - 1) + 0.5))]
+        }
         if !ranked.isEmpty {
             let n = Double(ranked.count)
             recall = ranked.reduce(0.0) { $0 + $1.recall } / n

@@ -47,7 +47,13 @@ public protocol RecommenderModel: Sendable {
 
     /// One round of local training on a device: returns the weighted delta of the layout and
     /// its weights (`LocalUpdate`), and updates `personal` in place.
-    func train(_ device: DeviceData, shared: [Float], personal: inout [Float], round: Int, rng: inout Xoshiro256) -> LocalUpdate
+    func train(
+        _ device: DeviceData,
+        shared: [Float],
+        personal: inout [Float],
+        round: Int,
+        rng: inout Xoshiro256
+    ) -> LocalUpdate
 
     /// Warm evaluation of one device: its test interactions scored against `shared` and its
     /// personal state, by `context.evaluator`.
@@ -89,8 +95,15 @@ public struct EvaluationContext {
     public var negativeTransfer: Bool
     public var initialShared: [Float]
 
-    public init(device: Int, data: DeviceData, shared: [Float], personal: [Float], evaluator: Evaluator,
-                negativeTransfer: Bool = false, initialShared: [Float] = []) {
+    public init(
+        device: Int,
+        data: DeviceData,
+        shared: [Float],
+        personal: [Float],
+        evaluator: Evaluator,
+        negativeTransfer: Bool = false,
+        initialShared: [Float] = []
+    ) {
         self.device = device
         self.data = data
         self.shared = shared
@@ -113,8 +126,15 @@ public struct ColdStartContext {
     /// Ranks the full catalogue, without the popularity baseline.
     public var evaluator: Evaluator
 
-    public init(device: Int, interactions: Interactions, features: [Int32], personal: [Float], shared: [Float],
-                split: ColdStartSplit, evaluator: Evaluator) {
+    public init(
+        device: Int,
+        interactions: Interactions,
+        features: [Int32],
+        personal: [Float],
+        shared: [Float],
+        split: ColdStartSplit,
+        evaluator: Evaluator
+    ) {
         self.device = device
         self.interactions = interactions
         self.features = features
@@ -182,7 +202,16 @@ public struct ModelPrivacyNotes: Sendable {
 extension ColdStartEntry {
     /// One task's sums, from its evaluation.
     public init(task: ColdStartSplit.Task, _ e: DeviceEvaluation) {
-        self.init(device: UInt32(e.device), slot: UInt16(task.slot), count: UInt32(e.count), squaredError: e.squaredError,
-                  absoluteError: e.absoluteError, ranked: e.ranked, hit: e.hit, ndcg: e.ndcg, auc: e.auc)
+        self.init(
+            device: UInt32(e.device),
+            slot: UInt16(task.slot),
+            count: UInt32(e.count),
+            squaredError: e.squaredError,
+            absoluteError: e.absoluteError,
+            ranked: e.ranked,
+            hit: e.hit,
+            ndcg: e.ndcg,
+            auc: e.auc
+        )
     }
 }

@@ -17,7 +17,9 @@ public struct DiscreteGaussian: Sendable, Equatable {
     /// σ² = numerator / denominator, with σ² ≤ 10^16, denominator ≤ 2^20 and numerator ≤ 10^17,
     /// which keeps every intermediate below 2^128.
     public init(sigmaSquaredNumerator sn: UInt128, denominator sd: UInt128 = 1) {
-        precondition(sn > 0 && sd > 0 && sd <= 1 << 20 && sn <= 100_000_000_000_000_000 && sn / sd <= 10_000_000_000_000_000)
+        precondition(
+            sn > 0 && sd > 0 && sd <= 1 << 20 && sn <= 100_000_000_000_000_000 && sn / sd <= 10_000_000_000_000_000
+        )
         sigmaSquaredNumerator = sn
         sigmaSquaredDenominator = sd
         t = Self.isqrt(sn / sd) + 1
@@ -31,7 +33,10 @@ public struct DiscreteGaussian: Sendable, Equatable {
         var k = 20
         while k > 0 && sigmaSquared * Double(UInt64(1) << UInt64(k)) > 1e17 { k -= 1 }
         let sd = UInt128(1) << UInt128(k)
-        self.init(sigmaSquaredNumerator: UInt128((sigmaSquared * Double(UInt64(1) << UInt64(k))).rounded(.up)), denominator: sd)
+        self.init(
+            sigmaSquaredNumerator: UInt128((sigmaSquared * Double(UInt64(1) << UInt64(k))).rounded(.up)),
+            denominator: sd
+        )
     }
 
     public var sigmaSquared: Double { Double(sigmaSquaredNumerator) / Double(sigmaSquaredDenominator) }
@@ -61,11 +66,15 @@ public struct DiscreteGaussian: Sendable, Equatable {
         var k: UInt128 = 1
         if d <= UInt128(UInt64.max) {
             // 64-bit arithmetic while d·k fits (almost always: K rarely passes 3).
-            let n64 = UInt64(n), d64 = UInt64(d)
+            let n64 = UInt64(n)
+            let d64 = UInt64(d)
             var k64: UInt64 = 1
             while true {
                 let (dk, overflow) = d64.multipliedReportingOverflow(by: k64)
-                if overflow { k = UInt128(k64); break }
+                if overflow {
+                    k = UInt128(k64)
+                    break
+                }
                 if r.uniform64(below: dk) >= n64 { return k64 & 1 == 1 }
                 k64 += 1
             }
@@ -93,7 +102,8 @@ public struct DiscreteGaussian: Sendable, Equatable {
     // MARK: Discrete Gaussian (CKS Algorithm 3)
 
     public func sample(using r: inout NoiseRandomness) -> Int64 {
-        let sn = sigmaSquaredNumerator, sd = sigmaSquaredDenominator
+        let sn = sigmaSquaredNumerator
+        let sd = sigmaSquaredDenominator
         while true {
             let y = Self.discreteLaplace(t: t, using: &r)
             // Accept with probability exp(−(|y| − σ²/t)² / (2σ²)) = exp(−(|y|·sd·t − sn)² / (2·sd·t²·sn)).

@@ -32,7 +32,8 @@ public struct DiscretePLD: Sendable {
     /// underflows even when ε is in the hundreds of thousands.
     public func epsilon(delta: Double) -> Double {
         if infinityMass > delta { return .infinity }
-        var a = 0.0, b = 0.0
+        var a = 0.0
+        var b = 0.0
         let decay = exp(-h)
         var i = pmf.count - 1
         while i >= 0 {
@@ -56,12 +57,24 @@ public struct DiscretePLD: Sendable {
     /// up onto the first kept point, the suffix's goes to +∞ (dp_accounting's `_truncate_tails`).
     mutating func truncate(tail τ: Double) {
         guard τ > 0, pmf.count > 1 else { return }
-        var lo = 0, low = 0.0
-        while lo < pmf.count && low + pmf[lo] <= τ / 2 { low += pmf[lo]; lo += 1 }
-        var hi = pmf.count, up = 0.0
-        while hi > 0 && up + pmf[hi - 1] <= τ / 2 { up += pmf[hi - 1]; hi -= 1 }
+        var lo = 0
+        var low = 0.0
+        while lo < pmf.count && low + pmf[lo] <= τ / 2 {
+            low += pmf[lo]
+            lo += 1
+        }
+        var hi = pmf.count
+        var up = 0.0
+        while hi > 0 && up + pmf[hi - 1] <= τ / 2 {
+            up += pmf[hi - 1]
+            hi -= 1
+        }
         hi = max(hi, lo + 1)
-        if lo >= pmf.count { lo = pmf.count - 1; hi = pmf.count; low -= pmf[lo] }
+        if lo >= pmf.count {
+            lo = pmf.count - 1
+            hi = pmf.count
+            low -= pmf[lo]
+        }
         var kept = Array(pmf[lo..<hi])
         kept[0] += low
         infinityMass += pmf[hi...].reduce(0, +)
@@ -72,8 +85,12 @@ public struct DiscretePLD: Sendable {
     /// This PLD composed with another on the same grid (the pmfs convolved).
     public func composed(with other: DiscretePLD, tail τ: Double) -> DiscretePLD {
         precondition(h == other.h, "composing PLDs on different grids")
-        var out = DiscretePLD(h: h, offset: offset + other.offset, pmf: FFT.convolve(pmf, other.pmf),
-                              infinityMass: infinityMass + other.infinityMass - infinityMass * other.infinityMass)
+        var out = DiscretePLD(
+            h: h,
+            offset: offset + other.offset,
+            pmf: FFT.convolve(pmf, other.pmf),
+            infinityMass: infinityMass + other.infinityMass - infinityMass * other.infinityMass
+        )
         out.truncate(tail: τ)
         return out
     }
@@ -101,7 +118,8 @@ public struct DiscretePLD: Sendable {
     /// count-fold composition has at most τ/2 of mass on each side, by the Chernoff bound above.
     func chernoffWindow(_ count: Int, tail τ: Double) -> (lower: Int, upper: Int) {
         let n = pmf.count
-        var lower = 0, upper = (n - 1) * count
+        var lower = 0
+        var upper = (n - 1) * count
         if τ > 0 {
             let logP = pmf.map { $0 > 0 ? log($0) : -Double.infinity }
             for k in -20...20 where k != 0 {
@@ -112,7 +130,11 @@ public struct DiscretePLD: Sendable {
                 for i in 0..<n where logP[i] > -.infinity { s += exp(logP[i] + t * Double(i) - m) }
                 let bound = (Double(count) * (m + log(s)) + log(2 / τ)) / t
                 guard bound.isFinite else { continue }
-                if k > 0 { upper = min(upper, Int(bound.rounded(.up))) } else { lower = max(lower, Int(bound.rounded(.down))) }
+                if k > 0 {
+                    upper = min(upper, Int(bound.rounded(.up)))
+                } else {
+                    lower = max(lower, Int(bound.rounded(.down)))
+                }
             }
         }
         return (lower, upper)

@@ -10,13 +10,20 @@ enum FFT {
         var j = 0
         for i in 1..<n {  // bit-reversal permutation
             var bit = n >> 1
-            while j & bit != 0 { j ^= bit; bit >>= 1 }
+            while j & bit != 0 {
+                j ^= bit
+                bit >>= 1
+            }
             j |= bit
-            if i < j { re.swapAt(i, j); im.swapAt(i, j) }
+            if i < j {
+                re.swapAt(i, j)
+                im.swapAt(i, j)
+            }
         }
         // One twiddle table per transform: w_k = exp(∓2πik/n), k < n/2; stage `len` reads every (n/len)-th.
         let half0 = n / 2
-        var tr = [Double](repeating: 1, count: max(half0, 1)), ti = [Double](repeating: 0, count: max(half0, 1))
+        var tr = [Double](repeating: 1, count: max(half0, 1))
+        var ti = [Double](repeating: 0, count: max(half0, 1))
         let sign = inverse ? 1.0 : -1.0
         for k in 0..<half0 {
             let ang = sign * 2 * Double.pi * Double(k) / Double(n)
@@ -34,12 +41,16 @@ enum FFT {
                             var start = 0
                             while start < n {
                                 for k in 0..<half {
-                                    let a = start + k, b = a + half
-                                    let c = wr[k * stride], s = wi[k * stride]
+                                    let a = start + k
+                                    let b = a + half
+                                    let c = wr[k * stride]
+                                    let s = wi[k * stride]
                                     let xr = r[b] * c - m[b] * s
                                     let xi = r[b] * s + m[b] * c
-                                    r[b] = r[a] - xr; m[b] = m[a] - xi
-                                    r[a] += xr; m[a] += xi
+                                    r[b] = r[a] - xr
+                                    m[b] = m[a] - xi
+                                    r[a] += xr
+                                    m[a] += xi
                                 }
                                 start += len
                             }
@@ -51,7 +62,10 @@ enum FFT {
         }
         if inverse {
             let s = 1 / Double(n)
-            for i in 0..<n { re[i] *= s; im[i] *= s }
+            for i in 0..<n {
+                re[i] *= s
+                im[i] *= s
+            }
         }
     }
 
@@ -67,19 +81,24 @@ enum FFT {
         var n = 1
         while n < length { n <<= 1 }
         precondition(p.count <= n && keep <= n && shift >= 0)
-        var re = p + [Double](repeating: 0, count: n - p.count), im = [Double](repeating: 0, count: n)
+        var re = p + [Double](repeating: 0, count: n - p.count)
+        var im = [Double](repeating: 0, count: n)
         transform(&re, &im, inverse: false)
         re.withUnsafeMutableBufferPointer { r in
             im.withUnsafeMutableBufferPointer { m in
                 for k in 0..<n {
-                    var br = r[k], bi = m[k], ar = 1.0, ai = 0.0
+                    var br = r[k]
+                    var bi = m[k]
+                    var ar = 1.0
+                    var ai = 0.0
                     var e = count
                     while e > 0 {
                         if e & 1 == 1 { (ar, ai) = (ar * br - ai * bi, ar * bi + ai * br) }
                         e >>= 1
                         if e > 0 { (br, bi) = (br * br - bi * bi, 2 * br * bi) }
                     }
-                    r[k] = ar; m[k] = ai
+                    r[k] = ar
+                    m[k] = ai
                 }
             }
         }
@@ -99,14 +118,17 @@ enum FFT {
         }
         var n = 1
         while n < m { n <<= 1 }
-        var ar = a + [Double](repeating: 0, count: n - a.count), ai = [Double](repeating: 0, count: n)
-        var br = b + [Double](repeating: 0, count: n - b.count), bi = [Double](repeating: 0, count: n)
+        var ar = a + [Double](repeating: 0, count: n - a.count)
+        var ai = [Double](repeating: 0, count: n)
+        var br = b + [Double](repeating: 0, count: n - b.count)
+        var bi = [Double](repeating: 0, count: n)
         transform(&ar, &ai, inverse: false)
         transform(&br, &bi, inverse: false)
         for i in 0..<n {
             let r = ar[i] * br[i] - ai[i] * bi[i]
             let im = ar[i] * bi[i] + ai[i] * br[i]
-            ar[i] = r; ai[i] = im
+            ar[i] = r
+            ai[i] = im
         }
         transform(&ar, &ai, inverse: true)
         return Array(ar[0..<m])  // round-off of either sign is kept (see cyclicPower)

@@ -8,7 +8,8 @@ import Darwin
 enum LogMath {
     /// log(exp(a) + exp(b)).
     static func add(_ a: Double, _ b: Double) -> Double {
-        let lo = min(a, b), hi = max(a, b)
+        let lo = min(a, b)
+        let hi = max(a, b)
         if lo == -.infinity { return hi }
         return log1p(exp(lo - hi)) + hi
     }

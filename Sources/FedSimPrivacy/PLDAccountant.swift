@@ -97,7 +97,7 @@ public struct PLDAccountant: Sendable {
         guard count > 0, q > 0, !unbounded else { return }
         let mechanism = SubsampledGaussianPLD(q: q, σ: σ)
         guard σ > 0, let r1 = mechanism.discretised(removal: true, h: h),
-              let a1 = q == 1 ? r1 : mechanism.discretised(removal: false, h: h)
+            let a1 = q == 1 ? r1 : mechanism.discretised(removal: false, h: h)
         else {
             unbounded = true
             remove = nil

@@ -59,12 +59,14 @@ public struct RDPAccountant: Sendable, Equatable {
     }
 
     static func logA(q: Double, sigma: Double, alpha: Double) -> Double {
-        alpha == alpha.rounded() ? logAInt(q: q, sigma: sigma, alpha: Int(alpha)) : logAFrac(q: q, sigma: sigma, alpha: alpha)
+        alpha == alpha.rounded()
+            ? logAInt(q: q, sigma: sigma, alpha: Int(alpha)) : logAFrac(q: q, sigma: sigma, alpha: alpha)
     }
 
     static func logAInt(q: Double, sigma σ: Double, alpha: Int) -> Double {
         var logA = -Double.infinity
-        let log1mq = log1p(-q), logq = log(q)
+        let log1mq = log1p(-q)
+        let logq = log(q)
         for i in 0...alpha {
             let di = Double(i)
             let coef = LogMath.comb(Double(alpha), di) + di * logq + Double(alpha - i) * log1mq
@@ -74,10 +76,13 @@ public struct RDPAccountant: Sendable, Equatable {
     }
 
     static func logAFrac(q: Double, sigma σ: Double, alpha: Double) -> Double {
-        var logA0 = -Double.infinity, logA1 = -Double.infinity
+        var logA0 = -Double.infinity
+        var logA1 = -Double.infinity
         let z0 = σ * σ * log(1 / q - 1) + 0.5
-        let log1mq = log1p(-q), logq = log(q)
-        var lastS0 = -Double.infinity, lastS1 = -Double.infinity
+        let log1mq = log1p(-q)
+        let logq = log(q)
+        var lastS0 = -Double.infinity
+        var lastS1 = -Double.infinity
         for i in 0..<1_000 {
             let di = Double(i)
             let coef = LogMath.comb(alpha, di)
@@ -104,10 +109,15 @@ public struct RDPAccountant: Sendable, Equatable {
         var best = (epsilon: Double.infinity, order: orders.first ?? 0)
         for (a, r) in zip(orders, rdp) {
             let eps: Double
-            if r < 0 { eps = 0 }
-            else if delta * delta + expm1(-r) > 0 { eps = 0 }
-            else if a > 1.01 { eps = r + log1p(-1 / a) - log(delta * a) / (a - 1) }
-            else { eps = .infinity }
+            if r < 0 {
+                eps = 0
+            } else if delta * delta + expm1(-r) > 0 {
+                eps = 0
+            } else if a > 1.01 {
+                eps = r + log1p(-1 / a) - log(delta * a) / (a - 1)
+            } else {
+                eps = .infinity
+            }
             if eps < best.epsilon { best = (eps, a) }
         }
         return (max(0, best.epsilon), best.order)
@@ -115,8 +125,13 @@ public struct RDPAccountant: Sendable, Equatable {
 
     /// The smallest noise multiplier (to 1e-4 relative) that keeps T rounds at rate q within
     /// (ε, δ); nil if even σ = 10⁴ does not.
-    public static func calibrate(epsilon target: Double, delta: Double, rounds: Int, rate q: Double,
-                                 orders: [Double] = defaultOrders) -> Double? {
+    public static func calibrate(
+        epsilon target: Double,
+        delta: Double,
+        rounds: Int,
+        rate q: Double,
+        orders: [Double] = defaultOrders
+    ) -> Double? {
         func eps(_ σ: Double) -> Double {
             var acc = RDPAccountant(orders: orders)
             acc.compose(rate: q, noiseMultiplier: σ, count: rounds)

@@ -36,7 +36,8 @@ struct SubsampledGaussianPLD {
     /// The loss support [ε_lower, ε_upper] after truncating the noise at ±σ·zTrunc (beyond
     /// the shifted component on the sampled side). The same interval length in both directions.
     func lossRange(removal: Bool) -> (lower: Double, upper: Double) {
-        let top = removeLoss(-σ * Self.zTrunc - 1), bottom = removeLoss(σ * Self.zTrunc)
+        let top = removeLoss(-σ * Self.zTrunc - 1)
+        let bottom = removeLoss(σ * Self.zTrunc)
         return removal ? (bottom, top) : (-top, -bottom)
     }
 
@@ -51,8 +52,11 @@ struct SubsampledGaussianPLD {
 
     /// The exact hockey-stick divergence δ(ε) of one round in one direction.
     func delta(_ ε: Double, removal: Bool) -> Double {
-        let s = σ, logq = log(q), log1mq = log1p(-q)
-        let lu: Double, ll: Double  // log P[X ≤ x], log(e^ε·Q[X ≤ x])
+        let s = σ
+        let logq = log(q)
+        let log1mq = log1p(-q)
+        let lu: Double
+        let ll: Double  // log P[X ≤ x], log(e^ε·Q[X ≤ x])
         if removal {
             if q < 1 && ε <= log1mq { return -expm1(ε) }
             // ℓ = log(1 + (e^ε − 1)/q), the loss without subsampling; x = −½ − ℓσ².
@@ -82,9 +86,11 @@ struct SubsampledGaussianPLD {
     func discretised(removal: Bool, h: Double) -> DiscretePLD? {
         let (lo, hi) = lossRange(removal: removal)
         guard lo.isFinite && hi.isFinite else { return nil }
-        let kLo = (lo / h).rounded(.down), kHi = (hi / h).rounded(.up)
+        let kLo = (lo / h).rounded(.down)
+        let kHi = (hi / h).rounded(.up)
         precondition(kHi - kLo < Double(1 << 26), "PLD discretisation \(h) is too fine for q = \(q), σ = \(σ)")
-        let iLo = Int(kLo), n = Int(kHi) - iLo + 1
+        let iLo = Int(kLo)
+        let n = Int(kHi) - iLo + 1
         var d = [Double](repeating: 0, count: n)
         var running = 1.0
         for k in 0..<n {
@@ -92,7 +98,8 @@ struct SubsampledGaussianPLD {
             d[k] = running
         }
         if n == 1 { return DiscretePLD(h: h, offset: iLo, pmf: [1 - d[0]], infinityMass: d[0]) }
-        let em1 = expm1(h), e = exp(h)
+        let em1 = expm1(h)
+        let e = exp(h)
         var p = [Double](repeating: 0, count: n)
         p[0] = 1 - d[0] + (d[1] - d[0]) / em1
         if n > 2 { for k in 1..<(n - 1) { p[k] = ((d[k + 1] - d[k]) - e * (d[k] - d[k - 1])) / em1 } }

@@ -7,21 +7,31 @@ public enum Compare {
 
     public static func rows(_ runs: [RunData], targetRMSE: Double? = nil) -> (header: [String], rows: [[String]]) {
         let k = runs.first?.k ?? 10
-        var header = ["run", "scenario", "seed", "status", "rounds", "rmse", "mae", "hr@\(k)", "ndcg@\(k)", "epsilon", "wall_s", "updates_per_s",
-                      "kB_up_per_update"]
+        var header = [
+            "run", "scenario", "seed", "status", "rounds", "rmse", "mae", "hr@\(k)", "ndcg@\(k)", "epsilon", "wall_s",
+            "updates_per_s",
+            "kB_up_per_update",
+        ]
         if runs.contains(where: { !$0.series("sim_seconds").isEmpty }) { header.append("sim_s") }
         if let targetRMSE { header.append("sim_s_to_rmse_\(format4(targetRMSE, places: 3))") }
         let rows = runs.map { r -> [String] in
             let s = r.summary
             let f = { (key: String) in r.finalValue(key).map { format4($0) } ?? "" }
             let updates = Double(s["device_updates"] as? Int ?? 0)
-            var row = [r.name, r.scenarioName, "\(r.seed)", r.status, "\(s["rounds"] as? Int ?? r.metrics.count)",
-                       f("rmse"), f("mae"), f("hr@\(r.k)"), f("ndcg@\(r.k)"),
-                       (r.privacy?["epsilon"] as? Double).map { format4($0, places: 3) } ?? "",
-                       format4(s["wall_seconds"] as? Double ?? 0, places: 1), format4(s["device_updates_per_second"] as? Double ?? 0, places: 0),
-                       updates > 0 ? format4(Double(s["bytes_received"] as? Int ?? 0) / updates / 1000, places: 1) : ""]
-            if header.contains("sim_s") { row.append(r.series("sim_seconds").last.map { format4($0.y, places: 0) } ?? "") }
-            if let targetRMSE { row.append(timeToTarget(r, targetRMSE).map { format4($0, places: 0) } ?? "not reached") }
+            var row = [
+                r.name, r.scenarioName, "\(r.seed)", r.status, "\(s["rounds"] as? Int ?? r.metrics.count)",
+                f("rmse"), f("mae"), f("hr@\(r.k)"), f("ndcg@\(r.k)"),
+                (r.privacy?["epsilon"] as? Double).map { format4($0, places: 3) } ?? "",
+                format4(s["wall_seconds"] as? Double ?? 0, places: 1),
+                format4(s["device_updates_per_second"] as? Double ?? 0, places: 0),
+                updates > 0 ? format4(Double(s["bytes_received"] as? Int ?? 0) / updates / 1000, places: 1) : "",
+            ]
+            if header.contains("sim_s") {
+                row.append(r.series("sim_seconds").last.map { format4($0.y, places: 0) } ?? "")
+            }
+            if let targetRMSE {
+                row.append(timeToTarget(r, targetRMSE).map { format4($0, places: 0) } ?? "not reached")
+            }
             return row
         }
         return (header, rows)
@@ -42,11 +52,15 @@ public enum Compare {
         case .csv:
             return ([header] + rows).map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
         case .markdown:
-            return "| " + header.joined(separator: " | ") + " |\n|" + header.map { _ in "---" }.joined(separator: "|") + "|\n"
+            return "| " + header.joined(separator: " | ") + " |\n|" + header.map { _ in "---" }.joined(separator: "|")
+                + "|\n"
                 + rows.map { "| " + $0.joined(separator: " | ") + " |" }.joined(separator: "\n") + "\n"
         case .table:
             let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max() ?? 0 }
-            let line = { (r: [String]) in r.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
+            let line = { (r: [String]) in
+                r.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+                    .joined(separator: "  ")
+            }
             return ([line(header)] + rows.map(line)).joined(separator: "\n") + "\n"
         }
     }
@@ -54,22 +68,40 @@ public enum Compare {
     public static func html(_ runs: [RunData]) -> String {
         let k = runs.first?.k ?? 10
         func overlay(_ title: String, _ y: String, _ path: String, markers: Bool = false) -> String {
-            SVGLineChart(title: title, xLabel: "round", yLabel: y, series: runs.map { .init($0.name, $0.series(path)) }, markers: markers).svg()
+            SVGLineChart(
+                title: title,
+                xLabel: "round",
+                yLabel: y,
+                series: runs.map { .init($0.name, $0.series(path)) },
+                markers: markers
+            ).svg()
         }
-        var h = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>FedSim comparison</title><style>\(HTMLReport.style)</style></head><body>"
-        h += "<h1>FedSim comparison of \(runs.count) runs</h1><table><tr>" + rows(runs).header.map { "<th>\(escape($0))</th>" }.joined() + "</tr>"
+        var h =
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>FedSim comparison</title><style>\(HTMLReport.style)</style></head><body>"
+        h +=
+            "<h1>FedSim comparison of \(runs.count) runs</h1><table><tr>"
+            + rows(runs).header.map { "<th>\(escape($0))</th>" }.joined() + "</tr>"
         for r in rows(runs).rows { h += "<tr>" + r.map { "<td>\(escape($0))</td>" }.joined() + "</tr>" }
         h += "</table><div class=\"grid-charts\">"
         h += "<figure>\(overlay("RMSE", "RMSE (rating points)", "eval.rmse", markers: true))</figure>"
         h += "<figure>\(overlay("NDCG@\(k)", "NDCG@\(k)", "eval.ndcg@\(k)", markers: true))</figure>"
         h += "<figure>\(overlay("Training loss", "mean ½e² per example", "train_loss"))</figure>"
-        if runs.contains(where: { !$0.series("privacy.epsilon").isEmpty }) { h += "<figure>\(overlay("Privacy spent", "ε", "privacy.epsilon"))</figure>" }
+        if runs.contains(where: { !$0.series("privacy.epsilon").isEmpty }) {
+            h += "<figure>\(overlay("Privacy spent", "ε", "privacy.epsilon"))</figure>"
+        }
         // Cold start: RMSE against k (or period), one line per run.
         let cold = runs.map { r in (r.name, HTMLReport.coldStartPoints(r, "rmse")) }
         if cold.contains(where: { !$0.1.isEmpty }) {
             let temporal = runs.contains { HTMLReport.coldStart($0).first?["period"] != nil }
-            h += "<figure>" + SVGLineChart(title: "Cold start RMSE", xLabel: temporal ? "period" : "support size k", yLabel: "RMSE",
-                                           series: cold.map { .init($0.0, $0.1) }, markers: true).svg() + "</figure>"
+            h +=
+                "<figure>"
+                + SVGLineChart(
+                    title: "Cold start RMSE",
+                    xLabel: temporal ? "period" : "support size k",
+                    yLabel: "RMSE",
+                    series: cold.map { .init($0.0, $0.1) },
+                    markers: true
+                ).svg() + "</figure>"
         }
         return h + "</div></body></html>\n"
     }
@@ -78,7 +110,11 @@ public enum Compare {
 extension Compare {
     /// Runs grouped by their overrides other than `seed`: mean ± standard deviation over
     /// seeds of RMSE, NDCG@K and ε, as a terminal table and as Markdown.
-    public static func grouped(_ runs: [RunData], overrides: [[String]], targetRMSE: Double? = nil) -> (table: String, markdown: String) {
+    public static func grouped(
+        _ runs: [RunData],
+        overrides: [[String]],
+        targetRMSE: Double? = nil
+    ) -> (table: String, markdown: String) {
         let groups = bySeed(runs, overrides)
         let k = runs.first?.k ?? 10
         func stat(_ v: [Double], _ places: Int) -> String {
@@ -91,11 +127,16 @@ extension Compare {
         var header = ["configuration", "seeds", "rmse", "ndcg@\(k)", "epsilon", "kB_up_per_update"]
         if let targetRMSE { header.append("sim_s_to_rmse_\(format4(targetRMSE, places: 3))") }
         // Beyond accuracy, when the runs evaluated it (final evaluation).
-        func finalEval(_ r: RunData) -> [String: Any]? { r.metrics.last(where: { $0["eval"] != nil })?["eval"] as? [String: Any] }
+        func finalEval(_ r: RunData) -> [String: Any]? {
+            r.metrics.last(where: { $0["eval"] != nil })?["eval"] as? [String: Any]
+        }
         let beyond = runs.contains { finalEval($0)?["coverage@\(k)"] != nil }
         let transfer = runs.contains { finalEval($0)?["negative_transfer"] != nil }
         let serendipity = runs.contains { finalEval($0)?["serendipity@\(k)"] != nil }
-        if beyond { header += ["coverage@\(k)", "gini_exposure@\(k)", "novelty@\(k)"] + (serendipity ? ["serendipity@\(k)"] : []) }
+        if beyond {
+            header +=
+                ["coverage@\(k)", "gini_exposure@\(k)", "novelty@\(k)"] + (serendipity ? ["serendipity@\(k)"] : [])
+        }
         if transfer { header += ["worse_than_local_only", "worse_than_global"] }
         func baseline(_ r: RunData, _ name: String, _ key: String) -> Double? {
             ((finalEval(r)?["baselines"] as? [String: Any])?[name] as? [String: Any])?[key] as? Double
@@ -103,25 +144,45 @@ extension Compare {
         let baselines = runs.contains { finalEval($0)?["baselines"] != nil }
         if baselines { header += ["global_mean_rmse", "popularity_ndcg@\(k)"] }
         let rows = groups.map { g -> [String] in
-            var row = [g.key.isEmpty ? "(base)" : g.key, "\(g.runs.count)",
-                       stat(g.runs.compactMap { $0.finalValue("rmse") }, 4), stat(g.runs.compactMap { $0.finalValue("ndcg@\(k)") }, 4),
-                       stat(g.runs.compactMap { $0.privacy?["epsilon"] as? Double }, 3),
-                       stat(g.runs.compactMap { r in
-                           let u = Double(r.summary["device_updates"] as? Int ?? 0)
-                           return u > 0 ? Double(r.summary["bytes_received"] as? Int ?? 0) / u / 1000 : nil
-                       }, 1)]
+            var row = [
+                g.key.isEmpty ? "(base)" : g.key, "\(g.runs.count)",
+                stat(g.runs.compactMap { $0.finalValue("rmse") }, 4),
+                stat(g.runs.compactMap { $0.finalValue("ndcg@\(k)") }, 4),
+                stat(g.runs.compactMap { $0.privacy?["epsilon"] as? Double }, 3),
+                stat(
+                    g.runs.compactMap { r in
+                        let u = Double(r.summary["device_updates"] as? Int ?? 0)
+                        return u > 0 ? Double(r.summary["bytes_received"] as? Int ?? 0) / u / 1000 : nil
+                    },
+                    1
+                ),
+            ]
             if let targetRMSE {
                 let times = g.runs.map { timeToTarget($0, targetRMSE) }
-                row.append(times.contains(where: { $0 == nil }) ? "not reached by \(times.filter { $0 == nil }.count)" : stat(times.compactMap { $0 }, 0))
+                row.append(
+                    times.contains(where: { $0 == nil })
+                        ? "not reached by \(times.filter { $0 == nil }.count)" : stat(times.compactMap { $0 }, 0)
+                )
             }
             if beyond {
-                for key in ["coverage@\(k)", "gini_exposure@\(k)", "novelty@\(k)"] + (serendipity ? ["serendipity@\(k)"] : []) {
+                for key in ["coverage@\(k)", "gini_exposure@\(k)", "novelty@\(k)"]
+                    + (serendipity ? ["serendipity@\(k)"] : [])
+                {
                     row.append(stat(g.runs.compactMap { finalEval($0)?[key] as? Double }, 3))
                 }
             }
             if transfer {
                 for key in ["federation_worse_than_local_only", "personalization_worse_than_global"] {
-                    row.append(stat(g.runs.compactMap { ((finalEval($0)?["negative_transfer"] as? [String: Any])?[key] as? [String: Any])?["share"] as? Double }, 3))
+                    row.append(
+                        stat(
+                            g.runs.compactMap {
+                                ((finalEval($0)?["negative_transfer"] as? [String: Any])?[key] as? [String: Any])?[
+                                    "share"
+                                ] as? Double
+                            },
+                            3
+                        )
+                    )
                 }
             }
             if baselines {
@@ -135,17 +196,24 @@ extension Compare {
         // Cold start: one column per support size k (or period), RMSE and NDCG@K.
         let slots = HTMLReport.coldStart
         if let first = runs.first(where: { !slots($0).isEmpty }) {
-            let names = slots(first).map { ($0["k"] as? Int).map { "k=\($0)" } ?? "period \($0["period"] as? Int ?? 0)" }
+            let names = slots(first).map {
+                ($0["k"] as? Int).map { "k=\($0)" } ?? "period \($0["period"] as? Int ?? 0)"
+            }
             // One table per metric: a row per configuration, a column per slot of `list`.
-            func slotTable(_ title: String, _ columns: [String], _ list: (RunData) -> [[String: Any]], _ metric: String) {
+            func slotTable(_ title: String, _ columns: [String], _ list: (RunData) -> [[String: Any]], _ metric: String)
+            {
                 let rs = groups.map { g -> [String] in
-                    [g.key.isEmpty ? "(base)" : g.key] + columns.indices.map { i in
-                        stat(g.runs.compactMap { r -> Double? in
-                            let s = list(r)
-                            guard i < s.count, let v = s[i][metric] as? Double, v.isFinite else { return nil }
-                            return v
-                        }, 4)
-                    }
+                    [g.key.isEmpty ? "(base)" : g.key]
+                        + columns.indices.map { i in
+                            stat(
+                                g.runs.compactMap { r -> Double? in
+                                    let s = list(r)
+                                    guard i < s.count, let v = s[i][metric] as? Double, v.isFinite else { return nil }
+                                    return v
+                                },
+                                4
+                            )
+                        }
                 }
                 let (t, m) = render([title] + columns, rs)
                 table += "\n" + t
@@ -158,7 +226,9 @@ extension Compare {
             func thirds(_ r: RunData) -> [[String: Any]] { r.summary["cold_start_thirds"] as? [[String: Any]] ?? [] }
             let temporal = runs.contains(where: { !thirds($0).isEmpty })
             if temporal {
-                for metric in primary == "rmse" ? ["auc", "rmse"] : ["auc"] { slotTable("temporal \(metric)", ["early", "middle", "late"], thirds, metric) }
+                for metric in primary == "rmse" ? ["auc", "rmse"] : ["auc"] {
+                    slotTable("temporal \(metric)", ["early", "middle", "late"], thirds, metric)
+                }
             }
             // Each configuration against the first, paired by seed (same split, same new users):
             // the seed-to-seed spread of the difference, not of each RMSE.
@@ -171,13 +241,16 @@ extension Compare {
                         return v
                     }
                     let rs = groups.dropFirst().map { g -> [String] in
-                        [g.key] + columns.indices.map { i in
-                            let d = zip(g.runs, g.seeds).compactMap { r, seed -> Double? in
-                                guard let j = base.seeds.firstIndex(of: seed), let a = value(r, i), let b = value(base.runs[j], i) else { return nil }
-                                return a - b
+                        [g.key]
+                            + columns.indices.map { i in
+                                let d = zip(g.runs, g.seeds).compactMap { r, seed -> Double? in
+                                    guard let j = base.seeds.firstIndex(of: seed), let a = value(r, i),
+                                        let b = value(base.runs[j], i)
+                                    else { return nil }
+                                    return a - b
+                                }
+                                return stat(d, 4) + confidence(d)
                             }
-                            return stat(d, 4) + confidence(d)
-                        }
                     }
                     let (t, m) = render(["\(title) vs \(base.key.isEmpty ? "(base)" : base.key)"] + columns, rs)
                     table += "\n" + t
@@ -186,7 +259,8 @@ extension Compare {
                 deltaTable(names, slots, "Δ \(primary)")
                 if temporal && primary == "auc" { deltaTable(["early", "middle", "late"], thirds, "Δ temporal auc") }
                 let sense = primary == "rmse" ? "negative = lower RMSE" : "positive = higher AUC"
-                md += "\n(cold start: mean ± standard deviation over seeds; Δ paired by seed, \(sense) than the first row, [95% confidence interval of the mean Δ, Student t])\n"
+                md +=
+                    "\n(cold start: mean ± standard deviation over seeds; Δ paired by seed, \(sense) than the first row, [95% confidence interval of the mean Δ, Student t])\n"
             }
         }
         return (table, md)
@@ -195,18 +269,25 @@ extension Compare {
     /// The cold-start metric runs are compared by: RMSE when any run has one, else AUC (click
     /// models predict no ratings).
     public static func coldStartMetric(_ runs: [RunData]) -> String {
-        let rated = runs.contains { r in HTMLReport.coldStart(r).contains { ($0["rmse"] as? Double)?.isFinite == true } }
+        let rated = runs.contains { r in HTMLReport.coldStart(r).contains { ($0["rmse"] as? Double)?.isFinite == true }
+        }
         return rated ? "rmse" : "auc"
     }
 
     /// Runs grouped by their overrides other than `seed=`, in first-seen order, with each
     /// run's seed override (to pair runs across groups).
-    static func bySeed(_ runs: [RunData], _ overrides: [[String]]) -> [(key: String, runs: [RunData], seeds: [String])] {
+    static func bySeed(_ runs: [RunData], _ overrides: [[String]]) -> [(key: String, runs: [RunData], seeds: [String])]
+    {
         var groups: [(key: String, runs: [RunData], seeds: [String])] = []
         for (r, o) in zip(runs, overrides) {
             let key = o.filter { !$0.hasPrefix("seed=") }.joined(separator: " ")
             let seed = o.first { $0.hasPrefix("seed=") } ?? ""
-            if let i = groups.firstIndex(where: { $0.key == key }) { groups[i].runs.append(r); groups[i].seeds.append(seed) } else { groups.append((key, [r], [seed])) }
+            if let i = groups.firstIndex(where: { $0.key == key }) {
+                groups[i].runs.append(r)
+                groups[i].seeds.append(seed)
+            } else {
+                groups.append((key, [r], [seed]))
+            }
         }
         return groups
     }
@@ -221,7 +302,8 @@ extension Compare {
         let temporal = slots(first).first?["period"] != nil
         let metric = coldStartMetric(runs)
         let series = groups.map { g -> SVGLineChart.Series in
-            var points: [(x: Double, y: Double)] = [], band: [(x: Double, low: Double, high: Double)] = []
+            var points: [(x: Double, y: Double)] = []
+            var band: [(x: Double, low: Double, high: Double)] = []
             for (i, x) in xs.enumerated() {
                 let v = g.runs.compactMap { r -> Double? in
                     let s = slots(r)
@@ -235,8 +317,13 @@ extension Compare {
             }
             return .init(g.key.isEmpty ? "(base)" : g.key, points, band: band)
         }
-        return SVGLineChart(title: title, xLabel: temporal ? "period" : "support size k", yLabel: "\(metric.uppercased()) (95% CI)",
-                            series: series, markers: true).svg()
+        return SVGLineChart(
+            title: title,
+            xLabel: temporal ? "period" : "support size k",
+            yLabel: "\(metric.uppercased()) (95% CI)",
+            series: series,
+            markers: true
+        ).svg()
     }
 
     /// Cold-start RMSE of each configuration minus the first one's, paired by seed, against k:
@@ -251,15 +338,19 @@ extension Compare {
             guard i < s.count, let y = s[i][metric] as? Double, y.isFinite else { return nil }
             return y
         }
-        guard groups.count > 1, groups[0].seeds.allSatisfy({ !$0.isEmpty }), let first = runs.first(where: { !slots($0).isEmpty }) else { return nil }
+        guard groups.count > 1, groups[0].seeds.allSatisfy({ !$0.isEmpty }),
+            let first = runs.first(where: { !slots($0).isEmpty })
+        else { return nil }
         let xs = slots(first).map { Double(($0["k"] ?? $0["period"]) as? Int ?? 0) }
         let temporal = slots(first).first?["period"] != nil
         let base = groups[0]
         let series = groups.dropFirst().map { g -> SVGLineChart.Series in
-            var points: [(x: Double, y: Double)] = [], band: [(x: Double, low: Double, high: Double)] = []
+            var points: [(x: Double, y: Double)] = []
+            var band: [(x: Double, low: Double, high: Double)] = []
             for (i, x) in xs.enumerated() {
                 let d = zip(g.runs, g.seeds).compactMap { r, seed -> Double? in
-                    guard let j = base.seeds.firstIndex(of: seed), let a = value(r, i), let b = value(base.runs[j], i) else { return nil }
+                    guard let j = base.seeds.firstIndex(of: seed), let a = value(r, i), let b = value(base.runs[j], i)
+                    else { return nil }
                     return a - b
                 }
                 guard !d.isEmpty else { continue }
@@ -269,17 +360,25 @@ extension Compare {
             }
             return .init(g.key, points, band: band)
         }
-        return SVGLineChart(title: title, xLabel: temporal ? "period" : "support size k",
-                            yLabel: "Δ \(metric.uppercased()) (95% CI)", series: series,
-                            references: [.init(y: 0, label: "= \(base.key)")], markers: true).svg()
+        return SVGLineChart(
+            title: title,
+            xLabel: temporal ? "period" : "support size k",
+            yLabel: "Δ \(metric.uppercased()) (95% CI)",
+            series: series,
+            references: [.init(y: 0, label: "= \(base.key)")],
+            markers: true
+        ).svg()
     }
 
     /// Mean and the half-width of its two-sided 95% confidence interval (Student t); 0 for one value.
     static func meanAndHalfWidth(_ v: [Double]) -> (Double, Double) {
-        let n = Double(v.count), m = v.reduce(0, +) / n
+        let n = Double(v.count)
+        let m = v.reduce(0, +) / n
         guard v.count >= 2 else { return (m, 0) }
-        let t95: [Double] = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-                             2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+        let t95: [Double] = [
+            12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+            2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+        ]
         let sd = (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / (n - 1)).squareRoot()
         return (m, t95[min(v.count - 2, t95.count - 1)] * sd / n.squareRoot())
     }
@@ -293,9 +392,14 @@ extension Compare {
 
     static func render(_ header: [String], _ rows: [[String]]) -> (table: String, markdown: String) {
         let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max() ?? 0 }
-        let line = { (r: [String]) in r.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
+        let line = { (r: [String]) in
+            r.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(
+                separator: "  "
+            )
+        }
         let table = ([line(header)] + rows.map(line)).joined(separator: "\n") + "\n"
-        let md = "| " + header.joined(separator: " | ") + " |\n|" + header.map { _ in "---" }.joined(separator: "|") + "|\n"
+        let md =
+            "| " + header.joined(separator: " | ") + " |\n|" + header.map { _ in "---" }.joined(separator: "|") + "|\n"
             + rows.map { "| " + $0.joined(separator: " | ") + " |" }.joined(separator: "\n") + "\n"
         return (table, md)
     }
@@ -303,7 +407,8 @@ extension Compare {
     /// Replaces the text between `<!-- NAME:begin -->` and `<!-- NAME:end -->` (appending the
     /// section when the markers are missing).
     public static func replaceSection(named name: String, in file: String, with text: String) throws {
-        let begin = "<!-- \(name):begin -->", end = "<!-- \(name):end -->"
+        let begin = "<!-- \(name):begin -->"
+        let end = "<!-- \(name):end -->"
         var doc = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
         if let b = doc.range(of: begin), let e = doc.range(of: end), b.upperBound <= e.lowerBound {
             doc.replaceSubrange(b.upperBound..<e.lowerBound, with: "\n" + text + "\n")

@@ -19,53 +19,133 @@ public enum HTMLReport {
     public static func charts(_ run: RunData) -> [(svg: String, caption: String)] {
         var out: [(String, String)] = []
         let k = run.k
-        let errors = SVGLineChart(title: "Held-out rating error", xLabel: "round", yLabel: "error (rating points)",
-                                  series: [.init("RMSE", run.series("eval.rmse")), .init("MAE", run.series("eval.mae"), dashed: true)],
-                                  markers: true)
-        out.append((errors.svg(), "Example-weighted over all evaluated devices, each with its own personal parameters (docs/metrics.md)."))
-        let ranking = SVGLineChart(title: "Full-ranking quality", xLabel: "round", yLabel: "metric (0–1)",
-                                   series: [.init("HR@\(k)", run.series("eval.hr@\(k)")), .init("NDCG@\(k)", run.series("eval.ndcg@\(k)"), dashed: true)],
-                                   markers: true)
-        out.append((ranking.svg(), "Mean over devices with a relevant held-out item; every unrated item is a candidate."))
-        let loss = SVGLineChart(title: "Training loss", xLabel: "round", yLabel: "mean ½e² per example", series: [.init("train loss", run.series("train_loss"))])
-        out.append((loss.svg(), "Example-weighted mean of the devices' last local epoch (read from the secure sum under secure aggregation)."))
+        let errors = SVGLineChart(
+            title: "Held-out rating error",
+            xLabel: "round",
+            yLabel: "error (rating points)",
+            series: [.init("RMSE", run.series("eval.rmse")), .init("MAE", run.series("eval.mae"), dashed: true)],
+            markers: true
+        )
+        out.append(
+            (
+                errors.svg(),
+                "Example-weighted over all evaluated devices, each with its own personal parameters (docs/metrics.md)."
+            )
+        )
+        let ranking = SVGLineChart(
+            title: "Full-ranking quality",
+            xLabel: "round",
+            yLabel: "metric (0–1)",
+            series: [
+                .init("HR@\(k)", run.series("eval.hr@\(k)")),
+                .init("NDCG@\(k)", run.series("eval.ndcg@\(k)"), dashed: true),
+            ],
+            markers: true
+        )
+        out.append(
+            (ranking.svg(), "Mean over devices with a relevant held-out item; every unrated item is a candidate.")
+        )
+        let loss = SVGLineChart(
+            title: "Training loss",
+            xLabel: "round",
+            yLabel: "mean ½e² per example",
+            series: [.init("train loss", run.series("train_loss"))]
+        )
+        out.append(
+            (
+                loss.svg(),
+                "Example-weighted mean of the devices' last local epoch (read from the secure sum under secure aggregation)."
+            )
+        )
         if !run.series("privacy.epsilon").isEmpty {
             let delta = (run.privacy?["delta"] as? Double).map { "\($0)" } ?? "δ"
-            let eps = SVGLineChart(title: "Privacy spent", xLabel: "round", yLabel: "ε at δ = \(delta)",
-                                   series: [.init("ε (RDP accountant)", run.series("privacy.epsilon"))],
-                                   references: run.budget > 0 ? [.init(y: run.budget, label: "budget ε = \(run.budget)")] : [])
-            out.append((eps.svg(), "User-level (ε, δ) of the shared model after each round; the run stops before a round that would exceed the budget."))
+            let eps = SVGLineChart(
+                title: "Privacy spent",
+                xLabel: "round",
+                yLabel: "ε at δ = \(delta)",
+                series: [.init("ε (RDP accountant)", run.series("privacy.epsilon"))],
+                references: run.budget > 0 ? [.init(y: run.budget, label: "budget ε = \(run.budget)")] : []
+            )
+            out.append(
+                (
+                    eps.svg(),
+                    "User-level (ε, δ) of the shared model after each round; the run stops before a round that would exceed the budget."
+                )
+            )
         }
-        var devices: [SVGLineChart.Series] = [.init("sampled", run.series("sampled")), .init("finished", run.series("finished"))]
+        var devices: [SVGLineChart.Series] = [
+            .init("sampled", run.series("sampled")), .init("finished", run.series("finished")),
+        ]
         let lost = run.metrics.compactMap { l -> (x: Double, y: Double)? in
             guard let r = l["round"] as? Int else { return nil }
             let n = ["dropped", "failed", "timed_out"].compactMap { l[$0] as? Int }.reduce(0, +)
             return (Double(r), Double(n))
         }
         devices.append(.init("dropped, failed or timed out", lost, dashed: true))
-        if !run.series("fleet.missed_deadline").isEmpty, run.series("fleet.missed_deadline").contains(where: { $0.y > 0 }) {
+        if !run.series("fleet.missed_deadline").isEmpty,
+            run.series("fleet.missed_deadline").contains(where: { $0.y > 0 })
+        {
             devices.append(.init("missed the simulated deadline", run.series("fleet.missed_deadline"), dashed: true))
         }
-        out.append((SVGLineChart(title: "Devices per round", xLabel: "round", yLabel: "devices", series: devices).svg(),
-                    "Sampled devices, devices whose update counted, and those lost (client process gone, failure, wall-clock deadline)."))
+        out.append(
+            (
+                SVGLineChart(title: "Devices per round", xLabel: "round", yLabel: "devices", series: devices).svg(),
+                "Sampled devices, devices whose update counted, and those lost (client process gone, failure, wall-clock deadline)."
+            )
+        )
         if !run.deviceRMSE.isEmpty {
-            out.append((SVGHistogram(title: "Per-device RMSE, final evaluation", xLabel: "device RMSE (rating points)", values: run.deviceRMSE).svg(),
-                        "Distribution over the \(run.deviceRMSE.count) evaluated devices (device-metrics.csv)."))
+            out.append(
+                (
+                    SVGHistogram(
+                        title: "Per-device RMSE, final evaluation",
+                        xLabel: "device RMSE (rating points)",
+                        values: run.deviceRMSE
+                    ).svg(),
+                    "Distribution over the \(run.deviceRMSE.count) evaluated devices (device-metrics.csv)."
+                )
+            )
         }
         let stages = ["advertise", "share", "masked", "unmask"]
         if run.metrics.contains(where: { $0["secagg"] != nil }) {
             let s = stages.map { st in SVGLineChart.Series(st, run.series("secagg.stages.\(st).seconds")) }
-            out.append((SVGLineChart(title: "Time per secure-aggregation stage", xLabel: "round", yLabel: "seconds (wall clock)", series: s).svg(),
-                        "Wall time of each SecAgg+ stage at the coordinator; training happens inside the share stage."))
+            out.append(
+                (
+                    SVGLineChart(
+                        title: "Time per secure-aggregation stage",
+                        xLabel: "round",
+                        yLabel: "seconds (wall clock)",
+                        series: s
+                    ).svg(),
+                    "Wall time of each SecAgg+ stage at the coordinator; training happens inside the share stage."
+                )
+            )
         } else {
-            out.append((SVGLineChart(title: "Round time", xLabel: "round", yLabel: "seconds (wall clock)", series: [.init("round", run.series("round_seconds"))]).svg(),
-                        "Wall time per round, evaluation included."))
+            out.append(
+                (
+                    SVGLineChart(
+                        title: "Round time",
+                        xLabel: "round",
+                        yLabel: "seconds (wall clock)",
+                        series: [.init("round", run.series("round_seconds"))]
+                    ).svg(),
+                    "Wall time per round, evaluation included."
+                )
+            )
         }
         if let cold = coldStartChart(run) { out.append(cold) }
-        let up = run.increments("bytes_received").map { ($0.x, $0.y / 1e6) }, down = run.increments("bytes_sent").map { ($0.x, $0.y / 1e6) }
-        out.append((SVGLineChart(title: "Bytes on the coordinator's socket", xLabel: "round", yLabel: "MB per round",
-                                 series: [.init("received (up)", up), .init("sent (down)", down, dashed: true)]).svg(),
-                    "Frame bytes per round, both directions."))
+        let up = run.increments("bytes_received").map { ($0.x, $0.y / 1e6) }
+        let down = run.increments("bytes_sent").map { ($0.x, $0.y / 1e6) }
+        out.append(
+            (
+                SVGLineChart(
+                    title: "Bytes on the coordinator's socket",
+                    xLabel: "round",
+                    yLabel: "MB per round",
+                    series: [.init("received (up)", up), .init("sent (down)", down, dashed: true)]
+                ).svg(),
+                "Frame bytes per round, both directions."
+            )
+        )
         return out
     }
 
@@ -73,26 +153,61 @@ public enum HTMLReport {
         var rows: [(String, String)] = []
         let s = run.summary
         rows.append(("scenario", "\(run.scenarioName) (seed \(run.seed))"))
-        rows.append(("status", run.status + ((s["stopped_early"] as? String).map { " — \($0)" } ?? "") + ((s["error"] as? String).map { " — \($0)" } ?? "")))
-        rows.append(("rounds", "\(s["rounds"] as? Int ?? run.metrics.count)" + ((s["resumed_after_round"] as? Int).map { " (resumed after round \($0))" } ?? "")))
-        rows.append(("device updates", "\(s["device_updates"] as? Int ?? 0) (\(format4(s["device_updates_per_second"] as? Double ?? 0, places: 0)) per second)"))
+        rows.append(
+            (
+                "status",
+                run.status + ((s["stopped_early"] as? String).map { " — \($0)" } ?? "")
+                    + ((s["error"] as? String).map { " — \($0)" } ?? "")
+            )
+        )
+        rows.append(
+            (
+                "rounds",
+                "\(s["rounds"] as? Int ?? run.metrics.count)"
+                    + ((s["resumed_after_round"] as? Int).map { " (resumed after round \($0))" } ?? "")
+            )
+        )
+        rows.append(
+            (
+                "device updates",
+                "\(s["device_updates"] as? Int ?? 0) (\(format4(s["device_updates_per_second"] as? Double ?? 0, places: 0)) per second)"
+            )
+        )
         rows.append(("wall time", format4(s["wall_seconds"] as? Double ?? 0, places: 1) + " s"))
         let k = run.k
         let f = { (key: String) in run.finalValue(key).map { format4($0) } ?? "n/a" }
-        rows.append(("final", "RMSE \(f("rmse")) · MAE \(f("mae")) · HR@\(k) \(f("hr@\(k)")) · NDCG@\(k) \(f("ndcg@\(k)"))"))
+        rows.append(
+            ("final", "RMSE \(f("rmse")) · MAE \(f("mae")) · HR@\(k) \(f("hr@\(k)")) · NDCG@\(k) \(f("ndcg@\(k)"))")
+        )
         if let p = run.privacy {
             let noise = p["noise"] as? String ?? "?"
-            rows.append(("privacy", "ε = \(format4(p["epsilon"] as? Double ?? .nan, places: 3)) at δ = \(p["delta"] ?? "?") (\(p["mechanism"] ?? "?"), RDP accountant, order \(p["rdp_order"] ?? "?")); noise \(noise)"))
+            rows.append(
+                (
+                    "privacy",
+                    "ε = \(format4(p["epsilon"] as? Double ?? .nan, places: 3)) at δ = \(p["delta"] ?? "?") (\(p["mechanism"] ?? "?"), RDP accountant, order \(p["rdp_order"] ?? "?")); noise \(noise)"
+                )
+            )
         } else {
             rows.append(("privacy", "no differential privacy (the model and metrics are not private)"))
         }
         if let part = s["participation"] as? [String: Any] {
-            rows.append(("participation", "\(part["devices"] ?? "?") devices; never selected \(part["never_selected"] ?? "?"), never finished \(part["never_finished"] ?? "?"); Gini of finished counts \(format4(part["gini_finished"] as? Double ?? 0, places: 3))"))
+            rows.append(
+                (
+                    "participation",
+                    "\(part["devices"] ?? "?") devices; never selected \(part["never_selected"] ?? "?"), never finished \(part["never_finished"] ?? "?"); Gini of finished counts \(format4(part["gini_finished"] as? Double ?? 0, places: 3))"
+                )
+            )
         }
         if let e = lastEval(run), let b = e["baselines"] as? [String: Any] {
             var parts: [String] = []
-            if let g = b["global_mean"] as? [String: Any] { parts.append("global mean RMSE \(format4(g["rmse"] as? Double ?? .nan))") }
-            if let p = b["popularity"] as? [String: Any] { parts.append("popularity HR@\(k) \(format4(p["hr@\(k)"] as? Double ?? .nan)) · NDCG@\(k) \(format4(p["ndcg@\(k)"] as? Double ?? .nan))") }
+            if let g = b["global_mean"] as? [String: Any] {
+                parts.append("global mean RMSE \(format4(g["rmse"] as? Double ?? .nan))")
+            }
+            if let p = b["popularity"] as? [String: Any] {
+                parts.append(
+                    "popularity HR@\(k) \(format4(p["hr@\(k)"] as? Double ?? .nan)) · NDCG@\(k) \(format4(p["ndcg@\(k)"] as? Double ?? .nan))"
+                )
+            }
             if let sd = e["serendipity@\(k)"] as? Double { parts.append("serendipity@\(k) \(format4(sd))") }
             if !parts.isEmpty { rows.append(("baselines", parts.joined(separator: " · "))) }
         }
@@ -100,11 +215,17 @@ public enum HTMLReport {
         if !cold.isEmpty {
             let how = s["cold_start_protocol"] as? [String: Any]
             let metric = Compare.coldStartMetric([run])  // click models: AUC, they predict no ratings
-            rows.append(("cold start", "\(how?["protocol"] as? String ?? "?"), \(how?["initialisation"] as? String ?? "?"); \(metric.uppercased()) / NDCG@\(k): "
-                + cold.map { o in
-                    let slot = (o["k"] as? Int).map { "k=\($0)" } ?? "p\(o["period"] as? Int ?? 0)"
-                    return "\(slot) \(format4(o[metric] as? Double ?? .nan)) / \(format4(o["ndcg@\(k)"] as? Double ?? .nan, places: 3))"
-                }.joined(separator: " · ")))
+            rows.append(
+                (
+                    "cold start",
+                    "\(how?["protocol"] as? String ?? "?"), \(how?["initialisation"] as? String ?? "?"); \(metric.uppercased()) / NDCG@\(k): "
+                        + cold.map { o in
+                            let slot = (o["k"] as? Int).map { "k=\($0)" } ?? "p\(o["period"] as? Int ?? 0)"
+                            return
+                                "\(slot) \(format4(o[metric] as? Double ?? .nan)) / \(format4(o["ndcg@\(k)"] as? Double ?? .nan, places: 3))"
+                        }.joined(separator: " · ")
+                )
+            )
         }
         let mb = { (v: Any?) in format4(Double(v as? Int ?? 0) / 1e6, places: 1) + " MB" }
         rows.append(("bytes", "sent \(mb(s["bytes_sent"])), received \(mb(s["bytes_received"]))"))
@@ -121,10 +242,17 @@ public enum HTMLReport {
         func points(_ metric: String) -> [(x: Double, y: Double)] { coldStartPoints(run, metric) }
         let metric = Compare.coldStartMetric([run])
         let how = run.summary["cold_start_protocol"] as? [String: Any]
-        let chart = SVGLineChart(title: "Cold start (\(how?["protocol"] as? String ?? ""))", xLabel: temporal ? "period" : "support size k",
-                                 yLabel: "metric", series: [.init(metric.uppercased(), points(metric)), .init("NDCG@\(k)", points("ndcg@\(k)"), dashed: true)],
-                                 markers: true)
-        let caption = "After training, each device adapts on device (\(how?["adaptation_steps"] as? Int ?? 0) steps on \(how?["adapted_groups"] as? String ?? "?"), initialisation: \(how?["initialisation"] as? String ?? "?")) and is scored on its held-out interactions (docs/personalization.md)."
+        let chart = SVGLineChart(
+            title: "Cold start (\(how?["protocol"] as? String ?? ""))",
+            xLabel: temporal ? "period" : "support size k",
+            yLabel: "metric",
+            series: [
+                .init(metric.uppercased(), points(metric)), .init("NDCG@\(k)", points("ndcg@\(k)"), dashed: true),
+            ],
+            markers: true
+        )
+        let caption =
+            "After training, each device adapts on device (\(how?["adaptation_steps"] as? Int ?? 0) steps on \(how?["adapted_groups"] as? String ?? "?"), initialisation: \(how?["initialisation"] as? String ?? "?")) and is scored on its held-out interactions (docs/personalization.md)."
         return (chart.svg(), caption)
     }
 
@@ -139,19 +267,24 @@ public enum HTMLReport {
     }
 
     public static func html(_ run: RunData) -> String {
-        var h = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>FedSim report: \(escape(run.name))</title><style>\(style)</style></head><body>"
+        var h =
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>FedSim report: \(escape(run.name))</title><style>\(style)</style></head><body>"
         h += "<h1>FedSim run \(escape(run.name))</h1><p class=\"sub\">\(escape(run.path))</p>"
         if let p = run.privacy, (p["noise"] as? String)?.contains("NOT") == true {
             h += "<p class=\"warn\">NOT PRIVATE: this run used reproducible (seeded) noise.</p>"
         }
-        h += "<table>" + summaryRows(run).map { "<tr><th>\(escape($0.0))</th><td>\(escape($0.1))</td></tr>" }.joined() + "</table>"
+        h +=
+            "<table>" + summaryRows(run).map { "<tr><th>\(escape($0.0))</th><td>\(escape($0.1))</td></tr>" }.joined()
+            + "</table>"
         h += "<h2>Charts</h2><div class=\"grid-charts\">"
         for c in charts(run) { h += "<figure>\(c.svg)<figcaption>\(escape(c.caption))</figcaption></figure>" }
         h += "</div>" + beyondAccuracy(run) + cohorts(run)
         if coldStart(run).isEmpty {
-            h += "<h2>Not in this run</h2><p>Cold-start curves (metric vs k support interactions) and the new-vs-warm table appear when a run sets <code>evaluation.cold_start</code>.</p>"
+            h +=
+                "<h2>Not in this run</h2><p>Cold-start curves (metric vs k support interactions) and the new-vs-warm table appear when a run sets <code>evaluation.cold_start</code>.</p>"
         }
-        h += "<p class=\"sub\">Written by <code>fedsim report</code>. Files: metrics.jsonl, metrics.csv, summary.json, participation.jsonl, device-metrics.csv (docs/metrics.md).</p></body></html>\n"
+        h +=
+            "<p class=\"sub\">Written by <code>fedsim report</code>. Files: metrics.jsonl, metrics.csv, summary.json, participation.jsonl, device-metrics.csv (docs/metrics.md).</p></body></html>\n"
         return h
     }
 
@@ -162,11 +295,18 @@ public enum HTMLReport {
 
     public static func beyondAccuracy(_ run: RunData) -> String {
         guard let e = lastEval(run) else { return "" }
-        let keys = e.keys.filter { k in ["recall@", "mrr@", "auc", "_sampled", "coverage@", "gini_exposure@", "novelty@", "ild_"].contains { k.contains($0) } }.sorted()
+        let keys = e.keys.filter { k in
+            ["recall@", "mrr@", "auc", "_sampled", "coverage@", "gini_exposure@", "novelty@", "ild_"].contains {
+                k.contains($0)
+            }
+        }.sorted()
         guard !keys.isEmpty else { return "" }
         var h = "<h2>Ranking and beyond accuracy (final evaluation)</h2><table><tr><th>metric</th><th>value</th></tr>"
-        for k in keys + e.keys.filter({ $0.hasPrefix("serendipity@") }) { h += "<tr><td>\(escape(k))</td><td>\(format4(e[k] as? Double ?? .nan))</td></tr>" }
-        h += "</table><p class=\"sub\">Full ranking over every unrated item unless marked _sampled (docs/metrics.md defines each).</p>"
+        for k in keys + e.keys.filter({ $0.hasPrefix("serendipity@") }) {
+            h += "<tr><td>\(escape(k))</td><td>\(format4(e[k] as? Double ?? .nan))</td></tr>"
+        }
+        h +=
+            "</table><p class=\"sub\">Full ranking over every unrated item unless marked _sampled (docs/metrics.md defines each).</p>"
         return h + baselines(run)
     }
 
@@ -174,12 +314,22 @@ public enum HTMLReport {
     static func baselines(_ run: RunData) -> String {
         guard let e = lastEval(run), let b = e["baselines"] as? [String: Any], !b.isEmpty else { return "" }
         let k = run.k
-        let g = b["global_mean"] as? [String: Any], p = b["popularity"] as? [String: Any]
-        var h = "<h2>Against baselines (final evaluation)</h2><table><tr><th>predictor</th><th>RMSE</th><th>HR@\(k)</th><th>NDCG@\(k)</th></tr>"
-        h += "<tr><td>this model</td><td>\(format4(e["rmse"] as? Double ?? .nan))</td><td>\(format4(e["hr@\(k)"] as? Double ?? .nan))</td><td>\(format4(e["ndcg@\(k)"] as? Double ?? .nan))</td></tr>"
-        if let g { h += "<tr><td>global mean (\(format4(g["value"] as? Double ?? .nan, places: 3)))</td><td>\(format4(g["rmse"] as? Double ?? .nan))</td><td></td><td></td></tr>" }
-        if let p { h += "<tr><td>most popular unrated items</td><td></td><td>\(format4(p["hr@\(k)"] as? Double ?? .nan))</td><td>\(format4(p["ndcg@\(k)"] as? Double ?? .nan))</td></tr>" }
-        return h + "</table><p class=\"sub\">Popularity: items ranked by how many devices rated them in training (the previous evaluation's counts). Local-only and centralized baselines: negative transfer above, <code>training.mode: centralized</code>.</p>"
+        let g = b["global_mean"] as? [String: Any]
+        let p = b["popularity"] as? [String: Any]
+        var h =
+            "<h2>Against baselines (final evaluation)</h2><table><tr><th>predictor</th><th>RMSE</th><th>HR@\(k)</th><th>NDCG@\(k)</th></tr>"
+        h +=
+            "<tr><td>this model</td><td>\(format4(e["rmse"] as? Double ?? .nan))</td><td>\(format4(e["hr@\(k)"] as? Double ?? .nan))</td><td>\(format4(e["ndcg@\(k)"] as? Double ?? .nan))</td></tr>"
+        if let g {
+            h +=
+                "<tr><td>global mean (\(format4(g["value"] as? Double ?? .nan, places: 3)))</td><td>\(format4(g["rmse"] as? Double ?? .nan))</td><td></td><td></td></tr>"
+        }
+        if let p {
+            h +=
+                "<tr><td>most popular unrated items</td><td></td><td>\(format4(p["hr@\(k)"] as? Double ?? .nan))</td><td>\(format4(p["ndcg@\(k)"] as? Double ?? .nan))</td></tr>"
+        }
+        return h
+            + "</table><p class=\"sub\">Popularity: items ranked by how many devices rated them in training (the previous evaluation's counts). Local-only and centralized baselines: negative transfer above, <code>training.mode: centralized</code>.</p>"
     }
 
     /// Warm users (the final evaluation) next to new users at each k (the cold-start protocol).
@@ -187,12 +337,16 @@ public enum HTMLReport {
         let cold = coldStart(run)
         guard !cold.isEmpty, cold.first?["k"] != nil, let e = lastEval(run) else { return "" }
         let k = run.k
-        var h = "<h2>New vs warm users</h2><table><tr><th>cohort</th><th>devices</th><th>RMSE</th><th>NDCG@\(k)</th></tr>"
-        h += "<tr><td>warm (trained, final evaluation)</td><td>\(e["devices"] ?? "")</td><td>\(format4(e["rmse"] as? Double ?? .nan))</td><td>\(format4(e["ndcg@\(k)"] as? Double ?? .nan))</td></tr>"
+        var h =
+            "<h2>New vs warm users</h2><table><tr><th>cohort</th><th>devices</th><th>RMSE</th><th>NDCG@\(k)</th></tr>"
+        h +=
+            "<tr><td>warm (trained, final evaluation)</td><td>\(e["devices"] ?? "")</td><td>\(format4(e["rmse"] as? Double ?? .nan))</td><td>\(format4(e["ndcg@\(k)"] as? Double ?? .nan))</td></tr>"
         for o in cold {
-            h += "<tr><td>new, k = \(o["k"] ?? "?")</td><td>\(o["devices"] ?? "")</td><td>\(format4(o["rmse"] as? Double ?? .nan))</td><td>\(format4(o["ndcg@\(k)"] as? Double ?? .nan))</td></tr>"
+            h +=
+                "<tr><td>new, k = \(o["k"] ?? "?")</td><td>\(o["devices"] ?? "")</td><td>\(format4(o["rmse"] as? Double ?? .nan))</td><td>\(format4(o["ndcg@\(k)"] as? Double ?? .nan))</td></tr>"
         }
-        return h + "</table><p class=\"sub\">Different held-out sets: warm users are scored on their random test split, new users on the interactions after their support window.</p>"
+        return h
+            + "</table><p class=\"sub\">Different held-out sets: warm users are scored on their random test split, new users on the interactions after their support window.</p>"
     }
 
     public static func cohorts(_ run: RunData) -> String {
@@ -200,13 +354,18 @@ public enum HTMLReport {
         let k = run.k
         var h = "<h2>Cohorts (final evaluation)</h2>"
         if let w = c["worst_by_rmse"] as? [String: Any] {
-            h += "<p>Worst cohort by RMSE: <b>\(escape(w["cohort"] as? String ?? "?"))</b> (\(format4(w["rmse"] as? Double ?? .nan))) against \(format4(e["rmse"] as? Double ?? .nan)) overall.</p>"
+            h +=
+                "<p>Worst cohort by RMSE: <b>\(escape(w["cohort"] as? String ?? "?"))</b> (\(format4(w["rmse"] as? Double ?? .nan))) against \(format4(e["rmse"] as? Double ?? .nan)) overall.</p>"
         }
-        h += "<table><tr><th>cohort</th><th>devices</th><th>RMSE</th><th>HR@\(k)</th><th>NDCG@\(k)</th><th>device RMSE p10 / p50 / p90</th></tr>"
+        h +=
+            "<table><tr><th>cohort</th><th>devices</th><th>RMSE</th><th>HR@\(k)</th><th>NDCG@\(k)</th><th>device RMSE p10 / p50 / p90</th></tr>"
         for kind in ["activity", "domain", "demographic", "availability", "participation"] {
             for row in (c[kind] as? [[String: Any]]) ?? [] {
-                let p = (row["device_rmse_p10_p50_p90"] as? [Double] ?? []).map { format4($0, places: 3) }.joined(separator: " / ")
-                h += "<tr><td>\(escape(kind)): \(escape(row["name"] as? String ?? "?"))</td><td>\(row["devices"] ?? "")</td><td>\(format4(row["rmse"] as? Double ?? .nan))</td><td>\(format4(row["hr@\(k)"] as? Double ?? .nan))</td><td>\(format4(row["ndcg@\(k)"] as? Double ?? .nan))</td><td>\(p)</td></tr>"
+                let p = (row["device_rmse_p10_p50_p90"] as? [Double] ?? []).map { format4($0, places: 3) }.joined(
+                    separator: " / "
+                )
+                h +=
+                    "<tr><td>\(escape(kind)): \(escape(row["name"] as? String ?? "?"))</td><td>\(row["devices"] ?? "")</td><td>\(format4(row["rmse"] as? Double ?? .nan))</td><td>\(format4(row["hr@\(k)"] as? Double ?? .nan))</td><td>\(format4(row["ndcg@\(k)"] as? Double ?? .nan))</td><td>\(p)</td></tr>"
             }
         }
         return h + "</table>" + newVersusWarm(run)

@@ -23,7 +23,9 @@ public struct RunData {
         }
         func lines(_ name: String) -> [[String: Any]] {
             guard let t = try? String(contentsOfFile: path + "/" + name, encoding: .utf8) else { return [] }
-            return t.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            return t.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
         }
         guard let sc = json("scenario.json") else {
             throw Failure(description: "\(path) is not a FedSim run directory (no readable scenario.json)")
@@ -45,7 +47,9 @@ public struct RunData {
     public var name: String { (path as NSString).lastPathComponent }
     public var scenarioName: String { scenario["name"] as? String ?? "?" }
     public var seed: Int { scenario["seed"] as? Int ?? 0 }
-    public var status: String { summary["status"] as? String ?? (metrics.isEmpty ? "not started" : "running or crashed") }
+    public var status: String {
+        summary["status"] as? String ?? (metrics.isEmpty ? "not started" : "running or crashed")
+    }
     public var k: Int { (scenario["evaluation"] as? [String: Any])?["k"] as? Int ?? 10 }
     public var final: [String: Any] { summary["final"] as? [String: Any] ?? [:] }
     public var privacy: [String: Any]? { summary["privacy"] as? [String: Any] }
@@ -71,7 +75,10 @@ public struct RunData {
     /// Per-round increments of a cumulative counter (bytes).
     public func increments(_ key: String) -> [(x: Double, y: Double)] {
         var prev = 0.0
-        return series(key).map { p in defer { prev = p.y }; return (p.x, p.y - prev) }
+        return series(key).map { p in
+            defer { prev = p.y }
+            return (p.x, p.y - prev)
+        }
     }
 
     /// Flattens metrics.jsonl into CSV: one column per leaf key (nested keys joined by '.').
@@ -94,7 +101,10 @@ public struct RunData {
             var r: [String: String] = [:]
             flatten(line, "", into: &r)
             rows.append(r)
-            for k in r.keys.sorted() where !seen.contains(k) { seen.insert(k); columns.append(k) }
+            for k in r.keys.sorted() where !seen.contains(k) {
+                seen.insert(k)
+                columns.append(k)
+            }
         }
         let first = ["round"]
         columns = first + columns.filter { !first.contains($0) }
@@ -105,5 +115,6 @@ public struct RunData {
 }
 
 func csvField(_ s: String) -> String {
-    s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    s.contains(",") || s.contains("\"") || s.contains("\n")
+        ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
 }

@@ -8,37 +8,61 @@ import Foundation
 /// devices' training ratings pooled in one place, evaluated with the same on-device metrics
 /// and splits. One "round" is one epoch over the pooled data.
 public enum CentralizedRunner {
-    public static func run(scenario: Scenario, population: any Population, dir: RunDirectory,
-                           progress: ((Int) -> Void)? = nil) throws {
+    public static func run(
+        scenario: Scenario,
+        population: any Population,
+        dir: RunDirectory,
+        progress: ((Int) -> Void)? = nil
+    ) throws {
         let started = monotonicSeconds()
         let sink = try FileMetricsSink(path: dir.metricsFile)
         let splitter = Splitter(scenario.data.split, seed: Seeds.derive(scenario.seed, "split"))
-        let nUsers = population.deviceCount, nItems = population.itemCount, d = scenario.model.dim
+        let nUsers = population.deviceCount
+        let nItems = population.itemCount
+        let d = scenario.model.dim
         var data: [DeviceData] = []
         data.reserveCapacity(nUsers)
         for u in 0..<nUsers { data.append(population.deviceData(u, split: splitter)) }
-        var users: [Int32] = [], items: [Int32] = [], ratings: [Float] = []
+        var users: [Int32] = []
+        var items: [Int32] = []
+        var ratings: [Float] = []
         for (u, dd) in data.enumerated() {
             for j in 0..<dd.train.count {
-                users.append(Int32(u)); items.append(dd.train.items[j]); ratings.append(dd.train.ratings[j])
+                users.append(Int32(u))
+                items.append(dd.train.items[j])
+                ratings.append(dd.train.ratings[j])
             }
         }
         // Same initialisation as the federated run: shared part from the coordinator's seed,
         // personal part per device.
         var block = MFBlock<Float>(dim: d, users: nUsers, items: nItems)
         let mid = (population.ratingScale.lowerBound + population.ratingScale.upperBound) / 2
-        let shared = MatrixFactorization.initialShared(items: nItems, dim: d, initStd: scenario.model.initStd,
-                                                       globalBias: mid, seed: scenario.seed)
+        let shared = MatrixFactorization.initialShared(
+            items: nItems,
+            dim: d,
+            initStd: scenario.model.initStd,
+            globalBias: mid,
+            seed: scenario.seed
+        )
         block.item = Array(shared[0..<(nItems * d)])
         block.globalBias = shared[nItems * d + nItems]
         for u in 0..<nUsers {
-            let p = MatrixFactorization.initialPersonal(dim: d, initStd: scenario.model.initStd, seed: scenario.seed, device: u)
+            let p = MatrixFactorization.initialPersonal(
+                dim: d,
+                initStd: scenario.model.initStd,
+                seed: scenario.seed,
+                device: u
+            )
             for f in 0..<d { block.user[u * d + f] = p[f] }
         }
         var grad = MFBlock<Float>(dim: d, users: nUsers, items: nItems)
         var step = SparseStep(config: scenario.training.local, shapeOf: block)
-        let evaluator = Evaluator(k: scenario.evaluation.k, relevanceThreshold: Float(scenario.evaluation.relevanceThreshold),
-                                  ranking: scenario.evaluation.ranking, scale: population.ratingScale)
+        let evaluator = Evaluator(
+            k: scenario.evaluation.k,
+            relevanceThreshold: Float(scenario.evaluation.relevanceThreshold),
+            ranking: scenario.evaluation.ranking,
+            scale: population.ratingScale
+        )
         var rng = Seeds.rng(scenario.seed, "centralized")
         let n = ratings.count
         var order = Array(0..<n)
@@ -47,12 +71,22 @@ public enum CentralizedRunner {
         for epoch in 1...scenario.training.rounds {
             let t0 = monotonicSeconds()
             for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, rng.nextBounded(i + 1)) }
-            let batch = MFBatch(users: order.map { users[$0] }, items: order.map { items[$0] }, ratings: order.map { ratings[$0] })
+            let batch = MFBatch(
+                users: order.map { users[$0] },
+                items: order.map { items[$0] },
+                ratings: order.map { ratings[$0] }
+            )
             var lossSum: Float = 0
             var s = 0
             while s < n {
                 let r = s..<min(n, s + bs)
-                lossSum += MFKernel.accumulateGradient(block, batch, range: r, l2: Float(scenario.training.local.l2), into: &grad)
+                lossSum += MFKernel.accumulateGradient(
+                    block,
+                    batch,
+                    range: r,
+                    l2: Float(scenario.training.local.l2),
+                    into: &grad
+                )
                 step.apply(&block, &grad, users: batch.users, items: batch.items, range: r, updateGlobalBias: true)
                 s = r.upperBound
             }
@@ -66,8 +100,17 @@ public enum CentralizedRunner {
                 var evals: [DeviceEvaluation] = []
                 for u in 0..<nUsers {
                     let personal = Array(block.user[(u * d)..<((u + 1) * d)]) + [block.userBias[u]]
-                    evals.append(evaluator.evaluate(device: u, shared: sharedNow, personal: personal, items: nItems, dim: d,
-                                                    train: data[u].train, test: data[u].test))
+                    evals.append(
+                        evaluator.evaluate(
+                            device: u,
+                            shared: sharedNow,
+                            personal: personal,
+                            items: nItems,
+                            dim: d,
+                            train: data[u].train,
+                            test: data[u].test
+                        )
+                    )
                 }
                 let summary = EvaluationSummary(evals)
                 last = summary

@@ -70,12 +70,17 @@ extension Coordinator {
         while !pending.isEmpty {
             switch await next() {
             case .deadline(let id) where id == deadline:
-                log.warning("checkpoint of round \(r): \(pending.count) client processes did not confirm; not writing it")
+                log.warning(
+                    "checkpoint of round \(r): \(pending.count) client processes did not confirm; not writing it"
+                )
                 return false
             case .deadline: continue
             case .transportEnded: return false
             case .transport(let e):
-                if case .closed(let c, _) = e { pending.remove(c); snapshots = false }
+                if case .closed(let c, _) = e {
+                    pending.remove(c)
+                    snapshots = false
+                }
                 guard let (p, c, m) = await handleControl(e) else { continue }
                 switch m {
                 case .checkpointed(let round) where round == UInt32(r): pending.remove(c)
@@ -88,13 +93,23 @@ extension Coordinator {
             return false
         }
         let ckpt = CoordinatorCheckpoint(
-            round: r, processes: processCount, model: CoordinatorCheckpoint.data(model),
-            momentum: CoordinatorCheckpoint.data(strategy.state.momentum), variance: CoordinatorCheckpoint.data(strategy.state.variance),
-            dpClip: dp?.clip, deviceUpdates: deviceUpdates, bytesSent: bytesSent, bytesReceived: bytesReceived,
-            simulatedClock: simulatedClock, participationSelected: CoordinatorCheckpoint.data(participation.selected),
-            participationFinished: CoordinatorCheckpoint.data(participation.finished), clientSnapshots: true,
+            round: r,
+            processes: processCount,
+            model: CoordinatorCheckpoint.data(model),
+            momentum: CoordinatorCheckpoint.data(strategy.state.momentum),
+            variance: CoordinatorCheckpoint.data(strategy.state.variance),
+            dpClip: dp?.clip,
+            deviceUpdates: deviceUpdates,
+            bytesSent: bytesSent,
+            bytesReceived: bytesReceived,
+            simulatedClock: simulatedClock,
+            participationSelected: CoordinatorCheckpoint.data(participation.selected),
+            participationFinished: CoordinatorCheckpoint.data(participation.finished),
+            clientSnapshots: true,
             popularItems: CoordinatorCheckpoint.data(popularItems),
-            delayedLongTerm: strategy.state.delayed.isEmpty ? nil : strategy.state.delayed.mapValues { CoordinatorCheckpoint.data($0) })
+            delayedLongTerm: strategy.state.delayed.isEmpty
+                ? nil : strategy.state.delayed.mapValues { CoordinatorCheckpoint.data($0) }
+        )
         do {
             try ckpt.save(checkpointPath)
             log.info("checkpoint of round \(r) written")
@@ -109,7 +124,10 @@ extension Coordinator {
     public func restore(_ c: CoordinatorCheckpoint, ledger: [(rate: Double, noiseMultiplier: Double)]) throws {
         let m = CoordinatorCheckpoint.floats(c.model)
         guard m.count == model.count, c.processes == processCount else {
-            throw Failure(description: "the checkpoint holds a model of \(m.count) parameters for \(c.processes) processes; this run has \(model.count) and \(processCount)")
+            throw Failure(
+                description:
+                    "the checkpoint holds a model of \(m.count) parameters for \(c.processes) processes; this run has \(model.count) and \(processCount)"
+            )
         }
         model = m
         var state = StrategyState()
@@ -124,8 +142,10 @@ extension Coordinator {
         bytesReceived = c.bytesReceived
         popularItems = c.popularItems.map { CoordinatorCheckpoint.array($0, as: UInt32.self) } ?? []
         simulatedClock = c.simulatedClock
-        participation = Participation(selected: CoordinatorCheckpoint.array(c.participationSelected, as: UInt32.self),
-                                      finished: CoordinatorCheckpoint.array(c.participationFinished, as: UInt32.self))
+        participation = Participation(
+            selected: CoordinatorCheckpoint.array(c.participationSelected, as: UInt32.self),
+            finished: CoordinatorCheckpoint.array(c.participationFinished, as: UInt32.self)
+        )
         roundsCompleted = c.round
         firstRound = c.round + 1
     }
@@ -137,7 +157,8 @@ public enum PrivacyLedgerReader {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { line in
             guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let q = o["q"] as? Double, let z = o["noise_multiplier"] as? Double else { return nil }
+                let q = o["q"] as? Double, let z = o["noise_multiplier"] as? Double
+            else { return nil }
             return (q, z)
         }
     }
@@ -148,6 +169,14 @@ public final class InterruptFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
     public init() {}
-    public var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-    public func set() { lock.lock(); value = true; lock.unlock() }
+    public var isSet: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
+    public func set() {
+        lock.lock()
+        value = true
+        lock.unlock()
+    }
 }

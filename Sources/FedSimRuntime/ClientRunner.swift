@@ -1,5 +1,5 @@
-import FedSimCore
 import FedSimConfig
+import FedSimCore
 import FedSimSecAgg
 import FedSimWire
 
@@ -44,13 +44,26 @@ public struct ClientRunner {
 
     /// Runs until shutdown. Throws if the coordinator rejects us or the connection breaks.
     public func run(_ conn: some ClientConnection) async throws {
-        try await conn.send(.hello(Hello(token: token, processIndex: UInt32(processIndex), processCount: UInt32(processCount),
-                                         firstDevice: UInt32(host.shard.lowerBound), deviceCount: UInt32(host.shard.count))))
-        let faults = host.scenario.runtime.faults.enumerated().filter { $0.element.process == processIndex && !firedFaults.contains($0.offset) }
-            .map(\.element)
+        try await conn.send(
+            .hello(
+                Hello(
+                    token: token,
+                    processIndex: UInt32(processIndex),
+                    processCount: UInt32(processCount),
+                    firstDevice: UInt32(host.shard.lowerBound),
+                    deviceCount: UInt32(host.shard.count)
+                )
+            )
+        )
+        let faults = host.scenario.runtime.faults.enumerated().filter {
+            $0.element.process == processIndex && !firedFaults.contains($0.offset)
+        }
+        .map(\.element)
         var secure: SecAggParticipant?
         if host.scenario.secureAggregation.enabled {
-            guard let enrollment else { throw Rejected(description: "secure aggregation is on but this process has no enrollment key") }
+            guard let enrollment else {
+                throw Rejected(description: "secure aggregation is on but this process has no enrollment key")
+            }
             secure = SecAggParticipant(host: host, enrollment: enrollment, log: log)
         }
         for try await message in conn.inbound {
@@ -76,21 +89,43 @@ public struct ClientRunner {
             case .train(let req):
                 host.beginRound(Int(req.round))
                 if let secure {
-                    let poison = faults.first { $0.kind == .poison && $0.round == Int(req.round) }.map { Float($0.scale) }
-                    if poison != nil { log.warning("fault injection: poisoning round \(req.round) updates by ×\(poison!)") }
+                    let poison = faults.first { $0.kind == .poison && $0.round == Int(req.round) }.map {
+                        Float($0.scale)
+                    }
+                    if poison != nil {
+                        log.warning("fault injection: poisoning round \(req.round) updates by ×\(poison!)")
+                    }
                     let clipped = secure.train(req, poisonScale: poison)
-                    if clipped > 0 { log.info("round \(req.round): \(clipped) values clipped to the secure-sum bounds") }
+                    if clipped > 0 {
+                        log.info("round \(req.round): \(clipped) values clipped to the secure-sum bounds")
+                    }
                 } else {
                     try await train(req, conn: conn, faults: faults)
                 }
             case .evaluate(let req):
-                let final = host.scenario.evaluation.localOnlyEpochs > 0 && Int(req.round) == host.scenario.training.rounds
-                let batch = host.evaluateBatch(req.devices.filter { host.hosts(Int($0)) }.map { Int($0) }, shared: req.shared,
-                                               negativeTransfer: final, popular: req.popular)
-                try await conn.send(.evaluation(EvaluationReport(round: req.round, entries: batch.entries, recommended: batch.recommended,
-                                                                 rated: batch.rated)))
+                let final =
+                    host.scenario.evaluation.localOnlyEpochs > 0 && Int(req.round) == host.scenario.training.rounds
+                let batch = host.evaluateBatch(
+                    req.devices.filter { host.hosts(Int($0)) }.map { Int($0) },
+                    shared: req.shared,
+                    negativeTransfer: final,
+                    popular: req.popular
+                )
+                try await conn.send(
+                    .evaluation(
+                        EvaluationReport(
+                            round: req.round,
+                            entries: batch.entries,
+                            recommended: batch.recommended,
+                            rated: batch.rated
+                        )
+                    )
+                )
             case .coldStart(let req):
-                let entries = host.coldStart(req.devices.filter { host.hosts(Int($0)) }.map { Int($0) }, shared: req.shared)
+                let entries = host.coldStart(
+                    req.devices.filter { host.hosts(Int($0)) }.map { Int($0) },
+                    shared: req.shared
+                )
                 try await conn.send(.coldStartReport(ColdStartReport(round: req.round, entries: entries)))
             case .checkpoint(let r):
                 do {
@@ -105,7 +140,12 @@ public struct ClientRunner {
         }
     }
 
-    func handleSecure(_ env: SecAggEnvelope, _ secure: SecAggParticipant, conn: some ClientConnection, faults: [FaultConfig]) async throws {
+    func handleSecure(
+        _ env: SecAggEnvelope,
+        _ secure: SecAggParticipant,
+        conn: some ClientConnection,
+        faults: [FaultConfig]
+    ) async throws {
         func send(_ p: SecAggPayload) async throws {
             try await conn.send(.secagg(SecAggEnvelope(round: env.round, stage: p.stage.rawValue, body: p.encoded())))
         }
@@ -116,15 +156,21 @@ public struct ClientRunner {
             log.warning("refusing a malformed secure-aggregation message: \(error)")
             return
         }
-        if case .begin = payload {} else {
+        if case .begin = payload {
+        } else {
             guard secure.round?.round == env.round else {
-                log.warning("ignoring secure-aggregation stage \(payload.stage.name) for round \(env.round): not the current round")
+                log.warning(
+                    "ignoring secure-aggregation stage \(payload.stage.name) for round \(env.round): not the current round"
+                )
                 return
             }
         }
         switch payload {
         case .begin(let c):
-            guard c.round == env.round else { log.warning("begin for round \(c.round) inside an envelope of round \(env.round)"); return }
+            guard c.round == env.round else {
+                log.warning("begin for round \(c.round) inside an envelope of round \(env.round)")
+                return
+            }
             do { try await send(try secure.begin(c)) } catch {
                 log.error("round \(c.round): cannot take part in secure aggregation: \(error)")
                 try await send(.advertise([]))
@@ -134,7 +180,9 @@ public struct ClientRunner {
         case .relay(let list):
             if let f = faults.first(where: { $0.kind == .disconnect && $0.round == Int(env.round) }) {
                 // Gone during the masked-input stage: a SecAgg+ dropout, then back for later rounds.
-                log.warning("fault injection: disconnecting before the masked inputs of round \(env.round); back in \(f.seconds) s")
+                log.warning(
+                    "fault injection: disconnecting before the masked inputs of round \(env.round); back in \(f.seconds) s"
+                )
                 await conn.close()
                 throw Reconnect(seconds: f.seconds)
             }
@@ -153,7 +201,9 @@ public struct ClientRunner {
 
     func train(_ req: DeviceRequest, conn: some ClientConnection, faults: [FaultConfig]) async throws {
         guard req.shared.count == host.sharedCount else {
-            log.error("train request for round \(req.round) carries \(req.shared.count) parameters, expected \(host.sharedCount)")
+            log.error(
+                "train request for round \(req.round) carries \(req.shared.count) parameters, expected \(host.sharedCount)"
+            )
             for d in req.devices {
                 try await conn.send(.failed(DeviceFailure(round: req.round, device: d, reason: "model size mismatch")))
             }
@@ -169,7 +219,9 @@ public struct ClientRunner {
                     log.warning("fault injection: stalling \(f.seconds)s in round \(req.round)")
                     try await Task.sleep(for: .milliseconds(Int64(f.seconds * 1000)))
                 case .disconnect:
-                    log.warning("fault injection: disconnecting in round \(req.round) after \(n) updates; back in \(f.seconds) s")
+                    log.warning(
+                        "fault injection: disconnecting in round \(req.round) after \(n) updates; back in \(f.seconds) s"
+                    )
                     await conn.close()
                     throw Reconnect(seconds: f.seconds)
                 case .poison, .drop, .delay:
@@ -177,7 +229,9 @@ public struct ClientRunner {
                 }
             }
             guard host.hosts(Int(d)) else {
-                try await conn.send(.failed(DeviceFailure(round: req.round, device: d, reason: "device not hosted here")))
+                try await conn.send(
+                    .failed(DeviceFailure(round: req.round, device: d, reason: "device not hosted here"))
+                )
                 continue
             }
             var u = host.train(device: Int(d), round: Int(req.round), shared: req.shared, clip: req.clip)
@@ -202,12 +256,32 @@ public struct ClientRunner {
             }
             if host.scenario.compression.enabled {
                 let body = host.compress(u, device: Int(d), round: Int(req.round), clip: req.clip)
-                try await conn.send(.compressedUpdate(CompressedUpdate(round: req.round, device: d, examples: UInt32(u.examples),
-                                                                       trainLoss: u.trainLoss, withinClip: u.withinClip ? 1 : 0, body: body)))
+                try await conn.send(
+                    .compressedUpdate(
+                        CompressedUpdate(
+                            round: req.round,
+                            device: d,
+                            examples: UInt32(u.examples),
+                            trainLoss: u.trainLoss,
+                            withinClip: u.withinClip ? 1 : 0,
+                            body: body
+                        )
+                    )
+                )
             } else {
-                try await conn.send(.update(DeviceUpdate(round: req.round, device: d, examples: UInt32(u.examples),
-                                                         trainLoss: u.trainLoss, weightedDelta: u.weightedDelta, weights: u.weights,
-                                                         withinClip: u.withinClip ? 1 : 0)))
+                try await conn.send(
+                    .update(
+                        DeviceUpdate(
+                            round: req.round,
+                            device: d,
+                            examples: UInt32(u.examples),
+                            trainLoss: u.trainLoss,
+                            weightedDelta: u.weightedDelta,
+                            weights: u.weights,
+                            withinClip: u.withinClip ? 1 : 0
+                        )
+                    )
+                )
             }
         }
     }

@@ -41,12 +41,20 @@ extension Coordinator {
             for _ in 0..<(64 + 4 * n) {
                 let d = rng.nextBounded(n)
                 guard !inFlight.contains(d),
-                      peers[Sharding.process(of: d, processes: processCount, devices: n)] != nil,
-                      let window = fleet.availableSeconds(d, at: t) else { continue }
+                    peers[Sharding.process(of: d, processes: processCount, devices: n)] != nil,
+                    let window = fleet.availableSeconds(d, at: t)
+                else { continue }
                 let up = Int(lastUploadBytesPerDevice ?? Double(bytes))
-                let seconds = fleet.roundSeconds(d, examples: Int(directory.trainSizes[d]), epochs: scenario.training.local.epochs,
-                                                 bytesDown: bytes, bytesUp: up)
-                flights.append(Flight(device: d, version: version, start: t, finish: t + seconds, lost: seconds > window))
+                let seconds = fleet.roundSeconds(
+                    d,
+                    examples: Int(directory.trainSizes[d]),
+                    epochs: scenario.training.local.epochs,
+                    bytesDown: bytes,
+                    bytesUp: up
+                )
+                flights.append(
+                    Flight(device: d, version: version, start: t, finish: t + seconds, lost: seconds > window)
+                )
                 inFlight.insert(d)
                 return
             }
@@ -54,7 +62,9 @@ extension Coordinator {
 
         simulatedClock = 0
         for _ in 0..<cfg.concurrency { launch(at: 0) }
-        guard !flights.isEmpty else { throw Failure(description: "no device is available to start training; \(aliveSummary())") }
+        guard !flights.isEmpty else {
+            throw Failure(description: "no device is available to start training; \(aliveSummary())")
+        }
 
         for step in firstRound...max(firstRound, scenario.training.rounds) where step <= scenario.training.rounds {
             let roundStart = monotonicSeconds()
@@ -62,11 +72,19 @@ extension Coordinator {
             var buffer: [Flight] = []
             var lost = 0
             while buffer.count < cfg.bufferSize, !flights.isEmpty {
-                let i = flights.indices.min { (flights[$0].finish, flights[$0].device) < (flights[$1].finish, flights[$1].device) }!
+                let i = flights.indices.min {
+                    (flights[$0].finish, flights[$0].device) < (flights[$1].finish, flights[$1].device)
+                }!
                 let f = flights.remove(at: i)
                 inFlight.remove(f.device)
                 simulatedClock = f.finish
-                if f.lost { lost += 1 } else if cfg.maxStaleness > 0 && version - f.version > cfg.maxStaleness { lost += 1 } else { buffer.append(f) }
+                if f.lost {
+                    lost += 1
+                } else if cfg.maxStaleness > 0 && version - f.version > cfg.maxStaleness {
+                    lost += 1
+                } else {
+                    buffer.append(f)
+                }
                 launch(at: f.finish)
             }
             // Train the arrivals on the versions they fetched, grouped per process and version.
@@ -74,13 +92,20 @@ extension Coordinator {
             var assignments: [ConnectionID: [UInt32]] = [:]
             for f in buffer {
                 let p = Sharding.process(of: f.device, processes: processCount, devices: population.devices)
-                guard let c = peers[p]?.connection else { lost += 1; continue }
+                guard let c = peers[p]?.connection else {
+                    lost += 1
+                    continue
+                }
                 requests[c, default: [:]][f.version, default: []].append(UInt32(f.device))
                 assignments[c, default: []].append(UInt32(f.device))
             }
             let staleness = Dictionary(uniqueKeysWithValues: buffer.map { ($0.device, version - $0.version) })
             func weight(_ s: Int) -> Float { Float(1 / _pow(1 + Double(s), scenario.training.async.stalenessExponent)) }
-            var finished = 0, failedCount = 0, droppedCount = 0, timedOutCount = 0, rejected = 0
+            var finished = 0
+            var failedCount = 0
+            var droppedCount = 0
+            var timedOutCount = 0
+            var rejected = 0
             var examples = 0
             var trainLoss = Double.nan
             var finishedDevices: [Int] = []
@@ -92,12 +117,23 @@ extension Coordinator {
                 var trainRequests: [ConnectionID: [DeviceRequest]] = [:]
                 for (c, byVersion) in requests.sorted(by: { $0.key < $1.key }) {
                     for (v, devices) in byVersion.sorted(by: { $0.key < $1.key }) {
-                        trainRequests[c, default: []].append(DeviceRequest(round: UInt32(step), devices: devices, shared: snapshots[v]!,
-                                                                           scale: weight(version - v)))
+                        trainRequests[c, default: []].append(
+                            DeviceRequest(
+                                round: UInt32(step),
+                                devices: devices,
+                                shared: snapshots[v]!,
+                                scale: weight(version - v)
+                            )
+                        )
                     }
                 }
                 let chosen = buffer.map(\.device).sorted()
-                let o = try await runSecureRound(step, chosen: chosen, assignments: assignments, trainRequests: trainRequests)
+                let o = try await runSecureRound(
+                    step,
+                    chosen: chosen,
+                    assignments: assignments,
+                    trainRequests: trainRequests
+                )
                 var sa = o.line
                 if let why = o.abandoned { sa.add("abandoned", why) }
                 secaggLine = sa
@@ -112,7 +148,10 @@ extension Coordinator {
             } else {
                 for (c, byVersion) in requests.sorted(by: { $0.key < $1.key }) {
                     for (v, devices) in byVersion.sorted(by: { $0.key < $1.key }) {
-                        await send(.train(DeviceRequest(round: UInt32(step), devices: devices, shared: snapshots[v]!)), to: c)
+                        await send(
+                            .train(DeviceRequest(round: UInt32(step), devices: devices, shared: snapshots[v]!)),
+                            to: c
+                        )
                     }
                 }
                 var aggregator = WeightedMeanAggregator(layout: layout)
@@ -137,21 +176,29 @@ extension Coordinator {
                         switch m {
                         case .update(let u) where u.round == UInt32(step):
                             guard tracker.check(u.device, from: c) == .accepted else {
-                                log.warning("async step \(step): unexpected update of device \(u.device) from process \(p)")
+                                log.warning(
+                                    "async step \(step): unexpected update of device \(u.device) from process \(p)"
+                                )
                                 continue
                             }
                             // Staleness weight on both the weighted delta and its weights: per-item
                             // means become staleness-weighted means.
                             let w = weight(staleness[Int(u.device)] ?? 0)
                             do {
-                                try aggregator.add(device: Int(u.device), weightedDelta: u.weightedDelta.map { $0 * w }, weights: u.weights.map { $0 * w },
-                                                   examples: Int(u.examples), trainLoss: u.trainLoss)
+                                try aggregator.add(
+                                    device: Int(u.device),
+                                    weightedDelta: u.weightedDelta.map { $0 * w },
+                                    weights: u.weights.map { $0 * w },
+                                    examples: Int(u.examples),
+                                    trainLoss: u.trainLoss
+                                )
                                 tracker.resolve(u.device, from: c, as: .finished)
                             } catch {
                                 rejected += 1
                                 tracker.resolve(u.device, from: c, as: .failed)
                             }
-                        case .failed(let f) where f.round == UInt32(step): tracker.resolve(f.device, from: c, as: .failed)
+                        case .failed(let f) where f.round == UInt32(step):
+                            tracker.resolve(f.device, from: c, as: .failed)
                         default: await unexpected(m, from: p, on: c, during: "asynchronous step \(step)")
                         }
                     }
@@ -174,8 +221,19 @@ extension Coordinator {
             deviceUpdates += finished
             participation.record(selected: buffer.map(\.device), finished: finishedDevices)
             var line = JSONObject()
-            line.merge(roundCounters(step, sampled: buffer.count, finished: finished, failed: failedCount, dropped: droppedCount,
-                                     timedOut: timedOutCount, rejected: rejected, examples: examples, trainLoss: trainLoss))
+            line.merge(
+                roundCounters(
+                    step,
+                    sampled: buffer.count,
+                    finished: finished,
+                    failed: failedCount,
+                    dropped: droppedCount,
+                    timedOut: timedOutCount,
+                    rejected: rejected,
+                    examples: examples,
+                    trainLoss: trainLoss
+                )
+            )
             if let secaggLine { line.add("secagg", secaggLine) }
             var a = JSONObject()
             a.add("model_version", version)
@@ -190,11 +248,14 @@ extension Coordinator {
             comm.add("bytes_up", bytesReceived - roundBytes.received)
             comm.add("bytes_down", bytesSent - roundBytes.sent)
             line.add("communication", comm)
-            if finished > 0 { lastUploadBytesPerDevice = Double(bytesReceived - roundBytes.received) / Double(finished) }
+            if finished > 0 {
+                lastUploadBytesPerDevice = Double(bytesReceived - roundBytes.received) / Double(finished)
+            }
             try await finishRound(step, line, roundStart: roundStart, runStart: start)
             if interrupt.isSet {
                 interrupted = true
-                stoppedEarly = "interrupted after step \(step) (asynchronous runs do not checkpoint their in-flight devices; rerun)"
+                stoppedEarly =
+                    "interrupted after step \(step) (asynchronous runs do not checkpoint their in-flight devices; rerun)"
                 break
             }
         }

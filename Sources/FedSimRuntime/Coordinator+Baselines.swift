@@ -38,7 +38,8 @@ extension Coordinator {
         let nTest = results.reduce(0) { $0 + $1.count }
         guard nTrain > 0 && nTest > 0 else { return nil }
         let c = results.reduce(0.0) { $0 + $1.trainSum } / Double(nTrain)
-        let sq = results.reduce(0.0) { $0 + $1.testSquares }, sum = results.reduce(0.0) { $0 + $1.testSum }
+        let sq = results.reduce(0.0) { $0 + $1.testSquares }
+        let sum = results.reduce(0.0) { $0 + $1.testSum }
         return (c, (max(0, sq - 2 * c * sum + Double(nTest) * c * c) / Double(nTest)).squareRoot())
     }
 
@@ -51,7 +52,9 @@ extension Coordinator {
             let values = Set(results.compactMap { f < $0.features.count && $0.features[f] >= 0 ? $0.features[f] : nil })
             guard values.count > 1 && values.count <= 12 else { continue }
             for v in values.sorted() {
-                out.append(("demographic", "\(name)=\(v)", results.filter { f < $0.features.count && $0.features[f] == v }))
+                out.append(
+                    ("demographic", "\(name)=\(v)", results.filter { f < $0.features.count && $0.features[f] == v })
+                )
             }
         }
         return out
@@ -63,7 +66,9 @@ extension Coordinator {
         guard scenario.fleet.shapesRounds, !results.isEmpty else { return [] }
         var out: [(String, String, [DeviceEvaluation])] = []
         let devices = results.map { fleet.device($0.device) }  // derived from (seed, device): once each
-        func members(_ keep: (FleetModel.Device) -> Bool) -> [DeviceEvaluation] { zip(results, devices).filter { keep($1) }.map(\.0) }
+        func members(_ keep: (FleetModel.Device) -> Bool) -> [DeviceEvaluation] {
+            zip(results, devices).filter { keep($1) }.map(\.0)
+        }
         if scenario.fleet.availability.model != .always {
             out.append(("availability", "Wi-Fi window", members { $0.hasWifi }))
             out.append(("availability", "no Wi-Fi window", members { !$0.hasWifi }))
@@ -71,7 +76,12 @@ extension Coordinator {
         let speeds = devices.map(\.speed).sorted()
         let cuts = [speeds[speeds.count / 3], speeds[2 * speeds.count / 3]]
         for (t, name) in ["slow", "medium", "fast"].enumerated() {
-            out.append(("availability", "\(name) compute", members { (t == 0 || $0.speed >= cuts[t - 1]) && (t == 2 || $0.speed < cuts[t]) }))
+            out.append(
+                (
+                    "availability", "\(name) compute",
+                    members { (t == 0 || $0.speed >= cuts[t - 1]) && (t == 2 || $0.speed < cuts[t]) }
+                )
+            )
         }
         return out
     }

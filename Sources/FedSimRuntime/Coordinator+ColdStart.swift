@@ -32,8 +32,12 @@ extension Coordinator {
             guard case .coldStartReport(let rep) = m else { return }
             let asked = Set(requested[c] ?? [])
             for e in rep.entries {
-                guard Self.acceptable(e, asked: asked, slots: slots), seen.insert(UInt64(e.device) << 16 | UInt64(e.slot)).inserted else {
-                    log.warning("process \(p): discarding an invalid or repeated cold-start entry for device \(e.device)")
+                guard Self.acceptable(e, asked: asked, slots: slots),
+                    seen.insert(UInt64(e.device) << 16 | UInt64(e.slot)).inserted
+                else {
+                    log.warning(
+                        "process \(p): discarding an invalid or repeated cold-start entry for device \(e.device)"
+                    )
                     continue
                 }
                 entries.append(e)
@@ -57,7 +61,10 @@ extension Coordinator {
             o.add("periods", slots.map { $0 + 1 })
             let n = mine.reduce(0) { $0 + Int($1.count) }
             o.add(ratings ? "ratings" : "interactions", n)
-            o.add("rmse", n > 0 && ratings ? (mine.reduce(0.0) { $0 + $1.squaredError } / Double(n)).squareRoot() : .nan)
+            o.add(
+                "rmse",
+                n > 0 && ratings ? (mine.reduce(0.0) { $0 + $1.squaredError } / Double(n)).squareRoot() : .nan
+            )
             let ranked = mine.filter(\.ranked)
             let rn = Double(ranked.count)
             o.add("auc", rn > 0 ? ranked.reduce(0.0) { $0 + $1.auc } / rn : .nan)
@@ -72,11 +79,17 @@ extension Coordinator {
     public static func acceptable(_ e: ColdStartEntry, asked: Set<UInt32>, slots: Int) -> Bool {
         let unit = 0.0...1.0
         return asked.contains(e.device) && Int(e.slot) < slots && e.squaredError.isFinite && e.squaredError >= 0
-            && e.absoluteError.isFinite && e.absoluteError >= 0 && unit.contains(e.ndcg) && unit.contains(e.hit) && unit.contains(e.auc)
+            && e.absoluteError.isFinite && e.absoluteError >= 0 && unit.contains(e.ndcg) && unit.contains(e.hit)
+            && unit.contains(e.auc)
     }
 
     /// Aggregates entries per slot, in device order (sums do not depend on arrival order).
-    public static func coldStartTable(_ unordered: [ColdStartEntry], config: ColdStartConfig, k: Int, ratings: Bool = true) -> [JSONObject] {
+    public static func coldStartTable(
+        _ unordered: [ColdStartEntry],
+        config: ColdStartConfig,
+        k: Int,
+        ratings: Bool = true
+    ) -> [JSONObject] {
         let entries = unordered.sorted { ($0.slot, $0.device) < ($1.slot, $1.device) }
         let slots = config.protocol == .temporal ? config.periods : config.k.count
         var out: [JSONObject] = []
@@ -87,7 +100,8 @@ extension Coordinator {
             let n = mine.reduce(0) { $0 + Int($1.count) }
             o.add("devices", mine.count)
             o.add(ratings ? "ratings" : "interactions", n)
-            let se = mine.reduce(0.0) { $0 + $1.squaredError }, ae = mine.reduce(0.0) { $0 + $1.absoluteError }
+            let se = mine.reduce(0.0) { $0 + $1.squaredError }
+            let ae = mine.reduce(0.0) { $0 + $1.absoluteError }
             o.add("rmse", n > 0 && ratings ? (se / Double(n)).squareRoot() : .nan)
             o.add("mae", n > 0 && ratings ? ae / Double(n) : .nan)
             let ranked = mine.filter(\.ranked)

@@ -43,8 +43,9 @@ extension Coordinator {
             guard case .evaluation(let rep) = m else { return }
             let asked = requested[c] ?? []
             for e in rep.entries {
-                guard asked.contains(UInt32(truncatingIfNeeded: e.device)), e.squaredError.isFinite, e.absoluteError.isFinite,
-                      e.squaredError >= 0, e.hit.isFinite, e.ndcg.isFinite
+                guard asked.contains(UInt32(truncatingIfNeeded: e.device)), e.squaredError.isFinite,
+                    e.absoluteError.isFinite,
+                    e.squaredError >= 0, e.hit.isFinite, e.ndcg.isFinite
                 else {
                     log.warning("process \(p): discarding invalid evaluation entry for device \(e.device)")
                     continue
@@ -56,11 +57,17 @@ extension Coordinator {
             guard !scenario.evaluation.exposureThroughSecureSum(scenario.secureAggregation) else { return }
             for (list, target) in [(rep.recommended, 0), (rep.rated, 1)] {
                 for (item, count) in list where Int(item) < population.items && Int(count) <= asked.count {
-                    if target == 0 { recommended[Int(item)] += Double(count) } else { rated[Int(item)] += Double(count) }
+                    if target == 0 {
+                        recommended[Int(item)] += Double(count)
+                    } else {
+                        rated[Int(item)] += Double(count)
+                    }
                 }
             }
         }
-        if scenario.evaluation.exposureThroughSecureSum(scenario.secureAggregation), let sums = try await secureExposure(round: r, evaluated: results.map(\.device)) {
+        if scenario.evaluation.exposureThroughSecureSum(scenario.secureAggregation),
+            let sums = try await secureExposure(round: r, evaluated: results.map(\.device))
+        {
             (recommended, rated) = sums
         }
         if r == scenario.training.rounds, let deviceMetricsPath {
@@ -68,7 +75,8 @@ extension Coordinator {
             var csv = "device,ratings,rmse,mae,ranked,hit,ndcg\n"
             for e in results.sorted(by: { $0.device < $1.device }) where e.count > 0 {
                 let n = Double(e.count)
-                csv += "\(e.device),\(e.count),\((e.squaredError / n).squareRoot()),\(e.absoluteError / n),\(e.ranked ? 1 : 0),\(e.hit),\(e.ndcg)\n"
+                csv +=
+                    "\(e.device),\(e.count),\((e.squaredError / n).squareRoot()),\(e.absoluteError / n),\(e.ranked ? 1 : 0),\(e.hit),\(e.ndcg)\n"
             }
             try? RunDirectory.atomicWrite(Array(csv.utf8), path: deviceMetricsPath)
         }
@@ -76,7 +84,11 @@ extension Coordinator {
         lastEvaluationExtras = beyondAccuracy(summary, recommended: recommended, rated: rated, devices: results.count)
         lastEvaluationExtras?.merge(baselines(results))
         // The next evaluation's popularity ranking: items by how many devices rated them.
-        if rated.contains(where: { $0 > 0 }) { popularItems = rated.indices.filter { rated[$0] > 0 }.sorted { (rated[$0], -$0) > (rated[$1], -$1) }.prefix(Self.popularListLength).map { UInt32($0) } }
+        if rated.contains(where: { $0 > 0 }) {
+            popularItems = rated.indices.filter { rated[$0] > 0 }.sorted { (rated[$0], -$0) > (rated[$1], -$1) }.prefix(
+                Self.popularListLength
+            ).map { UInt32($0) }
+        }
         if let nt = negativeTransfer(results) { lastEvaluationExtras?.add("negative_transfer", nt) }
         lastCohorts = scenario.evaluation.cohorts ? cohortTable(results) : nil
         return summary
@@ -110,8 +122,10 @@ extension Coordinator {
     /// worse, and by how much (RMSE points, mean over those devices).
     func negativeTransfer(_ results: [DeviceEvaluation]) -> JSONObject? {
         // Device order: sums must not depend on which process reported first.
-        let rows = results.sorted { $0.device < $1.device }.filter { $0.count > 0 && $0.squaredErrorGlobal >= 0 && $0.squaredErrorLocal >= 0
-            && $0.squaredErrorGlobal.isFinite && $0.squaredErrorLocal.isFinite }
+        let rows = results.sorted { $0.device < $1.device }.filter {
+            $0.count > 0 && $0.squaredErrorGlobal >= 0 && $0.squaredErrorLocal >= 0
+                && $0.squaredErrorGlobal.isFinite && $0.squaredErrorLocal.isFinite
+        }
         guard !rows.isEmpty else { return nil }
         func rmse(_ se: Double, _ n: Int) -> Double { (se / Double(n)).squareRoot() }
         var o = JSONObject()
@@ -119,9 +133,13 @@ extension Coordinator {
         let ratings = Double(rows.reduce(0) { $0 + $1.count })
         o.add("rmse_global_model", (rows.reduce(0.0) { $0 + $1.squaredErrorGlobal } / ratings).squareRoot())
         o.add("rmse_local_only", (rows.reduce(0.0) { $0 + $1.squaredErrorLocal } / ratings).squareRoot())
-        for (name, other) in [("personalization_worse_than_global", \DeviceEvaluation.squaredErrorGlobal),
-                              ("federation_worse_than_local_only", \DeviceEvaluation.squaredErrorLocal)] {
-            let gaps = rows.map { rmse($0.squaredError, $0.count) - rmse($0[keyPath: other], $0.count) }.filter { $0 > 1e-12 }
+        for (name, other) in [
+            ("personalization_worse_than_global", \DeviceEvaluation.squaredErrorGlobal),
+            ("federation_worse_than_local_only", \DeviceEvaluation.squaredErrorLocal),
+        ] {
+            let gaps = rows.map { rmse($0.squaredError, $0.count) - rmse($0[keyPath: other], $0.count) }.filter {
+                $0 > 1e-12
+            }
             var c = JSONObject()
             c.add("share", Double(gaps.count) / Double(rows.count))
             c.add("mean_rmse_loss", gaps.isEmpty ? 0 : gaps.reduce(0, +) / Double(gaps.count))
@@ -140,14 +158,20 @@ extension Coordinator {
         if !sizes.isEmpty {
             let cuts = [0.25, 0.5, 0.75].map { sizes[min(sizes.count - 1, Int($0 * Double(sizes.count)))] }
             for q in 0..<4 {
-                let lo: UInt32 = q == 0 ? 0 : cuts[q - 1], hi: UInt32 = q == 3 ? .max : cuts[q]
-                let members = results.filter { let t = directory.trainSizes[$0.device]; return t >= lo && (q == 3 || t < hi) }
+                let lo: UInt32 = q == 0 ? 0 : cuts[q - 1]
+                let hi: UInt32 = q == 3 ? .max : cuts[q]
+                let members = results.filter {
+                    let t = directory.trainSizes[$0.device]
+                    return t >= lo && (q == 3 || t < hi)
+                }
                 groups.append(("activity", "Q\(q + 1) (\(lo)–\(q == 3 ? "" : String(hi - 1)) ratings)", members))
             }
         }
         let domains = Set(results.map { directory.mainDomains[$0.device] })
         if domains.count > 1 {
-            for d in domains.sorted() { groups.append(("domain", "domain \(d)", results.filter { directory.mainDomains[$0.device] == d })) }
+            for d in domains.sorted() {
+                groups.append(("domain", "domain \(d)", results.filter { directory.mainDomains[$0.device] == d }))
+            }
         }
         groups += demographicGroups(results)
         groups += availabilityGroups(results)

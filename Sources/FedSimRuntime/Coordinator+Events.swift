@@ -45,8 +45,12 @@ extension Coordinator {
     /// passes, or the connection closes). `isReply` picks the reply this phase waits for, which
     /// is passed to `consume` once per connection (a second one is ignored with a warning);
     /// anything else goes to `unexpected`.
-    func collectReplies(from connections: Set<ConnectionID>, phase: String, isReply: (Message) -> Bool,
-                        consume: (Int, ConnectionID, Message) -> Void) async {
+    func collectReplies(
+        from connections: Set<ConnectionID>,
+        phase: String,
+        isReply: (Message) -> Bool,
+        consume: (Int, ConnectionID, Message) -> Void
+    ) async {
         var waiting = connections
         let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
         while !waiting.isEmpty {
@@ -104,7 +108,7 @@ extension Coordinator {
             }
             guard let p = processOf[c] else { return nil }  // already closed
             if scenario.secureAggregation.enabled, !enrolledProcesses.contains(p), case .secagg(let env) = m,
-               env.stage == SecAggStage.enroll.rawValue, peers[p] != nil, !inWaitForProcesses
+                env.stage == SecAggStage.enroll.rawValue, peers[p] != nil, !inWaitForProcesses
             {
                 _ = await enroll(process: p, connection: c, env)  // a process that reconnected mid-run
                 return nil
@@ -131,12 +135,18 @@ extension Coordinator {
         }
         let p = Int(h.processIndex)
         guard Int(h.processCount) == processCount, p < processCount else {
-            await reject(c, "process \(h.processIndex) of \(h.processCount) does not fit this run of \(processCount) processes")
+            await reject(
+                c,
+                "process \(h.processIndex) of \(h.processCount) does not fit this run of \(processCount) processes"
+            )
             return
         }
         let expected = Sharding.range(process: p, of: processCount, devices: population.devices)
         guard Int(h.firstDevice) == expected.lowerBound, Int(h.deviceCount) == expected.count else {
-            await reject(c, "process \(p) claims devices \(h.firstDevice)..<\(Int(h.firstDevice) + Int(h.deviceCount)), expected \(expected.lowerBound)..<\(expected.upperBound)")
+            await reject(
+                c,
+                "process \(p) claims devices \(h.firstDevice)..<\(Int(h.firstDevice) + Int(h.deviceCount)), expected \(expected.lowerBound)..<\(expected.upperBound)"
+            )
             return
         }
         guard peers[p] == nil else {

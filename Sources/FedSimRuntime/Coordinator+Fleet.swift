@@ -18,8 +18,12 @@ extension Coordinator {
         }
         // New users of a cold-start protocol never train.
         let newUsers = self.newUsers
-        let selected = sampler.sample(round: r, target: target, allEligible: everyoneAlive && alwaysAvailable && newUsers.isEmpty,
-                                      seed: scenario.seed) { [fleet] d in
+        let selected = sampler.sample(
+            round: r,
+            target: target,
+            allEligible: everyoneAlive && alwaysAvailable && newUsers.isEmpty,
+            seed: scenario.seed
+        ) { [fleet] d in
             hostAlive(d) && fleet.isAvailable(d, at: t) && (newUsers.isEmpty || !newUsers[d])
         }
         guard let directory else {
@@ -31,20 +35,37 @@ extension Coordinator {
         // (a dense float32 update before the first round).
         let bytes = 4 * layout.count
         let up = Int(lastUploadBytesPerDevice ?? Double(bytes))
-        var finish: [Int: Double] = [:], window: [Int: Double] = [:]
+        var finish: [Int: Double] = [:]
+        var window: [Int: Double] = [:]
         for d in selected {
-            finish[d] = fleet.roundSeconds(d, examples: Int(directory.trainSizes[d]), epochs: scenario.training.local.epochs,
-                                           bytesDown: bytes, bytesUp: up)
+            finish[d] = fleet.roundSeconds(
+                d,
+                examples: Int(directory.trainSizes[d]),
+                epochs: scenario.training.local.epochs,
+                bytesDown: bytes,
+                bytesUp: up
+            )
             window[d] = fleet.availableSeconds(d, at: t) ?? 0
         }
-        let plan = RoundPlan.make(selected: selected, finish: finish, window: window, deadline: scenario.fleet.deadlineSeconds,
-                                  target: sampler.planTarget(selected: selected.count, devicesPerRound: scenario.training.devicesPerRound))
+        let plan = RoundPlan.make(
+            selected: selected,
+            finish: finish,
+            window: window,
+            deadline: scenario.fleet.deadlineSeconds,
+            target: sampler.planTarget(selected: selected.count, devicesPerRound: scenario.training.devicesPerRound)
+        )
         return (selected, plan)
     }
 
     /// Records participation and the simulated clock for a finished round.
-    func closeRound(_ r: Int, selected: [Int], plan: RoundPlan, finished: [Int], trainLoss: [Int: Double] = [:],
-                    into line: inout JSONObject) {
+    func closeRound(
+        _ r: Int,
+        selected: [Int],
+        plan: RoundPlan,
+        finished: [Int],
+        trainLoss: [Int: Double] = [:],
+        into line: inout JSONObject
+    ) {
         participation.record(selected: selected, finished: finished)
         sampler.observe(RoundFeedback(round: r, selected: selected, finished: finished, trainLoss: trainLoss))
         var fleetLine = JSONObject()

@@ -30,12 +30,19 @@ extension Coordinator {
         let k = plan.kept.count
         var tracker = RoundTracker(assignments: assignments)
         var trainLoss: [Int: Double] = [:]  // per finished device, for a feedback sampler
-        var aggregator = UpdateAggregators.make(scenario.training.aggregation, training: scenario.training, layout: layout)
+        var aggregator = UpdateAggregators.make(
+            scenario.training.aggregation,
+            training: scenario.training,
+            layout: layout
+        )
         var clippedAtCoordinator = 0
         var compressedBytes = 0
         let roundBytes = (sent: bytesSent, received: bytesReceived)
         for (c, devices) in assignments.sorted(by: { $0.key < $1.key }) {
-            await send(.train(DeviceRequest(round: UInt32(r), devices: devices, shared: model, clip: dp?.clip ?? 0)), to: c)
+            await send(
+                .train(DeviceRequest(round: UInt32(r), devices: devices, shared: model, clip: dp?.clip ?? 0)),
+                to: c
+            )
         }
         let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
         var rejected = 0
@@ -45,7 +52,9 @@ extension Coordinator {
             switch input {
             case .deadline(let id) where id == deadline:
                 let n = tracker.expire()
-                log.warning("round \(r): deadline of \(scenario.runtime.roundDeadlineSeconds) s passed with \(n) devices outstanding")
+                log.warning(
+                    "round \(r): deadline of \(scenario.runtime.roundDeadlineSeconds) s passed with \(n) devices outstanding"
+                )
             case .deadline: continue
             case .transportEnded:
                 tracker.expire()
@@ -56,14 +65,18 @@ extension Coordinator {
                 if case .compressedUpdate(let cu) = m {
                     // Decode through the run's stages; a body that does not decode is a failed device.
                     guard scenario.compression.enabled, cu.round == UInt32(r) else {
-                        if !scenario.compression.enabled { await protocolViolation(c, p, "sent a compressed update, but this run does not compress") }
+                        if !scenario.compression.enabled {
+                            await protocolViolation(c, p, "sent a compressed update, but this run does not compress")
+                        }
                         continue
                     }
                     do {
                         m = .update(try decompress(cu))
                         compressedBytes += cu.body.count
                     } catch {
-                        log.warning("round \(r): refusing the compressed update of device \(cu.device) from process \(p): \(error)")
+                        log.warning(
+                            "round \(r): refusing the compressed update of device \(cu.device) from process \(p): \(error)"
+                        )
                         if tracker.resolve(cu.device, from: c, as: .failed) == .accepted { rejected += 1 }
                         continue
                     }
@@ -86,10 +99,17 @@ extension Coordinator {
                                 // A device's own clipping is a promise; without secure aggregation the
                                 // coordinator can check it, so one device moves the sum by at most C.
                                 clippedAtCoordinator += 1
-                                log.warning("round \(r): device \(u.device) sent an update above the clip; clipped at the coordinator")
+                                log.warning(
+                                    "round \(r): device \(u.device) sent an update above the clip; clipped at the coordinator"
+                                )
                             }
-                            try aggregator.add(device: Int(u.device), weightedDelta: delta, weights: u.weights,
-                                               examples: Int(u.examples), trainLoss: u.trainLoss)
+                            try aggregator.add(
+                                device: Int(u.device),
+                                weightedDelta: delta,
+                                weights: u.weights,
+                                examples: Int(u.examples),
+                                trainLoss: u.trainLoss
+                            )
                             tracker.resolve(u.device, from: c, as: .finished)
                             trainLoss[Int(u.device)] = u.trainLoss
                             withinClip += Int(u.withinClip)
@@ -99,9 +119,15 @@ extension Coordinator {
                             tracker.resolve(u.device, from: c, as: .failed)
                         }
                     case .notPending:
-                        log.warning("round \(r): process \(p) sent an update for device \(u.device), which is not pending (duplicate?)")
+                        log.warning(
+                            "round \(r): process \(p) sent an update for device \(u.device), which is not pending (duplicate?)"
+                        )
                     case .wrongConnection:
-                        await protocolViolation(c, p, "sent an update for device \(u.device), which was assigned elsewhere")
+                        await protocolViolation(
+                            c,
+                            p,
+                            "sent an update for device \(u.device), which was assigned elsewhere"
+                        )
                     }
                 case .failed(let f):
                     guard f.round == UInt32(r) else { continue }
@@ -114,33 +140,53 @@ extension Coordinator {
             }
         }
         let finished = tracker.count(.finished)
-        let failed = tracker.count(.failed), dropped = tracker.count(.dropped), timedOut = tracker.count(.timedOut)
+        let failed = tracker.count(.failed)
+        let dropped = tracker.count(.dropped)
+        let timedOut = tracker.count(.timedOut)
         if dp == nil && !plan.kept.isEmpty && (finished < scenario.runtime.minDevicesPerRound || finished == 0) {
-            throw Failure(description:
-                "round \(r): only \(finished) of \(k) sampled devices finished (minimum \(max(1, scenario.runtime.minDevicesPerRound))): "
-                + "\(dropped) dropped with their client process, \(timedOut) timed out at the \(scenario.runtime.roundDeadlineSeconds) s deadline, "
-                + "\(failed) failed; \(aliveSummary())")
+            throw Failure(
+                description:
+                    "round \(r): only \(finished) of \(k) sampled devices finished (minimum \(max(1, scenario.runtime.minDevicesPerRound))): "
+                    + "\(dropped) dropped with their client process, \(timedOut) timed out at the \(scenario.runtime.roundDeadlineSeconds) s deadline, "
+                    + "\(failed) failed; \(aliveSummary())"
+            )
         }
         var privacyLine: JSONObject?
         if dp == nil && plan.kept.isEmpty {
             log.warning("round \(r): no selected device could finish in time; the model is unchanged")
         } else if dp != nil {
             // Validation allows central DP with the weighted mean only: its exact sum is what is noised.
-            guard let sum = aggregator.exactSum else { throw Failure(description: "central DP needs training.aggregation: mean") }
+            guard let sum = aggregator.exactSum else {
+                throw Failure(description: "central DP needs training.aggregation: mean")
+            }
             privacyLine = releasePrivately(round: r, sum: sum, sampled: chosen.count, withinClip: withinClip)
         } else {
             step(aggregator.aggregate(), round: r)
         }
         deviceUpdates += finished
         var line = JSONObject()
-        line.merge(roundCounters(r, sampled: chosen.count, finished: finished, failed: failed, dropped: dropped, timedOut: timedOut,
-                                 rejected: rejected, examples: aggregator.examples, trainLoss: aggregator.meanTrainLoss))
+        line.merge(
+            roundCounters(
+                r,
+                sampled: chosen.count,
+                finished: finished,
+                failed: failed,
+                dropped: dropped,
+                timedOut: timedOut,
+                rejected: rejected,
+                examples: aggregator.examples,
+                trainLoss: aggregator.meanTrainLoss
+            )
+        )
         for (name, value) in aggregator.measurements { line.add(name, value) }
         if dp != nil { line.add("clipped_at_coordinator", clippedAtCoordinator) }
         var comm = JSONObject()
         comm.add("bytes_up", bytesReceived - roundBytes.received)
         comm.add("bytes_down", bytesSent - roundBytes.sent)
-        comm.add("bytes_up_per_update", finished > 0 ? Double(bytesReceived - roundBytes.received) / Double(finished) : 0)
+        comm.add(
+            "bytes_up_per_update",
+            finished > 0 ? Double(bytesReceived - roundBytes.received) / Double(finished) : 0
+        )
         comm.add("raw_bytes_per_update", 4 * (layout.count + layout.weightCount))
         if scenario.compression.enabled {
             comm.add("compressed_body_bytes_per_update", finished > 0 ? Double(compressedBytes) / Double(finished) : 0)
@@ -155,8 +201,13 @@ extension Coordinator {
 
     /// Central DP release: noise the sum, record the round in the ledger (durably), then step
     /// the model. Returns the metrics fragment.
-    func releasePrivately(round r: Int, sum: [Double], sampled: Int, realizedMultiplier: Double? = nil,
-                          withinClip: Int = 0) -> JSONObject {
+    func releasePrivately(
+        round r: Int,
+        sum: [Double],
+        sampled: Int,
+        realizedMultiplier: Double? = nil,
+        withinClip: Int = 0
+    ) -> JSONObject {
         let distributed = realizedMultiplier != nil
         let roundClip = dp!.clip
         let noisyMean = distributed ? dp!.mean(ofNoisySum: sum) : dp!.privatize(sum: sum)
@@ -191,13 +242,28 @@ extension Coordinator {
         return o
     }
 
-    func finishSecureRound(_ r: Int, chosen: [Int], assignments: [ConnectionID: [UInt32]], discard: Set<Int>) async throws -> JSONObject {
+    func finishSecureRound(
+        _ r: Int,
+        chosen: [Int],
+        assignments: [ConnectionID: [UInt32]],
+        discard: Set<Int>
+    ) async throws -> JSONObject {
         let o = try await runSecureRound(r, chosen: chosen, assignments: assignments, discard: discard)
         lastFinished = o.survivorIDs
         var line = JSONObject()
-        line.merge(roundCounters(r, sampled: chosen.count, finished: o.survivors, failed: 0, dropped: chosen.count - o.survivors,
-                                 timedOut: 0, rejected: 0, examples: Int(o.examples.rounded()),
-                                 trainLoss: o.examples > 0 ? o.lossSum / o.examples : .nan))
+        line.merge(
+            roundCounters(
+                r,
+                sampled: chosen.count,
+                finished: o.survivors,
+                failed: 0,
+                dropped: chosen.count - o.survivors,
+                timedOut: 0,
+                rejected: 0,
+                examples: Int(o.examples.rounded()),
+                trainLoss: o.examples > 0 ? o.lossSum / o.examples : .nan
+            )
+        )
         var sa = o.line
         if let why = o.abandoned {
             sa.add("abandoned", why)
@@ -205,12 +271,23 @@ extension Coordinator {
         }
         line.add("secagg", sa)
         if dp != nil, let sum = o.sum {
-            line.add("privacy", releasePrivately(round: r, sum: sum, sampled: chosen.count, realizedMultiplier: o.realizedMultiplier,
-                                                 withinClip: o.withinClip))
+            line.add(
+                "privacy",
+                releasePrivately(
+                    round: r,
+                    sum: sum,
+                    sampled: chosen.count,
+                    realizedMultiplier: o.realizedMultiplier,
+                    withinClip: o.withinClip
+                )
+            )
             deviceUpdates += o.survivors
         } else if let mean = o.mean {
             if o.survivors < scenario.runtime.minDevicesPerRound {
-                throw Failure(description: "round \(r): only \(o.survivors) of \(chosen.count) sampled devices finished secure aggregation (minimum \(scenario.runtime.minDevicesPerRound)); \(aliveSummary())")
+                throw Failure(
+                    description:
+                        "round \(r): only \(o.survivors) of \(chosen.count) sampled devices finished secure aggregation (minimum \(scenario.runtime.minDevicesPerRound)); \(aliveSummary())"
+                )
             }
             step(mean, round: r)
             deviceUpdates += o.survivors
@@ -220,13 +297,22 @@ extension Coordinator {
         return line
     }
 
-
     /// A compressed update decoded through the run's stages (the rotation seed is public:
     /// derived from the device and round, as on the device).
     func decompress(_ cu: CompressedUpdate) throws -> DeviceUpdate {
-        let (delta, weights) = try codec.decode(cu.body, rotationSeed: Seeds.derive(scenario.seed, "rotation", UInt64(cu.device), UInt64(cu.round)))
-        return DeviceUpdate(round: cu.round, device: cu.device, examples: cu.examples, trainLoss: cu.trainLoss,
-                            weightedDelta: delta, weights: weights, withinClip: cu.withinClip)
+        let (delta, weights) = try codec.decode(
+            cu.body,
+            rotationSeed: Seeds.derive(scenario.seed, "rotation", UInt64(cu.device), UInt64(cu.round))
+        )
+        return DeviceUpdate(
+            round: cu.round,
+            device: cu.device,
+            examples: cu.examples,
+            trainLoss: cu.trainLoss,
+            weightedDelta: delta,
+            weights: weights,
+            withinClip: cu.withinClip
+        )
     }
 
     /// With DP and no secure aggregation: scales an update above the clip (flat, or per
@@ -254,5 +340,7 @@ extension Coordinator {
     }
 
     /// q for Poisson sampling: the expected count per round over the population.
-    public var samplingRate: Double { min(1, Double(scenario.training.devicesPerRound) / Double(max(1, population.devices))) }
+    public var samplingRate: Double {
+        min(1, Double(scenario.training.devicesPerRound) / Double(max(1, population.devices)))
+    }
 }

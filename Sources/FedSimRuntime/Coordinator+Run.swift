@@ -35,8 +35,17 @@ extension Coordinator {
     }
 
     /// The counters every round's metrics line starts with (docs/metrics.md), in their order.
-    func roundCounters(_ r: Int, sampled: Int, finished: Int, failed: Int, dropped: Int, timedOut: Int, rejected: Int,
-                       examples: Int, trainLoss: Double) -> JSONObject {
+    func roundCounters(
+        _ r: Int,
+        sampled: Int,
+        finished: Int,
+        failed: Int,
+        dropped: Int,
+        timedOut: Int,
+        rejected: Int,
+        examples: Int,
+        trainLoss: Double
+    ) -> JSONObject {
         var line = JSONObject()
         line.add("round", r)
         line.add("sampled", sampled)
@@ -50,7 +59,6 @@ extension Coordinator {
         line.add("train_loss", trainLoss)
         return line
     }
-
 
     // MARK: Run
 
@@ -74,7 +82,8 @@ extension Coordinator {
             if let dp, scenario.privacy.budget.epsilon > 0 {
                 let (eps, _) = dp.epsilonAfterNextRound()
                 if eps > scenario.privacy.budget.epsilon {
-                    stoppedEarly = "privacy budget: round \(r) would bring ε to \(formatFixed(eps, 4)) > \(scenario.privacy.budget.epsilon) at δ = \(scenario.privacy.delta)"
+                    stoppedEarly =
+                        "privacy budget: round \(r) would bring ε to \(formatFixed(eps, 4)) > \(scenario.privacy.budget.epsilon) at δ = \(scenario.privacy.delta)"
                     log.warning("stopping before round \(r): \(stoppedEarly!)")
                     break
                 }
@@ -88,7 +97,9 @@ extension Coordinator {
                 log.warning("interrupted: stopping after round \(r)")
                 break
             }
-            if checkpointEvery > 0 && r % checkpointEvery == 0 && r < scenario.training.rounds { await writeCheckpoint(round: r) }
+            if checkpointEvery > 0 && r % checkpointEvery == 0 && r < scenario.training.rounds {
+                await writeCheckpoint(round: r)
+            }
         }
         for (_, peer) in peers.sorted(by: { $0.key < $1.key }) {
             await send(.shutdown(reason: "run complete"), to: peer.connection)
@@ -109,12 +120,17 @@ extension Coordinator {
         while peers.count < processCount || (secure && enrolledProcesses.count < processCount) {
             switch await next() {
             case .deadline(let id) where id == deadline:
-                throw Failure(description: "only \(peers.count) of \(processCount) client processes connected\(secure ? " and \(enrolledProcesses.count) enrolled" : "") within \(timeout) s; see logs/client-*.log")
+                throw Failure(
+                    description:
+                        "only \(peers.count) of \(processCount) client processes connected\(secure ? " and \(enrolledProcesses.count) enrolled" : "") within \(timeout) s; see logs/client-*.log"
+                )
             case .deadline: continue
             case .transportEnded: throw Failure(description: "transport closed while waiting for client processes")
             case .transport(let e):
                 if let (p, c, m) = await handleControl(e) {
-                    if secure, case .secagg(let env) = m, env.stage == SecAggStage.enroll.rawValue, !enrolledProcesses.contains(p) {
+                    if secure, case .secagg(let env) = m, env.stage == SecAggStage.enroll.rawValue,
+                        !enrolledProcesses.contains(p)
+                    {
                         _ = await enroll(process: p, connection: c, env)
                     } else {
                         await protocolViolation(c, p, "sent \(m.kindName) before the first round")
@@ -127,6 +143,7 @@ extension Coordinator {
 
     func aliveSummary() -> String {
         let lost = lostReasons.sorted { $0.key < $1.key }.map { "process \($0.key): \($0.value)" }
-        return "\(peers.count) of \(processCount) client processes alive" + (lost.isEmpty ? "" : " (lost: " + lost.joined(separator: "; ") + ")")
+        return "\(peers.count) of \(processCount) client processes alive"
+            + (lost.isEmpty ? "" : " (lost: " + lost.joined(separator: "; ") + ")")
     }
 }

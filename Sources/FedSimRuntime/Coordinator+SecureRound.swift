@@ -20,14 +20,20 @@ extension Coordinator {
     /// Stores a process's enrollment (its devices' identity public keys). Returns false and
     /// closes the connection when the list is not exactly the process's own devices.
     func enroll(process p: Int, connection c: ConnectionID, _ env: SecAggEnvelope) async -> Bool {
-        guard case .enroll(let list)? = try? SecAggPayload.decode(stage: env.stage, env.body), let range = peers[p]?.range else {
+        guard case .enroll(let list)? = try? SecAggPayload.decode(stage: env.stage, env.body),
+            let range = peers[p]?.range
+        else {
             await protocolViolation(c, p, "sent a malformed enrollment")
             return false
         }
         guard list.count == range.count, list.allSatisfy({ range.contains(Int($0.device)) }),
-              Set(list.map(\.device)).count == list.count
+            Set(list.map(\.device)).count == list.count
         else {
-            await protocolViolation(c, p, "enrolled devices that are not exactly its own \(range.lowerBound)..<\(range.upperBound)")
+            await protocolViolation(
+                c,
+                p,
+                "enrolled devices that are not exactly its own \(range.lowerBound)..<\(range.upperBound)"
+            )
             return false
         }
         // A process that reconnects enrols again; its devices' identity keys must not change
@@ -99,14 +105,22 @@ extension Coordinator {
     /// The round's quantizer; both sides build it from public values, so the scales agree.
     static func quantizer(scenario: Scenario, layout: ParameterLayout, devices n: Int) throws -> SecureSumQuantizer {
         let sa = scenario.secureAggregation
-        let headroom = scenario.privacy.mechanism == .distributed
+        let headroom =
+            scenario.privacy.mechanism == .distributed
             ? DistributedDP.headroom(noiseMultiplier: scenario.privacy.noiseMultiplier, devices: n) : 1
         // Uniform weighting sends weight 1 in every slot: bound the weights by 1, which also
         // gives every value element the same scale (what DP noise in the integer domain needs).
         let uniform = scenario.training.weighting == .uniform
-        return try SecureSumQuantizer(layout: layout, bits: sa.bits, maxContributors: n, valueClip: sa.valueClip,
-                                      maxRowWeight: uniform ? 1 : sa.maxRowWeight, maxExamples: sa.maxExamples,
-                                      maxWholeWeight: uniform ? 1 : nil, noiseHeadroom: headroom)
+        return try SecureSumQuantizer(
+            layout: layout,
+            bits: sa.bits,
+            maxContributors: n,
+            valueClip: sa.valueClip,
+            maxRowWeight: uniform ? 1 : sa.maxRowWeight,
+            maxExamples: sa.maxExamples,
+            maxWholeWeight: uniform ? 1 : nil,
+            noiseHeadroom: headroom
+        )
     }
 
     func secAggParameters(n: Int) -> (k: Int, t: Int) {
@@ -115,8 +129,13 @@ extension Coordinator {
         // Over-selection discards a known share of the selected devices at the masked stage:
         // the graph must tolerate it on top of the assumed dropout.
         let δ = min(0.9, c.assumedDropout + (1 - 1 / scenario.fleet.overSelection))
-        func threshold(_ k: Int) -> Int { c.threshold > 0 ? min(c.threshold, k) : min(k, Int(((1 + γ) * Double(k) / 2).rounded(.down)) + 1) }
-        if c.neighbors > 0 { let k = min(c.neighbors, n - 1); return (k, threshold(k)) }
+        func threshold(_ k: Int) -> Int {
+            c.threshold > 0 ? min(c.threshold, k) : min(k, Int(((1 + γ) * Double(k) / 2).rounded(.down)) + 1)
+        }
+        if c.neighbors > 0 {
+            let k = min(c.neighbors, n - 1)
+            return (k, threshold(k))
+        }
         if c.protocol == .secagg { return (n - 1, threshold(n - 1)) }
         let p = SecAggParameters.choose(n: n, dropoutRate: δ, corruptionRate: γ)
         return (p.k, c.threshold > 0 ? min(c.threshold, p.k) : p.t)
@@ -124,17 +143,33 @@ extension Coordinator {
 
     /// `trainRequests` replaces the one train request per process (FedBuff: devices train on
     /// different model versions, each with its staleness weight).
-    func runSecureRound(_ r: Int, chosen: [Int], assignments: [ConnectionID: [UInt32]], discard: Set<Int> = [],
-                        trainRequests: [ConnectionID: [DeviceRequest]]? = nil) async throws -> SecureOutcome {
+    func runSecureRound(
+        _ r: Int,
+        chosen: [Int],
+        assignments: [ConnectionID: [UInt32]],
+        discard: Set<Int> = [],
+        trainRequests: [ConnectionID: [DeviceRequest]]? = nil
+    ) async throws -> SecureOutcome {
         let n = chosen.count
         let quantizer = try Self.quantizer(scenario: scenario, layout: layout, devices: n)
-        let s = try await runSecureSum(round: UInt32(r), chosen: chosen, assignments: assignments, length: quantizer.length,
-                                       graphSeed: Seeds.derive(scenario.seed, "secagg.graph", UInt64(r)), discard: discard) { c, devices in
+        let s = try await runSecureSum(
+            round: UInt32(r),
+            chosen: chosen,
+            assignments: assignments,
+            length: quantizer.length,
+            graphSeed: Seeds.derive(scenario.seed, "secagg.graph", UInt64(r)),
+            discard: discard
+        ) { c, devices in
             // With the round announced, hand out the model to train.
             if let requests = trainRequests?[c] {
                 for req in requests { await self.send(.train(req), to: c) }
             } else {
-                await self.send(.train(DeviceRequest(round: UInt32(r), devices: devices, shared: self.model, clip: self.dp?.clip ?? 0)), to: c)
+                await self.send(
+                    .train(
+                        DeviceRequest(round: UInt32(r), devices: devices, shared: self.model, clip: self.dp?.clip ?? 0)
+                    ),
+                    to: c
+                )
             }
         }
         let line = s.line
@@ -146,19 +181,35 @@ extension Coordinator {
         var totals = quantizer.dequantize(sum)
         if scenario.compression.stages == [.rotate] {
             // Σ R·x = R·Σ x: undo the round's shared rotation on the sum.
-            SharedRotation(blockSize: scenario.compression.blockSize, seed: Seeds.derive(scenario.seed, "secagg.rotation", UInt64(r)))
-                .inverse(&totals.weightedDelta, count: totals.weightedDelta.count)
+            SharedRotation(
+                blockSize: scenario.compression.blockSize,
+                seed: Seeds.derive(scenario.seed, "secagg.rotation", UInt64(r))
+            )
+            .inverse(&totals.weightedDelta, count: totals.weightedDelta.count)
         }
         var realized: Double?
         if scenario.privacy.mechanism == .distributed {
             let Δ = quantizer.integerSensitivity(clip: scenario.privacy.sensitivity)
-            let σdev = DistributedDP.deviceSigma(noiseMultiplier: scenario.privacy.noiseMultiplier, sensitivity: Δ, devices: n,
-                                                 assumedDropout: sa.assumedDropout)
+            let σdev = DistributedDP.deviceSigma(
+                noiseMultiplier: scenario.privacy.noiseMultiplier,
+                sensitivity: Δ,
+                devices: n,
+                assumedDropout: sa.assumedDropout
+            )
             realized = DistributedDP.realizedMultiplier(deviceSigma: σdev, sensitivity: Δ, survivors: survivors.count)
         }
-        return SecureOutcome(mean: quantizer.mean(weightedDelta: totals.weightedDelta, weights: totals.weights),
-                             sum: totals.weightedDelta, realizedMultiplier: realized, withinClip: Int(totals.withinClip),
-                             survivors: survivors.count, survivorIDs: survivors.map { Int($0) }.sorted(), examples: totals.examples, lossSum: totals.lossSum, abandoned: nil, line: line)
+        return SecureOutcome(
+            mean: quantizer.mean(weightedDelta: totals.weightedDelta, weights: totals.weights),
+            sum: totals.weightedDelta,
+            realizedMultiplier: realized,
+            withinClip: Int(totals.withinClip),
+            survivors: survivors.count,
+            survivorIDs: survivors.map { Int($0) }.sorted(),
+            examples: totals.examples,
+            lossSum: totals.lossSum,
+            abandoned: nil,
+            line: line
+        )
     }
 
     /// The outcome of one SecAgg+ protocol run: the unmasked sum in Z_{2^bits} of the
@@ -174,13 +225,28 @@ extension Coordinator {
     /// survivors' sum. `afterBegin` sends whatever a connection needs right after the round is
     /// announced (training: the model). Used by training rounds and by evaluation's exposure
     /// counts alike, so both go through the same protocol code.
-    func runSecureSum(round: UInt32, chosen: [Int], assignments: [ConnectionID: [UInt32]], length: Int, graphSeed: UInt64,
-                      discard: Set<Int> = [], afterBegin: (ConnectionID, [UInt32]) async -> Void) async throws -> SecureSum {
-        let label = round & Self.evaluationRoundFlag != 0 ? "evaluation \(round & ~Self.evaluationRoundFlag)" : "\(round)"
+    func runSecureSum(
+        round: UInt32,
+        chosen: [Int],
+        assignments: [ConnectionID: [UInt32]],
+        length: Int,
+        graphSeed: UInt64,
+        discard: Set<Int> = [],
+        afterBegin: (ConnectionID, [UInt32]) async -> Void
+    ) async throws -> SecureSum {
+        let label =
+            round & Self.evaluationRoundFlag != 0 ? "evaluation \(round & ~Self.evaluationRoundFlag)" : "\(round)"
         let sa = scenario.secureAggregation
         let (k, t) = secAggParameters(n: chosen.count)
-        let config = SecAggRoundConfig(round: round, devices: chosen.map { UInt32($0) }, k: k, t: t, bits: sa.bits,
-                                       graphSeed: graphSeed, length: length)
+        let config = SecAggRoundConfig(
+            round: round,
+            devices: chosen.map { UInt32($0) },
+            k: k,
+            t: t,
+            bits: sa.bits,
+            graphSeed: graphSeed,
+            length: length
+        )
         let keys = identityKeys
         var server = SecAggServer(config: config, identityKey: { keys[$0] })
         let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
@@ -188,16 +254,29 @@ extension Coordinator {
         var stageStart = (monotonicSeconds(), bytesSent, bytesReceived)
         var timedOut = false
         func closeStage(_ name: String, _ devices: Int) {
-            stats.append(StageStats(name: name, devices: devices, bytesUp: bytesReceived - stageStart.2,
-                                    bytesDown: bytesSent - stageStart.1, seconds: monotonicSeconds() - stageStart.0))
+            stats.append(
+                StageStats(
+                    name: name,
+                    devices: devices,
+                    bytesUp: bytesReceived - stageStart.2,
+                    bytesDown: bytesSent - stageStart.1,
+                    seconds: monotonicSeconds() - stageStart.0
+                )
+            )
             stageStart = (monotonicSeconds(), bytesSent, bytesReceived)
         }
         func owns(_ p: Int, _ d: UInt32) -> Bool { peers[p]?.range.contains(Int(d)) == true }
         func send(_ payload: SecAggPayload, to c: ConnectionID) async {
-            await self.send(.secagg(SecAggEnvelope(round: round, stage: payload.stage.rawValue, body: payload.encoded())), to: c)
+            await self.send(
+                .secagg(SecAggEnvelope(round: round, stage: payload.stage.rawValue, body: payload.encoded())),
+                to: c
+            )
         }
         /// Runs one collection stage: waits for each connection in `waiting` to answer.
-        func collect(_ waiting: Set<ConnectionID>, _ handle: (Int, ConnectionID, SecAggPayload) async -> Bool) async throws {
+        func collect(
+            _ waiting: Set<ConnectionID>,
+            _ handle: (Int, ConnectionID, SecAggPayload) async -> Bool
+        ) async throws {
             var waiting = waiting
             while !waiting.isEmpty && !timedOut {
                 switch await nextSecure(round: round, deadline: deadline) {
@@ -206,7 +285,9 @@ extension Coordinator {
                 case .closed(let c): waiting.remove(c)
                 case .deadline:
                     timedOut = true
-                    log.warning("round \(label): secure aggregation deadline passed with \(waiting.count) client processes outstanding")
+                    log.warning(
+                        "round \(label): secure aggregation deadline passed with \(waiting.count) client processes outstanding"
+                    )
                 case .ended: throw Failure(description: "transport closed during round \(label)")
                 }
             }
@@ -227,8 +308,13 @@ extension Coordinator {
         try await collect(Set(assignments.keys)) { p, c, payload in
             guard case .advertise(let list) = payload else { return false }
             for a in list {
-                guard owns(p, a.device) else { await protocolViolation(c, p, "advertised keys for device \(a.device), which it does not host"); return true }
-                do { try server.receive(a) } catch { log.warning("round \(label): refusing keys of device \(a.device): \(error)") }
+                guard owns(p, a.device) else {
+                    await protocolViolation(c, p, "advertised keys for device \(a.device), which it does not host")
+                    return true
+                }
+                do { try server.receive(a) } catch {
+                    log.warning("round \(label): refusing keys of device \(a.device): \(error)")
+                }
             }
             return true
         }
@@ -241,8 +327,13 @@ extension Coordinator {
         try await collect(Set(stage2.map(\.0))) { p, c, payload in
             guard case .shares(let list) = payload else { return false }
             for (from, shares) in Dictionary(grouping: list, by: \.from).sorted(by: { $0.key < $1.key }) {
-                guard owns(p, from) else { await protocolViolation(c, p, "dealt shares as device \(from), which it does not host"); return true }
-                do { try server.receive(shares: shares, from: from) } catch { log.warning("round \(label): refusing shares of device \(from): \(error)") }
+                guard owns(p, from) else {
+                    await protocolViolation(c, p, "dealt shares as device \(from), which it does not host")
+                    return true
+                }
+                do { try server.receive(shares: shares, from: from) } catch {
+                    log.warning("round \(label): refusing shares of device \(from): \(error)")
+                }
             }
             return true
         }
@@ -254,11 +345,16 @@ extension Coordinator {
         try await collect(Set(stage3.map(\.0))) { p, c, payload in
             switch payload {
             case .masked(let d, let y):
-                guard owns(p, d) else { await protocolViolation(c, p, "sent a masked input as device \(d), which it does not host"); return true }
+                guard owns(p, d) else {
+                    await protocolViolation(c, p, "sent a masked input as device \(d), which it does not host")
+                    return true
+                }
                 // Past the simulated deadline, offline, or beyond the over-selection target:
                 // the input arrives too late to count, exactly like a dropout.
                 if discard.contains(Int(d)) { return false }
-                do { try server.receive(masked: y, from: d) } catch { log.warning("round \(label): refusing masked input of device \(d): \(error)") }
+                do { try server.receive(masked: y, from: d) } catch {
+                    log.warning("round \(label): refusing masked input of device \(d): \(error)")
+                }
                 return false
             case .maskedDone: return true
             default: return false
@@ -297,8 +393,14 @@ extension Coordinator {
         try await collect(Set(stage4.map(\.0))) { p, c, payload in
             guard case .reveal(let list) = payload else { return false }
             for (holder, reveals) in Dictionary(grouping: list, by: \.holder).sorted(by: { $0.key < $1.key }) {
-                guard owns(p, holder) else { await protocolViolation(c, p, "revealed shares as device \(holder), which it does not host"); return true }
-                do { try server.receive(reveals: reveals, from: holder); revealers += 1 } catch {
+                guard owns(p, holder) else {
+                    await protocolViolation(c, p, "revealed shares as device \(holder), which it does not host")
+                    return true
+                }
+                do {
+                    try server.receive(reveals: reveals, from: holder)
+                    revealers += 1
+                } catch {
                     log.warning("round \(label): refusing shares revealed by device \(holder): \(error)")
                 }
             }
@@ -329,7 +431,9 @@ extension Coordinator {
     func secureExposure(round r: Int, evaluated: [Int]) async throws -> (recommended: [Double], rated: [Double])? {
         let chosen = Array(Set(evaluated)).sorted()
         guard chosen.count >= 3 else {
-            log.warning("evaluation of round \(r): \(chosen.count) evaluated devices are too few for a secure exposure sum; exposure metrics omitted")
+            log.warning(
+                "evaluation of round \(r): \(chosen.count) evaluated devices are too few for a secure exposure sum; exposure metrics omitted"
+            )
             return nil
         }
         var assignments: [ConnectionID: [UInt32]] = [:]
@@ -338,10 +442,17 @@ extension Coordinator {
             if let peer = peers[p] { assignments[peer.connection, default: []].append(UInt32(d)) }
         }
         let n = population.items
-        let s = try await runSecureSum(round: Self.evaluationRoundFlag | UInt32(r), chosen: chosen, assignments: assignments, length: 2 * n,
-                                       graphSeed: Seeds.derive(scenario.seed, "secagg.exposure", UInt64(r))) { _, _ in }
+        let s = try await runSecureSum(
+            round: Self.evaluationRoundFlag | UInt32(r),
+            chosen: chosen,
+            assignments: assignments,
+            length: 2 * n,
+            graphSeed: Seeds.derive(scenario.seed, "secagg.exposure", UInt64(r))
+        ) { _, _ in }
         guard let sum = s.sum else {
-            log.warning("evaluation of round \(r): the secure exposure sum failed (\(s.abandoned ?? "?")); exposure metrics omitted")
+            log.warning(
+                "evaluation of round \(r): the secure exposure sum failed (\(s.abandoned ?? "?")); exposure metrics omitted"
+            )
             return nil
         }
         return (sum[0..<n].map { Double($0) }, sum[n..<(2 * n)].map { Double($0) })

@@ -40,7 +40,7 @@ public final class Coordinator {
         var connection: ConnectionID
         var range: Range<Int>
     }
-    var peers: [Int: Peer] = [:]              // process index -> peer
+    var peers: [Int: Peer] = [:]  // process index -> peer
     var processOf: [ConnectionID: Int] = [:]  // authenticated connections
     var unauthenticated: Set<ConnectionID> = []
     var lostReasons: [Int: String] = [:]
@@ -127,10 +127,19 @@ public final class Coordinator {
         public var description: String
     }
 
-    public init(scenario: Scenario, population: PopulationInfo, processCount: Int, token: [UInt8],
-                transport: any CoordinatorTransport, metrics: MetricsSink, ledgerPath: String? = nil,
-                directory: DeviceDirectory? = nil, domainNames: [String] = [], participationPath: String? = nil,
-                recommender: (any RecommenderModel)? = nil) throws {
+    public init(
+        scenario: Scenario,
+        population: PopulationInfo,
+        processCount: Int,
+        token: [UInt8],
+        transport: any CoordinatorTransport,
+        metrics: MetricsSink,
+        ledgerPath: String? = nil,
+        directory: DeviceDirectory? = nil,
+        domainNames: [String] = [],
+        participationPath: String? = nil,
+        recommender: (any RecommenderModel)? = nil
+    ) throws {
         self.scenario = scenario
         self.population = population
         self.processCount = processCount
@@ -140,20 +149,36 @@ public final class Coordinator {
         self.recommender = recommender ?? ModelRegistry.make(scenario, population)
         layout = self.recommender.layout
         model = self.recommender.initialShared()
-        newUsers = ColdStartSplit.newUsers(scenario.evaluation.coldStart, devices: population.devices, seed: scenario.seed)
+        newUsers = ColdStartSplit.newUsers(
+            scenario.evaluation.coldStart,
+            devices: population.devices,
+            seed: scenario.seed
+        )
         strategy = ServerStrategies.make(scenario, model: self.recommender)
         (inputs, inputSink) = AsyncStream.makeStream(of: Input.self)
         iterator = inputs.makeAsyncIterator()
         if let directory, directory.count != population.devices {
-            throw Failure(description: "the device directory lists \(directory.count) devices, the population has \(population.devices)")
+            throw Failure(
+                description:
+                    "the device directory lists \(directory.count) devices, the population has \(population.devices)"
+            )
         }
-        if directory == nil && (scenario.fleet.shapesRounds || ClientSamplers.needsDirectory(scenario.training.sampling)) {
-            throw Failure(description: "training.sampling \(scenario.training.sampling.rawValue) and the fleet model need the device directory")
+        if directory == nil
+            && (scenario.fleet.shapesRounds || ClientSamplers.needsDirectory(scenario.training.sampling))
+        {
+            throw Failure(
+                description:
+                    "training.sampling \(scenario.training.sampling.rawValue) and the fleet model need the device directory"
+            )
         }
         self.directory = directory
         do {
-            sampler = try ClientSamplers.make(config: scenario.training, population: population.devices, directory: directory,
-                                              domainNames: domainNames)
+            sampler = try ClientSamplers.make(
+                config: scenario.training,
+                population: population.devices,
+                directory: directory,
+                domainNames: domainNames
+            )
         } catch let e as ClientSamplers.Failure {
             throw Failure(description: e.description)
         }
@@ -161,7 +186,12 @@ public final class Coordinator {
         participation = Participation(devices: population.devices)
         participationLog = try participationPath.map { try ParticipationLog(path: $0) }
         if scenario.privacy.enabled {
-            dp = DPState(config: scenario.privacy, rate: samplingRate, population: population.devices, seed: scenario.seed)
+            dp = DPState(
+                config: scenario.privacy,
+                rate: samplingRate,
+                population: population.devices,
+                seed: scenario.seed
+            )
             if let ledgerPath { ledger = try PrivacyLedger(path: ledgerPath) }
         }
     }

@@ -40,9 +40,12 @@ public struct DPState {
         self.seed = seed
         self.rate = rate
         expectedDevices = rate * Double(population)
-        randomness = NoiseRandomness(config.noise == .secure ? .secure : .reproducible(seed: Seeds.derive(seed, "dp.noise")))
+        randomness = NoiseRandomness(
+            config.noise == .secure ? .secure : .reproducible(seed: Seeds.derive(seed, "dp.noise"))
+        )
         clip = config.sensitivity
-        let z = config.noiseMultiplier, σb = config.adaptiveClipping.countNoise
+        let z = config.noiseMultiplier
+        let σb = config.adaptiveClipping.countNoise
         updateMultiplier = config.adaptiveClipping.enabled ? 1 / (1 / (z * z) - 1 / (4 * σb * σb)).squareRoot() : z
     }
 
@@ -63,7 +66,9 @@ public struct DPState {
     /// resumed from a checkpoint draws the same noise as an uninterrupted one. Secure noise
     /// keeps its CSPRNG stream.
     public mutating func beginRound(_ r: Int) {
-        if !randomness.isPrivate { randomness = NoiseRandomness(.reproducible(seed: Seeds.derive(seed, "dp.noise", UInt64(r)))) }
+        if !randomness.isPrivate {
+            randomness = NoiseRandomness(.reproducible(seed: Seeds.derive(seed, "dp.noise", UInt64(r))))
+        }
     }
 
     /// Rebuilds the accountant from the ledger's entries (each round whose noisy aggregate

@@ -1,6 +1,6 @@
 import FedSimAggregation
-import FedSimCore
 import FedSimConfig
+import FedSimCore
 import FedSimData
 import FedSimModels
 import Foundation
@@ -34,8 +34,14 @@ public final class DeviceHost {
         var residual = residuals[device] ?? [:]
         var rng = Seeds.rng(scenario.seed, "compress", UInt64(device), UInt64(round))
         let bound: Double? = scenario.privacy.enabled ? (clip > 0 ? clip : scenario.privacy.clip) : nil
-        let body = codec.encode(weightedDelta: u.weightedDelta, weights: u.weights, residual: &residual, clip: bound,
-                                rng: &rng, rotationSeed: Seeds.derive(scenario.seed, "rotation", UInt64(device), UInt64(round)))
+        let body = codec.encode(
+            weightedDelta: u.weightedDelta,
+            weights: u.weights,
+            residual: &residual,
+            clip: bound,
+            rng: &rng,
+            rotationSeed: Seeds.derive(scenario.seed, "rotation", UInt64(device), UInt64(round))
+        )
         residuals[device] = residual.isEmpty ? nil : residual
         return body
     }
@@ -44,20 +50,37 @@ public final class DeviceHost {
 
     /// `makeModel` replaces the registry's model for `model.kind` (a model under development, or a
     /// test's); the coordinator must be given the same one.
-    public init(scenario: Scenario, population: any Population, shard: Range<Int>, statePath: String? = nil,
-                makeModel: ((ModelContext) -> any RecommenderModel)? = nil) throws {
+    public init(
+        scenario: Scenario,
+        population: any Population,
+        shard: Range<Int>,
+        statePath: String? = nil,
+        makeModel: ((ModelContext) -> any RecommenderModel)? = nil
+    ) throws {
         self.scenario = scenario
         self.population = population
         self.shard = shard
         splitter = Splitter(scenario.data.split, seed: Seeds.derive(scenario.seed, "split"))
-        evaluator = Evaluator(k: scenario.evaluation.k, relevanceThreshold: Float(scenario.evaluation.relevanceThreshold),
-                              ranking: scenario.evaluation.ranking, scale: population.ratingScale, categories: population.itemCategories,
-                              sampledNegatives: scenario.evaluation.sampledNegatives, seed: Seeds.derive(scenario.seed, "evaluation"))
+        evaluator = Evaluator(
+            k: scenario.evaluation.k,
+            relevanceThreshold: Float(scenario.evaluation.relevanceThreshold),
+            ranking: scenario.evaluation.ranking,
+            scale: population.ratingScale,
+            categories: population.itemCategories,
+            sampledNegatives: scenario.evaluation.sampledNegatives,
+            seed: Seeds.derive(scenario.seed, "evaluation")
+        )
         let cs = scenario.evaluation.coldStart
         let needsTime = cs.protocol == .temporal
-        coldSplit = cs.enabled
-            ? try ColdStartSplit(config: cs, devices: population.deviceCount, seed: scenario.seed, domainNames: population.domainNames,
-                                 timeRange: needsTime ? population.timeRange() : nil)
+        coldSplit =
+            cs.enabled
+            ? try ColdStartSplit(
+                config: cs,
+                devices: population.deviceCount,
+                seed: scenario.seed,
+                domainNames: population.domainNames,
+                timeRange: needsTime ? population.timeRange() : nil
+            )
             : nil
         let context = ModelContext(scenario: scenario, population: population, coldSplit: coldSplit)
         model = makeModel?(context) ?? ModelRegistry.make(context)
@@ -73,7 +96,11 @@ public final class DeviceHost {
     /// withheld part removed, then the scenario's train/test split.
     func load(_ device: Int) -> DeviceData {
         guard let coldSplit else { return population.deviceData(device, split: splitter) }
-        let warm = coldSplit.warmPart(population.interactions(of: device), device: device, itemDomains: population.itemDomains)
+        let warm = coldSplit.warmPart(
+            population.interactions(of: device),
+            device: device,
+            itemDomains: population.itemDomains
+        )
         let (train, test) = splitter.split(warm, device: device)
         return DeviceData(device: device, train: train, test: test, features: population.userFeatures(of: device))
     }
@@ -159,9 +186,17 @@ public final class DeviceHost {
     public func evaluate(device: Int, shared: [Float], negativeTransfer: Bool = false) -> DeviceEvaluation {
         // Evaluation touches each device once: read through the cache without filling it.
         let d = cache[device] ?? load(device)
-        return model.evaluate(EvaluationContext(device: device, data: d, shared: shared, personal: Array(personalRow(device)),
-                                                evaluator: evaluator, negativeTransfer: negativeTransfer,
-                                                initialShared: negativeTransfer ? initialShared : []))
+        return model.evaluate(
+            EvaluationContext(
+                device: device,
+                data: d,
+                shared: shared,
+                personal: Array(personalRow(device)),
+                evaluator: evaluator,
+                negativeTransfer: negativeTransfer,
+                initialShared: negativeTransfer ? initialShared : []
+            )
+        )
     }
 
     /// Runs the scenario's cold-start protocol for these devices (docs/personalization.md):
@@ -173,9 +208,17 @@ public final class DeviceHost {
         ev.sampledNegatives = 0  // cold-start queries rank the full catalogue, without the popularity baseline
         ev.popular = []
         return devices.flatMap { device in
-            model.coldStart(ColdStartContext(device: device, interactions: population.interactions(of: device),
-                                             features: population.userFeatures(of: device), personal: Array(personalRow(device)),
-                                             shared: shared, split: split, evaluator: ev))
+            model.coldStart(
+                ColdStartContext(
+                    device: device,
+                    interactions: population.interactions(of: device),
+                    features: population.userFeatures(of: device),
+                    personal: Array(personalRow(device)),
+                    shared: shared,
+                    split: split,
+                    evaluator: ev
+                )
+            )
         }
     }
 
@@ -200,10 +243,19 @@ public final class DeviceHost {
     /// Evaluates devices and aggregates, for the whole batch, how often each item appears in
     /// a top-K list and how many of the devices rated it in training: what exposure and
     /// novelty need, without any device's list leaving the process.
-    public func evaluateBatch(_ devices: [Int], shared: [Float], negativeTransfer: Bool = false, popular: [UInt32] = [])
-        -> (entries: [DeviceEvaluation], recommended: [(item: UInt32, count: UInt32)], rated: [(item: UInt32, count: UInt32)])
+    public func evaluateBatch(
+        _ devices: [Int],
+        shared: [Float],
+        negativeTransfer: Bool = false,
+        popular: [UInt32] = []
+    )
+        -> (
+            entries: [DeviceEvaluation], recommended: [(item: UInt32, count: UInt32)],
+            rated: [(item: UInt32, count: UInt32)]
+        )
     {
-        var rec: [UInt32: UInt32] = [:], rated: [UInt32: UInt32] = [:]
+        var rec: [UInt32: UInt32] = [:]
+        var rated: [UInt32: UInt32] = [:]
         var entries: [DeviceEvaluation] = []
         evaluator.popular = popular.map { Int32(truncatingIfNeeded: $0) }
         defer { evaluator.popular = [] }
@@ -233,6 +285,9 @@ public final class DeviceHost {
             e.top = []
             entries.append(e)
         }
-        return (entries, rec.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, rated.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+        return (
+            entries, rec.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+            rated.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        )
     }
 }

@@ -34,13 +34,17 @@ public final class DeviceStateStore: @unchecked Sendable {
         var fresh = true
         if let path {
             fd = open(path, O_RDWR | O_CREAT, 0o600)
-            guard fd >= 0 else { throw Failure(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else {
+                throw Failure(description: "cannot open \(path): \(String(cString: strerror(errno)))")
+            }
             var st = stat()
             fstat(fd, &st)
             fresh = Int(st.st_size) != length
             if fresh && ftruncate(fd, off_t(length)) != 0 {
                 close(fd)
-                throw Failure(description: "cannot size \(path) to \(length) bytes: \(String(cString: strerror(errno)))")
+                throw Failure(
+                    description: "cannot size \(path) to \(length) bytes: \(String(cString: strerror(errno)))"
+                )
             }
         }
         let flags = path == nil ? (MAP_PRIVATE | MAP_ANONYMOUS) : MAP_SHARED
@@ -90,7 +94,10 @@ public final class DeviceStateStore: @unchecked Sendable {
         var off = 0
         while off < length {
             let n = write(fd, base + off, length - off)
-            if n <= 0 { close(fd); throw Failure(description: "write to \(tmp) failed") }
+            if n <= 0 {
+                close(fd)
+                throw Failure(description: "write to \(tmp) failed")
+            }
             off += n
         }
         fsync(fd)
@@ -102,19 +109,27 @@ public final class DeviceStateStore: @unchecked Sendable {
     public static func restore(snapshot: String, to path: String) throws {
         let tmp = path + ".restore"
         let src = open(snapshot, O_RDONLY)
-        guard src >= 0 else { throw Failure(description: "cannot read \(snapshot): \(String(cString: strerror(errno)))") }
+        guard src >= 0 else {
+            throw Failure(description: "cannot read \(snapshot): \(String(cString: strerror(errno)))")
+        }
         defer { close(src) }
         let dst = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         guard dst >= 0 else { throw Failure(description: "cannot write \(tmp)") }
         var buf = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let n = buf.withUnsafeMutableBytes { read(src, $0.baseAddress, $0.count) }
-            if n < 0 { close(dst); throw Failure(description: "read of \(snapshot) failed") }
+            if n < 0 {
+                close(dst)
+                throw Failure(description: "read of \(snapshot) failed")
+            }
             if n == 0 { break }
             var off = 0
             while off < n {
                 let w = buf.withUnsafeBytes { write(dst, $0.baseAddress! + off, n - off) }
-                if w <= 0 { close(dst); throw Failure(description: "write to \(tmp) failed") }
+                if w <= 0 {
+                    close(dst)
+                    throw Failure(description: "write to \(tmp) failed")
+                }
                 off += w
             }
         }

@@ -32,7 +32,12 @@ public enum DistributedDP {
     }
 
     /// Per-device noise standard deviation in integer units.
-    public static func deviceSigma(noiseMultiplier σ: Double, sensitivity Δ: Double, devices n: Int, assumedDropout: Double) -> Double {
+    public static func deviceSigma(
+        noiseMultiplier σ: Double,
+        sensitivity Δ: Double,
+        devices n: Int,
+        assumedDropout: Double
+    ) -> Double {
         σ * Δ / Double(plannedSurvivors(devices: n, assumedDropout: assumedDropout) - 1).squareRoot()
     }
 
@@ -43,7 +48,12 @@ public enum DistributedDP {
 
     /// Adds the device's noise to the weighted-delta segment of its quantized vector (mod 2^32,
     /// which the secure sum is).
-    public static func addNoise(to v: inout [UInt32], count: Int, deviceSigma: Double, randomness: inout NoiseRandomness) {
+    public static func addNoise(
+        to v: inout [UInt32],
+        count: Int,
+        deviceSigma: Double,
+        randomness: inout NoiseRandomness
+    ) {
         DiscreteGaussian(sigmaSquared: deviceSigma * deviceSigma).addNoise(to: &v, count: count, using: &randomness)
     }
 }

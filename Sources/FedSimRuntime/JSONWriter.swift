@@ -18,7 +18,9 @@ public struct JSONObject {
                 if u.value < 0x20 {
                     let h = String(u.value, radix: 16)
                     out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                } else { out.unicodeScalars.append(u) }
+                } else {
+                    out.unicodeScalars.append(u)
+                }
             }
         }
         return out + "\""
@@ -47,5 +49,7 @@ public struct JSONObject {
 }
 
 extension JSONObject {
-    public mutating func add(_ key: String, _ v: [JSONObject]) { add(key, raw: "[" + v.map(\.text).joined(separator: ",") + "]") }
+    public mutating func add(_ key: String, _ v: [JSONObject]) {
+        add(key, raw: "[" + v.map(\.text).joined(separator: ",") + "]")
+    }
 }

@@ -54,7 +54,9 @@ public struct Launcher {
 
     public func launch() throws -> Result {
         var scenario = self.scenario
-        scenario.runtime.processes = scenario.runtime.resolvedProcesses(cores: ProcessInfo.processInfo.activeProcessorCount)
+        scenario.runtime.processes = scenario.runtime.resolvedProcesses(
+            cores: ProcessInfo.processInfo.activeProcessorCount
+        )
         let population = try PopulationFactory.make(scenario.data, seed: scenario.seed)
         if scenario.training.mode == .federated && scenario.runtime.processes > population.deviceCount {
             scenario.runtime.processes = population.deviceCount
@@ -64,14 +66,22 @@ public struct Launcher {
         let info = PopulationInfo(population)
         if scenario.evaluation.coldStart.enabled {
             // Fail before any process starts when the protocol does not fit the population.
-            _ = try ColdStartSplit(config: scenario.evaluation.coldStart, devices: 0, seed: scenario.seed,
-                                   domainNames: population.domainNames, timeRange: scenario.evaluation.coldStart.protocol == .temporal ? population.timeRange() : nil)
+            _ = try ColdStartSplit(
+                config: scenario.evaluation.coldStart,
+                devices: 0,
+                seed: scenario.seed,
+                domainNames: population.domainNames,
+                timeRange: scenario.evaluation.coldStart.protocol == .temporal ? population.timeRange() : nil
+            )
         }
         try dir.write(info.json() + "\n", to: "population.json")
         if scenario.training.mode == .federated {
             // What the coordinator may know per device (sizes, main domain): built once here.
-            let directory = DeviceDirectory.build(population, splitter: Splitter(scenario.data.split, seed: Seeds.derive(scenario.seed, "split")),
-                                                  workers: ProcessInfo.processInfo.activeProcessorCount)
+            let directory = DeviceDirectory.build(
+                population,
+                splitter: Splitter(scenario.data.split, seed: Seeds.derive(scenario.seed, "split")),
+                workers: ProcessInfo.processInfo.activeProcessorCount
+            )
             try RunDirectory.atomicWrite(directory.encoded(), path: dir.directoryFile)
         }
         let progress = Progress(total: scenario.training.rounds, enabled: showProgress)
@@ -98,22 +108,33 @@ public struct Launcher {
     /// state is rolled back to the checkpoint's snapshots, and metrics and participation lines
     /// of later rounds are dropped (those rounds run again). The privacy ledger keeps every
     /// entry: rounds after the checkpoint may have been released, so they stay accounted.
-    public static func resume(directory path: String, binDirectory: String, showProgress: Bool = true) throws -> Result {
+    public static func resume(directory path: String, binDirectory: String, showProgress: Bool = true) throws -> Result
+    {
         let dir = RunDirectory(path: path)
         let scenario = try dir.loadScenario()
         let ckpt = try CoordinatorCheckpoint.load(dir.checkpointFile)
         guard ckpt.processes == scenario.runtime.processes else {
-            throw RunDirectory.SetupError(description: "the checkpoint was written for \(ckpt.processes) client processes, the run has \(scenario.runtime.processes)")
+            throw RunDirectory.SetupError(
+                description:
+                    "the checkpoint was written for \(ckpt.processes) client processes, the run has \(scenario.runtime.processes)"
+            )
         }
         if ckpt.clientSnapshots {
             for i in 0..<ckpt.processes {
                 let state = try dir.stateFile(process: i)
-                try DeviceStateStore.restore(snapshot: DeviceHost.snapshotPath(statePath: state, round: ckpt.round), to: state)
+                try DeviceStateStore.restore(
+                    snapshot: DeviceHost.snapshotPath(statePath: state, round: ckpt.round),
+                    to: state
+                )
             }
         }
         try RunDirectory.truncateJSONLines(dir.metricsFile, keepingRoundsUpTo: ckpt.round)
         try RunDirectory.truncateJSONLines(dir.participationFile, keepingRoundsUpTo: ckpt.round)
-        var launcher = Launcher(scenario: scenario, outParent: (path as NSString).deletingLastPathComponent, binDirectory: binDirectory)
+        var launcher = Launcher(
+            scenario: scenario,
+            outParent: (path as NSString).deletingLastPathComponent,
+            binDirectory: binDirectory
+        )
         launcher.showProgress = showProgress
         let progress = Progress(total: scenario.training.rounds, enabled: showProgress)
         return try launcher.supervise(dir, scenario: scenario, progress: progress, resume: true)
@@ -124,12 +145,22 @@ public struct Launcher {
         // checkpoint and tells the clients to leave; this launcher waits for it.
         signal(SIGINT, SIG_IGN)
         defer { signal(SIGINT, SIG_DFL) }
-        let coordinator = try spawn("fedsim-coordinator", ["--run-dir", dir.path] + (resume ? ["--resume"] : []),
-                                    log: dir.logsDir + "/coordinator.log", append: resume)
+        let coordinator = try spawn(
+            "fedsim-coordinator",
+            ["--run-dir", dir.path] + (resume ? ["--resume"] : []),
+            log: dir.logsDir + "/coordinator.log",
+            append: resume
+        )
         var clients: [Process] = []
         for i in 0..<scenario.runtime.processes {
-            clients.append(try spawn("fedsim-client", ["--run-dir", dir.path, "--index", String(i)],
-                                     log: dir.logsDir + "/client-\(i).log", append: resume))
+            clients.append(
+                try spawn(
+                    "fedsim-client",
+                    ["--run-dir", dir.path, "--index", String(i)],
+                    log: dir.logsDir + "/client-\(i).log",
+                    append: resume
+                )
+            )
         }
         var peaks: [Int32: Int] = [:]
         func samplePeaks() {
@@ -160,15 +191,19 @@ public struct Launcher {
         if code == ExitCodes.interrupted {
             error = "interrupted; continue with `fedsim resume \(dir.path)`"
         } else if code != 0 {
-            error = Self.summaryError(dir) ?? "the coordinator exited with status \(code); see \(dir.logsDir)/coordinator.log"
+            error =
+                Self.summaryError(dir)
+                ?? "the coordinator exited with status \(code); see \(dir.logsDir)/coordinator.log"
         }
-        let exit = code == 0 ? ExitCodes.success : (code == ExitCodes.interrupted ? ExitCodes.interrupted : ExitCodes.runFailed)
+        let exit =
+            code == 0
+            ? ExitCodes.success : (code == ExitCodes.interrupted ? ExitCodes.interrupted : ExitCodes.runFailed)
         return Result(directory: dir, exitCode: exit, error: error, peakTreeRSSBytes: peaks.values.reduce(0, +))
     }
 
     static func summaryError(_ dir: RunDirectory) -> String? {
         guard let text = try? dir.read("summary.json"),
-              let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+            let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
         else { return nil }
         return obj["error"] as? String
     }
@@ -176,7 +211,9 @@ public struct Launcher {
     func spawn(_ name: String, _ args: [String], log: String, append: Bool = false) throws -> Process {
         let exe = binDirectory + "/" + name
         guard FileManager.default.isExecutableFile(atPath: exe) else {
-            throw RunDirectory.SetupError(description: "cannot find \(exe); build with `make build` (or `swift build`) first")
+            throw RunDirectory.SetupError(
+                description: "cannot find \(exe); build with `make build` (or `swift build`) first"
+            )
         }
         if !append || !FileManager.default.fileExists(atPath: log) {
             FileManager.default.createFile(atPath: log, contents: nil, attributes: [.posixPermissions: 0o600])
@@ -216,7 +253,8 @@ final class Progress {
         guard lines.count > lastRound else { return }
         for raw in lines[lastRound...] {
             guard let obj = try? JSONSerialization.jsonObject(with: Data(raw.utf8)) as? [String: Any],
-                  let round = obj["round"] as? Int else { continue }
+                let round = obj["round"] as? Int
+            else { continue }
             lastRound = round
             if let e = obj["eval"] as? [String: Any], let rmse = e["rmse"] as? Double {
                 latestMetric = "rmse \(formatFixed(rmse, 4))"
@@ -227,7 +265,9 @@ final class Progress {
             let elapsed = monotonicSeconds() - started
             let eta = Double(total - round) * elapsed / Double(max(round, 1))
             let devices = (obj["finished"] as? Int).map { " · \($0)/\(obj["sampled"] as? Int ?? 0) devices" } ?? ""
-            let line = "round \(round)/\(total)\(devices) · ETA \(formatFixed(eta, 0))s" + (latestMetric.isEmpty ? "" : " · " + latestMetric)
+            let line =
+                "round \(round)/\(total)\(devices) · ETA \(formatFixed(eta, 0))s"
+                + (latestMetric.isEmpty ? "" : " · " + latestMetric)
             if tty {
                 fputs("\r\u{1B}[2K" + line, stderr)
                 drewLine = true

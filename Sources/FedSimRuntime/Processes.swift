@@ -12,11 +12,14 @@ public final class FileMetricsSink: MetricsSink {
     let handle: FileHandle
     public init(path: String) throws {
         if !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+            else {
                 throw RunDirectory.SetupError(description: "cannot create \(path)")
             }
         }
-        guard let h = FileHandle(forWritingAtPath: path) else { throw RunDirectory.SetupError(description: "cannot open \(path)") }
+        guard let h = FileHandle(forWritingAtPath: path) else {
+            throw RunDirectory.SetupError(description: "cannot open \(path)")
+        }
         h.seekToEndOfFile()
         handle = h
     }
@@ -54,19 +57,31 @@ public enum CoordinatorProcess {
             let info = try PopulationInfo.parse(try dir.read("population.json"))
             let token = try dir.readToken()
             let processes = scenario.runtime.resolvedProcesses(cores: ProcessInfo.processInfo.activeProcessorCount)
-            let server = try await UnixSocketServer.start(path: dir.socketPath,
-                                                          limits: FrameLimits(maxFrameBytes: scenario.runtime.maxFrameBytes))
+            let server = try await UnixSocketServer.start(
+                path: dir.socketPath,
+                limits: FrameLimits(maxFrameBytes: scenario.runtime.maxFrameBytes)
+            )
             var sst = stat()
             guard stat(dir.socketPath, &sst) == 0, sst.st_mode & 0o077 == 0 else {
                 await server.shutdown()
-                throw RunDirectory.SetupError(description: "the socket \(dir.socketPath) is accessible to other users; refusing to run")
+                throw RunDirectory.SetupError(
+                    description: "the socket \(dir.socketPath) is accessible to other users; refusing to run"
+                )
             }
             log.info("listening on \(dir.socketPath) for \(processes) client processes")
             let sink = try FileMetricsSink(path: dir.metricsFile)
-            let c = try Coordinator(scenario: scenario, population: info, processCount: processes, token: token,
-                                    transport: server, metrics: sink, ledgerPath: dir.path + "/privacy-ledger.jsonl",
-                                    directory: try dir.loadDirectory(), domainNames: info.domains ?? [],
-                                    participationPath: dir.participationFile)
+            let c = try Coordinator(
+                scenario: scenario,
+                population: info,
+                processCount: processes,
+                token: token,
+                transport: server,
+                metrics: sink,
+                ledgerPath: dir.path + "/privacy-ledger.jsonl",
+                directory: try dir.loadDirectory(),
+                domainNames: info.domains ?? [],
+                participationPath: dir.participationFile
+            )
             coordinator = c
             c.checkpointPath = dir.checkpointFile
             c.deviceMetricsPath = dir.path + "/device-metrics.csv"
@@ -86,7 +101,7 @@ public enum CoordinatorProcess {
                 src.resume()
                 return src
             }
-            defer { sources.forEach { $0.cancel() } }
+            defer { for s in sources { s.cancel() } }
             do {
                 try await c.run()
             } catch {
@@ -108,14 +123,25 @@ public enum CoordinatorProcess {
         } catch {
             log.error("\(error)")
             if let scenario = try? dir.loadScenario() {
-                try? writeSummary(dir, scenario: scenario, coordinator: coordinator, seconds: monotonicSeconds() - started,
-                                  error: "\(error)")
+                try? writeSummary(
+                    dir,
+                    scenario: scenario,
+                    coordinator: coordinator,
+                    seconds: monotonicSeconds() - started,
+                    error: "\(error)"
+                )
             }
             return ExitCodes.runFailed
         }
     }
 
-    static func writeSummary(_ dir: RunDirectory, scenario: Scenario, coordinator c: Coordinator?, seconds: Double, error: String?) throws {
+    static func writeSummary(
+        _ dir: RunDirectory,
+        scenario: Scenario,
+        coordinator c: Coordinator?,
+        seconds: Double,
+        error: String?
+    ) throws {
         var s = JSONObject()
         s.add("scenario", scenario.name)
         s.add("status", error != nil ? "failed" : (c?.interrupted == true ? "interrupted" : "completed"))
@@ -125,7 +151,10 @@ public enum CoordinatorProcess {
         s.add("rounds", c?.roundsCompleted ?? 0)
         s.add("device_updates", c?.deviceUpdates ?? 0)
         s.add("wall_seconds", seconds)
-        s.add("device_updates_per_second", Double((c?.deviceUpdates ?? 0) - (c?.updatesBeforeStart ?? 0)) / max(seconds, 1e-9))
+        s.add(
+            "device_updates_per_second",
+            Double((c?.deviceUpdates ?? 0) - (c?.updatesBeforeStart ?? 0)) / max(seconds, 1e-9)
+        )
         if let c, c.firstRound > 1 { s.add("resumed_after_round", c.firstRound - 1) }
         s.add("bytes_sent", c?.bytesSent ?? 0)
         s.add("bytes_received", c?.bytesReceived ?? 0)
@@ -135,7 +164,12 @@ public enum CoordinatorProcess {
             let cs = scenario.evaluation.coldStart
             var how = JSONObject()
             how.add("protocol", cs.protocol.rawValue)
-            how.add("initialisation", scenario.meta.enabled ? "meta-learned (\(scenario.meta.algorithm.rawValue))" : "federated (\(scenario.personalization.strategy.rawValue))")
+            how.add(
+                "initialisation",
+                scenario.meta.enabled
+                    ? "meta-learned (\(scenario.meta.algorithm.rawValue))"
+                    : "federated (\(scenario.personalization.strategy.rawValue))"
+            )
             how.add("adaptation_steps", scenario.personalization.adaptation.steps)
             how.add("adaptation_learning_rate", scenario.personalization.adaptation.learningRate)
             how.add("adapted_groups", scenario.personalization.adaptation.groups.map(\.rawValue).joined(separator: "+"))
@@ -187,15 +221,28 @@ public enum ClientProcess {
             }
             let population = try PopulationFactory.make(scenario.data, seed: scenario.seed)
             let shard = Sharding.range(process: index, of: processes, devices: population.deviceCount)
-            let host = try DeviceHost(scenario: scenario, population: population, shard: shard,
-                                      statePath: try dir.stateFile(process: index))
-            let enrollment = scenario.secureAggregation.enabled ? Enrollment(secret: try dir.readEnrollmentSecret()) : nil
+            let host = try DeviceHost(
+                scenario: scenario,
+                population: population,
+                shard: shard,
+                statePath: try dir.stateFile(process: index)
+            )
+            let enrollment =
+                scenario.secureAggregation.enabled ? Enrollment(secret: try dir.readEnrollmentSecret()) : nil
             var fired: Set<Int> = []
             while true {
-                let conn = try await UnixSocketClient.connect(path: dir.socketPath,
-                                                              limits: FrameLimits(maxFrameBytes: scenario.runtime.maxFrameBytes),
-                                                              timeout: scenario.runtime.connectTimeoutSeconds)
-                var runner = ClientRunner(host: host, processIndex: index, processCount: processes, token: token, enrollment: enrollment)
+                let conn = try await UnixSocketClient.connect(
+                    path: dir.socketPath,
+                    limits: FrameLimits(maxFrameBytes: scenario.runtime.maxFrameBytes),
+                    timeout: scenario.runtime.connectTimeoutSeconds
+                )
+                var runner = ClientRunner(
+                    host: host,
+                    processIndex: index,
+                    processCount: processes,
+                    token: token,
+                    enrollment: enrollment
+                )
                 runner.log = log
                 runner.firedFaults = fired
                 do {
@@ -203,7 +250,8 @@ public enum ClientProcess {
                     return ExitCodes.success
                 } catch let r as ClientRunner.Reconnect {
                     // A `disconnect` fault: come back with the same devices and their state.
-                    for (i, f) in scenario.runtime.faults.enumerated() where f.process == index && f.kind == .disconnect { fired.insert(i) }
+                    for (i, f) in scenario.runtime.faults.enumerated() where f.process == index && f.kind == .disconnect
+                    { fired.insert(i) }
                     try await Task.sleep(for: .milliseconds(Int64(r.seconds * 1000)))
                     log.info("reconnecting")
                 }

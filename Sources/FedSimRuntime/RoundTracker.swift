@@ -59,7 +59,10 @@ public struct RoundTracker: Sendable, Equatable {
     public mutating func drop(connection: ConnectionID) -> Int {
         var n = 0
         for (d, o) in outcomes {
-            if case .pending(let c) = o, c == connection { outcomes[d] = .dropped; n += 1 }
+            if case .pending(let c) = o, c == connection {
+                outcomes[d] = .dropped
+                n += 1
+            }
         }
         pending -= n
         return n
@@ -70,7 +73,10 @@ public struct RoundTracker: Sendable, Equatable {
     public mutating func expire() -> Int {
         var n = 0
         for (d, o) in outcomes {
-            if case .pending = o { outcomes[d] = .timedOut; n += 1 }
+            if case .pending = o {
+                outcomes[d] = .timedOut
+                n += 1
+            }
         }
         pending -= n
         return n

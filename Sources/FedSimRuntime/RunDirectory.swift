@@ -1,6 +1,6 @@
+import FedSimConfig
 import FedSimCore
 import FedSimData
-import FedSimConfig
 import Foundation
 
 #if canImport(Glibc)
@@ -47,7 +47,8 @@ public struct RunDirectory: Sendable {
         var kept = ""
         for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
             guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let r = o["round"] as? Int, r <= round else { continue }
+                let r = o["round"] as? Int, r <= round
+            else { continue }
             kept += line + "\n"
         }
         try atomicWrite(Array(kept.utf8), path: file)
@@ -58,10 +59,17 @@ public struct RunDirectory: Sendable {
     public func checkPrivate() throws {
         var st = stat()
         guard lstat(path, &st) == 0 else { throw SetupError(description: "cannot stat \(path)") }
-        guard st.st_mode & S_IFMT == S_IFDIR else { throw SetupError(description: "\(path) is not a directory (a symlink?); refusing to run") }
-        guard st.st_uid == getuid() else { throw SetupError(description: "\(path) belongs to another user; refusing to run") }
+        guard st.st_mode & S_IFMT == S_IFDIR else {
+            throw SetupError(description: "\(path) is not a directory (a symlink?); refusing to run")
+        }
+        guard st.st_uid == getuid() else {
+            throw SetupError(description: "\(path) belongs to another user; refusing to run")
+        }
         guard st.st_mode & 0o077 == 0 else {
-            throw SetupError(description: "\(path) is accessible to other users (mode \(String(st.st_mode & 0o777, radix: 8))); refusing to run: chmod 700 it")
+            throw SetupError(
+                description:
+                    "\(path) is accessible to other users (mode \(String(st.st_mode & 0o777, radix: 8))); refusing to run: chmod 700 it"
+            )
         }
     }
 
@@ -98,7 +106,9 @@ public struct RunDirectory: Sendable {
         try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
         var st = stat()
         if stat(parent, &st) == 0, st.st_mode & 0o002 != 0, st.st_mode & 0o1000 == 0 {
-            throw SetupError(description: "\(parent) is world-writable without the sticky bit; refusing to create a run there")
+            throw SetupError(
+                description: "\(parent) is world-writable without the sticky bit; refusing to create a run there"
+            )
         }
         let stamp = Self.timestamp()
         var candidate = exactName.map { "\(parent)/\($0)" } ?? "\(parent)/\(name)-\(stamp)"
@@ -117,7 +127,9 @@ public struct RunDirectory: Sendable {
         let dir = RunDirectory(path: candidate)
         if (dir.path + "/coordinator.sock").utf8.count > 100 {
             var template = Array("/tmp/fedsim-XXXXXX".utf8CString)
-            guard let p = mkdtemp(&template) else { throw SetupError(description: "cannot create a socket directory in /tmp") }
+            guard let p = mkdtemp(&template) else {
+                throw SetupError(description: "cannot create a socket directory in /tmp")
+            }
             try dir.write(String(cString: p) + "/coordinator.sock", to: "socket-path", mode: 0o600)
         }
         return dir
@@ -127,8 +139,12 @@ public struct RunDirectory: Sendable {
         var t = time(nil)
         var tmv = tm()
         localtime_r(&t, &tmv)
-        func p(_ v: Int32, _ w: Int = 2) -> String { let s = String(v); return String(repeating: "0", count: max(0, w - s.count)) + s }
-        return "\(p(tmv.tm_year + 1900, 4))\(p(tmv.tm_mon + 1))\(p(tmv.tm_mday))-\(p(tmv.tm_hour))\(p(tmv.tm_min))\(p(tmv.tm_sec))"
+        func p(_ v: Int32, _ w: Int = 2) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, w - s.count)) + s
+        }
+        return
+            "\(p(tmv.tm_year + 1900, 4))\(p(tmv.tm_mon + 1))\(p(tmv.tm_mday))-\(p(tmv.tm_hour))\(p(tmv.tm_min))\(p(tmv.tm_sec))"
     }
 
     /// Writes a file atomically (temp file, fsync, rename) with the given mode.
@@ -143,7 +159,10 @@ public struct RunDirectory: Sendable {
         var off = 0
         while off < bytes.count {
             let n = bytes[off...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { close(fd); throw SetupError(description: "write to \(tmp) failed") }
+            if n <= 0 {
+                close(fd)
+                throw SetupError(description: "write to \(tmp) failed")
+            }
             off += n
         }
         fsync(fd)
@@ -174,9 +193,15 @@ public struct RunDirectory: Sendable {
     public func readEnrollmentSecret() throws -> [UInt8] {
         let path = self.path + "/enrollment.key"
         var st = stat()
-        guard stat(path, &st) == 0 else { throw SetupError(description: "missing \(path) (secure aggregation needs it)") }
-        guard st.st_mode & 0o077 == 0 else { throw SetupError(description: "\(path) is readable by others; refusing to use it") }
-        guard let s = Hex.decode(try read("enrollment.key").trimmingCharacters(in: .whitespacesAndNewlines)), s.count == 32 else {
+        guard stat(path, &st) == 0 else {
+            throw SetupError(description: "missing \(path) (secure aggregation needs it)")
+        }
+        guard st.st_mode & 0o077 == 0 else {
+            throw SetupError(description: "\(path) is readable by others; refusing to use it")
+        }
+        guard let s = Hex.decode(try read("enrollment.key").trimmingCharacters(in: .whitespacesAndNewlines)),
+            s.count == 32
+        else {
             throw SetupError(description: "\(path) is not a 32-byte hex secret")
         }
         return s
@@ -185,8 +210,11 @@ public struct RunDirectory: Sendable {
     public func readToken() throws -> [UInt8] {
         var st = stat()
         guard stat(tokenFile, &st) == 0 else { throw SetupError(description: "missing \(tokenFile)") }
-        guard st.st_mode & 0o077 == 0 else { throw SetupError(description: "\(tokenFile) is readable by others; refusing to use it") }
-        guard let t = Hex.decode(try read("token").trimmingCharacters(in: .whitespacesAndNewlines)), t.count == 32 else {
+        guard st.st_mode & 0o077 == 0 else {
+            throw SetupError(description: "\(tokenFile) is readable by others; refusing to use it")
+        }
+        guard let t = Hex.decode(try read("token").trimmingCharacters(in: .whitespacesAndNewlines)), t.count == 32
+        else {
             throw SetupError(description: "\(tokenFile) is not a 32-byte hex token")
         }
         return t

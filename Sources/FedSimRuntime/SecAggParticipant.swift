@@ -43,7 +43,9 @@ final class SecAggParticipant {
     func simulatedDropout(_ d: UInt32, round r: UInt32) -> SecAggStage? {
         var rng = Seeds.rng(host.scenario.seed, "secagg.dropout", UInt64(d), UInt64(r))
         let p = config.dropout
-        for (stage, prob) in [(SecAggStage.advertise, p.advertise), (.shares, p.share), (.masked, p.masked), (.reveal, p.unmask)] {
+        for (stage, prob) in [
+            (SecAggStage.advertise, p.advertise), (.shares, p.share), (.masked, p.masked), (.reveal, p.unmask),
+        ] {
             if rng.nextUnitDouble() < prob { return stage }
         }
         return nil
@@ -69,20 +71,33 @@ final class SecAggParticipant {
             // An evaluation round: the inputs are the devices' exposure counts, already known.
             quantizer = nil
             guard c.length == 2 * host.population.itemCount else {
-                throw SecAggError(.badLength, "evaluation round announces vectors of \(c.length), exposure counts need \(2 * host.population.itemCount)")
+                throw SecAggError(
+                    .badLength,
+                    "evaluation round announces vectors of \(c.length), exposure counts need \(2 * host.population.itemCount)"
+                )
             }
         } else {
             quantizer = try Coordinator.quantizer(
                 scenario: host.scenario,
                 layout: host.codec.layout,
-                devices: c.devices.count)
+                devices: c.devices.count
+            )
             guard quantizer!.length == c.length else {
-                throw SecAggError(.badLength, "round \(c.round) announces vectors of \(c.length), this model needs \(quantizer!.length)")
+                throw SecAggError(
+                    .badLength,
+                    "round \(c.round) announces vectors of \(c.length), this model needs \(quantizer!.length)"
+                )
             }
         }
         var keys: [AdvertisedKeys] = []
         for d in c.devices where host.hosts(Int(d)) {
-            var dev = try SecAggDevice(device: d, identity: enrollment.identity(of: d), config: c, graph: g, sharedWork: sharedWork)
+            var dev = try SecAggDevice(
+                device: d,
+                identity: enrollment.identity(of: d),
+                config: c,
+                graph: g,
+                sharedWork: sharedWork
+            )
             if let s = simulatedDropout(d, round: c.round) { silentFrom[d] = s }
             if silentFrom[d] == .advertise { continue }
             keys.append(try dev.advertise())
@@ -103,25 +118,43 @@ final class SecAggParticipant {
             if let s = poisonScale { for i in u.weightedDelta.indices { u.weightedDelta[i] *= s } }
             if host.scenario.compression.stages == [.rotate] {
                 // The round's shared rotation (the coordinator undoes it on the sum).
-                SharedRotation(blockSize: host.scenario.compression.blockSize, seed: Seeds.derive(host.scenario.seed, "secagg.rotation", UInt64(req.round)))
-                    .forward(&u.weightedDelta, count: u.weightedDelta.count)
+                SharedRotation(
+                    blockSize: host.scenario.compression.blockSize,
+                    seed: Seeds.derive(host.scenario.seed, "secagg.rotation", UInt64(req.round))
+                )
+                .forward(&u.weightedDelta, count: u.weightedDelta.count)
             }
             if req.scale != 1 {  // FedBuff staleness weight, applied before quantization and masking
                 for i in u.weightedDelta.indices { u.weightedDelta[i] *= req.scale }
                 for i in u.weights.indices { u.weights[i] *= req.scale }
             }
             var rng = Seeds.rng(host.scenario.seed, "secagg.quantize", UInt64(d), UInt64(req.round))
-            var (v, n) = q.quantize(weightedDelta: u.weightedDelta, weights: u.weights, examples: u.examples,
-                                    meanLoss: u.trainLoss, withinClip: host.scenario.privacy.enabled && u.withinClip, rng: &rng)
+            var (v, n) = q.quantize(
+                weightedDelta: u.weightedDelta,
+                weights: u.weights,
+                examples: u.examples,
+                meanLoss: u.trainLoss,
+                withinClip: host.scenario.privacy.enabled && u.withinClip,
+                rng: &rng
+            )
             let privacy = host.scenario.privacy
             if privacy.mechanism == .distributed {
                 // Distributed DP: this device's share of the noise, added before masking.
                 let Δ = q.integerSensitivity(clip: privacy.sensitivity)
-                let σdev = DistributedDP.deviceSigma(noiseMultiplier: privacy.noiseMultiplier, sensitivity: Δ,
-                                                     devices: c.devices.count, assumedDropout: config.assumedDropout)
-                var noise = privacy.noise == .secure
+                let σdev = DistributedDP.deviceSigma(
+                    noiseMultiplier: privacy.noiseMultiplier,
+                    sensitivity: Δ,
+                    devices: c.devices.count,
+                    assumedDropout: config.assumedDropout
+                )
+                var noise =
+                    privacy.noise == .secure
                     ? NoiseRandomness(.secure)
-                    : NoiseRandomness(.reproducible(seed: Seeds.derive(host.scenario.seed, "dp.device.noise", UInt64(d), UInt64(req.round))))
+                    : NoiseRandomness(
+                        .reproducible(
+                            seed: Seeds.derive(host.scenario.seed, "dp.device.noise", UInt64(d), UInt64(req.round))
+                        )
+                    )
                 DistributedDP.addNoise(to: &v, count: q.layout.count, deviceSigma: σdev, randomness: &noise)
             }
             inputs[d] = v
@@ -144,8 +177,11 @@ final class SecAggParticipant {
     }
 
     /// Masks each live device's input; `send` delivers each masked vector as it is made.
-    func mask(_ list: [(device: UInt32, shares: [EncryptedShare])], send: (SecAggPayload) async throws -> Void,
-              beforeEach: (Int) async throws -> Void) async throws {
+    func mask(
+        _ list: [(device: UInt32, shares: [EncryptedShare])],
+        send: (SecAggPayload) async throws -> Void,
+        beforeEach: (Int) async throws -> Void
+    ) async throws {
         for (d, shares) in list where alive(d, at: .masked) {
             guard let x = inputs[d] else { continue }
             try await beforeEach(maskedSent)

@@ -14,8 +14,8 @@ public struct LocalRound {
     }
 
     public struct Timing {
-        public var deviceSeconds = 0.0       // all devices' work, summed
-        public var maskingSeconds = 0.0      // of which the masking itself (PRG expansion)
+        public var deviceSeconds = 0.0  // all devices' work, summed
+        public var maskingSeconds = 0.0  // of which the masking itself (PRG expansion)
         public var serverSeconds = 0.0
         public var bytesUpPerDevice = 0.0
     }
@@ -29,7 +29,10 @@ public struct LocalRound {
     }
 
     /// Runs the round. Returns the server's unmasked sum, the survivors U3, and the timing.
-    public func run(inputs: [UInt32: [UInt32]], dropouts: Dropouts) throws -> (sum: [UInt32], survivors: Set<UInt32>, timing: Timing) {
+    public func run(
+        inputs: [UInt32: [UInt32]],
+        dropouts: Dropouts
+    ) throws -> (sum: [UInt32], survivors: Set<UInt32>, timing: Timing) {
         var timing = Timing()
         let graph = config.graph()
         let pki: (UInt32) -> [UInt8]? = { identities[$0]?.publicKey }
@@ -42,16 +45,19 @@ public struct LocalRound {
             let keys = try dev.advertise()
             bytesUp += 4 + 32 + 32 + 64
             devices[d] = dev
-            timing.deviceSeconds += monotonicSeconds() - t; t = monotonicSeconds()
+            timing.deviceSeconds += monotonicSeconds() - t
+            t = monotonicSeconds()
             try server.receive(keys)
-            timing.serverSeconds += monotonicSeconds() - t; t = monotonicSeconds()
+            timing.serverSeconds += monotonicSeconds() - t
+            t = monotonicSeconds()
         }
         for d in config.devices where devices[d] != nil && !dropouts.beforeShare.contains(d) {
             let nk = server.neighbourKeys(for: d)
             t = monotonicSeconds()
             let shares = try devices[d]!.shareKeys(nk, identityKey: pki)
             bytesUp += shares.reduce(0) { $0 + 8 + $1.ciphertext.count }
-            timing.deviceSeconds += monotonicSeconds() - t; t = monotonicSeconds()
+            timing.deviceSeconds += monotonicSeconds() - t
+            t = monotonicSeconds()
             try server.receive(shares: shares, from: d)
             timing.serverSeconds += monotonicSeconds() - t
         }
@@ -73,7 +79,8 @@ public struct LocalRound {
             t = monotonicSeconds()
             let r = try devices[d]!.unmask(survivors: survivors)
             bytesUp += r.count * (9 + Shamir.Share.encodedBytes)
-            timing.deviceSeconds += monotonicSeconds() - t; t = monotonicSeconds()
+            timing.deviceSeconds += monotonicSeconds() - t
+            t = monotonicSeconds()
             try server.receive(reveals: r, from: d)
             timing.serverSeconds += monotonicSeconds() - t
         }

@@ -16,8 +16,8 @@ public struct NeighbourGraph: Sendable, Equatable {
     /// The sampled devices, in ascending order; node i is `devices[i]`.
     public let devices: [UInt32]
     public let k: Int
-    let position: [Int]      // node -> ring position
-    let atPosition: [Int]    // ring position -> node
+    let position: [Int]  // node -> ring position
+    let atPosition: [Int]  // ring position -> node
 
     public init(devices: [UInt32], k requested: Int, seed: UInt64) {
         self.devices = devices.sorted()
@@ -36,8 +36,12 @@ public struct NeighbourGraph: Sendable, Equatable {
     public var isComplete: Bool { k >= devices.count - 1 }
 
     public func node(of device: UInt32) -> Int? {
-        var lo = 0, hi = devices.count
-        while lo < hi { let m = (lo + hi) / 2; if devices[m] < device { lo = m + 1 } else { hi = m } }
+        var lo = 0
+        var hi = devices.count
+        while lo < hi {
+            let m = (lo + hi) / 2
+            if devices[m] < device { lo = m + 1 } else { hi = m }
+        }
         return lo < devices.count && devices[lo] == device ? lo : nil
     }
 
@@ -75,7 +79,12 @@ public struct SecAggParameters: Sendable, Equatable {
     public var t: Int
     public var failureBound: Double
 
-    public static func choose(n: Int, dropoutRate δ: Double, corruptionRate γ: Double, eta: Double = 20) -> SecAggParameters {
+    public static func choose(
+        n: Int,
+        dropoutRate δ: Double,
+        corruptionRate γ: Double,
+        eta: Double = 20
+    ) -> SecAggParameters {
         func threshold(_ k: Int) -> Int { min(k, Int(((1 + γ) * Double(k) / 2).rounded(.down)) + 1) }
         func tail(_ k: Int, _ t: Int) -> Double {  // P[Bin(k, 1 − δ) < t]
             if δ <= 0 { return 0 }

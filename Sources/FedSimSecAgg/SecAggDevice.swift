@@ -25,24 +25,32 @@ public struct SecAggDevice {
     var encryptionKeys = Sodium.AgreementKeyPair.random()
     var maskKeys = Sodium.AgreementKeyPair.random()
     var selfMaskSeed: [UInt8] = []
-    var peers: [UInt32: AdvertisedKeys] = [:]          // verified neighbour keys
-    var received: [UInt32: [UInt8]] = [:]               // sealed shares from neighbours (U2 ∩ N(u))
-    var shareKeys: [UInt32: [UInt8]] = [:]              // per-neighbour encryption keys, agreed once
+    var peers: [UInt32: AdvertisedKeys] = [:]  // verified neighbour keys
+    var received: [UInt32: [UInt8]] = [:]  // sealed shares from neighbours (U2 ∩ N(u))
+    var shareKeys: [UInt32: [UInt8]] = [:]  // per-neighbour encryption keys, agreed once
     var maskedWith: [UInt32] = []
     /// Checks and agreements shared with the other devices of the same process, if any.
     let sharedWork: SecAggSharedWork?
 
     /// `graph` may be passed in when many devices of one process share a round; so may
     /// `sharedWork` (see `SecAggSharedWork`).
-    public init(device: UInt32, identity: Sodium.SigningKeyPair, config: SecAggRoundConfig, graph: NeighbourGraph? = nil,
-                sharedWork: SecAggSharedWork? = nil) throws {
+    public init(
+        device: UInt32,
+        identity: Sodium.SigningKeyPair,
+        config: SecAggRoundConfig,
+        graph: NeighbourGraph? = nil,
+        sharedWork: SecAggSharedWork? = nil
+    ) throws {
         self.sharedWork = sharedWork
         let g = graph ?? config.graph()
         guard let node = g.node(of: device) else {
             throw SecAggError(.notSampled, "device \(device) is not among the round's sampled devices")
         }
         guard config.t >= 1, config.t <= g.neighbours(of: node).count, (1...32).contains(config.bits) else {
-            throw SecAggError(.malformed, "threshold \(config.t) and \(config.bits) bits do not fit \(g.neighbours(of: node).count) neighbours")
+            throw SecAggError(
+                .malformed,
+                "threshold \(config.t) and \(config.bits) bits do not fit \(g.neighbours(of: node).count) neighbours"
+            )
         }
         self.device = device
         self.identity = identity
@@ -61,16 +69,31 @@ public struct SecAggDevice {
 
     func agree(_ own: Sodium.AgreementKeyPair, _ peer: [UInt8], context: String) throws -> [UInt8] {
         if let sharedWork {
-            return try sharedWork.agree(secretKey: own.secretKey, ownPublicKey: own.publicKey, peerPublicKey: peer, context: context)
+            return try sharedWork.agree(
+                secretKey: own.secretKey,
+                ownPublicKey: own.publicKey,
+                peerPublicKey: peer,
+                context: context
+            )
         }
-        return try Sodium.agree(secretKey: own.secretKey, ownPublicKey: own.publicKey, peerPublicKey: peer, context: context)
+        return try Sodium.agree(
+            secretKey: own.secretKey,
+            ownPublicKey: own.publicKey,
+            peerPublicKey: peer,
+            context: context
+        )
     }
 
     // MARK: Stage 1
 
     public mutating func advertise() throws -> AdvertisedKeys {
         guard stage == .start else { throw SecAggError(.outOfOrder, "advertise in stage \(stage)") }
-        var keys = AdvertisedKeys(device: device, encryptionKey: encryptionKeys.publicKey, maskKey: maskKeys.publicKey, signature: [])
+        var keys = AdvertisedKeys(
+            device: device,
+            encryptionKey: encryptionKeys.publicKey,
+            maskKey: maskKeys.publicKey,
+            signature: []
+        )
         keys.signature = identity.sign(keys.signedBytes(round: config.round))
         stage = .advertised
         return keys
@@ -81,7 +104,10 @@ public struct SecAggDevice {
     /// Verifies the neighbours' advertised keys against their enrolled identity keys
     /// (`identityKey(device)`, the PKI), then deals Shamir shares of the self-mask seed and
     /// the mask secret key to each, encrypted to that neighbour.
-    public mutating func shareKeys(_ advertised: [AdvertisedKeys], identityKey: (UInt32) -> [UInt8]?) throws -> [EncryptedShare] {
+    public mutating func shareKeys(
+        _ advertised: [AdvertisedKeys],
+        identityKey: (UInt32) -> [UInt8]?
+    ) throws -> [EncryptedShare] {
         guard stage == .advertised else { throw SecAggError(.outOfOrder, "share keys in stage \(stage)") }
         for a in advertised {
             guard neighbourSet.contains(a.device) else {
@@ -89,7 +115,10 @@ public struct SecAggDevice {
             }
             guard peers[a.device] == nil else { throw SecAggError(.duplicate, "keys of device \(a.device) twice") }
             guard let pk = identityKey(a.device), verify(a.signature, a.signedBytes(round: config.round), pk) else {
-                throw SecAggError(.badSignature, "keys of device \(a.device) do not carry its signature for round \(config.round)")
+                throw SecAggError(
+                    .badSignature,
+                    "keys of device \(a.device) do not carry its signature for round \(config.round)"
+                )
             }
             peers[a.device] = a
         }
@@ -107,8 +136,17 @@ public struct SecAggDevice {
             let key = try agree(encryptionKeys, peers[v]!.encryptionKey, context: "fedsim-secagg-share")
             shareKeys[v] = key
             let plain = le(device) + le(v) + seedShares[i].encoded() + keyShares[i].encoded()
-            out.append(EncryptedShare(from: device, to: v, ciphertext: Sodium.seal(
-                plain, key: key, associatedData: EncryptedShare.associatedData(round: config.round, from: device, to: v))))
+            out.append(
+                EncryptedShare(
+                    from: device,
+                    to: v,
+                    ciphertext: Sodium.seal(
+                        plain,
+                        key: key,
+                        associatedData: EncryptedShare.associatedData(round: config.round, from: device, to: v)
+                    )
+                )
+            )
         }
         stage = .shared
         return out
@@ -119,9 +157,15 @@ public struct SecAggDevice {
     /// Masks `input` (values in Z_{2^bits}) with the self mask and the pairwise masks of the
     /// neighbours whose shares arrived: y = x + PRG(b_u) + Σ_v ±PRG(s_uv) mod 2^bits, with
     /// + when u > v and − when u < v, so each pair's masks cancel in the sum.
-    public mutating func maskedInput(_ input: [UInt32], sharesForMe: [EncryptedShare], scratch: inout [UInt32]) throws -> [UInt32] {
+    public mutating func maskedInput(
+        _ input: [UInt32],
+        sharesForMe: [EncryptedShare],
+        scratch: inout [UInt32]
+    ) throws -> [UInt32] {
         guard stage == .shared else { throw SecAggError(.outOfOrder, "masked input in stage \(stage)") }
-        guard input.count == config.length else { throw SecAggError(.badLength, "input of \(input.count), expected \(config.length)") }
+        guard input.count == config.length else {
+            throw SecAggError(.badLength, "input of \(input.count), expected \(config.length)")
+        }
         for s in sharesForMe {
             guard s.to == device, peers[s.from] != nil else {
                 throw SecAggError(.notNeighbour, "a share from \(s.from) to \(s.to) relayed to device \(device)")
@@ -151,28 +195,46 @@ public struct SecAggDevice {
     /// of its self-mask seed if `survivors` lists it, else a share of its mask key.
     public mutating func unmask(survivors: Set<UInt32>) throws -> [RevealedShare] {
         guard stage == .masked else {
-            throw SecAggError(stage == .done ? .doubleReveal : .outOfOrder,
-                              stage == .done ? "device \(device) already answered an unmask request in round \(config.round)"
-                                             : "unmask in stage \(stage)")
+            throw SecAggError(
+                stage == .done ? .doubleReveal : .outOfOrder,
+                stage == .done
+                    ? "device \(device) already answered an unmask request in round \(config.round)"
+                    : "unmask in stage \(stage)"
+            )
         }
-        guard survivors.contains(device) else { throw SecAggError(.malformed, "survivor list omits device \(device) itself") }
+        guard survivors.contains(device) else {
+            throw SecAggError(.malformed, "survivor list omits device \(device) itself")
+        }
         let alive = maskedWith.filter { survivors.contains($0) }.count
         guard alive + 1 >= config.t else {
-            throw SecAggError(.tooFewSurvivors, "only \(alive) of \(maskedWith.count) neighbours survived; threshold \(config.t)")
+            throw SecAggError(
+                .tooFewSurvivors,
+                "only \(alive) of \(maskedWith.count) neighbours survived; threshold \(config.t)"
+            )
         }
         stage = .done  // from here on, never answer again
         var out: [RevealedShare] = []
         for v in maskedWith {
-            guard let key = shareKeys[v], let plain = Sodium.open(received[v]!, key: key,
-                                          associatedData: EncryptedShare.associatedData(round: config.round, from: v, to: device)),
-                  plain.count == 8 + 2 * Shamir.Share.encodedBytes,
-                  Array(plain[0..<8]) == le(v) + le(device),
-                  let seedShare = Shamir.Share(encoded: Array(plain[8..<(8 + Shamir.Share.encodedBytes)])),
-                  let keyShare = Shamir.Share(encoded: Array(plain[(8 + Shamir.Share.encodedBytes)...]))
+            guard let key = shareKeys[v],
+                let plain = Sodium.open(
+                    received[v]!,
+                    key: key,
+                    associatedData: EncryptedShare.associatedData(round: config.round, from: v, to: device)
+                ),
+                plain.count == 8 + 2 * Shamir.Share.encodedBytes,
+                Array(plain[0..<8]) == le(v) + le(device),
+                let seedShare = Shamir.Share(encoded: Array(plain[8..<(8 + Shamir.Share.encodedBytes)])),
+                let keyShare = Shamir.Share(encoded: Array(plain[(8 + Shamir.Share.encodedBytes)...]))
             else { continue }  // tampered or replayed: reveal nothing for this peer
             let survived = survivors.contains(v)
-            out.append(RevealedShare(holder: device, peer: v, kind: survived ? .selfMaskSeed : .maskKey,
-                                     share: survived ? seedShare : keyShare))
+            out.append(
+                RevealedShare(
+                    holder: device,
+                    peer: v,
+                    kind: survived ? .selfMaskSeed : .maskKey,
+                    share: survived ? seedShare : keyShare
+                )
+            )
         }
         return out
     }

@@ -36,12 +36,21 @@ public struct SecAggServer {
     // MARK: Stage 1
 
     public mutating func receive(_ keys: AdvertisedKeys) throws {
-        guard graph.node(of: keys.device) != nil else { throw SecAggError(.notSampled, "device \(keys.device) was not sampled") }
-        guard advertised[keys.device] == nil else { throw SecAggError(.duplicate, "device \(keys.device) advertised twice") }
+        guard graph.node(of: keys.device) != nil else {
+            throw SecAggError(.notSampled, "device \(keys.device) was not sampled")
+        }
+        guard advertised[keys.device] == nil else {
+            throw SecAggError(.duplicate, "device \(keys.device) advertised twice")
+        }
         guard dealt.isEmpty else { throw SecAggError(.outOfOrder, "keys from \(keys.device) after sharing began") }
         guard let pk = identityKey(keys.device),
-              Sodium.verify(signature: keys.signature, message: keys.signedBytes(round: config.round), publicKey: pk)
-        else { throw SecAggError(.badSignature, "keys of device \(keys.device) are not signed by its enrolled identity for round \(config.round)") }
+            Sodium.verify(signature: keys.signature, message: keys.signedBytes(round: config.round), publicKey: pk)
+        else {
+            throw SecAggError(
+                .badSignature,
+                "keys of device \(keys.device) are not signed by its enrolled identity for round \(config.round)"
+            )
+        }
         advertised[keys.device] = keys
     }
 
@@ -53,7 +62,9 @@ public struct SecAggServer {
     // MARK: Stage 2
 
     public mutating func receive(shares: [EncryptedShare], from device: UInt32) throws {
-        guard advertised[device] != nil else { throw SecAggError(.outOfOrder, "shares from \(device), which did not advertise keys") }
+        guard advertised[device] != nil else {
+            throw SecAggError(.outOfOrder, "shares from \(device), which did not advertise keys")
+        }
         guard !dealt.contains(device) else { throw SecAggError(.duplicate, "device \(device) dealt shares twice") }
         guard maskedFrom.isEmpty else { throw SecAggError(.outOfOrder, "shares from \(device) after masking began") }
         let nb = neighbours(device)
@@ -76,12 +87,20 @@ public struct SecAggServer {
 
     /// Adds one masked input to the running sum. Only the sum is kept.
     public mutating func receive(masked y: [UInt32], from device: UInt32) throws {
-        guard dealt.contains(device) else { throw SecAggError(.outOfOrder, "masked input from \(device), which dealt no shares") }
-        guard survivorsAnnounced == nil else { throw SecAggError(.outOfOrder, "masked input from \(device) after unmasking began") }
+        guard dealt.contains(device) else {
+            throw SecAggError(.outOfOrder, "masked input from \(device), which dealt no shares")
+        }
+        guard survivorsAnnounced == nil else {
+            throw SecAggError(.outOfOrder, "masked input from \(device) after unmasking began")
+        }
         guard !maskedFrom.contains(device) else { throw SecAggError(.duplicate, "two masked inputs from \(device)") }
-        guard y.count == config.length else { throw SecAggError(.badLength, "masked input of \(y.count), expected \(config.length)") }
+        guard y.count == config.length else {
+            throw SecAggError(.badLength, "masked input of \(y.count), expected \(config.length)")
+        }
         let m = config.modulusMask
-        if m != .max, y.contains(where: { $0 > m }) { throw SecAggError(.malformed, "masked input outside Z_2^\(config.bits)") }
+        if m != .max, y.contains(where: { $0 > m }) {
+            throw SecAggError(.malformed, "masked input outside Z_2^\(config.bits)")
+        }
         sum.withUnsafeMutableBufferPointer { s in
             y.withUnsafeBufferPointer { v in for i in 0..<v.count { s[i] &+= v[i] } }
         }
@@ -100,7 +119,9 @@ public struct SecAggServer {
         guard let survivors = survivorsAnnounced, survivors.contains(holder) else {
             throw SecAggError(.outOfOrder, "reveals from \(holder), which is not a survivor")
         }
-        guard revealedBy.insert(holder).inserted else { throw SecAggError(.duplicate, "device \(holder) revealed twice") }
+        guard revealedBy.insert(holder).inserted else {
+            throw SecAggError(.duplicate, "device \(holder) revealed twice")
+        }
         let nb = neighbours(holder)
         let expectedX = NeighbourGraph.point(of: graph.node(of: holder)!)
         for r in reveals {
@@ -121,14 +142,20 @@ public struct SecAggServer {
     public func unmaskedSum(scratch: inout [UInt32]) throws -> [UInt32] {
         guard let survivors = survivorsAnnounced else { throw SecAggError(.outOfOrder, "no survivor set announced") }
         guard survivors.count >= config.t else {
-            throw SecAggError(.tooFewSurvivors, "\(survivors.count) devices sent masked input; threshold is \(config.t)")
+            throw SecAggError(
+                .tooFewSurvivors,
+                "\(survivors.count) devices sent masked input; threshold is \(config.t)"
+            )
         }
         var result = sum
         var coefficientCache: [[UInt32]: [UInt64]] = [:]
         func reconstruct(_ shares: [Shamir.Share]?, of v: UInt32, what: String) throws -> [UInt8] {
             let sorted = (shares ?? []).sorted { $0.x < $1.x }
             guard sorted.count >= config.t else {
-                throw SecAggError(.reconstructionFailed, "\(sorted.count) shares of device \(v)'s \(what); threshold is \(config.t)")
+                throw SecAggError(
+                    .reconstructionFailed,
+                    "\(sorted.count) shares of device \(v)'s \(what); threshold is \(config.t)"
+                )
             }
             let use = Array(sorted.prefix(config.t))
             let xs = use.map(\.x)
@@ -147,12 +174,19 @@ public struct SecAggServer {
             let sk = try reconstruct(keyShares[v], of: v, what: "mask key")
             let keys = Sodium.AgreementKeyPair(secretKey: sk)
             guard keys.publicKey == advertised[v]!.maskKey else {
-                throw SecAggError(.reconstructionFailed, "reconstructed mask key of device \(v) does not match its advertised key")
+                throw SecAggError(
+                    .reconstructionFailed,
+                    "reconstructed mask key of device \(v) does not match its advertised key"
+                )
             }
             // Every surviving neighbour w that masked with v added sign(w, v)·PRG(s_wv): take it out.
             for w in neighbours(v).intersection(survivors).sorted() {
-                let seed = try Sodium.agree(secretKey: sk, ownPublicKey: keys.publicKey, peerPublicKey: advertised[w]!.maskKey,
-                                            context: "fedsim-secagg-mask")
+                let seed = try Sodium.agree(
+                    secretKey: sk,
+                    ownPublicKey: keys.publicKey,
+                    peerPublicKey: advertised[w]!.maskKey,
+                    context: "fedsim-secagg-mask"
+                )
                 Sodium.addStream(seed: seed, to: &result, subtract: !(w < v), scratch: &scratch)
             }
         }

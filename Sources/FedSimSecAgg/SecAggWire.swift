@@ -1,7 +1,8 @@
 /// The stages of a SecAgg+ round as they travel, each with its byte encoding. Decoding checks
 /// every count against the bytes present and every key length, and throws `malformed`.
 public enum SecAggStage: UInt8, Sendable, CaseIterable {
-    case enroll = 1, begin, advertise, keys, shares, relay, masked, maskedDone, unmask, reveal
+    case enroll = 1
+    case begin, advertise, keys, shares, relay, masked, maskedDone, unmask, reveal
 
     public var name: String {
         switch self {
@@ -65,17 +66,26 @@ public enum SecAggPayload: Equatable, Sendable {
         switch self {
         case .enroll(let list):
             w.u32(UInt32(list.count))
-            for (d, pk) in list { w.u32(d); w.bytes(pk, fixed: 32) }
+            for (d, pk) in list {
+                w.u32(d)
+                w.bytes(pk, fixed: 32)
+            }
         case .begin(let c):
-            w.u32(c.round); w.u32(UInt32(c.k)); w.u32(UInt32(c.t)); w.u32(UInt32(c.bits)); w.u64(c.graphSeed)
-            w.u32(UInt32(c.length)); w.u32s(c.devices)
+            w.u32(c.round)
+            w.u32(UInt32(c.k))
+            w.u32(UInt32(c.t))
+            w.u32(UInt32(c.bits))
+            w.u64(c.graphSeed)
+            w.u32(UInt32(c.length))
+            w.u32s(c.devices)
         case .advertise(let keys):
             w.u32(UInt32(keys.count))
             for k in keys { Self.write(k, &w) }
         case .keys(let list):
             w.u32(UInt32(list.count))
             for (d, keys) in list {
-                w.u32(d); w.u32(UInt32(keys.count))
+                w.u32(d)
+                w.u32(UInt32(keys.count))
                 for k in keys { Self.write(k, &w) }
             }
         case .shares(let shares):
@@ -84,28 +94,41 @@ public enum SecAggPayload: Equatable, Sendable {
         case .relay(let list):
             w.u32(UInt32(list.count))
             for (d, shares) in list {
-                w.u32(d); w.u32(UInt32(shares.count))
+                w.u32(d)
+                w.u32(UInt32(shares.count))
                 for s in shares { Self.write(s, &w) }
             }
         case .masked(let d, let v):
-            w.u32(d); w.packed(v)
+            w.u32(d)
+            w.packed(v)
         case .maskedDone:
             break
         case .unmask(let survivors):
             w.u32s(survivors)
         case .reveal(let reveals):
             w.u32(UInt32(reveals.count))
-            for r in reveals { w.u32(r.holder); w.u32(r.peer); w.u8(r.kind.rawValue); w.bytes(r.share.encoded(), fixed: Shamir.Share.encodedBytes) }
+            for r in reveals {
+                w.u32(r.holder)
+                w.u32(r.peer)
+                w.u8(r.kind.rawValue)
+                w.bytes(r.share.encoded(), fixed: Shamir.Share.encodedBytes)
+            }
         }
         return w.out
     }
 
     static func write(_ k: AdvertisedKeys, _ w: inout ByteWriter) {
-        w.u32(k.device); w.bytes(k.encryptionKey, fixed: 32); w.bytes(k.maskKey, fixed: 32); w.bytes(k.signature, fixed: 64)
+        w.u32(k.device)
+        w.bytes(k.encryptionKey, fixed: 32)
+        w.bytes(k.maskKey, fixed: 32)
+        w.bytes(k.signature, fixed: 64)
     }
 
     static func write(_ s: EncryptedShare, _ w: inout ByteWriter) {
-        w.u32(s.from); w.u32(s.to); w.u32(UInt32(s.ciphertext.count)); w.bytes(s.ciphertext, fixed: s.ciphertext.count)
+        w.u32(s.from)
+        w.u32(s.to)
+        w.u32(UInt32(s.ciphertext.count))
+        w.bytes(s.ciphertext, fixed: s.ciphertext.count)
     }
 
     // MARK: Decoding
@@ -119,31 +142,51 @@ public enum SecAggPayload: Equatable, Sendable {
             let n = try r.count(itemBytes: 36)
             p = .enroll(try (0..<n).map { _ in (try r.u32(), try r.bytes(32)) })
         case .begin:
-            let round = try r.u32(), k = Int(try r.u32()), t = Int(try r.u32()), bits = Int(try r.u32()), seed = try r.u64()
+            let round = try r.u32()
+            let k = Int(try r.u32())
+            let t = Int(try r.u32())
+            let bits = Int(try r.u32())
+            let seed = try r.u64()
             let length = Int(try r.u32())
             let devices = try r.u32s()
-            guard (1...32).contains(bits), t >= 1, t <= k, length > 0 else { throw SecAggError(.malformed, "begin with k \(k), t \(t), \(bits) bits") }
-            p = .begin(SecAggRoundConfig(round: round, devices: devices, k: k, t: t, bits: bits, graphSeed: seed, length: length))
+            guard (1...32).contains(bits), t >= 1, t <= k, length > 0 else {
+                throw SecAggError(.malformed, "begin with k \(k), t \(t), \(bits) bits")
+            }
+            p = .begin(
+                SecAggRoundConfig(
+                    round: round,
+                    devices: devices,
+                    k: k,
+                    t: t,
+                    bits: bits,
+                    graphSeed: seed,
+                    length: length
+                )
+            )
         case .advertise:
             let n = try r.count(itemBytes: 132)
             p = .advertise(try (0..<n).map { _ in try readKeys(&r) })
         case .keys:
             let n = try r.count(itemBytes: 8)
-            p = .keys(try (0..<n).map { _ in
-                let d = try r.u32()
-                let m = try r.count(itemBytes: 132)
-                return (d, try (0..<m).map { _ in try readKeys(&r) })
-            })
+            p = .keys(
+                try (0..<n).map { _ in
+                    let d = try r.u32()
+                    let m = try r.count(itemBytes: 132)
+                    return (d, try (0..<m).map { _ in try readKeys(&r) })
+                }
+            )
         case .shares:
             let n = try r.count(itemBytes: 12)
             p = .shares(try (0..<n).map { _ in try readShare(&r) })
         case .relay:
             let n = try r.count(itemBytes: 8)
-            p = .relay(try (0..<n).map { _ in
-                let d = try r.u32()
-                let m = try r.count(itemBytes: 12)
-                return (d, try (0..<m).map { _ in try readShare(&r) })
-            })
+            p = .relay(
+                try (0..<n).map { _ in
+                    let d = try r.u32()
+                    let m = try r.count(itemBytes: 12)
+                    return (d, try (0..<m).map { _ in try readShare(&r) })
+                }
+            )
         case .masked:
             p = .masked(device: try r.u32(), vector: try r.packed())
         case .maskedDone:
@@ -152,25 +195,39 @@ public enum SecAggPayload: Equatable, Sendable {
             p = .unmask(survivors: try r.u32s())
         case .reveal:
             let n = try r.count(itemBytes: 9 + Shamir.Share.encodedBytes)
-            p = .reveal(try (0..<n).map { _ in
-                let h = try r.u32(), peer = try r.u32(), kindByte = try r.u8()
-                guard let kind = RevealedShare.Kind(rawValue: kindByte) else { throw SecAggError(.malformed, "share kind \(kindByte)") }
-                guard let share = Shamir.Share(encoded: try r.bytes(Shamir.Share.encodedBytes)) else {
-                    throw SecAggError(.malformed, "share of \(peer) from \(h) is not a field element")
+            p = .reveal(
+                try (0..<n).map { _ in
+                    let h = try r.u32()
+                    let peer = try r.u32()
+                    let kindByte = try r.u8()
+                    guard let kind = RevealedShare.Kind(rawValue: kindByte) else {
+                        throw SecAggError(.malformed, "share kind \(kindByte)")
+                    }
+                    guard let share = Shamir.Share(encoded: try r.bytes(Shamir.Share.encodedBytes)) else {
+                        throw SecAggError(.malformed, "share of \(peer) from \(h) is not a field element")
+                    }
+                    return RevealedShare(holder: h, peer: peer, kind: kind, share: share)
                 }
-                return RevealedShare(holder: h, peer: peer, kind: kind, share: share)
-            })
+            )
         }
-        guard r.remaining == 0 else { throw SecAggError(.malformed, "\(r.remaining) trailing bytes after \(stage.name)") }
+        guard r.remaining == 0 else {
+            throw SecAggError(.malformed, "\(r.remaining) trailing bytes after \(stage.name)")
+        }
         return p
     }
 
     static func readKeys(_ r: inout ByteReader) throws -> AdvertisedKeys {
-        AdvertisedKeys(device: try r.u32(), encryptionKey: try r.bytes(32), maskKey: try r.bytes(32), signature: try r.bytes(64))
+        AdvertisedKeys(
+            device: try r.u32(),
+            encryptionKey: try r.bytes(32),
+            maskKey: try r.bytes(32),
+            signature: try r.bytes(64)
+        )
     }
 
     static func readShare(_ r: inout ByteReader) throws -> EncryptedShare {
-        let from = try r.u32(), to = try r.u32()
+        let from = try r.u32()
+        let to = try r.u32()
         let n = Int(try r.u32())
         guard n <= 4096 else { throw SecAggError(.malformed, "share ciphertext of \(n) bytes") }
         return EncryptedShare(from: from, to: to, ciphertext: try r.bytes(n))
@@ -199,14 +256,21 @@ struct ByteWriter {
         for x in v { maxValue |= x }
         let width = max(1, 32 - maxValue.leadingZeroBitCount)
         out.append(UInt8(width))
-        if width == 32 { v.withUnsafeBytes { out += $0 }; return }
+        if width == 32 {
+            v.withUnsafeBytes { out += $0 }
+            return
+        }
         out.reserveCapacity(out.count + (v.count * width + 7) / 8)
         var acc: UInt64 = 0
         var n = 0
         for x in v {
             acc |= UInt64(x) << UInt64(n)
             n += width
-            while n >= 8 { out.append(UInt8(truncatingIfNeeded: acc)); acc >>= 8; n -= 8 }
+            while n >= 8 {
+                out.append(UInt8(truncatingIfNeeded: acc))
+                acc >>= 8
+                n -= 8
+            }
         }
         if n > 0 { out.append(UInt8(truncatingIfNeeded: acc)) }
     }
@@ -232,7 +296,9 @@ struct ByteReader {
     /// A count whose items take at least `itemBytes` each: checked against what is left.
     mutating func count(itemBytes: Int) throws -> Int {
         let n = Int(try u32())
-        guard n * itemBytes <= remaining else { throw SecAggError(.malformed, "\(n) items do not fit in \(remaining) bytes") }
+        guard n * itemBytes <= remaining else {
+            throw SecAggError(.malformed, "\(n) items do not fit in \(remaining) bytes")
+        }
         return n
     }
     mutating func packed() throws -> [UInt32] {
@@ -246,7 +312,9 @@ struct ByteReader {
         if width == 32 {
             let v = [UInt32](unsafeUninitializedCapacity: n) { dst, initialized in
                 data.withUnsafeBytes { src in
-                    UnsafeMutableRawBufferPointer(dst).copyMemory(from: UnsafeRawBufferPointer(rebasing: src[pos..<(pos + 4 * n)]))
+                    UnsafeMutableRawBufferPointer(dst).copyMemory(
+                        from: UnsafeRawBufferPointer(rebasing: src[pos..<(pos + 4 * n)])
+                    )
                 }
                 initialized = n
             }
@@ -258,7 +326,11 @@ struct ByteReader {
         var have = 0
         let mask: UInt64 = (1 << UInt64(width)) - 1
         for i in 0..<n {
-            while have < width { acc |= UInt64(data[pos]) << UInt64(have); pos += 1; have += 8 }
+            while have < width {
+                acc |= UInt64(data[pos]) << UInt64(have)
+                pos += 1
+                have += 8
+            }
             out[i] = UInt32(acc & mask)
             acc >>= UInt64(width)
             have -= width
@@ -271,7 +343,9 @@ struct ByteReader {
         let n = try count(itemBytes: 4)
         let out = [UInt32](unsafeUninitializedCapacity: n) { dst, initialized in
             data.withUnsafeBytes { src in
-                UnsafeMutableRawBufferPointer(dst).copyMemory(from: UnsafeRawBufferPointer(rebasing: src[pos..<(pos + 4 * n)]))
+                UnsafeMutableRawBufferPointer(dst).copyMemory(
+                    from: UnsafeRawBufferPointer(rebasing: src[pos..<(pos + 4 * n)])
+                )
             }
             initialized = n
         }

@@ -34,7 +34,9 @@ public enum Shamir {
             x = b[0..<4].withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
             var ys: [UInt64] = []
             for i in 0..<5 {
-                let v = b[(4 + 8 * i)..<(12 + 8 * i)].withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+                let v = b[(4 + 8 * i)..<(12 + 8 * i)].withUnsafeBytes {
+                    UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))
+                }
                 guard v < Shamir.p else { return nil }
                 ys.append(v)
             }
@@ -59,7 +61,9 @@ public enum Shamir {
     }
 
     static func pow(_ a: UInt64, _ e: UInt64) -> UInt64 {
-        var result: UInt64 = 1, base = a, e = e
+        var result: UInt64 = 1
+        var base = a
+        var e = e
         while e > 0 {
             if e & 1 == 1 { result = mul(result, base) }
             base = mul(base, base)
@@ -115,7 +119,8 @@ public enum Shamir {
     /// Lagrange coefficients at 0 for the points `xs`: λ_i = Π_{j≠i} x_j / (x_j − x_i).
     public static func lagrangeAtZero(_ xs: [UInt32]) -> [UInt64] {
         let v = xs.map { UInt64($0) }
-        var num = [UInt64](repeating: 1, count: v.count), den = [UInt64](repeating: 1, count: v.count)
+        var num = [UInt64](repeating: 1, count: v.count)
+        var den = [UInt64](repeating: 1, count: v.count)
         for i in v.indices {
             for j in v.indices where j != i {
                 num[i] = mul(num[i], v[j])
@@ -137,7 +142,9 @@ public enum Shamir {
     /// Reconstructs from exactly `threshold` shares with distinct points (the caller picks
     /// which); `coefficients` may be passed in when many secrets share one point set.
     public static func reconstruct(_ shares: [Share], coefficients: [UInt64]? = nil) -> [UInt8]? {
-        guard !shares.isEmpty, Set(shares.map(\.x)).count == shares.count, !shares.contains(where: { $0.x == 0 }) else { return nil }
+        guard !shares.isEmpty, Set(shares.map(\.x)).count == shares.count, !shares.contains(where: { $0.x == 0 }) else {
+            return nil
+        }
         let lambda = coefficients ?? lagrangeAtZero(shares.map(\.x))
         var limbs = [UInt64](repeating: 0, count: Self.limbs)
         for (i, s) in shares.enumerated() {

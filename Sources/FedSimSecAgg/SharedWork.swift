@@ -17,7 +17,10 @@ public final class SecAggSharedWork {
 
     public func verify(signature: [UInt8], message: [UInt8], publicKey: [UInt8]) -> Bool {
         let key = signature + publicKey + message
-        if verified.contains(key) { verificationHits += 1; return true }
+        if verified.contains(key) {
+            verificationHits += 1
+            return true
+        }
         verifications += 1
         guard Sodium.verify(signature: signature, message: message, publicKey: publicKey) else { return false }
         verified.insert(key)
@@ -26,12 +29,27 @@ public final class SecAggSharedWork {
 
     /// X25519 + BLAKE2b of the sorted public keys: symmetric, so the peer's call with its own
     /// secret key and our public key yields the same bytes, and hits this entry.
-    public func agree(secretKey: [UInt8], ownPublicKey: [UInt8], peerPublicKey: [UInt8], context: String) throws -> [UInt8] {
-        let (lo, hi) = ownPublicKey.lexicographicallyPrecedes(peerPublicKey) ? (ownPublicKey, peerPublicKey) : (peerPublicKey, ownPublicKey)
+    public func agree(
+        secretKey: [UInt8],
+        ownPublicKey: [UInt8],
+        peerPublicKey: [UInt8],
+        context: String
+    ) throws -> [UInt8] {
+        let (lo, hi) =
+            ownPublicKey.lexicographicallyPrecedes(peerPublicKey)
+            ? (ownPublicKey, peerPublicKey) : (peerPublicKey, ownPublicKey)
         let key = lo + hi + Array(context.utf8)
-        if let v = agreed[key] { agreementHits += 1; return v }
+        if let v = agreed[key] {
+            agreementHits += 1
+            return v
+        }
         agreements += 1
-        let v = try Sodium.agree(secretKey: secretKey, ownPublicKey: ownPublicKey, peerPublicKey: peerPublicKey, context: context)
+        let v = try Sodium.agree(
+            secretKey: secretKey,
+            ownPublicKey: ownPublicKey,
+            peerPublicKey: peerPublicKey,
+            context: context
+        )
         agreed[key] = v
         return v
     }

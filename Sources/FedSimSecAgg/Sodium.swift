@@ -14,12 +14,13 @@ public enum Sodium {
     // MARK: Ed25519 identity signatures
 
     public struct SigningKeyPair: Sendable, Equatable {
-        public var publicKey: [UInt8]   // 32
-        var secretKey: [UInt8]          // 64 (seed ‖ pk), never logged
+        public var publicKey: [UInt8]  // 32
+        var secretKey: [UInt8]  // 64 (seed ‖ pk), never logged
         public init(seed: [UInt8]) {
             Sodium.ready()
             precondition(seed.count == 32)
-            var pk = [UInt8](repeating: 0, count: 32), sk = [UInt8](repeating: 0, count: 64)
+            var pk = [UInt8](repeating: 0, count: 32)
+            var sk = [UInt8](repeating: 0, count: 64)
             _ = crypto_sign_seed_keypair(&pk, &sk, seed)
             publicKey = pk
             secretKey = sk
@@ -42,8 +43,8 @@ public enum Sodium {
     // MARK: X25519 key agreement
 
     public struct AgreementKeyPair: Sendable, Equatable {
-        public var publicKey: [UInt8]   // 32
-        public var secretKey: [UInt8]   // 32
+        public var publicKey: [UInt8]  // 32
+        public var secretKey: [UInt8]  // 32
         public init(secretKey: [UInt8]) {
             Sodium.ready()
             precondition(secretKey.count == 32)
@@ -58,7 +59,12 @@ public enum Sodium {
     /// A 32-byte symmetric key both parties derive: BLAKE2b(X25519(sk, peer) ‖ pk_low ‖ pk_high ‖ context).
     /// Hashing in both public keys (ordered) and a context string gives distinct keys per pair
     /// and per use, and removes X25519's algebraic structure.
-    public static func agree(secretKey: [UInt8], ownPublicKey: [UInt8], peerPublicKey: [UInt8], context: String) throws -> [UInt8] {
+    public static func agree(
+        secretKey: [UInt8],
+        ownPublicKey: [UInt8],
+        peerPublicKey: [UInt8],
+        context: String
+    ) throws -> [UInt8] {
         ready()
         guard secretKey.count == 32, peerPublicKey.count == 32, ownPublicKey.count == 32 else {
             throw CryptoError("key agreement needs 32-byte keys")
@@ -67,7 +73,9 @@ public enum Sodium {
         guard crypto_scalarmult(&q, secretKey, peerPublicKey) == 0 else {
             throw CryptoError("key agreement with a low-order public key")
         }
-        let (lo, hi) = ownPublicKey.lexicographicallyPrecedes(peerPublicKey) ? (ownPublicKey, peerPublicKey) : (peerPublicKey, ownPublicKey)
+        let (lo, hi) =
+            ownPublicKey.lexicographicallyPrecedes(peerPublicKey)
+            ? (ownPublicKey, peerPublicKey) : (peerPublicKey, ownPublicKey)
         return hash(q + lo + hi + Array(context.utf8), length: 32)
     }
 
@@ -90,7 +98,17 @@ public enum Sodium {
         let nonce = SecureRandom.bytes(nonceBytes)
         var c = [UInt8](repeating: 0, count: plaintext.count + macBytes)
         var clen: UInt64 = 0
-        _ = crypto_aead_xchacha20poly1305_ietf_encrypt(&c, &clen, plaintext, UInt64(plaintext.count), ad, UInt64(ad.count), nil, nonce, key)
+        _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
+            &c,
+            &clen,
+            plaintext,
+            UInt64(plaintext.count),
+            ad,
+            UInt64(ad.count),
+            nil,
+            nonce,
+            key
+        )
         return nonce + c
     }
 
@@ -102,7 +120,18 @@ public enum Sodium {
         let c = Array(sealed[nonceBytes...])
         var m = [UInt8](repeating: 0, count: c.count - macBytes)
         var mlen: UInt64 = 0
-        guard crypto_aead_xchacha20poly1305_ietf_decrypt(&m, &mlen, nil, c, UInt64(c.count), ad, UInt64(ad.count), nonce, key) == 0
+        guard
+            crypto_aead_xchacha20poly1305_ietf_decrypt(
+                &m,
+                &mlen,
+                nil,
+                c,
+                UInt64(c.count),
+                ad,
+                UInt64(ad.count),
+                nonce,
+                key
+            ) == 0
         else { return nil }
         return m
     }
@@ -121,8 +150,12 @@ public enum Sodium {
         let nonce = [UInt8](repeating: 0, count: 12)  // each seed keys exactly one stream
         vector.withUnsafeMutableBufferPointer { v in
             scratch.withUnsafeMutableBufferPointer { s in
-                _ = crypto_stream_chacha20_ietf(UnsafeMutableRawPointer(s.baseAddress!).assumingMemoryBound(to: UInt8.self),
-                                                UInt64(n * 4), nonce, seed)
+                _ = crypto_stream_chacha20_ietf(
+                    UnsafeMutableRawPointer(s.baseAddress!).assumingMemoryBound(to: UInt8.self),
+                    UInt64(n * 4),
+                    nonce,
+                    seed
+                )
                 if subtract {
                     for i in 0..<n { v[i] &-= UInt32(littleEndian: s[i]) }
                 } else {
@@ -151,7 +184,8 @@ public enum Sodium {
     public static func measureRawKeystream(bytes: Int = 400_000, repetitions: Int = 200) -> Double {
         ready()
         var buf = [UInt8](repeating: 0, count: bytes)
-        let nonce = [UInt8](repeating: 0, count: 12), key = [UInt8](repeating: 3, count: 32)
+        let nonce = [UInt8](repeating: 0, count: 12)
+        let key = [UInt8](repeating: 3, count: 32)
         _ = crypto_stream_chacha20_ietf(&buf, UInt64(bytes), nonce, key)
         let t = monotonicSeconds()
         for _ in 0..<repetitions { _ = crypto_stream_chacha20_ietf(&buf, UInt64(bytes), nonce, key) }

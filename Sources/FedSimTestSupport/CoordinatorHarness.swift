@@ -28,28 +28,50 @@ public struct CoordinatorHarness {
         self.model = model
         population = try! PopulationFactory.make(scenario.data, seed: scenario.seed)
         info = PopulationInfo(population)
-        let directory = DeviceDirectory.build(population, splitter: Splitter(scenario.data.split, seed: Seeds.derive(scenario.seed, "split")))
-        coordinator = try! Coordinator(scenario: scenario, population: info, processCount: scenario.runtime.processes,
-                                       token: token, transport: transport, metrics: sink, directory: directory,
-                                       domainNames: population.domainNames,
-                                       recommender: model?(ModelContext(scenario: scenario, info: info)))
+        let directory = DeviceDirectory.build(
+            population,
+            splitter: Splitter(scenario.data.split, seed: Seeds.derive(scenario.seed, "split"))
+        )
+        coordinator = try! Coordinator(
+            scenario: scenario,
+            population: info,
+            processCount: scenario.runtime.processes,
+            token: token,
+            transport: transport,
+            metrics: sink,
+            directory: directory,
+            domainNames: population.domainNames,
+            recommender: model?(ModelContext(scenario: scenario, info: info))
+        )
     }
 
     /// Starts client process `i`. `freeze` (see `FreezingConnection`) holds chosen messages
     /// back before sending them, as a client process that stops responding for a while would.
-    public func client(_ i: Int, token: [UInt8]? = nil, freeze: @escaping @Sendable (Message) -> Double? = { _ in nil })
+    public func client(
+        _ i: Int,
+        token: [UInt8]? = nil,
+        freeze: @escaping @Sendable (Message) -> Double? = { _ in nil }
+    )
         -> Task<Error?, Never>
     {
         let shard = Sharding.range(process: i, of: scenario.runtime.processes, devices: population.deviceCount)
         let host = try! DeviceHost(scenario: scenario, population: population, shard: shard, makeModel: model)
-        var runner = ClientRunner(host: host, processIndex: i, processCount: scenario.runtime.processes, token: token ?? self.token,
-                                  enrollment: enrollment)
+        var runner = ClientRunner(
+            host: host,
+            processIndex: i,
+            processCount: scenario.runtime.processes,
+            token: token ?? self.token,
+            enrollment: enrollment
+        )
         let endpoint = transport.connect()
         runner.crash = { endpoint.crash() }  // a `crash` fault drops the in-memory connection
         let r = runner
         let connection = FreezingConnection(base: endpoint, freeze: freeze)
         return Task {
-            do { try await r.run(connection); return nil } catch { return error }
+            do {
+                try await r.run(connection)
+                return nil
+            } catch { return error }
         }
     }
 

@@ -29,7 +29,8 @@ public struct GradientChecker<Block> {
 
     /// ∂loss/∂x by central differences, x moved by `perturb`.
     public func numeric(_ perturb: (inout Block, Double) -> Void) -> Double {
-        var plus = point, minus = point
+        var plus = point
+        var minus = point
         perturb(&plus, h)
         perturb(&minus, -h)
         return (loss(plus) - loss(minus)) / (2 * h)
@@ -42,7 +43,11 @@ public struct GradientChecker<Block> {
     }
 
     /// Every coordinate of an array field (or those `including` accepts).
-    public mutating func field(_ path: WritableKeyPath<Block, [Double]>, _ name: String = "", including: (Int) -> Bool = { _ in true }) {
+    public mutating func field(
+        _ path: WritableKeyPath<Block, [Double]>,
+        _ name: String = "",
+        including: (Int) -> Bool = { _ in true }
+    ) {
         for i in point[keyPath: path].indices where including(i) {
             record(gradient[keyPath: path][i], numeric { $0[keyPath: path][i] += $1 }, "\(name)[\(i)]")
         }

@@ -16,7 +16,12 @@ public enum TestSupport {
     }
 
     /// A tiny synthetic federated scenario that trains in well under a second.
-    public static func tinyScenario(devices: Int = 60, rounds: Int = 4, perRound: Int = 20, processes: Int = 2) -> Scenario {
+    public static func tinyScenario(
+        devices: Int = 60,
+        rounds: Int = 4,
+        perRound: Int = 20,
+        processes: Int = 2
+    ) -> Scenario {
         var s = Scenario()
         s.name = "tiny"
         s.seed = 7
@@ -32,7 +37,8 @@ public enum TestSupport {
         s.evaluation.every = 0
         s.runtime.processes = processes
         s.runtime.roundDeadlineSeconds = 10
-        s.runtime.connectTimeoutSeconds = 60  // generous: under a loaded 2-core CI, tasks of parallel suites can starve for seconds
+        // generous: under a loaded 2-core CI, tasks of parallel suites can starve for seconds
+        s.runtime.connectTimeoutSeconds = 60
         s.secureAggregation.protocol = .none
         return s
     }

@@ -22,7 +22,21 @@ public enum FrameCodec {
     public static let headerBytes = 8
 
     enum Kind: UInt8 {
-        case hello = 1, welcome, reject, train, update, failed, evaluate, evaluation, shutdown, secagg, checkpoint, checkpointed, compressedUpdate, coldStart, coldStartReport
+        case hello = 1
+        case welcome = 2
+        case reject = 3
+        case train = 4
+        case update = 5
+        case failed = 6
+        case evaluate = 7
+        case evaluation = 8
+        case shutdown = 9
+        case secagg = 10
+        case checkpoint = 11
+        case checkpointed = 12
+        case compressedUpdate = 13
+        case coldStart = 14
+        case coldStartReport = 15
     }
 
     // MARK: Encoding
@@ -36,7 +50,9 @@ public enum FrameCodec {
             header(&buf, .hello)
             buf.writeInteger(UInt32(h.token.count), endianness: .little)
             buf.writeBytes(h.token)
-            for v in [h.processIndex, h.processCount, h.firstDevice, h.deviceCount] { buf.writeInteger(v, endianness: .little) }
+            for v in [h.processIndex, h.processCount, h.firstDevice, h.deviceCount] {
+                buf.writeInteger(v, endianness: .little)
+            }
         case .welcome(let w):
             header(&buf, .welcome)
             buf.writeInteger(w.processIndex, endianness: .little)
@@ -75,8 +91,11 @@ public enum FrameCodec {
                 buf.writeInteger(UInt8(e.ranked ? 1 : 0))
                 buf.writeInteger(e.hit.bitPattern, endianness: .little)
                 buf.writeInteger(e.ndcg.bitPattern, endianness: .little)
-                for v in [e.recall, e.mrr, e.auc, e.ildCategory, e.ildEmbedding, e.sampledHit, e.sampledNdcg, e.squaredErrorGlobal, e.squaredErrorLocal,
-                          e.trainSum, e.testSum, e.testSquares, e.popularityHit, e.popularityNdcg, e.serendipity] {
+                for v in [
+                    e.recall, e.mrr, e.auc, e.ildCategory, e.ildEmbedding, e.sampledHit, e.sampledNdcg,
+                    e.squaredErrorGlobal, e.squaredErrorLocal,
+                    e.trainSum, e.testSum, e.testSquares, e.popularityHit, e.popularityNdcg, e.serendipity,
+                ] {
                     buf.writeInteger(v.bitPattern, endianness: .little)
                 }
                 buf.writeInteger(UInt32(truncatingIfNeeded: e.trainCount), endianness: .little)
@@ -85,7 +104,10 @@ public enum FrameCodec {
             }
             for list in [r.recommended, r.rated] {
                 buf.writeInteger(UInt32(list.count), endianness: .little)
-                for (i, c) in list { buf.writeInteger(i, endianness: .little); buf.writeInteger(c, endianness: .little) }
+                for (i, c) in list {
+                    buf.writeInteger(i, endianness: .little)
+                    buf.writeInteger(c, endianness: .little)
+                }
             }
         case .shutdown(let reason):
             header(&buf, .shutdown)
@@ -209,8 +231,15 @@ public enum FrameCodec {
             let n: UInt32 = try read(&b)
             guard n <= 256 else { throw FrameError(.countLimit, "token of \(n) bytes") }
             guard let token = b.readBytes(length: Int(n)) else { throw FrameError(.truncated, "token") }
-            m = .hello(Hello(token: token, processIndex: try read(&b), processCount: try read(&b),
-                             firstDevice: try read(&b), deviceCount: try read(&b)))
+            m = .hello(
+                Hello(
+                    token: token,
+                    processIndex: try read(&b),
+                    processCount: try read(&b),
+                    firstDevice: try read(&b),
+                    deviceCount: try read(&b)
+                )
+            )
         case .welcome:
             m = .welcome(Welcome(processIndex: try read(&b)))
         case .reject:
@@ -218,12 +247,23 @@ public enum FrameCodec {
         case .train:
             m = .train(try readRequest(&b))
         case .update:
-            let round: UInt32 = try read(&b), device: UInt32 = try read(&b), examples: UInt32 = try read(&b)
+            let round: UInt32 = try read(&b)
+            let device: UInt32 = try read(&b)
+            let examples: UInt32 = try read(&b)
             let loss = Double(bitPattern: try read(&b))
             let within: UInt8 = try read(&b)
             guard within <= 1 else { throw FrameError(.badValue, "within-clip flag \(within)") }
-            m = .update(DeviceUpdate(round: round, device: device, examples: examples, trainLoss: loss,
-                                     weightedDelta: try readFloats(&b), weights: try readFloats(&b), withinClip: within))
+            m = .update(
+                DeviceUpdate(
+                    round: round,
+                    device: device,
+                    examples: examples,
+                    trainLoss: loss,
+                    weightedDelta: try readFloats(&b),
+                    weights: try readFloats(&b),
+                    withinClip: within
+                )
+            )
         case .failed:
             m = .failed(DeviceFailure(round: try read(&b), device: try read(&b), reason: try readString(&b, limits)))
         case .evaluate:
@@ -239,13 +279,26 @@ public enum FrameCodec {
             var entries: [ColdStartEntry] = []
             entries.reserveCapacity(Int(n))
             for _ in 0..<n {
-                let device: UInt32 = try read(&b), slot: UInt16 = try read(&b), count: UInt32 = try read(&b)
-                let se = Double(bitPattern: try read(&b)), ae = Double(bitPattern: try read(&b))
+                let device: UInt32 = try read(&b)
+                let slot: UInt16 = try read(&b)
+                let count: UInt32 = try read(&b)
+                let se = Double(bitPattern: try read(&b))
+                let ae = Double(bitPattern: try read(&b))
                 let ranked: UInt8 = try read(&b)
                 guard ranked <= 1 else { throw FrameError(.badValue, "ranked flag \(ranked)") }
-                entries.append(ColdStartEntry(device: device, slot: slot, count: count, squaredError: se, absoluteError: ae,
-                                              ranked: ranked == 1, hit: Double(bitPattern: try read(&b)),
-                                              ndcg: Double(bitPattern: try read(&b)), auc: Double(bitPattern: try read(&b))))
+                entries.append(
+                    ColdStartEntry(
+                        device: device,
+                        slot: slot,
+                        count: count,
+                        squaredError: se,
+                        absoluteError: ae,
+                        ranked: ranked == 1,
+                        hit: Double(bitPattern: try read(&b)),
+                        ndcg: Double(bitPattern: try read(&b)),
+                        auc: Double(bitPattern: try read(&b))
+                    )
+                )
             }
             m = .coldStartReport(ColdStartReport(round: round, entries: entries))
         case .evaluation:
@@ -258,20 +311,38 @@ public enum FrameCodec {
             var entries: [DeviceEvaluation] = []
             entries.reserveCapacity(Int(n))
             for _ in 0..<n {
-                let device: UInt32 = try read(&b), count: UInt32 = try read(&b)
-                let se = Double(bitPattern: try read(&b)), ae = Double(bitPattern: try read(&b))
+                let device: UInt32 = try read(&b)
+                let count: UInt32 = try read(&b)
+                let se = Double(bitPattern: try read(&b))
+                let ae = Double(bitPattern: try read(&b))
                 let rankedByte: UInt8 = try read(&b)
                 guard rankedByte <= 1 else { throw FrameError(.badValue, "ranked flag \(rankedByte)") }
-                let hit = Double(bitPattern: try read(&b)), ndcg = Double(bitPattern: try read(&b))
-                var e = DeviceEvaluation(device: Int(device), count: Int(count), squaredError: se, absoluteError: ae,
-                                         ranked: rankedByte == 1, hit: hit, ndcg: ndcg)
-                e.recall = Double(bitPattern: try read(&b)); e.mrr = Double(bitPattern: try read(&b)); e.auc = Double(bitPattern: try read(&b))
-                e.ildCategory = Double(bitPattern: try read(&b)); e.ildEmbedding = Double(bitPattern: try read(&b))
-                e.sampledHit = Double(bitPattern: try read(&b)); e.sampledNdcg = Double(bitPattern: try read(&b))
-                e.squaredErrorGlobal = Double(bitPattern: try read(&b)); e.squaredErrorLocal = Double(bitPattern: try read(&b))
-                e.trainSum = Double(bitPattern: try read(&b)); e.testSum = Double(bitPattern: try read(&b))
-                e.testSquares = Double(bitPattern: try read(&b)); e.popularityHit = Double(bitPattern: try read(&b))
-                e.popularityNdcg = Double(bitPattern: try read(&b)); e.serendipity = Double(bitPattern: try read(&b))
+                let hit = Double(bitPattern: try read(&b))
+                let ndcg = Double(bitPattern: try read(&b))
+                var e = DeviceEvaluation(
+                    device: Int(device),
+                    count: Int(count),
+                    squaredError: se,
+                    absoluteError: ae,
+                    ranked: rankedByte == 1,
+                    hit: hit,
+                    ndcg: ndcg
+                )
+                e.recall = Double(bitPattern: try read(&b))
+                e.mrr = Double(bitPattern: try read(&b))
+                e.auc = Double(bitPattern: try read(&b))
+                e.ildCategory = Double(bitPattern: try read(&b))
+                e.ildEmbedding = Double(bitPattern: try read(&b))
+                e.sampledHit = Double(bitPattern: try read(&b))
+                e.sampledNdcg = Double(bitPattern: try read(&b))
+                e.squaredErrorGlobal = Double(bitPattern: try read(&b))
+                e.squaredErrorLocal = Double(bitPattern: try read(&b))
+                e.trainSum = Double(bitPattern: try read(&b))
+                e.testSum = Double(bitPattern: try read(&b))
+                e.testSquares = Double(bitPattern: try read(&b))
+                e.popularityHit = Double(bitPattern: try read(&b))
+                e.popularityNdcg = Double(bitPattern: try read(&b))
+                e.serendipity = Double(bitPattern: try read(&b))
                 e.trainCount = Int(try read(&b) as UInt32)
                 let nf: UInt8 = try read(&b)
                 guard nf <= 16 else { throw FrameError(.countLimit, "\(nf) profile features in an evaluation entry") }
@@ -281,7 +352,9 @@ public enum FrameCodec {
             var lists: [[(item: UInt32, count: UInt32)]] = []
             for _ in 0..<2 {
                 let k: UInt32 = try read(&b)
-                guard Int(k) * 8 <= b.readableBytes else { throw FrameError(.truncated, "\(k) item counts do not fit in \(b.readableBytes) bytes") }
+                guard Int(k) * 8 <= b.readableBytes else {
+                    throw FrameError(.truncated, "\(k) item counts do not fit in \(b.readableBytes) bytes")
+                }
                 var list: [(item: UInt32, count: UInt32)] = []
                 list.reserveCapacity(Int(k))
                 for _ in 0..<k { list.append((try read(&b), try read(&b))) }
@@ -291,18 +364,34 @@ public enum FrameCodec {
         case .shutdown:
             m = .shutdown(reason: try readString(&b, limits))
         case .secagg:
-            let round: UInt32 = try read(&b), stage: UInt8 = try read(&b)
+            let round: UInt32 = try read(&b)
+            let stage: UInt8 = try read(&b)
             let n: UInt32 = try read(&b)
-            guard let body = b.readBytes(length: Int(n)) else { throw FrameError(.truncated, "secagg body of \(n) bytes") }
+            guard let body = b.readBytes(length: Int(n)) else {
+                throw FrameError(.truncated, "secagg body of \(n) bytes")
+            }
             m = .secagg(SecAggEnvelope(round: round, stage: stage, body: body))
         case .compressedUpdate:
-            let round: UInt32 = try read(&b), device: UInt32 = try read(&b), examples: UInt32 = try read(&b)
+            let round: UInt32 = try read(&b)
+            let device: UInt32 = try read(&b)
+            let examples: UInt32 = try read(&b)
             let loss = Double(bitPattern: try read(&b))
             let within: UInt8 = try read(&b)
             guard within <= 1 else { throw FrameError(.badValue, "within-clip flag \(within)") }
             let n: UInt32 = try read(&b)
-            guard let body = b.readBytes(length: Int(n)) else { throw FrameError(.truncated, "compressed update of \(n) bytes") }
-            m = .compressedUpdate(CompressedUpdate(round: round, device: device, examples: examples, trainLoss: loss, withinClip: within, body: body))
+            guard let body = b.readBytes(length: Int(n)) else {
+                throw FrameError(.truncated, "compressed update of \(n) bytes")
+            }
+            m = .compressedUpdate(
+                CompressedUpdate(
+                    round: round,
+                    device: device,
+                    examples: examples,
+                    trainLoss: loss,
+                    withinClip: within,
+                    body: body
+                )
+            )
         case .checkpoint:
             m = .checkpoint(round: try read(&b))
         case .checkpointed:
@@ -320,7 +409,13 @@ public enum FrameCodec {
         guard clip.isFinite, clip >= 0 else { throw FrameError(.badValue, "clip \(clip)") }
         let scale = Float(bitPattern: try read(&b))
         guard scale.isFinite, scale > 0, scale <= 1 else { throw FrameError(.badValue, "scale \(scale)") }
-        var r = DeviceRequest(round: round, devices: try readU32s(&b), shared: try readFloats(&b), clip: clip, scale: scale)
+        var r = DeviceRequest(
+            round: round,
+            devices: try readU32s(&b),
+            shared: try readFloats(&b),
+            clip: clip,
+            scale: scale
+        )
         r.popular = try readU32s(&b)
         return r
     }
@@ -336,19 +431,25 @@ public enum FrameCodec {
         let n: UInt32 = try read(&b)
         guard n <= limits.maxStringBytes else { throw FrameError(.countLimit, "string of \(n) bytes") }
         guard let bytes = b.readBytes(length: Int(n)) else { throw FrameError(.truncated, "string of \(n) bytes") }
-        guard let s = String(validating: bytes, as: UTF8.self) else { throw FrameError(.badString, "string is not UTF-8") }
+        guard let s = String(validating: bytes, as: UTF8.self) else {
+            throw FrameError(.badString, "string is not UTF-8")
+        }
         return s
     }
 
     static func readU32s(_ b: inout ByteBuffer) throws -> [UInt32] {
         let n = Int(try read(&b) as UInt32)
-        guard n * 4 <= b.readableBytes else { throw FrameError(.truncated, "\(n) ids do not fit in \(b.readableBytes) bytes") }
+        guard n * 4 <= b.readableBytes else {
+            throw FrameError(.truncated, "\(n) ids do not fit in \(b.readableBytes) bytes")
+        }
         return readBlock(&b, n, as: UInt32.self)
     }
 
     static func readFloats(_ b: inout ByteBuffer) throws -> [Float] {
         let n = Int(try read(&b) as UInt32)
-        guard n * 4 <= b.readableBytes else { throw FrameError(.truncated, "\(n) floats do not fit in \(b.readableBytes) bytes") }
+        guard n * 4 <= b.readableBytes else {
+            throw FrameError(.truncated, "\(n) floats do not fit in \(b.readableBytes) bytes")
+        }
         return readBlock(&b, n, as: Float.self)
     }
 

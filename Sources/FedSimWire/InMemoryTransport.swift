@@ -1,5 +1,5 @@
-import NIOCore
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// An in-process transport for deterministic tests. Every message is still encoded to bytes
 /// and decoded again, so tests exercise the same codec as the sockets.

@@ -156,8 +156,15 @@ public struct DeviceUpdate: Equatable, Sendable {
     public var weights: [Float]
     /// Adaptive clipping: whether the update's norm was within the round's clip (0 or 1).
     public var withinClip: UInt8
-    public init(round: UInt32, device: UInt32, examples: UInt32, trainLoss: Double, weightedDelta: [Float], weights: [Float],
-                withinClip: UInt8 = 0) {
+    public init(
+        round: UInt32,
+        device: UInt32,
+        examples: UInt32,
+        trainLoss: Double,
+        weightedDelta: [Float],
+        weights: [Float],
+        withinClip: UInt8 = 0
+    ) {
         self.round = round
         self.device = device
         self.examples = examples
@@ -188,8 +195,12 @@ public struct EvaluationReport: Equatable, Sendable {
     public var recommended: [(item: UInt32, count: UInt32)]
     /// Per item, how many of the process's evaluated devices rated it in training (popularity).
     public var rated: [(item: UInt32, count: UInt32)]
-    public init(round: UInt32, entries: [DeviceEvaluation], recommended: [(item: UInt32, count: UInt32)] = [],
-                rated: [(item: UInt32, count: UInt32)] = []) {
+    public init(
+        round: UInt32,
+        entries: [DeviceEvaluation],
+        recommended: [(item: UInt32, count: UInt32)] = [],
+        rated: [(item: UInt32, count: UInt32)] = []
+    ) {
         self.round = round
         self.entries = entries
         self.recommended = recommended

@@ -23,7 +23,11 @@ struct FrameDecoderHandler: ByteToMessageDecoder {
         return .continue
     }
 
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+    mutating func decodeLast(
+        context: ChannelHandlerContext,
+        buffer: inout ByteBuffer,
+        seenEOF: Bool
+    ) throws -> DecodingState {
         while try decode(context: context, buffer: &buffer) == .continue {}
         if buffer.readableBytes > 0 {
             throw FrameError(.truncated, "connection closed inside a frame (\(buffer.readableBytes) bytes pending)")
@@ -89,7 +93,10 @@ public final class UnixSocketServer: CoordinatorTransport, @unchecked Sendable {
     }
 
     func serve(_ conn: FrameChannel) async {
-        let id = state.withLockedValue { s -> ConnectionID in s.next += 1; return s.next }
+        let id = state.withLockedValue { s -> ConnectionID in
+            s.next += 1
+            return s.next
+        }
         var reason = "peer closed the connection"
         do {
             try await conn.executeThenClose { inbound, outbound in
@@ -140,7 +147,11 @@ public final class UnixSocketClient: ClientConnection, @unchecked Sendable {
     let writer: NIOAsyncChannelOutboundWriter<ByteBuffer>
     let channel: Channel
 
-    init(inbound: AsyncThrowingStream<Message, Error>, writer: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: Channel) {
+    init(
+        inbound: AsyncThrowingStream<Message, Error>,
+        writer: NIOAsyncChannelOutboundWriter<ByteBuffer>,
+        channel: Channel
+    ) {
         self.inbound = inbound
         self.writer = writer
         self.channel = channel

@@ -37,7 +37,12 @@ enum Bench {
     static func add(_ figure: String, _ value: Double, _ unit: String, vs baselineName: String, _ baseline: Double) {
         let r = Row(figure: figure, value: value, unit: unit, baselineName: baselineName, baseline: baseline)
         rows.append(r)
-        FileHandle.standardError.write(Data("  \(figure): \(fmt(value)) \(unit) (baseline \(baselineName): \(fmt(baseline)), ratio \(formatFixed(r.ratio, 3)))\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "  \(figure): \(fmt(value)) \(unit) (baseline \(baselineName): \(fmt(baseline)), ratio \(formatFixed(r.ratio, 3)))\n"
+                    .utf8
+            )
+        )
     }
 
     /// An ML-100K-shaped synthetic population: 943 devices, 1,683 items, 20–737 ratings each.
@@ -85,13 +90,17 @@ enum Bench {
                 var acc: Int64 = 0
                 for _ in 0..<n { acc &+= g.sample(using: &r) }
                 let rate = Double(n) / (monotonicSeconds() - t)
-                print("discrete Gaussian σ² = \(sigma2): \(formatFixed(rate / 1e6, 2)) M samples/s (checksum \(acc & 1))")
+                print(
+                    "discrete Gaussian σ² = \(sigma2): \(formatFixed(rate / 1e6, 2)) M samples/s (checksum \(acc & 1))"
+                )
             }
             return
         }
         if CommandLine.arguments.contains("chaos") {
             let args = CommandLine.arguments
-            try ChaosBench.run(write: args.firstIndex(of: "--write").flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil })
+            try ChaosBench.run(
+                write: args.firstIndex(of: "--write").flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil }
+            )
             return
         }
         if CommandLine.arguments.contains("scale") {
@@ -102,19 +111,28 @@ enum Bench {
         }
         if CommandLine.arguments.contains("secagg") {
             let quick = CommandLine.arguments.contains("--quick")
-            let sizes: [(n: Int, d: Int)] = quick ? [(100, 10_000), (100, 100_000)]
+            let sizes: [(n: Int, d: Int)] =
+                quick
+                ? [(100, 10_000), (100, 100_000)]
                 : [(100, 10_000), (100, 100_000), (1_000, 10_000), (1_000, 100_000), (5_000, 10_000), (5_000, 100_000)]
             try SecAggBench.run(sizes: sizes, markdown: markdown)
             return
         }
         let s = scenario()
-        FileHandle.standardError.write(Data("fedsim-bench: \(ProcessInfo.processInfo.activeProcessorCount) cores\n".utf8))
+        FileHandle.standardError.write(
+            Data("fedsim-bench: \(ProcessInfo.processInfo.activeProcessorCount) cores\n".utf8)
+        )
 
         // Baseline 1: local training alone, one core, no processes or sockets.
         let population = try PopulationFactory.make(s.data, seed: s.seed)
         let host = try! DeviceHost(scenario: s, population: population, shard: 0..<population.deviceCount)
-        let shared = MatrixFactorization.initialShared(items: population.itemCount, dim: s.model.dim, initStd: 0.1,
-                                                       globalBias: 3, seed: 1)
+        let shared = MatrixFactorization.initialShared(
+            items: population.itemCount,
+            dim: s.model.dim,
+            initStd: 0.1,
+            globalBias: 3,
+            seed: 1
+        )
         var rng = Seeds.rng(s.seed, "bench")
         let devices = (0..<2_000).map { _ in rng.nextBounded(population.deviceCount) }
         for d in Set(devices) { _ = host.data(d) }  // generate data outside the timed loop, as the run's cache does
@@ -130,21 +148,42 @@ enum Bench {
         var l = launcher
         l.showProgress = false
         let result = try l.launch()
-        guard result.exitCode == 0 else { throw RunDirectory.SetupError(description: result.error ?? "bench run failed") }
+        guard result.exitCode == 0 else {
+            throw RunDirectory.SetupError(description: result.error ?? "bench run failed")
+        }
         let lines = try String(contentsOfFile: result.directory.metricsFile, encoding: .utf8).split(separator: "\n")
             .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         let training = lines.dropLast()  // the last round also runs the final evaluation
         let roundTimes = training.compactMap { $0["round_seconds"] as? Double }.sorted()
         let updates = training.compactMap { $0["finished"] as? Int }.reduce(0, +)
         let e2eRate = Double(updates) / roundTimes.reduce(0, +)
-        let bytesUp = Double(lines.last?["bytes_received"] as? Int ?? 0) / Double(lines.compactMap { $0["finished"] as? Int }.reduce(0, +))
+        let bytesUp =
+            Double(lines.last?["bytes_received"] as? Int ?? 0)
+            / Double(lines.compactMap { $0["finished"] as? Int }.reduce(0, +))
         let payload = Double((host.sharedCount + population.itemCount * 2 + 1) * 4)
-        add("device-updates/s end to end (2 client processes)", e2eRate, "updates/s", vs: "local training, 1 core, in-process", localRate)
-        add("round time p50 (100 devices)", roundTimes[roundTimes.count / 2], "s", vs: "100 local trainings, 1 core", 100 / localRate)
+        add(
+            "device-updates/s end to end (2 client processes)",
+            e2eRate,
+            "updates/s",
+            vs: "local training, 1 core, in-process",
+            localRate
+        )
+        add(
+            "round time p50 (100 devices)",
+            roundTimes[roundTimes.count / 2],
+            "s",
+            vs: "100 local trainings, 1 core",
+            100 / localRate
+        )
         add("round time max", roundTimes.last!, "s", vs: "round time p50", roundTimes[roundTimes.count / 2])
         add("bytes received per device update", bytesUp, "B", vs: "raw f32 payload (delta + weights)", payload)
-        add("peak RSS, coordinator + clients", Double(result.peakTreeRSSBytes) / 1_048_576, "MiB",
-            vs: "this bench process after baseline 1", Double(ownRSS) / 1_048_576)
+        add(
+            "peak RSS, coordinator + clients",
+            Double(result.peakTreeRSSBytes) / 1_048_576,
+            "MiB",
+            vs: "this bench process after baseline 1",
+            Double(ownRSS) / 1_048_576
+        )
 
         // The same workload with SecAgg+ (fewer rounds: each costs the protocol's crypto).
         var secure = s
@@ -153,15 +192,27 @@ enum Bench {
         var ls = Launcher(scenario: secure, outParent: out, binDirectory: Launcher.ownBinDirectory())
         ls.showProgress = false
         let sres = try ls.launch()
-        guard sres.exitCode == 0 else { throw RunDirectory.SetupError(description: sres.error ?? "secure bench run failed") }
+        guard sres.exitCode == 0 else {
+            throw RunDirectory.SetupError(description: sres.error ?? "secure bench run failed")
+        }
         let slines = try String(contentsOfFile: sres.directory.metricsFile, encoding: .utf8).split(separator: "\n")
             .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }.dropLast()
         let sTimes = slines.compactMap { $0["round_seconds"] as? Double }
         let sUpdates = slines.compactMap { $0["finished"] as? Int }.reduce(0, +)
-        add("device-updates/s with SecAgg+ (k = \((slines.first?["secagg"] as? [String: Any])?["k"] ?? "?"))",
-            Double(sUpdates) / sTimes.reduce(0, +), "updates/s", vs: "without secure aggregation (above)", e2eRate)
-        add("peak RSS with SecAgg+", Double(sres.peakTreeRSSBytes) / 1_048_576, "MiB",
-            vs: "without secure aggregation", Double(result.peakTreeRSSBytes) / 1_048_576)
+        add(
+            "device-updates/s with SecAgg+ (k = \((slines.first?["secagg"] as? [String: Any])?["k"] ?? "?"))",
+            Double(sUpdates) / sTimes.reduce(0, +),
+            "updates/s",
+            vs: "without secure aggregation (above)",
+            e2eRate
+        )
+        add(
+            "peak RSS with SecAgg+",
+            Double(sres.peakTreeRSSBytes) / 1_048_576,
+            "MiB",
+            vs: "without secure aggregation",
+            Double(result.peakTreeRSSBytes) / 1_048_576
+        )
 
         // Kernels: codec and aggregation beside memcpy and a plain float sum.
         let n = host.sharedCount
@@ -172,14 +223,18 @@ enum Bench {
             for f in 0..<s.model.dim { delta[row * s.model.dim + f] = Float(r + f) * 1e-3 }
         }
         let weights = [Float](repeating: 1, count: population.itemCount * 2 + 1)
-        let msg = Message.update(DeviceUpdate(round: 1, device: 1, examples: 10, trainLoss: 0.5, weightedDelta: delta, weights: weights))
+        let msg = Message.update(
+            DeviceUpdate(round: 1, device: 1, examples: 10, trainLoss: 0.5, weightedDelta: delta, weights: weights)
+        )
         let reps = 400
         var t = monotonicSeconds()
         var frameBytes = 0
         for _ in 0..<reps {
             var b = FrameCodec.encode(msg)
             frameBytes = b.readableBytes
-            if case .update(let u)? = try FrameCodec.decodeFrame(&b, limits: FrameLimits())?.0 { sink += u.weightedDelta[1] }
+            if case .update(let u)? = try FrameCodec.decodeFrame(&b, limits: FrameLimits())?.0 {
+                sink += u.weightedDelta[1]
+            }
         }
         let codecRate = Double(reps * frameBytes) / (monotonicSeconds() - t)
         t = monotonicSeconds()
@@ -193,7 +248,13 @@ enum Bench {
             sink += Float(second[i % frameBytes])
         }
         let memcpyRate = Double(reps * frameBytes) / (monotonicSeconds() - t)
-        add("codec encode + decode of an update frame", codecRate / 1e9, "GB/s", vs: "two memcpys + allocation", memcpyRate / 1e9)
+        add(
+            "codec encode + decode of an update frame",
+            codecRate / 1e9,
+            "GB/s",
+            vs: "two memcpys + allocation",
+            memcpyRate / 1e9
+        )
 
         var fixed = FixedPointSum(count: n)
         t = monotonicSeconds()
@@ -208,7 +269,13 @@ enum Bench {
             plain[k % n] += 1e-9  // a data dependency between repetitions
         }
         let plainRate = Double(reps * n) / (monotonicSeconds() - t)
-        add("aggregation: exact fixed-point sum of a sparse update", fixedRate / 1e6, "M floats/s", vs: "plain Float += (not order-independent)", plainRate / 1e6)
+        add(
+            "aggregation: exact fixed-point sum of a sparse update",
+            fixedRate / 1e6,
+            "M floats/s",
+            vs: "plain Float += (not order-independent)",
+            plainRate / 1e6
+        )
         sink += plain[3] + Float(fixed.sums[3])
 
         try? FileManager.default.removeItem(atPath: out)
@@ -216,11 +283,15 @@ enum Bench {
             print("| figure | value | baseline (same run) | ratio |")
             print("|---|---|---|---|")
             for r in rows {
-                print("| \(r.figure) | \(fmt(r.value)) \(r.unit) | \(r.baselineName): \(fmt(r.baseline)) | \(formatFixed(r.ratio, 3)) |")
+                print(
+                    "| \(r.figure) | \(fmt(r.value)) \(r.unit) | \(r.baselineName): \(fmt(r.baseline)) | \(formatFixed(r.ratio, 3)) |"
+                )
             }
         } else {
             for r in rows {
-                print("\(r.figure): \(fmt(r.value)) \(r.unit) | baseline \(r.baselineName): \(fmt(r.baseline)) | ratio \(formatFixed(r.ratio, 3))")
+                print(
+                    "\(r.figure): \(fmt(r.value)) \(r.unit) | baseline \(r.baselineName): \(fmt(r.baseline)) | ratio \(formatFixed(r.ratio, 3))"
+                )
             }
         }
         if sink == .infinity { print(sink) }  // keep the optimiser from discarding the work

@@ -59,43 +59,115 @@ enum ChaosBench {
         return s
     }
 
-    static func fault(_ kind: FaultConfig.Kind, process: Int = 1, round: Int = 3, after: Int = 0, seconds: Double = 0,
-                      scale: Double = 1000, probability: Double = 0.5) -> FaultConfig {
+    static func fault(
+        _ kind: FaultConfig.Kind,
+        process: Int = 1,
+        round: Int = 3,
+        after: Int = 0,
+        seconds: Double = 0,
+        scale: Double = 1000,
+        probability: Double = 0.5
+    ) -> FaultConfig {
         var f = FaultConfig()
-        f.kind = kind; f.process = process; f.round = round; f.afterUpdates = after
-        f.seconds = seconds; f.scale = scale; f.probability = probability
+        f.kind = kind
+        f.process = process
+        f.round = round
+        f.afterUpdates = after
+        f.seconds = seconds
+        f.scale = scale
+        f.probability = probability
         return f
     }
 
     static func cases() -> [Case] {
         [
-            Case(name: "client SIGKILL while training", secure: false, faults: [fault(.crash, after: 5)], mustEqualFaultFree: false,
-                 note: "its devices drop; later rounds sample from the surviving process"),
-            Case(name: "client SIGKILL during SecAgg+ masked inputs", secure: true, faults: [fault(.crash, after: 3)], mustEqualFaultFree: false,
-                 note: "survivors' sum is exact, or the round is abandoned below the threshold"),
-            Case(name: "client stalls past the round deadline", secure: false, faults: [fault(.stall, after: 2, seconds: 4)], mustEqualFaultFree: false,
-                 note: "late devices time out at runtime.round_deadline_seconds"),
-            Case(name: "update frames dropped (p = 0.5)", secure: false, faults: [fault(.drop)], mustEqualFaultFree: false,
-                 note: "lost updates time out; the round closes with the rest"),
-            Case(name: "update frames delayed 20 ms", secure: false, faults: [fault(.delay, seconds: 0.02)], mustEqualFaultFree: true,
-                 note: "slower, nothing lost"),
-            Case(name: "client disconnects and reconnects", secure: false, faults: [fault(.disconnect, after: 4, seconds: 0.3)],
-                 mustEqualFaultFree: false, note: "devices of that round drop; the process re-joins with its state"),
-            Case(name: "client disconnects during SecAgg+ and reconnects", secure: true, faults: [fault(.disconnect, seconds: 0.3)],
-                 mustEqualFaultFree: false, note: "a SecAgg+ dropout (or an abandoned round); re-enrols with the same identity keys"),
-            Case(name: "coordinator SIGKILL, then fedsim resume", secure: true, action: killCoordinator, atRound: 5, resumeAfter: true,
-                 mustEqualFaultFree: true, note: "resumes from the last checkpoint; ledger keeps redone rounds"),
-            Case(name: "poisoned updates (×1000), no secure aggregation", secure: false, faults: [fault(.poison)], mustEqualFaultFree: false,
-                 note: "re-clipped at the coordinator: each device moves the sum by ≤ C"),
-            Case(name: "poisoned updates (×1000) under SecAgg+", secure: true, faults: [fault(.poison)], mustEqualFaultFree: false,
-                 note: "bounded per element by the quantizer's public range; clipping is the client's promise"),
-            Case(name: "hostile peer: garbage, oversized frame, wrong token, stolen process index", secure: false, action: attack,
-                 atRound: 2, mustEqualFaultFree: true, note: "each connection refused with a logged reason; the run is untouched"),
+            Case(
+                name: "client SIGKILL while training",
+                secure: false,
+                faults: [fault(.crash, after: 5)],
+                mustEqualFaultFree: false,
+                note: "its devices drop; later rounds sample from the surviving process"
+            ),
+            Case(
+                name: "client SIGKILL during SecAgg+ masked inputs",
+                secure: true,
+                faults: [fault(.crash, after: 3)],
+                mustEqualFaultFree: false,
+                note: "survivors' sum is exact, or the round is abandoned below the threshold"
+            ),
+            Case(
+                name: "client stalls past the round deadline",
+                secure: false,
+                faults: [fault(.stall, after: 2, seconds: 4)],
+                mustEqualFaultFree: false,
+                note: "late devices time out at runtime.round_deadline_seconds"
+            ),
+            Case(
+                name: "update frames dropped (p = 0.5)",
+                secure: false,
+                faults: [fault(.drop)],
+                mustEqualFaultFree: false,
+                note: "lost updates time out; the round closes with the rest"
+            ),
+            Case(
+                name: "update frames delayed 20 ms",
+                secure: false,
+                faults: [fault(.delay, seconds: 0.02)],
+                mustEqualFaultFree: true,
+                note: "slower, nothing lost"
+            ),
+            Case(
+                name: "client disconnects and reconnects",
+                secure: false,
+                faults: [fault(.disconnect, after: 4, seconds: 0.3)],
+                mustEqualFaultFree: false,
+                note: "devices of that round drop; the process re-joins with its state"
+            ),
+            Case(
+                name: "client disconnects during SecAgg+ and reconnects",
+                secure: true,
+                faults: [fault(.disconnect, seconds: 0.3)],
+                mustEqualFaultFree: false,
+                note: "a SecAgg+ dropout (or an abandoned round); re-enrols with the same identity keys"
+            ),
+            Case(
+                name: "coordinator SIGKILL, then fedsim resume",
+                secure: true,
+                action: killCoordinator,
+                atRound: 5,
+                resumeAfter: true,
+                mustEqualFaultFree: true,
+                note: "resumes from the last checkpoint; ledger keeps redone rounds"
+            ),
+            Case(
+                name: "poisoned updates (×1000), no secure aggregation",
+                secure: false,
+                faults: [fault(.poison)],
+                mustEqualFaultFree: false,
+                note: "re-clipped at the coordinator: each device moves the sum by ≤ C"
+            ),
+            Case(
+                name: "poisoned updates (×1000) under SecAgg+",
+                secure: true,
+                faults: [fault(.poison)],
+                mustEqualFaultFree: false,
+                note: "bounded per element by the quantizer's public range; clipping is the client's promise"
+            ),
+            Case(
+                name: "hostile peer: garbage, oversized frame, wrong token, stolen process index",
+                secure: false,
+                action: attack,
+                atRound: 2,
+                mustEqualFaultFree: true,
+                note: "each connection refused with a logged reason; the run is untouched"
+            ),
         ]
     }
 
     static func killCoordinator(_ dir: String) {
-        if let pid = try? String(contentsOfFile: dir + "/coordinator.pid", encoding: .utf8), let p = Int32(pid.trimmingCharacters(in: .whitespacesAndNewlines)) {
+        if let pid = try? String(contentsOfFile: dir + "/coordinator.pid", encoding: .utf8),
+            let p = Int32(pid.trimmingCharacters(in: .whitespacesAndNewlines))
+        {
             kill(p, SIGKILL)
         }
     }
@@ -106,11 +178,24 @@ enum ChaosBench {
     static func attack(_ dir: String) {
         let run = RunDirectory(path: dir)
         let token = (try? run.readToken()) ?? []
-        func frame(_ m: Message) -> [UInt8] { var b = FrameCodec.encode(m); return b.readBytes(length: b.readableBytes)! }
+        func frame(_ m: Message) -> [UInt8] {
+            var b = FrameCodec.encode(m)
+            return b.readBytes(length: b.readableBytes)!
+        }
         let payloads: [[UInt8]] = [
             Array("GET / HTTP/1.1\r\n\r\n".utf8),
             [0xF0, 0xFF, 0xFF, 0x7F, 1, 4, 0, 0],
-            frame(.hello(Hello(token: [UInt8](repeating: 0, count: 32), processIndex: 0, processCount: 2, firstDevice: 0, deviceCount: 200))),
+            frame(
+                .hello(
+                    Hello(
+                        token: [UInt8](repeating: 0, count: 32),
+                        processIndex: 0,
+                        processCount: 2,
+                        firstDevice: 0,
+                        deviceCount: 200
+                    )
+                )
+            ),
             frame(.hello(Hello(token: token, processIndex: 0, processCount: 2, firstDevice: 0, deviceCount: 200))),
         ]
         for p in payloads {
@@ -118,8 +203,14 @@ enum ChaosBench {
             var addr = sockaddr_un()
             addr.sun_family = sa_family_t(AF_UNIX)
             let path = Array(run.socketPath.utf8CString)
-            withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, c) in path.prefix(raw.count - 1).enumerated() { raw[i] = UInt8(bitPattern: c) } }
-            let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+            withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+                for (i, c) in path.prefix(raw.count - 1).enumerated() { raw[i] = UInt8(bitPattern: c) }
+            }
+            let ok = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
+            }
             if ok == 0 {
                 _ = p.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
                 var buf = [UInt8](repeating: 0, count: 512)
@@ -133,10 +224,13 @@ enum ChaosBench {
 
     static func metrics(_ dir: String) -> [[String: Any]] {
         guard let t = try? String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8) else { return [] }
-        return t.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        return t.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
     }
 
-    static func launch(_ s: Scenario, out: String, action: ((String) -> Void)?, atRound: Int) throws -> Launcher.Result {
+    static func launch(_ s: Scenario, out: String, action: ((String) -> Void)?, atRound: Int) throws -> Launcher.Result
+    {
         var launcher = Launcher(scenario: s, outParent: out, binDirectory: Launcher.ownBinDirectory())
         launcher.showProgress = false
         let l = launcher
@@ -148,8 +242,11 @@ enum ChaosBench {
         let deadline = monotonicSeconds() + 60
         var acted = false
         while box.result == nil && monotonicSeconds() < deadline {
-            if !acted, let d = (try? FileManager.default.contentsOfDirectory(atPath: out))?.filter({ $0.hasPrefix(s.name + "-") }).sorted().last,
-               metrics(out + "/" + d).count >= atRound
+            if !acted,
+                let d = (try? FileManager.default.contentsOfDirectory(atPath: out))?.filter({
+                    $0.hasPrefix(s.name + "-")
+                }).sorted().last,
+                metrics(out + "/" + d).count >= atRound
             {
                 action(out + "/" + d)
                 acted = true
@@ -168,7 +265,9 @@ enum ChaosBench {
         var reference: [Bool: Data] = [:]
         for secure in [false, true] {
             let r = try launch(scenario(secure: secure), out: out + "/ref", action: nil, atRound: 0)
-            guard r.exitCode == 0 else { throw RunDirectory.SetupError(description: "fault-free run failed: \(r.error ?? "")") }
+            guard r.exitCode == 0 else {
+                throw RunDirectory.SetupError(description: "fault-free run failed: \(r.error ?? "")")
+            }
             reference[secure] = FileManager.default.contents(atPath: r.directory.path + "/model.bin")
         }
         var rows: [String] = []
@@ -179,29 +278,40 @@ enum ChaosBench {
             let parent = out + "/" + String(rows.count)
             var result = try launch(s, out: parent, action: c.action, atRound: c.atRound)
             if c.resumeAfter {
-                result = try Launcher.resume(directory: result.directory.path, binDirectory: Launcher.ownBinDirectory(), showProgress: false)
+                result = try Launcher.resume(
+                    directory: result.directory.path,
+                    binDirectory: Launcher.ownBinDirectory(),
+                    showProgress: false
+                )
             }
             let m = metrics(result.directory.path)
             var o = Outcome()
             o.exit = result.exitCode
             o.rounds = m.count
             o.abandoned = m.filter { ($0["secagg"] as? [String: Any])?["abandoned"] != nil }.count
-            o.lost = m.map { line in ["dropped", "failed", "timed_out"].compactMap { line[$0] as? Int }.reduce(0, +) }.reduce(0, +)
+            o.lost = m.map { line in ["dropped", "failed", "timed_out"].compactMap { line[$0] as? Int }.reduce(0, +) }
+                .reduce(0, +)
             o.equal = FileManager.default.contents(atPath: result.directory.path + "/model.bin") == reference[c.secure]
-            o.ledgerEntries = (try? String(contentsOfFile: result.directory.path + "/privacy-ledger.jsonl", encoding: .utf8))?
+            o.ledgerEntries =
+                (try? String(contentsOfFile: result.directory.path + "/privacy-ledger.jsonl", encoding: .utf8))?
                 .split(separator: "\n").count ?? 0
             // Every released round is accounted: one entry per round that produced a model
             // (abandoned SecAgg+ rounds release nothing), more after a crash and resume.
             let released = o.rounds - o.abandoned
             o.ledgerComplete = c.resumeAfter ? o.ledgerEntries >= released : o.ledgerEntries == released
-            let ok = o.exit == 0 && o.rounds == s.training.rounds && o.ledgerComplete && (!c.mustEqualFaultFree || o.equal)
+            let ok =
+                o.exit == 0 && o.rounds == s.training.rounds && o.ledgerComplete && (!c.mustEqualFaultFree || o.equal)
             if !ok { failures += 1 }
-            let row = "| \(c.name) | \(c.secure ? "SecAgg+" : "plain") | 1 | \(o.rounds)/\(s.training.rounds) | \(o.abandoned) | \(o.lost) | \(c.mustEqualFaultFree ? "must be equal" : "may differ") | \(o.equal ? "equal" : "differs") | \(o.ledgerEntries) for \(released) released \(o.ledgerComplete ? "✔" : "✘") | \(ok ? "✔" : "✘") | \(c.note) |"
+            let row =
+                "| \(c.name) | \(c.secure ? "SecAgg+" : "plain") | 1 | \(o.rounds)/\(s.training.rounds) | \(o.abandoned) | \(o.lost) | \(c.mustEqualFaultFree ? "must be equal" : "may differ") | \(o.equal ? "equal" : "differs") | \(o.ledgerEntries) for \(released) released \(o.ledgerComplete ? "✔" : "✘") | \(ok ? "✔" : "✘") | \(c.note) |"
             FileHandle.standardError.write(Data((row + "\n").utf8))
             rows.append(row)
         }
-        let header = "| fault | aggregation | runs | rounds completed | rounds abandoned | device updates lost | design says the final model | final model vs fault-free | privacy ledger entries | pass | what happens |\n|---|---|---|---|---|---|---|---|---|---|---|"
-        let text = "Measured \(Compare.today()) with `make chaos` (loopback Unix socket, 2 client processes, 400 devices, 10 rounds of about 60, central DP with reproducible noise so models compare bit for bit). \(failures == 0 ? "Every fault class passed." : "\(failures) fault classes FAILED.")\n\n" + header + "\n" + rows.joined(separator: "\n")
+        let header =
+            "| fault | aggregation | runs | rounds completed | rounds abandoned | device updates lost | design says the final model | final model vs fault-free | privacy ledger entries | pass | what happens |\n|---|---|---|---|---|---|---|---|---|---|---|"
+        let text =
+            "Measured \(Compare.today()) with `make chaos` (loopback Unix socket, 2 client processes, 400 devices, 10 rounds of about 60, central DP with reproducible noise so models compare bit for bit). \(failures == 0 ? "Every fault class passed." : "\(failures) fault classes FAILED.")\n\n"
+            + header + "\n" + rows.joined(separator: "\n")
         print(text)
         if let docPath {
             try Compare.replaceSection(named: "chaos", in: docPath, with: text)

@@ -28,7 +28,11 @@ enum PLDCheck {
             groups[key, default: []].append(r)
         }
         var ok = true
-        var worst = 0.0, slowest = 0.0, heaviest = 0.0, slowestRef = 0.0, heaviestRef = 0.0
+        var worst = 0.0
+        var slowest = 0.0
+        var heaviest = 0.0
+        var slowestRef = 0.0
+        var heaviestRef = 0.0
         for key in order {
             let g = groups[key]!
             let parts = key.split(separator: " ").map(String.init)
@@ -43,7 +47,8 @@ enum PLDCheck {
             }
             let eps = f[1].split(separator: ",").map { Double($0)! }
             let mb = kb / 1024
-            let refSecs = g[0]["seconds"] as? Double ?? .nan, refMB = g[0]["peak_mb"] as? Double ?? .nan
+            let refSecs = g[0]["seconds"] as? Double ?? .nan
+            let refMB = g[0]["peak_mb"] as? Double ?? .nan
             slowest = max(slowest, secs)
             heaviest = max(heaviest, mb)
             slowestRef = max(slowestRef, refSecs.isNaN ? 0 : refSecs)
@@ -53,21 +58,36 @@ enum PLDCheck {
                 // Near a 1-2-5 boundary the two planners can round the window apart; ε is then
                 // compared across adjacent grids, which the tolerance still has to absorb.
                 line += " (dp_accounting ran h=\(recorded))"
-                if !(h / recorded > 0.39 && h / recorded < 2.6) { ok = false; line += " PLANNED GRID DIFFERS" }
+                if !(h / recorded > 0.39 && h / recorded < 2.6) {
+                    ok = false
+                    line += " PLANNED GRID DIFFERS"
+                }
             }
             for (r, e) in zip(g, eps) {
                 let ref = r["epsilon"] as! Double
                 let rel = ref > 0 ? abs(e - ref) / ref : abs(e - ref)
-                if abs(e - ref) > 0.01 * ref + 1e-9 { ok = false; line += " FAIL" }
+                if abs(e - ref) > 0.01 * ref + 1e-9 {
+                    ok = false
+                    line += " FAIL"
+                }
                 if !(ref == 0 && e == 0) { worst = max(worst, ref > 0 ? rel : 0) }
-                line += " | δ=\(r["delta"]!) ours \(formatFixed(e, 6)) dp_accounting \(formatFixed(ref, 6)) rel \(String(format: "%.1e", rel))"
+                line +=
+                    " | δ=\(r["delta"]!) ours \(formatFixed(e, 6)) dp_accounting \(formatFixed(ref, 6)) rel \(String(format: "%.1e", rel))"
             }
-            if secs > maxSeconds || mb > maxMegabytes { ok = false; line += " TOO SLOW OR LARGE" }
-            print(line + " | ours \(formatFixed(secs, 3)) s \(formatFixed(mb, 0)) MB, dp_accounting \(formatFixed(refSecs, 3)) s \(formatFixed(refMB, 0)) MB")
+            if secs > maxSeconds || mb > maxMegabytes {
+                ok = false
+                line += " TOO SLOW OR LARGE"
+            }
+            print(
+                line
+                    + " | ours \(formatFixed(secs, 3)) s \(formatFixed(mb, 0)) MB, dp_accounting \(formatFixed(refSecs, 3)) s \(formatFixed(refMB, 0)) MB"
+            )
         }
-        print("\(order.count) queries, \(rows.count) vectors: worst relative ε difference \(String(format: "%.2e", worst)); "
-              + "slowest query \(formatFixed(slowest, 3)) s (dp_accounting's slowest \(formatFixed(slowestRef, 3)) s); "
-              + "largest peak RSS \(formatFixed(heaviest, 0)) MB (dp_accounting's \(formatFixed(heaviestRef, 0)) MB)")
+        print(
+            "\(order.count) queries, \(rows.count) vectors: worst relative ε difference \(String(format: "%.2e", worst)); "
+                + "slowest query \(formatFixed(slowest, 3)) s (dp_accounting's slowest \(formatFixed(slowestRef, 3)) s); "
+                + "largest peak RSS \(formatFixed(heaviest, 0)) MB (dp_accounting's \(formatFixed(heaviestRef, 0)) MB)"
+        )
         return ok
     }
 

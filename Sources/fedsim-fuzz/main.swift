@@ -17,7 +17,9 @@ let crashDir = option("--crash-dir") ?? "."
 var targets: [Fuzzer.Target] = []
 while let t = option("--target") {
     guard let target = Fuzzer.Target(rawValue: t) else {
-        FileHandle.standardError.write(Data("unknown target \(t); one of \(Fuzzer.Target.allCases.map(\.rawValue))\n".utf8))
+        FileHandle.standardError.write(
+            Data("unknown target \(t); one of \(Fuzzer.Target.allCases.map(\.rawValue))\n".utf8)
+        )
         exit(2)
     }
     targets.append(target)
@@ -34,12 +36,18 @@ for t in targets {
     let n = max(1, total * weights[t]! / weightSum)
     let r = fuzzer.run(t, inputs: n)
     all += r.inputs
-    print("| \(t.rawValue) | \(r.inputs) | \(r.accepted) | \(r.rejected) | \(Int(Double(r.inputs) / max(r.seconds, 1e-9))) | \(r.reasons.count) |")
+    print(
+        "| \(t.rawValue) | \(r.inputs) | \(r.accepted) | \(r.rejected) | \(Int(Double(r.inputs) / max(r.seconds, 1e-9))) | \(r.reasons.count) |"
+    )
 }
 var peak = 0
 if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-   let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) {
+    let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
+{
     peak = Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
 }
 print("\n\(all) inputs, 0 crashes, peak RSS \(peak / 1024) MiB (seed \(seed))")
-if peak > 1 << 20 { print("peak RSS above 1 GiB: memory is not bounded"); exit(1) }
+if peak > 1 << 20 {
+    print("peak RSS above 1 GiB: memory is not bounded")
+    exit(1)
+}

@@ -13,12 +13,24 @@ import Testing
         var agg = WeightedMeanAggregator(layout: layout)
         // Device A rated row 0 twice (delta 1 per element), device B rated row 0 once (delta 4)
         // and row 2 once (delta -2). Row 1: nobody.
-        try agg.add(device: 0, weightedDelta: [2, 2, 0, 0, 0, 0, 10], weights: [2, 0, 0, 5], examples: 5, trainLoss: 1)
-        try agg.add(device: 1, weightedDelta: [4, 4, 0, 0, -2, -2, 3], weights: [1, 0, 1, 1], examples: 1, trainLoss: 3)
+        try agg.add(
+            device: 0,
+            weightedDelta: [2, 2, 0, 0, 0, 0, 10],
+            weights: [2, 0, 0, 5],
+            examples: 5,
+            trainLoss: 1
+        )
+        try agg.add(
+            device: 1,
+            weightedDelta: [4, 4, 0, 0, -2, -2, 3],
+            weights: [1, 0, 1, 1],
+            examples: 1,
+            trainLoss: 3
+        )
         let m = agg.mean()
-        #expect(m[0] == 2 && m[1] == 2)         // (2 + 4) / (2 + 1)
-        #expect(m[2] == 0 && m[3] == 0)         // untouched: no dilution, no change
-        #expect(m[4] == -2 && m[5] == -2)       // only device B
+        #expect(m[0] == 2 && m[1] == 2)  // (2 + 4) / (2 + 1)
+        #expect(m[2] == 0 && m[3] == 0)  // untouched: no dilution, no change
+        #expect(m[4] == -2 && m[5] == -2)  // only device B
         #expect(abs(m[6] - 13.0 / 6.0) < 1e-6)  // example-weighted scalar
         #expect(agg.examples == 6)
         #expect(abs(agg.meanTrainLoss - (1 * 5 + 3 * 1) / 6.0) < 1e-12)
@@ -38,13 +50,31 @@ import Testing
             try agg.add(device: 0, weightedDelta: [1, 2, 3], weights: [1, 1, 1, 1], examples: 1, trainLoss: 0)
         }
         #expect(throws: FixedPointSum.Rejection.self) {
-            try agg.add(device: 0, weightedDelta: [.nan, 0, 0, 0, 0, 0, 0], weights: [1, 1, 1, 1], examples: 1, trainLoss: 0)
+            try agg.add(
+                device: 0,
+                weightedDelta: [.nan, 0, 0, 0, 0, 0, 0],
+                weights: [1, 1, 1, 1],
+                examples: 1,
+                trainLoss: 0
+            )
         }
         #expect(throws: FixedPointSum.Rejection.self) {
-            try agg.add(device: 0, weightedDelta: [1e9, 0, 0, 0, 0, 0, 0], weights: [1, 1, 1, 1], examples: 1, trainLoss: 0)
+            try agg.add(
+                device: 0,
+                weightedDelta: [1e9, 0, 0, 0, 0, 0, 0],
+                weights: [1, 1, 1, 1],
+                examples: 1,
+                trainLoss: 0
+            )
         }
         #expect(throws: FixedPointSum.Rejection.self) {
-            try agg.add(device: 0, weightedDelta: [0, 0, 0, 0, 0, 0, 0], weights: [-1, 1, 1, 1], examples: 1, trainLoss: 0)
+            try agg.add(
+                device: 0,
+                weightedDelta: [0, 0, 0, 0, 0, 0, 0],
+                weights: [-1, 1, 1, 1],
+                examples: 1,
+                trainLoss: 0
+            )
         }
         #expect(agg.contributors == 0)
         #expect(agg.mean().allSatisfy { $0 == 0 })
@@ -53,7 +83,8 @@ import Testing
     @Test func fixedPointSumIsIndependentOfOrder() throws {
         var rng = Xoshiro256(seed: 3)
         let vectors = (0..<50).map { _ in (0..<64).map { _ in Float(rng.nextGaussian() * 1e-2) } }
-        var forward = FixedPointSum(count: 64), backward = FixedPointSum(count: 64)
+        var forward = FixedPointSum(count: 64)
+        var backward = FixedPointSum(count: 64)
         for v in vectors { try forward.add(v) }
         for v in vectors.reversed() { try backward.add(v) }
         #expect(forward == backward)
@@ -94,7 +125,10 @@ import Testing
         #expect(y == [1.25])
 
         c.optimizer = .fedadam
-        c.beta1 = 0.9; c.beta2 = 0.99; c.tau = 1e-3; c.learningRate = 0.1
+        c.beta1 = 0.9
+        c.beta2 = 0.99
+        c.tau = 1e-3
+        c.learningRate = 0.1
         var a = ServerOptimizer(config: c, count: 1)
         var z: [Float] = [0]
         a.apply([1], to: &z)

@@ -24,7 +24,9 @@ import Testing
         #expect(trimmed.aggregate() == [3, 2, 2.5])  // drops 1 low and 1 high of 5 votes
         // The plain mean is dragged far away by the same outlier.
         var mean = WeightedMeanAggregator(layout: layout)
-        for (i, (d, w)) in zip(deltas, weights).enumerated() { try mean.add(device: i, weightedDelta: d, weights: w, examples: 1, trainLoss: 0) }
+        for (i, (d, w)) in zip(deltas, weights).enumerated() {
+            try mean.add(device: i, weightedDelta: d, weights: w, examples: 1, trainLoss: 0)
+        }
         #expect(mean.mean()[0] > 100)
     }
 
@@ -39,9 +41,15 @@ import Testing
 
     @Test func malformedUpdatesAreRefused() {
         var a = RobustAggregator(layout: layout, rule: .median)
-        #expect(throws: FixedPointSum.Rejection.self) { try a.add(device: 0, weightedDelta: [1, 2], weights: [1, 1, 1], examples: 1, trainLoss: 0) }
-        #expect(throws: FixedPointSum.Rejection.self) { try a.add(device: 0, weightedDelta: [.nan, 0, 0], weights: [1, 1, 1], examples: 1, trainLoss: 0) }
-        #expect(throws: FixedPointSum.Rejection.self) { try a.add(device: 0, weightedDelta: [1, 0, 0], weights: [-1, 1, 1], examples: 1, trainLoss: 0) }
+        #expect(throws: FixedPointSum.Rejection.self) {
+            try a.add(device: 0, weightedDelta: [1, 2], weights: [1, 1, 1], examples: 1, trainLoss: 0)
+        }
+        #expect(throws: FixedPointSum.Rejection.self) {
+            try a.add(device: 0, weightedDelta: [.nan, 0, 0], weights: [1, 1, 1], examples: 1, trainLoss: 0)
+        }
+        #expect(throws: FixedPointSum.Rejection.self) {
+            try a.add(device: 0, weightedDelta: [1, 0, 0], weights: [-1, 1, 1], examples: 1, trainLoss: 0)
+        }
         #expect(a.contributors == 0)
     }
 }

@@ -20,18 +20,20 @@ import Testing
     }
 
     @Test func readsNestedValues() throws {
-        let s = try Scenario.load(yaml: """
-            name: demo
-            seed: 123
-            training:
-              rounds: 7
-              local: {optimizer: adam, learning_rate: 0.01}
-              server: {optimizer: fedyogi}
-            data: {source: movielens, path: /x}
-            runtime:
-              faults:
-                - {kind: crash, process: 1, round: 2, after_updates: 3}
-            """)
+        let s = try Scenario.load(
+            yaml: """
+                name: demo
+                seed: 123
+                training:
+                  rounds: 7
+                  local: {optimizer: adam, learning_rate: 0.01}
+                  server: {optimizer: fedyogi}
+                data: {source: movielens, path: /x}
+                runtime:
+                  faults:
+                    - {kind: crash, process: 1, round: 2, after_updates: 3}
+                """
+        )
         #expect(s.name == "demo" && s.seed == 123)
         #expect(s.training.rounds == 7 && s.training.local.optimizer == .adam && s.training.local.learningRate == 0.01)
         #expect(s.training.server.optimizer == .fedyogi)
@@ -40,12 +42,14 @@ import Testing
     }
 
     @Test func unknownKeyNamesItsPathLineAndSuggestion() {
-        let e = errors("""
+        let e = errors(
+            """
             training:
               rounds: 5
               local:
                 learning_rat: 0.1
-            """)
+            """
+        )
         #expect(e.count == 1)
         #expect(e.first?.keyPath == "training.local.learning_rat")
         #expect(e.first?.line == 4)
@@ -54,14 +58,19 @@ import Testing
     }
 
     @Test func cohortFamiliesAreAListOrABool() throws {
-        #expect(try Scenario.load(yaml: "evaluation: {cohorts: [activity, demographic]}").evaluation.cohortKinds == ["activity", "demographic"])
+        #expect(
+            try Scenario.load(yaml: "evaluation: {cohorts: [activity, demographic]}").evaluation.cohortKinds == [
+                "activity", "demographic",
+            ]
+        )
         #expect(try Scenario.load(yaml: "evaluation: {cohorts: false}").evaluation.cohorts == false)
         let e = errors("evaluation: {cohorts: [activity, moods]}")
         #expect(e.map(\.keyPath) == ["evaluation.cohorts[1]"])
     }
 
     @Test func personalizationKeysAreCheckedWithTheirPaths() {
-        let e = errors("""
+        let e = errors(
+            """
             model: {kind: mf}
             meta: {algorithm: fomaml, support_sizes: [1, 2.5]}
             personalization:
@@ -69,59 +78,79 @@ import Testing
               adaptation: {groups: [personal, shared]}
             evaluation:
               cold_start: {protocol: new_users, k: [0, -1]}
-            """)
+            """
+        )
         let paths = Set(e.map(\.keyPath))
         #expect(paths.contains("meta.support_sizes[1]"))
         #expect(paths.contains("personalization.adaptation.groups[1]"))
-        #expect(e.first { $0.keyPath == "personalization.adaptation.groups[1]" }?.message.contains("shared groups are never adapted") == true)
+        #expect(
+            e.first { $0.keyPath == "personalization.adaptation.groups[1]" }?.message.contains(
+                "shared groups are never adapted"
+            ) == true
+        )
         #expect(paths.contains("evaluation.cold_start.k[1]"))
         #expect(paths.contains("meta.algorithm"), "meta-learning needs two_tower: \(e)")
         #expect(paths.contains("personalization.strategy"))
         #expect(paths.contains("evaluation.cold_start.protocol"))
         // two_tower: meta-learning needs the global strategy, domain adaptation needs adapters.
-        let f = errors("""
+        let f = errors(
+            """
             model: {kind: two_tower}
             meta: {algorithm: reptile, inner_groups: [domain]}
             personalization: {strategy: fedper}
-            """)
+            """
+        )
         #expect(Set(f.map(\.keyPath)) == ["personalization.strategy", "model.domain_adapters"])
     }
 
     /// lsttm needs the temporal protocol and temporal FO-MAML, adapts only its own modules,
     /// and names bad switches with their paths; two_tower refuses lsttm's modules.
     @Test func lsttmKeysAreCheckedWithTheirPaths() {
-        let e = errors("""
+        let e = errors(
+            """
             model:
               kind: lsttm
               lsttm: {fusion: sum, neighbours: 0, long_term_every: 0}
             meta: {algorithm: reptile, task: random, inner_groups: [personal]}
-            """)
+            """
+        )
         let paths = Set(e.map(\.keyPath))
-        #expect(paths.isSuperset(of: ["model.lsttm.fusion", "model.lsttm.neighbours", "model.lsttm.long_term_every",
-                                      "evaluation.cold_start.protocol", "meta.task", "meta.algorithm", "meta.inner_groups"]), "\(e)")
-        let ok = errors("""
+        #expect(
+            paths.isSuperset(of: [
+                "model.lsttm.fusion", "model.lsttm.neighbours", "model.lsttm.long_term_every",
+                "evaluation.cold_start.protocol", "meta.task", "meta.algorithm", "meta.inner_groups",
+            ]),
+            "\(e)"
+        )
+        let ok = errors(
+            """
             model: {kind: lsttm, lsttm: {fusion: concat, attention: false, external: false}}
             meta: {algorithm: fomaml, task: temporal, inner_groups: [short_term, fusion]}
             personalization: {strategy: global, adaptation: {groups: [short_term]}}
             evaluation: {cold_start: {protocol: temporal}}
-            """)
+            """
+        )
         #expect(ok.isEmpty, "\(ok)")
-        let t = errors("""
+        let t = errors(
+            """
             model: {kind: two_tower}
             personalization: {adaptation: {groups: [short_term]}}
-            """)
+            """
+        )
         #expect(t.map(\.keyPath) == ["personalization.adaptation.groups"])
     }
 
     @Test func wrongTypesAndRangesAreReportedTogether() {
-        let e = errors("""
+        let e = errors(
+            """
             training:
               rounds: many
               devices_per_round: -1
               local: {optimizer: lbfgs, epochs: 2.5}
             model: {dim: [1, 2]}
             evaluation: {ranking: maybe}
-            """)
+            """
+        )
         let byPath = Dictionary(uniqueKeysWithValues: e.map { ($0.keyPath, $0.message) })
         #expect(byPath["training.rounds"]?.contains("expected an integer, got \"many\"") == true)
         #expect(byPath["training.devices_per_round"]?.contains("out of range") == true)
@@ -133,12 +162,16 @@ import Testing
     }
 
     @Test func crossSectionChecks() {
-        let e = errors("""
+        let e = errors(
+            """
             data: {synthetic: {devices: 10}}
             training: {devices_per_round: 50, rounds: 3}
             runtime: {faults: [{round: 9}]}
-            """)
-        #expect(e.contains { $0.keyPath == "training.devices_per_round" && $0.message.contains("exceeds the population") })
+            """
+        )
+        #expect(
+            e.contains { $0.keyPath == "training.devices_per_round" && $0.message.contains("exceeds the population") }
+        )
         #expect(e.contains { $0.keyPath == "runtime.faults[0].round" })
     }
 
@@ -148,7 +181,9 @@ import Testing
         #expect(e.contains { $0.keyPath == "training.weighting" && $0.message.contains("uniform") })
         #expect(errors("privacy: {mechanism: central}\ntraining: {sampling: poisson, weighting: uniform}").isEmpty)
         #expect(errors("privacy: {budget: {epsilon: -1}}").first?.keyPath == "privacy.budget.epsilon")
-        let d = errors("privacy: {mechanism: distributed}\ntraining: {sampling: poisson, weighting: uniform}\nsecure_aggregation: {protocol: none}")
+        let d = errors(
+            "privacy: {mechanism: distributed}\ntraining: {sampling: poisson, weighting: uniform}\nsecure_aggregation: {protocol: none}"
+        )
         #expect(d.contains { $0.keyPath == "privacy.mechanism" && $0.message.contains("secure sum") })
     }
 
@@ -164,7 +199,10 @@ import Testing
     }
 
     @Test func overridesAreValidatedLikeTheFile() throws {
-        let s = try Scenario.load(yaml: "training: {rounds: 5}", overrides: ["training.rounds=9", "training.local.optimizer=adam", "seed=5"])
+        let s = try Scenario.load(
+            yaml: "training: {rounds: 5}",
+            overrides: ["training.rounds=9", "training.local.optimizer=adam", "seed=5"]
+        )
         #expect(s.training.rounds == 9 && s.training.local.optimizer == .adam && s.seed == 5)
         let e = errors("", overrides: ["training.roundz=3"])
         #expect(e.first?.keyPath == "training.roundz" && e.first?.message.contains("did you mean \"rounds\"") == true)
@@ -172,9 +210,16 @@ import Testing
         #expect(bad.first?.keyPath == "training.rounds")
         // 0 rounds evaluates the initial model (a no-training baseline), in synchronous federated mode only.
         #expect(errors("", overrides: ["training.rounds=0"]).isEmpty)
-        #expect(errors("", overrides: ["training.rounds=0", "training.mode=centralized", "secure_aggregation.protocol=none"]).map(\.keyPath) == ["training.rounds"])
+        #expect(
+            errors(
+                "",
+                overrides: ["training.rounds=0", "training.mode=centralized", "secure_aggregation.protocol=none"]
+            ).map(\.keyPath) == ["training.rounds"]
+        )
         #expect(throws: ScenarioErrors.self) { try Scenario.load(yaml: "", overrides: ["no-equals-sign"]) }
-        #expect(throws: ScenarioErrors.self) { try Scenario.load(yaml: "training: {rounds: 5}", overrides: ["training.rounds.x=1"]) }
+        #expect(throws: ScenarioErrors.self) {
+            try Scenario.load(yaml: "training: {rounds: 5}", overrides: ["training.rounds.x=1"])
+        }
     }
 
     @Test func resolvedScenarioReadsBackIdentically() throws {
@@ -201,21 +246,29 @@ import Testing
 
 @Suite struct CompressionValidationTests {
     func errors(_ overrides: [String]) -> String {
-        do { _ = try Scenario.load(yaml: "name: x\nsecure_aggregation: {protocol: none}\n", overrides: overrides); return "" } catch { return "\(error)" }
+        do {
+            _ = try Scenario.load(yaml: "name: x\nsecure_aggregation: {protocol: none}\n", overrides: overrides)
+            return ""
+        } catch { return "\(error)" }
     }
 
     @Test func invalidStacksAreRefusedWithTheKeyPath() {
         #expect(errors(["compression.stages=[quantize, rotate]"]).contains("compression.stages"))
-        #expect(errors(["compression.stages=[rotate]"]).contains("[rotate, quantize]"))  // [rotate] alone is for secure aggregation
+        // [rotate] alone is for secure aggregation
+        #expect(errors(["compression.stages=[rotate]"]).contains("[rotate, quantize]"))
         #expect(errors(["compression.stages=[top_k, sparse_rows]"]).contains("not a stack"))
         #expect(errors(["compression.stages=[gzip]"]).contains("unknown stage"))
-        #expect(errors(["compression.stages=[rotate, quantize]", "compression.block_size=1000"]).contains("power of two"))
+        #expect(
+            errors(["compression.stages=[rotate, quantize]", "compression.block_size=1000"]).contains("power of two")
+        )
         #expect(errors(["compression.stages=[top_k, quantize]", "compression.bits=17"]).contains("compression.bits"))
         #expect(errors(["compression.stages=[rotate, quantize]"]).isEmpty)
     }
 
     @Test func compressionWithSecureAggregationOrQuantizationWithDPIsRefused() {
-        #expect(errors(["compression.stages=[quantize]", "secure_aggregation.protocol=secagg+"]).contains("masks are dense"))
+        #expect(
+            errors(["compression.stages=[quantize]", "secure_aggregation.protocol=secagg+"]).contains("masks are dense")
+        )
         let dp = ["privacy.mechanism=central", "training.sampling=poisson", "training.weighting=uniform"]
         #expect(errors(["compression.stages=[quantize]"] + dp).contains("norm above the DP clip"))
         #expect(errors(["compression.stages=[top_k]"] + dp).isEmpty)

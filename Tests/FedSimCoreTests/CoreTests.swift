@@ -12,8 +12,10 @@ import Testing
 
     @Test func seedDerivationSeparatesStreams() {
         #expect(Seeds.derive(1, "sample", 3) == Seeds.derive(1, "sample", 3))
-        let values = [Seeds.derive(1, "sample", 3), Seeds.derive(1, "sample", 4), Seeds.derive(2, "sample", 3),
-                      Seeds.derive(1, "split", 3), Seeds.derive(1, "sample", 3, 0), Seeds.derive(1, "sample", 3, 1)]
+        let values = [
+            Seeds.derive(1, "sample", 3), Seeds.derive(1, "sample", 4), Seeds.derive(2, "sample", 3),
+            Seeds.derive(1, "split", 3), Seeds.derive(1, "sample", 3, 0), Seeds.derive(1, "sample", 3, 1),
+        ]
         #expect(Set(values).count == values.count)
         // Tags hash with FNV-1a 64, stable across processes (reference value for "a").
         #expect(Seeds.tag("a") == 0xAF63_DC4C_8601_EC8C)
@@ -33,8 +35,13 @@ import Testing
     @Test func gaussianMoments() {
         var r = Xoshiro256(seed: 5)
         let n = 200_000
-        var s1 = 0.0, s2 = 0.0
-        for _ in 0..<n { let x = r.nextGaussian(); s1 += x; s2 += x * x }
+        var s1 = 0.0
+        var s2 = 0.0
+        for _ in 0..<n {
+            let x = r.nextGaussian()
+            s1 += x
+            s2 += x * x
+        }
         #expect(abs(s1 / Double(n)) < 0.01)
         #expect(abs(s2 / Double(n) - 1) < 0.02)
     }
@@ -58,7 +65,8 @@ import Testing
     @Test(arguments: [4, 100])  // dense (Fisher–Yates) and sparse (Floyd) paths
     func samplingIsUniform(k: Int) {
         var r = Xoshiro256(seed: 99)
-        let n = 200, trials = 20_000
+        let n = 200
+        let trials = 20_000
         var hits = [Int](repeating: 0, count: n)
         for _ in 0..<trials { for i in r.sampleWithoutReplacement(k, from: n) { hits[i] += 1 } }
         let expected = Double(trials * k) / Double(n)
@@ -77,7 +85,8 @@ import Testing
 
 @Suite struct SecureRandomTests {
     @Test func bytesDifferAndHaveTheRightLength() {
-        let a = SecureRandom.bytes(32), b = SecureRandom.bytes(32)
+        let a = SecureRandom.bytes(32)
+        let b = SecureRandom.bytes(32)
         #expect(a.count == 32 && a != b)
         #expect(SecureRandom.bytes(0).isEmpty)
     }

@@ -10,15 +10,27 @@ import Testing
         TestSupport.write("2\t10\t4\t900\n1\t10\t5\t100\n1\t20\t3\t50\n2\t30\t1\t800\n", to: dir + "/u.data")
         TestSupport.write("1|24|M|technician|85711\n2|53|F|other|94043\n", to: dir + "/u.user")
         let flags = { (set: [Int]) in (0..<19).map { set.contains($0) ? "1" : "0" }.joined(separator: "|") }
-        TestSupport.write("10|A (1995)|01-Jan-1995||http://x|\(flags([1, 5]))\n20|B|||u|\(flags([8]))\n30|C|||u|\(flags([0]))\n", to: dir + "/u.item")
+        TestSupport.write(
+            "10|A (1995)|01-Jan-1995||http://x|\(flags([1, 5]))\n20|B|||u|\(flags([8]))\n30|C|||u|\(flags([0]))\n",
+            to: dir + "/u.item"
+        )
         return dir
     }
 
     func recboleFixture() -> String {
         let dir = TestSupport.temporaryDirectory()
-        TestSupport.write("user_id:token\titem_id:token\trating:float\ttimestamp:float\n2\t10\t4\t900\n1\t10\t5\t100\n1\t20\t3\t50\n2\t30\t1\t800\n", to: dir + "/ml-100k.inter")
-        TestSupport.write("user_id:token\tage:token\tgender:token\toccupation:token\tzip_code:token\n1\t24\tM\ttechnician\t85711\n2\t53\tF\tother\t94043\n", to: dir + "/ml-100k.user")
-        TestSupport.write("item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n10\tA\t1995\tAction Comedy\n20\tB\t1995\tDrama\n30\tC\t1990\tunknown\n", to: dir + "/ml-100k.item")
+        TestSupport.write(
+            "user_id:token\titem_id:token\trating:float\ttimestamp:float\n2\t10\t4\t900\n1\t10\t5\t100\n1\t20\t3\t50\n2\t30\t1\t800\n",
+            to: dir + "/ml-100k.inter"
+        )
+        TestSupport.write(
+            "user_id:token\tage:token\tgender:token\toccupation:token\tzip_code:token\n1\t24\tM\ttechnician\t85711\n2\t53\tF\tother\t94043\n",
+            to: dir + "/ml-100k.user"
+        )
+        TestSupport.write(
+            "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n10\tA\t1995\tAction Comedy\n20\tB\t1995\tDrama\n30\tC\t1990\tunknown\n",
+            to: dir + "/ml-100k.item"
+        )
         return dir
     }
 
@@ -62,20 +74,30 @@ import Testing
     @Test func corruptSideFilesAreReportedToo() {
         let dir = grouplensFixture()
         TestSupport.write("1|24|M|technician|85711\n2|old|F|other|94043\n", to: dir + "/u.user")
-        do { _ = try MovieLensPopulation(folder: dir) ; Issue.record("accepted a bad age") } catch let e as DataError {
+        do {
+            _ = try MovieLensPopulation(folder: dir)
+            Issue.record("accepted a bad age")
+        } catch let e as DataError {
             #expect(e.file.hasSuffix("u.user") && e.line == 2)
         } catch { Issue.record("\(error)") }
     }
 
     @Test func missingFolderSaysHowToFetch() {
-        do { _ = try MovieLensPopulation(folder: "/nonexistent"); Issue.record("no error") } catch let e as DataError {
+        do {
+            _ = try MovieLensPopulation(folder: "/nonexistent")
+            Issue.record("no error")
+        } catch let e as DataError {
             #expect(e.message.contains("make data"))
         } catch { Issue.record("\(error)") }
     }
 }
 
 @Suite struct SplitterTests {
-    let all = Interactions(items: Array(0..<10), ratings: Array(repeating: 3, count: 10), timestamps: [5, 3, 9, 1, 7, 2, 8, 4, 6, 0])
+    let all = Interactions(
+        items: Array(0..<10),
+        ratings: Array(repeating: 3, count: 10),
+        timestamps: [5, 3, 9, 1, 7, 2, 8, 4, 6, 0]
+    )
 
     @Test func randomSplitHoldsOutTheFractionDeterministically() {
         let s = Splitter(method: .random, testFraction: 0.3, seed: 1)
@@ -123,13 +145,15 @@ import Testing
         let counts = (0..<2_000).map { p.interactions(of: $0).count }
         #expect(counts.allSatisfy { $0 >= config.minRatings && $0 <= config.maxRatings })
         let sorted = counts.sorted()
-        let median = sorted[1_000], p99 = sorted[1_980]
+        let median = sorted[1_000]
+        let p99 = sorted[1_980]
         #expect(median < 30 && p99 > 4 * median, "median \(median), p99 \(p99)")  // heavy tail
     }
 
     @Test func ratingsAreOnScaleDistinctAndMostlyInTheHomeDomain() {
         let p = SyntheticPopulation(config, seed: 4)
-        var home = 0, total = 0
+        var home = 0
+        var total = 0
         for d in 0..<300 {
             let x = p.interactions(of: d)
             #expect(Set(x.items).count == x.count)
@@ -148,7 +172,12 @@ import Testing
 }
 
 @Suite struct DriftTests {
-    func population(turnover: Double = 0.5, delay: Int = 0, topics: DriftConfig.Topics = .global, hotShare: Double = 0.6) -> SyntheticPopulation {
+    func population(
+        turnover: Double = 0.5,
+        delay: Int = 0,
+        topics: DriftConfig.Topics = .global,
+        hotShare: Double = 0.6
+    ) -> SyntheticPopulation {
         var c = SyntheticConfig()
         c.devices = 200
         c.domains = ["a", "b"]
@@ -169,20 +198,28 @@ import Testing
     /// items: by popularity in periods 0–2, and by the device's category counts in the previous
     /// period (what a short-term model can learn).
     func heuristicAUCs(_ pop: SyntheticPopulation) -> (popularity: Double, previous: Double) {
-        let len = Int64(7 * 86_400), start = SyntheticPopulation.epoch
+        let len = Int64(7 * 86_400)
+        let start = SyntheticPopulation.epoch
         var count = [Double](repeating: 0, count: pop.itemCount)
         for d in 0..<pop.deviceCount {
             let x = pop.interactions(of: d)
             for j in 0..<x.count where x.timestamps[j] < start + 3 * len { count[Int(x.items[j])] += 1 }
         }
-        var popularity = 0.0, previous = 0.0, n = 0.0
+        var popularity = 0.0
+        var previous = 0.0
+        var n = 0.0
         for d in 0..<pop.deviceCount {
-            let x = pop.interactions(of: d), home = pop.userFeatures(of: d)[0]
+            let x = pop.interactions(of: d)
+            let home = pop.userFeatures(of: d)[0]
             for p in 3..<6 {
                 let begin = start + Int64(p) * len
-                var seen = Set<Int32>(), query = Set<Int32>(), recent = [Double](repeating: 0, count: 8)
+                var seen = Set<Int32>()
+                var query = Set<Int32>()
+                var recent = [Double](repeating: 0, count: 8)
                 for j in 0..<x.count {
-                    let t = x.timestamps[j], it = x.items[j], inHome = pop.itemDomains[Int(it)] == home
+                    let t = x.timestamps[j]
+                    let it = x.items[j]
+                    let inHome = pop.itemDomains[Int(it)] == home
                     if t < begin { seen.insert(it) }
                     if inHome && t >= begin - len && t < begin { recent[Int(pop.itemCategories[Int(it)])] += 1 }
                     if inHome && t >= begin && t < begin + len { query.insert(it) }
@@ -211,8 +248,10 @@ import Testing
     @Test func personalTopicsMakeRecentHistoryPredictiveAndPopularityNot() {
         let personal = heuristicAUCs(population(turnover: 0.3, topics: .personal, hotShare: 0.7))
         let global = heuristicAUCs(population(turnover: 0.3, topics: .global, hotShare: 0.7))
-        print("drift heuristics, AUC over periods 3–5: personal topics: popularity \(personal.popularity), previous period \(personal.previous); "
-              + "global topics: popularity \(global.popularity), previous period \(global.previous)")
+        print(
+            "drift heuristics, AUC over periods 3–5: personal topics: popularity \(personal.popularity), previous period \(personal.previous); "
+                + "global topics: popularity \(global.popularity), previous period \(global.previous)"
+        )
         #expect(personal.previous > personal.popularity + 0.03)
         #expect(global.popularity < personal.popularity - 0.03)
     }
@@ -220,7 +259,10 @@ import Testing
     @Test func hotTopicsAreOverRepresentedAndRatedHigherInTheirPeriod() {
         let pop = population()
         let len = Int64(7 * 86_400)
-        var hotShare = 0.0, n = 0.0, hotRatings: [Double] = [], coldRatings: [Double] = []
+        var hotShare = 0.0
+        var n = 0.0
+        var hotRatings: [Double] = []
+        var coldRatings: [Double] = []
         var periodsSeen = Set<Int>()
         for dev in 0..<200 {
             let x = pop.interactions(of: dev)
@@ -251,9 +293,11 @@ import Testing
     }
 
     @Test func externalBehavioursArriveLate() {
-        let on = population(delay: 2), off = population(delay: 0)
+        let on = population(delay: 2)
+        let off = population(delay: 0)
         let len = Int64(7 * 86_400)
-        let a = on.interactions(of: 3), b = off.interactions(of: 3)
+        let a = on.interactions(of: 3)
+        let b = off.interactions(of: 3)
         #expect(a.items == b.items)
         let home = on.userFeatures(of: 3)[0]
         for j in 0..<a.count {
@@ -268,7 +312,8 @@ import Testing
         var c = ColdStartConfig()
         c.protocol = .newUsers
         c.fraction = 0.2
-        let a = ColdStartSplit.newUsers(c, devices: 943, seed: 1), b = ColdStartSplit.newUsers(c, devices: 943, seed: 2)
+        let a = ColdStartSplit.newUsers(c, devices: 943, seed: 1)
+        let b = ColdStartSplit.newUsers(c, devices: 943, seed: 2)
         #expect(a.filter { $0 }.count == 189 && b.filter { $0 }.count == 189)
         #expect(a != b)
         c.splitSeed = 7
@@ -285,7 +330,11 @@ import Testing
         c.fraction = 1
         c.k = [0, 2, 3]
         let split = try ColdStartSplit(config: c, devices: 1, seed: 1)
-        let all = Interactions(items: [10, 11, 12, 13, 14, 15], ratings: [1, 2, 3, 4, 5, 1], timestamps: [50, 10, 40, 20, 30, 60])
+        let all = Interactions(
+            items: [10, 11, 12, 13, 14, 15],
+            ratings: [1, 2, 3, 4, 5, 1],
+            timestamps: [50, 10, 40, 20, 30, 60]
+        )
         let tasks = split.tasks(all, device: 0, itemDomains: [Int32](repeating: 0, count: 20))
         #expect(tasks.map(\.support.items) == [[], [11, 13], [11, 13, 14]])
         #expect(tasks.allSatisfy { $0.query.items == [12, 10, 15] })

@@ -13,7 +13,11 @@ import Testing
         return SyntheticPopulation(c, seed: 3)
     }
 
-    func partitioned(_ method: PartitionConfig.Method, alpha: Double = 0.5, devices: Int = 100) throws -> PartitionedPopulation {
+    func partitioned(
+        _ method: PartitionConfig.Method,
+        alpha: Double = 0.5,
+        devices: Int = 100
+    ) throws -> PartitionedPopulation {
         var p = PartitionConfig()
         p.method = method
         p.alpha = alpha
@@ -27,9 +31,18 @@ import Testing
         let b = base()
         let p = try partitioned(method)
         #expect(p.deviceCount == 100)
-        var pooled: [Int: Int] = [:], dealt: [Int: Int] = [:]
-        for d in 0..<b.deviceCount { for (i, r) in zip(b.interactions(of: d).items, b.interactions(of: d).ratings) { pooled[Int(i) * 10 + Int(r), default: 0] += 1 } }
-        for d in 0..<p.deviceCount { for (i, r) in zip(p.interactions(of: d).items, p.interactions(of: d).ratings) { dealt[Int(i) * 10 + Int(r), default: 0] += 1 } }
+        var pooled: [Int: Int] = [:]
+        var dealt: [Int: Int] = [:]
+        for d in 0..<b.deviceCount {
+            for (i, r) in zip(b.interactions(of: d).items, b.interactions(of: d).ratings) {
+                pooled[Int(i) * 10 + Int(r), default: 0] += 1
+            }
+        }
+        for d in 0..<p.deviceCount {
+            for (i, r) in zip(p.interactions(of: d).items, p.interactions(of: d).ratings) {
+                dealt[Int(i) * 10 + Int(r), default: 0] += 1
+            }
+        }
         #expect(pooled == dealt)
         // Reproducible from the seed.
         let again = try partitioned(method)
@@ -43,7 +56,7 @@ import Testing
             #expect(a.categoryJS > b.categoryJS)
             #expect(a.categoryTV > b.categoryTV)
         }
-        #expect(stats[0].categoryJS > 0.5)   // near one category per device
+        #expect(stats[0].categoryJS > 0.5)  // near one category per device
         #expect(stats[3].categoryJS < 0.05)  // near IID
     }
 

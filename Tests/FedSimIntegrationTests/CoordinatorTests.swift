@@ -43,9 +43,18 @@ import Testing
 
     @Test func crashedClientsDevicesCountAsDroppedAndTheRunGoesOn() async throws {
         var s = TestSupport.tinyScenario(devices: 80, rounds: 4, perRound: 40)
-        s.runtime.faults = [{ var f = FaultConfig(); f.process = 1; f.round = 2; f.afterUpdates = 3; return f }()]
+        s.runtime.faults = [
+            {
+                var f = FaultConfig()
+                f.process = 1
+                f.round = 2
+                f.afterUpdates = 3
+                return f
+            }()
+        ]
         let h = Harness(s)
-        let c0 = h.client(0), c1 = h.client(1)
+        let c0 = h.client(0)
+        let c1 = h.client(1)
         try await h.coordinator.run()
         #expect(await c0.value == nil)
         _ = await c1.value
@@ -63,9 +72,17 @@ import Testing
     @Test func runStopsWithAClearMessageWhenTooFewDevicesFinish() async throws {
         var s = TestSupport.tinyScenario(devices: 80, rounds: 4, perRound: 40)
         s.runtime.minDevicesPerRound = 30
-        s.runtime.faults = [{ var f = FaultConfig(); f.process = 1; f.round = 2; return f }()]
+        s.runtime.faults = [
+            {
+                var f = FaultConfig()
+                f.process = 1
+                f.round = 2
+                return f
+            }()
+        ]
         let h = Harness(s)
-        _ = h.client(0); _ = h.client(1)
+        _ = h.client(0)
+        _ = h.client(1)
         do {
             try await h.coordinator.run()
             Issue.record("run should have failed")
@@ -80,11 +97,13 @@ import Testing
         let s = TestSupport.tinyScenario(devices: 40, rounds: 2, perRound: 10)
         let h = Harness(s)
         let intruder = h.client(0, token: SecureRandom.bytes(32))
-        let c0 = h.client(0), c1 = h.client(1)
+        let c0 = h.client(0)
+        let c1 = h.client(1)
         try await h.coordinator.run()
         let err = await intruder.value
         #expect("\(err.map { "\($0)" } ?? "")".contains("wrong run token"))
-        let e0 = await c0.value, e1 = await c1.value
+        let e0 = await c0.value
+        let e1 = await c1.value
         #expect(e0 == nil && e1 == nil)
         #expect(h.metrics.count == 2)
     }
@@ -93,12 +112,15 @@ import Testing
         let s = TestSupport.tinyScenario(devices: 40, rounds: 2, perRound: 10)
         let h = Harness(s)
         // A stranger sends garbage; another sends a frame with an unknown kind.
-        let bad1 = h.transport.connect(), bad2 = h.transport.connect()
+        let bad1 = h.transport.connect()
+        let bad2 = h.transport.connect()
         h.transport.deliverRaw([0xFF, 0xFF, 0xFF, 0x7F, 1, 2, 3], from: bad1.id)
         h.transport.deliverRaw([4, 0, 0, 0, 1, 99, 0, 0], from: bad2.id)
-        let c0 = h.client(0), c1 = h.client(1)
+        let c0 = h.client(0)
+        let c1 = h.client(1)
         try await h.coordinator.run()
-        let e0 = await c0.value, e1 = await c1.value
+        let e0 = await c0.value
+        let e1 = await c1.value
         #expect(e0 == nil && e1 == nil)
         #expect(h.metrics.count == 2 && h.metrics.allSatisfy { $0["finished"] as? Int == 10 })
     }
@@ -111,11 +133,23 @@ import Testing
         let fake = h.transport.connect()
         let token = h.token
         let faker = Task {
-            try await fake.send(.hello(Hello(token: token, processIndex: 0, processCount: 2, firstDevice: 0, deviceCount: 20)))
+            try await fake.send(
+                .hello(Hello(token: token, processIndex: 0, processCount: 2, firstDevice: 0, deviceCount: 20))
+            )
             for try await m in fake.inbound {
                 if case .train(let t) = m {
-                    try await fake.send(.update(DeviceUpdate(round: t.round, device: 39, examples: 1, trainLoss: 0,
-                                                             weightedDelta: t.shared.map { _ in 0 }, weights: [])))
+                    try await fake.send(
+                        .update(
+                            DeviceUpdate(
+                                round: t.round,
+                                device: 39,
+                                examples: 1,
+                                trainLoss: 0,
+                                weightedDelta: t.shared.map { _ in 0 },
+                                weights: []
+                            )
+                        )
+                    )
                 }
             }
         }
@@ -135,9 +169,11 @@ extension CoordinatorTests {
     @Test func duplicatedAndReplayedUpdatesCountOnce() async throws {
         let s = TestSupport.tinyScenario(devices: 40, rounds: 3, perRound: 40)
         let honest = Harness(s)
-        let h0 = honest.client(0), h1 = honest.client(1)
+        let h0 = honest.client(0)
+        let h1 = honest.client(1)
         try await honest.coordinator.run()
-        _ = await h0.value; _ = await h1.value
+        _ = await h0.value
+        _ = await h1.value
 
         let h = Harness(s)
         let c1 = h.client(1)
@@ -145,7 +181,9 @@ extension CoordinatorTests {
         let token = h.token
         let host = try! DeviceHost(scenario: s, population: h.population, shard: 0..<20)
         let faker = Task {
-            try await fake.send(.hello(Hello(token: token, processIndex: 0, processCount: 2, firstDevice: 0, deviceCount: 20)))
+            try await fake.send(
+                .hello(Hello(token: token, processIndex: 0, processCount: 2, firstDevice: 0, deviceCount: 20))
+            )
             var previous: [DeviceUpdate] = []
             for try await m in fake.inbound {
                 if case .shutdown = m { return }
@@ -158,8 +196,14 @@ extension CoordinatorTests {
                 previous = []
                 for d in t.devices {
                     let u = host.train(device: Int(d), round: Int(t.round), shared: t.shared)
-                    let msg = DeviceUpdate(round: t.round, device: d, examples: UInt32(u.examples), trainLoss: u.trainLoss,
-                                           weightedDelta: u.weightedDelta, weights: u.weights)
+                    let msg = DeviceUpdate(
+                        round: t.round,
+                        device: d,
+                        examples: UInt32(u.examples),
+                        trainLoss: u.trainLoss,
+                        weightedDelta: u.weightedDelta,
+                        weights: u.weights
+                    )
                     try await fake.send(.update(msg))
                     try await fake.send(.update(msg))  // duplicate
                     previous.append(msg)
@@ -200,7 +244,7 @@ extension CoordinatorTests {
         _ = dp.adaptClip(withinCount: 100)  // everyone unclipped: C is too large
         #expect(dp.clip < 1 && abs(dp.clip - exp(-0.2 * 0.5)) < 0.02)
         let before = dp.clip
-        _ = dp.adaptClip(withinCount: 0)    // everyone clipped: C is too small
+        _ = dp.adaptClip(withinCount: 0)  // everyone clipped: C is too small
         #expect(dp.clip > before)
     }
 
@@ -211,7 +255,8 @@ extension CoordinatorTests {
         s.privacy = config(1.0, countNoise: 2)
         s.privacy.clip = 50  // far above every update norm
         let h = CoordinatorTests.Harness(s)
-        _ = h.client(0); _ = h.client(1)
+        _ = h.client(0)
+        _ = h.client(1)
         try await h.coordinator.run()
         let clips = h.metrics.compactMap { ($0["privacy"] as? [String: Any])?["clip"] as? Double }
         #expect(clips.count == 12 && clips.first == 50)
@@ -232,12 +277,19 @@ extension CoordinatorTests {
         let population = try PopulationFactory.make(s.data, seed: s.seed)
         let host = try! DeviceHost(scenario: s, population: population, shard: 0..<population.deviceCount)
         let layout = MatrixFactorization.sharedLayout(items: population.itemCount, dim: s.model.dim)
-        let shared = MatrixFactorization.initialShared(items: population.itemCount, dim: s.model.dim, initStd: 0.02, globalBias: 3, seed: 1)
+        let shared = MatrixFactorization.initialShared(
+            items: population.itemCount,
+            dim: s.model.dim,
+            initStd: 0.02,
+            globalBias: 3,
+            seed: 1
+        )
         var clippedSomewhere = false
         for d in 0..<20 {
             let u = host.train(device: d, round: 1, shared: shared)
             for (name, bound) in [("item_embedding", 0.05), ("item_bias", 0.01), ("global_bias", 0.001)] {
-                let norm = u.weightedDelta[layout.range(of: name)!].reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+                let norm = u.weightedDelta[layout.range(of: name)!].reduce(0.0) { $0 + Double($1) * Double($1) }
+                    .squareRoot()
                 #expect(norm <= bound * (1 + 1e-5), "\(name) norm \(norm) > \(bound)")
             }
             clippedSomewhere = clippedSomewhere || !u.withinClip
@@ -255,9 +307,9 @@ extension CoordinatorTests {
         var t = RoundTracker(assignments: [1: [10, 11, 12], 2: [20, 21]])
         #expect(t.pending == 5 && !t.isComplete)
         #expect(t.resolve(10, from: 1, as: .finished) == .accepted)
-        #expect(t.resolve(10, from: 1, as: .finished) == .notPending)      // duplicate
-        #expect(t.resolve(20, from: 1, as: .finished) == .wrongConnection) // not its device
-        #expect(t.resolve(99, from: 1, as: .finished) == .notPending)      // never sampled
+        #expect(t.resolve(10, from: 1, as: .finished) == .notPending)  // duplicate
+        #expect(t.resolve(20, from: 1, as: .finished) == .wrongConnection)  // not its device
+        #expect(t.resolve(99, from: 1, as: .finished) == .notPending)  // never sampled
         #expect(t.resolve(11, from: 1, as: .failed) == .accepted)
         #expect(t.drop(connection: 2) == 2)
         #expect(t.expire() == 1)
@@ -288,19 +340,26 @@ extension CoordinatorTests {
         var s = TestSupport.tinyScenario(devices: 60, rounds: 3, perRound: 30)
         s.evaluation.sampledNegatives = 20
         let h = Harness(s)
-        let c0 = h.client(0), c1 = h.client(1)
+        let c0 = h.client(0)
+        let c1 = h.client(1)
         try await h.coordinator.run()
-        _ = await c0.value; _ = await c1.value
+        _ = await c0.value
+        _ = await c1.value
         let e = try #require(h.metrics.last?["eval"] as? [String: Any])
-        for key in ["recall@10", "mrr@10", "auc", "coverage@10", "gini_exposure@10", "ild_category@10", "ild_embedding@10",
-                    "hr@10_sampled20", "ndcg@10_sampled20"] {
+        for key in [
+            "recall@10", "mrr@10", "auc", "coverage@10", "gini_exposure@10", "ild_category@10", "ild_embedding@10",
+            "hr@10_sampled20", "ndcg@10_sampled20",
+        ] {
             let v = try #require(e[key] as? Double, "\(key)")
-            #expect(v >= 0 && v <= (key.hasPrefix("ild_embedding") ? 2 : 1), "\(key) = \(v)")  // cosine distance is in [0, 2]
+            // cosine distance is in [0, 2]
+            #expect(v >= 0 && v <= (key.hasPrefix("ild_embedding") ? 2 : 1), "\(key) = \(v)")
         }
         #expect((e["novelty@10"] as? Double ?? -1) > 0)
         let nt = try #require(e["negative_transfer"] as? [String: Any])
         #expect(nt["devices"] as? Int == 60 || (nt["devices"] as? Int ?? 0) > 40)
-        #expect((nt["rmse_local_only"] as? Double ?? .nan).isFinite && (nt["rmse_global_model"] as? Double ?? .nan).isFinite)
+        #expect(
+            (nt["rmse_local_only"] as? Double ?? .nan).isFinite && (nt["rmse_global_model"] as? Double ?? .nan).isFinite
+        )
         let share = ((nt["federation_worse_than_local_only"] as? [String: Any])?["share"] as? Double) ?? -1
         #expect(share >= 0 && share <= 1)
         let cohorts = try #require(e["cohorts"] as? [String: Any])
@@ -320,9 +379,11 @@ extension CoordinatorTests {
         s.fleet.availability.model = .diurnal
         s.evaluation.cohortKinds = ["availability", "participation"]
         let h = Harness(s)
-        let c0 = h.client(0), c1 = h.client(1)
+        let c0 = h.client(0)
+        let c1 = h.client(1)
         try await h.coordinator.run()
-        _ = await c0.value; _ = await c1.value
+        _ = await c0.value
+        _ = await c1.value
         let cohorts = try #require((h.metrics.last?["eval"] as? [String: Any])?["cohorts"] as? [String: Any])
         #expect(Set(cohorts.keys) == ["availability", "participation", "worst_by_rmse"])
         let availability = try #require(cohorts["availability"] as? [[String: Any]])

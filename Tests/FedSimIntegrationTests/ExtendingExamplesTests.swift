@@ -42,13 +42,23 @@ struct BiasOnlyModel: RecommenderModel {
     func initialPersonal(device: Int) -> [Float] { [0] }
 
     /// SGD on ½(r̂ − r)² + (λ/2)(b_u² + b_i²), one rating at a time.
-    func train(_ device: DeviceData, shared: [Float], personal: inout [Float], round: Int, rng: inout Xoshiro256) -> LocalUpdate {
-        let data = device.train, n = data.count
+    func train(
+        _ device: DeviceData,
+        shared: [Float],
+        personal: inout [Float],
+        round: Int,
+        rng: inout Xoshiro256
+    ) -> LocalUpdate {
+        let data = device.train
+        let n = data.count
         var bi: [Int32: Float] = [:]
         for i in data.items { bi[i] = shared[Int(i)] }
-        var mu = shared[items], bu = personal[0]
-        let lr = Float(local.learningRate), l2 = Float(local.l2)
-        var order = Array(0..<n), loss = 0.0
+        var mu = shared[items]
+        var bu = personal[0]
+        let lr = Float(local.learningRate)
+        let l2 = Float(local.l2)
+        var order = Array(0..<n)
+        var loss = 0.0
         for _ in 0..<local.epochs {
             for k in stride(from: n - 1, to: 0, by: -1) { order.swapAt(k, rng.nextBounded(k + 1)) }
             loss = 0
@@ -62,7 +72,8 @@ struct BiasOnlyModel: RecommenderModel {
             }
         }
         personal[0] = bu
-        var delta = [Float](repeating: 0, count: items + 1), weights = [Float](repeating: 0, count: items + 1)
+        var delta = [Float](repeating: 0, count: items + 1)
+        var weights = [Float](repeating: 0, count: items + 1)
         for i in data.items { weights[Int(i)] += 1 }
         for (i, b) in bi { delta[Int(i)] = weights[Int(i)] * (b - shared[Int(i)]) }
         weights[items] = Float(n)
@@ -71,9 +82,16 @@ struct BiasOnlyModel: RecommenderModel {
     }
 
     func evaluate(_ c: EvaluationContext) -> DeviceEvaluation {
-        let mu = c.shared[items], bu = c.personal[0]
-        return c.evaluator.evaluate(device: c.device, shared: c.shared, items: items, dim: itemRowWidth, train: c.data.train,
-                                    test: c.data.test) { mu + bu + c.shared[$0] }
+        let mu = c.shared[items]
+        let bu = c.personal[0]
+        return c.evaluator.evaluate(
+            device: c.device,
+            shared: c.shared,
+            items: items,
+            dim: itemRowWidth,
+            train: c.data.train,
+            test: c.data.test
+        ) { mu + bu + c.shared[$0] }
     }
 }
 
@@ -87,7 +105,13 @@ struct PowerOfChoiceSampler: ClientSampler {
 
     func sample(_ request: SamplingRequest, rng: inout Xoshiro256) -> [Int] {
         let pool = UniformSampler(population: population).sample(
-            SamplingRequest(target: max(candidates, request.target), allEligible: request.allEligible, eligible: request.eligible), rng: &rng)
+            SamplingRequest(
+                target: max(candidates, request.target),
+                allEligible: request.allEligible,
+                eligible: request.eligible
+            ),
+            rng: &rng
+        )
         let ranked = pool.sorted { (lastLoss[$0] ?? .infinity, $1) > (lastLoss[$1] ?? .infinity, $0) }
         return Array(ranked.prefix(request.target)).sorted()
     }
@@ -116,12 +140,21 @@ struct PowerOfChoiceSampler: ClientSampler {
 
     @Test func powerOfChoicePrefersTheDevicesWithTheHighestLoss() {
         var p = PowerOfChoiceSampler(population: 100, candidates: 30)
-        p.observe(RoundFeedback(round: 1, selected: Array(0..<100), finished: Array(0..<100),
-                                trainLoss: Dictionary(uniqueKeysWithValues: (0..<100).map { ($0, Double($0)) })))
+        p.observe(
+            RoundFeedback(
+                round: 1,
+                selected: Array(0..<100),
+                finished: Array(0..<100),
+                trainLoss: Dictionary(uniqueKeysWithValues: (0..<100).map { ($0, Double($0)) })
+            )
+        )
         var rng = Seeds.rng(1, "sample", 2)
         let chosen = p.sample(SamplingRequest(target: 10, allEligible: true) { _ in true }, rng: &rng)
         var again = Seeds.rng(1, "sample", 2)
-        let pool = UniformSampler(population: 100).sample(SamplingRequest(target: 30, allEligible: true) { _ in true }, rng: &again)
+        let pool = UniformSampler(population: 100).sample(
+            SamplingRequest(target: 30, allEligible: true) { _ in true },
+            rng: &again
+        )
         #expect(chosen == Array(pool.suffix(10)))  // loss = device index: the 10 largest candidates
     }
 
@@ -150,7 +183,10 @@ struct PowerOfChoiceSampler: ClientSampler {
         var model: [Float] = [0, 0, 0, 0]
         s.aggregateFit([1, 1, 10, 10], round: 1, model: &model)
         #expect(model == [1, 1, 0, 0])
-        var resumed = DelayedGroups(FedOptStrategy(config: config, count: 4), delayed: DelayedUpdate(range: 2..<4, delay: 2))
+        var resumed = DelayedGroups(
+            FedOptStrategy(config: config, count: 4),
+            delayed: DelayedUpdate(range: 2..<4, delay: 2)
+        )
         resumed.state = s.state
         s.aggregateFit([1, 1, 20, 20], round: 2, model: &model)
         #expect(model == [2, 2, 0, 0])

@@ -12,7 +12,7 @@ import Testing
     func fuzzSmoke(_ target: Fuzzer.Target) {
         // A trap would kill the test process: reaching the end is the assertion that matters.
         let n = target == .scenario ? 2_000 : 20_000
-        let r = Fuzzer(seed: 20261123, crashDirectory: NSTemporaryDirectory()).run(target, inputs: n)
+        let r = Fuzzer(seed: 20_261_123, crashDirectory: NSTemporaryDirectory()).run(target, inputs: n)
         #expect(r.inputs == n)
         #expect(r.rejected > 0)  // the mutations do reach the error paths
     }
@@ -30,7 +30,9 @@ import Testing
 
     @Test func yamlAliasBombIsRefusedBeforeAnyoneWalksIt() {
         var lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
-        for i in 1..<10 { lines.append("a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]") }
+        for i in 1..<10 {
+            lines.append("a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]")
+        }
         lines.append("data: {synthetic: {domains: *a9}}")
         do {
             _ = try Scenario.load(yaml: lines.joined(separator: "\n"), file: "bomb.yaml")
@@ -42,9 +44,16 @@ import Testing
 
     @Test func deepNestingHugeNumbersAndWrongTypesGetClearErrors() {
         func errors(_ yaml: String) -> String {
-            do { _ = try Scenario.load(yaml: yaml, file: "s.yaml"); return "" } catch { return "\(error)" }
+            do {
+                _ = try Scenario.load(yaml: yaml, file: "s.yaml")
+                return ""
+            } catch { return "\(error)" }
         }
-        #expect(errors("x: " + String(repeating: "[", count: 20_000) + String(repeating: "]", count: 20_000)).contains("not valid YAML"))
+        #expect(
+            errors("x: " + String(repeating: "[", count: 20_000) + String(repeating: "]", count: 20_000)).contains(
+                "not valid YAML"
+            )
+        )
         #expect(errors("training: {rounds: 99999999999999999999999}").contains("training.rounds"))
         #expect(errors("privacy: {clip: 1e400}").contains("privacy.clip"))
         #expect(errors("seed: -1").contains("seed"))
@@ -55,7 +64,10 @@ import Testing
 
     @Test func oversizedScenarioFileIsRefused() throws {
         let dir = TestSupport.temporaryDirectory()
-        TestSupport.write("name: big\n# " + String(repeating: "x", count: Scenario.maxFileBytes) + "\n", to: dir + "/big.yaml")
+        TestSupport.write(
+            "name: big\n# " + String(repeating: "x", count: Scenario.maxFileBytes) + "\n",
+            to: dir + "/big.yaml"
+        )
         #expect(throws: ScenarioErrors.self) { try Scenario.load(file: dir + "/big.yaml") }
     }
 
@@ -106,18 +118,28 @@ import Testing
         for (a, b) in zip(honest.coordinator.model, hostile.coordinator.model) { sq += Double(a - b) * Double(a - b) }
         let sumShift = sq.squareRoot() * expected / s.training.server.learningRate
         let grid = 0.5 / Double(1 << 20) * Double(honest.coordinator.model.count).squareRoot()  // fixed-point rounding
-        #expect(sumShift <= 2 * 0.5 * Double(poisoned) + grid, "sum moved by \(sumShift) with \(poisoned) poisoned devices")
+        #expect(
+            sumShift <= 2 * 0.5 * Double(poisoned) + grid,
+            "sum moved by \(sumShift) with \(poisoned) poisoned devices"
+        )
         #expect(sumShift > 0)
     }
 
     @Test func robustAggregationIsRefusedWithSecureAggregationOrDP() {
         func error(_ set: [String]) -> String {
-            do { _ = try Scenario.load(yaml: "name: x\n", overrides: set); return "" } catch { return "\(error)" }
+            do {
+                _ = try Scenario.load(yaml: "name: x\n", overrides: set)
+                return ""
+            } catch { return "\(error)" }
         }
         #expect(error(["training.aggregation=median"]).contains("training.aggregation"))  // secagg+ is the default
         #expect(error(["training.aggregation=median", "secure_aggregation.protocol=none"]).isEmpty)
-        #expect(error(["training.aggregation=trimmed_mean", "secure_aggregation.protocol=none", "privacy.mechanism=central",
-                       "training.sampling=poisson", "training.weighting=uniform"]).contains("not accounted"))
+        #expect(
+            error([
+                "training.aggregation=trimmed_mean", "secure_aggregation.protocol=none", "privacy.mechanism=central",
+                "training.sampling=poisson", "training.weighting=uniform",
+            ]).contains("not accounted")
+        )
     }
 
     @Test func medianAggregationResistsAPoisonedProcess() async throws {

@@ -53,7 +53,9 @@ import Testing
         s.meta.innerGroups = [.shortTerm, .fusion]
         s.meta.episodes = 2
         let h = try await run(s)
-        let rows = h.coordinator.coldStartResults.map { try! JSONSerialization.jsonObject(with: Data($0.text.utf8)) as! [String: Any] }
+        let rows = h.coordinator.coldStartResults.map {
+            try! JSONSerialization.jsonObject(with: Data($0.text.utf8)) as! [String: Any]
+        }
         #expect(rows.map { $0["period"] as? Int } == [1, 2, 3])
         for r in rows {
             #expect((r["interactions"] as? Int ?? 0) > 0, "\(r)")
@@ -72,7 +74,9 @@ import Testing
         let info = PopulationInfo(h.population)
         let layout = ModelRegistry.make(s, info).layout
         let initial = ModelRegistry.make(s, info).initialShared()
-        let lt = layout.range(of: "long_term.item_embedding")!.lowerBound..<layout.range(of: "long_term.projection")!.upperBound
+        let lt =
+            layout.range(of: "long_term.item_embedding")!
+            .lowerBound..<layout.range(of: "long_term.projection")!.upperBound
         let click = layout.range(of: "scorer.mlp_hidden")!
         #expect(Array(h.coordinator.model[click]) != Array(initial[click]))
         #expect((Array(h.coordinator.model[lt]) != Array(initial[lt])) == arrived, "delay \(delay)")

@@ -18,17 +18,23 @@ import Testing
         let p = Process()
         p.executableURL = URL(fileURLWithPath: TestSupport.binDirectory() + "/fedsim")
         p.arguments = args
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         p.standardOutput = out
         p.standardError = err
         try p.run()
         let deadline = Date().addingTimeInterval(timeout)
         while p.isRunning && Date() < deadline { usleep(20_000) }
-        if p.isRunning { p.terminate(); Issue.record("fedsim \(args) did not finish within \(timeout) s") }
+        if p.isRunning {
+            p.terminate()
+            Issue.record("fedsim \(args) did not finish within \(timeout) s")
+        }
         p.waitUntilExit()
-        return CommandResult(status: p.terminationStatus,
-                             stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
-                             stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        return CommandResult(
+            status: p.terminationStatus,
+            stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+            stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        )
     }
 
     static func scenarioFile(_ s: Scenario) -> String {
@@ -48,8 +54,10 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         let dir = r.runDirectory
         #expect(dir.hasPrefix(out + "/tiny-"))
-        for f in ["scenario.json", "metrics.jsonl", "summary.json", "model.bin", "model.json", "logs/coordinator.log",
-                  "logs/client-0.log", "logs/client-1.log"] {
+        for f in [
+            "scenario.json", "metrics.jsonl", "summary.json", "model.bin", "model.json", "logs/coordinator.log",
+            "logs/client-0.log", "logs/client-1.log",
+        ] {
             #expect(FileManager.default.fileExists(atPath: dir + "/" + f), "missing \(f)")
         }
         var st = stat()
@@ -96,9 +104,19 @@ import Testing
             let summary = try #require(TestSupport.json(r.runDirectory + "/summary.json"))
             let cold = try #require(summary["cold_start"] as? [[String: Any]])
             #expect(cold.map { $0["k"] as? Int } == [0, 1, 3])
-            #expect(cold.allSatisfy { ($0["devices"] as? Int ?? 0) > 0 && ($0["rmse"] as? Double).map { $0.isFinite } == true })
-            #expect((summary["cold_start_protocol"] as? [String: Any])?["initialisation"] as? String == "meta-learned (fomaml)")
-            #expect((TestSupport.metricsLines(r.runDirectory + "/metrics.jsonl").last?["cold_start"] as? [[String: Any]])?.count == 3)
+            #expect(
+                cold.allSatisfy {
+                    ($0["devices"] as? Int ?? 0) > 0 && ($0["rmse"] as? Double).map { $0.isFinite } == true
+                }
+            )
+            #expect(
+                (summary["cold_start_protocol"] as? [String: Any])?["initialisation"] as? String
+                    == "meta-learned (fomaml)"
+            )
+            #expect(
+                (TestSupport.metricsLines(r.runDirectory + "/metrics.jsonl").last?["cold_start"] as? [[String: Any]])?
+                    .count == 3
+            )
             lists.append(cold)
         }
         #expect(lists[0].map { $0["rmse"] as? Double } == lists[1].map { $0["rmse"] as? Double })
@@ -116,7 +134,8 @@ import Testing
         s.meta.episodes = 2
         let file = Self.scenarioFile(s)
         let out = TestSupport.temporaryDirectory()
-        var aucs: [[Double?]] = [], models: [Data?] = []
+        var aucs: [[Double?]] = []
+        var models: [Data?] = []
         for _ in 0..<2 {
             let r = try Self.fedsim(["run", file, "--out", out, "--quiet"])
             #expect(r.status == 0, "\(r.stderr)")
@@ -138,7 +157,10 @@ import Testing
             TestSupport.metricsLines(dir + "/metrics.jsonl").map { l in
                 var l = l
                 for k in ["round_seconds", "wall_seconds"] { l[k] = nil }
-                return String(decoding: try! JSONSerialization.data(withJSONObject: l, options: .sortedKeys), as: UTF8.self)
+                return String(
+                    decoding: try! JSONSerialization.data(withJSONObject: l, options: .sortedKeys),
+                    as: UTF8.self
+                )
             }
         }
         let a = try Self.fedsim(["run", file, "--out", out, "--quiet"])
@@ -154,7 +176,16 @@ import Testing
     @Test func killedClientProcessDropsItsDevicesAndTheRunFinishes() throws {
         var s = TestSupport.tinyScenario(devices: 80, rounds: 5, perRound: 40)
         s.evaluation.every = 5
-        s.runtime.faults = [{ var f = FaultConfig(); f.kind = .crash; f.process = 1; f.round = 3; f.afterUpdates = 4; return f }()]
+        s.runtime.faults = [
+            {
+                var f = FaultConfig()
+                f.kind = .crash
+                f.process = 1
+                f.round = 3
+                f.afterUpdates = 4
+                return f
+            }()
+        ]
         let out = TestSupport.temporaryDirectory()
         let r = try Self.fedsim(["run", Self.scenarioFile(s), "--out", out, "--quiet"])
         #expect(r.status == 0, "\(r.stderr)")
@@ -171,7 +202,17 @@ import Testing
     @Test func stalledClientIsCutOffAtTheDeadline() throws {
         var s = TestSupport.tinyScenario(devices: 60, rounds: 3, perRound: 30)
         s.runtime.roundDeadlineSeconds = 1
-        s.runtime.faults = [{ var f = FaultConfig(); f.kind = .stall; f.process = 0; f.round = 2; f.afterUpdates = 2; f.seconds = 3; return f }()]
+        s.runtime.faults = [
+            {
+                var f = FaultConfig()
+                f.kind = .stall
+                f.process = 0
+                f.round = 2
+                f.afterUpdates = 2
+                f.seconds = 3
+                return f
+            }()
+        ]
         let out = TestSupport.temporaryDirectory()
         let r = try Self.fedsim(["run", Self.scenarioFile(s), "--out", out, "--quiet"])
         #expect(r.status == 0, "\(r.stderr)")
@@ -184,7 +225,15 @@ import Testing
     @Test func tooFewSurvivorsStopTheRunWithAClearMessage() throws {
         var s = TestSupport.tinyScenario(devices: 80, rounds: 4, perRound: 40)
         s.runtime.minDevicesPerRound = 30
-        s.runtime.faults = [{ var f = FaultConfig(); f.kind = .crash; f.process = 0; f.round = 2; return f }()]
+        s.runtime.faults = [
+            {
+                var f = FaultConfig()
+                f.kind = .crash
+                f.process = 0
+                f.round = 2
+                return f
+            }()
+        ]
         let out = TestSupport.temporaryDirectory()
         let r = try Self.fedsim(["run", Self.scenarioFile(s), "--out", out, "--quiet"])
         #expect(r.status == 1)
@@ -200,7 +249,16 @@ import Testing
         s.evaluation.every = 3
         // n = 30 gives the complete graph with t = 16. Killing one of three processes while it
         // masks leaves every survivor's secrets with about 19 live holders.
-        s.runtime.faults = [{ var f = FaultConfig(); f.kind = .crash; f.process = 2; f.round = 2; f.afterUpdates = 3; return f }()]
+        s.runtime.faults = [
+            {
+                var f = FaultConfig()
+                f.kind = .crash
+                f.process = 2
+                f.round = 2
+                f.afterUpdates = 3
+                return f
+            }()
+        ]
         let out = TestSupport.temporaryDirectory()
         let r = try Self.fedsim(["run", Self.scenarioFile(s), "--out", out, "--quiet"])
         #expect(r.status == 0, "\(r.stderr)")
@@ -255,13 +313,17 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         let m = TestSupport.metricsLines(r.runDirectory + "/metrics.jsonl")
         #expect(m.count == expected)
-        let ledger = try String(contentsOfFile: r.runDirectory + "/privacy-ledger.jsonl", encoding: .utf8).split(separator: "\n")
+        let ledger = try String(contentsOfFile: r.runDirectory + "/privacy-ledger.jsonl", encoding: .utf8).split(
+            separator: "\n"
+        )
         #expect(ledger.count == expected)
         let summary = try #require(TestSupport.json(r.runDirectory + "/summary.json"))
         #expect((summary["stopped_early"] as? String)?.contains("privacy budget: round \(expected + 1)") == true)
         let report = try Self.fedsim(["privacy", "report", r.runDirectory, "--json"])
         let o = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])
-        let compute = try Self.fedsim(["privacy", "compute", "--rate", "\(20.0 / 60.0)", "--noise", "1.5", "--steps", "\(expected)", "--json"])
+        let compute = try Self.fedsim([
+            "privacy", "compute", "--rate", "\(20.0 / 60.0)", "--noise", "1.5", "--steps", "\(expected)", "--json",
+        ])
         let c = try #require(try JSONSerialization.jsonObject(with: Data(compute.stdout.utf8)) as? [String: Any])
         let ce = try #require((c["rdp"] as? [String: Any])?["epsilon"] as? Double)
         #expect(abs((o["epsilon"] as? Double ?? 0) - ce) < 1e-9)
@@ -285,19 +347,29 @@ import Testing
         #expect(report.stdout.hasPrefix("NOT PRIVATE:"))
         // Reproducible noise really reproduces: a second run gives the same model.
         let r2 = try Self.fedsim(["run", Self.scenarioFile(s), "--out", out, "--quiet"])
-        #expect(FileManager.default.contents(atPath: r.runDirectory + "/model.bin") == FileManager.default.contents(atPath: r2.runDirectory + "/model.bin"))
+        #expect(
+            FileManager.default.contents(atPath: r.runDirectory + "/model.bin")
+                == FileManager.default.contents(atPath: r2.runDirectory + "/model.bin")
+        )
     }
 
     @Test func privacyComputeAndCalibrate() throws {
         // Reference: dp_accounting 0.6.0 RdpAccountant gives ε = 1.2492093615085609 at order 8.7.
-        let r = try Self.fedsim(["privacy", "compute", "--rate", "0.0106", "--noise", "1.0", "--steps", "100", "--delta", "1e-5", "--json"])
+        let r = try Self.fedsim([
+            "privacy", "compute", "--rate", "0.0106", "--noise", "1.0", "--steps", "100", "--delta", "1e-5", "--json",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         let o = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let rdp = try #require(o["rdp"] as? [String: Any])
         #expect(abs((rdp["epsilon"] as? Double ?? 0) - 1.2492093615085609) < 1e-9)
         #expect(rdp["order"] as? Double == 8.7)
-        #expect(o["steps"] as? Int == 100 && (o["accountant"] as? String)?.contains("dp_accounting's default orders") == true)
-        let c = try Self.fedsim(["privacy", "calibrate", "--epsilon", "4", "--rounds", "100", "--rate", "0.1", "--json"])
+        #expect(
+            o["steps"] as? Int == 100
+                && (o["accountant"] as? String)?.contains("dp_accounting's default orders") == true
+        )
+        let c = try Self.fedsim([
+            "privacy", "calibrate", "--epsilon", "4", "--rounds", "100", "--rate", "0.1", "--json",
+        ])
         let co = try #require(try JSONSerialization.jsonObject(with: Data(c.stdout.utf8)) as? [String: Any])
         let σ = try #require(co["noise_multiplier"] as? Double)
         #expect(σ > 1.4 && σ < 1.6 && (co["epsilon"] as? Double ?? 9) <= 4)
@@ -311,7 +383,9 @@ import Testing
         let r = try Self.fedsim(["validate", dir + "/bad.yaml"])
         #expect(r.status == 2)
         #expect(r.stderr.contains("bad.yaml:3: training.locl: unknown key; did you mean \"local\"?"), "\(r.stderr)")
-        let ok = try Self.fedsim(["validate", dir + "/bad.yaml", "--set", "training.locl=", "--set", "training.rounds=4"])
+        let ok = try Self.fedsim([
+            "validate", dir + "/bad.yaml", "--set", "training.locl=", "--set", "training.rounds=4",
+        ])
         #expect(ok.status == 2)  // "locl" still unknown even when emptied
         TestSupport.write("training: {rounds: 3}\n", to: dir + "/good.yaml")
         let good = try Self.fedsim(["validate", dir + "/good.yaml"])

@@ -11,12 +11,16 @@ import Testing
         let (lo, hi, ticks) = SVGLineChart.niceScale(0.93, 1.12)
         #expect(lo <= 0.93 && hi >= 1.12 && ticks.count >= 4 && ticks.count <= 8)
         #expect(ticks.first == lo && ticks.last == hi)
-        let chart = SVGLineChart(title: "t <&>", xLabel: "round", yLabel: "rmse",
-                                 series: [.init("a", [(1, 1.0), (2, 0.9)]), .init("b", [(1, .nan), (2, 0.8)])],
-                                 references: [.init(y: 1.5, label: "budget")])
+        let chart = SVGLineChart(
+            title: "t <&>",
+            xLabel: "round",
+            yLabel: "rmse",
+            series: [.init("a", [(1, 1.0), (2, 0.9)]), .init("b", [(1, .nan), (2, 0.8)])],
+            references: [.init(y: 1.5, label: "budget")]
+        )
         let svg = chart.svg()
         #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>"))
-        #expect(svg.contains("t &lt;&amp;&gt;"))          // escaped title
+        #expect(svg.contains("t &lt;&amp;&gt;"))  // escaped title
         #expect(svg.components(separatedBy: "<polyline").count == 3)
         #expect(svg.contains("budget") && !svg.contains("nan"))
         #expect(SVGLineChart(title: "e", xLabel: "x", yLabel: "y", series: []).svg().contains("no data"))
@@ -34,7 +38,9 @@ import Testing
         yaml += ",\n\"sweep\": {\"name\": \"lr\", \"grid\": {\"training.local.learning_rate\": [0.02, 0.05, 0.1]}}\n}\n"
         TestSupport.write(yaml, to: dir + "/sweep.yaml")
         let out = TestSupport.temporaryDirectory()
-        let r = try MultiProcessTests.fedsim(["sweep", dir + "/sweep.yaml", "--out", out, "--quiet", "--write-table", dir + "/results.md"])
+        let r = try MultiProcessTests.fedsim([
+            "sweep", dir + "/sweep.yaml", "--out", out, "--quiet", "--write-table", dir + "/results.md",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         let runs = (1...3).map { String(format: "%@/sweep-lr/lr-%03d", out, $0) }
         for run in runs { #expect(FileManager.default.fileExists(atPath: run + "/summary.json")) }
@@ -46,7 +52,9 @@ import Testing
         #expect(again.status == 0 && again.stderr.components(separatedBy: "done earlier, skipped").count == 4)
 
         for format in ["table", "markdown", "csv"] {
-            let c = try MultiProcessTests.fedsim(["compare"] + runs + ["--format", format, "--html", dir + "/compare.html"])
+            let c = try MultiProcessTests.fedsim(
+                ["compare"] + runs + ["--format", format, "--html", dir + "/compare.html"]
+            )
             #expect(c.status == 0)
             let lines = c.stdout.split(separator: "\n")
             #expect(lines.count == (format == "markdown" ? 5 : 4))
@@ -65,7 +73,9 @@ import Testing
         let page = try String(contentsOfFile: runs[0] + "/report.html", encoding: .utf8)
         #expect(page.components(separatedBy: "class=\"chart\"").count - 1 >= 6)
         // Self-contained: no scripts, no stylesheets or images fetched from anywhere.
-        #expect(!page.contains("<script") && !page.contains("<link") && !page.contains("src=") && !page.contains("href="))
+        #expect(
+            !page.contains("<script") && !page.contains("<link") && !page.contains("src=") && !page.contains("href=")
+        )
         let csv = try String(contentsOfFile: runs[0] + "/metrics.csv", encoding: .utf8).split(separator: "\n")
         #expect(csv.count == 5 && csv[0].hasPrefix("round,") && csv[0].contains("eval.rmse"))
     }
@@ -84,17 +94,27 @@ import Testing
 /// Sweep tables of click models (no RMSE): per-period AUC, and AUC differences paired by seed.
 @Suite struct ClickModelCompareTests {
     func run(_ dir: String, seed: Int, auc: [Double]) -> RunData {
-        TestSupport.write("{\"name\": \"x\", \"seed\": \(seed), \"evaluation\": {\"k\": 10}}", to: dir + "/scenario.json")
-        let rows = auc.enumerated().map { "{\"period\": \($0.offset + 1), \"rmse\": null, \"auc\": \($0.element), \"ndcg@10\": 0.1}" }
-        let thirds = ["early", "middle", "late"].enumerated().map { "{\"third\": \"\($0.element)\", \"auc\": \(auc[$0.offset])}" }
-        TestSupport.write("{\"status\": \"completed\", \"cold_start\": [\(rows.joined(separator: ","))], \"cold_start_thirds\": [\(thirds.joined(separator: ","))]}",
-                          to: dir + "/summary.json")
+        TestSupport.write(
+            "{\"name\": \"x\", \"seed\": \(seed), \"evaluation\": {\"k\": 10}}",
+            to: dir + "/scenario.json"
+        )
+        let rows = auc.enumerated().map {
+            "{\"period\": \($0.offset + 1), \"rmse\": null, \"auc\": \($0.element), \"ndcg@10\": 0.1}"
+        }
+        let thirds = ["early", "middle", "late"].enumerated().map {
+            "{\"third\": \"\($0.element)\", \"auc\": \(auc[$0.offset])}"
+        }
+        TestSupport.write(
+            "{\"status\": \"completed\", \"cold_start\": [\(rows.joined(separator: ","))], \"cold_start_thirds\": [\(thirds.joined(separator: ","))]}",
+            to: dir + "/summary.json"
+        )
         return try! RunData(path: dir)
     }
 
     @Test func aucReplacesRMSE() {
         let base = TestSupport.temporaryDirectory()
-        var runs: [RunData] = [], overrides: [[String]] = []
+        var runs: [RunData] = []
+        var overrides: [[String]] = []
         for (i, (key, shift)) in [("", 0.0), ("meta.algorithm=none", 0.02)].enumerated() {
             for seed in 1...3 {
                 let dir = base + "/r\(i)\(seed)"

@@ -25,7 +25,10 @@ import Testing
         let end = monotonicSeconds() + timeout
         while monotonicSeconds() < end {
             if let d = (try? FileManager.default.contentsOfDirectory(atPath: parent))?.sorted().last,
-               FileManager.default.fileExists(atPath: parent + "/" + d + "/coordinator.pid") { return parent + "/" + d }
+                FileManager.default.fileExists(atPath: parent + "/" + d + "/coordinator.pid")
+            {
+                return parent + "/" + d
+            }
             usleep(20_000)
         }
         return nil
@@ -47,7 +50,11 @@ import Testing
             var o = line
             for k in ["round_seconds", "wall_seconds", "bytes_sent", "bytes_received", "communication"] { o[k] = nil }
             // ε and its order: a resumed run accounts the redone rounds twice (checked below).
-            if var p = o["privacy"] as? [String: Any] { p["epsilon"] = nil; p["order"] = nil; o["privacy"] = p }
+            if var p = o["privacy"] as? [String: Any] {
+                p["epsilon"] = nil
+                p["order"] = nil
+                o["privacy"] = p
+            }
             if var sa = o["secagg"] as? [String: Any], var stages = sa["stages"] as? [String: Any] {
                 for (name, v) in stages {
                     var st = v as! [String: Any]
@@ -80,7 +87,9 @@ import Testing
     func sigkillAtARandomRoundThenResumeEndsLikeTheUninterruptedRun(privacy: Bool) throws {
         let s = Self.scenario(privacy: privacy)
         let file = MultiProcessTests.scenarioFile(s)
-        let reference = try MultiProcessTests.fedsim(["run", file, "--out", TestSupport.temporaryDirectory(), "--quiet"])
+        let reference = try MultiProcessTests.fedsim([
+            "run", file, "--out", TestSupport.temporaryDirectory(), "--quiet",
+        ])
         #expect(reference.status == 0)
 
         // Kill the coordinator with SIGKILL once a random round (3…10) has been recorded.
@@ -90,7 +99,11 @@ import Testing
         let (proc, _) = try Self.start(["run", file, "--out", parent, "--quiet"])
         let dir = try #require(Self.runDirectory(in: parent))
         #expect(Self.waitForRounds(dir, killAfter))
-        let pid = Int32(try String(contentsOfFile: dir + "/coordinator.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
+        let pid = Int32(
+            try String(contentsOfFile: dir + "/coordinator.pid", encoding: .utf8).trimmingCharacters(
+                in: .whitespacesAndNewlines
+            )
+        )!
         kill(pid, SIGKILL)
         proc.waitUntilExit()
         #expect(proc.terminationStatus != 0)
@@ -107,11 +120,19 @@ import Testing
         #expect(Self.comparable(reference.runDirectory) == Self.comparable(dir))
         if privacy {
             // Every released round is in the ledger; rounds redone after the crash count twice.
-            let ledger = try String(contentsOfFile: dir + "/privacy-ledger.jsonl", encoding: .utf8).split(separator: "\n")
+            let ledger = try String(contentsOfFile: dir + "/privacy-ledger.jsonl", encoding: .utf8).split(
+                separator: "\n"
+            )
             #expect(ledger.count >= 12)
-            #expect(ledger.count >= 12 + (recorded - checkpointRound) && ledger.count <= 12 + (recorded + 1 - checkpointRound),
-                    "ledger \(ledger.count), recorded \(recorded), checkpoint \(checkpointRound)")
-            let eps = { (d: String) in ((TestSupport.metricsLines(d + "/metrics.jsonl").last?["privacy"] as? [String: Any])?["epsilon"] as? Double) ?? 0 }
+            #expect(
+                ledger.count >= 12 + (recorded - checkpointRound)
+                    && ledger.count <= 12 + (recorded + 1 - checkpointRound),
+                "ledger \(ledger.count), recorded \(recorded), checkpoint \(checkpointRound)"
+            )
+            let eps = { (d: String) in
+                ((TestSupport.metricsLines(d + "/metrics.jsonl").last?["privacy"] as? [String: Any])?["epsilon"]
+                    as? Double) ?? 0
+            }
             #expect(eps(dir) >= eps(reference.runDirectory))
         }
     }
@@ -123,11 +144,17 @@ import Testing
         let (proc, _) = try Self.start(["run", MultiProcessTests.scenarioFile(s), "--out", parent, "--quiet"])
         let dir = try #require(Self.runDirectory(in: parent))
         #expect(Self.waitForRounds(dir, 2))
-        let pid = Int32(try String(contentsOfFile: dir + "/coordinator.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
+        let pid = Int32(
+            try String(contentsOfFile: dir + "/coordinator.pid", encoding: .utf8).trimmingCharacters(
+                in: .whitespacesAndNewlines
+            )
+        )!
         kill(pid, SIGINT)
         proc.waitUntilExit()
         #expect(proc.terminationStatus == 130)
-        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))) as! [String: Any]
+        let summary =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json")))
+            as! [String: Any]
         #expect(summary["status"] as? String == "interrupted")
         let ckpt = try CoordinatorCheckpoint.load(dir + "/checkpoint.json")
         #expect(ckpt.round == TestSupport.metricsLines(dir + "/metrics.jsonl").count)
@@ -152,20 +179,32 @@ import Testing
         s.training.sampling = .poisson
         s.training.weighting = .uniform
         s.privacy.mechanism = .distributed
-        let r = try MultiProcessTests.fedsim(["run", MultiProcessTests.scenarioFile(s), "--out", TestSupport.temporaryDirectory(), "--quiet"])
+        let r = try MultiProcessTests.fedsim([
+            "run", MultiProcessTests.scenarioFile(s), "--out", TestSupport.temporaryDirectory(), "--quiet",
+        ])
         #expect(r.status == 0)
         let dir = r.runDirectory
         _ = try MultiProcessTests.fedsim(["report", dir])
-        let token = try String(contentsOfFile: dir + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let enrollment = try String(contentsOfFile: dir + "/enrollment.key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try String(contentsOfFile: dir + "/token", encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines
+        )
+        let enrollment = try String(contentsOfFile: dir + "/enrollment.key", encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines
+        )
         #expect(token.count == 64 && enrollment.count == 64)
         var scanned = 0
-        for f in ["logs/coordinator.log", "logs/client-0.log", "logs/client-1.log", "metrics.jsonl", "summary.json", "report.html",
-                  "metrics.csv", "privacy-ledger.jsonl", "participation.jsonl"] {
+        for f in [
+            "logs/coordinator.log", "logs/client-0.log", "logs/client-1.log", "metrics.jsonl", "summary.json",
+            "report.html",
+            "metrics.csv", "privacy-ledger.jsonl", "participation.jsonl",
+        ] {
             guard let text = try? String(contentsOfFile: dir + "/" + f, encoding: .utf8) else { continue }
             scanned += 1
             #expect(!text.contains(token) && !text.contains(enrollment), "\(f) leaks a secret")
-            #expect(!text.contains(token.prefix(16)) && !text.contains(enrollment.prefix(16)), "\(f) leaks part of a secret")
+            #expect(
+                !text.contains(token.prefix(16)) && !text.contains(enrollment.prefix(16)),
+                "\(f) leaks part of a secret"
+            )
         }
         #expect(scanned >= 8)
         var st = stat()
@@ -175,8 +214,10 @@ import Testing
 
     /// A run directory other users can read is refused before anything listens on it.
     @Test func aGroupReadableRunDirectoryIsRefused() throws {
-        let r = try MultiProcessTests.fedsim(["run", MultiProcessTests.scenarioFile(TestSupport.tinyScenario(rounds: 6)),
-                                              "--out", TestSupport.temporaryDirectory(), "--quiet"])
+        let r = try MultiProcessTests.fedsim([
+            "run", MultiProcessTests.scenarioFile(TestSupport.tinyScenario(rounds: 6)),
+            "--out", TestSupport.temporaryDirectory(), "--quiet",
+        ])
         let dir = r.runDirectory
         chmod(dir, 0o750)
         try? FileManager.default.removeItem(atPath: dir + "/checkpoint.json")

@@ -23,8 +23,22 @@ import Testing
         }
     }
 
-    func sampler(config: TrainingConfig, population n: Int, directory: DeviceDirectory?, domainNames: [String], seed: UInt64) throws -> Seeded {
-        Seeded(sampler: try ClientSamplers.make(config: config, population: n, directory: directory, domainNames: domainNames), seed: seed)
+    func sampler(
+        config: TrainingConfig,
+        population n: Int,
+        directory: DeviceDirectory?,
+        domainNames: [String],
+        seed: UInt64
+    ) throws -> Seeded {
+        Seeded(
+            sampler: try ClientSamplers.make(
+                config: config,
+                population: n,
+                directory: directory,
+                domainNames: domainNames
+            ),
+            seed: seed
+        )
     }
 
     func directory(_ n: Int) -> DeviceDirectory {
@@ -34,7 +48,13 @@ import Testing
 
     @Test func poissonSelectsEachDeviceAtRateQ() throws {
         let n = 2_000
-        let s = try sampler(config: config(.poisson, perRound: 100), population: n, directory: nil, domainNames: [], seed: 1)
+        let s = try sampler(
+            config: config(.poisson, perRound: 100),
+            population: n,
+            directory: nil,
+            domainNames: [],
+            seed: 1
+        )
         var counts = [Int](repeating: 0, count: n)
         let rounds = 400
         var sizes: [Int] = []
@@ -55,7 +75,13 @@ import Testing
 
     @Test func uniformPicksExactlyKDistinctAndCoversEvenly() throws {
         let n = 500
-        let s = try sampler(config: config(.uniform, perRound: 50), population: n, directory: nil, domainNames: [], seed: 2)
+        let s = try sampler(
+            config: config(.uniform, perRound: 50),
+            population: n,
+            directory: nil,
+            domainNames: [],
+            seed: 2
+        )
         var counts = [Int](repeating: 0, count: n)
         for r in 1...400 {
             // Half the devices are ineligible every round: they must never be chosen.
@@ -91,18 +117,32 @@ import Testing
     @Test func sizeWeightedFavoursLargeDevicesProportionally() throws {
         let n = 1_000
         // With k = 1 each draw is exactly ∝ size: sizes 1..10 ⇒ P(size s) = s/55 per size class.
-        let s = try sampler(config: config(.sizeWeighted, perRound: 1), population: n, directory: directory(n), domainNames: [], seed: 4)
+        let s = try sampler(
+            config: config(.sizeWeighted, perRound: 1),
+            population: n,
+            directory: directory(n),
+            domainNames: [],
+            seed: 4
+        )
         var bySize = [Int](repeating: 0, count: 11)
         let rounds = 20_000
         for r in 1...rounds {
-            for d in s.sample(round: r, target: 1, allEligible: true, eligible: { _ in true }) { bySize[d % 10 + 1] += 1 }
+            for d in s.sample(round: r, target: 1, allEligible: true, eligible: { _ in true }) {
+                bySize[d % 10 + 1] += 1
+            }
         }
         for size in 1...10 {
             let p = Double(bySize[size]) / Double(rounds)
             #expect(abs(p - Double(size) / 55) < 0.01, "size \(size): \(p)")
         }
         // Without replacement and with ineligible devices.
-        let s2 = try sampler(config: config(.sizeWeighted, perRound: 100), population: n, directory: directory(n), domainNames: [], seed: 4)
+        let s2 = try sampler(
+            config: config(.sizeWeighted, perRound: 100),
+            population: n,
+            directory: directory(n),
+            domainNames: [],
+            seed: 4
+        )
         let chosen = s2.sample(round: 1, target: 100, allEligible: false) { $0 >= 500 }
         #expect(chosen.count == 100 && Set(chosen).count == 100 && chosen.allSatisfy { $0 >= 500 })
     }
@@ -112,7 +152,13 @@ import Testing
         f.availability.model = .diurnal
         let fleet = FleetModel(config: f, seed: 9)
         let n = 3_000
-        let s = try sampler(config: config(.uniform, perRound: 100), population: n, directory: nil, domainNames: [], seed: 5)
+        let s = try sampler(
+            config: config(.uniform, perRound: 100),
+            population: n,
+            directory: nil,
+            domainNames: [],
+            seed: 5
+        )
         var onlineShare: [Double] = []
         for hour in 0..<24 {
             let t = Double(hour) * 3600 + 60
@@ -133,10 +179,10 @@ import Testing
         let finish = Dictionary(uniqueKeysWithValues: selected.map { ($0, Double($0) * 10 + 5) })  // 5, 15, …, 95 s
         let window = Dictionary(uniqueKeysWithValues: selected.map { ($0, $0 == 2 ? 20.0 : Double.infinity) })
         let p = RoundPlan.make(selected: selected, finish: finish, window: window, deadline: 60, target: 10)
-        #expect(p.missedDeadline == [6, 7, 8, 9])         // 65 s and later
-        #expect(p.wentOffline == [2])                     // finished at 25 s, left at 20 s
+        #expect(p.missedDeadline == [6, 7, 8, 9])  // 65 s and later
+        #expect(p.wentOffline == [2])  // finished at 25 s, left at 20 s
         #expect(p.kept == [0, 1, 3, 4, 5])
-        #expect(p.seconds == 60)                          // waited for the deadline
+        #expect(p.seconds == 60)  // waited for the deadline
         // Over-selection: keep the first 3 to finish.
         let o = RoundPlan.make(selected: selected, finish: finish, window: [:], deadline: 0, target: 3)
         #expect(o.kept == [0, 1, 2] && o.overSelected == Array(3...9) && o.seconds == 25)

@@ -18,7 +18,9 @@ import Testing
         let lock = NIOLock()
         var toCoordinator: [Message] = []
         var toClients: [Message] = []
-        func record(_ up: Bool, _ m: Message) { lock.withLock { if up { toCoordinator.append(m) } else { toClients.append(m) } } }
+        func record(_ up: Bool, _ m: Message) {
+            lock.withLock { if up { toCoordinator.append(m) } else { toClients.append(m) } }
+        }
     }
 
     struct Run {
@@ -37,14 +39,29 @@ import Testing
         let recorder = Recorder()
         transport.recorder = { recorder.record($0, $1) }
         let sink = MemoryMetricsSink()
-        let directory = DeviceDirectory.build(population, splitter: Splitter(s.data.split, seed: Seeds.derive(s.seed, "split")))
-        let coordinator = try! Coordinator(scenario: s, population: info, processCount: s.runtime.processes, token: token,
-                                      transport: transport, metrics: sink, directory: directory)
+        let directory = DeviceDirectory.build(
+            population,
+            splitter: Splitter(s.data.split, seed: Seeds.derive(s.seed, "split"))
+        )
+        let coordinator = try! Coordinator(
+            scenario: s,
+            population: info,
+            processCount: s.runtime.processes,
+            token: token,
+            transport: transport,
+            metrics: sink,
+            directory: directory
+        )
         var tasks: [Task<Void, Never>] = []
         for i in 0..<s.runtime.processes {
             let shard = Sharding.range(process: i, of: s.runtime.processes, devices: population.deviceCount)
-            var runner = ClientRunner(host: try! DeviceHost(scenario: s, population: population, shard: shard), processIndex: i,
-                                      processCount: s.runtime.processes, token: token, enrollment: enrollment)
+            var runner = ClientRunner(
+                host: try! DeviceHost(scenario: s, population: population, shard: shard),
+                processIndex: i,
+                processCount: s.runtime.processes,
+                token: token,
+                enrollment: enrollment
+            )
             let endpoint = transport.connect()
             runner.crash = { endpoint.crash() }
             let r = runner
@@ -120,9 +137,15 @@ import Testing
         var s = Self.scenario(.secaggPlus, rounds: 2)
         s.evaluation.every = 1
         let run = try await Self.run(s)
-        let reports = run.recorder.toCoordinator.compactMap { m -> EvaluationReport? in if case .evaluation(let r) = m { return r } else { return nil } }
+        let reports = run.recorder.toCoordinator.compactMap { m -> EvaluationReport? in
+            if case .evaluation(let r) = m { return r } else { return nil }
+        }
         #expect(reports.count == 4)  // 2 evaluations × 2 processes
-        #expect(reports.allSatisfy { $0.recommended.isEmpty && $0.rated.isEmpty && $0.entries.allSatisfy { $0.top.isEmpty } })
+        #expect(
+            reports.allSatisfy {
+                $0.recommended.isEmpty && $0.rated.isEmpty && $0.entries.allSatisfy { $0.top.isEmpty }
+            }
+        )
         let sum = try #require(run.coordinator.lastExposureSum)
         let n = run.population.itemCount
         #expect(sum.count == 2 * n)
@@ -142,7 +165,8 @@ import Testing
     @Test func secureRunMatchesPlainRunToQuantizationError() async throws {
         let plain = try await Self.run(Self.scenario(.none))
         let secure = try await Self.run(Self.scenario(.secaggPlus))
-        let a = plain.coordinator.model, b = secure.coordinator.model
+        let a = plain.coordinator.model
+        let b = secure.coordinator.model
         let worst = zip(a, b).map { abs($0 - $1) }.max()!
         #expect(worst < 1e-3, "largest parameter difference \(worst)")
         #expect(secure.coordinator.deviceUpdates == 72)
@@ -159,9 +183,15 @@ import Testing
     @Test func coordinatorReceivesNoIndividualUpdate() async throws {
         let secure = try await Self.run(Self.scenario(.secagg, rounds: 2))
         let received = secure.recorder.lock.withLock { secure.recorder.toCoordinator }
-        #expect(!received.contains { if case .update = $0 { return true }; return false })
+        #expect(
+            !received.contains {
+                if case .update = $0 { return true }
+                return false
+            }
+        )
         let masked = received.compactMap { m -> [UInt32]? in
-            guard case .secagg(let e) = m, case .masked(_, let v)? = try? SecAggPayload.decode(stage: e.stage, e.body) else { return nil }
+            guard case .secagg(let e) = m, case .masked(_, let v)? = try? SecAggPayload.decode(stage: e.stage, e.body)
+            else { return nil }
             return v
         }
         // 2 training rounds × 24 devices, plus the final evaluation's exposure sum over all 60.
@@ -173,16 +203,27 @@ import Testing
 
     @Test func clientKilledDuringMaskingLeavesAnExactSumOfTheSurvivors() async throws {
         var s = Self.scenario(.secaggPlus, rounds: 1)
-        s.runtime.faults = [{ var f = FaultConfig(); f.kind = .crash; f.process = 1; f.round = 1; f.afterUpdates = 3; return f }()]
+        s.runtime.faults = [
+            {
+                var f = FaultConfig()
+                f.kind = .crash
+                f.process = 1
+                f.round = 1
+                f.afterUpdates = 3
+                return f
+            }()
+        ]
         let r = try await Self.run(s)
         let sum = try #require(r.coordinator.lastSecureSum)
         let sent = r.recorder.lock.withLock { r.recorder.toClients }
         let unmasks = sent.compactMap { m -> [UInt32]? in
-            guard case .secagg(let e) = m, case .unmask(let u)? = try? SecAggPayload.decode(stage: e.stage, e.body) else { return nil }
+            guard case .secagg(let e) = m, case .unmask(let u)? = try? SecAggPayload.decode(stage: e.stage, e.body)
+            else { return nil }
             return u
         }
         let begins = sent.compactMap { m -> SecAggRoundConfig? in
-            guard case .secagg(let e) = m, case .begin(let c)? = try? SecAggPayload.decode(stage: e.stage, e.body) else { return nil }
+            guard case .secagg(let e) = m, case .begin(let c)? = try? SecAggPayload.decode(stage: e.stage, e.body)
+            else { return nil }
             return c
         }
         let survivors = try #require(unmasks.first)
@@ -192,17 +233,32 @@ import Testing
         #expect(survivors.count == sampled.devices.filter { $0 < 30 }.count + 3)
         // Recompute every survivor's quantized input independently and add them up.
         let host = try! DeviceHost(scenario: s, population: r.population, shard: 0..<r.population.deviceCount)
-        let initial = MatrixFactorization.initialShared(items: r.population.itemCount, dim: s.model.dim, initStd: s.model.initStd,
-                                                        globalBias: 3, seed: s.seed)
-        let q = try SecureSumQuantizer(layout: MatrixFactorization.sharedLayout(items: r.population.itemCount, dim: s.model.dim),
-                                       bits: s.secureAggregation.bits, maxContributors: sampled.devices.count,
-                                       valueClip: s.secureAggregation.valueClip, maxRowWeight: s.secureAggregation.maxRowWeight,
-                                       maxExamples: s.secureAggregation.maxExamples)
+        let initial = MatrixFactorization.initialShared(
+            items: r.population.itemCount,
+            dim: s.model.dim,
+            initStd: s.model.initStd,
+            globalBias: 3,
+            seed: s.seed
+        )
+        let q = try SecureSumQuantizer(
+            layout: MatrixFactorization.sharedLayout(items: r.population.itemCount, dim: s.model.dim),
+            bits: s.secureAggregation.bits,
+            maxContributors: sampled.devices.count,
+            valueClip: s.secureAggregation.valueClip,
+            maxRowWeight: s.secureAggregation.maxRowWeight,
+            maxExamples: s.secureAggregation.maxExamples
+        )
         var expected = [UInt32](repeating: 0, count: q.length)
         for d in survivors {
             let u = host.train(device: Int(d), round: 1, shared: initial)
             var rng = Seeds.rng(s.seed, "secagg.quantize", UInt64(d), 1)
-            let v = q.quantize(weightedDelta: u.weightedDelta, weights: u.weights, examples: u.examples, meanLoss: u.trainLoss, rng: &rng).vector
+            let v = q.quantize(
+                weightedDelta: u.weightedDelta,
+                weights: u.weights,
+                examples: u.examples,
+                meanLoss: u.trainLoss,
+                rng: &rng
+            ).vector
             for i in expected.indices { expected[i] &+= v[i] }
         }
         #expect(sum == expected)
@@ -227,12 +283,23 @@ import Testing
             let z = try #require(p["noise_multiplier"] as? Double)
             let n = l["finished"] as! Int
             // Planned for ⌊0.9·n⌋ survivors; with all n surviving the realized σ exceeds the target.
-            #expect(z >= 1.2 && z < 1.2 * Double(n - 1).squareRoot() / Double(Int(0.9 * Double(n)) - 1).squareRoot() + 1e-9, "z \(z) for n \(n)")
+            #expect(
+                z >= 1.2 && z < 1.2 * Double(n - 1).squareRoot() / Double(Int(0.9 * Double(n)) - 1).squareRoot() + 1e-9,
+                "z \(z) for n \(n)"
+            )
         }
         // The accountant composed exactly those realized multipliers.
         var acc = RDPAccountant()
-        for l in lines { acc.compose(rate: 24.0 / 60.0, noiseMultiplier: (l["privacy"] as! [String: Any])["noise_multiplier"] as! Double) }
-        #expect(abs(acc.epsilon(delta: 1e-5).epsilon - ((lines.last!["privacy"] as! [String: Any])["epsilon"] as! Double)) < 1e-9)
+        for l in lines {
+            acc.compose(
+                rate: 24.0 / 60.0,
+                noiseMultiplier: (l["privacy"] as! [String: Any])["noise_multiplier"] as! Double
+            )
+        }
+        #expect(
+            abs(acc.epsilon(delta: 1e-5).epsilon - ((lines.last!["privacy"] as! [String: Any])["epsilon"] as! Double))
+                < 1e-9
+        )
     }
 
     @Test func plainUpdateDuringSecureRoundClosesThatConnection() async throws {
@@ -245,23 +312,49 @@ import Testing
         let enrollment = Enrollment(secret: SecureRandom.bytes(32))
         let transport = InMemoryTransport()
         let sink = MemoryMetricsSink()
-        let coordinator = try! Coordinator(scenario: s, population: info, processCount: 2, token: token, transport: transport, metrics: sink)
+        let coordinator = try! Coordinator(
+            scenario: s,
+            population: info,
+            processCount: 2,
+            token: token,
+            transport: transport,
+            metrics: sink
+        )
         let initial = coordinator.model
-        let honest = ClientRunner(host: try! DeviceHost(scenario: s, population: population, shard: 0..<30), processIndex: 0,
-                                  processCount: 2, token: token, enrollment: enrollment)
+        let honest = ClientRunner(
+            host: try! DeviceHost(scenario: s, population: population, shard: 0..<30),
+            processIndex: 0,
+            processCount: 2,
+            token: token,
+            enrollment: enrollment
+        )
         let e0 = transport.connect()
         let t0 = Task { _ = try? await honest.run(e0) }
         let hostile = transport.connect()
         let t1 = Task {
-            try await hostile.send(.hello(Hello(token: token, processIndex: 1, processCount: 2, firstDevice: 30, deviceCount: 30)))
+            try await hostile.send(
+                .hello(Hello(token: token, processIndex: 1, processCount: 2, firstDevice: 30, deviceCount: 30))
+            )
             for try await m in hostile.inbound {
                 switch m {
                 case .welcome:
                     let p = SecAggPayload.enroll((30..<60).map { (UInt32($0), enrollment.publicKey(of: UInt32($0))) })
-                    try await hostile.send(.secagg(SecAggEnvelope(round: 0, stage: p.stage.rawValue, body: p.encoded())))
+                    try await hostile.send(
+                        .secagg(SecAggEnvelope(round: 0, stage: p.stage.rawValue, body: p.encoded()))
+                    )
                 case .train(let t):
-                    try await hostile.send(.update(DeviceUpdate(round: t.round, device: t.devices[0], examples: 1, trainLoss: 0,
-                                                                weightedDelta: t.shared.map { _ in 0.5 }, weights: [])))
+                    try await hostile.send(
+                        .update(
+                            DeviceUpdate(
+                                round: t.round,
+                                device: t.devices[0],
+                                examples: 1,
+                                trainLoss: 0,
+                                weightedDelta: t.shared.map { _ in 0.5 },
+                                weights: []
+                            )
+                        )
+                    )
                 default: break
                 }
             }
@@ -270,7 +363,9 @@ import Testing
         await t0.value
         _ = await t1.result
         // The hostile process was disconnected at its first plain update.
-        let line = try #require(sink.lines.first.flatMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+        let line = try #require(
+            sink.lines.first.flatMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        )
         #expect(line["processes_alive"] as? Int == 1)
         let sampledHonest = (line["sampled"] as! Int) - (line["dropped"] as! Int)
         #expect((line["finished"] as! Int) == sampledHonest)
@@ -313,14 +408,24 @@ import Testing
         let secure = try await SecureAggregationRuntimeTests.run(Self.scenario(.secaggPlus))
         var late = 0
         for (p, s) in zip(Self.lines(plain), Self.lines(secure)) {
-            let pf = p["fleet"] as! [String: Any], sf = s["fleet"] as! [String: Any]
+            let pf = p["fleet"] as! [String: Any]
+            let sf = s["fleet"] as! [String: Any]
             #expect(pf["selected"] as? Int == 26)  // ⌈1.3 × 20⌉
-            #expect((pf["kept"] as! Int) + (pf["missed_deadline"] as! Int) + (pf["went_offline"] as! Int) + (pf["over_selected"] as! Int) == 26)
+            #expect(
+                (pf["kept"] as! Int) + (pf["missed_deadline"] as! Int) + (pf["went_offline"] as! Int)
+                    + (pf["over_selected"] as! Int) == 26
+            )
             #expect(p["finished"] as? Int == pf["kept"] as? Int)
             #expect(s["finished"] as? Int == sf["kept"] as? Int)
             #expect(s["dropped"] as? Int == 26 - (sf["kept"] as! Int))
-            var pfe = pf, sfe = sf
-            #expect(abs((pfe.removeValue(forKey: "sim_round_seconds") as! Double) - (sfe.removeValue(forKey: "sim_round_seconds") as! Double)) < 1e-3)
+            var pfe = pf
+            var sfe = sf
+            #expect(
+                abs(
+                    (pfe.removeValue(forKey: "sim_round_seconds") as! Double)
+                        - (sfe.removeValue(forKey: "sim_round_seconds") as! Double)
+                ) < 1e-3
+            )
             #expect(NSDictionary(dictionary: pfe) == NSDictionary(dictionary: sfe))
             late += pf["missed_deadline"] as! Int
         }
@@ -357,7 +462,8 @@ import Testing
         let p = plain.sink.lines.map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         let s = secure.sink.lines.map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         #expect(p.count == 6 && s.count == 6)
-        var clock = 0.0, stale = 0
+        var clock = 0.0
+        var stale = 0
         for (a, b) in zip(p, s) {
             #expect(a["finished"] as? Int == 6 && b["finished"] as? Int == 6)
             let t = a["sim_seconds"] as! Double
@@ -373,8 +479,13 @@ import Testing
 
     @Test func asyncWithDPIsRefused() {
         do {
-            _ = try Scenario.load(yaml: "name: x\n", overrides: ["training.async.enabled=true", "privacy.mechanism=central",
-                                                                 "training.sampling=poisson", "training.weighting=uniform"])
+            _ = try Scenario.load(
+                yaml: "name: x\n",
+                overrides: [
+                    "training.async.enabled=true", "privacy.mechanism=central",
+                    "training.sampling=poisson", "training.weighting=uniform",
+                ]
+            )
             Issue.record("accepted")
         } catch { #expect("\(error)".contains("no accountant")) }
     }
@@ -390,13 +501,18 @@ import Testing
         s.secureAggregation.bits = bits
         s.training.weighting = .uniform
         s.secureAggregation.maxExamples = 1_000
-        if rotate { s.compression.stages = [.rotate]; s.compression.blockSize = 64 }
+        if rotate {
+            s.compression.stages = [.rotate]
+            s.compression.blockSize = 64
+        }
         return s
     }
 
     static func maskedBytes(_ r: SecureAggregationRuntimeTests.Run) -> Int {
         let line = try! JSONSerialization.jsonObject(with: Data(r.sink.lines[0].utf8)) as! [String: Any]
-        return (((line["secagg"] as! [String: Any])["stages"] as! [String: Any])["masked"] as! [String: Any])["bytes_up"] as! Int
+        return (((line["secagg"] as! [String: Any])["stages"] as! [String: Any])["masked"] as! [String: Any])[
+            "bytes_up"
+        ] as! Int
     }
 
     @Test func packedWidthFollowsTheSecureSumBitsAndRotationCommutes() async throws {
@@ -407,7 +523,9 @@ import Testing
         // 24-bit masked vectors take about 24/32 of the 32-bit ones on the wire.
         let ratio = Double(Self.maskedBytes(narrow)) / Double(Self.maskedBytes(wide))
         #expect(ratio > 0.72 && ratio < 0.78, "masked bytes ratio \(ratio)")
-        for (name, run, tol) in [("32-bit", wide, Float(1e-3)), ("rotated", rotated, Float(1e-3)), ("24-bit", narrow, Float(5e-3))] {
+        for (name, run, tol) in [
+            ("32-bit", wide, Float(1e-3)), ("rotated", rotated, Float(1e-3)), ("24-bit", narrow, Float(5e-3)),
+        ] {
             let worst = zip(plain.coordinator.model, run.coordinator.model).map { abs($0 - $1) }.max()!
             #expect(worst < tol, "\(name): largest parameter difference \(worst)")
         }
@@ -415,11 +533,16 @@ import Testing
 
     @Test func onlyRotationComposesWithSecureAggregation() {
         func error(_ o: [String]) -> String {
-            do { _ = try Scenario.load(yaml: "name: x\ntraining: {weighting: uniform}\n", overrides: o); return "" } catch { return "\(error)" }
+            do {
+                _ = try Scenario.load(yaml: "name: x\ntraining: {weighting: uniform}\n", overrides: o)
+                return ""
+            } catch { return "\(error)" }
         }
         #expect(error(["compression.stages=[rotate]"]).isEmpty)
         #expect(error(["compression.stages=[top_k]"]).contains("masks are dense"))
         #expect(error(["compression.stages=[rotate]", "training.weighting=per_item"]).contains("uniform"))
-        #expect(error(["compression.stages=[rotate]", "secure_aggregation.protocol=none"]).contains("[rotate, quantize]"))
+        #expect(
+            error(["compression.stages=[rotate]", "secure_aggregation.protocol=none"]).contains("[rotate, quantize]")
+        )
     }
 }

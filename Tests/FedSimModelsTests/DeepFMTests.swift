@@ -39,10 +39,18 @@ import Testing
     /// The scorer's full-catalogue logits equal the kernel's on the same fields.
     @Test func scorerAgreesWithTheKernel() {
         let shape = DeepFMShape(items: 20, dim: 4, hidden: 6, userFeatures: 2, categories: 3, domains: ["a", "b"])
-        let cats: [Int32] = (0..<20).map { Int32($0 % 3) }, doms: [Int32] = (0..<20).map { Int32($0 / 10) }
+        let cats: [Int32] = (0..<20).map { Int32($0 % 3) }
+        let doms: [Int32] = (0..<20).map { Int32($0 / 10) }
         var local = LocalTrainingConfig()
         local.epochs = 1
-        let t = DeepFMTrainer(shape: shape, local: local, weighting: .perItem, negatives: 2, itemCategories: cats, itemDomains: doms)
+        let t = DeepFMTrainer(
+            shape: shape,
+            local: local,
+            weighting: .perItem,
+            negatives: 2,
+            itemCategories: cats,
+            itemDomains: doms
+        )
         var shared = shape.initialShared(initStd: 0.3, seed: 4)
         for i in shared.indices where shared[i] == 0 { shared[i] = 0.01 * Float(i % 7) }  // non-zero linear weights too
         let personal = shape.initialPersonal(initStd: 0.3, seed: 4, device: 1)
@@ -74,8 +82,14 @@ import Testing
         var local = LocalTrainingConfig()
         local.epochs = 30
         local.learningRate = 0.1
-        let t = DeepFMTrainer(shape: shape, local: local, weighting: .examples, negatives: 5,
-                              itemCategories: [], itemDomains: [Int32](repeating: 0, count: 10))
+        let t = DeepFMTrainer(
+            shape: shape,
+            local: local,
+            weighting: .examples,
+            negatives: 5,
+            itemCategories: [],
+            itemDomains: [Int32](repeating: 0, count: 10)
+        )
         var shared = shape.initialShared(initStd: 0.1, seed: 1)
         var personal = shape.initialPersonal(initStd: 0.1, seed: 1, device: 0)
         let before = personal

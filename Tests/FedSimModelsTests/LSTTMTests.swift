@@ -12,8 +12,14 @@ import Testing
         let k = 3
         var b = LSTTMBlock<Double>(dim: k, hidden: 4, rows: 10, attention: attention, gated: gated, hasCategory: true)
         func fill(_ a: inout [Double], _ s: Double) { for i in a.indices { a[i] = rng.nextGaussian() * s } }
-        fill(&b.rows, 0.6); fill(&b.wUser, 0.6); fill(&b.wNeighbour, 0.6); fill(&b.att, 0.8); fill(&b.gate, 0.6)
-        fill(&b.w1, 0.5); fill(&b.b1, 0.3); fill(&b.out, 0.5)
+        fill(&b.rows, 0.6)
+        fill(&b.wUser, 0.6)
+        fill(&b.wNeighbour, 0.6)
+        fill(&b.att, 0.8)
+        fill(&b.gate, 0.6)
+        fill(&b.w1, 0.5)
+        fill(&b.b1, 0.3)
+        fill(&b.out, 0.5)
         b.bias = 0.1
         var x = LSTTMExamples(dim: k)
         let u = { (0..<k).map { _ in Float(rng.nextGaussian() * 0.7) } }
@@ -42,7 +48,10 @@ import Testing
             for f in [\LSTTMBlock<Double>.rows, \.wUser, \.wNeighbour, \.att, \.w1, \.b1, \.out] { check.field(f) }
             if gated { check.field(\.gate, "gate") }
             check.field(\.bias, "bias")
-            #expect(check.worst < 1e-5, "attention \(attention), gated \(gated), seed \(seed): worst relative error \(check.worst) at \(check.worstAt)")
+            #expect(
+                check.worst < 1e-5,
+                "attention \(attention), gated \(gated), seed \(seed): worst relative error \(check.worst) at \(check.worstAt)"
+            )
             // Without attention W_u has no gradient beyond its L2 term.
             if !attention { for i in b.wUser.indices { #expect(abs(g.wUser[i] - l2 * b.wUser[i]) < 1e-12) } }
         }
@@ -86,23 +95,36 @@ import Testing
     @Test func stepTouchesOnlyTheMaskedModules() {
         let (d, x) = fixture(seed: 3, attention: true, gated: true)
         var b = LSTTMBlock<Float>(dim: d.dim, hidden: d.hidden, rows: d.rows.count / (d.dim + 1))
-        b.rows = d.rows.map(Float.init); b.wUser = d.wUser.map(Float.init); b.wNeighbour = d.wNeighbour.map(Float.init)
-        b.att = d.att.map(Float.init); b.gate = d.gate.map(Float.init); b.w1 = d.w1.map(Float.init)
-        b.b1 = d.b1.map(Float.init); b.out = d.out.map(Float.init)
+        b.rows = d.rows.map(Float.init)
+        b.wUser = d.wUser.map(Float.init)
+        b.wNeighbour = d.wNeighbour.map(Float.init)
+        b.att = d.att.map(Float.init)
+        b.gate = d.gate.map(Float.init)
+        b.w1 = d.w1.map(Float.init)
+        b.b1 = d.b1.map(Float.init)
+        b.out = d.out.map(Float.init)
         var g = b.zeros()
         _ = LSTTMKernel.accumulateGradient(b, x, range: 0..<x.count, l2: 0.01, into: &g)
         var after = b
         LSTTMKernel.step(&after, &g, lr: 0.1, mask: [.shortTerm, .fusion])
-        #expect(after.rows == b.rows && after.w1 == b.w1 && after.b1 == b.b1 && after.out == b.out && after.bias == b.bias)
-        #expect(after.wUser != b.wUser && after.wNeighbour != b.wNeighbour && after.att != b.att && after.gate != b.gate)
+        #expect(
+            after.rows == b.rows && after.w1 == b.w1 && after.b1 == b.b1 && after.out == b.out && after.bias == b.bias
+        )
+        #expect(
+            after.wUser != b.wUser && after.wNeighbour != b.wNeighbour && after.att != b.att && after.gate != b.gate
+        )
         #expect(g == b.zeros())
     }
 
     // MARK: The trainer on a small catalogue
 
     /// 2 domains × 12 items, 3 categories; periods of 100 s from t = 0.
-    func trainer(meta: Bool = false, fusion: LSTTMConfig.Fusion = .gate, external: Bool = true,
-                 weighting: TrainingConfig.Weighting = .perItem) -> LSTTMTrainer {
+    func trainer(
+        meta: Bool = false,
+        fusion: LSTTMConfig.Fusion = .gate,
+        external: Bool = true,
+        weighting: TrainingConfig.Weighting = .perItem
+    ) -> LSTTMTrainer {
         let shape = LSTTMShape(items: 24, dim: 4, hidden: 6, categories: 3, gated: fusion == .gate)
         var c = LSTTMConfig()
         c.neighbours = 3
@@ -118,17 +140,28 @@ import Testing
         }
         var local = LocalTrainingConfig()
         local.epochs = 2
-        var t = LSTTMTrainer(shape: shape, config: c, local: local, weighting: weighting, meta: m, negatives: 2,
-                             itemCategories: (0..<24).map { Int32($0 % 3) }, itemDomains: (0..<24).map { Int32($0 / 12) },
-                             domainNames: ["a", "b"])
+        var t = LSTTMTrainer(
+            shape: shape,
+            config: c,
+            local: local,
+            weighting: weighting,
+            meta: m,
+            negatives: 2,
+            itemCategories: (0..<24).map { Int32($0 % 3) },
+            itemDomains: (0..<24).map { Int32($0 / 12) },
+            domainNames: ["a", "b"]
+        )
         t.clock = PeriodClock(start: 0, length: 100)
         return t
     }
 
     /// Internal (domain a) items 0…5 over three periods, external items 13, 14 (domain b).
     var data: Interactions {
-        Interactions(items: [0, 1, 13, 2, 3, 14, 4, 5], ratings: [Float](repeating: 1, count: 8),
-                     timestamps: [10, 20, 30, 110, 120, 130, 210, 220])
+        Interactions(
+            items: [0, 1, 13, 2, 3, 14, 4, 5],
+            ratings: [Float](repeating: 1, count: 8),
+            timestamps: [10, 20, 30, 110, 120, 130, 210, 220]
+        )
     }
 
     @Test func contextsSeeOnlyThePastAndExternalOnlyWhenAsked() {
@@ -153,7 +186,14 @@ import Testing
         let tl = t.timeline(data, internal: 0)
         let score = t.scorer(model: model, personal: personal, timeline: tl, cut: 200)
         var rng = Xoshiro256(seed: 1)
-        let v = t.view(model: model, personal: personal, timeline: tl, contexts: [.init(cut: 200, positives: [4, 5])], seen: Set(data.items), rng: &rng)
+        let v = t.view(
+            model: model,
+            personal: personal,
+            timeline: tl,
+            contexts: [.init(cut: 200, positives: [4, 5])],
+            seen: Set(data.items),
+            rng: &rng
+        )
         let z = LSTTMKernel.logits(v.block, v.examples, range: 0..<v.examples.count)
         #expect(abs(z[0] - score(4)) < 1e-4)
         // A negative drawn from item 4's domain.
@@ -189,7 +229,13 @@ import Testing
         let t = trainer(external: false)
         var p = t.shape.initialPersonal(seed: 2, device: 0)
         var rng = Xoshiro256(seed: 3)
-        let u = t.train(shared: t.shape.initialShared(initStd: 0.1, seed: 2), personal: &p, data: data, round: 1, rng: &rng)
+        let u = t.train(
+            shared: t.shape.initialShared(initStd: 0.1, seed: 2),
+            personal: &p,
+            data: data,
+            round: 1,
+            rng: &rng
+        )
         let wo = t.shape.layout.weightOffsets
         #expect(u.weights[wo[11]] == 6)
         let behaviours = t.context(t.timeline(data, internal: 0), before: .max).behaviours
@@ -214,18 +260,34 @@ import Testing
     /// Training raises the device's positives above the unseen items of their domain.
     @Test func trainingRaisesHeldOutPositives() {
         var t = trainer()
-        t = LSTTMTrainer(shape: t.shape, config: t.config, local: { var l = LocalTrainingConfig(); l.epochs = 30; l.learningRate = 0.1; return l }(),
-                         weighting: .perItem, meta: t.meta, negatives: 3, itemCategories: t.itemCategories, itemDomains: t.itemDomains,
-                         domainNames: ["a", "b"])
+        t = LSTTMTrainer(
+            shape: t.shape,
+            config: t.config,
+            local: {
+                var l = LocalTrainingConfig()
+                l.epochs = 30
+                l.learningRate = 0.1
+                return l
+            }(),
+            weighting: .perItem,
+            meta: t.meta,
+            negatives: 3,
+            itemCategories: t.itemCategories,
+            itemDomains: t.itemDomains,
+            domainNames: ["a", "b"]
+        )
         t.clock = PeriodClock(start: 0, length: 100)
         var shared = t.shape.initialShared(initStd: 0.1, seed: 5)
         var p = t.shape.initialPersonal(seed: 5, device: 0)
         var rng = Xoshiro256(seed: 6)
         let u = t.train(shared: shared, personal: &p, data: data, round: 1, rng: &rng)
         let slots = t.shape.layout.elementWeightSlots()
-        for i in shared.indices where u.weights[Int(slots[i])] > 0 { shared[i] += u.weightedDelta[i] / u.weights[Int(slots[i])] }
+        for i in shared.indices where u.weights[Int(slots[i])] > 0 {
+            shared[i] += u.weightedDelta[i] / u.weights[Int(slots[i])]
+        }
         let score = t.scorer(model: shared, personal: p, timeline: t.timeline(data, internal: 0), cut: 200)
-        let pos = [4, 5].map(score), neg = [6, 7, 8, 9, 10, 11].map(score)
+        let pos = [4, 5].map(score)
+        let neg = [6, 7, 8, 9, 10, 11].map(score)
         #expect(pos.min()! > neg.reduce(0, +) / Float(neg.count))
     }
 }

@@ -31,7 +31,9 @@ import Testing
             return (u, personal)
         }
         let start = MatrixFactorization.initialPersonal(dim: 3, initStd: 0.3, seed: 1, device: 0)
-        let (plain, _) = train(0), (half, _) = train(5), (snapped, personal) = train(10)
+        let (plain, _) = train(0)
+        let (half, _) = train(5)
+        let (snapped, personal) = train(10)
         #expect(snapped.weightedDelta.allSatisfy { abs($0) < 1e-6 })
         #expect(personal != start)
         #expect(norm(half.weightedDelta) < norm(plain.weightedDelta) && norm(half.weightedDelta) > 0)
@@ -44,29 +46,55 @@ import Testing
         func train(_ mu: Double) -> (LocalUpdate, [Float]) {
             var personal = shape.initialPersonal(initStd: 0.3, seed: 2, device: 0)
             var rng = Xoshiro256(seed: 6)
-            let t = DeepFMTrainer(shape: shape, local: local(mu: mu), weighting: .examples, negatives: 1, itemCategories: [], itemDomains: [])
+            let t = DeepFMTrainer(
+                shape: shape,
+                local: local(mu: mu),
+                weighting: .examples,
+                negatives: 1,
+                itemCategories: [],
+                itemDomains: []
+            )
             return (t.train(shared: shared, personal: &personal, data: data, features: [], rng: &rng), personal)
         }
-        let (plain, _) = train(0), (half, _) = train(5), (snapped, personal) = train(10)
+        let (plain, _) = train(0)
+        let (half, _) = train(5)
+        let (snapped, personal) = train(10)
         #expect(snapped.weightedDelta.allSatisfy { abs($0) < 1e-6 })
         #expect(personal != shape.initialPersonal(initStd: 0.3, seed: 2, device: 0))
         #expect(norm(half.weightedDelta) < norm(plain.weightedDelta) && norm(half.weightedDelta) > 0)
     }
 
     @Test func proximalTermHoldsTwoTowerAtTheRoundsStart() {
-        let shape = TwoTowerShape(items: 12, dim: 3, userFeatures: 0, categories: 2, domains: ["a", "b"], adapters: true)
+        let shape = TwoTowerShape(
+            items: 12,
+            dim: 3,
+            userFeatures: 0,
+            categories: 2,
+            domains: ["a", "b"],
+            adapters: true
+        )
         let shared = shape.initialShared(initStd: 0.3, globalBias: 3, seed: 3)
-        let cats: [Int32] = (0..<12).map { Int32($0 % 2) }, doms: [Int32] = (0..<12).map { Int32($0 / 6) }
+        let cats: [Int32] = (0..<12).map { Int32($0 % 2) }
+        let doms: [Int32] = (0..<12).map { Int32($0 / 6) }
         func train(_ mu: Double) -> LocalUpdate {
             var p = PersonalizationConfig()
             p.strategy = .fedper
-            let t = TwoTowerTrainer(shape: shape, local: local(mu: mu), weighting: .examples, personalization: p, meta: MetaConfig(),
-                                    itemCategories: cats, itemDomains: doms)
+            let t = TwoTowerTrainer(
+                shape: shape,
+                local: local(mu: mu),
+                weighting: .examples,
+                personalization: p,
+                meta: MetaConfig(),
+                itemCategories: cats,
+                itemDomains: doms
+            )
             var personal = t.zeroOffset
             var rng = Xoshiro256(seed: 7)
             return t.train(shared: shared, personal: &personal, data: data, features: [], rng: &rng)
         }
-        let plain = train(0), half = train(5), snapped = train(10)
+        let plain = train(0)
+        let half = train(5)
+        let snapped = train(10)
         #expect(snapped.weightedDelta.allSatisfy { abs($0) < 1e-6 })
         #expect(norm(half.weightedDelta) < norm(plain.weightedDelta) && norm(half.weightedDelta) > 0)
     }

@@ -47,7 +47,10 @@ import Testing
         #expect(g.item[0..<m.dim].contains { $0 != 0 })
     }
 
-    func trainer(_ optimizer: LocalTrainingConfig.Optimizer, weighting: TrainingConfig.Weighting = .perItem) -> LocalTrainer {
+    func trainer(
+        _ optimizer: LocalTrainingConfig.Optimizer,
+        weighting: TrainingConfig.Weighting = .perItem
+    ) -> LocalTrainer {
         var c = LocalTrainingConfig()
         c.optimizer = optimizer
         c.epochs = 20
@@ -79,8 +82,14 @@ import Testing
         #expect(u.weights[12] == 4)  // global bias: example count
         // Applying the (unweighted) delta reproduces the locally trained model, whose loss is lower.
         let slots = MatrixFactorization.sharedLayout(items: 6, dim: 3).elementWeightSlots()
-        let before = squaredError(shared, personalInit: MatrixFactorization.initialPersonal(dim: 3, initStd: 0.1, seed: 1, device: 0), data)
-        for e in shared.indices where u.weights[Int(slots[e])] > 0 { shared[e] += u.weightedDelta[e] / u.weights[Int(slots[e])] }
+        let before = squaredError(
+            shared,
+            personalInit: MatrixFactorization.initialPersonal(dim: 3, initStd: 0.1, seed: 1, device: 0),
+            data
+        )
+        for e in shared.indices where u.weights[Int(slots[e])] > 0 {
+            shared[e] += u.weightedDelta[e] / u.weights[Int(slots[e])]
+        }
         let after = squaredError(shared, personalInit: personal, data)
         #expect(after < before * 0.5, "loss \(before) -> \(after)")
     }
@@ -138,7 +147,8 @@ import Testing
     @Test func summaryIsExampleWeightedAndOrderIndependent() {
         let a = DeviceEvaluation(device: 1, count: 1, squaredError: 4, absoluteError: 2, ranked: true, hit: 1, ndcg: 1)
         let b = DeviceEvaluation(device: 2, count: 3, squaredError: 0, absoluteError: 0, ranked: true, hit: 0, ndcg: 0)
-        let s1 = EvaluationSummary([a, b]), s2 = EvaluationSummary([b, a])
+        let s1 = EvaluationSummary([a, b])
+        let s2 = EvaluationSummary([b, a])
         #expect(s1 == s2)
         #expect(s1.rmse == 1)  // sqrt(4 / 4)
         #expect(s1.mae == 0.5)
@@ -152,9 +162,24 @@ import Testing
     func evaluate(k: Int, sampled: Int = 0) -> DeviceEvaluation {
         let shared: [Float] = [5, 4, 3, 2, 1] + [0, 0, 0, 0, 0] + [0]  // embeddings, item biases, μ
         let test = Interactions(items: [1, 3, 4], ratings: [5, 5, 1], timestamps: [0, 0, 0])
-        let ev = Evaluator(k: k, relevanceThreshold: 4, ranking: true, scale: 0...10, categories: [0, 0, 1, 1, 2],
-                           sampledNegatives: sampled, seed: 1)
-        return ev.evaluate(device: 0, shared: shared, personal: [1, 0], items: 5, dim: 1, train: Interactions(), test: test)
+        let ev = Evaluator(
+            k: k,
+            relevanceThreshold: 4,
+            ranking: true,
+            scale: 0...10,
+            categories: [0, 0, 1, 1, 2],
+            sampledNegatives: sampled,
+            seed: 1
+        )
+        return ev.evaluate(
+            device: 0,
+            shared: shared,
+            personal: [1, 0],
+            items: 5,
+            dim: 1,
+            train: Interactions(),
+            test: test
+        )
     }
 
     @Test func fullRankingMetricsHaveTheirTextbookValues() {
@@ -162,8 +187,8 @@ import Testing
         #expect(e.top == [0, 1])
         #expect(e.hit == 1)
         #expect(abs(e.ndcg - (1 / _log2(3)) / (1 + 1 / _log2(3))) < 1e-12)
-        #expect(e.recall == 0.5)   // 1 of 2 relevant items retrieved
-        #expect(e.mrr == 0.5)      // first relevant at rank 2
+        #expect(e.recall == 0.5)  // 1 of 2 relevant items retrieved
+        #expect(e.mrr == 0.5)  // first relevant at rank 2
         // Negatives {0, 2, 4}: item 1 (score 4) beats 2 and 4, item 3 (score 2) beats 4 → 3 of 6 pairs.
         #expect(e.auc == 0.5)
         #expect(e.ildCategory == 0)  // items 0 and 1 share category 0
@@ -188,7 +213,15 @@ import Testing
         let test = Interactions(items: [1, 3, 4], ratings: [5, 5, 1], timestamps: [0, 0, 0])
         var ev = Evaluator(k: 2, relevanceThreshold: 4, ranking: true, scale: 0...10)
         ev.popular = [3, 4, 0, 2, 1]
-        let e = ev.evaluate(device: 0, shared: shared, personal: [1, 0], items: 5, dim: 1, train: Interactions(), test: test)
+        let e = ev.evaluate(
+            device: 0,
+            shared: shared,
+            personal: [1, 0],
+            items: 5,
+            dim: 1,
+            train: Interactions(),
+            test: test
+        )
         // Popularity list {3, 4}: item 3 relevant at rank 1 → HR 1, NDCG 1 / (1 + 1/log2 3).
         #expect(e.popularityHit == 1)
         #expect(abs(e.popularityNdcg - 1 / (1 + 1 / _log2(3))) < 1e-12)
@@ -196,8 +229,15 @@ import Testing
         #expect(e.serendipity == 0.5)
         // Items rated in training leave the popularity list: with 3 rated, it becomes {4, 0}.
         let trained = Interactions(items: [3], ratings: [4], timestamps: [0])
-        let f = ev.evaluate(device: 0, shared: shared, personal: [1, 0], items: 5, dim: 1, train: trained,
-                            test: Interactions(items: [1, 4], ratings: [5, 5], timestamps: [0, 0]))
+        let f = ev.evaluate(
+            device: 0,
+            shared: shared,
+            personal: [1, 0],
+            items: 5,
+            dim: 1,
+            train: trained,
+            test: Interactions(items: [1, 4], ratings: [5, 5], timestamps: [0, 0])
+        )
         #expect(f.popularityHit == 1 && abs(f.popularityNdcg - 1 / (1 + 1 / _log2(3))) < 1e-12)  // 4 relevant at rank 1
         #expect(f.serendipity == 0.5)  // model top-2 {0, 1}: 1 relevant, not in {4, 0}
         // No popularity ranking: not computed.

@@ -29,7 +29,8 @@ import Testing
 
     static func exactVariance(_ sigma2: Double) -> Double {
         let support = Int(20 * sigma2.squareRoot()) + 20
-        var z = 0.0, m2 = 0.0
+        var z = 0.0
+        var m2 = 0.0
         for x in -support...support {
             let w = exp(-Double(x * x) / (2 * sigma2))
             z += w
@@ -45,7 +46,8 @@ import Testing
         var r = NoiseRandomness(.reproducible(seed: UInt64(sn * 31 + sd)))
         let n = 200_000
         var counts: [Int: Int] = [:]
-        var s1 = 0.0, s2 = 0.0
+        var s1 = 0.0
+        var s2 = 0.0
         for _ in 0..<n {
             let x = Int(g.sample(using: &r))
             counts[x, default: 0] += 1
@@ -56,12 +58,16 @@ import Testing
         let mean = s1 / Double(n)
         #expect(abs(mean) < 4 * (variance / Double(n)).squareRoot(), "mean \(mean)")
         // Var of the sample second moment ≈ (E[x⁴] − σ⁴)/n ≤ 2.5σ⁴/n for these distributions.
-        #expect(abs(s2 / Double(n) - variance) < 4 * (2.5 * variance * variance / Double(n)).squareRoot(), "E[x²] \(s2 / Double(n)) vs \(variance)")
+        #expect(
+            abs(s2 / Double(n) - variance) < 4 * (2.5 * variance * variance / Double(n)).squareRoot(),
+            "E[x²] \(s2 / Double(n)) vs \(variance)"
+        )
         // Chi-square over |x| ≤ B, tails pooled into two bins.
         let bound = max(2, Int(3.5 * sigma2.squareRoot()))
         let p = Self.pmf(sigma2, bound: bound)
         var chi2 = 0.0
-        var pooledObs = 0, pooledExp = 1.0
+        var pooledObs = 0
+        var pooledExp = 1.0
         for x in -bound...bound {
             let e = Double(n) * p[x]!
             let o = Double(counts[x] ?? 0)
@@ -85,19 +91,27 @@ import Testing
         #expect(g.sigmaSquared >= sigma2)  // rounded up, never understated
         var r = NoiseRandomness(.reproducible(seed: 5))
         let n = 40_000
-        var s1 = 0.0, s2 = 0.0
-        for _ in 0..<n { let x = Double(g.sample(using: &r)); s1 += x; s2 += x * x }
+        var s1 = 0.0
+        var s2 = 0.0
+        for _ in 0..<n {
+            let x = Double(g.sample(using: &r))
+            s1 += x
+            s2 += x * x
+        }
         #expect(abs(s1 / Double(n)) < 4 * sigma2.squareRoot() / Double(n).squareRoot())
         #expect(abs(s2 / Double(n) / sigma2 - 1) < 4 * (2.0 / Double(n)).squareRoot())
     }
 
     @Test func reproducibleModeRepeatsAndSecureModeDoesNot() {
         let g = DiscreteGaussian(sigmaSquared: 100)
-        var a = NoiseRandomness(.reproducible(seed: 9)), b = NoiseRandomness(.reproducible(seed: 9))
-        let xa = (0..<50).map { _ in g.sample(using: &a) }, xb = (0..<50).map { _ in g.sample(using: &b) }
+        var a = NoiseRandomness(.reproducible(seed: 9))
+        var b = NoiseRandomness(.reproducible(seed: 9))
+        let xa = (0..<50).map { _ in g.sample(using: &a) }
+        let xb = (0..<50).map { _ in g.sample(using: &b) }
         #expect(xa == xb)
         #expect(!a.isPrivate)
-        var s1 = NoiseRandomness(.secure), s2 = NoiseRandomness(.secure)
+        var s1 = NoiseRandomness(.secure)
+        var s2 = NoiseRandomness(.secure)
         #expect(s1.isPrivate)
         #expect((0..<50).map { _ in g.sample(using: &s1) } != (0..<50).map { _ in g.sample(using: &s2) })
     }

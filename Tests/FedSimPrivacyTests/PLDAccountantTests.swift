@@ -23,7 +23,8 @@ import Testing
     }
 
     @Test func matchesDPAccountingWithinOnePercent() throws {
-        let path = ProcessInfo.processInfo.environment["FEDSIM_DP_VECTORS"]
+        let path =
+            ProcessInfo.processInfo.environment["FEDSIM_DP_VECTORS"]
             ?? (#filePath as NSString).deletingLastPathComponent + "/dp_accounting_vectors.json"
         let all = try JSONDecoder().decode(Vectors.self, from: Data(contentsOf: URL(fileURLWithPath: path))).pld
         let runAll = ProcessInfo.processInfo.environment["FEDSIM_PLD_ALL"] == "1"
@@ -40,16 +41,22 @@ import Testing
                 let ratio = PLDAccountant.discretization(for: Self.events(c)) / h
                 #expect(ratio > 0.39 && ratio < 2.6, "events \(c.events): planned h off by \(ratio)")
             }
-            let acc = accountants[key] ?? {
-                var a = PLDAccountant(discretization: h)
-                for e in Self.events(c) { a.compose(rate: e.rate, noiseMultiplier: e.noiseMultiplier, count: e.count) }
-                return a
-            }()
+            let acc =
+                accountants[key]
+                ?? {
+                    var a = PLDAccountant(discretization: h)
+                    for e in Self.events(c) {
+                        a.compose(rate: e.rate, noiseMultiplier: e.noiseMultiplier, count: e.count)
+                    }
+                    return a
+                }()
             accountants[key] = acc
             let eps = acc.epsilon(delta: c.delta)
             // The tolerance: 1% (plus 10⁻⁹ absolute where ε is 0).
-            #expect(abs(eps - c.epsilon) <= 0.01 * c.epsilon + 1e-9,
-                    "events \(c.events) δ \(c.delta) h \(h): ours \(eps), dp_accounting \(c.epsilon)")
+            #expect(
+                abs(eps - c.epsilon) <= 0.01 * c.epsilon + 1e-9,
+                "events \(c.events) δ \(c.delta) h \(h): ours \(eps), dp_accounting \(c.epsilon)"
+            )
         }
     }
 
@@ -108,7 +115,8 @@ import Testing
         // Not a theorem: on these plans the PLD bound happens to be below RDP's (its
         // conversion to (ε, δ) is lossy). The CLI reports both and names which is which.
         for (q, σ, t) in [(0.01, 1.0, 10), (0.1, 2.0, 10), (0.05, 1.5, 20)] {
-            var p = PLDAccountant(planning: [(q, σ, t)]), r = RDPAccountant()
+            var p = PLDAccountant(planning: [(q, σ, t)])
+            var r = RDPAccountant()
             p.compose(rate: q, noiseMultiplier: σ, count: t)
             r.compose(rate: q, noiseMultiplier: σ, count: t)
             #expect(p.epsilon(delta: 1e-5) <= r.epsilon(delta: 1e-5).epsilon)

@@ -18,7 +18,8 @@ import Testing
     }
 
     static func vectors() throws -> Vectors {
-        let path = ProcessInfo.processInfo.environment["FEDSIM_DP_VECTORS"]
+        let path =
+            ProcessInfo.processInfo.environment["FEDSIM_DP_VECTORS"]
             ?? (#filePath as NSString).deletingLastPathComponent + "/dp_accounting_vectors.json"
         return try JSONDecoder().decode(Vectors.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
     }
@@ -35,7 +36,10 @@ import Testing
             let rel = abs(eps - c.epsilon) / max(c.epsilon, 1e-12)
             worst = max(worst, rel)
             // The issue asks for 0.1%; we reproduce dp_accounting to ~1e-11, so hold it to 1e-6.
-            #expect(rel < 1e-6, "events \(c.events) δ \(c.delta): ours \(eps) (order \(order)), dp_accounting \(c.epsilon) (order \(c.order))")
+            #expect(
+                rel < 1e-6,
+                "events \(c.events) δ \(c.delta): ours \(eps) (order \(order)), dp_accounting \(c.epsilon) (order \(c.order))"
+            )
             if order != c.order { orderMismatches += 1 }
         }
         // The same optimal order everywhere.
@@ -57,7 +61,8 @@ import Testing
     }
 
     @Test func compositionIsAdditiveAndMonotone() {
-        var a = RDPAccountant(), b = RDPAccountant()
+        var a = RDPAccountant()
+        var b = RDPAccountant()
         a.compose(rate: 0.05, noiseMultiplier: 1.2, count: 30)
         for _ in 0..<30 { b.compose(rate: 0.05, noiseMultiplier: 1.2) }
         for (x, y) in zip(a.rdp, b.rdp) { #expect(abs(x - y) <= 1e-12 * max(1, abs(x))) }
@@ -72,7 +77,8 @@ import Testing
     @Test func calibrationMeetsTheBudgetTightly() throws {
         for (eps, q, t) in [(1.0, 0.01, 1000), (4.0, 0.1, 100), (8.0, 0.0106, 100)] {
             let σ = try #require(RDPAccountant.calibrate(epsilon: eps, delta: 1e-5, rounds: t, rate: q))
-            var at = RDPAccountant(), below = RDPAccountant()
+            var at = RDPAccountant()
+            var below = RDPAccountant()
             at.compose(rate: q, noiseMultiplier: σ, count: t)
             below.compose(rate: q, noiseMultiplier: σ * 0.99, count: t)
             #expect(at.epsilon(delta: 1e-5).epsilon <= eps)

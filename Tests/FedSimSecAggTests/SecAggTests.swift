@@ -59,11 +59,26 @@ import Testing
 }
 
 @Suite struct SecAggProtocolTests {
-    static func setup(n: Int, k: Int, t: Int, bits: Int, length: Int, seed: UInt64) -> (SecAggRoundConfig, [UInt32: Sodium.SigningKeyPair], [UInt32: [UInt32]]) {
+    static func setup(
+        n: Int,
+        k: Int,
+        t: Int,
+        bits: Int,
+        length: Int,
+        seed: UInt64
+    ) -> (SecAggRoundConfig, [UInt32: Sodium.SigningKeyPair], [UInt32: [UInt32]]) {
         var rng = Xoshiro256(seed: seed)
         var devices = Set<UInt32>()
         while devices.count < n { devices.insert(UInt32(rng.nextBounded(100_000))) }
-        let config = SecAggRoundConfig(round: 7, devices: devices.sorted(), k: k, t: t, bits: bits, graphSeed: seed, length: length)
+        let config = SecAggRoundConfig(
+            round: 7,
+            devices: devices.sorted(),
+            k: k,
+            t: t,
+            bits: bits,
+            graphSeed: seed,
+            length: length
+        )
         var ids: [UInt32: Sodium.SigningKeyPair] = [:]
         var inputs: [UInt32: [UInt32]] = [:]
         let m = config.modulusMask
@@ -89,20 +104,36 @@ import Testing
         let k = min(n - 1, 6 + 2 * rng.nextBounded(6))
         let t = k / 2 + 1 + rng.nextBounded(max(1, k / 4))
         let bits = [16, 24, 32][rng.nextBounded(3)]
-        let (config, ids, inputs) = Self.setup(n: n, k: k, t: min(t, k), bits: bits, length: 50 + rng.nextBounded(100), seed: seed)
+        let (config, ids, inputs) = Self.setup(
+            n: n,
+            k: k,
+            t: min(t, k),
+            bits: bits,
+            length: 50 + rng.nextBounded(100),
+            seed: seed
+        )
         var drops = LocalRound.Dropouts()
         let rate = 0.12 * rng.nextUnitDouble()
         for d in config.devices {
             let u = rng.nextUnitDouble()
-            if u < rate / 4 { drops.beforeAdvertise.insert(d) }
-            else if u < rate / 2 { drops.beforeShare.insert(d) }
-            else if u < 3 * rate / 4 { drops.beforeMasked.insert(d) }
-            else if u < rate { drops.beforeUnmask.insert(d) }
+            if u < rate / 4 {
+                drops.beforeAdvertise.insert(d)
+            } else if u < rate / 2 {
+                drops.beforeShare.insert(d)
+            } else if u < 3 * rate / 4 {
+                drops.beforeMasked.insert(d)
+            } else if u < rate {
+                drops.beforeUnmask.insert(d)
+            }
         }
         do {
-            let (sum, survivors, _) = try LocalRound(config: config, identities: ids).run(inputs: inputs, dropouts: drops)
+            let (sum, survivors, _) = try LocalRound(config: config, identities: ids).run(
+                inputs: inputs,
+                dropouts: drops
+            )
             #expect(sum == Self.plainSum(inputs, over: survivors, mask: config.modulusMask))
-            let expected = Set(config.devices).subtracting(drops.beforeAdvertise).subtracting(drops.beforeShare).subtracting(drops.beforeMasked)
+            let expected = Set(config.devices).subtracting(drops.beforeAdvertise).subtracting(drops.beforeShare)
+                .subtracting(drops.beforeMasked)
             #expect(survivors == expected)
         } catch let e as SecAggError {
             // Only acceptable when the dropouts really left some device below its threshold.
@@ -138,7 +169,9 @@ import Testing
         let (config, ids, inputs) = Self.setup(n: 12, k: 6, t: 4, bits: 32, length: 10, seed: 4)
         var drops = LocalRound.Dropouts()
         drops.beforeMasked = Set(config.devices.dropFirst(2))
-        #expect(throws: SecAggError.self) { try LocalRound(config: config, identities: ids).run(inputs: inputs, dropouts: drops) }
+        #expect(throws: SecAggError.self) {
+            try LocalRound(config: config, identities: ids).run(inputs: inputs, dropouts: drops)
+        }
     }
 
     // MARK: Negative tests: each attack is refused with a clear error, and nothing is revealed.
@@ -182,10 +215,19 @@ import Testing
         let pki: (UInt32) -> [UInt8]? = { ids[$0]?.publicKey }
         var server = SecAggServer(config: config, identityKey: pki)
         for d in config.devices { try server.receive(try all[d]!.advertise()) }
-        for d in config.devices { try server.receive(shares: try all[d]!.shareKeys(server.neighbourKeys(for: d), identityKey: pki), from: d) }
+        for d in config.devices {
+            try server.receive(shares: try all[d]!.shareKeys(server.neighbourKeys(for: d), identityKey: pki), from: d)
+        }
         var scratch: [UInt32] = []
         for d in config.devices {
-            try server.receive(masked: try all[d]!.maskedInput([UInt32](repeating: d, count: 8), sharesForMe: server.shares(for: d), scratch: &scratch), from: d)
+            try server.receive(
+                masked: try all[d]!.maskedInput(
+                    [UInt32](repeating: d, count: 8),
+                    sharesForMe: server.shares(for: d),
+                    scratch: &scratch
+                ),
+                from: d
+            )
         }
         return (config, all, server)
     }
@@ -196,7 +238,9 @@ import Testing
         let pki: (UInt32) -> [UInt8]? = { ids[$0]?.publicKey }
         var server = SecAggServer(config: config, identityKey: pki)
         for d in config.devices { try server.receive(try all[d]!.advertise()) }
-        for d in config.devices { try server.receive(shares: try all[d]!.shareKeys(server.neighbourKeys(for: d), identityKey: pki), from: d) }
+        for d in config.devices {
+            try server.receive(shares: try all[d]!.shareKeys(server.neighbourKeys(for: d), identityKey: pki), from: d)
+        }
         let u = config.devices[0]
         var mine = server.shares(for: u)
         mine[0].ciphertext[30] ^= 0x01
@@ -217,8 +261,16 @@ import Testing
         func dealAll(_ c: SecAggRoundConfig) throws -> ([UInt32: SecAggDevice], SecAggServer) {
             var devs: [UInt32: SecAggDevice] = [:]
             var server = SecAggServer(config: c, identityKey: pki)
-            for d in c.devices { devs[d] = try SecAggDevice(device: d, identity: ids[d]!, config: c); try server.receive(try devs[d]!.advertise()) }
-            for d in c.devices { try server.receive(shares: try devs[d]!.shareKeys(server.neighbourKeys(for: d), identityKey: pki), from: d) }
+            for d in c.devices {
+                devs[d] = try SecAggDevice(device: d, identity: ids[d]!, config: c)
+                try server.receive(try devs[d]!.advertise())
+            }
+            for d in c.devices {
+                try server.receive(
+                    shares: try devs[d]!.shareKeys(server.neighbourKeys(for: d), identityKey: pki),
+                    from: d
+                )
+            }
             return (devs, server)
         }
         let (_, oldServer) = try dealAll(old)
@@ -267,7 +319,9 @@ import Testing
     @Test func serverRefusesMaskedInputFromDevicesThatDidNotShare() throws {
         let (config, ids, _) = try twoDevices()
         var server = SecAggServer(config: config, identityKey: { ids[$0]?.publicKey })
-        #expect(throws: SecAggError(.outOfOrder, "")) { try server.receive(masked: [UInt32](repeating: 0, count: 8), from: config.devices[0]) }
+        #expect(throws: SecAggError(.outOfOrder, "")) {
+            try server.receive(masked: [UInt32](repeating: 0, count: 8), from: config.devices[0])
+        }
     }
 
     @Test func coordinatorNeverHoldsAnIndividualInput() throws {
@@ -277,8 +331,13 @@ import Testing
         var all: [UInt32: SecAggDevice] = [:]
         let pki: (UInt32) -> [UInt8]? = { ids[$0]?.publicKey }
         var server = SecAggServer(config: config, identityKey: pki)
-        for d in config.devices { all[d] = try SecAggDevice(device: d, identity: ids[d]!, config: config); try server.receive(try all[d]!.advertise()) }
-        for d in config.devices { try server.receive(shares: try all[d]!.shareKeys(server.neighbourKeys(for: d), identityKey: pki), from: d) }
+        for d in config.devices {
+            all[d] = try SecAggDevice(device: d, identity: ids[d]!, config: config)
+            try server.receive(try all[d]!.advertise())
+        }
+        for d in config.devices {
+            try server.receive(shares: try all[d]!.shareKeys(server.neighbourKeys(for: d), identityKey: pki), from: d)
+        }
         var scratch: [UInt32] = []
         for d in config.devices {
             let y = try all[d]!.maskedInput(inputs[d]!, sharesForMe: server.shares(for: d), scratch: &scratch)

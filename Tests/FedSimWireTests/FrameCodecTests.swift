@@ -8,25 +8,97 @@ import Testing
         .hello(Hello(token: Array(0..<32), processIndex: 1, processCount: 2, firstDevice: 500, deviceCount: 500)),
         .welcome(Welcome(processIndex: 1)),
         .reject(reason: "wrong run token — ü"),
-        .train(DeviceRequest(round: 3, devices: [1, 5, 9], shared: [0.5, -1.25, .greatestFiniteMagnitude, 0], clip: 0.75)),
-        .update(DeviceUpdate(round: 3, device: 5, examples: 17, trainLoss: 0.123, weightedDelta: [1, 2, 3], weights: [1, 0], withinClip: 1)),
+        .train(
+            DeviceRequest(round: 3, devices: [1, 5, 9], shared: [0.5, -1.25, .greatestFiniteMagnitude, 0], clip: 0.75)
+        ),
+        .update(
+            DeviceUpdate(
+                round: 3,
+                device: 5,
+                examples: 17,
+                trainLoss: 0.123,
+                weightedDelta: [1, 2, 3],
+                weights: [1, 0],
+                withinClip: 1
+            )
+        ),
         .failed(DeviceFailure(round: 3, device: 9, reason: "battery low")),
         .evaluate(DeviceRequest(round: 4, devices: [], shared: [1])),
-        .evaluate({ var r = DeviceRequest(round: 5, devices: [2], shared: [1, 2]); r.popular = [9, 3, 4]; return r }()),
-        .evaluation(EvaluationReport(round: 4, entries: [
-            { var e = DeviceEvaluation(device: 1, count: 3, squaredError: 1.5, absoluteError: 2, ranked: true, hit: 1, ndcg: 0.63)
-              e.trainCount = 12; e.trainSum = 40; e.testSum = 11; e.testSquares = 43; e.popularityHit = 1; e.popularityNdcg = 0.5
-              e.serendipity = 0.1; e.features = [3, 0, 17]
-              return e }(),
-            DeviceEvaluation(device: 2, count: 0, squaredError: 0, absoluteError: 0, ranked: false, hit: 0, ndcg: 0),
-        ])),
+        .evaluate(
+            {
+                var r = DeviceRequest(round: 5, devices: [2], shared: [1, 2])
+                r.popular = [9, 3, 4]
+                return r
+            }()
+        ),
+        .evaluation(
+            EvaluationReport(
+                round: 4,
+                entries: [
+                    {
+                        var e = DeviceEvaluation(
+                            device: 1,
+                            count: 3,
+                            squaredError: 1.5,
+                            absoluteError: 2,
+                            ranked: true,
+                            hit: 1,
+                            ndcg: 0.63
+                        )
+                        e.trainCount = 12
+                        e.trainSum = 40
+                        e.testSum = 11
+                        e.testSquares = 43
+                        e.popularityHit = 1
+                        e.popularityNdcg = 0.5
+                        e.serendipity = 0.1
+                        e.features = [3, 0, 17]
+                        return e
+                    }(),
+                    DeviceEvaluation(
+                        device: 2,
+                        count: 0,
+                        squaredError: 0,
+                        absoluteError: 0,
+                        ranked: false,
+                        hit: 0,
+                        ndcg: 0
+                    ),
+                ]
+            )
+        ),
         .shutdown(reason: "done"),
         .secagg(SecAggEnvelope(round: 3, stage: 7, body: [1, 2, 3, 250])),
         .coldStart(DeviceRequest(round: 9, devices: [2, 3], shared: [0.5, 4])),
-        .coldStartReport(ColdStartReport(round: 9, entries: [
-            ColdStartEntry(device: 2, slot: 5, count: 11, squaredError: 4.25, absoluteError: 3, ranked: true, hit: 1, ndcg: 0.31, auc: 0.8),
-            ColdStartEntry(device: 3, slot: 0, count: 0, squaredError: 0, absoluteError: 0, ranked: false, hit: 0, ndcg: 0, auc: 0),
-        ])),
+        .coldStartReport(
+            ColdStartReport(
+                round: 9,
+                entries: [
+                    ColdStartEntry(
+                        device: 2,
+                        slot: 5,
+                        count: 11,
+                        squaredError: 4.25,
+                        absoluteError: 3,
+                        ranked: true,
+                        hit: 1,
+                        ndcg: 0.31,
+                        auc: 0.8
+                    ),
+                    ColdStartEntry(
+                        device: 3,
+                        slot: 0,
+                        count: 0,
+                        squaredError: 0,
+                        absoluteError: 0,
+                        ranked: false,
+                        hit: 0,
+                        ndcg: 0,
+                        auc: 0
+                    ),
+                ]
+            )
+        ),
     ]
 
     func decodeAll(_ bytes: [UInt8], limits: FrameLimits = FrameLimits()) throws -> [Message] {
@@ -118,7 +190,8 @@ import Testing
     @Test func badBooleanInEvaluation() {
         var p: [UInt8] = [1, 0, 0, 0, 1, 0, 0, 0]  // round 1, one entry
         p += [0, 0, 0, 0, 0, 0, 0, 0] + [UInt8](repeating: 0, count: 16) + [7] + [UInt8](repeating: 0, count: 16)
-        p += [UInt8](repeating: 0, count: 15 * 8 + 4 + 1) + [UInt8](repeating: 0, count: 8)  // extras, train count, no features, empty item counts
+        // extras, train count, no features, empty item counts
+        p += [UInt8](repeating: 0, count: 15 * 8 + 4 + 1) + [UInt8](repeating: 0, count: 8)
         expectCode(.badValue, frame(kind: 8, payload: p))
     }
 

@@ -2,10 +2,16 @@
 struct ByteWriter {
     var out: [UInt8] = []
     mutating func u8(_ v: UInt8) { out.append(v) }
-    mutating func f32(_ v: Float) { let b = v.bitPattern; for s in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: b >> UInt32(s))) } }
+    mutating func f32(_ v: Float) {
+        let b = v.bitPattern
+        for s in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: b >> UInt32(s))) }
+    }
     mutating func varint(_ v: UInt64) {
         var v = v
-        while v >= 0x80 { out.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
+        while v >= 0x80 {
+            out.append(UInt8(v & 0x7F) | 0x80)
+            v >>= 7
+        }
         out.append(UInt8(v))
     }
     mutating func bytes(_ b: [UInt8]) { out += b }
@@ -13,7 +19,10 @@ struct ByteWriter {
     mutating func indices(_ idx: [Int32]) {
         varint(UInt64(idx.count))
         var prev: Int64 = -1
-        for i in idx { varint(UInt64(Int64(i) - prev - 1)); prev = Int64(i) }
+        for i in idx {
+            varint(UInt64(Int64(i) - prev - 1))
+            prev = Int64(i)
+        }
     }
 }
 
@@ -36,7 +45,8 @@ struct ByteReader {
         return Float(bitPattern: v)
     }
     mutating func varint() throws -> UInt64 {
-        var v: UInt64 = 0, shift: UInt64 = 0
+        var v: UInt64 = 0
+        var shift: UInt64 = 0
         while true {
             let x = try u8()
             guard shift < 64 else { throw UpdateCodec.Malformed(description: "varint too long") }
@@ -53,7 +63,9 @@ struct ByteReader {
     /// Ascending indices below `limit`, at most `limit` of them.
     mutating func indices(limit: Int) throws -> [Int32] {
         let n = try varint()
-        guard n <= UInt64(limit), n <= UInt64(remaining) else { throw UpdateCodec.Malformed(description: "\(n) indices (limit \(limit))") }
+        guard n <= UInt64(limit), n <= UInt64(remaining) else {
+            throw UpdateCodec.Malformed(description: "\(n) indices (limit \(limit))")
+        }
         var out: [Int32] = []
         out.reserveCapacity(Int(n))
         var prev: Int64 = -1
@@ -76,10 +88,18 @@ struct BitPacker {
     mutating func append(_ v: UInt64, bits: Int) {
         acc |= v << UInt64(n)
         n += bits
-        while n >= 8 { out.append(UInt8(truncatingIfNeeded: acc)); acc >>= 8; n -= 8 }
+        while n >= 8 {
+            out.append(UInt8(truncatingIfNeeded: acc))
+            acc >>= 8
+            n -= 8
+        }
     }
     mutating func finish() -> [UInt8] {
-        if n > 0 { out.append(UInt8(truncatingIfNeeded: acc)); acc = 0; n = 0 }
+        if n > 0 {
+            out.append(UInt8(truncatingIfNeeded: acc))
+            acc = 0
+            n = 0
+        }
         return out
     }
 }

@@ -11,7 +11,8 @@ public enum Hadamard {
                 var i = 0
                 while i < n {
                     for j in (offset + i)..<(offset + i + h) {
-                        let a = b[j], c = b[j + h]
+                        let a = b[j]
+                        let c = b[j + h]
                         b[j] = a + c
                         b[j + h] = a - c
                     }

@@ -39,8 +39,14 @@ public struct UpdateCodec: Sendable {
     /// Encodes; `residual` (error-feedback memory, sparse) is read and updated; `clip` (DP)
     /// re-bounds what is sent after selection. `rng` drives random-k and stochastic rounding;
     /// `rotationSeed` is public (the coordinator derives the same).
-    public func encode(weightedDelta: [Float], weights: [Float], residual: inout [Int32: Float], clip: Double?,
-                       rng: inout Xoshiro256, rotationSeed: UInt64) -> [UInt8] {
+    public func encode(
+        weightedDelta: [Float],
+        weights: [Float],
+        residual: inout [Int32: Float],
+        clip: Double?,
+        rng: inout Xoshiro256,
+        rotationSeed: UInt64
+    ) -> [UInt8] {
         var v = weightedDelta
         if carriesResidual { for (i, r) in residual { v[Int(i)] += r } }
         // 1. Selection.
@@ -53,7 +59,8 @@ public struct UpdateCodec: Sendable {
                 let nonZero = (0..<v.count).filter { v[$0] != 0 }
                 let k = nonZero.isEmpty ? 0 : max(1, Int((config.fraction * Double(nonZero.count)).rounded(.up)))
                 if config.stages.contains(.topK) {
-                    indices = nonZero.sorted { (abs(v[$0]), $1) > (abs(v[$1]), $0) }.prefix(k).map { Int32($0) }.sorted()
+                    indices = nonZero.sorted { (abs(v[$0]), $1) > (abs(v[$1]), $0) }.prefix(k).map { Int32($0) }
+                        .sorted()
                 } else {
                     indices = rng.sampleWithoutReplacement(k, from: nonZero.count).map { Int32(nonZero[$0]) }.sorted()
                 }
@@ -66,7 +73,10 @@ public struct UpdateCodec: Sendable {
             var s = 0.0
             for x in values { s += Double(x) * Double(x) }
             let norm = s.squareRoot()
-            if norm > clip { let f = Float(clip / norm); for i in values.indices { values[i] *= f } }
+            if norm > clip {
+                let f = Float(clip / norm)
+                for i in values.indices { values[i] *= f }
+            }
         }
         // 2. Value coding.
         var w = ByteWriter()
@@ -78,7 +88,12 @@ public struct UpdateCodec: Sendable {
         if sparse { w.indices(indices) }
         var sent = values
         if quantized {
-            sent = Quantizer(bits: config.bits, blockSize: config.blockSize, rotate: rotated).encode(values, into: &w, rng: &rng, seed: rotationSeed)
+            sent = Quantizer(bits: config.bits, blockSize: config.blockSize, rotate: rotated).encode(
+                values,
+                into: &w,
+                rng: &rng,
+                seed: rotationSeed
+            )
         } else {
             for x in values { w.f32(x) }
         }
@@ -115,9 +130,15 @@ public struct UpdateCodec: Sendable {
         let n = indices?.count ?? layout.count
         var values: [Float]
         if quantized {
-            values = try Quantizer(bits: config.bits, blockSize: config.blockSize, rotate: rotated).decode(count: n, from: &r, seed: rotationSeed)
+            values = try Quantizer(bits: config.bits, blockSize: config.blockSize, rotate: rotated).decode(
+                count: n,
+                from: &r,
+                seed: rotationSeed
+            )
         } else {
-            guard r.remaining >= 4 * n else { throw Malformed(description: "\(n) values do not fit in \(r.remaining) bytes") }
+            guard r.remaining >= 4 * n else {
+                throw Malformed(description: "\(n) values do not fit in \(r.remaining) bytes")
+            }
             values = []
             values.reserveCapacity(n)
             for _ in 0..<n { values.append(try r.f32()) }
@@ -147,7 +168,8 @@ struct Quantizer {
         var out = [Float](repeating: 0, count: x.count)
         var packer = BitPacker()
         for b in 0..<blocks {
-            let lo = b * blockSize, hi = min(x.count, lo + blockSize)
+            let lo = b * blockSize
+            let hi = min(x.count, lo + blockSize)
             let len = rotate ? blockSize : hi - lo
             var block = [Float](repeating: 0, count: len)
             for i in lo..<hi { block[i - lo] = x[i] }
@@ -194,15 +216,20 @@ struct Quantizer {
         let totalCodes = rotate ? blocks * blockSize : n
         let codeBytes = (totalCodes * bits + 7) / 8
         guard r.remaining == 4 * blocks + codeBytes else {
-            throw UpdateCodec.Malformed(description: "quantized payload of \(r.remaining) bytes, expected \(4 * blocks + codeBytes)")
+            throw UpdateCodec.Malformed(
+                description: "quantized payload of \(r.remaining) bytes, expected \(4 * blocks + codeBytes)"
+            )
         }
         for _ in 0..<blocks { scales.append(try r.f32()) }
-        guard scales.allSatisfy({ $0.isFinite && $0 >= 0 }) else { throw UpdateCodec.Malformed(description: "bad block scale") }
+        guard scales.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+            throw UpdateCodec.Malformed(description: "bad block scale")
+        }
         var unpacker = BitUnpacker(try r.bytes(codeBytes))
         var out = [Float](repeating: 0, count: n)
         let L = levels
         for b in 0..<blocks {
-            let lo = b * blockSize, hi = min(n, lo + blockSize)
+            let lo = b * blockSize
+            let hi = min(n, lo + blockSize)
             let len = rotate ? blockSize : hi - lo
             let m = scales[b]
             let step = bits == 1 ? 2 * m : 2 * m / Float(L - 1)

@@ -55,7 +55,9 @@ public struct PartitionedPopulation: Population {
         members.reserveCapacity(pool.count)
         for g in groups {
             // Same order as natural devices: by (timestamp, item), then pool index.
-            let sorted = g.sorted { (pool.timestamps[$0], pool.items[$0], $0) < (pool.timestamps[$1], pool.items[$1], $1) }
+            let sorted = g.sorted {
+                (pool.timestamps[$0], pool.items[$0], $0) < (pool.timestamps[$1], pool.items[$1], $1)
+            }
             members += sorted.map { Int32($0) }
             offsets.append(members.count)
         }
@@ -91,7 +93,10 @@ public struct Partitioner: Sendable {
         guard n >= 1 else { throw Failure(description: "data.partition.devices: need at least one device") }
         let minimum = config.method == .quantitySkew ? config.minPerDevice : 1
         guard total >= n * minimum else {
-            throw Failure(description: "data.partition.devices: \(n) devices × at least \(minimum) interactions exceeds the \(total) interactions in the pool")
+            throw Failure(
+                description:
+                    "data.partition.devices: \(n) devices × at least \(minimum) interactions exceeds the \(total) interactions in the pool"
+            )
         }
         var rng = Seeds.rng(seed, "partition")
         switch config.method {
@@ -151,18 +156,24 @@ public struct Partitioner: Sendable {
         let s = config.shardsPerDevice
         let count = n * s
         guard labels.count >= count else {
-            throw Failure(description: "data.partition.shards_per_device: \(n) devices × \(s) shards exceeds the \(labels.count) interactions")
+            throw Failure(
+                description:
+                    "data.partition.shards_per_device: \(n) devices × \(s) shards exceeds the \(labels.count) interactions"
+            )
         }
         var order = Array(0..<labels.count)
         shuffle(&order, &rng)
-        order = order.enumerated().sorted { (labels[$0.element], $0.offset) < (labels[$1.element], $1.offset) }.map(\.element)
+        order = order.enumerated().sorted { (labels[$0.element], $0.offset) < (labels[$1.element], $1.offset) }.map(
+            \.element
+        )
         var shardIDs = Array(0..<count)
         shuffle(&shardIDs, &rng)
         return (0..<n).map { d in
             var g: [Int] = []
             for j in 0..<s {
                 let id = shardIDs[d * s + j]
-                let lo = id * labels.count / count, hi = (id + 1) * labels.count / count
+                let lo = id * labels.count / count
+                let hi = (id + 1) * labels.count / count
                 g += order[lo..<hi]
             }
             return g
@@ -185,14 +196,22 @@ public struct Partitioner: Sendable {
         var sizes = weights.map { config.minPerDevice + Int(Double(spare) * $0 / wsum) }
         var left = total - sizes.reduce(0, +)
         let byRemainder = (0..<n).sorted {
-            let a = Double(spare) * weights[$0] / wsum, b = Double(spare) * weights[$1] / wsum
+            let a = Double(spare) * weights[$0] / wsum
+            let b = Double(spare) * weights[$1] / wsum
             return (a - a.rounded(.down), $1) > (b - b.rounded(.down), $0)
         }
         var i = 0
-        while left > 0 { sizes[byRemainder[i % n]] += 1; left -= 1; i += 1 }
+        while left > 0 {
+            sizes[byRemainder[i % n]] += 1
+            left -= 1
+            i += 1
+        }
         var out: [[Int]] = []
         var at = 0
-        for s in sizes { out.append(Array(order[at..<(at + s)])); at += s }
+        for s in sizes {
+            out.append(Array(order[at..<(at + s)]))
+            at += s
+        }
         return out
     }
 

@@ -15,11 +15,11 @@ public struct DeepFMBlock<T: BinaryFloatingPoint>: Equatable {
     public var dim: Int
     public var fields: Int
     public var hidden: Int
-    public var rows: [T]          // R × (dim + 1): v then the linear weight w
-    public var w1: [T]            // hidden × (fields · dim)
-    public var b1: [T]            // hidden
-    public var out: [T]           // hidden
-    public var bias: T = 0        // w₀
+    public var rows: [T]  // R × (dim + 1): v then the linear weight w
+    public var w1: [T]  // hidden × (fields · dim)
+    public var b1: [T]  // hidden
+    public var out: [T]  // hidden
+    public var bias: T = 0  // w₀
 
     public init(dim: Int, fields: Int, hidden: Int, rows: Int) {
         self.dim = dim
@@ -31,7 +31,9 @@ public struct DeepFMBlock<T: BinaryFloatingPoint>: Equatable {
         out = [T](repeating: 0, count: hidden)
     }
 
-    public func zeros() -> DeepFMBlock { DeepFMBlock(dim: dim, fields: fields, hidden: hidden, rows: rows.count / (dim + 1)) }
+    public func zeros() -> DeepFMBlock {
+        DeepFMBlock(dim: dim, fields: fields, hidden: hidden, rows: rows.count / (dim + 1))
+    }
 }
 
 /// Examples: `fields` row indices per example (flattened), and 0/1 labels.
@@ -50,7 +52,10 @@ public struct DeepFMExamples: Sendable, Equatable {
 
     public func subset(_ idx: some Sequence<Int>) -> DeepFMExamples {
         var o = DeepFMExamples(fields: fields)
-        for j in idx { o.rowIndex += rowIndex[(j * fields)..<((j + 1) * fields)]; o.label.append(label[j]) }
+        for j in idx {
+            o.rowIndex += rowIndex[(j * fields)..<((j + 1) * fields)]
+            o.label.append(label[j])
+        }
         return o
     }
 }
@@ -64,17 +69,23 @@ public enum DeepFMKernel {
 
     /// z, leaving the MLP's pre-activations in `pre`.
     @inlinable
-    static func forward<T: BinaryFloatingPoint>(_ m: DeepFMBlock<T>, _ x: DeepFMExamples, _ j: Int, pre: inout [T]) -> T {
-        let k = m.dim, e = k + 1, nf = m.fields, width = nf * k
+    static func forward<T: BinaryFloatingPoint>(_ m: DeepFMBlock<T>, _ x: DeepFMExamples, _ j: Int, pre: inout [T]) -> T
+    {
+        let k = m.dim
+        let e = k + 1
+        let nf = m.fields
+        let width = nf * k
         var z = m.bias
         var fm: T = 0
         for f in 0..<k {
-            var s: T = 0, s2: T = 0
+            var s: T = 0
+            var s2: T = 0
             for a in 0..<nf {
                 let r = Int(x.rowIndex[j * nf + a])
                 guard r >= 0 else { continue }
                 let v = m.rows[r * e + f]
-                s += v; s2 += v * v
+                s += v
+                s2 += v * v
             }
             fm += (s * s - s2) / 2
         }
@@ -104,7 +115,12 @@ public enum DeepFMKernel {
     @inlinable static func sigmoid<T: BinaryFloatingPoint>(_ z: T) -> T { T(1 / (1 + exp(-Double(z)))) }
 
     /// Batch loss: (1/B) Σ_j [softplus(z_j) − y_j z_j + (λ/2)(Σ_{rows of j} ‖row‖²)] + (λ/2)(‖W‖² + ‖o‖²).
-    public static func loss<T: BinaryFloatingPoint>(_ m: DeepFMBlock<T>, _ x: DeepFMExamples, range: Range<Int>, l2: T) -> T {
+    public static func loss<T: BinaryFloatingPoint>(
+        _ m: DeepFMBlock<T>,
+        _ x: DeepFMExamples,
+        range: Range<Int>,
+        l2: T
+    ) -> T {
         let e = m.dim + 1
         var total: T = 0
         for j in range {
@@ -126,9 +142,16 @@ public enum DeepFMKernel {
     /// Adds the gradient of `loss` over `range` into `g`; returns Σ of the cross-entropy terms.
     @inlinable
     public static func accumulateGradient<T: BinaryFloatingPoint>(
-        _ m: DeepFMBlock<T>, _ x: DeepFMExamples, range: Range<Int>, l2: T, into g: inout DeepFMBlock<T>
+        _ m: DeepFMBlock<T>,
+        _ x: DeepFMExamples,
+        range: Range<Int>,
+        l2: T,
+        into g: inout DeepFMBlock<T>
     ) -> T {
-        let k = m.dim, e = k + 1, nf = m.fields, width = nf * k
+        let k = m.dim
+        let e = k + 1
+        let nf = m.fields
+        let width = nf * k
         let s = 1 / T(range.count)
         var pre = [T](repeating: 0, count: m.hidden)
         var sums = [T](repeating: 0, count: k)

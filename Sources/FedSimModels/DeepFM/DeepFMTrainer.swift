@@ -28,16 +28,30 @@ public struct DeepFMShape: Sendable, Equatable {
         var t = [
             TensorSpec(name: "item_embedding", rows: items, columns: e, group: .shared, weighting: .perRow),
             TensorSpec(name: "category_embedding", rows: categories, columns: e, group: .shared, weighting: .perRow),
-            TensorSpec(name: "user_feature_embedding", rows: userFeatures * Self.featureBuckets, columns: e, group: .shared, weighting: .perRow),
+            TensorSpec(
+                name: "user_feature_embedding",
+                rows: userFeatures * Self.featureBuckets,
+                columns: e,
+                group: .shared,
+                weighting: .perRow
+            ),
             TensorSpec(name: "mlp_hidden", rows: hidden, columns: fields * dim, group: .shared),
             TensorSpec(name: "mlp_hidden_bias", rows: 1, columns: hidden, group: .shared),
             TensorSpec(name: "mlp_out", rows: 1, columns: hidden, group: .shared),
             TensorSpec(name: "global_bias", rows: 1, columns: 1, group: .shared),
         ]
-        for d in self.domains { t.append(TensorSpec(name: "domain_embedding.\(d)", rows: 1, columns: e, group: .domain(d))) }
+        for d in self.domains {
+            t.append(TensorSpec(name: "domain_embedding.\(d)", rows: 1, columns: e, group: .domain(d)))
+        }
         layout = ParameterLayout(t)
         let o = layout.offsets
-        item = o[0]; category = o[1]; features = o[2]; w1 = o[3]; b1 = o[4]; out = o[5]; bias = o[6]
+        item = o[0]
+        category = o[1]
+        features = o[2]
+        w1 = o[3]
+        b1 = o[4]
+        out = o[5]
+        bias = o[6]
         domain = o.count > 7 ? o[7] : layout.count
     }
 
@@ -53,7 +67,9 @@ public struct DeepFMShape: Sendable, Equatable {
         var rng = Seeds.rng(seed, "init.deepfm")
         var v = [Float](repeating: 0, count: layout.count)
         let e = dim + 1
-        func fill(_ base: Int, rows: Int) { for r in 0..<rows { for f in 0..<dim { v[base + r * e + f] = Float(initStd * rng.nextGaussian()) } } }
+        func fill(_ base: Int, rows: Int) {
+            for r in 0..<rows { for f in 0..<dim { v[base + r * e + f] = Float(initStd * rng.nextGaussian()) } }
+        }
         fill(item, rows: items)
         fill(category, rows: categories)
         fill(features, rows: userFeatures * Self.featureBuckets)
@@ -84,8 +100,14 @@ public struct DeepFMTrainer: Sendable {
     public let negatives: Int
     public let itemCategories: [Int32], itemDomains: [Int32]
 
-    public init(shape: DeepFMShape, local: LocalTrainingConfig, weighting: TrainingConfig.Weighting, negatives: Int,
-                itemCategories: [Int32], itemDomains: [Int32]) {
+    public init(
+        shape: DeepFMShape,
+        local: LocalTrainingConfig,
+        weighting: TrainingConfig.Weighting,
+        negatives: Int,
+        itemCategories: [Int32],
+        itemDomains: [Int32]
+    ) {
         self.shape = shape
         self.local = local
         self.weighting = weighting
@@ -97,15 +119,27 @@ public struct DeepFMTrainer: Sendable {
     /// Global rows of an item's fields: (item, category or nil, domain or nil).
     func itemFields(_ i: Int) -> (Int, Int?, Int?) {
         let s = shape
-        let c = s.categories > 0 && i < itemCategories.count && itemCategories[i] >= 0 && Int(itemCategories[i]) < s.categories
+        let c =
+            s.categories > 0 && i < itemCategories.count && itemCategories[i] >= 0
+                && Int(itemCategories[i]) < s.categories
             ? Int(itemCategories[i]) : nil
-        let d = !s.domains.isEmpty && i < itemDomains.count && Int(itemDomains[i]) < s.domains.count ? Int(itemDomains[i]) : nil
+        let d =
+            !s.domains.isEmpty && i < itemDomains.count && Int(itemDomains[i]) < s.domains.count
+            ? Int(itemDomains[i]) : nil
         return (i, c, d)
     }
 
-    public func train(shared: [Float], personal: inout [Float], data: Interactions, features: [Int32],
-                      rng: inout some RandomNumberGenerator) -> LocalUpdate {
-        let s = shape, k = s.dim, e = k + 1, nf = s.fields
+    public func train(
+        shared: [Float],
+        personal: inout [Float],
+        data: Interactions,
+        features: [Int32],
+        rng: inout some RandomNumberGenerator
+    ) -> LocalUpdate {
+        let s = shape
+        let k = s.dim
+        let e = k + 1
+        let nf = s.fields
         precondition(shared.count == s.layout.count && personal.count == e)
         // Rows of the local view: 0 the user, then whatever the examples touch.
         var key: [(RowKind, Int)] = []
@@ -120,7 +154,9 @@ public struct DeepFMTrainer: Sendable {
             return l
         }
         // (field slot, local row) of the user's features; a missing feature leaves its slot empty.
-        let userRows: [(Int, Int32)] = features.enumerated().compactMap { f, v in s.featureRow(f, v).map { (1 + f, row(.feature, $0)) } }
+        let userRows: [(Int, Int32)] = features.enumerated().compactMap { f, v in
+            s.featureRow(f, v).map { (1 + f, row(.feature, $0)) }
+        }
         var x = DeepFMExamples(fields: nf)
         func add(_ item: Int, _ y: Float) {
             var r: [Int32] = [0] + [Int32](repeating: -1, count: s.userFeatures)
@@ -151,7 +187,9 @@ public struct DeepFMTrainer: Sendable {
             case .domain: return s.domain + i * e
             }
         }
-        for (l, (kind, i)) in key.enumerated() { for f in 0..<e { m.rows[(l + 1) * e + f] = shared[base(kind, i) + f] } }
+        for (l, (kind, i)) in key.enumerated() {
+            for f in 0..<e { m.rows[(l + 1) * e + f] = shared[base(kind, i) + f] }
+        }
         m.w1 = Array(shared[s.w1..<(s.w1 + s.hidden * nf * k)])
         m.b1 = Array(shared[s.b1..<(s.b1 + s.hidden)])
         m.out = Array(shared[s.out..<(s.out + s.hidden)])
@@ -160,7 +198,8 @@ public struct DeepFMTrainer: Sendable {
 
         var grad = m.zeros()
         let loop = LocalLoop(local)
-        let lr = Float(local.learningRate), l2 = Float(local.l2)
+        let lr = Float(local.learningRate)
+        let l2 = Float(local.l2)
         let last = loop.run(Array(0..<x.count), rng: &rng) { order in
             let batch = x.subset(order)
             var sum: Float = 0
@@ -170,15 +209,24 @@ public struct DeepFMTrainer: Sendable {
                     for a in 0..<nf {
                         let row = Int(batch.rowIndex[j * nf + a])
                         guard row >= 0 else { continue }
-                        for f in 0..<e { m.rows[row * e + f] -= lr * grad.rows[row * e + f]; grad.rows[row * e + f] = 0 }
+                        for f in 0..<e {
+                            m.rows[row * e + f] -= lr * grad.rows[row * e + f]
+                            grad.rows[row * e + f] = 0
+                        }
                     }
                 }
-                for i in m.w1.indices { m.w1[i] -= lr * grad.w1[i]; grad.w1[i] = 0 }
-                for h in 0..<s.hidden {
-                    m.b1[h] -= lr * grad.b1[h]; grad.b1[h] = 0
-                    m.out[h] -= lr * grad.out[h]; grad.out[h] = 0
+                for i in m.w1.indices {
+                    m.w1[i] -= lr * grad.w1[i]
+                    grad.w1[i] = 0
                 }
-                m.bias -= lr * grad.bias; grad.bias = 0
+                for h in 0..<s.hidden {
+                    m.b1[h] -= lr * grad.b1[h]
+                    grad.b1[h] = 0
+                    m.out[h] -= lr * grad.out[h]
+                    grad.out[h] = 0
+                }
+                m.bias -= lr * grad.bias
+                grad.bias = 0
                 if loop.isProximal {
                     loop.pull(&m.rows, towards: start.rows, from: e)  // row 0 is the personal user row
                     loop.pull(&m.w1, towards: start.w1)
@@ -193,7 +241,8 @@ public struct DeepFMTrainer: Sendable {
 
         // The weighted delta of the shared and domain groups.
         let n = Float(data.count)
-        let layout = s.layout, wo = layout.weightOffsets
+        let layout = s.layout
+        let wo = layout.weightOffsets
         let whole: Float = weighting == .uniform ? (data.count > 0 ? 1 : 0) : n
         var delta = [Float](repeating: 0, count: layout.count)
         var weights = [Float](repeating: weighting == .perItem ? 0 : whole, count: layout.weightCount)
@@ -207,7 +256,9 @@ public struct DeepFMTrainer: Sendable {
             case .item: slot = wo[0] + i
             case .category: slot = wo[1] + i
             case .feature: slot = wo[2] + i
-            case .domain: slot = wo[7 + i]; touchedDomains.insert(i)
+            case .domain:
+                slot = wo[7 + i]
+                touchedDomains.insert(i)
             }
             // Per-item weighting: feature and category rows count a device once (their use counts
             // are unbounded; secure aggregation caps per-row weights).
@@ -229,7 +280,11 @@ public struct DeepFMTrainer: Sendable {
     /// The click logit of every item for one user: user-side sums computed once, then
     /// O(hidden · 3k) per item.
     public func scorer(shared: [Float], personal: [Float], features: [Int32]) -> (Int) -> Float {
-        let s = shape, k = s.dim, e = k + 1, nf = s.fields, width = nf * k
+        let s = shape
+        let k = s.dim
+        let e = k + 1
+        let nf = s.fields
+        let width = nf * k
         // User fields: slot 0 the personal row, 1... the features.
         var userVec = [[Float]]([Array(personal[0..<k])])
         var linear = personal[k] + shared[s.bias]
@@ -240,10 +295,20 @@ public struct DeepFMTrainer: Sendable {
             linear += shared[s.features + r * e + k]
             slots.append(1 + f)
         }
-        var uSum = [Float](repeating: 0, count: k), uSq: Float = 0
-        for v in userVec { for f in 0..<k { uSum[f] += v[f]; uSq += v[f] * v[f] } }
+        var uSum = [Float](repeating: 0, count: k)
+        var uSq: Float = 0
+        for v in userVec {
+            for f in 0..<k {
+                uSum[f] += v[f]
+                uSq += v[f] * v[f]
+            }
+        }
         var pre0 = Array(shared[s.b1..<(s.b1 + s.hidden)])
-        for h in 0..<s.hidden { for (v, slot) in zip(userVec, slots) { for f in 0..<k { pre0[h] += shared[s.w1 + h * width + slot * k + f] * v[f] } } }
+        for h in 0..<s.hidden {
+            for (v, slot) in zip(userVec, slots) {
+                for f in 0..<k { pre0[h] += shared[s.w1 + h * width + slot * k + f] * v[f] }
+            }
+        }
         let itemSlot = 1 + s.userFeatures
         // Per item: at most three rows (item, category, domain); `sum` is reused across calls,
         // so ranking a catalogue allocates nothing per item.
@@ -262,7 +327,11 @@ public struct DeepFMTrainer: Sendable {
                 let b = field(n).base
                 guard b >= 0 else { continue }
                 z += shared[b + k]
-                for f in 0..<k { let v = shared[b + f]; sum[f] += v; sq += v * v }
+                for f in 0..<k {
+                    let v = shared[b + f]
+                    sum[f] += v
+                    sq += v * v
+                }
             }
             var fm: Float = -sq
             for f in 0..<k { fm += sum[f] * sum[f] }

@@ -29,16 +29,17 @@ public struct LSTTMBlock<T: BinaryFloatingPoint>: Equatable {
     public var hasCategory: Bool
     /// Local item and category rows, dim + 1 wide: embedding, then the linear weight.
     public var rows: [T]
-    public var wUser: [T]         // dim × dim
-    public var wNeighbour: [T]    // dim × dim
-    public var att: [T]           // 2·dim: a₁ (user part), a₂ (neighbour part)
-    public var gate: [T]          // 2·(2·dim + 1): g_s, b_s, g_l, b_l
-    public var w1: [T]            // hidden × (fields · dim)
-    public var b1: [T]            // hidden
-    public var out: [T]           // hidden
-    public var bias: T = 0        // w₀
+    public var wUser: [T]  // dim × dim
+    public var wNeighbour: [T]  // dim × dim
+    public var att: [T]  // 2·dim: a₁ (user part), a₂ (neighbour part)
+    public var gate: [T]  // 2·(2·dim + 1): g_s, b_s, g_l, b_l
+    public var w1: [T]  // hidden × (fields · dim)
+    public var b1: [T]  // hidden
+    public var out: [T]  // hidden
+    public var bias: T = 0  // w₀
 
-    public init(dim: Int, hidden: Int, rows: Int, attention: Bool = true, gated: Bool = true, hasCategory: Bool = true) {
+    public init(dim: Int, hidden: Int, rows: Int, attention: Bool = true, gated: Bool = true, hasCategory: Bool = true)
+    {
         self.dim = dim
         self.hidden = hidden
         self.attention = attention
@@ -59,7 +60,14 @@ public struct LSTTMBlock<T: BinaryFloatingPoint>: Equatable {
     public var fields: Int { Self.fields(gated: gated, hasCategory: hasCategory) }
 
     public func zeros() -> LSTTMBlock {
-        LSTTMBlock(dim: dim, hidden: hidden, rows: rows.count / (dim + 1), attention: attention, gated: gated, hasCategory: hasCategory)
+        LSTTMBlock(
+            dim: dim,
+            hidden: hidden,
+            rows: rows.count / (dim + 1),
+            attention: attention,
+            gated: gated,
+            hasCategory: hasCategory
+        )
     }
 }
 
@@ -102,7 +110,10 @@ public struct LSTTMExamples: Sendable, Equatable {
     }
 
     public mutating func append(context c: Int32, item i: Int32, category cat: Int32, label y: Float) {
-        context.append(c); item.append(i); category.append(cat); label.append(y)
+        context.append(c)
+        item.append(i)
+        category.append(cat)
+        label.append(y)
     }
 
     /// The examples at `idx`, in that order (contexts are kept whole).
@@ -126,18 +137,28 @@ public enum LSTTMKernel {
     }
 
     static func shortTerm<T: BinaryFloatingPoint>(_ b: LSTTMBlock<T>, _ x: LSTTMExamples, _ c: Int) -> ShortTerm<T> {
-        let k = b.dim, e = k + 1
+        let k = b.dim
+        let e = k + 1
         let ul = (0..<k).map { T(x.longTerm[c * k + $0]) }
         var q = [T](repeating: 0, count: k)
-        for r in 0..<k { var s: T = 0; for f in 0..<k { s += b.wUser[r * k + f] * ul[f] }; q[r] = s }
+        for r in 0..<k {
+            var s: T = 0
+            for f in 0..<k { s += b.wUser[r * k + f] * ul[f] }
+            q[r] = s
+        }
         let nb = x.neighbours[c]
         var m = [T](repeating: 0, count: nb.count * k)
         var node = [T](repeating: 0, count: k)
         for j in nb.indices {
             nodeFeature(b, x, c, j, into: &node)
-            for r in 0..<k { var s: T = 0; for f in 0..<k { s += b.wNeighbour[r * k + f] * node[f] }; m[j * k + r] = s }
+            for r in 0..<k {
+                var s: T = 0
+                for f in 0..<k { s += b.wNeighbour[r * k + f] * node[f] }
+                m[j * k + r] = s
+            }
         }
-        var pre = [T](repeating: 0, count: nb.count), alpha = [T](repeating: 0, count: nb.count)
+        var pre = [T](repeating: 0, count: nb.count)
+        var alpha = [T](repeating: 0, count: nb.count)
         if !nb.isEmpty {
             if b.attention {
                 var aq: T = 0
@@ -167,9 +188,17 @@ public enum LSTTMKernel {
 
     /// Neighbour j's node feature: its item embedding plus its category's.
     @inline(__always)
-    static func nodeFeature<T: BinaryFloatingPoint>(_ b: LSTTMBlock<T>, _ x: LSTTMExamples, _ c: Int, _ j: Int, into v: inout [T]) {
-        let k = b.dim, e = k + 1
-        let base = Int(x.neighbours[c][j]) * e, cat = Int(x.neighbourCategories[c][j])
+    static func nodeFeature<T: BinaryFloatingPoint>(
+        _ b: LSTTMBlock<T>,
+        _ x: LSTTMExamples,
+        _ c: Int,
+        _ j: Int,
+        into v: inout [T]
+    ) {
+        let k = b.dim
+        let e = k + 1
+        let base = Int(x.neighbours[c][j]) * e
+        let cat = Int(x.neighbourCategories[c][j])
         for f in 0..<k { v[f] = b.rows[base + f] }
         if b.hasCategory && cat >= 0 { for f in 0..<k { v[f] += b.rows[cat * e + f] } }
     }
@@ -177,8 +206,10 @@ public enum LSTTMKernel {
     /// The gate's β_s for a target embedding starting at `rows[eBase]`.
     @inline(__always)
     static func gateWeight<T: BinaryFloatingPoint>(_ b: LSTTMBlock<T>, _ s: ShortTerm<T>, eBase: Int) -> T {
-        let k = b.dim, g = 2 * k + 1
-        var zs = b.gate[2 * k], zl = b.gate[g + 2 * k]
+        let k = b.dim
+        let g = 2 * k + 1
+        var zs = b.gate[2 * k]
+        var zl = b.gate[g + 2 * k]
         for f in 0..<k {
             let ef = b.rows[eBase + f]
             zs += b.gate[f] * s.us[f] + b.gate[k + f] * ef
@@ -189,9 +220,17 @@ public enum LSTTMKernel {
 
     /// Fills `fv` (fields × dim) for example j and returns (z, β_s), leaving the MLP's
     /// pre-activations in `pre`.
-    static func forward<T: BinaryFloatingPoint>(_ b: LSTTMBlock<T>, _ x: LSTTMExamples, _ j: Int, _ s: ShortTerm<T>,
-                                                fv: inout [T], pre: inout [T]) -> (T, T) {
-        let k = b.dim, e = k + 1, nf = b.fields
+    static func forward<T: BinaryFloatingPoint>(
+        _ b: LSTTMBlock<T>,
+        _ x: LSTTMExamples,
+        _ j: Int,
+        _ s: ShortTerm<T>,
+        fv: inout [T],
+        pre: inout [T]
+    ) -> (T, T) {
+        let k = b.dim
+        let e = k + 1
+        let nf = b.fields
         let ib = Int(x.item[j]) * e
         let cr = Int(x.category[j])
         var beta: T = 0
@@ -201,7 +240,10 @@ public enum LSTTMKernel {
             for f in 0..<k { fv[f] = beta * s.us[f] + (1 - beta) * s.ul[f] }
             slot = 1
         } else {
-            for f in 0..<k { fv[f] = s.us[f]; fv[k + f] = s.ul[f] }
+            for f in 0..<k {
+                fv[f] = s.us[f]
+                fv[k + f] = s.ul[f]
+            }
             slot = 2
         }
         for f in 0..<k { fv[slot * k + f] = b.rows[ib + f] }
@@ -211,8 +253,13 @@ public enum LSTTMKernel {
             if cr >= 0 { z += b.rows[cr * e + k] }
         }
         for f in 0..<k {
-            var sum: T = 0, sq: T = 0
-            for a in 0..<nf { let v = fv[a * k + f]; sum += v; sq += v * v }
+            var sum: T = 0
+            var sq: T = 0
+            for a in 0..<nf {
+                let v = fv[a * k + f]
+                sum += v
+                sq += v * v
+            }
             z += (sum * sum - sq) / 2
         }
         let width = nf * k
@@ -236,9 +283,11 @@ public enum LSTTMKernel {
     }
 
     /// The click logits of examples `range` (for tests and scoring small sets).
-    public static func logits<T: BinaryFloatingPoint>(_ b: LSTTMBlock<T>, _ x: LSTTMExamples, range: Range<Int>) -> [T] {
+    public static func logits<T: BinaryFloatingPoint>(_ b: LSTTMBlock<T>, _ x: LSTTMExamples, range: Range<Int>) -> [T]
+    {
         var states = [ShortTerm<T>?](repeating: nil, count: x.contexts)
-        var fv = [T](repeating: 0, count: b.fields * b.dim), pre = [T](repeating: 0, count: b.hidden)
+        var fv = [T](repeating: 0, count: b.fields * b.dim)
+        var pre = [T](repeating: 0, count: b.hidden)
         return range.map { j in
             let c = Int(x.context[j])
             if states[c] == nil { states[c] = shortTerm(b, x, c) }
@@ -248,7 +297,12 @@ public enum LSTTMKernel {
 
     /// (1/B) Σ_j [softplus(z_j) − y_j z_j + (λ/2)(‖item row‖² + ‖category row‖²)]
     /// + (λ/2)(‖W_u‖² + ‖W_n‖² + ‖a‖² + ‖gate‖² + ‖W₁‖² + ‖o‖²).
-    public static func loss<T: BinaryFloatingPoint>(_ b: LSTTMBlock<T>, _ x: LSTTMExamples, range: Range<Int>, l2: T) -> T {
+    public static func loss<T: BinaryFloatingPoint>(
+        _ b: LSTTMBlock<T>,
+        _ x: LSTTMExamples,
+        range: Range<Int>,
+        l2: T
+    ) -> T {
         let e = b.dim + 1
         let z = logits(b, x, range: range)
         var total: T = 0
@@ -271,26 +325,40 @@ public enum LSTTMKernel {
 
     /// Adds the gradient of `loss` over `range` into `g`; returns Σ of the cross-entropy terms.
     public static func accumulateGradient<T: BinaryFloatingPoint>(
-        _ b: LSTTMBlock<T>, _ x: LSTTMExamples, range: Range<Int>, l2: T, into g: inout LSTTMBlock<T>
+        _ b: LSTTMBlock<T>,
+        _ x: LSTTMExamples,
+        range: Range<Int>,
+        l2: T,
+        into g: inout LSTTMBlock<T>
     ) -> T {
-        let k = b.dim, e = k + 1, nf = b.fields, width = nf * k, gw = 2 * k + 1
+        let k = b.dim
+        let e = k + 1
+        let nf = b.fields
+        let width = nf * k
+        let gw = 2 * k + 1
         let scale = 1 / T(range.count)
         // Per context, in context order (a fixed summation order: results are bit-for-bit
         // reproducible across processes, unlike iterating a hashed dictionary).
         var states = [ShortTerm<T>?](repeating: nil, count: x.contexts)
         var gus = [[T]](repeating: [], count: x.contexts)
-        var fv = [T](repeating: 0, count: width), pre = [T](repeating: 0, count: b.hidden)
-        var gf = [T](repeating: 0, count: width), sums = [T](repeating: 0, count: k)
+        var fv = [T](repeating: 0, count: width)
+        var pre = [T](repeating: 0, count: b.hidden)
+        var gf = [T](repeating: 0, count: width)
+        var sums = [T](repeating: 0, count: k)
         var lossSum: T = 0
         for j in range {
             let c = Int(x.context[j])
-            if states[c] == nil { states[c] = shortTerm(b, x, c); gus[c] = [T](repeating: 0, count: k) }
+            if states[c] == nil {
+                states[c] = shortTerm(b, x, c)
+                gus[c] = [T](repeating: 0, count: k)
+            }
             let s = states[c]!
             let (z, beta) = forward(b, x, j, s, fv: &fv, pre: &pre)
             let y = T(x.label[j])
             lossSum += softplus(z) - y * z
             let gz = (T(1 / (1 + exp(-Double(z)))) - y) * scale
-            let ib = Int(x.item[j]) * e, cr = Int(x.category[j])
+            let ib = Int(x.item[j]) * e
+            let cr = Int(x.category[j])
             g.bias += gz
             g.rows[ib + k] += gz
             for f in 0..<e { g.rows[ib + f] += l2 * scale * b.rows[ib + f] }
@@ -299,7 +367,11 @@ public enum LSTTMKernel {
                 for f in 0..<e { g.rows[cr * e + f] += l2 * scale * b.rows[cr * e + f] }
             }
             // FM and MLP: the gradient with respect to every field vector.
-            for f in 0..<k { var t: T = 0; for a in 0..<nf { t += fv[a * k + f] }; sums[f] = t }
+            for f in 0..<k {
+                var t: T = 0
+                for a in 0..<nf { t += fv[a * k + f] }
+                sums[f] = t
+            }
             for a in 0..<nf { for f in 0..<k { gf[a * k + f] = gz * (sums[f] - fv[a * k + f]) } }
             g.w1.withUnsafeMutableBufferPointer { gw in
                 b.w1.withUnsafeBufferPointer { w in
@@ -374,7 +446,8 @@ public enum LSTTMKernel {
                 }
                 for r in 0..<k { for f in 0..<k { g.wUser[r * k + f] += gq[r] * s.ul[f] } }
             }
-            var node = [T](repeating: 0, count: k), gnode = [T](repeating: 0, count: k)
+            var node = [T](repeating: 0, count: k)
+            var gnode = [T](repeating: 0, count: k)
             for (j, row) in nb.enumerated() {
                 nodeFeature(b, x, c, j, into: &node)
                 for f in 0..<k { gnode[f] = 0 }
@@ -385,7 +458,8 @@ public enum LSTTMKernel {
                         gnode[f] += gr * b.wNeighbour[r * k + f]
                     }
                 }
-                let base = Int(row) * e, cat = Int(x.neighbourCategories[c][j])
+                let base = Int(row) * e
+                let cat = Int(x.neighbourCategories[c][j])
                 for f in 0..<k { g.rows[base + f] += gnode[f] }
                 if b.hasCategory && cat >= 0 { for f in 0..<k { g.rows[cat * e + f] += gnode[f] } }
             }
@@ -400,7 +474,12 @@ public enum LSTTMKernel {
     }
 
     /// b ← b − lr · g on the modules in `mask`; zeroes all of g.
-    public static func step<T: BinaryFloatingPoint>(_ b: inout LSTTMBlock<T>, _ g: inout LSTTMBlock<T>, lr: T, mask: LSTTMModules) {
+    public static func step<T: BinaryFloatingPoint>(
+        _ b: inout LSTTMBlock<T>,
+        _ g: inout LSTTMBlock<T>,
+        lr: T,
+        mask: LSTTMModules
+    ) {
         func apply(_ p: inout [T], _ q: inout [T], _ on: Bool) {
             if on { for i in p.indices { p[i] -= lr * q[i] } }
             for i in q.indices { q[i] = 0 }

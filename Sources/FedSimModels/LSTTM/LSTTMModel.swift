@@ -13,12 +13,26 @@ public struct LSTTMModel: RecommenderModel {
     let seed: UInt64
 
     public init(_ context: ModelContext) {
-        let s = context.scenario, info = context.info
-        let shape = LSTTMShape(items: info.items, dim: s.model.dim, hidden: s.model.hidden,
-                               categories: s.model.itemContent ? (info.categories ?? 0) : 0, gated: s.model.lsttm.fusion == .gate)
-        var t = LSTTMTrainer(shape: shape, config: s.model.lsttm, local: s.training.local, weighting: s.training.weighting, meta: s.meta,
-                             negatives: s.model.negatives, itemCategories: context.itemCategories, itemDomains: context.itemDomains,
-                             domainNames: context.domainNames)
+        let s = context.scenario
+        let info = context.info
+        let shape = LSTTMShape(
+            items: info.items,
+            dim: s.model.dim,
+            hidden: s.model.hidden,
+            categories: s.model.itemContent ? (info.categories ?? 0) : 0,
+            gated: s.model.lsttm.fusion == .gate
+        )
+        var t = LSTTMTrainer(
+            shape: shape,
+            config: s.model.lsttm,
+            local: s.training.local,
+            weighting: s.training.weighting,
+            meta: s.meta,
+            negatives: s.model.negatives,
+            itemCategories: context.itemCategories,
+            itemDomains: context.itemDomains,
+            domainNames: context.domainNames
+        )
         t.clock = context.coldSplit?.trainingClock(periods: s.meta.periods)
         trainer = t
         adaptation = s.personalization.adaptation
@@ -29,18 +43,22 @@ public struct LSTTMModel: RecommenderModel {
 
     public static func summary(_ s: Scenario) -> String? {
         let l = s.model.lsttm
-        return "\(s.meta.enabled ? "temporal MAML" : "no temporal MAML"), \(l.attention ? "attention" : "mean pooling") over \(l.neighbours) neighbours, "
+        return
+            "\(s.meta.enabled ? "temporal MAML" : "no temporal MAML"), \(l.attention ? "attention" : "mean pooling") over \(l.neighbours) neighbours, "
             + "\(l.fusion.rawValue) fusion, \(l.external ? "with" : "without") external behaviours, long-term every \(l.longTermEvery) rounds"
             + (l.longTermDelay > 0 ? " (\(l.longTermDelay) late)" : "")
     }
 
     public static func privacyNotes(_ scenario: Scenario) -> ModelPrivacyNotes {
         ModelPrivacyNotes(
-            released: "every shared tensor: item and category embeddings, short-term, fusion, scorer and long-term modules",
-            personal: "the long-term user vector p_u, and the short-term and fusion modules adapted online during evaluation",
+            released:
+                "every shared tensor: item and category embeddings, short-term, fusion, scorer and long-term modules",
+            personal:
+                "the long-term user vector p_u, and the short-term and fusion modules adapted online during evaluation",
             notCovered: [
                 "lsttm: on rounds without a long-term step the long-term tensors carry weight 0 from every device (public: the cadence is in the scenario); with per_item weighting, touched long-term and item rows have non-zero weights, as for every per-item model"
-            ])
+            ]
+        )
     }
 
     var shape: LSTTMShape { trainer.shape }
@@ -52,8 +70,10 @@ public struct LSTTMModel: RecommenderModel {
     /// The long-term module's slice, when its updates are delayed.
     public var delayedUpdate: DelayedUpdate? {
         guard longTermDelay > 0 else { return nil }
-        let t = LSTTMShape.longTermTensors, layout = shape.layout
-        let lo = layout.offsets[t.lowerBound], last = t.upperBound
+        let t = LSTTMShape.longTermTensors
+        let layout = shape.layout
+        let lo = layout.offsets[t.lowerBound]
+        let last = t.upperBound
         return DelayedUpdate(range: lo..<(layout.offsets[last] + layout.tensors[last].count), delay: longTermDelay)
     }
 
@@ -61,8 +81,13 @@ public struct LSTTMModel: RecommenderModel {
 
     public func initialPersonal(device: Int) -> [Float] { shape.initialPersonal(seed: seed, device: device) }
 
-    public func train(_ device: DeviceData, shared: [Float], personal: inout [Float], round: Int,
-                      rng: inout Xoshiro256) -> LocalUpdate {
+    public func train(
+        _ device: DeviceData,
+        shared: [Float],
+        personal: inout [Float],
+        round: Int,
+        rng: inout Xoshiro256
+    ) -> LocalUpdate {
         trainer.train(shared: shared, personal: &personal, data: device.train, round: round, rng: &rng)
     }
 
@@ -74,13 +99,23 @@ public struct LSTTMModel: RecommenderModel {
 
     /// The test interactions in the internal domain, ranked in the context after all of training.
     public func evaluate(_ c: EvaluationContext) -> DeviceEvaluation {
-        let d = c.data, domains = trainer.itemDomains
+        let d = c.data
+        let domains = trainer.itemDomains
         let dom = trainer.internalDomain(of: d.train)
         let tl = trainer.timeline(d.train, internal: dom)
-        let test = d.test.subset((0..<d.test.count).filter { Int(d.test.items[$0]) < domains.count && domains[Int(d.test.items[$0])] == dom })
+        let test = d.test.subset(
+            (0..<d.test.count).filter { Int(d.test.items[$0]) < domains.count && domains[Int(d.test.items[$0])] == dom }
+        )
         let score = trainer.scorer(model: c.shared, personal: c.personal, timeline: tl, cut: .max)
-        return c.evaluator.evaluate(device: c.device, shared: c.shared, items: shape.items, dim: itemRowWidth,
-                                    train: .exclusion(d.train.items + outsideDomain(dom)), test: test, score: score)
+        return c.evaluator.evaluate(
+            device: c.device,
+            shared: c.shared,
+            items: shape.items,
+            dim: itemRowWidth,
+            train: .exclusion(d.train.items + outsideDomain(dom)),
+            test: test,
+            score: score
+        )
     }
 
     /// The temporal protocol, online: for each period p after the cut-off, one adaptation of
@@ -91,28 +126,64 @@ public struct LSTTMModel: RecommenderModel {
         let split = c.split
         guard let clock = split.evaluationClock else { return [] }
         let mask = LSTTMTrainer.modules(adaptation.groups)
-        let dom = trainer.internalDomain(of: split.warmPart(c.interactions, device: c.device, itemDomains: trainer.itemDomains))
+        let dom = trainer.internalDomain(
+            of: split.warmPart(c.interactions, device: c.device, itemDomains: trainer.itemDomains)
+        )
         let tl = trainer.timeline(c.interactions, internal: dom)
         let outside = outsideDomain(dom)
         var model = c.shared
         var rng = Seeds.rng(seed, "lsttm.online", UInt64(c.device))
         var out: [ColdStartEntry] = []
         for p in 0..<split.config.periods {
-            let begin = clock.begin(p), end = clock.begin(p + 1)
+            let begin = clock.begin(p)
+            let end = clock.begin(p + 1)
             let before = tl.firstIndex(atOrAfter: begin)
-            let support = (tl.firstIndex(atOrAfter: clock.begin(p - 1))..<before).filter { tl.isInternal[$0] }.map { tl.items[$0] }
+            let support = (tl.firstIndex(atOrAfter: clock.begin(p - 1))..<before).filter { tl.isInternal[$0] }.map {
+                tl.items[$0]
+            }
             let seen = Set(tl.items[0..<before])
-            trainer.adaptOnline(&model, personal: c.personal, timeline: tl, cut: clock.begin(p - 1), positives: support, seen: seen,
-                                steps: adaptation.steps, lr: adaptation.learningRate, mask: mask, rng: &rng)
+            trainer.adaptOnline(
+                &model,
+                personal: c.personal,
+                timeline: tl,
+                cut: clock.begin(p - 1),
+                positives: support,
+                seen: seen,
+                steps: adaptation.steps,
+                lr: adaptation.learningRate,
+                mask: mask,
+                rng: &rng
+            )
             let q = (before..<tl.firstIndex(atOrAfter: end)).filter { tl.isInternal[$0] }
             guard !q.isEmpty else { continue }
-            let query = Interactions(items: q.map { tl.items[$0] }, ratings: [Float](repeating: 1, count: q.count),
-                                     timestamps: q.map { tl.times[$0] })
+            let query = Interactions(
+                items: q.map { tl.items[$0] },
+                ratings: [Float](repeating: 1, count: q.count),
+                timestamps: q.map { tl.times[$0] }
+            )
             let score = trainer.scorer(model: model, personal: c.personal, timeline: tl, cut: begin)
-            let e = c.evaluator.evaluate(device: c.device, shared: model, items: shape.items, dim: itemRowWidth,
-                                         train: .exclusion(Array(seen) + outside), test: query, score: score)
-            out.append(ColdStartEntry(device: UInt32(c.device), slot: UInt16(p), count: UInt32(q.count), squaredError: e.squaredError,
-                                      absoluteError: e.absoluteError, ranked: e.ranked, hit: e.hit, ndcg: e.ndcg, auc: e.auc))
+            let e = c.evaluator.evaluate(
+                device: c.device,
+                shared: model,
+                items: shape.items,
+                dim: itemRowWidth,
+                train: .exclusion(Array(seen) + outside),
+                test: query,
+                score: score
+            )
+            out.append(
+                ColdStartEntry(
+                    device: UInt32(c.device),
+                    slot: UInt16(p),
+                    count: UInt32(q.count),
+                    squaredError: e.squaredError,
+                    absoluteError: e.absoluteError,
+                    ranked: e.ranked,
+                    hit: e.hit,
+                    ndcg: e.ndcg,
+                    auc: e.auc
+                )
+            )
         }
         return out
     }

@@ -42,8 +42,18 @@ public struct LSTTMShape: Sendable, Equatable {
             TensorSpec(name: "long_term.projection", rows: dim, columns: dim, group: .shared),
         ])
         let o = layout.offsets
-        item = o[0]; category = o[1]; wUser = o[2]; wNeighbour = o[3]; attention = o[4]; gate = o[5]
-        w1 = o[6]; b1 = o[7]; out = o[8]; bias = o[9]; longTermItem = o[10]; projection = o[11]
+        item = o[0]
+        category = o[1]
+        wUser = o[2]
+        wNeighbour = o[3]
+        attention = o[4]
+        gate = o[5]
+        w1 = o[6]
+        b1 = o[7]
+        out = o[8]
+        bias = o[9]
+        longTermItem = o[10]
+        projection = o[11]
     }
 
     public var fields: Int { LSTTMBlock<Float>.fields(gated: gated, hasCategory: categories > 0) }
@@ -55,7 +65,9 @@ public struct LSTTMShape: Sendable, Equatable {
         var rng = Seeds.rng(seed, "init.lsttm")
         var v = [Float](repeating: 0, count: layout.count)
         let e = dim + 1
-        for r in 0..<(items + categories) { for f in 0..<dim { v[item + r * e + f] = Float(initStd * rng.nextGaussian()) } }
+        for r in 0..<(items + categories) {
+            for f in 0..<dim { v[item + r * e + f] = Float(initStd * rng.nextGaussian()) }
+        }
         for d in 0..<dim {
             v[wUser + d * dim + d] = 1
             v[wNeighbour + d * dim + d] = 1

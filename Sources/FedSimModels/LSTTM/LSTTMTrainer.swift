@@ -12,8 +12,12 @@ public struct Timeline: Sendable, Equatable {
 
     /// The index of the first behaviour at or after `t`.
     public func firstIndex(atOrAfter t: Int64) -> Int {
-        var lo = 0, hi = times.count
-        while lo < hi { let mid = (lo + hi) / 2; if times[mid] < t { lo = mid + 1 } else { hi = mid } }
+        var lo = 0
+        var hi = times.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if times[mid] < t { lo = mid + 1 } else { hi = mid }
+        }
         return lo
     }
 }
@@ -43,8 +47,17 @@ public struct LSTTMTrainer: Sendable {
     /// What temporal MAML's inner loop adapts (`meta.inner_groups`).
     public let innerModules: LSTTMModules
 
-    public init(shape: LSTTMShape, config: LSTTMConfig, local: LocalTrainingConfig, weighting: TrainingConfig.Weighting,
-                meta: MetaConfig, negatives: Int, itemCategories: [Int32], itemDomains: [Int32], domainNames: [String]) {
+    public init(
+        shape: LSTTMShape,
+        config: LSTTMConfig,
+        local: LocalTrainingConfig,
+        weighting: TrainingConfig.Weighting,
+        meta: MetaConfig,
+        negatives: Int,
+        itemCategories: [Int32],
+        itemDomains: [Int32],
+        domainNames: [String]
+    ) {
         self.shape = shape
         self.config = config
         self.local = local
@@ -59,7 +72,8 @@ public struct LSTTMTrainer: Sendable {
             byDomain[d < byDomain.count ? d : 0].append(Int32(i))
         }
         itemsByDomain = byDomain
-        namedDomain = config.internalDomain.isEmpty ? nil : domainNames.firstIndex(of: config.internalDomain).map { Int32($0) }
+        namedDomain =
+            config.internalDomain.isEmpty ? nil : domainNames.firstIndex(of: config.internalDomain).map { Int32($0) }
         innerModules = Self.modules(meta.innerGroups)
     }
 
@@ -80,7 +94,10 @@ public struct LSTTMTrainer: Sendable {
     public func internalDomain(of data: Interactions) -> Int32 {
         if let namedDomain { return namedDomain }
         var counts = [Int](repeating: 0, count: itemsByDomain.count)
-        for i in data.items { let d = Int(domain(i)); if d < counts.count { counts[d] += 1 } }
+        for i in data.items {
+            let d = Int(domain(i))
+            if d < counts.count { counts[d] += 1 }
+        }
         var best = 0
         for d in counts.indices where counts[d] > counts[best] { best = d }
         return Int32(best)
@@ -113,7 +130,8 @@ public struct LSTTMTrainer: Sendable {
 
     /// u_l = W_l · mean(g_b) + p_u from the flat parameters.
     public func longTermVector(_ model: [Float], _ personal: [Float], behaviours: [Int32]) -> [Float] {
-        let s = shape, k = s.dim
+        let s = shape
+        let k = s.dim
         var mean = [Float](repeating: 0, count: k)
         for b in behaviours { for f in 0..<k { mean[f] += model[s.longTermItem + Int(b) * k + f] } }
         if !behaviours.isEmpty { for f in 0..<k { mean[f] /= Float(behaviours.count) } }
@@ -147,11 +165,20 @@ public struct LSTTMTrainer: Sendable {
         }
     }
 
-    public func view(model: [Float], personal: [Float], timeline tl: Timeline, contexts: [ContextSpec], seen: Set<Int32>,
-                     rng: inout some RandomNumberGenerator) -> View {
-        let s = shape, k = s.dim, e = k + 1
+    public func view(
+        model: [Float],
+        personal: [Float],
+        timeline tl: Timeline,
+        contexts: [ContextSpec],
+        seen: Set<Int32>,
+        rng: inout some RandomNumberGenerator
+    ) -> View {
+        let s = shape
+        let k = s.dim
+        let e = k + 1
         var localOf: [Int: Int32] = [:]
-        var base: [Int] = [], isCategory: [Bool] = []
+        var base: [Int] = []
+        var isCategory: [Bool] = []
         func row(_ offset: Int, category: Bool) -> Int32 {
             if let l = localOf[offset] { return l }
             let l = Int32(base.count)
@@ -171,8 +198,11 @@ public struct LSTTMTrainer: Sendable {
         var positives = 0
         for spec in contexts {
             let (nb, behaviours) = context(tl, before: spec.cut)
-            let c = x.addContext(neighbours: nb.map(itemRow), categories: nb.map(categoryRow),
-                                 longTerm: longTermVector(model, personal, behaviours: behaviours))
+            let c = x.addContext(
+                neighbours: nb.map(itemRow),
+                categories: nb.map(categoryRow),
+                longTerm: longTermVector(model, personal, behaviours: behaviours)
+            )
             var mine: [Int] = []
             for item in spec.positives {
                 mine.append(x.count)
@@ -180,8 +210,12 @@ public struct LSTTMTrainer: Sendable {
                 positives += 1
                 let pool = itemsByDomain[min(Int(domain(item)), itemsByDomain.count - 1)]
                 for _ in 0..<negatives {
-                    var j = pool[rng.nextBounded(pool.count)], tries = 0
-                    while seen.contains(j) && tries < 100 { j = pool[rng.nextBounded(pool.count)]; tries += 1 }
+                    var j = pool[rng.nextBounded(pool.count)]
+                    var tries = 0
+                    while seen.contains(j) && tries < 100 {
+                        j = pool[rng.nextBounded(pool.count)]
+                        tries += 1
+                    }
                     guard !seen.contains(j) else { break }
                     mine.append(x.count)
                     x.append(context: c, item: itemRow(j), category: categoryRow(j), label: 0)
@@ -189,16 +223,32 @@ public struct LSTTMTrainer: Sendable {
             }
             byContext.append(mine)
         }
-        var b = LSTTMBlock<Float>(dim: k, hidden: s.hidden, rows: base.count, attention: config.attention, gated: s.gated,
-                                  hasCategory: s.categories > 0)
+        var b = LSTTMBlock<Float>(
+            dim: k,
+            hidden: s.hidden,
+            rows: base.count,
+            attention: config.attention,
+            gated: s.gated,
+            hasCategory: s.categories > 0
+        )
         for (l, o) in base.enumerated() { for f in 0..<e { b.rows[l * e + f] = model[o + f] } }
         load(&b, from: model)
-        return View(block: b, start: b, examples: x, base: base, isCategory: isCategory, byContext: byContext, positives: positives)
+        return View(
+            block: b,
+            start: b,
+            examples: x,
+            base: base,
+            isCategory: isCategory,
+            byContext: byContext,
+            positives: positives
+        )
     }
 
     /// Copies the dense modules (short-term, fusion, scorer) out of the flat parameters.
     func load(_ b: inout LSTTMBlock<Float>, from model: [Float]) {
-        let s = shape, k = s.dim, width = s.fields * k
+        let s = shape
+        let k = s.dim
+        let width = s.fields * k
         b.wUser = Array(model[s.wUser..<(s.wUser + k * k)])
         b.wNeighbour = Array(model[s.wNeighbour..<(s.wNeighbour + k * k)])
         b.att = Array(model[s.attention..<(s.attention + 2 * k)])
@@ -224,10 +274,18 @@ public struct LSTTMTrainer: Sendable {
 
     /// One round on a device: the long-term module on its rounds, then the click model on
     /// the internal interactions (temporal MAML, or plain epochs without it).
-    public func train(shared: [Float], personal: inout [Float], data: Interactions, round: Int,
-                      rng: inout some RandomNumberGenerator) -> LocalUpdate {
-        let s = shape, k = s.dim, e = k + 1
-        let layout = s.layout, wo = layout.weightOffsets
+    public func train(
+        shared: [Float],
+        personal: inout [Float],
+        data: Interactions,
+        round: Int,
+        rng: inout some RandomNumberGenerator
+    ) -> LocalUpdate {
+        let s = shape
+        let k = s.dim
+        let e = k + 1
+        let layout = s.layout
+        let wo = layout.weightOffsets
         let tl = timeline(data, internal: internalDomain(of: data))
         var delta = [Float](repeating: 0, count: layout.count)
         var weights = [Float](repeating: 0, count: layout.weightCount)
@@ -240,9 +298,13 @@ public struct LSTTMTrainer: Sendable {
 
         // Contexts: one per training period with internal interactions.
         var byPeriod: [Int: [Int32]] = [:]
-        for j in 0..<tl.count where tl.isInternal[j] { byPeriod[clock?.period(of: tl.times[j]) ?? 0, default: []].append(tl.items[j]) }
+        for j in 0..<tl.count where tl.isInternal[j] {
+            byPeriod[clock?.period(of: tl.times[j]) ?? 0, default: []].append(tl.items[j])
+        }
         let periods = byPeriod.keys.sorted()
-        let specs = periods.map { ContextSpec(cut: clock?.begin($0) ?? (tl.times.first ?? 0), positives: byPeriod[$0]!) }
+        let specs = periods.map {
+            ContextSpec(cut: clock?.begin($0) ?? (tl.times.first ?? 0), positives: byPeriod[$0]!)
+        }
         var v = view(model: model, personal: p, timeline: tl, contexts: specs, seen: Set(data.items), rng: &rng)
         let n = v.positives
         var loss = 0.0
@@ -277,8 +339,11 @@ public struct LSTTMTrainer: Sendable {
         }
         for t in 2...9 { weights[wo[t]] = whole }
         if !s.gated { weights[wo[5]] = 0 }
-        func put(_ offset: Int, _ new: [Float], _ old: [Float]) { for i in new.indices { delta[offset + i] = whole * (new[i] - old[i]) } }
-        let b = v.block, a = v.start
+        func put(_ offset: Int, _ new: [Float], _ old: [Float]) {
+            for i in new.indices { delta[offset + i] = whole * (new[i] - old[i]) }
+        }
+        let b = v.block
+        let a = v.start
         put(s.wUser, b.wUser, a.wUser)
         put(s.wNeighbour, b.wNeighbour, a.wNeighbour)
         put(s.attention, b.att, a.att)
@@ -294,7 +359,8 @@ public struct LSTTMTrainer: Sendable {
     func epochs(_ v: inout View, rng: inout some RandomNumberGenerator) -> Double {
         var grad = v.block.zeros()
         let loop = LocalLoop(local)
-        let lr = Float(local.learningRate), l2 = Float(local.l2)
+        let lr = Float(local.learningRate)
+        let l2 = Float(local.l2)
         let start = v.block
         return loop.run(Array(0..<v.examples.count), rng: &rng) { order in
             let batch = v.examples.subset(order)
@@ -332,7 +398,8 @@ public struct LSTTMTrainer: Sendable {
             pairs.append((v.byContext[c], v.byContext[c + 1]))
         }
         guard !pairs.isEmpty else { return (0, 0) }
-        let l2 = Float(local.l2), beta = Float(meta.outerLearningRate)
+        let l2 = Float(local.l2)
+        let beta = Float(meta.outerLearningRate)
         var queue: [([Int], [Int])] = []
         var lossSum = 0.0
         for _ in 0..<meta.episodes {
@@ -342,7 +409,13 @@ public struct LSTTMTrainer: Sendable {
             }
             let (support, query) = queue.removeLast()
             var adapted = v.block
-            adapt(&adapted, v.examples.subset(support), steps: meta.innerSteps, lr: meta.innerLearningRate, mask: innerModules)
+            adapt(
+                &adapted,
+                v.examples.subset(support),
+                steps: meta.innerSteps,
+                lr: meta.innerLearningRate,
+                mask: innerModules
+            )
             var q = query
             if meta.queryBatch > 0 && q.count > meta.queryBatch {
                 for i in 0..<meta.queryBatch { q.swapAt(i, i + rng.nextBounded(q.count - i)) }
@@ -350,7 +423,9 @@ public struct LSTTMTrainer: Sendable {
             }
             let batch = v.examples.subset(q)
             var g = adapted.zeros()
-            lossSum += Double(LSTTMKernel.accumulateGradient(adapted, batch, range: 0..<batch.count, l2: l2, into: &g)) / Double(batch.count)
+            lossSum +=
+                Double(LSTTMKernel.accumulateGradient(adapted, batch, range: 0..<batch.count, l2: l2, into: &g))
+                / Double(batch.count)
             LSTTMKernel.step(&v.block, &g, lr: beta, mask: .all)
         }
         return (lossSum / Double(meta.episodes), meta.episodes)
@@ -369,9 +444,17 @@ public struct LSTTMTrainer: Sendable {
     /// The neighbour-similarity loss (Eq. 8) on the device's behaviours: full-batch steps on
     /// the long-term rows it touches, W_l and p_u. Writes the trained values into `model` and
     /// `p`, and the weighted delta of the long-term tensors into `delta` / `weights`.
-    func trainLongTerm(_ model: inout [Float], _ p: inout [Float], _ tl: Timeline, delta: inout [Float], weights: inout [Float],
-                       rng: inout some RandomNumberGenerator) {
-        let s = shape, k = s.dim, wo = s.layout.weightOffsets
+    func trainLongTerm(
+        _ model: inout [Float],
+        _ p: inout [Float],
+        _ tl: Timeline,
+        delta: inout [Float],
+        weights: inout [Float],
+        rng: inout some RandomNumberGenerator
+    ) {
+        let s = shape
+        let k = s.dim
+        let wo = s.layout.weightOffsets
         let behaviours = (0..<tl.count).filter { config.external || tl.isInternal[$0] }.map { tl.items[$0] }
         guard !behaviours.isEmpty else { return }
         var localOf: [Int32: Int32] = [:]
@@ -386,26 +469,40 @@ public struct LSTTMTrainer: Sendable {
         x.behaviours = behaviours.map(row)
         let seen = Set(tl.items)
         for b in behaviours {
-            x.row.append(row(b)); x.label.append(1)
+            x.row.append(row(b))
+            x.label.append(1)
             guard seen.count < s.items else { continue }
             for _ in 0..<config.longTermNegatives {
                 var j = Int32(rng.nextBounded(s.items))
                 while seen.contains(j) { j = Int32(rng.nextBounded(s.items)) }
-                x.row.append(row(j)); x.label.append(0)
+                x.row.append(row(j))
+                x.label.append(0)
             }
         }
         var blk = LongTermBlock<Float>(dim: k, rows: global.count)
-        for (l, i) in global.enumerated() { for f in 0..<k { blk.rows[l * k + f] = model[s.longTermItem + Int(i) * k + f] } }
+        for (l, i) in global.enumerated() {
+            for f in 0..<k { blk.rows[l * k + f] = model[s.longTermItem + Int(i) * k + f] }
+        }
         blk.projection = Array(model[s.projection..<(s.projection + k * k)])
         blk.user = p
         let start = blk
         var g = blk.zeros()
-        let lr = Float(config.longTermLearningRate), l2 = Float(local.l2)
+        let lr = Float(config.longTermLearningRate)
+        let l2 = Float(local.l2)
         for _ in 0..<config.longTermSteps {
             LongTermKernel.accumulateGradient(blk, x, l2: l2, into: &g)
-            for i in blk.rows.indices { blk.rows[i] -= lr * g.rows[i]; g.rows[i] = 0 }
-            for i in blk.projection.indices { blk.projection[i] -= lr * g.projection[i]; g.projection[i] = 0 }
-            for f in 0..<k { blk.user[f] -= lr * g.user[f]; g.user[f] = 0 }
+            for i in blk.rows.indices {
+                blk.rows[i] -= lr * g.rows[i]
+                g.rows[i] = 0
+            }
+            for i in blk.projection.indices {
+                blk.projection[i] -= lr * g.projection[i]
+                g.projection[i] = 0
+            }
+            for f in 0..<k {
+                blk.user[f] -= lr * g.user[f]
+                g.user[f] = 0
+            }
         }
         p = blk.user
         let whole: Float = weighting == .uniform ? 1 : Float(behaviours.count)
@@ -434,9 +531,17 @@ public struct LSTTMTrainer: Sendable {
     /// The click logit of any item for the user at time `cut` (its context from `tl`), with
     /// the flat parameters `model` (possibly adapted on the device). Allocation-free per item.
     public func scorer(model: [Float], personal: [Float], timeline tl: Timeline, cut: Int64) -> (Int) -> Float {
-        let s = shape, k = s.dim, e = k + 1
-        var b = LSTTMBlock<Float>(dim: k, hidden: s.hidden, rows: 0, attention: config.attention, gated: s.gated,
-                                  hasCategory: s.categories > 0)
+        let s = shape
+        let k = s.dim
+        let e = k + 1
+        var b = LSTTMBlock<Float>(
+            dim: k,
+            hidden: s.hidden,
+            rows: 0,
+            attention: config.attention,
+            gated: s.gated,
+            hasCategory: s.categories > 0
+        )
         b.rows = Array(model[s.item..<(s.item + (s.items + s.categories) * e)])  // items, then categories
         load(&b, from: model)
         var x = LSTTMExamples(dim: k)
@@ -446,11 +551,15 @@ public struct LSTTMTrainer: Sendable {
             return s.categories > 0 && c >= 0 && Int(c) < s.categories ? Int32(s.items) + c : nil
         }
         let (nb, behaviours) = context(tl, before: cut)
-        _ = x.addContext(neighbours: nb, categories: nb.map { categoryRow(Int($0)) ?? -1 },
-                         longTerm: longTermVector(model, personal, behaviours: behaviours))
+        _ = x.addContext(
+            neighbours: nb,
+            categories: nb.map { categoryRow(Int($0)) ?? -1 },
+            longTerm: longTermVector(model, personal, behaviours: behaviours)
+        )
         x.append(context: 0, item: 0, category: -1, label: 0)
         let state = LSTTMKernel.shortTerm(b, x, 0)
-        var fv = [Float](repeating: 0, count: s.fields * k), pre = [Float](repeating: 0, count: s.hidden)
+        var fv = [Float](repeating: 0, count: s.fields * k)
+        var pre = [Float](repeating: 0, count: s.hidden)
         let block = b
         return { i in
             x.item[0] = Int32(i)
@@ -461,10 +570,27 @@ public struct LSTTMTrainer: Sendable {
 
     /// Online adaptation (Algorithm 1's test phase): one context at `cut` holding `positives`,
     /// `steps` full-batch steps on `mask`, written back into `model`.
-    public func adaptOnline(_ model: inout [Float], personal: [Float], timeline tl: Timeline, cut: Int64, positives: [Int32],
-                            seen: Set<Int32>, steps: Int, lr: Double, mask: LSTTMModules, rng: inout some RandomNumberGenerator) {
+    public func adaptOnline(
+        _ model: inout [Float],
+        personal: [Float],
+        timeline tl: Timeline,
+        cut: Int64,
+        positives: [Int32],
+        seen: Set<Int32>,
+        steps: Int,
+        lr: Double,
+        mask: LSTTMModules,
+        rng: inout some RandomNumberGenerator
+    ) {
         guard !positives.isEmpty, steps > 0 else { return }
-        var v = view(model: model, personal: personal, timeline: tl, contexts: [ContextSpec(cut: cut, positives: positives)], seen: seen, rng: &rng)
+        var v = view(
+            model: model,
+            personal: personal,
+            timeline: tl,
+            contexts: [ContextSpec(cut: cut, positives: positives)],
+            seen: seen,
+            rng: &rng
+        )
         adapt(&v.block, v.examples, steps: steps, lr: lr, mask: mask)
         store(v.block, into: &model, mask: mask)
     }

@@ -19,9 +19,9 @@ import Darwin
 /// Generic so the gradient is checked in `Double`.
 public struct LongTermBlock<T: BinaryFloatingPoint>: Equatable {
     public var dim: Int
-    public var rows: [T]          // R × dim, local long-term item rows
-    public var projection: [T]    // dim × dim
-    public var user: [T]          // dim (personal)
+    public var rows: [T]  // R × dim, local long-term item rows
+    public var projection: [T]  // dim × dim
+    public var user: [T]  // dim (personal)
 
     public init(dim: Int, rows: Int) {
         self.dim = dim
@@ -75,8 +75,12 @@ public enum LongTermKernel {
     }
 
     /// Adds the gradient of `loss` into `g`.
-    public static func accumulateGradient<T: BinaryFloatingPoint>(_ b: LongTermBlock<T>, _ x: LongTermExamples, l2: T,
-                                                                  into g: inout LongTermBlock<T>) {
+    public static func accumulateGradient<T: BinaryFloatingPoint>(
+        _ b: LongTermBlock<T>,
+        _ x: LongTermExamples,
+        l2: T,
+        into g: inout LongTermBlock<T>
+    ) {
         let k = b.dim
         let u = represent(b, behaviours: x.behaviours)
         var mean = [T](repeating: 0, count: k)

@@ -15,33 +15,54 @@ public struct SparseStep {
     public init(config: LocalTrainingConfig, shapeOf m: MFBlock<Float>) {
         self.config = config
         if config.optimizer == .adam {
-            mUser = [Float](repeating: 0, count: m.user.count); vUser = mUser
-            mUB = [Float](repeating: 0, count: m.userBias.count); vUB = mUB
-            mItem = [Float](repeating: 0, count: m.item.count); vItem = mItem
-            mIB = [Float](repeating: 0, count: m.itemBias.count); vIB = mIB
+            mUser = [Float](repeating: 0, count: m.user.count)
+            vUser = mUser
+            mUB = [Float](repeating: 0, count: m.userBias.count)
+            vUB = mUB
+            mItem = [Float](repeating: 0, count: m.item.count)
+            vItem = mItem
+            mIB = [Float](repeating: 0, count: m.itemBias.count)
+            vIB = mIB
         }
     }
 
     public mutating func apply(
-        _ m: inout MFBlock<Float>, _ g: inout MFBlock<Float>, users: [Int32], items: [Int32], range: Range<Int>,
+        _ m: inout MFBlock<Float>,
+        _ g: inout MFBlock<Float>,
+        users: [Int32],
+        items: [Int32],
+        range: Range<Int>,
         updateGlobalBias: Bool
     ) {
-        let lr = Float(config.learningRate), d = m.dim
+        let lr = Float(config.learningRate)
+        let d = m.dim
         switch config.optimizer {
         case .sgd:
             for j in range {
-                let u = Int(users[j]), i = Int(items[j])
-                for f in 0..<d { m.user[u * d + f] -= lr * g.user[u * d + f]; g.user[u * d + f] = 0 }
-                m.userBias[u] -= lr * g.userBias[u]; g.userBias[u] = 0
-                for f in 0..<d { m.item[i * d + f] -= lr * g.item[i * d + f]; g.item[i * d + f] = 0 }
-                m.itemBias[i] -= lr * g.itemBias[i]; g.itemBias[i] = 0
+                let u = Int(users[j])
+                let i = Int(items[j])
+                for f in 0..<d {
+                    m.user[u * d + f] -= lr * g.user[u * d + f]
+                    g.user[u * d + f] = 0
+                }
+                m.userBias[u] -= lr * g.userBias[u]
+                g.userBias[u] = 0
+                for f in 0..<d {
+                    m.item[i * d + f] -= lr * g.item[i * d + f]
+                    g.item[i * d + f] = 0
+                }
+                m.itemBias[i] -= lr * g.itemBias[i]
+                g.itemBias[i] = 0
             }
             if updateGlobalBias { m.globalBias -= lr * g.globalBias }
             g.globalBias = 0
         case .adam:
             t += 1
-            let b1 = Float(config.beta1), b2 = Float(config.beta2), eps = Float(config.epsilon)
-            let c1 = 1 - powf(b1, Float(t)), c2 = 1 - powf(b2, Float(t))
+            let b1 = Float(config.beta1)
+            let b2 = Float(config.beta2)
+            let eps = Float(config.epsilon)
+            let c1 = 1 - powf(b1, Float(t))
+            let c2 = 1 - powf(b2, Float(t))
             let a = lr * c2.squareRoot() / c1
             @inline(__always) func step(_ x: inout Float, _ gr: inout Float, _ mm: inout Float, _ vv: inout Float) {
                 guard gr != 0 else { return }  // rows touched twice in a batch are stepped once
@@ -51,7 +72,8 @@ public struct SparseStep {
                 gr = 0
             }
             for j in range {
-                let u = Int(users[j]), i = Int(items[j])
+                let u = Int(users[j])
+                let i = Int(items[j])
                 for f in 0..<d { step(&m.user[u * d + f], &g.user[u * d + f], &mUser[u * d + f], &vUser[u * d + f]) }
                 step(&m.userBias[u], &g.userBias[u], &mUB[u], &vUB[u])
                 for f in 0..<d { step(&m.item[i * d + f], &g.item[i * d + f], &mItem[i * d + f], &vItem[i * d + f]) }

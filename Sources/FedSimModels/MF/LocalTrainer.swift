@@ -1,5 +1,5 @@
-import FedSimCore
 import FedSimConfig
+import FedSimCore
 import FedSimData
 
 /// Trains the MF model on one device's ratings, starting from the global shared parameters
@@ -26,7 +26,10 @@ public struct LocalTrainer: Sendable {
 
     /// Trains and returns the update; `personal` is updated in place.
     public func train(
-        shared: [Float], personal: inout [Float], data: Interactions, rng: inout some RandomNumberGenerator
+        shared: [Float],
+        personal: inout [Float],
+        data: Interactions,
+        rng: inout some RandomNumberGenerator
     ) -> LocalUpdate {
         precondition(shared.count == sharedCount && personal.count == dim + 1)
         let n = data.count
@@ -38,7 +41,10 @@ public struct LocalTrainer: Sendable {
         var localItems = [Int32](repeating: 0, count: n)
         for j in 0..<n {
             let it = data.items[j]
-            if let l = localOf[it] { localItems[j] = l; counts[Int(l)] += 1 } else {
+            if let l = localOf[it] {
+                localItems[j] = l
+                counts[Int(l)] += 1
+            } else {
                 let l = Int32(globalOf.count)
                 localOf[it] = l
                 globalOf.append(it)

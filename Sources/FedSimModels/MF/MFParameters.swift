@@ -28,7 +28,8 @@ public enum MatrixFactorization {
     }
 
     /// Seeded initial shared parameters: q ~ N(0, σ²), b = 0, μ = centre of the rating scale.
-    public static func initialShared(items: Int, dim: Int, initStd: Double, globalBias: Float, seed: UInt64) -> [Float] {
+    public static func initialShared(items: Int, dim: Int, initStd: Double, globalBias: Float, seed: UInt64) -> [Float]
+    {
         var rng = Seeds.rng(seed, "init.shared")
         var v = [Float](repeating: 0, count: items * dim + items + 1)
         for i in 0..<(items * dim) { v[i] = Float(initStd * rng.nextGaussian()) }
@@ -49,10 +50,10 @@ public enum MatrixFactorization {
 /// checked in `Double` against finite differences and run in `Float`.
 public struct MFBlock<T: BinaryFloatingPoint>: Equatable {
     public var dim: Int
-    public var user: [T]       // users × dim
-    public var userBias: [T]   // users
-    public var item: [T]       // items × dim
-    public var itemBias: [T]   // items
+    public var user: [T]  // users × dim
+    public var userBias: [T]  // users
+    public var item: [T]  // items × dim
+    public var itemBias: [T]  // items
     public var globalBias: T
 
     public init(dim: Int, users: Int, items: Int) {
@@ -69,7 +70,8 @@ public struct MFBlock<T: BinaryFloatingPoint>: Equatable {
 
     @inlinable public func predict(user u: Int, item i: Int) -> T {
         var s = globalBias + userBias[u] + itemBias[i]
-        let pu = u * dim, qi = i * dim
+        let pu = u * dim
+        let qi = i * dim
         for f in 0..<dim { s += user[pu + f] * item[qi + f] }
         return s
     }
@@ -94,10 +96,13 @@ public enum MFKernel {
     public static func loss<T: BinaryFloatingPoint>(_ m: MFBlock<T>, _ b: MFBatch, range: Range<Int>, l2: T) -> T {
         var total: T = 0
         for j in range {
-            let u = Int(b.users[j]), i = Int(b.items[j])
+            let u = Int(b.users[j])
+            let i = Int(b.items[j])
             let e = m.predict(user: u, item: i) - T(b.ratings[j])
             var reg = m.userBias[u] * m.userBias[u] + m.itemBias[i] * m.itemBias[i]
-            for f in 0..<m.dim { reg += m.user[u * m.dim + f] * m.user[u * m.dim + f] + m.item[i * m.dim + f] * m.item[i * m.dim + f] }
+            for f in 0..<m.dim {
+                reg += m.user[u * m.dim + f] * m.user[u * m.dim + f] + m.item[i * m.dim + f] * m.item[i * m.dim + f]
+            }
             total += e * e / 2 + l2 / 2 * reg
         }
         return total / T(range.count)
@@ -107,19 +112,27 @@ public enum MFKernel {
     /// batch's mean squared-error term ½e² (for reporting). Only rows the batch touches change.
     @inlinable
     public static func accumulateGradient<T: BinaryFloatingPoint>(
-        _ m: MFBlock<T>, _ b: MFBatch, range: Range<Int>, l2: T, into g: inout MFBlock<T>
+        _ m: MFBlock<T>,
+        _ b: MFBatch,
+        range: Range<Int>,
+        l2: T,
+        into g: inout MFBlock<T>
     ) -> T {
         let scale = 1 / T(range.count)
         let d = m.dim
         var lossSum: T = 0
         for j in range {
-            let u = Int(b.users[j]), i = Int(b.items[j])
+            let u = Int(b.users[j])
+            let i = Int(b.items[j])
             let e = m.predict(user: u, item: i) - T(b.ratings[j])
             lossSum += e * e / 2
-            let es = e * scale, rs = l2 * scale
-            let pu = u * d, qi = i * d
+            let es = e * scale
+            let rs = l2 * scale
+            let pu = u * d
+            let qi = i * d
             for f in 0..<d {
-                let p = m.user[pu + f], q = m.item[qi + f]
+                let p = m.user[pu + f]
+                let q = m.item[qi + f]
                 g.user[pu + f] += es * q + rs * p
                 g.item[qi + f] += es * p + rs * q
             }

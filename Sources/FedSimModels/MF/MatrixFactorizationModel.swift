@@ -41,22 +41,42 @@ public struct MatrixFactorizationModel: RecommenderModel {
         MatrixFactorization.initialPersonal(dim: dim, initStd: initStd, seed: seed, device: device)
     }
 
-    public func train(_ device: DeviceData, shared: [Float], personal: inout [Float], round: Int,
-                      rng: inout Xoshiro256) -> LocalUpdate {
+    public func train(
+        _ device: DeviceData,
+        shared: [Float],
+        personal: inout [Float],
+        round: Int,
+        rng: inout Xoshiro256
+    ) -> LocalUpdate {
         trainer.train(shared: shared, personal: &personal, data: device.train, rng: &rng)
     }
 
     public func evaluate(_ c: EvaluationContext) -> DeviceEvaluation {
         let d = c.data
-        var e = c.evaluator.evaluate(device: c.device, shared: c.shared, personal: c.personal, items: items, dim: dim,
-                                     train: d.train, test: d.test)
+        var e = c.evaluator.evaluate(
+            device: c.device,
+            shared: c.shared,
+            personal: c.personal,
+            items: items,
+            dim: dim,
+            train: d.train,
+            test: d.test
+        )
         guard c.negativeTransfer && d.test.count > 0 else { return e }
         // The global model: shared parameters, personal ones as a new device starts them.
         let fresh = initialPersonal(device: c.device)
         var rating = c.evaluator
         rating.ranking = false
-        e.squaredErrorGlobal = rating.evaluate(device: c.device, shared: c.shared, personal: fresh, items: items, dim: dim,
-                                               train: d.train, test: d.test).squaredError
+        e.squaredErrorGlobal =
+            rating.evaluate(
+                device: c.device,
+                shared: c.shared,
+                personal: fresh,
+                items: items,
+                dim: dim,
+                train: d.train,
+                test: d.test
+            ).squaredError
         // The local-only model: the initial shared parameters trained on this device alone.
         var localShared = c.initialShared
         var localPersonal = fresh
@@ -67,8 +87,16 @@ public struct MatrixFactorizationModel: RecommenderModel {
         let u = local.train(shared: localShared, personal: &localPersonal, data: d.train, rng: &rng)
         let n = Float(max(1, u.examples))
         for i in localShared.indices { localShared[i] += u.weightedDelta[i] / n }  // examples weighting: Δ = w·δ, w = n
-        e.squaredErrorLocal = rating.evaluate(device: c.device, shared: localShared, personal: localPersonal, items: items,
-                                              dim: dim, train: d.train, test: d.test).squaredError
+        e.squaredErrorLocal =
+            rating.evaluate(
+                device: c.device,
+                shared: localShared,
+                personal: localPersonal,
+                items: items,
+                dim: dim,
+                train: d.train,
+                test: d.test
+            ).squaredError
         return e
     }
 }

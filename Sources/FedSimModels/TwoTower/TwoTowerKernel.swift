@@ -9,16 +9,16 @@ import Darwin
 /// differences and run in `Float`.
 public struct TwoTowerBlock<T: BinaryFloatingPoint>: Equatable {
     public var dim: Int
-    public var item: [T]        // m × d
-    public var itemBias: [T]    // m
+    public var item: [T]  // m × d
+    public var itemBias: [T]  // m
     public var globalBias: T = 0
-    public var prior: [T]       // d + 1
-    public var features: [T]    // nf × (d + 1): the device's feature rows, all active for every example
-    public var category: [T]    // nc × (d + 1)
-    public var adapter: [T]     // na × (2d + 1): γ, β, bias
+    public var prior: [T]  // d + 1
+    public var features: [T]  // nf × (d + 1): the device's feature rows, all active for every example
+    public var category: [T]  // nc × (d + 1)
+    public var adapter: [T]  // na × (2d + 1): γ, β, bias
     /// The shared adapter prior added to every adapter row (empty: none).
     public var adapterPrior: [T] = []
-    public var offset: [T]      // d + 1 (personal)
+    public var offset: [T]  // d + 1 (personal)
 
     public init(dim: Int, items: Int, features: Int, categories: Int, adapters: Int, adapterPrior: Bool = false) {
         self.dim = dim
@@ -35,8 +35,14 @@ public struct TwoTowerBlock<T: BinaryFloatingPoint>: Equatable {
 
     /// The same shape, all zeros (a gradient buffer).
     public func zeros() -> TwoTowerBlock {
-        TwoTowerBlock(dim: dim, items: itemBias.count, features: features.count / (dim + 1),
-                      categories: category.count / (dim + 1), adapters: adapter.count / (2 * dim + 1), adapterPrior: !adapterPrior.isEmpty)
+        TwoTowerBlock(
+            dim: dim,
+            items: itemBias.count,
+            features: features.count / (dim + 1),
+            categories: category.count / (dim + 1),
+            adapters: adapter.count / (2 * dim + 1),
+            adapterPrior: !adapterPrior.isEmpty
+        )
     }
 
     /// Element f of adapter row a as used: the row plus the shared prior, if any.
@@ -80,7 +86,12 @@ public struct TwoTowerExamples: Sendable, Equatable {
 
     public func subset(_ idx: some Sequence<Int>) -> TwoTowerExamples {
         var o = TwoTowerExamples()
-        for j in idx { o.item.append(item[j]); o.category.append(category[j]); o.adapter.append(adapter[j]); o.rating.append(rating[j]) }
+        for j in idx {
+            o.item.append(item[j])
+            o.category.append(category[j])
+            o.adapter.append(adapter[j])
+            o.rating.append(rating[j])
+        }
         o.negativeItem = negativeItem
         o.negativeCategory = negativeCategory
         return o
@@ -90,9 +101,17 @@ public struct TwoTowerExamples: Sendable, Equatable {
 public enum TwoTowerKernel {
     /// r̂ for example j given the user tower u (from `userTower()`).
     @inlinable
-    public static func predict<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ u: [T], _ x: TwoTowerExamples, _ j: Int) -> T {
-        let d = m.dim, e = d + 1
-        let i = Int(x.item[j]), c = Int(x.category[j]), a = Int(x.adapter[j])
+    public static func predict<T: BinaryFloatingPoint>(
+        _ m: TwoTowerBlock<T>,
+        _ u: [T],
+        _ x: TwoTowerExamples,
+        _ j: Int
+    ) -> T {
+        let d = m.dim
+        let e = d + 1
+        let i = Int(x.item[j])
+        let c = Int(x.category[j])
+        let a = Int(x.adapter[j])
         var s = m.globalBias + u[d] + m.itemBias[i]
         if c >= 0 { s += m.category[c * e + d] }
         if a >= 0 { s += m.adapterValue(a, 2 * d) }
@@ -108,8 +127,16 @@ public enum TwoTowerKernel {
     /// Batch loss: (1/B) Σ_j [½ e_j² + (λ/2)(‖q_i‖² + b_i² + ‖C_c‖² + ‖A_D‖² + ‖prior‖² + Σ‖F_f‖²) + (λ_δ/2)‖δ‖²].
     /// μ is not regularised; the prior is, so the user and item towers keep comparable scales
     /// (an unregularised prior grows while item rows shrink, and adaptation steps then overshoot). `accumulateGradient` returns this function's gradient.
-    public static func loss<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ x: TwoTowerExamples, range: Range<Int>, l2: T, offsetL2: T) -> T {
-        let d = m.dim, e = d + 1, w = 2 * d + 1
+    public static func loss<T: BinaryFloatingPoint>(
+        _ m: TwoTowerBlock<T>,
+        _ x: TwoTowerExamples,
+        range: Range<Int>,
+        l2: T,
+        offsetL2: T
+    ) -> T {
+        let d = m.dim
+        let e = d + 1
+        let w = 2 * d + 1
         let u = m.userTower()
         var fr: T = 0
         for v in m.features { fr += v * v }
@@ -119,7 +146,9 @@ public enum TwoTowerKernel {
         var total: T = 0
         for j in range {
             let err = predict(m, u, x, j) - T(x.rating[j])
-            let i = Int(x.item[j]), c = Int(x.category[j]), a = Int(x.adapter[j])
+            let i = Int(x.item[j])
+            let c = Int(x.category[j])
+            let a = Int(x.adapter[j])
             var reg = m.itemBias[i] * m.itemBias[i] + fr
             for f in 0..<d { reg += m.item[i * d + f] * m.item[i * d + f] }
             if c >= 0 { for f in 0..<e { reg += m.category[c * e + f] * m.category[c * e + f] } }
@@ -135,23 +164,34 @@ public enum TwoTowerKernel {
     /// Adds the gradient of `loss` over `range` into `g` and returns Σ ½e² of the batch.
     @inlinable
     public static func accumulateGradient<T: BinaryFloatingPoint>(
-        _ m: TwoTowerBlock<T>, _ x: TwoTowerExamples, range: Range<Int>, l2: T, offsetL2: T, into g: inout TwoTowerBlock<T>
+        _ m: TwoTowerBlock<T>,
+        _ x: TwoTowerExamples,
+        range: Range<Int>,
+        l2: T,
+        offsetL2: T,
+        into g: inout TwoTowerBlock<T>
     ) -> T {
-        let d = m.dim, e = d + 1, w = 2 * d + 1
+        let d = m.dim
+        let e = d + 1
+        let w = 2 * d + 1
         let s = 1 / T(range.count)
         let u = m.userTower()
         var gu = [T](repeating: 0, count: e)  // ∂/∂(user tower), summed over the batch
         var lossSum: T = 0
         for j in range {
-            let i = Int(x.item[j]), c = Int(x.category[j]), a = Int(x.adapter[j])
+            let i = Int(x.item[j])
+            let c = Int(x.category[j])
+            let a = Int(x.adapter[j])
             let err = predict(m, u, x, j) - T(x.rating[j])
             lossSum += err * err / 2
-            let es = err * s, rs = l2 * s
+            let es = err * s
+            let rs = l2 * s
             gu[d] += es
             for f in 0..<d {
                 var base = m.item[i * d + f]
                 if c >= 0 { base += m.category[c * e + f] }
-                var v = base, gBase = es * u[f]
+                var v = base
+                var gBase = es * u[f]
                 if a >= 0 {
                     let gamma = m.adapterValue(a, f)
                     v = base * (1 + gamma) + m.adapterValue(a, d + f)
@@ -192,15 +232,28 @@ public enum TwoTowerKernel {
 
     /// One SGD step on the groups in `mask`, then clears the gradient. Item and category rows
     /// are stepped where the batch touched them; the small per-user tensors densely.
-    public static func step(_ m: inout TwoTowerBlock<Float>, _ g: inout TwoTowerBlock<Float>, _ x: TwoTowerExamples,
-                            range: Range<Int>, lr: Float, mask: GroupMask) {
-        let d = m.dim, e = d + 1, w = 2 * d + 1
+    public static func step(
+        _ m: inout TwoTowerBlock<Float>,
+        _ g: inout TwoTowerBlock<Float>,
+        _ x: TwoTowerExamples,
+        range: Range<Int>,
+        lr: Float,
+        mask: GroupMask
+    ) {
+        let d = m.dim
+        let e = d + 1
+        let w = 2 * d + 1
         @inline(__always) func apply(_ p: inout [Float], _ gr: inout [Float], _ r: Range<Int>, _ on: Bool) {
-            for k in r { if on { p[k] -= lr * gr[k] }; gr[k] = 0 }
+            for k in r {
+                if on { p[k] -= lr * gr[k] }
+                gr[k] = 0
+            }
         }
         let shared = mask.contains(.shared)
         for j in range {
-            let i = Int(x.item[j]), c = Int(x.category[j]), a = Int(x.adapter[j])
+            let i = Int(x.item[j])
+            let c = Int(x.category[j])
+            let a = Int(x.adapter[j])
             apply(&m.item, &g.item, (i * d)..<(i * d + d), shared)
             apply(&m.itemBias, &g.itemBias, i..<(i + 1), shared)
             if c >= 0 { apply(&m.category, &g.category, (c * e)..<(c * e + e), shared) }
@@ -242,12 +295,15 @@ public enum TwoTowerAlignment {
     }
 
     /// The mean shared representation of a device's items in adapter row a, and their count.
-    public static func means<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ x: TwoTowerExamples, _ a: Int) -> ([T], T) {
-        let d = m.dim, e = d + 1
+    public static func means<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ x: TwoTowerExamples, _ a: Int) -> ([T], T)
+    {
+        let d = m.dim
+        let e = d + 1
         var z = [T](repeating: 0, count: d)
         var n: T = 0
         for j in 0..<x.count where Int(x.adapter[j]) == a {
-            let i = Int(x.item[j]), c = Int(x.category[j])
+            let i = Int(x.item[j])
+            let c = Int(x.category[j])
             for f in 0..<d { z[f] += m.item[i * d + f] + (c >= 0 ? m.category[c * e + f] : 0) }
             n += 1
         }
@@ -256,21 +312,40 @@ public enum TwoTowerAlignment {
 
     /// Item i's shared representation q_i + C_c (local rows).
     static func representation<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ i: Int, _ c: Int) -> [T] {
-        let d = m.dim, e = d + 1
+        let d = m.dim
+        let e = d + 1
         return (0..<d).map { m.item[i * d + $0] + (c >= 0 ? m.category[c * e + $0] : 0) }
     }
 
     /// cos(a, b) and its gradients with respect to a and b (zeros when either is 0).
     static func cosine<T: BinaryFloatingPoint>(_ a: [T], _ b: [T]) -> (T, [T], [T]) {
-        var dot: T = 0, na2: T = 0, nb2: T = 0
-        for f in a.indices { dot += a[f] * b[f]; na2 += a[f] * a[f]; nb2 += b[f] * b[f] }
+        var dot: T = 0
+        var na2: T = 0
+        var nb2: T = 0
+        for f in a.indices {
+            dot += a[f] * b[f]
+            na2 += a[f] * a[f]
+            nb2 += b[f] * b[f]
+        }
         guard na2 > 0, nb2 > 0 else { return (0, a.map { _ in 0 }, b.map { _ in 0 }) }
-        let na = na2.squareRoot(), nb = nb2.squareRoot(), c = dot / (na * nb)
-        return (c, a.indices.map { b[$0] / (na * nb) - c * a[$0] / na2 }, a.indices.map { a[$0] / (na * nb) - c * b[$0] / nb2 })
+        let na = na2.squareRoot()
+        let nb = nb2.squareRoot()
+        let c = dot / (na * nb)
+        return (
+            c, a.indices.map { b[$0] / (na * nb) - c * a[$0] / na2 },
+            a.indices.map { a[$0] / (na * nb) - c * b[$0] / nb2 }
+        )
     }
 
     /// The contrastive loss and its gradient with respect to z_A, z_B and each negative.
-    static func infoNCE<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ x: TwoTowerExamples, _ za: [T], _ zb: [T], weight: T, temperature: T)
+    static func infoNCE<T: BinaryFloatingPoint>(
+        _ m: TwoTowerBlock<T>,
+        _ x: TwoTowerExamples,
+        _ za: [T],
+        _ zb: [T],
+        weight: T,
+        temperature: T
+    )
         -> (T, [T], [T], [[T]])
     {
         let (cp, gpa, gpb) = cosine(za, zb)
@@ -285,7 +360,8 @@ public enum TwoTowerAlignment {
         let exps = scores.map { T(exp(Double($0 - top))) }
         let total = exps.reduce(0, +)
         let loss = weight * (top + T(log(Double(total))) - scores[0])
-        var ga = za.map { _ in T(0) }, gb = zb.map { _ in T(0) }
+        var ga = za.map { _ in T(0) }
+        var gb = zb.map { _ in T(0) }
         var gn: [[T]] = []
         for (k, (da, dz)) in grads.enumerated() {
             let coef = weight * ((exps[k] / total) - (k == 0 ? 1 : 0)) / temperature
@@ -295,24 +371,47 @@ public enum TwoTowerAlignment {
         return (loss, ga, gb, gn)
     }
 
-    public static func loss<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ x: TwoTowerExamples, weight: T, temperature: T = 0) -> T {
+    public static func loss<T: BinaryFloatingPoint>(
+        _ m: TwoTowerBlock<T>,
+        _ x: TwoTowerExamples,
+        weight: T,
+        temperature: T = 0
+    ) -> T {
         guard let (a, b) = pair(x) else { return 0 }
-        let (za, _) = means(m, x, a), (zb, _) = means(m, x, b)
-        if temperature > 0 && !x.negativeItem.isEmpty { return infoNCE(m, x, za, zb, weight: weight, temperature: temperature).0 }
-        var dot: T = 0, na: T = 0, nb: T = 0
-        for f in za.indices { dot += za[f] * zb[f]; na += za[f] * za[f]; nb += zb[f] * zb[f] }
+        let (za, _) = means(m, x, a)
+        let (zb, _) = means(m, x, b)
+        if temperature > 0 && !x.negativeItem.isEmpty {
+            return infoNCE(m, x, za, zb, weight: weight, temperature: temperature).0
+        }
+        var dot: T = 0
+        var na: T = 0
+        var nb: T = 0
+        for f in za.indices {
+            dot += za[f] * zb[f]
+            na += za[f] * za[f]
+            nb += zb[f] * zb[f]
+        }
         guard na > 0, nb > 0 else { return 0 }
         return weight * (1 - dot / (na.squareRoot() * nb.squareRoot()))
     }
 
     /// Adds the gradient of `loss` into `g`; returns the loss.
     @discardableResult
-    public static func accumulateGradient<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ x: TwoTowerExamples, weight: T,
-                                                                 temperature: T = 0, into g: inout TwoTowerBlock<T>) -> T {
+    public static func accumulateGradient<T: BinaryFloatingPoint>(
+        _ m: TwoTowerBlock<T>,
+        _ x: TwoTowerExamples,
+        weight: T,
+        temperature: T = 0,
+        into g: inout TwoTowerBlock<T>
+    ) -> T {
         guard let (a, b) = pair(x) else { return 0 }
-        let d = m.dim, e = d + 1
-        let (za, ca) = means(m, x, a), (zb, cb) = means(m, x, b)
-        let loss: T, ga: [T], gb: [T]
+        let d = m.dim
+        let e = d + 1
+        let (za, ca) = means(m, x, a)
+        let (zb, cb) = means(m, x, b)
+        let loss: T
+        let ga: [T]
+        let gb: [T]
         if temperature > 0 && !x.negativeItem.isEmpty {
             let (l, da, db, gn) = infoNCE(m, x, za, zb, weight: weight, temperature: temperature)
             (loss, ga, gb) = (l, da, db)
@@ -332,8 +431,10 @@ public enum TwoTowerAlignment {
         for j in 0..<x.count {
             let row = Int(x.adapter[j])
             guard row == a || row == b else { continue }
-            let gz = row == a ? ga : gb, n = row == a ? ca : cb
-            let i = Int(x.item[j]), c = Int(x.category[j])
+            let gz = row == a ? ga : gb
+            let n = row == a ? ca : cb
+            let i = Int(x.item[j])
+            let c = Int(x.category[j])
             for f in 0..<d {
                 g.item[i * d + f] += gz[f] / n
                 if c >= 0 { g.category[c * e + f] += gz[f] / n }

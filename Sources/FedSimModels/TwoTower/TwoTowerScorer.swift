@@ -11,14 +11,22 @@ public struct TwoTowerScorer {
     let adapters: [Float]  // domains × (2d + 1)
     let itemCategories: [Int32], itemDomains: [Int32]
 
-    public init(shape: TwoTowerShape, shared: [Float], user: [Float], adapted: [Int: [Float]] = [:],
-                itemCategories: [Int32], itemDomains: [Int32]) {
+    public init(
+        shape: TwoTowerShape,
+        shared: [Float],
+        user: [Float],
+        adapted: [Int: [Float]] = [:],
+        itemCategories: [Int32],
+        itemDomains: [Int32]
+    ) {
         self.shape = shape
         self.shared = shared
         self.user = user
         let w = 2 * shape.dim + 1
         var a = Array(shared[shape.adapters..<(shape.adapters + shape.domains.count * w)])
-        for (dom, row) in adapted where dom < shape.domains.count { a.replaceSubrange((dom * w)..<(dom * w + w), with: row) }
+        for (dom, row) in adapted where dom < shape.domains.count {
+            a.replaceSubrange((dom * w)..<(dom * w + w), with: row)
+        }
         if shape.hasAdapterPrior {
             // Every domain's adapter is an offset from the shared prior.
             for dom in 0..<shape.domains.count { for f in 0..<w { a[dom * w + f] += shared[shape.adapterPrior + f] } }
@@ -29,7 +37,10 @@ public struct TwoTowerScorer {
     }
 
     public func score(_ i: Int) -> Float {
-        let s = shape, d = s.dim, e = d + 1, w = 2 * d + 1
+        let s = shape
+        let d = s.dim
+        let e = d + 1
+        let w = 2 * d + 1
         let c = s.categories > 0 && i < itemCategories.count ? Int(itemCategories[i]) : -1
         let hasC = c >= 0 && c < s.categories
         let a = s.domains.isEmpty || i >= itemDomains.count ? -1 : Int(itemDomains[i])
@@ -50,12 +61,29 @@ extension TwoTowerTrainer {
     /// Adapts a user on `support` (steps, learning rate and groups from `adaptation`), starting
     /// from `offset`, and returns the scorer of the adapted model. With no support (k = 0) or
     /// no steps it scores the received model as is.
-    public func adaptedScorer(shared: [Float], offset: [Float]? = nil, support: Interactions, features: [Int32],
-                              adaptation: AdaptationConfig) -> TwoTowerScorer {
+    public func adaptedScorer(
+        shared: [Float],
+        offset: [Float]? = nil,
+        support: Interactions,
+        features: [Int32],
+        adaptation: AdaptationConfig
+    ) -> TwoTowerScorer {
         var v = view(shared: shared, offset: offset ?? zeroOffset, data: support, features: features)
-        adapt(&v.block, v.examples, Array(0..<support.count), steps: adaptation.steps, lr: adaptation.learningRate(support: support.count),
-              mask: Self.mask(adaptation.groups))
-        return TwoTowerScorer(shape: shape, shared: shared, user: v.block.userTower(), adapted: v.adaptedAdapters,
-                              itemCategories: itemCategories, itemDomains: itemDomains)
+        adapt(
+            &v.block,
+            v.examples,
+            Array(0..<support.count),
+            steps: adaptation.steps,
+            lr: adaptation.learningRate(support: support.count),
+            mask: Self.mask(adaptation.groups)
+        )
+        return TwoTowerScorer(
+            shape: shape,
+            shared: shared,
+            user: v.block.userTower(),
+            adapted: v.adaptedAdapters,
+            itemCategories: itemCategories,
+            itemDomains: itemDomains
+        )
     }
 }

@@ -32,8 +32,15 @@ public struct TwoTowerShape: Sendable, Equatable {
     public let hasAdapterPrior: Bool
     public let adapterPrior: Int
 
-    public init(items: Int, dim: Int, userFeatures: Int, categories: Int, domains: [String], adapters useAdapters: Bool,
-                adapterPrior usePrior: Bool = false) {
+    public init(
+        items: Int,
+        dim: Int,
+        userFeatures: Int,
+        categories: Int,
+        domains: [String],
+        adapters useAdapters: Bool,
+        adapterPrior usePrior: Bool = false
+    ) {
         self.items = items
         self.dim = dim
         self.userFeatures = userFeatures
@@ -45,16 +52,37 @@ public struct TwoTowerShape: Sendable, Equatable {
             TensorSpec(name: "item_bias", rows: items, columns: 1, group: .shared, weighting: .perRow),
             TensorSpec(name: "global_bias", rows: 1, columns: 1, group: .shared, weighting: .whole),
             TensorSpec(name: "user_prior", rows: 1, columns: e, group: .shared, weighting: .whole),
-            TensorSpec(name: "user_feature_embedding", rows: userFeatures * Self.featureBuckets, columns: e, group: .shared,
-                       weighting: .perRow),
+            TensorSpec(
+                name: "user_feature_embedding",
+                rows: userFeatures * Self.featureBuckets,
+                columns: e,
+                group: .shared,
+                weighting: .perRow
+            ),
             TensorSpec(name: "category_embedding", rows: categories, columns: e, group: .shared, weighting: .perRow),
         ]
         for d in self.domains {
-            t.append(TensorSpec(name: "domain_adapter.\(d)", rows: 1, columns: 2 * dim + 1, group: .domain(d), weighting: .whole))
+            t.append(
+                TensorSpec(
+                    name: "domain_adapter.\(d)",
+                    rows: 1,
+                    columns: 2 * dim + 1,
+                    group: .domain(d),
+                    weighting: .whole
+                )
+            )
         }
         hasAdapterPrior = usePrior && useAdapters
         if hasAdapterPrior {
-            t.append(TensorSpec(name: "domain_adapter_prior", rows: 1, columns: 2 * dim + 1, group: .shared, weighting: .whole))
+            t.append(
+                TensorSpec(
+                    name: "domain_adapter_prior",
+                    rows: 1,
+                    columns: 2 * dim + 1,
+                    group: .shared,
+                    weighting: .whole
+                )
+            )
         }
         layout = ParameterLayout(t)
         adapterPrior = hasAdapterPrior ? layout.offsets[layout.offsets.count - 1] : layout.count
@@ -91,7 +119,9 @@ public struct TwoTowerShape: Sendable, Equatable {
         let e = dim + 1
         var rows = Seeds.rng(seed, "init.towers")
         for f in 0..<dim { v[prior + f] = Float(initStd * rows.nextGaussian()) }
-        for r in 0..<(userFeatures * Self.featureBuckets) { for f in 0..<dim { v[features + r * e + f] = Float(initStd * rows.nextGaussian()) } }
+        for r in 0..<(userFeatures * Self.featureBuckets) {
+            for f in 0..<dim { v[features + r * e + f] = Float(initStd * rows.nextGaussian()) }
+        }
         for r in 0..<categories { for f in 0..<dim { v[category + r * e + f] = Float(initStd * rows.nextGaussian()) } }
         return v
     }

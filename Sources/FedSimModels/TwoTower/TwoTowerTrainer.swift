@@ -27,8 +27,15 @@ public struct TwoTowerTrainer: Sendable {
     public var alignmentTemperature = 0.2
     var temperature: Float { alignmentNegatives > 0 ? Float(alignmentTemperature) : 0 }
 
-    public init(shape: TwoTowerShape, local: LocalTrainingConfig, weighting: TrainingConfig.Weighting,
-                personalization: PersonalizationConfig, meta: MetaConfig, itemCategories: [Int32], itemDomains: [Int32]) {
+    public init(
+        shape: TwoTowerShape,
+        local: LocalTrainingConfig,
+        weighting: TrainingConfig.Weighting,
+        personalization: PersonalizationConfig,
+        meta: MetaConfig,
+        itemCategories: [Int32],
+        itemDomains: [Int32]
+    ) {
         self.shape = shape
         self.local = local
         self.weighting = weighting
@@ -39,25 +46,51 @@ public struct TwoTowerTrainer: Sendable {
     }
 
     public func view(shared: [Float], offset: [Float], data: Interactions, features: [Int32]) -> TwoTowerView {
-        TwoTowerView(shape: shape, shared: shared, offset: offset, data: data, features: features,
-                     itemCategories: itemCategories, itemDomains: itemDomains)
+        TwoTowerView(
+            shape: shape,
+            shared: shared,
+            offset: offset,
+            data: data,
+            features: features,
+            itemCategories: itemCategories,
+            itemDomains: itemDomains
+        )
     }
 
     public var zeroOffset: [Float] { [Float](repeating: 0, count: shape.personalCount) }
 
     /// The view local training works on: with contrastive alignment, plus `alignmentNegatives`
     /// items of the device's second domain (as the alignment pairs them) it never interacted with.
-    func trainingView(shared: [Float], offset: [Float], data: Interactions, features: [Int32],
-                      rng: inout some RandomNumberGenerator) -> TwoTowerView {
+    func trainingView(
+        shared: [Float],
+        offset: [Float],
+        data: Interactions,
+        features: [Int32],
+        rng: inout some RandomNumberGenerator
+    ) -> TwoTowerView {
         let plain = view(shared: shared, offset: offset, data: data, features: features)
-        guard alignmentWeight > 0, alignmentNegatives > 0, let (_, b) = TwoTowerAlignment.pair(plain.examples) else { return plain }
+        guard alignmentWeight > 0, alignmentNegatives > 0, let (_, b) = TwoTowerAlignment.pair(plain.examples) else {
+            return plain
+        }
         let domain = plain.domainsTouched[b]
         let seen = Set(data.items)
-        let pool = (0..<shape.items).filter { $0 < itemDomains.count && itemDomains[$0] == domain && !seen.contains(Int32($0)) }
+        let pool = (0..<shape.items).filter {
+            $0 < itemDomains.count && itemDomains[$0] == domain && !seen.contains(Int32($0))
+        }
         guard !pool.isEmpty else { return plain }
-        let picks = rng.sampleWithoutReplacement(min(alignmentNegatives, pool.count), from: pool.count).map { Int32(pool[$0]) }
-        return TwoTowerView(shape: shape, shared: shared, offset: offset, data: data, features: features,
-                            itemCategories: itemCategories, itemDomains: itemDomains, negatives: picks)
+        let picks = rng.sampleWithoutReplacement(min(alignmentNegatives, pool.count), from: pool.count).map {
+            Int32(pool[$0])
+        }
+        return TwoTowerView(
+            shape: shape,
+            shared: shared,
+            offset: offset,
+            data: data,
+            features: features,
+            itemCategories: itemCategories,
+            itemDomains: itemDomains,
+            negatives: picks
+        )
     }
 
     public static func mask(_ groups: [AdaptedGroup]) -> GroupMask {
@@ -71,13 +104,21 @@ public struct TwoTowerTrainer: Sendable {
     /// Mini-batch SGD epochs over `indices` (shuffled each epoch) on the groups in `mask`.
     /// Returns the mean ½e² of the last epoch.
     @discardableResult
-    public func epochs(_ v: inout TwoTowerView, _ indices: [Int], epochs: Int, mask: GroupMask, offsetL2: Double? = nil,
-                       rng: inout some RandomNumberGenerator) -> Double {
+    public func epochs(
+        _ v: inout TwoTowerView,
+        _ indices: [Int],
+        epochs: Int,
+        mask: GroupMask,
+        offsetL2: Double? = nil,
+        rng: inout some RandomNumberGenerator
+    ) -> Double {
         guard !indices.isEmpty, epochs > 0 else { return 0 }
         v.markUsed(indices)
         var grad = v.block.zeros()
         let loop = LocalLoop(local, epochs: epochs)
-        let l2 = Float(local.l2), ol2 = Float(offsetL2 ?? local.l2), lr = Float(local.learningRate)
+        let l2 = Float(local.l2)
+        let ol2 = Float(offsetL2 ?? local.l2)
+        let lr = Float(local.learningRate)
         let start = v.block
         return loop.run(indices, rng: &rng) { order in
             let batch = v.examples.subset(order)
@@ -88,7 +129,13 @@ public struct TwoTowerTrainer: Sendable {
                 if loop.isProximal { Self.pull(&v.block, towards: start, mask: mask, loop) }
             }
             if alignmentWeight > 0 && mask.contains(.shared) {
-                TwoTowerAlignment.accumulateGradient(v.block, batch, weight: Float(alignmentWeight), temperature: temperature, into: &grad)
+                TwoTowerAlignment.accumulateGradient(
+                    v.block,
+                    batch,
+                    weight: Float(alignmentWeight),
+                    temperature: temperature,
+                    into: &grad
+                )
                 TwoTowerKernel.step(&v.block, &grad, batch, range: 0..<batch.count, lr: lr, mask: [.shared])
                 v.markNegativesUsed()
             }
@@ -97,7 +144,12 @@ public struct TwoTowerTrainer: Sendable {
     }
 
     /// FedProx's proximal step on the federated groups in `mask` (shared tensors; domain adapters).
-    static func pull(_ b: inout TwoTowerBlock<Float>, towards w: TwoTowerBlock<Float>, mask: GroupMask, _ loop: LocalLoop) {
+    static func pull(
+        _ b: inout TwoTowerBlock<Float>,
+        towards w: TwoTowerBlock<Float>,
+        mask: GroupMask,
+        _ loop: LocalLoop
+    ) {
         if mask.contains(.shared) {
             loop.pull(&b.item, towards: w.item)
             loop.pull(&b.itemBias, towards: w.itemBias)
@@ -112,22 +164,46 @@ public struct TwoTowerTrainer: Sendable {
 
     /// Full-batch SGD: `steps` steps with learning rate `lr` on `mask` over `indices`
     /// (the inner loop of meta-learning and on-device adaptation).
-    public func adapt(_ block: inout TwoTowerBlock<Float>, _ x: TwoTowerExamples, _ indices: [Int], steps: Int, lr: Double,
-                      mask: GroupMask) {
+    public func adapt(
+        _ block: inout TwoTowerBlock<Float>,
+        _ x: TwoTowerExamples,
+        _ indices: [Int],
+        steps: Int,
+        lr: Double,
+        mask: GroupMask
+    ) {
         guard !indices.isEmpty, steps > 0 else { return }
         let batch = x.subset(indices)
         var grad = block.zeros()
         for _ in 0..<steps {
-            _ = TwoTowerKernel.accumulateGradient(block, batch, range: 0..<batch.count, l2: Float(local.l2), offsetL2: Float(local.l2), into: &grad)
+            _ = TwoTowerKernel.accumulateGradient(
+                block,
+                batch,
+                range: 0..<batch.count,
+                l2: Float(local.l2),
+                offsetL2: Float(local.l2),
+                into: &grad
+            )
             TwoTowerKernel.step(&block, &grad, batch, range: 0..<batch.count, lr: Float(lr), mask: mask)
         }
     }
 
     /// The gradient of the mean loss over `indices` at `block` (all groups).
-    func gradient(_ block: TwoTowerBlock<Float>, _ x: TwoTowerExamples, _ indices: [Int]) -> (TwoTowerBlock<Float>, Double) {
+    func gradient(
+        _ block: TwoTowerBlock<Float>,
+        _ x: TwoTowerExamples,
+        _ indices: [Int]
+    ) -> (TwoTowerBlock<Float>, Double) {
         var g = block.zeros()
         let batch = x.subset(indices)
-        let sum = TwoTowerKernel.accumulateGradient(block, batch, range: 0..<batch.count, l2: Float(local.l2), offsetL2: Float(local.l2), into: &g)
+        let sum = TwoTowerKernel.accumulateGradient(
+            block,
+            batch,
+            range: 0..<batch.count,
+            l2: Float(local.l2),
+            offsetL2: Float(local.l2),
+            into: &g
+        )
         return (g, Double(sum) / Double(max(1, batch.count)))
     }
 
@@ -135,8 +211,13 @@ public struct TwoTowerTrainer: Sendable {
 
     /// One round of local training for a device. Strategies are described on
     /// `PersonalizationConfig.Strategy`, algorithms on `MetaConfig.Algorithm`.
-    public func train(shared: [Float], personal: inout [Float], data: Interactions, features: [Int32],
-                      rng: inout some RandomNumberGenerator) -> LocalUpdate {
+    public func train(
+        shared: [Float],
+        personal: inout [Float],
+        data: Interactions,
+        features: [Int32],
+        rng: inout some RandomNumberGenerator
+    ) -> LocalUpdate {
         let all = Array(0..<data.count)
         let body: GroupMask = [.shared, .domain]
         if meta.enabled {
@@ -171,14 +252,22 @@ public struct TwoTowerTrainer: Sendable {
             var g = trainingView(shared: shared, offset: zeroOffset, data: data, features: features, rng: &rng)
             let loss = epochs(&g, all, epochs: local.epochs, mask: body, rng: &rng)
             var p = view(shared: shared, offset: personal, data: data, features: features)
-            epochs(&p, all, epochs: personalization.personalEpochs, mask: .personal, offsetL2: personalization.dittoLambda, rng: &rng)
+            epochs(
+                &p,
+                all,
+                epochs: personalization.personalEpochs,
+                mask: .personal,
+                offsetL2: personalization.dittoLambda,
+                rng: &rng
+            )
             personal = p.block.offset
             return g.update(weighting: weighting, trainLoss: loss)
         case .fedrecon:
             var order = all
             for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.nextBounded(i + 1)) }
             let cut = max(1, Int((Double(order.count) * personalization.reconstructionFraction).rounded()))
-            let support = Array(order.prefix(cut)), query = order.count > cut ? Array(order.dropFirst(cut)) : support
+            let support = Array(order.prefix(cut))
+            let query = order.count > cut ? Array(order.dropFirst(cut)) : support
             var v = trainingView(shared: shared, offset: zeroOffset, data: data, features: features, rng: &rng)
             epochs(&v, support, epochs: personalization.personalEpochs, mask: .personal, rng: &rng)
             let loss = epochs(&v, query, epochs: local.epochs, mask: body, rng: &rng)
@@ -194,7 +283,8 @@ public struct TwoTowerTrainer: Sendable {
         guard n >= 2 else { return (0, 0) }
         let inner = Self.mask(meta.innerGroups)
         let beta = Float(meta.outerLearningRate)
-        var lossSum = 0.0, episodes = 0
+        var lossSum = 0.0
+        var episodes = 0
         var reptileStep = [Float](repeating: 0, count: shape.personalCount)
         // Temporal tasks: each (period, next period) pair at most once per round, in random
         // order; a device's pairs are few, and repeating one would overfit its query.
@@ -214,7 +304,14 @@ public struct TwoTowerTrainer: Sendable {
             let steps = meta.algorithm == .perfedavg ? 1 : meta.innerSteps
             var rule = personalization.adaptation
             rule.learningRate = meta.innerLearningRate
-            adapt(&adapted, v.examples, support, steps: steps, lr: rule.learningRate(support: support.count), mask: inner)
+            adapt(
+                &adapted,
+                v.examples,
+                support,
+                steps: steps,
+                lr: rule.learningRate(support: support.count),
+                mask: inner
+            )
             let (g, loss) = gradient(adapted, v.examples, query)
             lossSum += loss
             episodes += 1
@@ -233,7 +330,9 @@ public struct TwoTowerTrainer: Sendable {
                 for f in v.block.prior.indices { v.block.prior[f] -= beta * g.prior[f] }
             }
             if reptile && inner.contains(.domain) {
-                for i in v.block.adapter.indices { v.block.adapter[i] += (adapted.adapter[i] - v.block.adapter[i]) / Float(meta.episodes) }
+                for i in v.block.adapter.indices {
+                    v.block.adapter[i] += (adapted.adapter[i] - v.block.adapter[i]) / Float(meta.episodes)
+                }
             } else {
                 for i in v.block.adapter.indices { v.block.adapter[i] -= beta * g.adapter[i] }
             }
@@ -244,7 +343,13 @@ public struct TwoTowerTrainer: Sendable {
         if alignmentWeight > 0 && episodes > 0 {
             // Cross-domain alignment, once per round as in `epochs`, on all of the device's data.
             var g = v.block.zeros()
-            TwoTowerAlignment.accumulateGradient(v.block, v.examples, weight: Float(alignmentWeight), temperature: temperature, into: &g)
+            TwoTowerAlignment.accumulateGradient(
+                v.block,
+                v.examples,
+                weight: Float(alignmentWeight),
+                temperature: temperature,
+                into: &g
+            )
             v.markUsed(0..<n)
             v.markNegativesUsed()
             TwoTowerKernel.step(&v.block, &g, v.examples, range: 0..<n, lr: beta, mask: [.shared])
@@ -289,7 +394,6 @@ public struct TwoTowerTrainer: Sendable {
         let k = min(meta.supportSizes[rng.nextBounded(meta.supportSizes.count)], n - 1)
         return (Array(order.prefix(k)), capped(Array(order.dropFirst(k)), rng: &rng))
     }
-
 
     func capped(_ q: [Int], rng: inout some RandomNumberGenerator) -> [Int] {
         guard meta.queryBatch > 0, q.count > meta.queryBatch else { return q }

@@ -19,17 +19,41 @@ public struct TwoTowerView {
 
     /// - Parameter negatives: items the device never interacted with, given local rows for the
     ///   contrastive alignment (they are no examples).
-    public init(shape: TwoTowerShape, shared: [Float], offset: [Float], data: Interactions, features: [Int32],
-                itemCategories: [Int32], itemDomains: [Int32], negatives: [Int32] = []) {
+    public init(
+        shape: TwoTowerShape,
+        shared: [Float],
+        offset: [Float],
+        data: Interactions,
+        features: [Int32],
+        itemCategories: [Int32],
+        itemDomains: [Int32],
+        negatives: [Int32] = []
+    ) {
         precondition(shared.count == shape.layout.count && offset.count == shape.personalCount)
         self.shape = shape
-        let d = shape.dim, e = d + 1, w = 2 * d + 1
-        var itemLocal = [Int32: Int32](), catLocal = [Int32: Int32](), domLocal = [Int32: Int32]()
-        var ig: [Int32] = [], cg: [Int32] = [], ag: [Int32] = []
-        var ic: [Float] = [], cc: [Float] = [], ac: [Float] = []
+        let d = shape.dim
+        let e = d + 1
+        let w = 2 * d + 1
+        var itemLocal = [Int32: Int32]()
+        var catLocal = [Int32: Int32]()
+        var domLocal = [Int32: Int32]()
+        var ig: [Int32] = []
+        var cg: [Int32] = []
+        var ag: [Int32] = []
+        var ic: [Float] = []
+        var cc: [Float] = []
+        var ac: [Float] = []
         var x = TwoTowerExamples()
-        @inline(__always) func local(_ key: Int32, _ map: inout [Int32: Int32], _ globals: inout [Int32], _ counts: inout [Float]) -> Int32 {
-            if let l = map[key] { counts[Int(l)] += 1; return l }
+        @inline(__always) func local(
+            _ key: Int32,
+            _ map: inout [Int32: Int32],
+            _ globals: inout [Int32],
+            _ counts: inout [Float]
+        ) -> Int32 {
+            if let l = map[key] {
+                counts[Int(l)] += 1
+                return l
+            }
             let l = Int32(globals.count)
             map[key] = l
             globals.append(key)
@@ -51,24 +75,43 @@ public struct TwoTowerView {
             x.negativeCategory.append(c >= 0 && Int(c) < shape.categories ? local(c, &catLocal, &cg, &cc) : -1)
         }
         let rows = features.enumerated().compactMap { shape.featureRow($0.offset, $0.element) }
-        var b = TwoTowerBlock<Float>(dim: d, items: ig.count, features: rows.count, categories: cg.count, adapters: ag.count,
-                                     adapterPrior: shape.hasAdapterPrior)
+        var b = TwoTowerBlock<Float>(
+            dim: d,
+            items: ig.count,
+            features: rows.count,
+            categories: cg.count,
+            adapters: ag.count,
+            adapterPrior: shape.hasAdapterPrior
+        )
         if shape.hasAdapterPrior { for f in 0..<w { b.adapterPrior[f] = shared[shape.adapterPrior + f] } }
         for (l, g) in ig.enumerated() {
             for f in 0..<d { b.item[l * d + f] = shared[shape.item + Int(g) * d + f] }
             b.itemBias[l] = shared[shape.itemBias + Int(g)]
         }
         b.globalBias = shared[shape.globalBias]
-        for f in 0..<e { b.prior[f] = shared[shape.prior + f]; b.offset[f] = offset[f] }
-        for (l, r) in rows.enumerated() { for f in 0..<e { b.features[l * e + f] = shared[shape.features + r * e + f] } }
-        for (l, c) in cg.enumerated() { for f in 0..<e { b.category[l * e + f] = shared[shape.category + Int(c) * e + f] } }
-        for (l, a) in ag.enumerated() { for f in 0..<w { b.adapter[l * w + f] = shared[shape.adapters + Int(a) * w + f] } }
+        for f in 0..<e {
+            b.prior[f] = shared[shape.prior + f]
+            b.offset[f] = offset[f]
+        }
+        for (l, r) in rows.enumerated() {
+            for f in 0..<e { b.features[l * e + f] = shared[shape.features + r * e + f] }
+        }
+        for (l, c) in cg.enumerated() {
+            for f in 0..<e { b.category[l * e + f] = shared[shape.category + Int(c) * e + f] }
+        }
+        for (l, a) in ag.enumerated() {
+            for f in 0..<w { b.adapter[l * w + f] = shared[shape.adapters + Int(a) * w + f] }
+        }
         block = b
         start = b
         examples = x
         timestamps = data.timestamps
-        itemGlobal = ig; categoryGlobal = cg; adapterGlobal = ag; featureRows = rows
-        itemCount = ic; adapterCount = ac
+        itemGlobal = ig
+        categoryGlobal = cg
+        adapterGlobal = ag
+        featureRows = rows
+        itemCount = ic
+        adapterCount = ac
         itemUsed = [Bool](repeating: false, count: ig.count)
         categoryUsed = [Bool](repeating: false, count: cg.count)
         adapterUsed = [Bool](repeating: false, count: ag.count)
@@ -103,7 +146,10 @@ public struct TwoTowerView {
     /// the adapters of domains the device has no data in, which always weigh 0: a domain group
     /// is averaged over its own domain's devices only.
     public func update(weighting: TrainingConfig.Weighting, trainLoss: Double) -> LocalUpdate {
-        let s = shape, d = s.dim, e = d + 1, w = 2 * d + 1
+        let s = shape
+        let d = s.dim
+        let e = d + 1
+        let w = 2 * d + 1
         let layout = s.layout
         let n = examples.count
         let nf = Float(n)
@@ -119,7 +165,8 @@ public struct TwoTowerView {
             }
         }
         for (l, g) in itemGlobal.enumerated() {
-            let wt = rowWeight(itemCount[l], itemUsed[l]), gi = Int(g)
+            let wt = rowWeight(itemCount[l], itemUsed[l])
+            let gi = Int(g)
             weights[wo[0] + gi] = wt
             weights[wo[1] + gi] = wt
             for f in 0..<d { delta[s.item + gi * d + f] = wt * (block.item[l * d + f] - start.item[l * d + f]) }
@@ -133,12 +180,17 @@ public struct TwoTowerView {
         for (l, r) in featureRows.enumerated() {
             let wt: Float = weighting == .perItem ? (n > 0 ? 1 : 0) : whole
             weights[wo[4] + r] = wt
-            for f in 0..<e { delta[s.features + r * e + f] = wt * (block.features[l * e + f] - start.features[l * e + f]) }
+            for f in 0..<e {
+                delta[s.features + r * e + f] = wt * (block.features[l * e + f] - start.features[l * e + f])
+            }
         }
         for (l, c) in categoryGlobal.enumerated() {
-            let wt = rowWeight(1, categoryUsed[l]), ci = Int(c)
+            let wt = rowWeight(1, categoryUsed[l])
+            let ci = Int(c)
             weights[wo[5] + ci] = wt
-            for f in 0..<e { delta[s.category + ci * e + f] = wt * (block.category[l * e + f] - start.category[l * e + f]) }
+            for f in 0..<e {
+                delta[s.category + ci * e + f] = wt * (block.category[l * e + f] - start.category[l * e + f])
+            }
         }
         if !s.domains.isEmpty {
             var touched = Set<Int>()
@@ -147,7 +199,9 @@ public struct TwoTowerView {
                 let wt = rowWeight(adapterCount[l], adapterUsed[l])
                 touched.insert(ai)
                 weights[wo[6 + ai]] = wt
-                for f in 0..<w { delta[s.adapters + ai * w + f] = wt * (block.adapter[l * w + f] - start.adapter[l * w + f]) }
+                for f in 0..<w {
+                    delta[s.adapters + ai * w + f] = wt * (block.adapter[l * w + f] - start.adapter[l * w + f])
+                }
             }
             for ai in 0..<s.domains.count where !touched.contains(ai) { weights[wo[6 + ai]] = 0 }
         }
@@ -155,7 +209,9 @@ public struct TwoTowerView {
             let slot = wo[6 + s.domains.count]
             let used = adapterUsed.contains(true)
             weights[slot] = weighting == .perItem ? (used ? nf : 0) : whole
-            for f in 0..<w { delta[s.adapterPrior + f] = weights[slot] * (block.adapterPrior[f] - start.adapterPrior[f]) }
+            for f in 0..<w {
+                delta[s.adapterPrior + f] = weights[slot] * (block.adapterPrior[f] - start.adapterPrior[f])
+            }
         }
         return LocalUpdate(weightedDelta: delta, weights: weights, examples: n, trainLoss: trainLoss)
     }

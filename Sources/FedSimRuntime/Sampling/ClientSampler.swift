@@ -24,7 +24,13 @@ extension ClientSampler {
     public func planTarget(selected: Int, devicesPerRound: Int) -> Int { devicesPerRound }
 
     /// Devices for round `r`: the round's own generator, so draws never depend on earlier rounds.
-    public func sample(round r: Int, target: Int, allEligible: Bool, seed: UInt64, eligible: @escaping (Int) -> Bool) -> [Int] {
+    public func sample(
+        round r: Int,
+        target: Int,
+        allEligible: Bool,
+        seed: UInt64,
+        eligible: @escaping (Int) -> Bool
+    ) -> [Int] {
         var rng = Seeds.rng(seed, "sample", UInt64(r))
         return sample(SamplingRequest(target: target, allEligible: allEligible, eligible: eligible), rng: &rng)
     }
@@ -76,18 +82,26 @@ public enum ClientSamplers {
         }
     }
 
-    public static func make(config: TrainingConfig, population n: Int, directory: DeviceDirectory?, domainNames: [String]) throws
+    public static func make(
+        config: TrainingConfig,
+        population n: Int,
+        directory: DeviceDirectory?,
+        domainNames: [String]
+    ) throws
         -> any ClientSampler
     {
         if needsDirectory(config.sampling) {
-            guard let directory, directory.count == n else { throw Failure(description: "\(config.sampling.rawValue) sampling needs the device directory") }
+            guard let directory, directory.count == n else {
+                throw Failure(description: "\(config.sampling.rawValue) sampling needs the device directory")
+            }
             switch config.sampling {
             case .sizeWeighted: return try SizeWeightedSampler(trainSizes: directory.trainSizes)
             default: return StratifiedSampler(config: config, directory: directory, domainNames: domainNames)
             }
         }
         switch config.sampling {
-        case .poisson: return PoissonSampler(population: n, rate: min(1, Double(config.devicesPerRound) / Double(max(1, n))))
+        case .poisson:
+            return PoissonSampler(population: n, rate: min(1, Double(config.devicesPerRound) / Double(max(1, n))))
         default: return UniformSampler(population: n)
         }
     }
@@ -120,7 +134,9 @@ public struct PoissonSampler: ClientSampler {
 
     public func sample(_ request: SamplingRequest, rng: inout Xoshiro256) -> [Int] {
         var out: [Int] = []
-        for d in 0..<population where rng.nextUnitDouble() < rate && (request.allEligible || request.eligible(d)) { out.append(d) }
+        for d in 0..<population where rng.nextUnitDouble() < rate && (request.allEligible || request.eligible(d)) {
+            out.append(d)
+        }
         return out
     }
 
@@ -142,14 +158,18 @@ public struct SizeWeightedSampler: ClientSampler {
     }
 
     public func sample(_ request: SamplingRequest, rng: inout Xoshiro256) -> [Int] {
-        let k = request.target, eligible = request.eligible
+        let k = request.target
+        let eligible = request.eligible
         var chosen = Set<Int>()
         var out: [Int] = []
         var failures = 0
         let limit = 64 * k + 1_000
         while out.count < k && failures < limit {
             let d = alias.draw(&rng)
-            if weights[d] == 0 || chosen.contains(d) || !eligible(d) { failures += 1; continue }
+            if weights[d] == 0 || chosen.contains(d) || !eligible(d) {
+                failures += 1
+                continue
+            }
             chosen.insert(d)
             out.append(d)
         }
@@ -190,7 +210,9 @@ public struct StratifiedSampler: ClientSampler {
             for s in strata.indices { strata[s].sort() }
             self.strata = strata
             strataNames = strata.map { s in
-                guard let lo = s.map({ directory.trainSizes[Int($0)] }).min(), let hi = s.map({ directory.trainSizes[Int($0)] }).max() else { return "empty" }
+                guard let lo = s.map({ directory.trainSizes[Int($0)] }).min(),
+                    let hi = s.map({ directory.trainSizes[Int($0)] }).max()
+                else { return "empty" }
                 return "\(lo)–\(hi) examples"
             }
         }
@@ -217,13 +239,17 @@ public struct StratifiedSampler: ClientSampler {
         var q = sizes.map { k * $0 / total }
         var left = k - q.reduce(0, +)
         let order = sizes.indices.sorted {
-            let a = (k * sizes[$0]) % total, b = (k * sizes[$1]) % total
+            let a = (k * sizes[$0]) % total
+            let b = (k * sizes[$1]) % total
             return (a, -$0) > (b, -$1)
         }
         var i = 0
         while left > 0 {
             let s = order[i % order.count]
-            if q[s] < sizes[s] { q[s] += 1; left -= 1 }
+            if q[s] < sizes[s] {
+                q[s] += 1
+                left -= 1
+            }
             i += 1
         }
         return q

@@ -36,12 +36,20 @@ public struct FleetModel: Sendable {
         let wifi = rng.nextUnitDouble() < a.wifiShare
         let ws = positiveMod(a.wifiStartHour + a.wifiStartSpread * rng.nextGaussian(), 24)
         let wl = min(24, max(0.5, a.wifiHours + 1.5 * rng.nextGaussian()))
-        let c = config.compute, n = config.network
-        return Device(utcOffsetHours: tz, chargingStart: cs, chargingHours: cl, hasWifi: wifi, wifiStart: ws, wifiHours: wl,
-                      speed: c.examplesPerSecond * _exp(c.sigma * rng.nextGaussian()),
-                      downBps: n.downloadMbps * 1e6 * _exp(n.bandwidthSigma * rng.nextGaussian()),
-                      upBps: n.uploadMbps * 1e6 * _exp(n.bandwidthSigma * rng.nextGaussian()),
-                      latency: n.latencyMs / 1000 * _exp(n.latencySigma * rng.nextGaussian()))
+        let c = config.compute
+        let n = config.network
+        return Device(
+            utcOffsetHours: tz,
+            chargingStart: cs,
+            chargingHours: cl,
+            hasWifi: wifi,
+            wifiStart: ws,
+            wifiHours: wl,
+            speed: c.examplesPerSecond * _exp(c.sigma * rng.nextGaussian()),
+            downBps: n.downloadMbps * 1e6 * _exp(n.bandwidthSigma * rng.nextGaussian()),
+            upBps: n.uploadMbps * 1e6 * _exp(n.bandwidthSigma * rng.nextGaussian()),
+            latency: n.latencyMs / 1000 * _exp(n.latencySigma * rng.nextGaussian())
+        )
     }
 
     /// The device's local hour of day at simulated time t.
@@ -70,7 +78,7 @@ public struct FleetModel: Sendable {
         guard dev.hasWifi else { return nil }
         let h = localHour(dev, t)
         guard let charging = Self.hoursLeft(in: dev.chargingStart, dev.chargingHours, at: h),
-              let wifi = Self.hoursLeft(in: dev.wifiStart, dev.wifiHours, at: h)
+            let wifi = Self.hoursLeft(in: dev.wifiStart, dev.wifiHours, at: h)
         else { return nil }
         let hour = UInt64(max(0, (config.availability.startHourUTC * 3600 + t) / 3600))
         var coin = Seeds.rng(seed, "fleet.reachable", UInt64(d), hour)
@@ -107,13 +115,25 @@ public struct RoundPlan: Sendable, Equatable {
     public init() {}
 
     /// `finish[d]`: simulated finish time; `window[d]`: seconds the device stays available.
-    public static func make(selected: [Int], finish: [Int: Double], window: [Int: Double], deadline: Double, target: Int) -> RoundPlan {
+    public static func make(
+        selected: [Int],
+        finish: [Int: Double],
+        window: [Int: Double],
+        deadline: Double,
+        target: Int
+    ) -> RoundPlan {
         var p = RoundPlan()
         var inTime: [(Double, Int)] = []
         for d in selected {
             let f = finish[d] ?? 0
-            if deadline > 0 && f > deadline { p.missedDeadline.append(d); continue }
-            if f > (window[d] ?? .infinity) { p.wentOffline.append(d); continue }
+            if deadline > 0 && f > deadline {
+                p.missedDeadline.append(d)
+                continue
+            }
+            if f > (window[d] ?? .infinity) {
+                p.wentOffline.append(d)
+                continue
+            }
             inTime.append((f, d))
         }
         inTime.sort { $0 < $1 }

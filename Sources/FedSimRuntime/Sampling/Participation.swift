@@ -31,7 +31,9 @@ public struct Participation: Sendable {
         var c = [Int](repeating: 0, count: Int(counts.max() ?? 0) + 1)
         for x in counts { c[Int(x)] += 1 }
         // Σ_i (2i − n − 1) x_(i) over sorted x, computed from the histogram.
-        var rank = 0, num = 0.0, total = 0.0
+        var rank = 0
+        var num = 0.0
+        var total = 0.0
         for (value, count) in c.enumerated() where count > 0 {
             // ranks rank+1 … rank+count, all with this value
             let sumRanks = Double(count) * Double(2 * rank + count + 1) / 2

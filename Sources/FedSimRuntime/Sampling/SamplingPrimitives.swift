@@ -39,7 +39,8 @@ struct AliasTable: Sendable {
         let total = weights.reduce(0, +)
         var p = weights.map { $0 * Double(n) / total }
         var alias = [Int](repeating: 0, count: n)
-        var small: [Int] = [], large: [Int] = []
+        var small: [Int] = []
+        var large: [Int] = []
         for i in 0..<n { if p[i] < 1 { small.append(i) } else { large.append(i) } }
         while let s = small.popLast(), let l = large.popLast() {
             alias[s] = l
