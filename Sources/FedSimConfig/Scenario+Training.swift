@@ -1,0 +1,191 @@
+public struct LocalTrainingConfig: Codable, Sendable, Equatable {
+    public enum Optimizer: String, Codable, Sendable, CaseIterable { case sgd, adam }
+    public var optimizer: Optimizer = .sgd
+    public var epochs = 5
+    public var batchSize = 8
+    public var learningRate = 0.05
+    /// L2 penalty on the parameters touched by each example (embeddings and biases).
+    public var l2 = 0.01
+    public var beta1 = 0.9
+    public var beta2 = 0.999
+    public var epsilon = 1e-8
+    /// FedProx's μ: the local objective adds (μ/2)‖w − w_t‖² over the federated parameters
+    /// (w_t: the model the round started from); 0 is plain FedAvg.
+    public var proximalMu = 0.0
+    public init() {}
+}
+
+public struct ServerOptimizerConfig: Codable, Sendable, Equatable {
+    /// Server optimizers of Reddi et al. 2021 ("Adaptive Federated Optimization").
+    public enum Kind: String, Codable, Sendable, CaseIterable { case fedavg, fedavgm, fedadam, fedyogi }
+    public var optimizer: Kind = .fedavg
+    public var learningRate = 1.0
+    public var momentum = 0.9
+    public var beta1 = 0.9
+    public var beta2 = 0.99
+    /// Adaptivity τ: larger is closer to FedAvgM.
+    public var tau = 1e-3
+    public init() {}
+}
+
+public struct TrainingConfig: Codable, Sendable, Equatable {
+    public enum Mode: String, Codable, Sendable, CaseIterable { case federated, centralized }
+    public enum Weighting: String, Codable, Sendable, CaseIterable {
+        /// Each item row averaged over the devices that rated it, weighted by their count of
+        /// ratings of it; other tensors by example count.
+        case perItem = "per_item"
+        /// Classic FedAvg: every element weighted by the device's example count.
+        case examples
+        /// Every finished device weighs the same.
+        case uniform
+    }
+    public var mode: Mode = .federated
+    /// Federated rounds, or epochs in centralized mode.
+    public var rounds = 20
+    public var devicesPerRound = 100
+    public var weighting: Weighting = .perItem
+    /// How devices are sampled each round.
+    public enum Sampling: String, Codable, Sendable, CaseIterable {
+        /// Exactly `devices_per_round` devices, uniformly without replacement.
+        case uniform
+        /// Each device independently with rate q = devices_per_round / population (what DP
+        /// amplification by sampling assumes).
+        case poisson
+        /// `devices_per_round` without replacement, each draw with probability ∝ the device's
+        /// number of training examples (successive sampling). The coordinator learns sizes.
+        case sizeWeighted = "size_weighted"
+        /// `devices_per_round` split over strata in proportion to their sizes (largest
+        /// remainder), uniform without replacement inside each stratum.
+        case stratified
+    }
+    public var sampling: Sampling = .uniform
+    /// How the coordinator combines updates. Anything but `mean` needs the individual
+    /// updates, so it is refused with secure aggregation (and with DP, whose accounting
+    /// assumes a sum).
+    public enum Aggregation: String, Codable, Sendable, CaseIterable {
+        case mean
+        /// Coordinate-wise median of the devices that touched each element.
+        case median
+        /// Coordinate-wise mean after dropping the `trim_fraction` largest and smallest votes.
+        case trimmedMean = "trimmed_mean"
+        /// Each update scaled to L2 norm ≤ `norm_bound`, then the weighted mean.
+        case normBounded = "norm_bounded"
+    }
+    public var aggregation: Aggregation = .mean
+    /// Buffered asynchronous training (FedBuff).
+    public var async = AsyncConfig()
+    public var trimFraction = 0.1
+    public var normBound = 1.0
+    public enum Stratum: String, Codable, Sendable, CaseIterable {
+        /// The domain holding most of the device's training examples.
+        case domain
+        /// Activity quantile of the device's training-set size (`activity_strata` groups).
+        case activity
+    }
+    /// What `sampling: stratified` stratifies by.
+    public var stratifyBy: Stratum = .domain
+    public var activityStrata = 4
+    public var local = LocalTrainingConfig()
+    public var server = ServerOptimizerConfig()
+    public init() {}
+}
+
+/// FedBuff (Nguyen et al. 2022): `concurrency` devices train at once, each on the model
+/// version it fetched; the coordinator applies an update every `buffer_size` arrivals,
+/// weighting each by (1 + staleness)^(−staleness_exponent). Who arrives when comes from the
+/// fleet model's simulated clock. `training.rounds` counts server updates.
+public struct AsyncConfig: Codable, Sendable, Equatable {
+    public var enabled = false
+    public var bufferSize = 10
+    public var concurrency = 100
+    public var stalenessExponent = 0.5
+    /// Updates staler than this are discarded (0: keep all).
+    public var maxStaleness = 0
+    public init() {}
+}
+
+public struct EvaluationConfig: Codable, Sendable, Equatable {
+    /// Evaluate every N rounds (and always after the last). 0: only after the last round.
+    public var every = 5
+    /// Cut-off K of HR@K and NDCG@K.
+    public var k = 10
+    /// Whether evaluation sends exposure counts through SecAgg+ (secure aggregation on and `secure_exposure`).
+    public func exposureThroughSecureSum(_ s: SecureAggregationConfig) -> Bool { s.enabled && secureExposure }
+    /// Held-out ratings at or above this count as relevant for ranking metrics.
+    public var relevanceThreshold = 4.0
+    /// Devices evaluated per evaluation (seeded sample); 0 means all devices.
+    public var devices = 0
+    /// Compute full-ranking HR@K / NDCG@K (costs items × dim per device).
+    public var ranking = true
+    /// Also report the sampled-negatives protocol (NCF style) with this many negatives per
+    /// relevant item; 0: off. Its numbers are much higher than full ranking's, and not comparable.
+    public var sampledNegatives = 0
+    /// Report every metric per cohort (activity quartiles, main domain, devices that never
+    /// trained vs trained) with the spread across devices.
+    public var cohorts = true
+    /// Which cohort families to report (`cohorts: [activity, demographic]` in a scenario; `true`
+    /// means all of them).
+    public var cohortKinds = EvaluationConfig.allCohortKinds
+    public static let allCohortKinds = ["activity", "domain", "demographic", "availability", "participation"]
+    /// At the final evaluation, also score each device with the global model (no
+    /// personalization) and a local-only model trained for this many epochs on its own data
+    /// (negative transfer); 0: off.
+    public var localOnlyEpochs = 20
+    /// Cold-start protocol run after training (new users, new domain, temporal).
+    public var coldStart = ColdStartConfig()
+    /// With secure aggregation on: sum the exposure and popularity counts through SecAgg+ (one
+    /// extra round per evaluation). false sends per-process sums, as without secure aggregation.
+    public var secureExposure = true
+    public init() {}
+}
+
+public struct FaultConfig: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        /// The client process kills itself with SIGKILL (a real crash, no goodbye).
+        case crash
+        /// The client process stops responding for `seconds`.
+        case stall
+        /// Model poisoning: the process multiplies its devices' updates by `scale`
+        /// (bypassing its own clipping), as a compromised client would.
+        case poison
+        /// A lossy link: each update frame of the round is dropped with `probability`.
+        case drop
+        /// A slow link: each update frame of the round is delayed by `seconds`.
+        case delay
+        /// The process closes its connection after `after_updates` updates and reconnects
+        /// after `seconds`, with its devices' state intact.
+        case disconnect
+    }
+    public var kind: Kind = .crash
+    /// Index of the client process.
+    public var process = 0
+    /// Round in which the fault fires.
+    public var round = 1
+    /// Device updates the process sends in that round before the fault.
+    public var afterUpdates = 0
+    public var seconds = 5.0
+    /// `poison`: the factor applied to updates.
+    public var scale = 1000.0
+    /// `drop`: the chance that each update frame is lost.
+    public var probability = 0.5
+    public init() {}
+}
+
+public struct RuntimeConfig: Codable, Sendable, Equatable {
+    /// Client processes; 0 means one per CPU core.
+    public var processes = 0
+    /// A round closes at this deadline with the devices that finished.
+    public var roundDeadlineSeconds = 60.0
+    /// How long the coordinator waits for all client processes to connect.
+    public var connectTimeoutSeconds = 30.0
+    /// A round with fewer finished devices stops the run with an error.
+    public var minDevicesPerRound = 1
+    /// Largest frame accepted on the wire.
+    public var maxFrameBytes = 256 * 1024 * 1024
+    /// Write a checkpoint (coordinator state + client device-state snapshots) every N
+    /// rounds; 0: only when interrupted (SIGINT / SIGTERM).
+    public var checkpointEvery = 10
+    /// Simulated faults (for testing resilience).
+    public var faults: [FaultConfig] = []
+    public init() {}
+}
