@@ -7,7 +7,24 @@ import FedSimCore
 /// Sets, as in Bonawitz et al.: U1 advertised keys, U2 dealt shares, U3 sent masked input.
 /// The result is Σ_{u ∈ U3} x_u mod 2^bits, exactly, or an error saying which secret
 /// could not be reconstructed.
+///
+/// A value-type state machine: `stage` says which messages it takes, and every event in any
+/// other stage is refused with `.outOfOrder` before anything changes. The first message of
+/// the next stage closes the one before (the first share closes advertising, the first masked
+/// input closes sharing); `announceSurvivors` closes masking and fixes U3, which the
+/// unmasking stage carries. `SecAggServerTransitionTests` checks every (stage, event) pair.
+///
+///     advertising ──shares──▶ sharing ──masked──▶ masking ──announceSurvivors──▶ unmasking(U3)
 public struct SecAggServer {
+    /// Where the round is; what a stage alone knows travels in its case.
+    public enum Stage: Equatable, Sendable {
+        case advertising
+        case sharing
+        case masking
+        case unmasking(survivors: Set<UInt32>)
+    }
+
+    public private(set) var stage: Stage = .advertising
     public let config: SecAggRoundConfig
     public let graph: NeighbourGraph
     let identityKey: (UInt32) -> [UInt8]?
@@ -20,7 +37,11 @@ public struct SecAggServer {
     var seedShares: [UInt32: [Shamir.Share]] = [:]
     var keyShares: [UInt32: [Shamir.Share]] = [:]
     public private(set) var revealedBy: Set<UInt32> = []
-    public private(set) var survivorsAnnounced: Set<UInt32>?
+    /// U3 once announced.
+    public var survivorsAnnounced: Set<UInt32>? {
+        if case .unmasking(let survivors) = stage { return survivors }
+        return nil
+    }
 
     public init(config: SecAggRoundConfig, identityKey: @escaping (UInt32) -> [UInt8]?) {
         self.config = config
@@ -36,13 +57,15 @@ public struct SecAggServer {
     // MARK: Stage 1
 
     public mutating func receive(_ keys: AdvertisedKeys) throws {
+        guard stage == .advertising else {
+            throw SecAggError(.outOfOrder, "keys from \(keys.device) after sharing began")
+        }
         guard graph.node(of: keys.device) != nil else {
             throw SecAggError(.notSampled, "device \(keys.device) was not sampled")
         }
         guard advertised[keys.device] == nil else {
             throw SecAggError(.duplicate, "device \(keys.device) advertised twice")
         }
-        guard dealt.isEmpty else { throw SecAggError(.outOfOrder, "keys from \(keys.device) after sharing began") }
         guard let pk = identityKey(keys.device),
             Sodium.verify(signature: keys.signature, message: keys.signedBytes(round: config.round), publicKey: pk)
         else {
@@ -62,11 +85,13 @@ public struct SecAggServer {
     // MARK: Stage 2
 
     public mutating func receive(shares: [EncryptedShare], from device: UInt32) throws {
+        guard stage == .advertising || stage == .sharing else {
+            throw SecAggError(.outOfOrder, "shares from \(device) after masking began")
+        }
         guard advertised[device] != nil else {
             throw SecAggError(.outOfOrder, "shares from \(device), which did not advertise keys")
         }
         guard !dealt.contains(device) else { throw SecAggError(.duplicate, "device \(device) dealt shares twice") }
-        guard maskedFrom.isEmpty else { throw SecAggError(.outOfOrder, "shares from \(device) after masking began") }
         let nb = neighbours(device)
         var seen = Set<UInt32>()
         for s in shares {
@@ -74,6 +99,7 @@ public struct SecAggServer {
                 throw SecAggError(.notNeighbour, "device \(device) sent a share from \(s.from) to \(s.to)")
             }
         }
+        stage = .sharing
         dealt.insert(device)
         for s in shares { inbox[s.to, default: []].append(s) }
     }
@@ -87,11 +113,11 @@ public struct SecAggServer {
 
     /// Adds one masked input to the running sum. Only the sum is kept.
     public mutating func receive(masked y: [UInt32], from device: UInt32) throws {
+        guard stage == .sharing || stage == .masking else {
+            throw SecAggError(.outOfOrder, "masked input from \(device) outside the masking stage")
+        }
         guard dealt.contains(device) else {
             throw SecAggError(.outOfOrder, "masked input from \(device), which dealt no shares")
-        }
-        guard survivorsAnnounced == nil else {
-            throw SecAggError(.outOfOrder, "masked input from \(device) after unmasking began")
         }
         guard !maskedFrom.contains(device) else { throw SecAggError(.duplicate, "two masked inputs from \(device)") }
         guard y.count == config.length else {
@@ -101,16 +127,19 @@ public struct SecAggServer {
         if m != .max, y.contains(where: { $0 > m }) {
             throw SecAggError(.malformed, "masked input outside Z_2^\(config.bits)")
         }
+        stage = .masking
         sum.withUnsafeMutableBufferPointer { s in
             y.withUnsafeBufferPointer { v in for i in 0..<v.count { s[i] &+= v[i] } }
         }
         maskedFrom.insert(device)
     }
 
-    /// Closes stage 3: the survivor set U3 that every survivor is asked to unmask against.
+    /// Closes stage 3 (from any stage before it: whoever sent masked input by then): the
+    /// survivor set U3 that every survivor is asked to unmask against. Idempotent.
     public mutating func announceSurvivors() -> Set<UInt32> {
-        if survivorsAnnounced == nil { survivorsAnnounced = maskedFrom }
-        return survivorsAnnounced!
+        if case .unmasking(let survivors) = stage { return survivors }
+        stage = .unmasking(survivors: maskedFrom)
+        return maskedFrom
     }
 
     // MARK: Stage 4
