@@ -95,7 +95,10 @@ let package = Package(
         ),
         .target(
             name: "FedSimTestSupport",
-            dependencies: ["FedSimCore", "FedSimConfig", "FedSimData", "FedSimModels", "FedSimRuntime", "FedSimWire", "FedSimSecAgg"],
+            dependencies: [
+                "FedSimCore", "FedSimConfig", "FedSimData", "FedSimModels", "FedSimRuntime", "FedSimWire", "FedSimSecAgg",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "FedSimCoreTests", dependencies: ["FedSimCore", "FedSimTestSupport"], swiftSettings: swiftSettings),

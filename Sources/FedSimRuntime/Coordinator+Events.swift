@@ -24,8 +24,9 @@ extension Coordinator {
         deadlineCounter += 1
         let id = deadlineCounter
         let sink = inputSink
+        let clock = self.clock
         Task {
-            try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+            await clock.sleep(seconds: seconds)
             sink.yield(.deadline(id))
         }
         return id

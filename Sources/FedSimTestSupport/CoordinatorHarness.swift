@@ -23,7 +23,12 @@ public struct CoordinatorHarness {
     /// Builds the model on every side instead of the registry (a model defined by a test).
     let model: (@Sendable (ModelContext) -> any RecommenderModel)?
 
-    public init(_ scenario: Scenario, model: (@Sendable (ModelContext) -> any RecommenderModel)? = nil) {
+    /// `clock`: the clock of every deadline and client freeze (default: the system's).
+    public init(
+        _ scenario: Scenario,
+        clock: (any DeadlineClock)? = nil,
+        model: (@Sendable (ModelContext) -> any RecommenderModel)? = nil
+    ) {
         self.scenario = scenario
         self.model = model
         population = try! PopulationFactory.make(scenario.data, seed: scenario.seed)
@@ -43,6 +48,7 @@ public struct CoordinatorHarness {
             domainNames: population.domainNames,
             recommender: model?(ModelContext(scenario: scenario, info: info))
         )
+        if let clock { coordinator.clock = clock }
     }
 
     /// Starts client process `i`. `freeze` (see `FreezingConnection`) holds chosen messages
@@ -66,7 +72,7 @@ public struct CoordinatorHarness {
         let endpoint = transport.connect()
         runner.crash = { endpoint.crash() }  // a `crash` fault drops the in-memory connection
         let r = runner
-        let connection = FreezingConnection(base: endpoint, freeze: freeze)
+        let connection = FreezingConnection(base: endpoint, clock: coordinator.clock, freeze: freeze)
         return Task {
             do {
                 try await r.run(connection)
@@ -86,16 +92,23 @@ public struct CoordinatorHarness {
 public struct FreezingConnection<Base: ClientConnection>: ClientConnection {
     let base: Base
     let freeze: @Sendable (Message) -> Double?
+    /// The clock the freeze is measured on (a test's `ManualClock`, or the system's).
+    let clock: any DeadlineClock
 
-    public init(base: Base, freeze: @escaping @Sendable (Message) -> Double?) {
+    public init(
+        base: Base,
+        clock: any DeadlineClock = SystemDeadlineClock(),
+        freeze: @escaping @Sendable (Message) -> Double?
+    ) {
         self.base = base
+        self.clock = clock
         self.freeze = freeze
     }
 
     public var inbound: AsyncThrowingStream<Message, Error> { base.inbound }
 
     public func send(_ message: Message) async throws {
-        if let seconds = freeze(message) { try await Task.sleep(for: .milliseconds(Int64(seconds * 1000))) }
+        if let seconds = freeze(message) { await clock.sleep(seconds: seconds) }
         try await base.send(message)
     }
 

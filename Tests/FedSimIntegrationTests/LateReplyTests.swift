@@ -3,6 +3,7 @@ import FedSimRuntime
 import FedSimTestSupport
 import FedSimWire
 import Foundation
+import NIOConcurrencyHelpers
 import Testing
 
 /// One rule for late messages: a reply that arrives after its phase closed (a client frozen
@@ -19,7 +20,17 @@ import Testing
         s.runtime.roundDeadlineSeconds = 5
         s.runtime.checkpointEvery = 1
         if secure { s.secureAggregation.protocol = .secaggPlus }
-        let h = CoordinatorHarness(s)
+        let clock = ManualClock()
+        let h = CoordinatorHarness(s, clock: clock)
+        let latestRequest = NIOLockedValueBox(UInt32(0))  // the newest round the coordinator asked a client about
+        h.transport.recorder = { toCoordinator, m in
+            guard !toCoordinator else { return }
+            switch m {
+            case .train(let r): latestRequest.withLockedValue { $0 = max($0, r.round) }
+            case .secagg(let e): latestRequest.withLockedValue { $0 = max($0, e.round) }
+            default: break
+            }
+        }
         h.coordinator.checkpointPath = TestSupport.temporaryDirectory() + "/checkpoint.json"
         let clients = [
             h.client(0),
@@ -28,7 +39,14 @@ import Testing
                 return nil
             },
         ]
-        try await h.coordinator.run()
+        let run = Task { try await h.coordinator.run() }
+        // The checkpoint of round 1 waits on its deadline (5) and client 1's freeze (6), beside
+        // the connect timeout: pass the deadline, then wake the client (clock time, no sleeping).
+        try await DeadlineTests.eventually("client 1 frozen in the checkpoint of round 1") { clock.pending >= 3 }
+        clock.advance(by: 5.001)
+        try await DeadlineTests.eventually("round 2 under way") { latestRequest.withLockedValue { $0 } == 2 }
+        clock.advance(by: 1)
+        try await run.value
         for c in clients { #expect(await c.value == nil) }
         let m = h.metrics
         #expect(m.count == 3)
