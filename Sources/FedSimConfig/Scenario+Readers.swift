@@ -269,10 +269,11 @@ extension PrivacyConfig {
         if adaptiveClipping.enabled && clipping == .perGroup {
             r.fail("adaptive_clipping", "adaptive clipping adapts one flat bound; use clipping: flat with it")
         }
-        if adaptiveClipping.enabled && 2 * adaptiveClipping.countNoise <= noiseMultiplier {
+        if adaptiveClipping.enabled && adaptiveClipping.countNoise < noiseMultiplier {
             r.fail(
                 "adaptive_clipping",
-                "count_noise must exceed noise_multiplier / 2 (the update noise is z_Δ = (z⁻² − (2σ_b)⁻²)^-½)"
+                "count_noise must be at least noise_multiplier: the update noise is z_Δ = (z⁻² − (2σ_b)⁻²)^-½, "
+                    + "which grows without bound as count_noise falls towards noise_multiplier / 2"
             )
         }
         r.finish()

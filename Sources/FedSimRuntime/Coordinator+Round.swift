@@ -159,7 +159,13 @@ extension Coordinator {
             guard let sum = aggregator.exactSum else {
                 throw Failure(description: "central DP needs training.aggregation: mean")
             }
-            privacyLine = releasePrivately(round: r, sum: sum, sampled: chosen.count, withinClip: withinClip)
+            privacyLine = releasePrivately(
+                round: r,
+                sum: sum,
+                sampled: chosen.count,
+                contributors: finished,
+                withinClip: withinClip
+            )
         } else {
             step(aggregator.aggregate(), round: r)
         }
@@ -205,6 +211,7 @@ extension Coordinator {
         round r: Int,
         sum: [Double],
         sampled: Int,
+        contributors: Int,
         realizedMultiplier: Double? = nil,
         withinClip: Int = 0
     ) -> JSONObject {
@@ -212,7 +219,9 @@ extension Coordinator {
         let roundClip = dp!.clip
         let noisyMean = distributed ? dp!.mean(ofNoisySum: sum) : dp!.privatize(sum: sum)
         var adapted: Double?
-        if scenario.privacy.adaptiveClipping.enabled { adapted = dp!.adaptClip(withinCount: withinClip) }
+        if scenario.privacy.adaptiveClipping.enabled {
+            adapted = dp!.adaptClip(withinCount: withinClip, contributors: contributors)
+        }
         let (eps, order) = dp!.recordRound(noiseMultiplier: realizedMultiplier)
         var entry = JSONObject()
         entry.add("round", r)
@@ -277,6 +286,7 @@ extension Coordinator {
                     round: r,
                     sum: sum,
                     sampled: chosen.count,
+                    contributors: o.survivors,
                     realizedMultiplier: o.realizedMultiplier,
                     withinClip: o.withinClip
                 )

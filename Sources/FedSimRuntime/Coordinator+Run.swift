@@ -89,6 +89,11 @@ extension Coordinator {
                 }
             }
             try await finishRound(r, try await runRound(r), roundStart: roundStart, runStart: start)
+            if let why = budgetStop {
+                stoppedEarly = why
+                log.warning("stopping after round \(r): \(why)")
+                break
+            }
             let checkpointEvery = scenario.runtime.checkpointEvery
             if interrupt.isSet {
                 await writeCheckpoint(round: r)

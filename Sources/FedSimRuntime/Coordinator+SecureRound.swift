@@ -152,32 +152,65 @@ extension Coordinator {
     ) async throws -> SecureOutcome {
         let n = chosen.count
         let quantizer = try Self.quantizer(scenario: scenario, layout: layout, devices: n)
+        let sa = scenario.secureAggregation
+        // Distributed DP: the noise in the sum is what the survivors added, so the realized
+        // multiplier is known once U3 is, before anything is unmasked.
+        var realizedWith: ((Int) -> Double)?
+        if scenario.privacy.mechanism == .distributed {
+            let Δ = quantizer.integerSensitivity(clip: scenario.privacy.sensitivity)
+            let σdev = DistributedDP.deviceSigma(
+                noiseMultiplier: scenario.privacy.noiseMultiplier,
+                sensitivity: Δ,
+                devices: n,
+                assumedDropout: sa.assumedDropout
+            )
+            realizedWith = { DistributedDP.realizedMultiplier(deviceSigma: σdev, sensitivity: Δ, survivors: $0) }
+        }
         let s = try await runSecureSum(
             round: UInt32(r),
             chosen: chosen,
             assignments: assignments,
             length: quantizer.length,
             graphSeed: Seeds.derive(scenario.seed, "secagg.graph", UInt64(r)),
-            discard: discard
-        ) { c, devices in
-            // With the round announced, hand out the model to train.
-            if let requests = trainRequests?[c] {
-                for req in requests { await self.send(.train(req), to: c) }
-            } else {
-                await self.send(
-                    .train(
-                        DeviceRequest(round: UInt32(r), devices: devices, shared: self.model, clip: self.dp?.clip ?? 0)
-                    ),
-                    to: c
-                )
+            discard: discard,
+            beforeUnmask: { survivors in
+                // The budget holds with the noise actually in the sum: if releasing it would take
+                // ε past the budget, the sum stays masked and the run stops (nothing released).
+                let budget = self.scenario.privacy.budget.epsilon
+                guard let realizedWith, let dp = self.dp, budget > 0 else { return nil }
+                let z = realizedWith(survivors.count)
+                let eps = dp.epsilon(composing: z)
+                guard eps > budget else { return nil }
+                let why =
+                    "privacy budget: round \(r) with \(survivors.count) survivors (noise multiplier \(formatFixed(z, 3))) "
+                    + "would bring ε to \(formatFixed(eps, 4)) > \(budget) at δ = \(self.scenario.privacy.delta); its sum was not unmasked"
+                self.budgetStop = why
+                return why
+            },
+            afterBegin: { c, devices in
+                // With the round announced, hand out the model to train.
+                if let requests = trainRequests?[c] {
+                    for req in requests { await self.send(.train(req), to: c) }
+                } else {
+                    await self.send(
+                        .train(
+                            DeviceRequest(
+                                round: UInt32(r),
+                                devices: devices,
+                                shared: self.model,
+                                clip: self.dp?.clip ?? 0
+                            )
+                        ),
+                        to: c
+                    )
+                }
             }
-        }
+        )
         let line = s.line
         guard let sum = s.sum else {
             return SecureOutcome(mean: nil, survivors: 0, examples: 0, lossSum: 0, abandoned: s.abandoned, line: line)
         }
         let survivors = s.survivors
-        let sa = scenario.secureAggregation
         var totals = quantizer.dequantize(sum)
         if scenario.compression.stages == [.rotate] {
             // Σ R·x = R·Σ x: undo the round's shared rotation on the sum.
@@ -187,17 +220,7 @@ extension Coordinator {
             )
             .inverse(&totals.weightedDelta, count: totals.weightedDelta.count)
         }
-        var realized: Double?
-        if scenario.privacy.mechanism == .distributed {
-            let Δ = quantizer.integerSensitivity(clip: scenario.privacy.sensitivity)
-            let σdev = DistributedDP.deviceSigma(
-                noiseMultiplier: scenario.privacy.noiseMultiplier,
-                sensitivity: Δ,
-                devices: n,
-                assumedDropout: sa.assumedDropout
-            )
-            realized = DistributedDP.realizedMultiplier(deviceSigma: σdev, sensitivity: Δ, survivors: survivors.count)
-        }
+        let realized = realizedWith?(survivors.count)
         return SecureOutcome(
             mean: quantizer.mean(weightedDelta: totals.weightedDelta, weights: totals.weights),
             sum: totals.weightedDelta,

@@ -19,6 +19,7 @@ extension Coordinator {
         length: Int,
         graphSeed: UInt64,
         discard: Set<Int> = [],
+        beforeUnmask: (Set<UInt32>) -> String? = { _ in nil },
         afterBegin: (ConnectionID, [UInt32]) async -> Void
     ) async throws -> SecureSum {
         let label =
@@ -170,6 +171,11 @@ extension Coordinator {
         guard survivors.count >= t else {
             finishLine(&line)
             let why = "only \(survivors.count) devices sent masked input; the threshold is \(t)"
+            return SecureSum(sum: nil, survivors: [], line: line, abandoned: why)
+        }
+        // Last moment to keep the sum masked: nothing has been revealed yet.
+        if let why = beforeUnmask(survivors) {
+            finishLine(&line)
             return SecureSum(sum: nil, survivors: [], line: line, abandoned: why)
         }
 

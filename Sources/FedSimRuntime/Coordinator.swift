@@ -104,6 +104,8 @@ public final class Coordinator {
     public var deviceMetricsPath: String?
     /// Where checkpoints go (nil: no checkpoints, e.g. in-memory tests).
     public var checkpointPath: String?
+    /// Set when a round was held back because releasing it would exceed the privacy budget.
+    var budgetStop: String?
     /// The clock every deadline is armed on (a test's manual clock, or the system's).
     public var clock: any DeadlineClock = SystemDeadlineClock()
     /// Set from a signal handler: finish the current round, checkpoint, and stop.

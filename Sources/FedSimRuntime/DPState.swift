@@ -49,15 +49,25 @@ public struct DPState {
         updateMultiplier = config.adaptiveClipping.enabled ? 1 / (1 / (z * z) - 1 / (4 * σb * σb)).squareRoot() : z
     }
 
-    /// Adaptive clipping: noise the count of devices that were within C (exactly, on the
-    /// integers), then C ← C·exp(−η(b̄ − γ)). Returns the noised fraction b̄.
-    public mutating func adaptClip(withinCount: Int) -> Double {
+    /// Adaptive clipping (Andrew et al. 2021): each contributing device's bit b = [‖Δ‖ ≤ C]
+    /// enters *centred*, b − ½, so adding or removing one device moves the count by ½: the
+    /// sensitivity that the noise split z_Δ = (σ⁻² − (2σ_b)⁻²)^(−1/2) assumes. Exactly on the
+    /// integers: 2·Σ(b − ½) = 2·within − contributors has sensitivity 1 and gets N_Z(0, (2σ_b)²).
+    /// Then b̄ = noised Σ(b − ½) / (q·N) + ½, and C ← C·exp(−η(b̄ − γ)). Returns b̄.
+    public mutating func adaptClip(withinCount: Int, contributors: Int) -> Double {
         let a = config.adaptiveClipping
-        let g = DiscreteGaussian(sigmaSquared: a.countNoise * a.countNoise)
-        let noisy = Double(withinCount) + Double(g.sample(using: &randomness))
-        let fraction = noisy / expectedDevices
+        let g = DiscreteGaussian(sigmaSquared: 4 * a.countNoise * a.countNoise)
+        let doubled =
+            Double(Self.doubledCentredCount(withinCount: withinCount, contributors: contributors))
+            + Double(g.sample(using: &randomness))
+        let fraction = doubled / 2 / expectedDevices + 0.5
         clip *= exp(-a.learningRate * (fraction - a.targetQuantile))
         return fraction
+    }
+
+    /// The centred count statistic before noise, 2·Σ(b − ½) (for tests: its sensitivity is 1).
+    public static func doubledCentredCount(withinCount: Int, contributors: Int) -> Int {
+        2 * withinCount - contributors
     }
 
     public var noiseIsPrivate: Bool { randomness.isPrivate }
@@ -85,6 +95,14 @@ public struct DPState {
         var next = accountant
         next.compose(rate: rate, noiseMultiplier: config.noiseMultiplier)
         return next.epsilon(delta: config.delta)
+    }
+
+    /// ε (at δ) if one more round were released with noise multiplier `z` (distributed DP's
+    /// realized multiplier, known once the survivors are): the budget check before unmasking.
+    public func epsilon(composing z: Double) -> Double {
+        var next = accountant
+        next.compose(rate: rate, noiseMultiplier: z)
+        return next.epsilon(delta: config.delta).epsilon
     }
 
     public mutating func recordRound(noiseMultiplier z: Double? = nil) -> (epsilon: Double, order: Double) {

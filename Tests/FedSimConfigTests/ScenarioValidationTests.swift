@@ -274,3 +274,24 @@ import Testing
         #expect(errors(["compression.stages=[top_k]"] + dp).isEmpty)
     }
 }
+
+@Suite struct AdaptiveClippingValidationTests {
+    func errors(_ overrides: [String]) -> String {
+        let dp = [
+            "privacy.mechanism=central", "training.sampling=poisson", "training.weighting=uniform",
+            "privacy.noise_multiplier=1.2", "privacy.adaptive_clipping.enabled=true",
+        ]
+        do {
+            _ = try Scenario.load(yaml: "name: x\nsecure_aggregation: {protocol: none}\n", overrides: dp + overrides)
+            return ""
+        } catch { return "\(error)" }
+    }
+
+    /// The count noise has a floor at the update's noise multiplier: below it the update's
+    /// noise z_Δ grows without bound (σ_b → σ/2).
+    @Test func countNoiseBelowTheNoiseMultiplierIsRefused() {
+        #expect(errors(["privacy.adaptive_clipping.count_noise=0.65"]).contains("count_noise must be at least"))
+        #expect(errors(["privacy.adaptive_clipping.count_noise=1.2"]).isEmpty)
+        #expect(errors([]).isEmpty)  // the default, 10
+    }
+}

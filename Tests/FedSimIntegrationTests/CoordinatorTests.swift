@@ -241,11 +241,28 @@ extension CoordinatorTests {
 
     @Test func clipMovesTowardsTheTargetQuantile() {
         var dp = DPState(config: config(1.0, countNoise: 1), rate: 0.1, population: 1000, seed: 1)  // 100 expected
-        _ = dp.adaptClip(withinCount: 100)  // everyone unclipped: C is too large
+        _ = dp.adaptClip(withinCount: 100, contributors: 100)  // everyone unclipped: C is too large
         #expect(dp.clip < 1 && abs(dp.clip - exp(-0.2 * 0.5)) < 0.02)
         let before = dp.clip
-        _ = dp.adaptClip(withinCount: 0)  // everyone clipped: C is too small
+        _ = dp.adaptClip(withinCount: 0, contributors: 100)  // everyone clipped: C is too small
         #expect(dp.clip > before)
+    }
+
+    /// The count the noise split accounts for is centred: one device more or less, clipped or
+    /// not, moves 2·Σ(b − ½) by exactly 1, so Σ(b − ½) moves by ½ (the (2σ_b)⁻² term). An
+    /// uncentred count (Σb) would move by 1 for an unclipped device and be under-accounted.
+    @Test func theClippedCountIsCentred() {
+        for (within, contributors) in [(0, 0), (3, 10), (10, 10), (57, 100)] {
+            let base = DPState.doubledCentredCount(withinCount: within, contributors: contributors)
+            let addUnclipped = DPState.doubledCentredCount(withinCount: within + 1, contributors: contributors + 1)
+            let addClipped = DPState.doubledCentredCount(withinCount: within, contributors: contributors + 1)
+            #expect(abs(addUnclipped - base) == 1 && abs(addClipped - base) == 1)
+        }
+        // With no noise to speak of, b̄ is the fraction of contributors within the clip.
+        var p = config(1.0, countNoise: 1e-9)
+        p.adaptiveClipping.learningRate = 1e-9
+        var dp = DPState(config: p, rate: 0.1, population: 1000, seed: 1)  // 100 expected
+        #expect(abs(dp.adaptClip(withinCount: 30, contributors: 100) - 0.3) < 1e-6)
     }
 
     @Test func aRunShrinksAnOversizedClip() async throws {

@@ -40,12 +40,16 @@ import Testing
             },
         ]
         let run = Task { try await h.coordinator.run() }
-        // The checkpoint of round 1 waits on its deadline (5) and client 1's freeze (6), beside
-        // the connect timeout: pass the deadline, then wake the client (clock time, no sleeping).
-        try await DeadlineTests.eventually("client 1 frozen in the checkpoint of round 1") { clock.pending >= 3 }
+        // Asleep on the clock: the connect timeout, round 1's deadline (5; round 1 finished, so it
+        // is stale), the checkpoint's deadline (5) and client 1's freeze (6). Pass the checkpoint
+        // deadline, then wake the client (clock time, no sleeping).
+        try await DeadlineTests.eventually("client 1 frozen in the checkpoint of round 1") { clock.pending == 4 }
         clock.advance(by: 5.001)
-        try await DeadlineTests.eventually("round 2 under way") { latestRequest.withLockedValue { $0 } == 2 }
+        let underWay = try await DeadlineTests.eventually("round 2 under way") {
+            latestRequest.withLockedValue { $0 } == 2
+        }
         clock.advance(by: 1)
+        if !underWay { DeadlineTests.release(clock) }
         try await run.value
         for c in clients { #expect(await c.value == nil) }
         let m = h.metrics

@@ -1,0 +1,64 @@
+import FedSimConfig
+import FedSimPrivacy
+import FedSimRuntime
+import FedSimTestSupport
+import Testing
+
+/// A run with a privacy budget never records ε above it, even when distributed DP's dropouts
+/// leave less noise in a round than was planned.
+@Suite struct PrivacyBudgetTests {
+    /// Distributed DP under SecAgg+ with 30% of the devices dropping before their masked
+    /// input, where 10% were assumed: the realized noise multiplier falls below the planned σ.
+    static func scenario(budget: Double = 0) -> Scenario {
+        var s = TestSupport.tinyScenario(devices: 60, rounds: 4, perRound: 24)
+        s.secureAggregation.protocol = .secaggPlus
+        s.secureAggregation.dropout.masked = 0.3
+        s.training.sampling = .poisson
+        s.training.weighting = .uniform
+        s.privacy.mechanism = .distributed
+        s.privacy.noiseMultiplier = 1.2
+        s.privacy.noise = .reproducible
+        s.privacy.budget.epsilon = budget
+        return s
+    }
+
+    static func run(_ s: Scenario) async throws -> CoordinatorHarness {
+        let h = CoordinatorHarness(s)
+        let clients = (0..<s.runtime.processes).map { h.client($0) }
+        try await h.coordinator.run()
+        for c in clients { #expect(await c.value == nil) }
+        return h
+    }
+
+    static func privacy(_ h: CoordinatorHarness) -> [(epsilon: Double, z: Double)] {
+        h.metrics.compactMap { l in
+            guard let p = l["privacy"] as? [String: Any], let e = p["epsilon"] as? Double,
+                let z = p["noise_multiplier"] as? Double
+            else { return nil }
+            return (e, z)
+        }
+    }
+
+    @Test func distributedDPNeverRecordsEpsilonAboveTheBudget() async throws {
+        let free = Self.privacy(try await Self.run(Self.scenario()))
+        try #require(free.count >= 2)
+        #expect(free[1].z < 1.2, "dropouts beyond the assumed rate leave less noise than planned")
+        // What the check before round 2 sees: round 1 as realized, round 2 at the planned σ.
+        var planned = RDPAccountant()
+        planned.compose(rate: 24.0 / 60.0, noiseMultiplier: free[0].z)
+        planned.compose(rate: 24.0 / 60.0, noiseMultiplier: 1.2)
+        let plannedEpsilon = planned.epsilon(delta: 1e-5).epsilon
+        #expect(free[1].epsilon > plannedEpsilon)
+        let budget = (plannedEpsilon + free[1].epsilon) / 2
+        let h = try await Self.run(Self.scenario(budget: budget))
+        let capped = Self.privacy(h)
+        #expect(
+            !capped.isEmpty && capped.allSatisfy { $0.epsilon <= budget },
+            "budget \(budget): \(capped.map(\.epsilon))"
+        )
+        #expect(
+            h.coordinator.stoppedEarly?.contains("not unmasked") == true,
+            "\(h.coordinator.stoppedEarly ?? "no stop")"
+        )
+    }
+}
