@@ -111,6 +111,14 @@ extension FedSimCommand.Privacy {
                     + trust
             }
             lines.append(guarantee)
+            let unamplified = Self.unamplified(p, ledger: ledger, summary: summary)
+            if let u = unamplified {
+                lines.append(
+                    "without amplification: ε=\(FedSimCommand.Privacy.epsilonText(u.epsilon, 2)) at δ=\(p.delta) after the most sampled "
+                        + "device's \(u.participations) participations (q = 1 each, σ=\(formatFixed(u.sigma, 3)), RDP), "
+                        + "against \(u.against)"
+                )
+            }
             if p.budget.epsilon > 0 {
                 lines.append(
                     "budget: ε ≤ \(p.budget.epsilon) at δ = \(p.delta)"
@@ -161,6 +169,7 @@ extension FedSimCommand.Privacy {
                 )
             }
             notCovered += modelNotes.notCovered
+            notCovered += Self.sampleAndTrustNotes(scenario)
             lines.append("")
             lines.append("not covered:")
             for n in notCovered { lines.append("- " + n) }
@@ -178,6 +187,14 @@ extension FedSimCommand.Privacy {
                 o.add("noise", p.noise.rawValue)
                 o.add("accountant", FedSimCommand.Privacy.accountantDescription)
                 if let pldTotal { o.add("epsilon_pld", raw: FedSimCommand.Privacy.epsilonJSON(pldTotal)) }
+                if let u = unamplified {
+                    var w = JSONObject()
+                    w.add("epsilon", raw: FedSimCommand.Privacy.epsilonJSON(u.epsilon))
+                    w.add("participations", u.participations)
+                    w.add("noise_multiplier", u.sigma)
+                    w.add("against", u.against)
+                    o.add("without_amplification", w)
+                }
                 o.add(
                     "pld_per_round",
                     raw: "[" + pldPerRound.map(FedSimCommand.Privacy.epsilonJSON).joined(separator: ",") + "]"

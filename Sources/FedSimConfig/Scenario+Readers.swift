@@ -225,6 +225,7 @@ extension PrivacyConfig {
         self.budget.epsilon = budget.double("epsilon", default: self.budget.epsilon, min: 0, max: 1e6)
         budget.finish()
         noise = r.choice("noise", default: noise)
+        logParticipation = r.bool("log_participation", default: logParticipation)
         clipping = r.choice("clipping", default: clipping)
         let g = r.section("group_clips")
         groupClips.itemEmbedding = g.double(

@@ -50,6 +50,15 @@ public struct PrivacyConfig: Codable, Sendable, Equatable {
     public var delta = 1e-5
     public var budget = PrivacyBudget()
     public var noise: NoiseSource = .secure
+    /// Write who was sampled and who finished each round (`participation.jsonl`, `.csv`).
+    /// Off by default with DP: amplification by subsampling needs the sample to be secret, so
+    /// when it is written the privacy report also gives ε without amplification.
+    public var logParticipation = false
+    /// Whether this run's sample must stay secret: DP with noise from the CSPRNG. Its Poisson
+    /// coins then come from the CSPRNG too, and identities are written only on request.
+    public var secretSample: Bool { enabled && noise == .secure }
+    /// Whether the run directory may list who took part.
+    public var writesParticipation: Bool { !enabled || logParticipation }
     /// Adaptive clipping (Andrew et al. 2021): C follows a target quantile of update norms.
     public var adaptiveClipping = AdaptiveClipping()
     public enum Clipping: String, Codable, Sendable, CaseIterable {

@@ -181,7 +181,8 @@ public final class Coordinator {
                 config: scenario.training,
                 population: population.devices,
                 directory: directory,
-                domainNames: domainNames
+                domainNames: domainNames,
+                secret: scenario.privacy.secretSample
             )
         } catch let e as ClientSamplers.Failure {
             throw Failure(description: e.description)

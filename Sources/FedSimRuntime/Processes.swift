@@ -80,7 +80,8 @@ public enum CoordinatorProcess {
                 ledgerPath: dir.path + "/privacy-ledger.jsonl",
                 directory: try dir.loadDirectory(),
                 domainNames: info.domains ?? [],
-                participationPath: dir.participationFile
+                // Who was sampled is written only when no privacy claim rests on it being secret.
+                participationPath: scenario.privacy.writesParticipation ? dir.participationFile : nil
             )
             coordinator = c
             c.checkpointPath = dir.checkpointFile
@@ -181,7 +182,7 @@ public enum CoordinatorProcess {
             var part = c.participation.summary()
             part.add("simulated_seconds", c.simulatedClock)
             s.add("participation", part)
-            try? dir.write(c.participation.csv(), to: "participation.csv")
+            if scenario.privacy.writesParticipation { try? dir.write(c.participation.csv(), to: "participation.csv") }
         }
         if let dp = c?.dp {
             var p = JSONObject()

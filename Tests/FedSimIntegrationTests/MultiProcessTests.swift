@@ -1,4 +1,5 @@
 import FedSimConfig
+import FedSimCore
 import FedSimPrivacy
 import FedSimRuntime
 import FedSimTestSupport
@@ -392,5 +393,65 @@ import Testing
         #expect(good.status == 0 && good.stdout.contains("ok"))
         let run = try Self.fedsim(["run", dir + "/good.yaml", "--set", "training.rounds=-1"])
         #expect(run.status == 2 && run.stderr.contains("training.rounds"))
+    }
+}
+
+/// Amplification by subsampling needs a secret sample: DP runs with CSPRNG noise draw their
+/// Poisson coins from the CSPRNG, write who took part only on request, and then report ε
+/// without amplification beside the amplified one.
+@Suite struct SecretSampleTests {
+    static func scenario(log: Bool) -> Scenario {
+        var s = TestSupport.tinyScenario(devices: 60, rounds: 6, perRound: 12)
+        s.privacy.mechanism = .central
+        s.privacy.noiseMultiplier = 1.5
+        s.privacy.logParticipation = log
+        s.training.sampling = .poisson
+        s.training.weighting = .uniform
+        return s
+    }
+
+    @Test func theSampleIsSecretAndIdentitiesAreWrittenOnlyOnRequest() throws {
+        let out = TestSupport.temporaryDirectory()
+        // Default: no participation identities in the run directory.
+        let quiet = try MultiProcessTests.fedsim([
+            "run", MultiProcessTests.scenarioFile(Self.scenario(log: false)), "--out", out, "--quiet",
+        ])
+        #expect(quiet.status == 0, "\(quiet.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: quiet.runDirectory + "/participation.jsonl"))
+        #expect(!FileManager.default.fileExists(atPath: quiet.runDirectory + "/participation.csv"))
+        let quietReport = try MultiProcessTests.fedsim(["privacy", "report", quiet.runDirectory, "--json"])
+        let q = try #require(try JSONSerialization.jsonObject(with: Data(quietReport.stdout.utf8)) as? [String: Any])
+        #expect(q["without_amplification"] == nil)
+        // Asked for: written, and two runs with the same seed draw different samples.
+        var logs: [String] = []
+        var reports: [[String: Any]] = []
+        for _ in 0..<2 {
+            let r = try MultiProcessTests.fedsim([
+                "run", MultiProcessTests.scenarioFile(Self.scenario(log: true)), "--out", out, "--quiet",
+            ])
+            #expect(r.status == 0, "\(r.stderr)")
+            logs.append((try? String(contentsOfFile: r.runDirectory + "/participation.jsonl", encoding: .utf8)) ?? "")
+            let report = try MultiProcessTests.fedsim(["privacy", "report", r.runDirectory, "--json"])
+            reports.append(
+                try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])
+            )
+        }
+        #expect(!logs[0].isEmpty && logs[0] != logs[1], "the same seed drew the same sample")
+        let amplified = try #require(reports[0]["epsilon"] as? Double)
+        let w = try #require(reports[0]["without_amplification"] as? [String: Any])
+        let unamplified = try #require(w["epsilon"] as? Double)
+        #expect(unamplified > amplified, "without amplification \(unamplified) vs \(amplified)")
+        #expect((w["against"] as? String)?.contains("participation.jsonl") == true)
+    }
+
+    @Test func secretPoissonCoinsIgnoreTheSeed() {
+        let s = PoissonSampler(population: 2_000, rate: 0.05, secret: true)
+        var a = Xoshiro256(seed: 1)
+        var b = Xoshiro256(seed: 1)
+        let x = s.sample(SamplingRequest(target: 0, allEligible: true) { _ in true }, rng: &a)
+        let y = s.sample(SamplingRequest(target: 0, allEligible: true) { _ in true }, rng: &b)
+        #expect(x != y)
+        // Binomial(2000, 0.05): mean 100, sd ≈ 9.7; both within 6 sd.
+        #expect(abs(x.count - 100) < 60 && abs(y.count - 100) < 60)
     }
 }

@@ -82,14 +82,15 @@ public enum ClientSamplers {
         }
     }
 
+    /// `secret`: the sample backs a privacy claim (DP with CSPRNG noise), so Poisson coins come
+    /// from the CSPRNG instead of the seed.
     public static func make(
         config: TrainingConfig,
         population n: Int,
         directory: DeviceDirectory?,
-        domainNames: [String]
-    ) throws
-        -> any ClientSampler
-    {
+        domainNames: [String],
+        secret: Bool = false
+    ) throws -> any ClientSampler {
         if needsDirectory(config.sampling) {
             guard let directory, directory.count == n else {
                 throw Failure(description: "\(config.sampling.rawValue) sampling needs the device directory")
@@ -101,7 +102,11 @@ public enum ClientSamplers {
         }
         switch config.sampling {
         case .poisson:
-            return PoissonSampler(population: n, rate: min(1, Double(config.devicesPerRound) / Double(max(1, n))))
+            return PoissonSampler(
+                population: n,
+                rate: min(1, Double(config.devicesPerRound) / Double(max(1, n))),
+                secret: secret
+            )
         default: return UniformSampler(population: n)
         }
     }
@@ -123,17 +128,36 @@ public struct UniformSampler: ClientSampler {
 }
 
 /// One coin with probability q per device (the sampling the privacy accountants assume).
+///
+/// Amplification by subsampling holds only against an adversary who does not know the sample.
+/// A `secret` sampler draws its coins from the CSPRNG (libsodium), not from the scenario's
+/// seed, so neither the seed nor anything derived from it tells who was sampled. The run is
+/// then not reproducible in its sample, as it is not in its noise.
 public struct PoissonSampler: ClientSampler {
     public let population: Int
     /// q: devices per round over the population.
     public let rate: Double
-    public init(population: Int, rate: Double) {
+    public let secret: Bool
+
+    public init(population: Int, rate: Double, secret: Bool = false) {
         self.population = population
         self.rate = rate
+        self.secret = secret
     }
 
     public func sample(_ request: SamplingRequest, rng: inout Xoshiro256) -> [Int] {
         var out: [Int] = []
+        if secret {
+            // 53-bit uniforms from the CSPRNG, one per device.
+            let bytes = SecureRandom.bytes(8 * population)
+            bytes.withUnsafeBytes { raw in
+                for d in 0..<population {
+                    let u = Double(raw.loadUnaligned(fromByteOffset: 8 * d, as: UInt64.self) >> 11) * 0x1p-53
+                    if u < rate && (request.allEligible || request.eligible(d)) { out.append(d) }
+                }
+            }
+            return out
+        }
         for d in 0..<population where rng.nextUnitDouble() < rate && (request.allEligible || request.eligible(d)) {
             out.append(d)
         }
