@@ -35,8 +35,23 @@ extension FedSimCommand.Privacy {
             }
             let rounds = ledger.count
             let last = ledger.last
-            let eps = last?["epsilon_rdp"] as? Double ?? 0
-            let order = last?["rdp_order"] as? Double ?? 0
+            var eps = 0.0
+            var order = 0.0
+            if p.enabled {
+                do {
+                    (eps, order) = try Self.verify(
+                        p,
+                        ledgerText: ledgerText,
+                        metricsText: try? String(contentsOfFile: dir.metricsFile, encoding: .utf8),
+                        summary: summary
+                    )
+                } catch {
+                    FileHandle.standardError.write(
+                        Data("fedsim: no privacy report for \(runDirectory): \(error)\n".utf8)
+                    )
+                    throw ExitCode(ExitCodes.badInput)
+                }
+            }
             let q = last?["q"] as? Double ?? 0
             let notPrivate = p.enabled && p.noise == .reproducible
             // PLD, a second accountant beside RDP: per round when the ledger is short, else for

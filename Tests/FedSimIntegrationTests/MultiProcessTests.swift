@@ -455,3 +455,49 @@ import Testing
         #expect(abs(x.count - 100) < 60 && abs(y.count - 100) < 60)
     }
 }
+
+/// The privacy report fails closed: a deleted, truncated or edited ledger is refused (exit 2,
+/// nothing on stdout), never reported as a smaller ε.
+@Suite struct PrivacyReportFailsClosedTests {
+    @Test func aLedgerThatDoesNotAddUpIsRefused() throws {
+        let out = TestSupport.temporaryDirectory()
+        let r = try MultiProcessTests.fedsim([
+            "run", MultiProcessTests.scenarioFile(SecretSampleTests.scenario(log: false)), "--out", out, "--quiet",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let ok = try MultiProcessTests.fedsim(["privacy", "report", r.runDirectory, "--json"])
+        #expect(ok.status == 0 && ok.stdout.contains("\"private\""), "\(ok.stderr)")
+        let ledger = try String(contentsOfFile: r.runDirectory + "/privacy-ledger.jsonl", encoding: .utf8)
+        let lines = ledger.split(separator: "\n").map(String.init)
+        try #require(lines.count >= 3)
+        let edits: [(String, String?)] = [
+            ("deleted", nil),
+            ("truncated", lines.dropLast().joined(separator: "\n") + "\n"),
+            (
+                "an ε edited",
+                ([lines[0].replacingOccurrences(of: "\"epsilon_rdp\":", with: "\"epsilon_rdp\":0.0")]
+                    + lines.dropFirst()).joined(separator: "\n") + "\n"
+            ),
+            (
+                "a rate edited",
+                ([lines[0].replacingOccurrences(of: "\"q\":", with: "\"q\":0.001,\"was\":")] + lines.dropFirst())
+                    .joined(separator: "\n") + "\n"
+            ),
+            ("garbage", lines.joined(separator: "\n") + "\nnot json\n"),
+        ]
+        for (what, text) in edits {
+            let copy = TestSupport.temporaryDirectory()
+            for f in try FileManager.default.contentsOfDirectory(atPath: r.runDirectory) {
+                try? FileManager.default.copyItem(atPath: r.runDirectory + "/" + f, toPath: copy + "/" + f)
+            }
+            try? FileManager.default.removeItem(atPath: copy + "/privacy-ledger.jsonl")
+            if let text { TestSupport.write(text, to: copy + "/privacy-ledger.jsonl") }
+            for args in [["privacy", "report", copy], ["privacy", "report", copy, "--json"]] {
+                let report = try MultiProcessTests.fedsim(args)
+                #expect(report.status == 2, "ledger \(what): exit \(report.status)")
+                #expect(report.stdout.isEmpty, "ledger \(what): \(report.stdout)")
+                #expect(report.stderr.contains("no privacy report"), "ledger \(what): \(report.stderr)")
+            }
+        }
+    }
+}
