@@ -21,6 +21,9 @@ extension FedSimCommand {
             + "pessimistic connect-the-dots discretisation on a grid sized to the plan (about 2^18 points across the composed loss), "
             + "FFT self-composition with 1e-15 pessimistic tail truncation (dp_accounting's PLDAccountant algorithm)"
 
+        /// The largest noise multiplier a scenario accepts (`privacy.noise_multiplier`).
+        static let maximumNoiseMultiplier = 90.0
+
         /// ε for people: "∞" when unbounded (σ = 0, or δ below the mass at infinite loss).
         static func epsilonText(_ x: Double, _ digits: Int) -> String { x == .infinity ? "∞" : formatFixed(x, digits) }
 
@@ -124,10 +127,13 @@ extension FedSimCommand {
             }
 
             func run() throws {
-                guard let σ = RDPAccountant.calibrate(epsilon: epsilon, delta: delta, rounds: rounds, rate: rate) else {
+                // Only a σ a scenario can use is an answer (privacy.noise_multiplier ≤ 90).
+                guard let σ = RDPAccountant.calibrate(epsilon: epsilon, delta: delta, rounds: rounds, rate: rate),
+                    σ <= Privacy.maximumNoiseMultiplier
+                else {
                     FileHandle.standardError.write(
                         Data(
-                            "fedsim: no noise multiplier up to 10^4 meets ε = \(epsilon), δ = \(delta) over \(rounds) rounds at q = \(rate)\n"
+                            "fedsim: no noise multiplier up to \(Int(Privacy.maximumNoiseMultiplier)) (the most privacy.noise_multiplier accepts) meets ε = \(epsilon), δ = \(delta) over \(rounds) rounds at q = \(rate)\n"
                                 .utf8
                         )
                     )

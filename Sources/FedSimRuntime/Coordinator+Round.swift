@@ -159,7 +159,7 @@ extension Coordinator {
             guard let sum = aggregator.exactSum else {
                 throw Failure(description: "central DP needs training.aggregation: mean")
             }
-            privacyLine = releasePrivately(
+            privacyLine = try releasePrivately(
                 round: r,
                 sum: sum,
                 sampled: chosen.count,
@@ -214,7 +214,7 @@ extension Coordinator {
         contributors: Int,
         realizedMultiplier: Double? = nil,
         withinClip: Int = 0
-    ) -> JSONObject {
+    ) throws -> JSONObject {
         let distributed = realizedMultiplier != nil
         let roundClip = dp!.clip
         let noisyMean = distributed ? dp!.mean(ofNoisySum: sum) : dp!.privatize(sum: sum)
@@ -240,7 +240,12 @@ extension Coordinator {
         entry.add("epsilon_rdp", eps)
         entry.add("rdp_order", order)
         entry.add("noise", dp!.noiseIsPrivate ? "secure" : "reproducible (NOT private)")
-        ledger?.append(entry)
+        do {
+            try ledger?.append(entry)
+        } catch {
+            // Nothing is released that the ledger does not hold: the model stays as it was.
+            throw Failure(description: "round \(r) was not released: \(error)")
+        }
         step(noisyMean, round: r)
         var o = JSONObject()
         o.add("epsilon", eps)
@@ -282,7 +287,7 @@ extension Coordinator {
         if dp != nil, let sum = o.sum {
             line.add(
                 "privacy",
-                releasePrivately(
+                try releasePrivately(
                     round: r,
                     sum: sum,
                     sampled: chosen.count,

@@ -190,6 +190,13 @@ public final class Coordinator {
         fleet = FleetModel(config: scenario.fleet, seed: Seeds.derive(scenario.seed, "fleet"))
         participation = Participation(devices: population.devices)
         participationLog = try participationPath.map { try ParticipationLog(path: $0) }
+        if scenario.privacy.enabled && scenario.privacy.delta >= 1 / Double(max(1, population.devices)) {
+            // δ is the chance the guarantee fails; at 1/N or more it may fail for someone.
+            throw Failure(
+                description:
+                    "privacy.delta = \(scenario.privacy.delta) is not below 1/N = \(1 / Double(max(1, population.devices))) for this population of \(population.devices) devices; choose δ ≪ 1/N"
+            )
+        }
         if scenario.privacy.enabled {
             dp = DPState(
                 config: scenario.privacy,

@@ -136,18 +136,58 @@ public struct DPState {
 }
 
 /// The privacy ledger: one JSON line per released round, appended and fsynced *before* that
-/// round's model is released, so a crash can never leave a released model unaccounted.
+/// round's model is released, so a crash can never leave a released model unaccounted. Every
+/// write is checked: a short write or a failed fsync (a full disk) throws, and the caller must
+/// not release the round. The directory is fsynced when the file is created, so the entry
+/// survives a crash of the machine too.
 public final class PrivacyLedger {
     let fd: Int32
+    let path: String
+
+    public struct WriteError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
     public init(path: String) throws {
+        self.path = path
+        let existed = access(path, F_OK) == 0
         fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        guard fd >= 0 else { throw RunDirectory.SetupError(description: "cannot open \(path)") }
+        guard fd >= 0 else {
+            throw RunDirectory.SetupError(description: "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        if !existed {
+            let folder = (path as NSString).deletingLastPathComponent
+            let dfd = open(folder.isEmpty ? "." : folder, O_RDONLY)
+            if dfd >= 0 {
+                defer { close(dfd) }
+                guard fsync(dfd) == 0 else {
+                    throw RunDirectory.SetupError(
+                        description: "cannot fsync the folder of \(path): \(String(cString: strerror(errno)))"
+                    )
+                }
+            }
+        }
     }
     deinit { close(fd) }
 
-    public func append(_ line: JSONObject) {
+    /// Appends one entry durably (write, then fsync), or throws.
+    public func append(_ line: JSONObject) throws {
         let bytes = Array((line.text + "\n").utf8)
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        fsync(fd)
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                throw WriteError(
+                    description: "cannot write the privacy ledger \(path): \(String(cString: strerror(errno)))"
+                )
+            }
+            written += n
+        }
+        guard fsync(fd) == 0 else {
+            throw WriteError(
+                description: "cannot fsync the privacy ledger \(path): \(String(cString: strerror(errno)))"
+            )
+        }
     }
 }

@@ -1,7 +1,11 @@
 import FedSimConfig
+import FedSimCore
+import FedSimData
 import FedSimPrivacy
 import FedSimRuntime
 import FedSimTestSupport
+import FedSimWire
+import Foundation
 import Testing
 
 /// A run with a privacy budget never records ε above it, even when distributed DP's dropouts
@@ -60,5 +64,57 @@ import Testing
             h.coordinator.stoppedEarly?.contains("not unmasked") == true,
             "\(h.coordinator.stoppedEarly ?? "no stop")"
         )
+    }
+}
+
+/// The smaller privacy checks: a ledger write that fails stops the release, δ must be below
+/// 1/N, and calibration never answers with a σ no scenario accepts.
+@Suite struct PrivacyChecksTests {
+    @Test func aLedgerThatCannotBeWrittenThrows() throws {
+        // /dev/full fails every write with ENOSPC, as a full disk does.
+        let ledger = try PrivacyLedger(path: "/dev/full")
+        var entry = JSONObject()
+        entry.add("round", 1)
+        #expect(throws: PrivacyLedger.WriteError.self) { try ledger.append(entry) }
+    }
+
+    @Test func deltaMustBeBelowOneOverTheNumberOfDevices() throws {
+        var s = TestSupport.tinyScenario(devices: 60, rounds: 1, perRound: 10)
+        s.privacy.mechanism = .central
+        s.privacy.delta = 1.0 / 50
+        let population = try PopulationFactory.make(s.data, seed: s.seed)
+        #expect {
+            _ = try Coordinator(
+                scenario: s,
+                population: PopulationInfo(population),
+                processCount: 2,
+                token: [],
+                transport: InMemoryTransport(),
+                metrics: MemoryMetricsSink()
+            )
+        } throws: { "\($0)".contains("not below 1/N") }
+        s.privacy.delta = 1e-5
+        _ = try Coordinator(
+            scenario: s,
+            population: PopulationInfo(population),
+            processCount: 2,
+            token: [],
+            transport: InMemoryTransport(),
+            metrics: MemoryMetricsSink()
+        )
+    }
+
+    @Test func calibrationStaysWithinWhatAScenarioAccepts() throws {
+        let r = try MultiProcessTests.fedsim([
+            "privacy", "calibrate", "--epsilon", "0.01", "--rounds", "10000", "--rate", "1",
+        ])
+        #expect(
+            r.status == 1 && r.stdout.isEmpty && r.stderr.contains("up to 90"),
+            "\(r.status) \(r.stdout) \(r.stderr)"
+        )
+        let ok = try MultiProcessTests.fedsim([
+            "privacy", "calibrate", "--epsilon", "2", "--rounds", "100", "--rate", "0.01",
+        ])
+        #expect(ok.status == 0, "\(ok.stderr)")
     }
 }
