@@ -28,8 +28,11 @@ public struct DiscreteGaussian: Sendable, Equatable {
     /// σ² from a Double, as a rational sn/2^k, **rounded up** so the noise is never smaller
     /// than asked. k ≤ 20 is the largest that keeps sn below 10^17, which keeps every
     /// intermediate of the acceptance test below 2^120. The sampling is exact for that rational.
+    /// The largest σ² the exact sampler takes (every intermediate stays below 2^128).
+    public static let maximumSigmaSquared = 1e16
+
     public init(sigmaSquared: Double) {
-        precondition(sigmaSquared > 0 && sigmaSquared <= 1e16)
+        precondition(sigmaSquared > 0 && sigmaSquared <= Self.maximumSigmaSquared)
         var k = 20
         while k > 0 && sigmaSquared * Double(UInt64(1) << UInt64(k)) > 1e17 { k -= 1 }
         let sd = UInt128(1) << UInt128(k)

@@ -2,6 +2,7 @@ import FedSimAggregation
 import FedSimConfig
 import FedSimCore
 import FedSimModels
+import FedSimPrivacy
 import FedSimSecAgg
 import FedSimWire
 
@@ -165,6 +166,16 @@ extension Coordinator {
                 assumedDropout: sa.assumedDropout
             )
             realizedWith = { DistributedDP.realizedMultiplier(deviceSigma: σdev, sensitivity: Δ, survivors: $0) }
+            guard σdev.isFinite && σdev * σdev <= DiscreteGaussian.maximumSigmaSquared else {
+                // Every device would have to refuse (it never sends an un-noised input): a
+                // configuration that cannot work, said once, before the round begins.
+                throw Failure(
+                    description:
+                        "round \(r): distributed DP needs per-device noise σ_dev = \(σdev) (integer units) for \(n) devices, "
+                        + "beyond the exact sampler's range (σ² ≤ 1e16); lower privacy.clip (\(scenario.privacy.clip)) or "
+                        + "secure_aggregation.bits, or sample more devices per round"
+                )
+            }
         }
         let s = try await runSecureSum(
             round: UInt32(r),

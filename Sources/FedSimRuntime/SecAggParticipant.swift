@@ -147,6 +147,13 @@ final class SecAggParticipant {
                     devices: c.devices.count,
                     assumedDropout: config.assumedDropout
                 )
+                guard σdev.isFinite && σdev * σdev <= DiscreteGaussian.maximumSigmaSquared else {
+                    // Never send an input without its noise: this device sits the round out.
+                    log.error(
+                        "round \(req.round): device \(d) cannot draw its share of the noise (σ_dev = \(σdev) is beyond the exact sampler's range); it sits this round out"
+                    )
+                    continue
+                }
                 var noise =
                     privacy.noise == .secure
                     ? NoiseRandomness(.secure)

@@ -118,3 +118,23 @@ import Testing
         #expect(ok.status == 0, "\(ok.stderr)")
     }
 }
+
+extension PrivacyChecksTests {
+    /// Distributed DP whose per-device noise is beyond the exact sampler's range (a small
+    /// cohort and a clip far above the quantizer's value clip) stops with a message before any
+    /// round begins; no client crashes (they used to, on the sampler's precondition) and none
+    /// sends an un-noised input.
+    @Test func perDeviceNoiseBeyondTheSamplersRangeStopsTheRunCleanly() async throws {
+        var s = PrivacyBudgetTests.scenario()
+        s.secureAggregation.dropout.masked = 0
+        s.training.devicesPerRound = 6
+        s.secureAggregation.valueClip = 0.5
+        s.privacy.clip = 50
+        let h = CoordinatorHarness(s)
+        let clients = (0..<s.runtime.processes).map { h.client($0) }
+        await #expect { try await h.coordinator.run() } throws: { "\($0)".contains("beyond the exact sampler's range") }
+        await h.coordinator.abort(reason: "test over")
+        for c in clients { _ = await c.value }
+        #expect(h.sink.lines.isEmpty)
+    }
+}
