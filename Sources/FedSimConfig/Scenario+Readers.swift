@@ -132,6 +132,13 @@ extension ServerOptimizerConfig {
         if momentum >= 1 { r.fail("momentum", "must be < 1") }
         if beta1 >= 1 { r.fail("beta1", "must be < 1") }
         if beta2 >= 1 { r.fail("beta2", "must be < 1") }
+        learningRateDecay = r.double(
+            "learning_rate_decay",
+            default: learningRateDecay,
+            min: 0,
+            max: 1,
+            exclusiveMin: true
+        )
         r.finish()
     }
 }

@@ -25,6 +25,8 @@ public struct ServerOptimizerConfig: Codable, Sendable, Equatable {
     public var beta2 = 0.99
     /// Adaptivity τ: larger is closer to FedAvgM.
     public var tau = 1e-3
+    /// Server learning-rate decay γ: round r's step is scaled by γ^(r−1) (1: constant).
+    public var learningRateDecay = 1.0
     public init() {}
 }
 

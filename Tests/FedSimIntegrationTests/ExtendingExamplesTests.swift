@@ -5,6 +5,7 @@ import FedSimData
 import FedSimModels
 import FedSimRuntime
 import FedSimTestSupport
+import Foundation
 import Testing
 
 // The worked examples of docs/extending.md, compiled and run by the test suite: a new model is
@@ -196,5 +197,47 @@ struct PowerOfChoiceSampler: ClientSampler {
         resumed.aggregateFit([1, 1, 20, 20], round: 2, model: &other)
         resumed.aggregateFit([0, 0, 30, 30], round: 3, model: &other)
         #expect(other == [3, 3, 10, 10])
+    }
+
+    /// A learning-rate schedule scales the step each optimizer makes, not Δ: with FedAdam
+    /// (which normalises Δ) round r's step is γ^(r−1) times the unscheduled one.
+    @Test(arguments: [ServerOptimizerConfig.Kind.fedavg, .fedadam])
+    func decayedLearningRateScalesTheStep(optimizer: ServerOptimizerConfig.Kind) {
+        var config = ServerOptimizerConfig()
+        config.optimizer = optimizer
+        config.learningRate = optimizer == .fedavg ? 1 : 0.1
+        var plain: any ServerStrategy = FedOptStrategy(config: config, count: 2)
+        var decayed = DecayedLearningRate(FedOptStrategy(config: config, count: 2), decay: 0.5)
+        var a: [Float] = [0, 0]
+        var b: [Float] = [0, 0]
+        for r in 1...3 {
+            let (a0, b0) = (a, b)
+            plain.aggregateFit([2, -1], round: r, model: &a)
+            decayed.aggregateFit([2, -1], round: r, model: &b)
+            for i in 0..<2 {
+                let expected = Float(pow(0.5, Double(r - 1))) * (a[i] - a0[i])
+                #expect(abs((b[i] - b0[i]) - expected) < 1e-6, "round \(r): \(b[i] - b0[i]) vs \(expected)")
+            }
+        }
+        var s = TestSupport.tinyScenario()
+        #expect(
+            !(ServerStrategies.make(
+                s,
+                model: ModelRegistry.make(
+                    s,
+                    PopulationInfo(name: "x", devices: 1, items: 3, ratingMin: 1, ratingMax: 5)
+                )
+            ) is DecayedLearningRate)
+        )
+        s.training.server.learningRateDecay = 0.9
+        #expect(
+            ServerStrategies.make(
+                s,
+                model: ModelRegistry.make(
+                    s,
+                    PopulationInfo(name: "x", devices: 1, items: 3, ratingMin: 1, ratingMax: 5)
+                )
+            ) is DecayedLearningRate
+        )
     }
 }

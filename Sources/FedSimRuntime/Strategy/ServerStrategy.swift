@@ -1,6 +1,7 @@
 import FedSimAggregation
 import FedSimConfig
 import FedSimModels
+import Foundation
 
 /// The server's policy once a round's updates are aggregated (Flower's `aggregate_fit` after
 /// the aggregation itself): how the aggregated update Δ, the mean of the devices'
@@ -55,12 +56,12 @@ public struct FedOptStrategy: ServerStrategy {
 /// Holds a model's delayed slice (`RecommenderModel.delayedUpdate`) back: round r's part of it
 /// arrives with round r + D's update, so what a device trains against in between is that slice
 /// as it was D rounds earlier (LSTTM's long-term module federates asynchronously to the rest).
-public struct DelayedGroups<Inner: ServerStrategy>: ServerStrategy {
-    var inner: Inner
+public struct DelayedGroups: ServerStrategy {
+    var inner: any ServerStrategy
     let delayed: DelayedUpdate
     var pending: [Int: [Float]] = [:]
 
-    public init(_ inner: Inner, delayed: DelayedUpdate) {
+    public init(_ inner: any ServerStrategy, delayed: DelayedUpdate) {
         self.inner = inner
         self.delayed = delayed
     }
@@ -87,11 +88,42 @@ public struct DelayedGroups<Inner: ServerStrategy>: ServerStrategy {
     }
 }
 
+/// A server learning-rate schedule around any strategy: round r's step (the change the inner
+/// strategy makes to the model) is scaled by γ^(r−1). Scaling the step rather than Δ is what a
+/// learning rate is for every server optimizer: FedAdam normalises Δ, so scaling Δ would do
+/// nothing there. The inner strategy's state (momentum, moments) is its own, unscaled.
+public struct DecayedLearningRate: ServerStrategy {
+    var inner: any ServerStrategy
+    let decay: Double
+
+    public init(_ inner: any ServerStrategy, decay: Double) {
+        self.inner = inner
+        self.decay = decay
+    }
+
+    public func scale(round r: Int) -> Float { Float(pow(decay, Double(max(0, r - 1)))) }
+
+    public mutating func aggregateFit(_ update: [Float], round r: Int, model: inout [Float]) {
+        let before = model
+        inner.aggregateFit(update, round: r, model: &model)
+        let s = scale(round: r)
+        for i in model.indices { model[i] = before[i] + s * (model[i] - before[i]) }
+    }
+
+    public var state: StrategyState {
+        get { inner.state }
+        set { inner.state = newValue }
+    }
+}
+
 /// The strategy recipe: the only place that decides how a scenario's server step composes.
 public enum ServerStrategies {
     public static func make(_ scenario: Scenario, model: any RecommenderModel) -> any ServerStrategy {
-        let fedopt = FedOptStrategy(config: scenario.training.server, count: model.layout.count)
-        guard let delayed = model.delayedUpdate else { return fedopt }
-        return DelayedGroups(fedopt, delayed: delayed)
+        let server = scenario.training.server
+        var strategy: any ServerStrategy = FedOptStrategy(config: server, count: model.layout.count)
+        if let delayed = model.delayedUpdate { strategy = DelayedGroups(strategy, delayed: delayed) }
+        // Only a real schedule wraps: γ = 1 leaves the step exactly as the optimizer makes it.
+        if server.learningRateDecay < 1 { strategy = DecayedLearningRate(strategy, decay: server.learningRateDecay) }
+        return strategy
     }
 }
