@@ -57,6 +57,10 @@ final class SecAggParticipant {
         return stage.rawValue < s.rawValue
     }
 
+    /// Takes the round's parameters (devices, k, t, graph seed) as the coordinator sends them.
+    /// Trust model: the coordinator is semi-honest. Devices check only that 1 ≤ t ≤ their
+    /// neighbour count; they do not derive k, t or the seed from public values, so a deviating
+    /// coordinator could choose them (docs/secure-aggregation.md, "Trust assumptions").
     func begin(_ c: SecAggRoundConfig) throws -> SecAggPayload {
         round = c
         let g = c.graph()
