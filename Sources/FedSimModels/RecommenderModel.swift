@@ -177,6 +177,12 @@ public struct ModelContext: Sendable {
         self.coldSplit = coldSplit
     }
 
+    /// Categorical user features a model uses (`model.user_features`); 0 when off.
+    public var userFeatureCount: Int { scenario.model.userFeatures ? (info.userFeatures ?? 0) : 0 }
+
+    /// Item categories a model uses (`model.item_content`); 0 when off.
+    public var categoryCount: Int { scenario.model.itemContent ? (info.categories ?? 0) : 0 }
+
     /// The centre of the rating scale: where global biases start.
     public var ratingMidpoint: Float { (info.ratingMin + info.ratingMax) / 2 }
 }

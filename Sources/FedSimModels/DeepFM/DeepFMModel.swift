@@ -16,8 +16,8 @@ public struct DeepFMModel: RecommenderModel {
             items: info.items,
             dim: s.model.dim,
             hidden: s.model.hidden,
-            userFeatures: s.model.userFeatures ? (info.userFeatures ?? 0) : 0,
-            categories: s.model.itemContent ? (info.categories ?? 0) : 0,
+            userFeatures: context.userFeatureCount,
+            categories: context.categoryCount,
             domains: info.domains ?? []
         )
         trainer = DeepFMTrainer(

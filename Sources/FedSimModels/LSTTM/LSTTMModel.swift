@@ -19,7 +19,7 @@ public struct LSTTMModel: RecommenderModel {
             items: info.items,
             dim: s.model.dim,
             hidden: s.model.hidden,
-            categories: s.model.itemContent ? (info.categories ?? 0) : 0,
+            categories: context.categoryCount,
             gated: s.model.lsttm.fusion == .gate
         )
         var t = LSTTMTrainer(

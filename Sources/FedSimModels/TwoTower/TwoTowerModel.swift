@@ -20,8 +20,8 @@ public struct TwoTowerModel: RecommenderModel {
         let shape = TwoTowerShape(
             items: info.items,
             dim: s.model.dim,
-            userFeatures: s.model.userFeatures ? (info.userFeatures ?? 0) : 0,
-            categories: s.model.itemContent ? (info.categories ?? 0) : 0,
+            userFeatures: context.userFeatureCount,
+            categories: context.categoryCount,
             domains: info.domains ?? [],
             adapters: s.model.domainAdapters,
             adapterPrior: s.model.disentangle
