@@ -137,6 +137,57 @@ import Testing
         }
     }
 
+    /// A round redone after a crash (released before the crash, redone from the checkpoint) is a
+    /// second release. With secure noise it draws fresh CSPRNG coins and fresh noise, so the
+    /// ledger is right to book it as an independent one: the redone round's sample differs from
+    /// the first time (it used to be the same, seeded sample), and both are in the ledger.
+    @Test func aRedoneRoundDrawsAFreshSecretSampleAndIsBookedAgain() throws {
+        var s = Self.scenario(privacy: true)
+        s.secureAggregation.protocol = .none
+        s.privacy.noise = .secure
+        s.privacy.logParticipation = true
+        s.runtime.checkpointEvery = 4
+        let parent = TestSupport.temporaryDirectory()
+        let (proc, _) = try Self.start(["run", MultiProcessTests.scenarioFile(s), "--out", parent, "--quiet"])
+        let dir = try #require(Self.runDirectory(in: parent))
+        #expect(Self.waitForRounds(dir, 6))  // past the checkpoint of round 4
+        let pid = Int32(
+            try String(contentsOfFile: dir + "/coordinator.pid", encoding: .utf8).trimmingCharacters(
+                in: .whitespacesAndNewlines
+            )
+        )!
+        kill(pid, SIGKILL)
+        proc.waitUntilExit()
+        let checkpointRound = try CoordinatorCheckpoint.load(dir + "/checkpoint.json").round
+        func samples() throws -> [Int: [Int]] {
+            var out: [Int: [Int]] = [:]
+            for line in try String(contentsOfFile: dir + "/participation.jsonl", encoding: .utf8).split(separator: "\n")
+            {
+                let o = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                out[o["round"] as! Int] = o["selected"] as? [Int]
+            }
+            return out
+        }
+        // The rounds released after the checkpoint, as first drawn (resume truncates the log).
+        let first = try samples().filter { $0.key > checkpointRound }
+        let resumed = try MultiProcessTests.fedsim(["resume", dir, "--quiet"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let second = try samples()
+        try #require(!first.isEmpty, "no round was released after the checkpoint of round \(checkpointRound)")
+        let redone = first
+        for (round, draw) in first { #expect(second[round] != draw, "round \(round) redrew the same sample") }
+        let ledgerRounds = try String(contentsOfFile: dir + "/privacy-ledger.jsonl", encoding: .utf8).split(
+            separator: "\n"
+        )
+        .compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["round"] as? Int }
+        for round in redone.keys {
+            #expect(ledgerRounds.filter { $0 == round }.count >= 2, "round \(round) booked once")
+        }
+        // And the report, which recomputes ε from the ledger, accepts it.
+        let report = try MultiProcessTests.fedsim(["privacy", "report", dir, "--json"])
+        #expect(report.status == 0, "\(report.stderr)")
+    }
+
     @Test func sigintCheckpointsAndExits130() throws {
         var s = Self.scenario(privacy: false)
         s.runtime.checkpointEvery = 0
