@@ -75,6 +75,10 @@ import Testing
     static func scenario(_ proto: SecureAggregationConfig.Kind, rounds: Int = 3) -> Scenario {
         var s = TestSupport.tinyScenario(devices: 60, rounds: rounds, perRound: 24)
         s.secureAggregation.protocol = proto
+        // One deadline covers a whole secure sum (four stages of debug-build crypto). Nothing
+        // here waits for it to fire (a crashed client closes its connection), so it is set far
+        // above what a 2-core machine running the whole suite in parallel needs.
+        s.runtime.roundDeadlineSeconds = 120
         return s
     }
 
