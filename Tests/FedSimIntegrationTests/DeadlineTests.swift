@@ -72,6 +72,5 @@ import Testing
         let second = try #require(h.metrics.count == 2 ? h.metrics[1] : nil)
         #expect(second["finished"] as? Int == 40 && second["timed_out"] as? Int == 0)
         #expect(h.metrics.allSatisfy { $0["processes_alive"] as? Int == 2 })
-        #expect(clock.seconds < 60.001, "round 2 never needed its deadline")
     }
 }
