@@ -274,6 +274,14 @@ extension PrivacyConfig {
             exclusiveMin: true
         )
         a.finish()
+        if r.has("audit") {
+            let au = r.section("audit")
+            var audit = PrivacyAudit()
+            audit.canaries = au.int("canaries", default: audit.canaries, range: 20...1_000_000)
+            audit.confidence = au.double("confidence", default: audit.confidence, min: 0.5, max: 0.9999)
+            au.finish()
+            self.audit = audit
+        }
         if adaptiveClipping.enabled && clipping == .perGroup {
             r.fail("adaptive_clipping", "adaptive clipping adapts one flat bound; use clipping: flat with it")
         }

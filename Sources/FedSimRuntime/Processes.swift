@@ -87,6 +87,7 @@ public enum CoordinatorProcess {
             c.checkpointPath = dir.checkpointFile
             c.deviceMetricsPath = dir.path + "/device-metrics.csv"
             if resume {
+                try c.checkResumable()
                 let ckpt = try CoordinatorCheckpoint.load(dir.checkpointFile)
                 try c.restore(ckpt, ledger: PrivacyLedgerReader.entries(dir.path + "/privacy-ledger.jsonl"))
                 log.info("resuming after round \(ckpt.round)")
@@ -114,6 +115,14 @@ public enum CoordinatorProcess {
             try? await Task.sleep(for: .milliseconds(100))
             await server.shutdown()
             try ModelFile.save(c.model, layout: c.layout, in: dir)
+            if let audit = c.auditReport() {
+                try dir.write(audit.json.text + "\n", to: "privacy-audit.json")
+                if !audit.consistent {
+                    log.error(
+                        "privacy audit: the empirical ε lower bound exceeds the claimed ε; see privacy-audit.json"
+                    )
+                }
+            }
             try writeSummary(dir, scenario: scenario, coordinator: c, seconds: monotonicSeconds() - started, error: nil)
             if c.interrupted {
                 log.warning("interrupted after round \(c.roundsCompleted); `fedsim resume \(dir.path)` continues")
