@@ -3,6 +3,7 @@ import FedSimCore
 import FedSimPrivacy
 import FedSimRuntime
 import FedSimTestSupport
+import Foundation
 import Testing
 
 /// The one-run privacy audit through the real coordinator and clients: the empirical lower
@@ -46,14 +47,12 @@ import Testing
     @Test func anHonestRunStaysBelowItsClaim() async throws {
         let (lower, claimed, text) = try await Self.audit()
         #expect(abs(claimed - 1.0404) < 1e-3)
-        print("honest audit: \(text)")
         #expect(lower <= claimed, "\(text)")
         #expect(text.contains("\"consistent\":true"))
     }
 
     @Test func aPlantedNoiseBugIsCaught() async throws {
         let (lower, claimed, text) = try await Self.audit(plantedNoiseScale: 0.01)
-        print("planted audit: \(text)")
         #expect(lower > claimed, "\(text)")
         #expect(text.contains("\"consistent\":false"))
     }
@@ -61,5 +60,44 @@ import Testing
     @Test func anAuditRunCannotBeResumed() throws {
         let h = CoordinatorHarness(Self.scenario())
         #expect(throws: Coordinator.Failure.self) { try h.coordinator.checkResumable() }
+    }
+}
+
+/// `fedsim privacy audit` with real processes, and the report's use of its result: the audit
+/// line beside the guarantee, and a refusal when the lower bound exceeds the claim.
+@Suite struct PrivacyAuditCommandTests {
+    @Test func theAuditCommandRunsAndTheReportFailsClosedOnAViolation() throws {
+        var s = PrivacyAuditTests.scenario()
+        s.privacy.audit = nil
+        s.training.rounds = 4
+        let out = TestSupport.temporaryDirectory()
+        let r = try MultiProcessTests.fedsim([
+            "privacy", "audit", MultiProcessTests.scenarioFile(s), "--canaries", "200", "--out", out, "--quiet",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("verdict:      consistent"), "\(r.stdout)")
+        let text = try String(contentsOfFile: r.runDirectory + "/privacy-audit.json", encoding: .utf8)
+        #expect(text.contains("\"canaries\":200") && text.contains("\"rounds_audited\":4"), "\(text)")
+        let report = try MultiProcessTests.fedsim(["privacy", "report", r.runDirectory])
+        #expect(report.status == 0 && report.stdout.contains("privacy audit: empirical ε ≥"), "\(report.stderr)")
+        // The same run with a bound above the claim: the report refuses it.
+        let forged = text.replacingOccurrences(
+            of: #""epsilon_lower_bound":[0-9.e-]+"#,
+            with: "\"epsilon_lower_bound\":99.0",
+            options: .regularExpression
+        )
+        #expect(forged != text)
+        TestSupport.write(forged, to: r.runDirectory + "/privacy-audit.json")
+        let refused = try MultiProcessTests.fedsim(["privacy", "report", r.runDirectory])
+        #expect(refused.status == 2 && refused.stdout.isEmpty, "\(refused.stdout)")
+        #expect(refused.stderr.contains("the privacy audit found ε ≥ 99.000"), "\(refused.stderr)")
+    }
+
+    @Test func anAuditNeedsDifferentialPrivacy() throws {
+        var s = TestSupport.tinyScenario()
+        s.privacy.mechanism = .none
+        let r = try MultiProcessTests.fedsim(["privacy", "audit", MultiProcessTests.scenarioFile(s), "--quiet"])
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.contains("privacy.audit") && r.stderr.contains("set privacy.mechanism"), "\(r.stderr)")
     }
 }
