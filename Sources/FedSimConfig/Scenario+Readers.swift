@@ -341,6 +341,14 @@ extension RuntimeConfig {
         )
         minDevicesPerRound = r.int("min_devices_per_round", default: minDevicesPerRound, range: 0...10_000_000)
         maxFrameBytes = r.int("max_frame_bytes", default: maxFrameBytes, range: 4_096...(1 << 31))
+        handshakeTimeoutSeconds = r.double(
+            "handshake_timeout_seconds",
+            default: handshakeTimeoutSeconds,
+            min: 0,
+            max: 3_600,
+            exclusiveMin: true
+        )
+        maxPendingConnections = r.int("max_pending_connections", default: maxPendingConnections, range: 1...100_000)
         checkpointEvery = r.int("checkpoint_every", default: checkpointEvery, range: 0...1_000_000)
         faults = r.sections("faults").map { s in
             let f = FaultConfig(reading: s)

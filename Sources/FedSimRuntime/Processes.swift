@@ -59,7 +59,12 @@ public enum CoordinatorProcess {
             let processes = scenario.runtime.resolvedProcesses(cores: ProcessInfo.processInfo.activeProcessorCount)
             let server = try await UnixSocketServer.start(
                 path: dir.socketPath,
-                limits: FrameLimits(maxFrameBytes: scenario.runtime.maxFrameBytes)
+                limits: FrameLimits(maxFrameBytes: scenario.runtime.maxFrameBytes),
+                handshake: HandshakePolicy(
+                    token: token,
+                    timeoutSeconds: scenario.runtime.handshakeTimeoutSeconds,
+                    maxPending: scenario.runtime.maxPendingConnections
+                )
             )
             var sst = stat()
             guard stat(dir.socketPath, &sst) == 0, sst.st_mode & 0o077 == 0 else {

@@ -161,7 +161,7 @@ enum ChaosBench {
                 mustEqualFaultFree: true,
                 note: "each connection refused with a logged reason; the run is untouched"
             ),
-        ]
+        ] + connectionCases()
     }
 
     static func killCoordinator(_ dir: String) {
@@ -272,7 +272,9 @@ enum ChaosBench {
         }
         var rows: [String] = []
         var failures = 0
-        for c in cases() {
+        // FEDSIM_CHAOS_ONLY=text runs the rows whose name contains it (the table is not written).
+        let only = ProcessInfo.processInfo.environment["FEDSIM_CHAOS_ONLY"]
+        for c in cases() where only == nil || c.name.contains(only!) {
             var s = scenario(secure: c.secure)
             s.runtime.faults = c.faults
             let parent = out + "/" + String(rows.count)
@@ -313,7 +315,7 @@ enum ChaosBench {
             "Measured \(Compare.today()) with `make chaos` (loopback Unix socket, 2 client processes, 400 devices, 10 rounds of about 60, central DP with reproducible noise so models compare bit for bit). \(failures == 0 ? "Every fault class passed." : "\(failures) fault classes FAILED.")\n\n"
             + header + "\n" + rows.joined(separator: "\n")
         print(text)
-        if let docPath {
+        if let docPath, only == nil {
             try Compare.replaceSection(named: "chaos", in: docPath, with: text)
         }
         if failures > 0 { exit(1) }
