@@ -51,6 +51,14 @@ public enum CoordinatorProcess {
         let dir = RunDirectory(path: runDirectory)
         let started = monotonicSeconds()
         var coordinator: Coordinator?
+        // Held until this process exits; a second coordinator in the same directory stops
+        // here, before it can touch the live run's files (its summary included).
+        let lock: RunLock
+        do { lock = try RunLock(dir.coordinatorLockFile, holder: "fedsim-coordinator") } catch {
+            log.error("\(error)")
+            return ExitCodes.runFailed
+        }
+        defer { withExtendedLifetime(lock) {} }
         do {
             try dir.checkPrivate()
             let scenario = try dir.loadScenario()

@@ -20,6 +20,8 @@ enum ChaosBench {
         var action: ((String) -> Void)? = nil
         var atRound = 3
         var resumeAfter = false
+        /// Runs the case itself (scenario, parent folder) instead of an in-process launch.
+        var runner: ((Scenario, String) throws -> Launcher.Result)? = nil
         var mustEqualFaultFree: Bool
         var note: String
     }
@@ -161,7 +163,7 @@ enum ChaosBench {
                 mustEqualFaultFree: true,
                 note: "each connection refused with a logged reason; the run is untouched"
             ),
-        ] + connectionCases()
+        ] + connectionCases() + lifecycleCases()
     }
 
     static func killCoordinator(_ dir: String) {
@@ -278,7 +280,8 @@ enum ChaosBench {
             var s = scenario(secure: c.secure)
             s.runtime.faults = c.faults
             let parent = out + "/" + String(rows.count)
-            var result = try launch(s, out: parent, action: c.action, atRound: c.atRound)
+            var result =
+                try c.runner?(s, parent) ?? launch(s, out: parent, action: c.action, atRound: c.atRound)
             if c.resumeAfter {
                 result = try Launcher.resume(
                     directory: result.directory.path,
