@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_BIN = .build/release
 DEBUG_BIN = .build/debug
 
-.PHONY: help setup build run test data movielens coldstart centralized bench bench-secagg bench-scale experiments report report-check fuzz chaos crosscheck privacy-audit golden format lint clean
+.PHONY: help setup build run test tbenv data movielens coldstart centralized bench bench-secagg bench-scale experiments report report-check fuzz chaos crosscheck privacy-audit golden format lint clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -17,9 +17,12 @@ build: setup ## Release build of fedsim, fedsim-coordinator, fedsim-client
 run: build ## Set up, build and run the default scenario (synthetic data, no download)
 	$(RELEASE_BIN)/fedsim run scenarios/quickstart.yaml
 
-test: setup ## Build and run the whole test suite (unit + multi-process integration)
+test: setup tbenv ## Build and run the whole test suite (unit + multi-process integration)
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+tbenv: ## The real tensorboard package (PyPI) in .build/tbenv; the test suite reads FedSim's event files back with it
+	@./scripts/tensorboard/venv.sh
 
 data: ## Fetch MovieLens-100K from the recbole wheel on PyPI into data/ml-100k (not committed)
 	@./scripts/fetch-movielens.sh data/ml-100k

@@ -99,6 +99,9 @@ extension FedSimCommand {
         /// Prints the outcome (summary lines, then the run directory) and sets the exit code.
         static func report(_ result: Launcher.Result, scenario: Scenario) throws {
             let dir = result.directory
+            if scenario.privacy.enabled, let tensorBoard = result.tensorBoard {
+                tensorBoard.addText("privacy", FedSimCommand.privacyReportText(dir.path), step: 0)
+            }
             if let text = try? dir.read("summary.json"),
                 let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
                 result.exitCode == 0
@@ -123,6 +126,23 @@ extension FedSimCommand {
             print(dir.path)
             if result.exitCode != 0 { throw ExitCode(result.exitCode) }
         }
+    }
+
+    /// `fedsim privacy report` of a run, as Markdown for TensorBoard's Text tab (or why it was
+    /// refused): the same command a reviewer runs, so the two never differ.
+    static func privacyReportText(_ runDirectory: String) -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Launcher.ownBinDirectory() + "/fedsim")
+        p.arguments = ["privacy", "report", runDirectory, "--no-pld"]  // PLD takes seconds; RDP is the headline
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        guard (try? p.run()) != nil else { return "(the privacy report could not be run)" }
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let why = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return p.terminationStatus == 0 ? "```\n" + text + "```" : "privacy report refused: " + why
     }
 
     struct Resume: ParsableCommand {

@@ -32,6 +32,8 @@ public struct Launcher {
         /// Sum over the run's processes of each one's peak resident set (VmHWM), as last
         /// sampled (every 200 ms) before it exited; 0 in centralized mode.
         public var peakTreeRSSBytes: Int = 0
+        /// The run's TensorBoard event file, for text the caller adds at the end.
+        public var tensorBoard: TensorBoardLog?
     }
 
     /// A process's peak resident set size in bytes (Linux /proc), or nil once it has exited.
@@ -89,15 +91,23 @@ public struct Launcher {
         let progress = Progress(total: scenario.training.rounds, enabled: showProgress)
 
         if scenario.training.mode == .centralized {
+            let tensorBoard = try? TensorBoardLog(runDirectory: dir, scenario: scenario)
             do {
                 try CentralizedRunner.run(scenario: scenario, population: population, dir: dir) { _ in
                     progress.update(from: dir.metricsFile)
+                    tensorBoard?.follow(metricsFile: dir.metricsFile)
                 }
                 progress.finish()
-                return Result(directory: dir, exitCode: ExitCodes.success, error: nil)
+                tensorBoard?.follow(metricsFile: dir.metricsFile)
+                return Result(directory: dir, exitCode: ExitCodes.success, error: nil, tensorBoard: tensorBoard)
             } catch {
                 progress.finish()
-                return Result(directory: dir, exitCode: ExitCodes.runFailed, error: "\(error)")
+                return Result(
+                    directory: dir,
+                    exitCode: ExitCodes.runFailed,
+                    error: "\(error)",
+                    tensorBoard: tensorBoard
+                )
             }
         }
 
@@ -178,6 +188,7 @@ public struct Launcher {
                 if let r = Self.peakRSS(pid: p.processIdentifier) { peaks[p.processIdentifier] = r }
             }
         }
+        let tensorBoard = try? TensorBoardLog(runDirectory: dir, scenario: scenario)
         var handled = 0
         var stoppedAtOnce = false
         while coordinator.isRunning {
@@ -196,10 +207,12 @@ public struct Launcher {
             }
             samplePeaks()
             progress.update(from: dir.metricsFile)
+            tensorBoard?.follow(metricsFile: dir.metricsFile)
             usleep(200_000)
         }
         samplePeaks()
         progress.update(from: dir.metricsFile)
+        tensorBoard?.follow(metricsFile: dir.metricsFile)
         progress.finish()
         // Clients leave on the coordinator's shutdown message; give them a moment, then stop them.
         let grace = monotonicSeconds() + 5
@@ -216,7 +229,7 @@ public struct Launcher {
         if stoppedAtOnce {
             let message =
                 "stopped at once, without a checkpoint of the current round; `fedsim resume \(dir.path)` continues from the last checkpoint"
-            return Result(directory: dir, exitCode: ExitCodes.interrupted, error: message)
+            return Result(directory: dir, exitCode: ExitCodes.interrupted, error: message, tensorBoard: tensorBoard)
         }
         if code == ExitCodes.interrupted {
             error = "interrupted; continue with `fedsim resume \(dir.path)`"
@@ -228,7 +241,13 @@ public struct Launcher {
         let exit =
             code == 0
             ? ExitCodes.success : (code == ExitCodes.interrupted ? ExitCodes.interrupted : ExitCodes.runFailed)
-        return Result(directory: dir, exitCode: exit, error: error, peakTreeRSSBytes: peaks.values.reduce(0, +))
+        return Result(
+            directory: dir,
+            exitCode: exit,
+            error: error,
+            peakTreeRSSBytes: peaks.values.reduce(0, +),
+            tensorBoard: tensorBoard
+        )
     }
 
     static func summaryError(_ dir: RunDirectory) -> String? {
