@@ -39,7 +39,8 @@ coldstart: build data ## New users on MovieLens-100K: FedAvg vs meta-learned ini
 centralized: build data ## Centralized reference of the same model on MovieLens-100K
 	$(RELEASE_BIN)/fedsim run scenarios/movielens-100k.yaml --set secure_aggregation.protocol=none --set training.mode=centralized --set training.rounds=40 --set evaluation.every=10
 
-RUN ?= $(shell ls -td runs/*/ 2>/dev/null | grep -v '/sweep-' | head -1)
+# The newest run directory anywhere under runs/ (a folder with scenario.json and metrics.jsonl).
+RUN ?= $(shell find runs -name metrics.jsonl -printf '%T@ %h\n' 2>/dev/null | sort -n | tail -1 | cut -d' ' -f2-)
 
 report: build ## Terminal summary + report.html + metrics.csv of RUN (default: the newest run in runs/)
 	@test -n "$(RUN)" || { echo "no run found; make run first, or make report RUN=runs/NAME"; exit 2; }

@@ -89,6 +89,7 @@ public struct Launcher {
             try RunDirectory.atomicWrite(directory.encoded(), path: dir.directoryFile)
         }
         let progress = Progress(total: scenario.training.rounds, enabled: showProgress)
+        progress.evaluationEvery = scenario.evaluation.every
 
         if scenario.training.mode == .centralized {
             let tensorBoard = try? TensorBoardLog(runDirectory: dir, scenario: scenario)
@@ -158,6 +159,7 @@ public struct Launcher {
         )
         launcher.showProgress = showProgress
         let progress = Progress(total: scenario.training.rounds, enabled: showProgress)
+        progress.evaluationEvery = scenario.evaluation.every
         return try launcher.supervise(dir, scenario: scenario, progress: progress, resume: true)
     }
 
@@ -207,6 +209,7 @@ public struct Launcher {
             }
             samplePeaks()
             progress.update(from: dir.metricsFile)
+            progress.tick()
             tensorBoard?.follow(metricsFile: dir.metricsFile)
             usleep(200_000)
         }
@@ -277,63 +280,5 @@ public struct Launcher {
         p.standardInput = FileHandle.nullDevice
         try p.run()
         return p
-    }
-}
-
-/// The progress display: reads the newest metrics line and renders round, devices, ETA and
-/// the latest evaluation.
-final class Progress {
-    let total: Int
-    let enabled: Bool
-    let tty = isatty(2) != 0
-    let started = monotonicSeconds()
-    var lastRound = 0
-    var latestMetric = ""
-    var drewLine = false
-
-    init(total: Int, enabled: Bool) {
-        self.total = total
-        self.enabled = enabled
-    }
-
-    func update(from metricsFile: String) {
-        guard enabled, let text = try? String(contentsOfFile: metricsFile, encoding: .utf8) else { return }
-        let lines = text.split(separator: "\n")
-        guard lines.count > lastRound else { return }
-        for raw in lines[lastRound...] {
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(raw.utf8)) as? [String: Any],
-                let round = obj["round"] as? Int
-            else { continue }
-            lastRound = round
-            if let e = obj["eval"] as? [String: Any], let rmse = e["rmse"] as? Double {
-                latestMetric = "rmse \(formatFixed(rmse, 4))"
-                if let h = e.first(where: { $0.key.hasPrefix("hr@") }), let v = h.value as? Double {
-                    latestMetric += " \(h.key) \(formatFixed(v, 4))"
-                }
-            }
-            let elapsed = monotonicSeconds() - started
-            let eta = Double(total - round) * elapsed / Double(max(round, 1))
-            let devices = (obj["finished"] as? Int).map { " · \($0)/\(obj["sampled"] as? Int ?? 0) devices" } ?? ""
-            let line =
-                "round \(round)/\(total)\(devices) · ETA \(formatFixed(eta, 0))s"
-                + (latestMetric.isEmpty ? "" : " · " + latestMetric)
-            if tty {
-                fputs("\r\u{1B}[2K" + line, stderr)
-                drewLine = true
-            } else if obj["eval"] != nil || round == total {
-                fputs(line + "\n", stderr)
-            }
-        }
-    }
-
-    func finish() {
-        if tty && drewLine { fputs("\n", stderr) }
-    }
-
-    /// A message between progress lines (shown even with progress off: the user asked).
-    func note(_ text: String) {
-        if tty && drewLine { fputs("\n", stderr) }
-        drewLine = false
-        fputs("fedsim: \(text)\n", stderr)
     }
 }
