@@ -183,7 +183,8 @@ extension FedSimCommand {
     struct Validate: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check a scenario file without running it.",
-            discussion: "Reports every problem with its key path and line. Exits 0 when valid, 2 otherwise."
+            discussion:
+                "Reports every problem with its key path and line, then loads the dataset (unless --no-data), so ok means the run can start. Exits 0 when valid, 2 otherwise."
         )
 
         @OptionGroup var options: ScenarioOptions
@@ -191,8 +192,22 @@ extension FedSimCommand {
         @Flag(help: "Print the resolved scenario (every default filled in) as JSON.")
         var resolved = false
 
+        @Flag(name: .customLong("no-data"), help: "Check the scenario only, without loading its dataset.")
+        var noData = false
+
         func run() throws {
             let s = try options.load()
+            if !noData && s.data.source != .synthetic {
+                // "ok" has to mean the run can start: the dataset is there and parses.
+                do {
+                    _ = try PopulationFactory.make(s.data, seed: s.seed)
+                } catch {
+                    FileHandle.standardError.write(
+                        Data("fedsim: invalid data for \(options.scenario): \(error)\n".utf8)
+                    )
+                    throw ExitCode(ExitCodes.badInput)
+                }
+            }
             if resolved {
                 print(s.resolvedJSON(), terminator: "")
             } else {
