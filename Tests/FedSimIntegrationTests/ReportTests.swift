@@ -131,6 +131,11 @@ import Testing
         #expect(md.contains("positive = higher AUC"))
         #expect(Compare.coldStartDeltaCurves(runs, overrides: overrides, title: "t")?.contains("Δ AUC") == true)
         // A single run's report: AUC in the summary row and the chart, never a 0 for the missing RMSE.
+        // Accuracy and ranking get a chart each, with their own axis.
+        let cold = HTMLReport.charts(runs[0]).map(\.svg).filter { $0.contains("Cold start") }
+        #expect(cold.count == 2)
+        #expect(cold.first { $0.contains("Cold start (): AUC") }?.contains("AUC (0–1)") == true)
+        #expect(cold.first { $0.contains("NDCG@10 (0–1)") }.map { !$0.contains(">AUC<") } == true)
         let page = HTMLReport.html(runs[0])
         #expect(page.contains("AUC / NDCG@10: p1 0.6010") && !page.contains("RMSE / NDCG"))
     }
