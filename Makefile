@@ -12,12 +12,14 @@ setup: ## Install system dependencies when missing (libsodium-dev, pkg-config)
 	@./scripts/setup.sh
 
 build: setup ## Release build of fedsim, fedsim-coordinator, fedsim-client
+	@./scripts/build-dir.sh
 	$(SWIFT) build -c release
 
 run: build ## Set up, build and run the default scenario (synthetic data, no download)
 	$(RELEASE_BIN)/fedsim run scenarios/quickstart.yaml
 
 test: setup tbenv ## Build and run the whole test suite (unit + multi-process integration)
+	@./scripts/build-dir.sh
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
