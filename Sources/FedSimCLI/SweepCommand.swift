@@ -28,16 +28,32 @@ extension FedSimCommand {
         @Flag(help: "No per-run progress display.")
         var quiet = false
 
+        @Option(
+            name: .customLong("set"),
+            help: ArgumentHelp(
+                "Override a scenario key in every run of the sweep (repeatable); the sweep's own values win.",
+                valueName: "key.path=value"
+            )
+        )
+        var base: [String] = []
+
         struct Entry: Codable {
             var index: Int
             var overrides: [String]
             var directory: String
             var status: String
+            /// The sweep's `--set` values when the run was made (a finished run counts as done
+            /// only for the same ones).
+            var base: [String]?
         }
 
         func run() throws {
             let spec: SweepSpec
             do { spec = try SweepSpec.load(file: scenario).spec } catch let e as ScenarioErrors {
+                FileHandle.standardError.write(Data("fedsim: invalid sweep:\n\(e.description)\n".utf8))
+                throw ExitCode(ExitCodes.badInput)
+            }
+            do { _ = try Scenario.load(file: scenario, overrides: base) } catch let e as ScenarioErrors {
                 FileHandle.standardError.write(Data("fedsim: invalid sweep:\n\(e.description)\n".utf8))
                 throw ExitCode(ExitCodes.badInput)
             }
@@ -66,6 +82,7 @@ extension FedSimCommand {
                 let dirName = String(format: "%@-%03d", spec.name, i + 1)
                 let dirPath = folder + "/" + dirName
                 if let e = entries.first(where: { $0.overrides == overrides }), e.status == "completed",
+                    (e.base ?? []) == base,
                     (try? RunData(path: e.directory))?.status == "completed"
                 {
                     FileHandle.standardError.write(
@@ -87,7 +104,7 @@ extension FedSimCommand {
                         )
                     } else {
                         try? FileManager.default.removeItem(atPath: dirPath)
-                        let s = try Scenario.load(file: scenario, overrides: overrides)
+                        let s = try Scenario.load(file: scenario, overrides: base + overrides)
                         var launcher = Launcher(
                             scenario: s,
                             outParent: folder,
@@ -99,7 +116,9 @@ extension FedSimCommand {
                     }
                 } catch {
                     FileHandle.standardError.write(Data("fedsim: sweep run \(i + 1) (\(label)): \(error)\n".utf8))
-                    entries.append(Entry(index: i + 1, overrides: overrides, directory: dirPath, status: "failed"))
+                    entries.append(
+                        Entry(index: i + 1, overrides: overrides, directory: dirPath, status: "failed", base: base)
+                    )
                     try save()
                     failures += 1
                     continue
@@ -108,7 +127,13 @@ extension FedSimCommand {
                     result.exitCode == 0
                     ? "completed" : (result.exitCode == ExitCodes.interrupted ? "interrupted" : "failed")
                 entries.append(
-                    Entry(index: i + 1, overrides: overrides, directory: result.directory.path, status: status)
+                    Entry(
+                        index: i + 1,
+                        overrides: overrides,
+                        directory: result.directory.path,
+                        status: status,
+                        base: base
+                    )
                 )
                 entries.sort { $0.index < $1.index }
                 try save()

@@ -38,18 +38,31 @@ import Testing
         yaml += ",\n\"sweep\": {\"name\": \"lr\", \"grid\": {\"training.local.learning_rate\": [0.02, 0.05, 0.1]}}\n}\n"
         TestSupport.write(yaml, to: dir + "/sweep.yaml")
         let out = TestSupport.temporaryDirectory()
+        // --set applies to every run (here: 3 rounds instead of 4).
         let r = try MultiProcessTests.fedsim([
             "sweep", dir + "/sweep.yaml", "--out", out, "--quiet", "--write-table", dir + "/results.md",
+            "--set", "training.rounds=3",
         ])
         #expect(r.status == 0, "\(r.stderr)")
         let runs = (1...3).map { String(format: "%@/sweep-lr/lr-%03d", out, $0) }
-        for run in runs { #expect(FileManager.default.fileExists(atPath: run + "/summary.json")) }
+        for run in runs {
+            #expect(FileManager.default.fileExists(atPath: run + "/summary.json"))
+            #expect(TestSupport.metricsLines(run + "/metrics.jsonl").count == 3)
+        }
         let table = try String(contentsOfFile: dir + "/results.md", encoding: .utf8)
         #expect(table.contains("<!-- sweep:lr:begin -->") && table.contains("training.local.learning_rate=0.05"))
+        // The every-run table has the swept setting as a column, and only it.
+        #expect(table.contains("| run | training.local.learning_rate | scenario |"), "\(table)")
 
-        // Rerunning skips everything.
-        let again = try MultiProcessTests.fedsim(["sweep", dir + "/sweep.yaml", "--out", out, "--quiet"])
+        // Rerunning with the same --set skips everything; without it, nothing counts as done.
+        let again = try MultiProcessTests.fedsim([
+            "sweep", dir + "/sweep.yaml", "--out", out, "--quiet", "--set", "training.rounds=3",
+        ])
         #expect(again.status == 0 && again.stderr.components(separatedBy: "done earlier, skipped").count == 4)
+        let bad = try MultiProcessTests.fedsim([
+            "sweep", dir + "/sweep.yaml", "--out", out, "--set", "training.rounds=x",
+        ])
+        #expect(bad.status == 2 && bad.stderr.contains("training.rounds"), "\(bad.stderr)")
 
         for format in ["table", "markdown", "csv"] {
             let c = try MultiProcessTests.fedsim(
@@ -77,7 +90,7 @@ import Testing
             !page.contains("<script") && !page.contains("<link") && !page.contains("src=") && !page.contains("href=")
         )
         let csv = try String(contentsOfFile: runs[0] + "/metrics.csv", encoding: .utf8).split(separator: "\n")
-        #expect(csv.count == 5 && csv[0].hasPrefix("round,") && csv[0].contains("eval.rmse"))
+        #expect(csv.count == 4 && csv[0].hasPrefix("round,") && csv[0].contains("eval.rmse"))  // 3 rounds (--set)
     }
 
     @Test func badSweepKeysNameTheKeyPath() throws {
