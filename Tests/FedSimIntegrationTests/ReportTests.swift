@@ -93,6 +93,32 @@ import Testing
         #expect(csv.count == 4 && csv[0].hasPrefix("round,") && csv[0].contains("eval.rmse"))  // 3 rounds (--set)
     }
 
+    /// `--jobs 2` runs two at once and ends with the same models as one at a time (each run
+    /// is fixed by its scenario and seed, whatever else the machine does).
+    @Test func aParallelSweepEndsLikeASerialOne() throws {
+        var s = TestSupport.tinyScenario(devices: 60, rounds: 3, perRound: 20)
+        s.evaluation.every = 0
+        let dir = TestSupport.temporaryDirectory()
+        var yaml = s.resolvedJSON()
+        yaml.removeLast(2)
+        yaml += ",\n\"sweep\": {\"name\": \"lr\", \"grid\": {\"training.local.learning_rate\": [0.02, 0.1]}}\n}\n"
+        TestSupport.write(yaml, to: dir + "/sweep.yaml")
+        let serial = TestSupport.temporaryDirectory()
+        let parallel = TestSupport.temporaryDirectory()
+        let a = try MultiProcessTests.fedsim(["sweep", dir + "/sweep.yaml", "--out", serial, "--quiet"])
+        let b = try MultiProcessTests.fedsim([
+            "sweep", dir + "/sweep.yaml", "--out", parallel, "--quiet", "--jobs", "2",
+        ])
+        #expect(a.status == 0 && b.status == 0, "\(b.stderr)")
+        for i in 1...2 {
+            let name = String(format: "/sweep-lr/lr-%03d/model.bin", i)
+            let x = FileManager.default.contents(atPath: serial + name)
+            #expect(x != nil && x == FileManager.default.contents(atPath: parallel + name), "run \(i)")
+        }
+        let state = try String(contentsOfFile: parallel + "/sweep-lr/sweep.json", encoding: .utf8)
+        #expect(state.components(separatedBy: "\"completed\"").count == 3, "\(state)")
+    }
+
     @Test func badSweepKeysNameTheKeyPath() throws {
         let dir = TestSupport.temporaryDirectory()
         TestSupport.write("name: x\nsweep:\n  grid:\n    training.devices_per_rnd: [1, 2]\n", to: dir + "/s.yaml")
