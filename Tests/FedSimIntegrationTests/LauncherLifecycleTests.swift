@@ -106,6 +106,29 @@ import Glibc
         #expect(Self.summaryStatus(dir) == "completed")
     }
 
+    /// One process supervising runs one after the other (a sweep) hears Ctrl-C in every run,
+    /// not only the first (the handlers are removed and installed again between runs), and
+    /// the interrupted run continues when the sweep is run again.
+    @Test func aSweepHearsCtrlCInItsSecondRun() throws {
+        let dir = TestSupport.temporaryDirectory()
+        var yaml = Self.scenario().resolvedJSON()
+        yaml.removeLast(2)
+        yaml += ",\n\"sweep\": {\"name\": \"two\", \"grid\": {\"seed\": [1, 2]}}\n}\n"
+        TestSupport.write(yaml, to: dir + "/sweep.yaml")
+        let out = TestSupport.temporaryDirectory()
+        let (sweep, _) = try ResumeTests.start(["sweep", dir + "/sweep.yaml", "--out", out, "--quiet"])
+        let second = out + "/sweep-two/two-002"
+        #expect(Self.waitUntil(120) { TestSupport.metricsLines(second + "/metrics.jsonl").count >= 2 })
+        kill(sweep.processIdentifier, SIGINT)
+        sweep.waitUntilExit()
+        #expect(sweep.terminationStatus == 130)
+        #expect(Self.summaryStatus(second) == "interrupted")
+        #expect(Self.processes(in: second).isEmpty)
+        let again = try MultiProcessTests.fedsim(["sweep", dir + "/sweep.yaml", "--out", out, "--quiet"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(TestSupport.metricsLines(second + "/metrics.jsonl").count == 12)
+    }
+
     /// A coordinator still at work after its launcher is gone holds coordinator.lock: a
     /// resume must wait for it; a second coordinator in the directory stops before writing.
     @Test func theCoordinatorLockKeepsASecondCoordinatorOut() throws {
