@@ -237,6 +237,24 @@ import Testing
         #expect(back == s)
     }
 
+    /// Problems come in the file's line order (they came in reading order: model before
+    /// training), a problem with an overridden key names the override (it said "FILE:1"), and
+    /// a cross-field problem carries the line of its key.
+    @Test func errorsAreInLineOrderAndOverridesNameThemselves() {
+        let yaml =
+            "name: x\ntraining:\n  rounds: -3\n  sampling: uniform\nmodel:\n  dim: 0\nprivacy:\n  mechanism: central\n"
+        let e = errors(yaml, overrides: ["model.kind=nope", "training.local.epochs=x"])
+        let lines = e.compactMap(\.line)
+        #expect(lines == lines.sorted() && lines.count >= 3, "\(e)")
+        #expect(e.contains { $0.keyPath == "training.sampling" && $0.line == 4 }, "\(e)")
+        let overridden = e.filter { $0.file?.hasPrefix("--set ") == true }
+        #expect(overridden.map(\.keyPath).sorted() == ["model.kind", "training.local.epochs"], "\(e)")
+        #expect(overridden.allSatisfy { $0.line == nil && $0.description.hasPrefix("--set ") })
+        // The file's own problems first, then the overrides'.
+        let firstOverride = e.firstIndex { $0.file?.hasPrefix("--set ") == true }!
+        #expect(e[..<firstOverride].allSatisfy { $0.line != nil })
+    }
+
     /// Every shipped scenario and experiment loads (sweep blocks included), and the README
     /// names every runnable scenario: neither drifts from the code.
     @Test func shippedScenariosAreValidAndListed() throws {
