@@ -121,7 +121,6 @@ let package = Package(
             name: "FedSimWireTests",
             dependencies: [
                 "FedSimWire", "FedSimTestSupport", "FedSimCore", .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

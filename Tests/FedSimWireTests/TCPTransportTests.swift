@@ -1,5 +1,4 @@
 import FedSimCore
-import FedSimTestSupport
 import Foundation
 import NIOCore
 import Testing
