@@ -39,4 +39,39 @@ import Testing
         #expect(log.contains("listening on \(bound)"), "\(log)")
         #expect(!FileManager.default.fileExists(atPath: unix.runDirectory + "/coordinator.addr"))
     }
+
+    /// SIGKILL the coordinator of a TCP run, then `fedsim resume`: the new coordinator binds a
+    /// free port again and writes it to `coordinator.addr`, the new clients find it there, and
+    /// the run ends with the model of the uninterrupted TCP run.
+    @Test func aTCPRunResumesOnAFreshPortWithTheSameModel() throws {
+        var s = ResumeTests.scenario(privacy: false)
+        s.runtime.listen = "tcp://127.0.0.1:0"
+        let file = MultiProcessTests.scenarioFile(s)
+        let reference = try MultiProcessTests.fedsim([
+            "run", file, "--out", TestSupport.temporaryDirectory(), "--quiet",
+        ])
+        #expect(reference.status == 0, "\(reference.stderr)")
+
+        let parent = TestSupport.temporaryDirectory()
+        let (proc, _) = try ResumeTests.start(["run", file, "--out", parent, "--quiet"])
+        let dir = try #require(ResumeTests.runDirectory(in: parent))
+        #expect(ResumeTests.waitForRounds(dir, 5))
+        let first = try String(contentsOfFile: dir + "/coordinator.addr", encoding: .utf8)
+        let pid = try #require(
+            Int32(
+                try String(contentsOfFile: dir + "/coordinator.pid", encoding: .utf8)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            )
+        )
+        kill(pid, SIGKILL)
+        proc.waitUntilExit()
+        #expect(TestSupport.metricsLines(dir + "/metrics.jsonl").count < 12, "the run finished before the kill")
+
+        let resumed = try MultiProcessTests.fedsim(["resume", dir, "--quiet"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let second = try String(contentsOfFile: dir + "/coordinator.addr", encoding: .utf8)
+        #expect(TCPAddress(parsing: first) != nil && TCPAddress(parsing: second) != nil)
+        let a = FileManager.default.contents(atPath: reference.runDirectory + "/model.bin")
+        #expect(a != nil && a == FileManager.default.contents(atPath: dir + "/model.bin"))
+    }
 }
