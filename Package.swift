@@ -49,7 +49,7 @@ let package = Package(
         .target(
             name: "FedSimWire",
             dependencies: [
-                "FedSimCore",
+                "FedSimCore", "CSodium",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -117,7 +117,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "FedSimSecAggTests", dependencies: ["FedSimSecAgg", "FedSimTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "FedSimWireTests", dependencies: ["FedSimWire", "FedSimTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FedSimWireTests",
+            dependencies: [
+                "FedSimWire", "FedSimTestSupport", "FedSimCore", .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "FedSimIntegrationTests",
             dependencies: ["FedSimRuntime", "FedSimTestSupport", "FedSimSecAgg", "FedSimAggregation", "FedSimModels", "FedSimPrivacy",

@@ -1,3 +1,4 @@
+import FedSimCore
 import Foundation
 import Yams
 
@@ -353,6 +354,18 @@ extension RuntimeConfig {
         faults = r.sections("faults").map { s in
             let f = FaultConfig(reading: s)
             return f
+        }
+        listen = r.string("listen", default: listen)
+        if listen != "unix" && TCPAddress(parsing: listen) == nil {
+            r.fail("listen", "\"\(listen)\" is neither unix nor tcp://HOST:PORT (port 0…65535)")
+        }
+        connect = r.string("connect", default: connect)
+        if !connect.isEmpty {
+            if let a = TCPAddress(parsing: connect), a.port != 0 {
+                if listen == "unix" { r.fail("connect", "needs runtime.listen: tcp://HOST:PORT") }
+            } else {
+                r.fail("connect", "\"\(connect)\" is not tcp://HOST:PORT with a port in 1…65535")
+            }
         }
         r.finish()
     }

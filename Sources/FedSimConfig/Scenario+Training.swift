@@ -1,3 +1,5 @@
+import FedSimCore
+
 public struct LocalTrainingConfig: Codable, Sendable, Equatable {
     public enum Optimizer: String, Codable, Sendable, CaseIterable { case sgd, adam }
     public var optimizer: Optimizer = .sgd
@@ -200,5 +202,13 @@ public struct RuntimeConfig: Codable, Sendable, Equatable {
     public var checkpointEvery = 10
     /// Simulated faults (for testing resilience).
     public var faults: [FaultConfig] = []
+    /// Where the coordinator listens: `unix` (the run directory's socket, one host) or
+    /// `tcp://HOST:PORT` (authenticated and encrypted; port 0 picks a free port and writes the
+    /// bound address to the run directory's `coordinator.addr`). See docs/transport.md.
+    public var listen = "unix"
+    /// Where TCP clients connect (`tcp://HOST:PORT`); empty: the address in `coordinator.addr`.
+    public var connect = ""
+    /// The listen address when it is TCP, nil for the Unix socket.
+    public var tcpListen: TCPAddress? { TCPAddress(parsing: listen) }
     public init() {}
 }

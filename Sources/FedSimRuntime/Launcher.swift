@@ -167,6 +167,8 @@ public struct Launcher {
         // Ctrl-C, SIGTERM, SIGHUP: forwarded to the coordinator (Supervision).
         let stops = Supervision.StopRequests()
         defer { stops.uninstall() }
+        // A resumed TCP run binds a new port; clients must not find the previous run's address.
+        unlink(dir.addressFile)
         let coordinator = try spawn(
             "fedsim-coordinator",
             ["--run-dir", dir.path] + (resume ? ["--resume"] : []) + ["--supervisor", String(getpid())],

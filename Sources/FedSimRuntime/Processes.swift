@@ -65,23 +65,10 @@ public enum CoordinatorProcess {
             let info = try PopulationInfo.parse(try dir.read("population.json"))
             let token = try dir.readToken()
             let processes = scenario.runtime.resolvedProcesses(cores: ProcessInfo.processInfo.activeProcessorCount)
-            let server = try await UnixSocketServer.start(
-                path: dir.socketPath,
-                limits: FrameLimits(maxFrameBytes: scenario.runtime.maxFrameBytes),
-                handshake: HandshakePolicy(
-                    token: token,
-                    timeoutSeconds: scenario.runtime.handshakeTimeoutSeconds,
-                    maxPending: scenario.runtime.maxPendingConnections
-                )
+            let server = try await Transports.listen(scenario.runtime, dir: dir, token: token)
+            log.info(
+                "listening on \(server.tcpAddress.map { "\($0)" } ?? dir.socketPath) for \(processes) client processes"
             )
-            var sst = stat()
-            guard stat(dir.socketPath, &sst) == 0, sst.st_mode & 0o077 == 0 else {
-                await server.shutdown()
-                throw RunDirectory.SetupError(
-                    description: "the socket \(dir.socketPath) is accessible to other users; refusing to run"
-                )
-            }
-            log.info("listening on \(dir.socketPath) for \(processes) client processes")
             let sink = try FileMetricsSink(path: dir.metricsFile)
             let c = try Coordinator(
                 scenario: scenario,
@@ -254,11 +241,7 @@ public enum ClientProcess {
                 scenario.secureAggregation.enabled ? Enrollment(secret: try dir.readEnrollmentSecret()) : nil
             var fired: Set<Int> = []
             while true {
-                let conn = try await UnixSocketClient.connect(
-                    path: dir.socketPath,
-                    limits: FrameLimits(maxFrameBytes: scenario.runtime.maxFrameBytes),
-                    timeout: scenario.runtime.connectTimeoutSeconds
-                )
+                let conn = try await Transports.connect(scenario.runtime, dir: dir, token: token)
                 var runner = ClientRunner(
                     host: host,
                     processIndex: index,

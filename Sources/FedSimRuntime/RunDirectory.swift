@@ -15,6 +15,7 @@ import Glibc
 ///   population.json     device/item counts the coordinator needs (never raw data)
 ///   token               per-run secret for the handshake (0600)
 ///   coordinator.sock    the coordinator's Unix-domain socket (0600)
+///   coordinator.addr    with runtime.listen: tcp://…, the address it bound (0600)
 ///   metrics.jsonl       one line per round
 ///   summary.json        final figures
 ///   model.bin, model.json   final shared parameters (little-endian f32) and their layout

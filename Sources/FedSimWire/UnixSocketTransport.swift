@@ -86,9 +86,12 @@ struct AcceptedConnection: Sendable {
     var gate: HandshakeGate
 }
 
-/// The coordinator's Unix-domain-socket server. Each accepted connection gets an id; decoded
-/// frames and closures flow into one `events` stream. A bad frame closes that connection only.
-public final class UnixSocketServer: CoordinatorTransport, @unchecked Sendable {
+/// The coordinator's socket server, on a Unix-domain socket (`start(path:)`) or on TCP with the
+/// secure channel underneath (`start(tcp:)`, TCPTransport.swift). Each accepted connection gets
+/// an id; decoded frames and closures flow into one `events` stream. A bad frame closes that
+/// connection only. Both kinds share the accept loop, the pending cap and the handshake
+/// deadline below, so the pre-handshake limits are the same code on either socket.
+public final class SocketServer: CoordinatorTransport, @unchecked Sendable {
     public let events: AsyncStream<TransportEvent>
     let sink: AsyncStream<TransportEvent>.Continuation
     let state = NIOLockedValueBox(State())
@@ -117,7 +120,7 @@ public final class UnixSocketServer: CoordinatorTransport, @unchecked Sendable {
         path: String,
         limits: FrameLimits,
         handshake: HandshakePolicy
-    ) async throws -> UnixSocketServer {
+    ) async throws -> SocketServer {
         let ch = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
                 let gate = HandshakeGate()
@@ -126,13 +129,17 @@ public final class UnixSocketServer: CoordinatorTransport, @unchecked Sendable {
                 }
             }
         chmod(path, 0o600)
-        let s = UnixSocketServer(ch, handshake: handshake)
+        let s = SocketServer(ch, handshake: handshake)
         s.acceptTask = Task { await s.acceptLoop() }
         return s
     }
 
-    init(_ ch: NIOAsyncChannel<AcceptedConnection, Never>, handshake: HandshakePolicy) {
+    /// The bound address (`tcp://HOST:PORT` with the port actually bound), nil on a Unix socket.
+    public let tcpAddress: TCPAddress?
+
+    init(_ ch: NIOAsyncChannel<AcceptedConnection, Never>, handshake: HandshakePolicy, tcpAddress: TCPAddress? = nil) {
         serverChannel = ch
+        self.tcpAddress = tcpAddress
         self.handshake = handshake
         (events, sink) = AsyncStream.makeStream(of: TransportEvent.self)
     }
@@ -187,6 +194,8 @@ public final class UnixSocketServer: CoordinatorTransport, @unchecked Sendable {
             }
         } catch let e as FrameError {
             reason = "bad frame: \(e)"
+        } catch let e as SecureChannelError {
+            reason = "\(e)"
         } catch {
             reason = "connection error: \(error)"
         }
@@ -226,8 +235,13 @@ public final class UnixSocketServer: CoordinatorTransport, @unchecked Sendable {
     }
 }
 
-/// A client process's connection to the coordinator's socket.
-public final class UnixSocketClient: ClientConnection, @unchecked Sendable {
+/// The Unix-socket names, kept for the callers that predate TCP.
+public typealias UnixSocketServer = SocketServer
+public typealias UnixSocketClient = SocketClient
+
+/// A client process's connection to the coordinator's socket (Unix-domain, or TCP with the
+/// secure channel underneath: TCPTransport.swift).
+public final class SocketClient: ClientConnection, @unchecked Sendable {
     public let inbound: AsyncThrowingStream<Message, Error>
     let writer: NIOAsyncChannelOutboundWriter<ByteBuffer>
     let channel: Channel
@@ -243,7 +257,7 @@ public final class UnixSocketClient: ClientConnection, @unchecked Sendable {
     }
 
     /// Connects, retrying while the coordinator is still starting, up to `timeout` seconds.
-    public static func connect(path: String, limits: FrameLimits, timeout: Double) async throws -> UnixSocketClient {
+    public static func connect(path: String, limits: FrameLimits, timeout: Double) async throws -> SocketClient {
         let deadline = ContinuousClock.now + .milliseconds(Int64(timeout * 1000))
         var lastError: Error = FrameError(.truncated, "no attempt")
         while ContinuousClock.now < deadline {
@@ -259,7 +273,7 @@ public final class UnixSocketClient: ClientConnection, @unchecked Sendable {
         throw lastError
     }
 
-    static func bridge(_ conn: FrameChannel) async -> UnixSocketClient {
+    static func bridge(_ conn: FrameChannel) async -> SocketClient {
         let (stream, cont) = AsyncThrowingStream.makeStream(of: Message.self)
         let (writerStream, writerCont) = AsyncStream.makeStream(of: NIOAsyncChannelOutboundWriter<ByteBuffer>.self)
         Task {
@@ -277,7 +291,7 @@ public final class UnixSocketClient: ClientConnection, @unchecked Sendable {
         }
         var it = writerStream.makeAsyncIterator()
         let writer = await it.next()!
-        return UnixSocketClient(inbound: stream, writer: writer, channel: conn.channel)
+        return SocketClient(inbound: stream, writer: writer, channel: conn.channel)
     }
 
     public func send(_ message: Message) async throws {
