@@ -161,7 +161,7 @@ enum ChaosBench {
                 mustEqualFaultFree: true,
                 note: "each connection refused with a logged reason; the run is untouched"
             ),
-        ]
+        ] + durabilityCases()
     }
 
     static func killCoordinator(_ dir: String) {
