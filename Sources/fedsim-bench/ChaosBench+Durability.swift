@@ -72,15 +72,25 @@ extension ChaosBench {
         return p.terminationStatus == 0
     }
 
+    static func coordinatorPID(_ dir: String) -> Int32? {
+        (try? String(contentsOfFile: dir + "/coordinator.pid", encoding: .utf8))
+            .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// A process's state letter from /proc (R, S, T, Z…), or "" once it is gone.
+    static func processState(_ pid: Int32) -> String {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("State:") }) else { return "" }
+        return String(line.dropFirst("State:".count).drop { $0 == " " || $0 == "\t" })
+    }
+
     /// Waits until the run's coordinator has exited (or 60 s pass).
     static func waitForCoordinator(_ dir: String) {
-        guard let text = try? String(contentsOfFile: dir + "/coordinator.pid", encoding: .utf8),
-            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
-        else { return }
+        guard let pid = coordinatorPID(dir) else { return }
         let end = monotonicSeconds() + 60
         while monotonicSeconds() < end {
-            let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-            if status.isEmpty || status.contains("State:\tZ") { return }
+            let state = processState(pid)
+            if state.isEmpty || state.hasPrefix("Z") { return }
             usleep(20_000)
         }
     }
@@ -91,13 +101,28 @@ extension ChaosBench {
     static func fillTheStateFolder(_ dir: String) {
         let row = "disk full on a small tmpfs"
         let state = dir + "/state"
+        // Freeze the coordinator right after an odd round (checkpoints follow even ones), so
+        // no snapshot is half-written across the mount, and fill the tmpfs before it goes on.
+        guard let pid = coordinatorPID(dir) else { failRow(row, "no coordinator.pid") }
+        while true {
+            kill(pid, SIGSTOP)
+            let end = monotonicSeconds() + 5
+            while !processState(pid).hasPrefix("T") && monotonicSeconds() < end { usleep(1_000) }
+            let count = metrics(dir).count
+            if count % 2 == 1 && count < 9 { break }
+            kill(pid, SIGCONT)
+            guard count < 9 else { failRow(row, "the run ended before the disk could be filled") }
+            usleep(2_000)
+        }
         guard command("/bin/mount", ["-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", state]) else {
+            kill(pid, SIGCONT)
             failRow(row, "cannot mount a tmpfs over \(state)")
         }
         let fd = open(state + "/filler", O_WRONLY | O_CREAT, 0o600)
         let block = [UInt8](repeating: 0, count: 4096)
         while fd >= 0 && block.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) > 0 {}
         close(fd)
+        kill(pid, SIGCONT)
         waitForCoordinator(dir)
         guard command("/bin/umount", ["-l", state]) else { failRow(row, "cannot unmount \(state)") }
         let summary = (try? String(contentsOfFile: dir + "/summary.json", encoding: .utf8)) ?? ""

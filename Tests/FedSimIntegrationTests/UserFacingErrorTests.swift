@@ -66,11 +66,16 @@ import Testing
             p.standardError = err
             p.standardOutput = FileHandle.nullDevice
             try p.run()
-            // Progress comes before the device directory is done.
+            // Progress comes before the device directory is done (read without blocking, so a
+            // fedsim that shows none fails the test instead of hanging it).
+            let fd = err.fileHandleForReading.fileDescriptor
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             var seen = Data()
-            let end = monotonicSeconds() + 120
+            var buf = [UInt8](repeating: 0, count: 4096)
+            let end = monotonicSeconds() + 60
             while monotonicSeconds() < end, !String(decoding: seen, as: UTF8.self).contains("device directory") {
-                seen += err.fileHandleForReading.availableData
+                let n = read(fd, &buf, buf.count)
+                if n > 0 { seen.append(contentsOf: buf[0..<n]) } else { usleep(20_000) }
             }
             #expect(String(decoding: seen, as: UTF8.self).contains("building the device directory"))
             kill(p.processIdentifier, sig)
