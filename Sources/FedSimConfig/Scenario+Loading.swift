@@ -78,7 +78,13 @@ extension Scenario {
             ])
         }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ScenarioErrors(errors: [ScenarioError(keyPath: "", message: "cannot read scenario file", file: path)])
+            var isFolder: ObjCBool = false
+            let why =
+                !FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
+                ? "no such file" : isFolder.boolValue ? "it is a folder, not a file" : "it is not readable"
+            throw ScenarioErrors(errors: [
+                ScenarioError(keyPath: "", message: "cannot read the scenario file: \(why)", file: path)
+            ])
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ScenarioErrors(errors: [ScenarioError(keyPath: "", message: "scenario file is not UTF-8", file: path)]

@@ -85,7 +85,8 @@ public struct Launcher {
                 return Result(directory: dir, exitCode: ExitCodes.success, error: nil)
             } catch {
                 progress.finish()
-                return Result(directory: dir, exitCode: ExitCodes.runFailed, error: "\(error)")
+                let code = error is StorageError ? ExitCodes.ioError : ExitCodes.runFailed
+                return Result(directory: dir, exitCode: code, error: "\(error)")
             }
         }
 
