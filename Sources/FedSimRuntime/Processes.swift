@@ -186,7 +186,14 @@ public enum CoordinatorProcess {
             var part = c.participation.summary()
             part.add("simulated_seconds", c.simulatedClock)
             s.add("participation", part)
-            if scenario.privacy.writesParticipation { try? dir.write(c.participation.csv(), to: "participation.csv") }
+            if scenario.privacy.writesParticipation {
+                // Checked on success; after a failure the summary (with its error) comes first.
+                if error == nil {
+                    try dir.write(c.participation.csv(), to: "participation.csv")
+                } else {
+                    try? dir.write(c.participation.csv(), to: "participation.csv")
+                }
+            }
         }
         if let dp = c?.dp {
             var p = JSONObject()
