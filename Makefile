@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_BIN = .build/release
 DEBUG_BIN = .build/debug
 
-.PHONY: help setup build run test data movielens coldstart centralized bench bench-secagg bench-scale experiments report report-check fuzz chaos crosscheck golden format lint clean
+.PHONY: help setup build run test data movielens coldstart centralized bench bench-secagg bench-scale experiments report report-check fuzz chaos crosscheck privacy-audit golden format lint clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ bench-secagg: build ## SecAgg+ device / coordinator cost and bytes for n ∈ {10
 
 bench-scale: build ## 1k/10k/100k devices × 100/1,000 a round × plain/DP/SecAgg+/both: updates/s, round time, peak RSS, bytes; writes docs/performance.md
 	$(RELEASE_BIN)/fedsim-bench scale --markdown --write docs/performance.md
+
+privacy-audit: build ## One-run privacy audit (canaries) of every shipped DP scenario, with a power check at σ/10; table in docs/privacy.md
+	scripts/audit/privacy-audit.sh
 
 crosscheck: ## Regenerate the RDP and PLD test vectors with the live dp-accounting (PyPI) and compare
 	python3 -m venv .build/dpenv

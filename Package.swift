@@ -56,11 +56,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // prctl(PR_SET_PDEATHSIG), which Swift cannot call (variadic): the coordinator stops
+        // gracefully when its launcher dies.
+        .target(name: "CFedSimSystem", path: "Sources/CFedSimSystem"),
         .target(
             name: "FedSimRuntime",
             dependencies: [
                 "FedSimCore", "FedSimConfig", "FedSimData", "FedSimModels", "FedSimAggregation", "FedSimWire", "FedSimSecAgg",
-                "FedSimPrivacy",
+                "FedSimPrivacy", "CFedSimSystem",
             ],
             swiftSettings: swiftSettings
         ),

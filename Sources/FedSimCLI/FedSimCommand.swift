@@ -148,6 +148,10 @@ extension FedSimCommand {
                     binDirectory: Launcher.ownBinDirectory(),
                     showProgress: !quiet
                 )
+            } catch let busy as RunLock.Busy {
+                // Not a bad input: the directory is fine, someone else is using it.
+                FileHandle.standardError.write(Data("fedsim: cannot resume \(runDirectory): \(busy)\n".utf8))
+                throw ExitCode(ExitCodes.runFailed)
             } catch {
                 FileHandle.standardError.write(Data("fedsim: cannot resume \(runDirectory): \(error)\n".utf8))
                 throw ExitCode(error is StorageError ? ExitCodes.ioError : ExitCodes.badInput)

@@ -8,7 +8,7 @@ extension FedSimCommand {
     struct Privacy: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Privacy accounting: compute ε for a plan, or calibrate the noise for a budget.",
-            subcommands: [Compute.self, Calibrate.self, Report.self]
+            subcommands: [Compute.self, Calibrate.self, Report.self, Audit.self]
         )
 
         static let accountantDescription =

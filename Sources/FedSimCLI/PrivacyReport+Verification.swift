@@ -1,4 +1,5 @@
 import FedSimConfig
+import FedSimCore
 import FedSimPrivacy
 import Foundation
 
@@ -68,6 +69,29 @@ extension FedSimCommand.Privacy.Report {
             throw Refusal(description: "summary.json says ε = \(stored), the ledger composes to \(result.epsilon)")
         }
         return result
+    }
+
+    /// The audit's line for an audit run (`privacy-audit.json`), or nil for an ordinary run.
+    /// An empirical lower bound above the claimed ε means the claim is false: a `Refusal`.
+    static func auditLine(_ p: PrivacyConfig, auditText: String?, epsilon: Double) throws -> String? {
+        guard p.audit != nil else { return nil }
+        guard let auditText,
+            let a = try? JSONSerialization.jsonObject(with: Data(auditText.utf8)) as? [String: Any],
+            let lower = a["epsilon_lower_bound"] as? Double, let canaries = a["canaries"] as? Int,
+            let confidence = a["confidence"] as? Double
+        else {
+            return "privacy audit: none recorded (the run did not finish its audit)"
+        }
+        guard lower <= epsilon else {
+            throw Refusal(
+                description:
+                    "the privacy audit found ε ≥ \(formatFixed(lower, 3)) at \(confidence * 100)% confidence, above the claimed ε = \(formatFixed(epsilon, 3)): the noise or the accounting is wrong (privacy-audit.json)"
+            )
+        }
+        return
+            "privacy audit: empirical ε ≥ \(formatFixed(lower, 3)) at \(formatFixed(confidence * 100, 0))% confidence "
+            + "(one-run audit, \(canaries) gradient canaries; \(a["adversary"] as? String ?? "")), "
+            + "below the claimed ε = \(formatFixed(epsilon, 3)); a lower bound, not an estimate"
     }
 
     /// Equal up to the last bits of the JSON round trip.

@@ -37,6 +37,7 @@ extension FedSimCommand.Privacy {
             let last = ledger.last
             var eps = 0.0
             var order = 0.0
+            var auditLine: String?
             if p.enabled {
                 do {
                     (eps, order) = try Self.verify(
@@ -44,6 +45,11 @@ extension FedSimCommand.Privacy {
                         ledgerText: ledgerText,
                         metricsText: try? String(contentsOfFile: dir.metricsFile, encoding: .utf8),
                         summary: summary
+                    )
+                    auditLine = try Self.auditLine(
+                        p,
+                        auditText: try? String(contentsOfFile: runDirectory + "/privacy-audit.json", encoding: .utf8),
+                        epsilon: eps
                     )
                 } catch {
                     FileHandle.standardError.write(
@@ -126,6 +132,7 @@ extension FedSimCommand.Privacy {
                     + trust
             }
             lines.append(guarantee)
+            if let auditLine { lines.append(auditLine) }
             let unamplified = Self.unamplified(p, ledger: ledger, summary: summary)
             if let u = unamplified {
                 lines.append(
@@ -201,6 +208,7 @@ extension FedSimCommand.Privacy {
                 o.add("sampling", scenario.training.sampling.rawValue)
                 o.add("noise", p.noise.rawValue)
                 o.add("accountant", FedSimCommand.Privacy.accountantDescription)
+                if let auditLine { o.add("audit", auditLine) }
                 if let pldTotal { o.add("epsilon_pld", raw: FedSimCommand.Privacy.epsilonJSON(pldTotal)) }
                 if let u = unamplified {
                     var w = JSONObject()

@@ -245,6 +245,14 @@ extension Scenario {
                 out.append(("training.devices_per_round", "secure aggregation needs at least 3 devices per round"))
             }
         }
+        if privacy.audit != nil && !privacy.enabled {
+            out.append(
+                (
+                    "privacy.audit",
+                    "a privacy audit checks a DP run's claimed ε; set privacy.mechanism to central or distributed"
+                )
+            )
+        }
         if privacy.enabled {
             if training.mode == .centralized {
                 out.append(("privacy.mechanism", "differential privacy is accounted for federated training only"))

@@ -275,6 +275,14 @@ extension PrivacyConfig {
             exclusiveMin: true
         )
         a.finish()
+        if r.has("audit") {
+            let au = r.section("audit")
+            var audit = PrivacyAudit()
+            audit.canaries = au.int("canaries", default: audit.canaries, range: 20...1_000_000)
+            audit.confidence = au.double("confidence", default: audit.confidence, min: 0.5, max: 0.9999)
+            au.finish()
+            self.audit = audit
+        }
         if adaptiveClipping.enabled && clipping == .perGroup {
             r.fail("adaptive_clipping", "adaptive clipping adapts one flat bound; use clipping: flat with it")
         }
@@ -334,6 +342,14 @@ extension RuntimeConfig {
         )
         minDevicesPerRound = r.int("min_devices_per_round", default: minDevicesPerRound, range: 0...10_000_000)
         maxFrameBytes = r.int("max_frame_bytes", default: maxFrameBytes, range: 4_096...(1 << 31))
+        handshakeTimeoutSeconds = r.double(
+            "handshake_timeout_seconds",
+            default: handshakeTimeoutSeconds,
+            min: 0,
+            max: 3_600,
+            exclusiveMin: true
+        )
+        maxPendingConnections = r.int("max_pending_connections", default: maxPendingConnections, range: 1...100_000)
         checkpointEvery = r.int("checkpoint_every", default: checkpointEvery, range: 0...1_000_000)
         faults = r.sections("faults").map { s in
             let f = FaultConfig(reading: s)

@@ -184,6 +184,11 @@ public struct RuntimeConfig: Codable, Sendable, Equatable {
     public var minDevicesPerRound = 1
     /// Largest frame accepted on the wire.
     public var maxFrameBytes = 256 * 1024 * 1024
+    /// A connection that has not sent an accepted hello by then is closed (before the
+    /// handshake, frames are also held to 64 KiB).
+    public var handshakeTimeoutSeconds = 10.0
+    /// Connections allowed to wait for their handshake at once; more are refused on accept.
+    public var maxPendingConnections = 64
     /// Write a checkpoint (coordinator state + client device-state snapshots) every N
     /// rounds; 0: only when interrupted (SIGINT / SIGTERM).
     public var checkpointEvery = 10

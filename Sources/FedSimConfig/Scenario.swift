@@ -70,6 +70,9 @@ public struct PrivacyConfig: Codable, Sendable, Equatable {
     public var clipping: Clipping = .flat
     /// Per-group bounds of the MF model's shared tensors (used with `clipping: per_group`).
     public var groupClips = GroupClips()
+    /// A one-run privacy audit (`privacy.audit`): canaries whose inclusion the run must not
+    /// reveal beyond the claimed ε. Absent (nil) in ordinary runs.
+    public var audit: PrivacyAudit?
 
     /// The L2 sensitivity the noise is calibrated to: `clip`, or √(Σ C_g²) per group.
     public var sensitivity: Double {
@@ -81,6 +84,18 @@ public struct PrivacyConfig: Codable, Sendable, Equatable {
     public init() {}
 
     public var enabled: Bool { mechanism != .none }
+}
+
+/// A one-run privacy audit (Steinke, Nasr, Jagielski 2023): `canaries` gradient canaries,
+/// each included with probability ½ and then Poisson-sampled each round at the devices' rate,
+/// enter the clipped sum as extra devices of norm C. At the end the run scores each canary
+/// against the released noisy sums and derives an empirical lower bound on ε at the given
+/// confidence; it must not exceed the ε the run claims.
+public struct PrivacyAudit: Codable, Sendable, Equatable {
+    public var canaries = 1000
+    /// 1 − β: the confidence of the lower bound.
+    public var confidence = 0.95
+    public init() {}
 }
 
 /// Adaptive clipping to a target quantile (Andrew, Thakkar, McMahan, Ramaswamy 2021): each

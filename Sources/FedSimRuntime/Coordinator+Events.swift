@@ -93,7 +93,9 @@ extension Coordinator {
             unauthenticated.insert(c)
             return nil
         case .closed(let c, let reason):
-            unauthenticated.remove(c)
+            if unauthenticated.remove(c) != nil || reason.hasPrefix("refused on accept") {
+                log.warning("connection \(c) closed before its handshake: \(reason)")
+            }
             if let p = processOf.removeValue(forKey: c) {
                 peers[p] = nil
                 enrolledProcesses.remove(p)

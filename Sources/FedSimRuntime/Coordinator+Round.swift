@@ -217,7 +217,13 @@ extension Coordinator {
     ) throws -> JSONObject {
         let distributed = realizedMultiplier != nil
         let roundClip = dp!.clip
-        let noisyMean = distributed ? dp!.mean(ofNoisySum: sum) : dp!.privatize(sum: sum)
+        var released = sum
+        audit?.inject(into: &released, norm: roundClip, rate: dp!.rate)
+        let noisyMean = distributed ? dp!.mean(ofNoisySum: released) : dp!.privatize(sum: released)
+        if audit != nil {
+            let expected = dp!.expectedDevices
+            audit!.observe(released: noisyMean.map { Double($0) * expected }, honestSum: distributed ? nil : sum)
+        }
         var adapted: Double?
         if scenario.privacy.adaptiveClipping.enabled {
             adapted = dp!.adaptClip(withinCount: withinClip, contributors: contributors)

@@ -57,6 +57,8 @@ public final class Coordinator {
     /// Central DP state (accountant, noise); nil when privacy is off.
     public internal(set) var dp: DPState?
     var ledger: PrivacyLedger?
+    /// A one-run privacy audit's canaries (`privacy.audit`), when the scenario asks for one.
+    public internal(set) var audit: CanaryAudit?
     /// Why the run stopped early, if it did (e.g. the privacy budget).
     public internal(set) var stoppedEarly: String?
 
@@ -207,6 +209,14 @@ public final class Coordinator {
                 seed: scenario.seed
             )
             if let ledgerPath { ledger = try PrivacyLedger(path: ledgerPath) }
+            if let a = scenario.privacy.audit {
+                audit = CanaryAudit(
+                    config: a,
+                    dimension: layout.count,
+                    noise: scenario.privacy.noise,
+                    seed: scenario.seed
+                )
+            }
         }
     }
 }

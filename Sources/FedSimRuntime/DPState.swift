@@ -34,6 +34,9 @@ public struct DPState {
     public let updateMultiplier: Double
 
     let seed: UInt64
+    /// 1 in every run; below 1 only when a test plants a noise bug for the audit to find
+    /// (`Coordinator.plantNoiseBugForAuditSelfTest`).
+    var plantedNoiseScale = 1.0
 
     public init(config: PrivacyConfig, rate: Double, population: Int, seed: UInt64) {
         self.config = config
@@ -123,7 +126,8 @@ public struct DPState {
     /// Noised mean update from the sum of clipped updates.
     public mutating func privatize(sum: [Double]) -> [Float] {
         let gamma = clip / Double(1 << Self.gridBits)
-        let sigmaZ = updateMultiplier * (Double(1 << Self.gridBits) + Double(sum.count).squareRoot())
+        let sigmaZ =
+            plantedNoiseScale * updateMultiplier * (Double(1 << Self.gridBits) + Double(sum.count).squareRoot())
         let g = DiscreteGaussian(sigmaSquared: sigmaZ * sigmaZ)
         var out = [Float](repeating: 0, count: sum.count)
         for i in sum.indices {

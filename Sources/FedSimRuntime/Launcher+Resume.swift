@@ -19,6 +19,15 @@ extension Launcher {
     public static func resume(directory path: String, binDirectory: String, showProgress: Bool = true) throws -> Result
     {
         let dir = RunDirectory(path: path)
+        // Before anything in the directory is touched: no other launcher, no live coordinator.
+        let lock = try RunLock(dir.launcherLockFile, holder: "fedsim resume")
+        defer { withExtendedLifetime(lock) {} }
+        if RunLock.isHeld(dir.coordinatorLockFile) {
+            throw RunLock.Busy(
+                description:
+                    "a coordinator is still running in \(path) (coordinator.lock is held); wait for it to exit before resuming"
+            )
+        }
         if access(dir.path + "/" + SetupGuard.marker, F_OK) == 0 {
             throw RunDirectory.SetupError(
                 description:

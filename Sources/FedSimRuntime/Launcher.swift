@@ -65,6 +65,8 @@ public struct Launcher {
         }
         try Self.checkFits(scenario, population)
         let dir = try RunDirectory.create(parent: outParent, name: scenario.name, exactName: directoryName)
+        let lock = try RunLock(dir.launcherLockFile, holder: "fedsim run")
+        defer { withExtendedLifetime(lock) {} }
         let setup = SetupGuard(dir: dir, showProgress: showProgress)
         do {
             try setup.begin()
@@ -102,13 +104,12 @@ public struct Launcher {
         resume: Bool,
         without: Set<Int> = []
     ) throws -> Result {
-        // Ctrl-C reaches the whole process group: the coordinator finishes its round, writes a
-        // checkpoint and tells the clients to leave; this launcher waits for it.
-        signal(SIGINT, SIG_IGN)
-        defer { signal(SIGINT, SIG_DFL) }
+        // Ctrl-C, SIGTERM, SIGHUP: forwarded to the coordinator (Supervision).
+        let stops = Supervision.StopRequests()
+        defer { stops.uninstall() }
         let coordinator = try spawn(
             "fedsim-coordinator",
-            ["--run-dir", dir.path] + (resume ? ["--resume"] : []),
+            ["--run-dir", dir.path] + (resume ? ["--resume"] : []) + ["--supervisor", String(getpid())],
             log: dir.logsDir + "/coordinator.log",
             append: resume
         )
@@ -129,7 +130,22 @@ public struct Launcher {
                 if let r = Self.peakRSS(pid: p.processIdentifier) { peaks[p.processIdentifier] = r }
             }
         }
+        var handled = 0
+        var stoppedAtOnce = false
         while coordinator.isRunning {
+            let requested = stops.total
+            if requested > handled {
+                handled = requested
+                if handled == 1 {
+                    progress.note(
+                        "stopping after the current round, with a checkpoint; interrupt again to stop at once"
+                    )
+                    kill(coordinator.processIdentifier, SIGTERM)
+                } else if !stoppedAtOnce {
+                    stoppedAtOnce = true
+                    for p in [coordinator] + clients where p.isRunning { kill(p.processIdentifier, SIGKILL) }
+                }
+            }
             samplePeaks()
             progress.update(from: dir.metricsFile)
             usleep(200_000)
@@ -149,6 +165,11 @@ public struct Launcher {
         }
         let code = coordinator.terminationStatus
         var error: String?
+        if stoppedAtOnce {
+            let message =
+                "stopped at once, without a checkpoint of the current round; `fedsim resume \(dir.path)` continues from the last checkpoint"
+            return Result(directory: dir, exitCode: ExitCodes.interrupted, error: message)
+        }
         if code == ExitCodes.interrupted {
             error = "interrupted; continue with `fedsim resume \(dir.path)`"
         } else if code == ExitCodes.ioError {
@@ -250,5 +271,12 @@ final class Progress {
 
     func finish() {
         if tty && drewLine { fputs("\n", stderr) }
+    }
+
+    /// A message between progress lines (shown even with progress off: the user asked).
+    func note(_ text: String) {
+        if tty && drewLine { fputs("\n", stderr) }
+        drewLine = false
+        fputs("fedsim: \(text)\n", stderr)
     }
 }

@@ -42,6 +42,14 @@ public enum CoordinatorProcess {
         let dir = RunDirectory(path: runDirectory)
         let started = monotonicSeconds()
         var coordinator: Coordinator?
+        // Held until this process exits; a second coordinator in the same directory stops
+        // here, before it can touch the live run's files (its summary included).
+        let lock: RunLock
+        do { lock = try RunLock(dir.coordinatorLockFile, holder: "fedsim-coordinator") } catch {
+            log.error("\(error)")
+            return ExitCodes.runFailed
+        }
+        defer { withExtendedLifetime(lock) {} }
         let reserve = SpaceReserve(path: dir.path + "/.space-reserve")
         defer { reserve.release() }
         do {
@@ -53,7 +61,12 @@ public enum CoordinatorProcess {
             let processes = scenario.runtime.resolvedProcesses(cores: ProcessInfo.processInfo.activeProcessorCount)
             let server = try await UnixSocketServer.start(
                 path: dir.socketPath,
-                limits: FrameLimits(maxFrameBytes: scenario.runtime.maxFrameBytes)
+                limits: FrameLimits(maxFrameBytes: scenario.runtime.maxFrameBytes),
+                handshake: HandshakePolicy(
+                    token: token,
+                    timeoutSeconds: scenario.runtime.handshakeTimeoutSeconds,
+                    maxPending: scenario.runtime.maxPendingConnections
+                )
             )
             var sst = stat()
             guard stat(dir.socketPath, &sst) == 0, sst.st_mode & 0o077 == 0 else {
@@ -81,6 +94,7 @@ public enum CoordinatorProcess {
             c.checkpointPath = dir.checkpointFile
             c.deviceMetricsPath = dir.path + "/device-metrics.csv"
             if resume {
+                try c.checkResumable()
                 let ckpt = try CoordinatorCheckpoint.load(dir.checkpointFile)
                 try c.restore(ckpt, ledger: PrivacyLedgerReader.entries(dir.path + "/privacy-ledger.jsonl"))
                 log.info("resuming after round \(ckpt.round)")
@@ -108,6 +122,14 @@ public enum CoordinatorProcess {
             try? await Task.sleep(for: .milliseconds(100))
             await server.shutdown()
             try ModelFile.save(c.model, layout: c.layout, in: dir)
+            if let audit = c.auditReport() {
+                try dir.write(audit.json.text + "\n", to: "privacy-audit.json")
+                if !audit.consistent {
+                    log.error(
+                        "privacy audit: the empirical ε lower bound exceeds the claimed ε; see privacy-audit.json"
+                    )
+                }
+            }
             try writeSummary(dir, scenario: scenario, coordinator: c, seconds: monotonicSeconds() - started, error: nil)
             if c.interrupted {
                 log.warning("interrupted after round \(c.roundsCompleted); `fedsim resume \(dir.path)` continues")

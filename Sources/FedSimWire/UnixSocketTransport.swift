@@ -1,3 +1,4 @@
+import FedSimCore
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -12,13 +13,31 @@ public struct ReceivedFrame: Sendable {
     public var bytes: Int
 }
 
+/// Whether a connection has passed its handshake; shared by the connection's decoder (on its
+/// event loop) and the server (which opens it when the coordinator accepts the hello).
+final class HandshakeGate: Sendable {
+    let open = NIOLockedValueBox(false)
+    var isOpen: Bool { open.withLockedValue { $0 } }
+}
+
 /// NIO adapter for `FrameCodec`: buffering and re-entrancy are NIO's, the format is ours.
+/// With a handshake policy, frames are held to its small limit until a hello carries the
+/// run's token; then the gate opens and the full limit applies.
 struct FrameDecoderHandler: ByteToMessageDecoder {
     typealias InboundOut = ReceivedFrame
     let limits: FrameLimits
+    var preHandshake: FrameLimits?
+    var token: [UInt8] = []
+    let gate: HandshakeGate?
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let (m, n) = try FrameCodec.decodeFrame(&buffer, limits: limits) else { return .needMoreData }
+        guard let (m, n) = try FrameCodec.decodeFrame(&buffer, limits: preHandshake ?? limits) else {
+            return .needMoreData
+        }
+        if preHandshake != nil, case .hello(let h) = m, SecureRandom.constantTimeEqual(h.token, token) {
+            preHandshake = nil
+            gate?.open.withLockedValue { $0 = true }
+        }
         context.fireChannelRead(wrapInboundOut(ReceivedFrame(message: m, bytes: n)))
         return .continue
     }
@@ -38,11 +57,33 @@ struct FrameDecoderHandler: ByteToMessageDecoder {
 
 typealias FrameChannel = NIOAsyncChannel<ReceivedFrame, ByteBuffer>
 
-func makeFrameChannel(_ channel: Channel, limits: FrameLimits) -> EventLoopFuture<FrameChannel> {
+func makeFrameChannel(
+    _ channel: Channel,
+    limits: FrameLimits,
+    handshake: (policy: HandshakePolicy, gate: HandshakeGate)? = nil
+) -> EventLoopFuture<FrameChannel> {
     channel.eventLoop.makeCompletedFuture {
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoderHandler(limits: limits)))
+        let early = handshake.map {
+            FrameLimits(
+                maxFrameBytes: min($0.policy.maxFrameBytes, limits.maxFrameBytes),
+                maxStringBytes: limits.maxStringBytes
+            )
+        }
+        let decoder = FrameDecoderHandler(
+            limits: limits,
+            preHandshake: early,
+            token: handshake?.policy.token ?? [],
+            gate: handshake?.gate
+        )
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
         return try FrameChannel(wrappingChannelSynchronously: channel)
     }
+}
+
+/// An accepted connection and its handshake gate.
+struct AcceptedConnection: Sendable {
+    var channel: FrameChannel
+    var gate: HandshakeGate
 }
 
 /// The coordinator's Unix-domain-socket server. Each accepted connection gets an id; decoded
@@ -51,32 +92,48 @@ public final class UnixSocketServer: CoordinatorTransport, @unchecked Sendable {
     public let events: AsyncStream<TransportEvent>
     let sink: AsyncStream<TransportEvent>.Continuation
     let state = NIOLockedValueBox(State())
-    let serverChannel: NIOAsyncChannel<FrameChannel, Never>
+    let serverChannel: NIOAsyncChannel<AcceptedConnection, Never>
+    let handshake: HandshakePolicy
     var acceptTask: Task<Void, Never>?
 
     struct Connection {
         var channel: Channel
         var writer: NIOAsyncChannelOutboundWriter<ByteBuffer>
+        var gate: HandshakeGate
         var closeReason: String?
     }
 
     struct State {
         var next = 0
         var connections: [ConnectionID: Connection] = [:]
+        /// Connections still waiting for their handshake (`HandshakePolicy.maxPending`).
+        var pending: Set<ConnectionID> = []
     }
 
     /// Binds `path` (replacing a stale socket file) and restricts it to the owner (0600).
-    public static func start(path: String, limits: FrameLimits) async throws -> UnixSocketServer {
+    /// Accept errors such as EMFILE (no file descriptors left) back off and retry inside NIO
+    /// (its `AcceptBackoffHandler`) instead of failing the server.
+    public static func start(
+        path: String,
+        limits: FrameLimits,
+        handshake: HandshakePolicy
+    ) async throws -> UnixSocketServer {
         let ch = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { makeFrameChannel($0, limits: limits) }
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
+                let gate = HandshakeGate()
+                return makeFrameChannel(channel, limits: limits, handshake: (handshake, gate)).map {
+                    AcceptedConnection(channel: $0, gate: gate)
+                }
+            }
         chmod(path, 0o600)
-        let s = UnixSocketServer(ch)
+        let s = UnixSocketServer(ch, handshake: handshake)
         s.acceptTask = Task { await s.acceptLoop() }
         return s
     }
 
-    init(_ ch: NIOAsyncChannel<FrameChannel, Never>) {
+    init(_ ch: NIOAsyncChannel<AcceptedConnection, Never>, handshake: HandshakePolicy) {
         serverChannel = ch
+        self.handshake = handshake
         (events, sink) = AsyncStream.makeStream(of: TransportEvent.self)
     }
 
@@ -92,15 +149,39 @@ public final class UnixSocketServer: CoordinatorTransport, @unchecked Sendable {
         }
     }
 
-    func serve(_ conn: FrameChannel) async {
-        let id = state.withLockedValue { s -> ConnectionID in
+    func serve(_ accepted: AcceptedConnection) async {
+        let conn = accepted.channel
+        let (id, admitted) = state.withLockedValue { s -> (ConnectionID, Bool) in
             s.next += 1
-            return s.next
+            guard s.pending.count < handshake.maxPending else { return (s.next, false) }
+            s.pending.insert(s.next)
+            return (s.next, true)
+        }
+        guard admitted else {
+            try? await conn.channel.close()
+            sink.yield(
+                .closed(
+                    id,
+                    reason:
+                        "refused on accept: \(handshake.maxPending) connections are already waiting for their handshake"
+                )
+            )
+            return
+        }
+        let timeout = handshake.timeoutSeconds
+        let timer = conn.channel.eventLoop.scheduleTask(in: .milliseconds(Int64(timeout * 1000))) { [self] in
+            guard !accepted.gate.isOpen else { return }
+            state.withLockedValue {
+                $0.connections[id]?.closeReason = "no hello with the run's token within \(timeout) s"
+            }
+            conn.channel.close(promise: nil)
         }
         var reason = "peer closed the connection"
         do {
             try await conn.executeThenClose { inbound, outbound in
-                state.withLockedValue { $0.connections[id] = Connection(channel: conn.channel, writer: outbound) }
+                state.withLockedValue {
+                    $0.connections[id] = Connection(channel: conn.channel, writer: outbound, gate: accepted.gate)
+                }
                 sink.yield(.connected(id))
                 for try await f in inbound { sink.yield(.received(id, f.message, bytes: f.bytes)) }
             }
@@ -109,7 +190,11 @@ public final class UnixSocketServer: CoordinatorTransport, @unchecked Sendable {
         } catch {
             reason = "connection error: \(error)"
         }
-        let c = state.withLockedValue { $0.connections.removeValue(forKey: id) }
+        timer.cancel()
+        let c = state.withLockedValue { s -> Connection? in
+            s.pending.remove(id)
+            return s.connections.removeValue(forKey: id)
+        }
         sink.yield(.closed(id, reason: c?.closeReason ?? reason))
     }
 

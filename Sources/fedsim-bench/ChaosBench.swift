@@ -20,6 +20,8 @@ enum ChaosBench {
         var action: ((String) -> Void)? = nil
         var atRound = 3
         var resumeAfter = false
+        /// Runs the case itself (scenario, parent folder) instead of an in-process launch.
+        var runner: ((Scenario, String) throws -> Launcher.Result)? = nil
         var mustEqualFaultFree: Bool
         var note: String
     }
@@ -161,7 +163,7 @@ enum ChaosBench {
                 mustEqualFaultFree: true,
                 note: "each connection refused with a logged reason; the run is untouched"
             ),
-        ] + durabilityCases()
+        ] + connectionCases() + lifecycleCases() + durabilityCases()
     }
 
     static func killCoordinator(_ dir: String) {
@@ -272,11 +274,14 @@ enum ChaosBench {
         }
         var rows: [String] = []
         var failures = 0
-        for c in cases() {
+        // FEDSIM_CHAOS_ONLY=text runs the rows whose name contains it (the table is not written).
+        let only = ProcessInfo.processInfo.environment["FEDSIM_CHAOS_ONLY"]
+        for c in cases() where only == nil || c.name.contains(only!) {
             var s = scenario(secure: c.secure)
             s.runtime.faults = c.faults
             let parent = out + "/" + String(rows.count)
-            var result = try launch(s, out: parent, action: c.action, atRound: c.atRound)
+            var result =
+                try c.runner?(s, parent) ?? launch(s, out: parent, action: c.action, atRound: c.atRound)
             if c.resumeAfter {
                 result = try Launcher.resume(
                     directory: result.directory.path,
@@ -313,7 +318,7 @@ enum ChaosBench {
             "Measured \(Compare.today()) with `make chaos` (loopback Unix socket, 2 client processes, 400 devices, 10 rounds of about 60, central DP with reproducible noise so models compare bit for bit). \(failures == 0 ? "Every fault class passed." : "\(failures) fault classes FAILED.")\n\n"
             + header + "\n" + rows.joined(separator: "\n")
         print(text)
-        if let docPath {
+        if let docPath, only == nil {
             try Compare.replaceSection(named: "chaos", in: docPath, with: text)
         }
         if failures > 0 { exit(1) }

@@ -8,7 +8,8 @@ guard args.count == 5, args[1] == "--run-dir", args[3] == "--index", let index =
     exit(ExitCodes.badInput)
 }
 signal(SIGPIPE, SIG_IGN)
-// Ctrl-C reaches the whole process group; clients leave when the coordinator says so (after
-// it has checkpointed), so they ignore SIGINT. SIGTERM and SIGKILL still stop them.
+// Clients leave when the coordinator says so (after it has checkpointed) or when its
+// connection closes, so they ignore SIGINT (a Ctrl-C sent to every process by hand, say).
+// SIGTERM and SIGKILL still stop them. See Supervision.
 signal(SIGINT, SIG_IGN)
 exit(await ClientProcess.main(runDirectory: args[2], index: index))

@@ -124,6 +124,7 @@ import Testing
             s.data.synthetic.devices = 60
             s.training.devicesPerRound = 24
             s.secureAggregation.protocol = proto
+            s.runtime.roundDeadlineSeconds = 120  // nothing waits for it; a loaded suite can exceed 10 s
             return s
         }
         let plain = try await Self.run(scenario(.none))
@@ -391,6 +392,9 @@ import Testing
     static func scenario(_ proto: SecureAggregationConfig.Kind) -> Scenario {
         var s = TestSupport.tinyScenario(devices: 80, rounds: 3, perRound: 20)
         s.secureAggregation.protocol = proto
+        // Nothing here waits for the wall-clock deadline to fire; under a loaded 2-core suite a
+        // secure sum can take longer than tinyScenario's 10 s, which would drop devices.
+        s.runtime.roundDeadlineSeconds = 120
         s.secureAggregation.assumedDropout = 0.3
         s.fleet.compute.examplesPerSecond = 20
         s.fleet.compute.sigma = 1.0
@@ -447,6 +451,9 @@ import Testing
     static func scenario(_ proto: SecureAggregationConfig.Kind) -> Scenario {
         var s = TestSupport.tinyScenario(devices: 80, rounds: 6, perRound: 10)
         s.secureAggregation.protocol = proto
+        // Nothing here waits for the wall-clock deadline to fire; under a loaded 2-core suite a
+        // secure sum can take longer than tinyScenario's 10 s, which would drop devices.
+        s.runtime.roundDeadlineSeconds = 120
         s.training.async.enabled = true
         s.training.async.bufferSize = 6
         s.training.async.concurrency = 15
@@ -503,6 +510,9 @@ import Testing
         var s = TestSupport.tinyScenario(devices: 60, rounds: 3, perRound: 24)
         s.secureAggregation.protocol = proto
         s.secureAggregation.bits = bits
+        // Nothing here waits for the wall-clock deadline to fire; under a loaded 2-core suite a
+        // secure sum can take longer than tinyScenario's 10 s, which would drop devices.
+        s.runtime.roundDeadlineSeconds = 120
         s.training.weighting = .uniform
         s.secureAggregation.maxExamples = 1_000
         if rotate {
