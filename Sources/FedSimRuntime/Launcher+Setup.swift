@@ -73,18 +73,27 @@ extension Launcher {
     }
 }
 
+/// The signal that interrupted a setup (0: none). Set by a plain C handler (async-signal-safe:
+/// one store), read by the setup thread.
+nonisolated(unsafe) private var setupInterruptedBy: Int32 = 0
+
 /// A run directory while `fedsim run` sets it up. It holds a `setup-incomplete` marker until
 /// the processes can start, so an interrupted setup is never mistaken for a run: Ctrl-C (or
 /// SIGTERM) or an error removes the directory (nothing had run), and a SIGKILL leaves the
 /// marker, which `fedsim resume` names.
+///
+/// The handler is a plain one, not a Dispatch signal source: libdispatch installs its own
+/// handler for a signal only once per process, and the supervision that follows relies on it.
 final class SetupGuard: @unchecked Sendable {
     static let marker = "setup-incomplete"
     let dir: RunDirectory
     let showProgress: Bool
-    var sources: [DispatchSourceSignal] = []
     let lock = NSLock()
     var shownPercent = -1
     var progressShown = false
+    /// The signal mask before setup: a process started from a thread that blocks SIGINT
+    /// (a Dispatch worker's, say) inherits that mask, and the handler would never run.
+    var savedMask = sigset_t()
 
     init(dir: RunDirectory, showProgress: Bool) {
         self.dir = dir
@@ -96,18 +105,22 @@ final class SetupGuard: @unchecked Sendable {
             "fedsim was still setting up this run and did not finish; nothing ran. Delete this folder and start again with `fedsim run`.\n",
             to: Self.marker
         )
-        let path = dir.path
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            src.setEventHandler {
-                try? FileManager.default.removeItem(atPath: path)
-                fputs("\nfedsim: interrupted while setting up \(path); removed it (nothing had run)\n", stderr)
-                exit(ExitCodes.interrupted)
-            }
-            src.resume()
-            sources.append(src)
-        }
+        setupInterruptedBy = 0
+        for sig in [SIGINT, SIGTERM] { signal(sig) { setupInterruptedBy = $0 } }
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, &savedMask)
+    }
+
+    /// Leaves (exit 130) after removing the directory if Ctrl-C or SIGTERM came during setup.
+    func leaveIfInterrupted() {
+        guard setupInterruptedBy != 0 else { return }
+        endProgress()
+        try? FileManager.default.removeItem(atPath: dir.path)
+        fputs("\nfedsim: interrupted while setting up \(dir.path); removed it (nothing had run)\n", stderr)
+        exit(ExitCodes.interrupted)
     }
 
     /// Setup failed: nothing ran, so nothing is kept.
@@ -118,23 +131,25 @@ final class SetupGuard: @unchecked Sendable {
     }
 
     func finish() {
+        leaveIfInterrupted()
         stopHandling()
         unlink(dir.path + "/" + Self.marker)
     }
 
     func stopHandling() {
-        for s in sources { s.cancel() }
-        sources = []
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)
+        pthread_sigmask(SIG_SETMASK, &savedMask, nil)
     }
 
     /// Progress of the device directory on standard error, in whole percents, for populations
-    /// large enough to take a while.
-    func directoryProgress(total: Int) -> (@Sendable (Int) -> Void)? {
-        guard showProgress, total >= 1_000_000 else { return nil }
+    /// large enough to take a while; each call also leaves if the setup was interrupted.
+    func directoryProgress(total: Int) -> @Sendable (Int) -> Void {
+        let show = showProgress && total >= 1_000_000
         let tty = isatty(2) != 0
         return { [self] done in
+            leaveIfInterrupted()
+            guard show else { return }
             let percent = done * 100 / max(total, 1)
             lock.lock()
             defer { lock.unlock() }

@@ -145,6 +145,9 @@ extension ChaosBench {
         }
         let snapshot = dir + "/state/process-0.r\(ckpt.round).ckpt"
         guard let good = FileManager.default.contents(atPath: snapshot) else { failRow(row, "no \(snapshot)") }
+        // The interrupted launcher still holds run.lock while its clients leave.
+        let end = monotonicSeconds() + 30
+        while RunLock.isHeld(RunDirectory(path: dir).launcherLockFile) && monotonicSeconds() < end { usleep(20_000) }
         var bad = good
         bad[bad.count / 2] ^= 0x10
         let watched = ["checkpoint.json", "metrics.jsonl", "state/process-0.bin", "state/process-1.bin"]
