@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_BIN = .build/release
 DEBUG_BIN = .build/debug
 
-.PHONY: help setup build run test data movielens coldstart centralized bench bench-secagg bench-scale experiments report report-check fuzz chaos crosscheck privacy-audit golden format lint clean
+.PHONY: help setup build run test tbenv data movielens coldstart centralized bench bench-secagg bench-scale experiments report report-check fuzz chaos crosscheck privacy-audit golden format lint clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -12,14 +12,19 @@ setup: ## Install system dependencies when missing (libsodium-dev, pkg-config)
 	@./scripts/setup.sh
 
 build: setup ## Release build of fedsim, fedsim-coordinator, fedsim-client
+	@./scripts/build-dir.sh
 	$(SWIFT) build -c release
 
 run: build ## Set up, build and run the default scenario (synthetic data, no download)
 	$(RELEASE_BIN)/fedsim run scenarios/quickstart.yaml
 
-test: setup ## Build and run the whole test suite (unit + multi-process integration)
+test: setup tbenv ## Build and run the whole test suite (unit + multi-process integration)
+	@./scripts/build-dir.sh
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+tbenv: ## The real tensorboard package (PyPI) in .build/tbenv; the test suite reads FedSim's event files back with it
+	@./scripts/tensorboard/venv.sh
 
 data: ## Fetch MovieLens-100K from the recbole wheel on PyPI into data/ml-100k (not committed)
 	@./scripts/fetch-movielens.sh data/ml-100k
@@ -36,7 +41,8 @@ coldstart: build data ## New users on MovieLens-100K: FedAvg vs meta-learned ini
 centralized: build data ## Centralized reference of the same model on MovieLens-100K
 	$(RELEASE_BIN)/fedsim run scenarios/movielens-100k.yaml --set secure_aggregation.protocol=none --set training.mode=centralized --set training.rounds=40 --set evaluation.every=10
 
-RUN ?= $(shell ls -td runs/*/ 2>/dev/null | grep -v '/sweep-' | head -1)
+# The newest run directory anywhere under runs/ (a folder with scenario.json and metrics.jsonl).
+RUN ?= $(shell find runs -name metrics.jsonl -printf '%T@ %h\n' 2>/dev/null | sort -n | tail -1 | cut -d' ' -f2-)
 
 report: build ## Terminal summary + report.html + metrics.csv of RUN (default: the newest run in runs/)
 	@test -n "$(RUN)" || { echo "no run found; make run first, or make report RUN=runs/NAME"; exit 2; }

@@ -99,6 +99,9 @@ extension FedSimCommand {
         /// Prints the outcome (summary lines, then the run directory) and sets the exit code.
         static func report(_ result: Launcher.Result, scenario: Scenario) throws {
             let dir = result.directory
+            if scenario.privacy.enabled, let tensorBoard = result.tensorBoard {
+                tensorBoard.addText("privacy", FedSimCommand.privacyReportText(dir.path), step: 0)
+            }
             if let text = try? dir.read("summary.json"),
                 let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
                 result.exitCode == 0
@@ -123,6 +126,23 @@ extension FedSimCommand {
             print(dir.path)
             if result.exitCode != 0 { throw ExitCode(result.exitCode) }
         }
+    }
+
+    /// `fedsim privacy report` of a run, as Markdown for TensorBoard's Text tab (or why it was
+    /// refused): the same command a reviewer runs, so the two never differ.
+    static func privacyReportText(_ runDirectory: String) -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Launcher.ownBinDirectory() + "/fedsim")
+        p.arguments = ["privacy", "report", runDirectory, "--no-pld"]  // PLD takes seconds; RDP is the headline
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        guard (try? p.run()) != nil else { return "(the privacy report could not be run)" }
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let why = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return p.terminationStatus == 0 ? "```\n" + text + "```" : "privacy report refused: " + why
     }
 
     struct Resume: ParsableCommand {
@@ -168,7 +188,8 @@ extension FedSimCommand {
     struct Validate: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check a scenario file without running it.",
-            discussion: "Reports every problem with its key path and line. Exits 0 when valid, 2 otherwise."
+            discussion:
+                "Reports every problem with its key path and line, then loads the dataset (unless --no-data), so ok means the run can start. Exits 0 when valid, 2 otherwise."
         )
 
         @OptionGroup var options: ScenarioOptions
@@ -176,8 +197,22 @@ extension FedSimCommand {
         @Flag(help: "Print the resolved scenario (every default filled in) as JSON.")
         var resolved = false
 
+        @Flag(name: .customLong("no-data"), help: "Check the scenario only, without loading its dataset.")
+        var noData = false
+
         func run() throws {
             let s = try options.load()
+            if !noData && s.data.source != .synthetic {
+                // "ok" has to mean the run can start: the dataset is there and parses.
+                do {
+                    _ = try PopulationFactory.make(s.data, seed: s.seed)
+                } catch {
+                    FileHandle.standardError.write(
+                        Data("fedsim: invalid data for \(options.scenario): \(error)\n".utf8)
+                    )
+                    throw ExitCode(ExitCodes.badInput)
+                }
+            }
             if resolved {
                 print(s.resolvedJSON(), terminator: "")
             } else {

@@ -15,6 +15,11 @@ extension FedSimCommand.Privacy {
 
         @Argument(help: "Run directory.") var runDirectory: String
         @Flag(help: "Print JSON for scripts.") var json = false
+        @Flag(
+            name: .customLong("no-pld"),
+            help: "Skip the PLD accountant's second opinion (it takes seconds for long ledgers)."
+        )
+        var noPLD = false
 
         func run() throws {
             let dir = RunDirectory(path: runDirectory)
@@ -64,7 +69,7 @@ extension FedSimCommand.Privacy {
             // the total; its grid is planned from the whole ledger.
             var pldPerRound: [Double] = []
             var pldTotal: Double?
-            if p.enabled && !ledger.isEmpty {
+            if p.enabled && !ledger.isEmpty && !noPLD {
                 var plan: [PLDAccountant.Event] = []  // runs of identical rounds, as composed below
                 for e in ledger {
                     let eq = e["q"] as? Double ?? 0
@@ -151,11 +156,15 @@ extension FedSimCommand.Privacy {
             lines.append(
                 "accountant: \(FedSimCommand.Privacy.accountantDescription); sampling assumption: Poisson (checked against the run's sampler at load time)"
             )
-            lines.append(
-                "PLD accountant (second opinion; the guarantee's ε is RDP's"
-                    + (pldTotal.map { ", PLD's is " + FedSimCommand.Privacy.comparison(pld: $0, rdp: eps) } ?? "")
-                    + "): \(FedSimCommand.Privacy.pldDescription)"
-            )
+            if noPLD {
+                lines.append("PLD accountant (second opinion): skipped (--no-pld)")
+            } else {
+                lines.append(
+                    "PLD accountant (second opinion; the guarantee's ε is RDP's"
+                        + (pldTotal.map { ", PLD's is " + FedSimCommand.Privacy.comparison(pld: $0, rdp: eps) } ?? "")
+                        + "): \(FedSimCommand.Privacy.pldDescription)"
+                )
+            }
             if !ledger.isEmpty {
                 lines.append("")
                 lines.append("round      q        σ     clip  sampled   ε (RDP)   order   ε (PLD)")

@@ -28,16 +28,39 @@ extension FedSimCommand {
         @Flag(help: "No per-run progress display.")
         var quiet = false
 
+        @Option(help: "Runs at once (each is a coordinator and its client processes); 1 runs them one by one.")
+        var jobs: Int = 1
+
+        @Option(
+            name: .customLong("set"),
+            help: ArgumentHelp(
+                "Override a scenario key in every run of the sweep (repeatable); the sweep's own values win.",
+                valueName: "key.path=value"
+            )
+        )
+        var base: [String] = []
+
         struct Entry: Codable {
             var index: Int
             var overrides: [String]
             var directory: String
             var status: String
+            /// The sweep's `--set` values when the run was made (a finished run counts as done
+            /// only for the same ones).
+            var base: [String]?
+        }
+
+        func validate() throws {
+            guard jobs >= 1 && jobs <= 64 else { throw ValidationError("--jobs must be between 1 and 64") }
         }
 
         func run() throws {
             let spec: SweepSpec
             do { spec = try SweepSpec.load(file: scenario).spec } catch let e as ScenarioErrors {
+                FileHandle.standardError.write(Data("fedsim: invalid sweep:\n\(e.description)\n".utf8))
+                throw ExitCode(ExitCodes.badInput)
+            }
+            do { _ = try Scenario.load(file: scenario, overrides: base) } catch let e as ScenarioErrors {
                 FileHandle.standardError.write(Data("fedsim: invalid sweep:\n\(e.description)\n".utf8))
                 throw ExitCode(ExitCodes.badInput)
             }
@@ -47,79 +70,92 @@ extension FedSimCommand {
                 withIntermediateDirectories: true,
                 attributes: [.posixPermissions: 0o700]
             )
-            let stateFile = folder + "/sweep.json"
-            var entries: [Entry] = []
-            if let d = FileManager.default.contents(atPath: stateFile),
-                let old = try? JSONDecoder().decode([Entry].self, from: d)
-            {
-                entries = old
-            }
-            func save() throws {
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try RunDirectory.atomicWrite(Array(try enc.encode(entries)), path: stateFile)
-            }
-            var failures = 0
-            for (i, overrides) in spec.runs.enumerated() {
-                let label = overrides.joined(separator: " ")
+            let state = SweepState(file: folder + "/sweep.json")
+            let parallel = jobs > 1
+            let work = spec.runs.enumerated().filter { (i, overrides) in
                 let tag = "[\(i + 1)/\(spec.runs.count)]"
-                let dirName = String(format: "%@-%03d", spec.name, i + 1)
-                let dirPath = folder + "/" + dirName
-                if let e = entries.first(where: { $0.overrides == overrides }), e.status == "completed",
-                    (try? RunData(path: e.directory))?.status == "completed"
-                {
+                if state.isDone(overrides, base: base) {
                     FileHandle.standardError.write(
-                        Data("sweep \(spec.name) \(tag) \(label): done earlier, skipped\n".utf8)
-                    )
-                    continue
-                }
-                entries.removeAll { $0.overrides == overrides || $0.directory == dirPath }
-                FileHandle.standardError.write(Data("sweep \(spec.name) \(tag) \(label)\n".utf8))
-                let result: Launcher.Result
-                do {
-                    if FileManager.default.fileExists(atPath: dirPath + "/checkpoint.json"),
-                        (try? RunData(path: dirPath))?.status != "completed"
-                    {
-                        result = try Launcher.resume(
-                            directory: dirPath,
-                            binDirectory: Launcher.ownBinDirectory(),
-                            showProgress: !quiet
+                        Data(
+                            "sweep \(spec.name) \(tag) \(overrides.joined(separator: " ")): done earlier, skipped\n"
+                                .utf8
                         )
-                    } else {
-                        try? FileManager.default.removeItem(atPath: dirPath)
-                        let s = try Scenario.load(file: scenario, overrides: overrides)
-                        var launcher = Launcher(
-                            scenario: s,
-                            outParent: folder,
-                            binDirectory: Launcher.ownBinDirectory()
-                        )
-                        launcher.showProgress = !quiet
-                        launcher.directoryName = dirName
-                        result = try launcher.launch()
-                    }
-                } catch {
-                    FileHandle.standardError.write(Data("fedsim: sweep run \(i + 1) (\(label)): \(error)\n".utf8))
-                    entries.append(Entry(index: i + 1, overrides: overrides, directory: dirPath, status: "failed"))
-                    try save()
-                    failures += 1
-                    continue
-                }
-                let status =
-                    result.exitCode == 0
-                    ? "completed" : (result.exitCode == ExitCodes.interrupted ? "interrupted" : "failed")
-                entries.append(
-                    Entry(index: i + 1, overrides: overrides, directory: result.directory.path, status: status)
-                )
-                entries.sort { $0.index < $1.index }
-                try save()
-                if result.exitCode == ExitCodes.interrupted {
-                    FileHandle.standardError.write(
-                        Data("fedsim: sweep interrupted; run the same command again to continue\n".utf8)
                     )
-                    throw ExitCode(ExitCodes.interrupted)
+                    return false
                 }
-                if result.exitCode != 0 { failures += 1 }
+                return true
             }
+            let queue = OperationQueue()
+            queue.maxConcurrentOperationCount = max(1, jobs)
+            for (i, overrides) in work {
+                queue.addOperation {
+                    guard !state.interrupted else { return }
+                    let label = overrides.joined(separator: " ")
+                    let tag = "[\(i + 1)/\(spec.runs.count)]"
+                    let dirName = String(format: "%@-%03d", spec.name, i + 1)
+                    let dirPath = folder + "/" + dirName
+                    FileHandle.standardError.write(Data("sweep \(spec.name) \(tag) \(label)\n".utf8))
+                    let result: Launcher.Result
+                    do {
+                        if FileManager.default.fileExists(atPath: dirPath + "/checkpoint.json"),
+                            (try? RunData(path: dirPath))?.status != "completed"
+                        {
+                            result = try Launcher.resume(
+                                directory: dirPath,
+                                binDirectory: Launcher.ownBinDirectory(),
+                                showProgress: !quiet && !parallel
+                            )
+                        } else {
+                            try? FileManager.default.removeItem(atPath: dirPath)
+                            let s = try Scenario.load(file: scenario, overrides: base + overrides)
+                            var launcher = Launcher(
+                                scenario: s,
+                                outParent: folder,
+                                binDirectory: Launcher.ownBinDirectory()
+                            )
+                            launcher.showProgress = !quiet && !parallel
+                            launcher.directoryName = dirName
+                            result = try launcher.launch()
+                        }
+                    } catch {
+                        FileHandle.standardError.write(
+                            Data("fedsim: sweep run \(i + 1) (\(label)): \(error)\n".utf8)
+                        )
+                        state.record(
+                            Entry(index: i + 1, overrides: overrides, directory: dirPath, status: "failed", base: base)
+                        )
+                        return
+                    }
+                    let status =
+                        result.exitCode == 0
+                        ? "completed" : (result.exitCode == ExitCodes.interrupted ? "interrupted" : "failed")
+                    if parallel {
+                        FileHandle.standardError.write(Data("sweep \(spec.name) \(tag) \(label): \(status)\n".utf8))
+                    }
+                    state.record(
+                        Entry(
+                            index: i + 1,
+                            overrides: overrides,
+                            directory: result.directory.path,
+                            status: status,
+                            base: base
+                        )
+                    )
+                }
+            }
+            queue.waitUntilAllOperationsAreFinished()
+            if let error = state.saveError { throw error }
+            if state.interrupted {
+                FileHandle.standardError.write(
+                    Data("fedsim: sweep interrupted; run the same command again to continue\n".utf8)
+                )
+                throw ExitCode(ExitCodes.interrupted)
+            }
+            let entries = state.entries
+            let ranNow = Set(work.map { $0.element.joined(separator: "\u{1}") })
+            let failures = entries.filter { e in
+                e.status == "failed" && ranNow.contains(e.overrides.joined(separator: "\u{1}"))
+            }.count
             let runs = entries.sorted { $0.index < $1.index }.compactMap { try? RunData(path: $0.directory) }
             print(Compare.render(runs, format: .table, targetRMSE: spec.targetRMSE), terminator: "")
             let grouped = Compare.grouped(
@@ -167,6 +203,57 @@ extension FedSimCommand {
             }
             print(folder)
             if failures > 0 { throw ExitCode(ExitCodes.runFailed) }
+        }
+    }
+}
+
+/// A sweep's `sweep.json`, shared by the runs of a sweep that go at once (`--jobs`): every
+/// update is written through (atomically) under one lock, so an interrupted sweep always
+/// knows which runs finished.
+final class SweepState: @unchecked Sendable {
+    typealias Entry = FedSimCommand.Sweep.Entry
+    let file: String
+    let lock = NSLock()
+    private var list: [Entry] = []
+    private(set) var interrupted = false
+    private(set) var saveError: Error?
+
+    init(file: String) {
+        self.file = file
+        if let d = FileManager.default.contents(atPath: file),
+            let old = try? JSONDecoder().decode([Entry].self, from: d)
+        {
+            list = old
+        }
+    }
+
+    var entries: [Entry] {
+        lock.lock()
+        defer { lock.unlock() }
+        return list.sorted { $0.index < $1.index }
+    }
+
+    /// Finished earlier with the same `--set` values, and its directory still says so.
+    func isDone(_ overrides: [String], base: [String]) -> Bool {
+        guard let e = entries.first(where: { $0.overrides == overrides }), e.status == "completed",
+            (e.base ?? []) == base
+        else { return false }
+        return (try? RunData(path: e.directory))?.status == "completed"
+    }
+
+    func record(_ e: Entry) {
+        lock.lock()
+        defer { lock.unlock() }
+        list.removeAll { $0.overrides == e.overrides || $0.directory == e.directory }
+        list.append(e)
+        list.sort { $0.index < $1.index }
+        if e.status == "interrupted" { interrupted = true }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        do {
+            try RunDirectory.atomicWrite(Array(try enc.encode(list)), path: file)
+        } catch {
+            saveError = error
         }
     }
 }

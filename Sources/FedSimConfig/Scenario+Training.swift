@@ -157,6 +157,12 @@ public struct FaultConfig: Codable, Sendable, Equatable {
         /// The process closes its connection after `after_updates` updates and reconnects
         /// after `seconds`, with its devices' state intact.
         case disconnect
+        /// A compromised client with a valid token: from `round` on, every round, the process
+        /// lies for one of its devices (the `after_updates`-th it is asked for): an update whose
+        /// weights are divided by `scale` (so Δ = wΔ / w is `scale` times too large), with an
+        /// infinite training loss and 2³²−1 examples, and an evaluation report of 10⁹ held-out
+        /// ratings with zero error.
+        case lie
     }
     public var kind: Kind = .crash
     /// Index of the client process.
@@ -166,7 +172,7 @@ public struct FaultConfig: Codable, Sendable, Equatable {
     /// Device updates the process sends in that round before the fault.
     public var afterUpdates = 0
     public var seconds = 5.0
-    /// `poison`: the factor applied to updates.
+    /// `poison`: the factor applied to updates; `lie`: the factor its weights are divided by.
     public var scale = 1000.0
     /// `drop`: the chance that each update frame is lost.
     public var probability = 0.5

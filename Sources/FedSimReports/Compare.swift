@@ -5,27 +5,60 @@ import Foundation
 public enum Compare {
     public enum Format: String, CaseIterable, Sendable { case table, markdown, csv }
 
+    /// The scenario settings (key paths of the resolved scenario, e.g. `training.local.learning_rate`)
+    /// whose values are not the same in every run, in key order. These label the runs: a
+    /// sweep's table shows the swept values, a comparison shows what was changed. The seed has
+    /// its own column already.
+    public static func differingSettings(_ runs: [RunData]) -> [String] {
+        guard runs.count > 1 else { return [] }
+        let flat = runs.map { flatten($0.scenario) }
+        let keys = Set(flat.flatMap(\.keys)).subtracting(["seed", "name"])
+        return keys.sorted().filter { key in Set(flat.map { $0[key] ?? "" }).count > 1 }
+    }
+
+    /// Leaves of a JSON tree as "a.b.c" → text.
+    static func flatten(_ node: Any, _ prefix: String = "") -> [String: String] {
+        var out: [String: String] = [:]
+        if let d = node as? [String: Any] {
+            for (k, v) in d { out.merge(flatten(v, prefix.isEmpty ? k : prefix + "." + k)) { a, _ in a } }
+        } else if let list = node as? [Any] {
+            out[prefix] =
+                (try? JSONSerialization.data(withJSONObject: list, options: [.sortedKeys])).map {
+                    String(decoding: $0, as: UTF8.self)
+                } ?? "\(list)"
+        } else if let n = node as? NSNumber {
+            out[prefix] = String(cString: n.objCType) == "c" ? (n.boolValue ? "true" : "false") : "\(n)"
+        } else {
+            out[prefix] = "\(node)"
+        }
+        return out
+    }
+
     public static func rows(_ runs: [RunData], targetRMSE: Double? = nil) -> (header: [String], rows: [[String]]) {
         let k = runs.first?.k ?? 10
-        var header = [
-            "run", "scenario", "seed", "status", "rounds", "rmse", "mae", "hr@\(k)", "ndcg@\(k)", "epsilon", "wall_s",
-            "updates_per_s",
-            "kB_up_per_update",
-        ]
+        let settings = differingSettings(runs)
+        let flat = runs.map { flatten($0.scenario) }
+        var header =
+            ["run"] + settings + [
+                "scenario", "seed", "status", "rounds", "rmse", "mae", "hr@\(k)", "ndcg@\(k)", "epsilon", "wall_s",
+                "updates_per_s",
+                "kB_up_per_update",
+            ]
         if runs.contains(where: { !$0.series("sim_seconds").isEmpty }) { header.append("sim_s") }
         if let targetRMSE { header.append("sim_s_to_rmse_\(format4(targetRMSE, places: 3))") }
-        let rows = runs.map { r -> [String] in
+        let rows = runs.enumerated().map { (i, r) -> [String] in
             let s = r.summary
             let f = { (key: String) in r.finalValue(key).map { format4($0) } ?? "" }
             let updates = Double(s["device_updates"] as? Int ?? 0)
-            var row = [
-                r.name, r.scenarioName, "\(r.seed)", r.status, "\(s["rounds"] as? Int ?? r.metrics.count)",
-                f("rmse"), f("mae"), f("hr@\(r.k)"), f("ndcg@\(r.k)"),
-                (r.privacy?["epsilon"] as? Double).map { format4($0, places: 3) } ?? "",
-                format4(s["wall_seconds"] as? Double ?? 0, places: 1),
-                format4(s["device_updates_per_second"] as? Double ?? 0, places: 0),
-                updates > 0 ? format4(Double(s["bytes_received"] as? Int ?? 0) / updates / 1000, places: 1) : "",
-            ]
+            var row =
+                [r.name] + settings.map { flat[i][$0] ?? "" } + [
+                    r.scenarioName, "\(r.seed)", r.status, "\(s["rounds"] as? Int ?? r.metrics.count)",
+                    f("rmse"), f("mae"), f("hr@\(r.k)"), f("ndcg@\(r.k)"),
+                    (r.privacy?["epsilon"] as? Double).map { format4($0, places: 3) } ?? "",
+                    format4(s["wall_seconds"] as? Double ?? 0, places: 1),
+                    format4(s["device_updates_per_second"] as? Double ?? 0, places: 0),
+                    updates > 0 ? format4(Double(s["bytes_received"] as? Int ?? 0) / updates / 1000, places: 1) : "",
+                ]
             if header.contains("sim_s") {
                 row.append(r.series("sim_seconds").last.map { format4($0.y, places: 0) } ?? "")
             }

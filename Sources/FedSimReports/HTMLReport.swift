@@ -132,7 +132,7 @@ public enum HTMLReport {
                 )
             )
         }
-        if let cold = coldStartChart(run) { out.append(cold) }
+        out += coldStartCharts(run)
         let up = run.increments("bytes_received").map { ($0.x, $0.y / 1e6) }
         let down = run.increments("bytes_sent").map { ($0.x, $0.y / 1e6) }
         out.append(
@@ -232,28 +232,39 @@ public enum HTMLReport {
         return rows
     }
 
-    /// Cold start: RMSE (AUC for click models) and NDCG@K against the support size k (or the period), from
-    /// `summary.json`'s `cold_start`.
-    static func coldStartChart(_ run: RunData) -> (svg: String, caption: String)? {
+    /// Cold start against the support size k (or the period), from `summary.json`'s
+    /// `cold_start`: one chart for the error (RMSE, in rating points; AUC for click models)
+    /// and one for NDCG@K (0–1). They used to share one axis, which flattened whichever had
+    /// the smaller range.
+    static func coldStartCharts(_ run: RunData) -> [(svg: String, caption: String)] {
         let slots = coldStart(run)
-        guard !slots.isEmpty else { return nil }
+        guard !slots.isEmpty else { return [] }
         let k = run.k
         let temporal = slots.first?["period"] != nil
-        func points(_ metric: String) -> [(x: Double, y: Double)] { coldStartPoints(run, metric) }
         let metric = Compare.coldStartMetric([run])
         let how = run.summary["cold_start_protocol"] as? [String: Any]
-        let chart = SVGLineChart(
-            title: "Cold start (\(how?["protocol"] as? String ?? ""))",
-            xLabel: temporal ? "period" : "support size k",
-            yLabel: "metric",
-            series: [
-                .init(metric.uppercased(), points(metric)), .init("NDCG@\(k)", points("ndcg@\(k)"), dashed: true),
-            ],
+        let protocolName = how?["protocol"] as? String ?? ""
+        let x = temporal ? "period" : "support size k"
+        let accuracy = SVGLineChart(
+            title: "Cold start (\(protocolName)): \(metric.uppercased())",
+            xLabel: x,
+            yLabel: metric == "rmse" ? "RMSE (rating points)" : "\(metric.uppercased()) (0–1)",
+            series: [.init(metric.uppercased(), coldStartPoints(run, metric))],
+            markers: true
+        )
+        let ranking = SVGLineChart(
+            title: "Cold start (\(protocolName)): NDCG@\(k)",
+            xLabel: x,
+            yLabel: "NDCG@\(k) (0–1)",
+            series: [.init("NDCG@\(k)", coldStartPoints(run, "ndcg@\(k)"))],
             markers: true
         )
         let caption =
             "After training, each device adapts on device (\(how?["adaptation_steps"] as? Int ?? 0) steps on \(how?["adapted_groups"] as? String ?? "?"), initialisation: \(how?["initialisation"] as? String ?? "?")) and is scored on its held-out interactions (docs/personalization.md)."
-        return (chart.svg(), caption)
+        return [
+            (accuracy.svg(), caption),
+            (ranking.svg(), "The same adapted devices, ranked over every item they have not rated."),
+        ]
     }
 
     static func coldStart(_ run: RunData) -> [[String: Any]] { run.summary["cold_start"] as? [[String: Any]] ?? [] }

@@ -111,11 +111,18 @@ public struct ClientRunner {
                     negativeTransfer: final,
                     popular: req.popular
                 )
+                var entries = batch.entries
+                if let liar = Liar(faults) {
+                    for i in entries.indices where liar.liesFor(position: i, round: Int(req.round)) {
+                        log.warning("fault injection: forging the evaluation of device \(entries[i].device)")
+                        liar.forge(&entries[i])
+                    }
+                }
                 try await conn.send(
                     .evaluation(
                         EvaluationReport(
                             round: req.round,
-                            entries: batch.entries,
+                            entries: entries,
                             recommended: batch.recommended,
                             rated: batch.rated
                         )
@@ -230,7 +237,7 @@ public struct ClientRunner {
                     )
                     await conn.close()
                     throw Reconnect(seconds: f.seconds)
-                case .poison, .drop, .delay:
+                case .poison, .drop, .delay, .lie:
                     break
                 }
             }
@@ -241,6 +248,10 @@ public struct ClientRunner {
                 continue
             }
             var u = host.train(device: Int(d), round: Int(req.round), shared: req.shared, clip: req.clip)
+            if let liar = Liar(faults), liar.liesFor(position: n, round: Int(req.round)) {
+                log.warning("fault injection: lying about the update of device \(d) in round \(req.round)")
+                liar.forge(&u)
+            }
             var drop = false
             for f in faults where f.round == Int(req.round) {
                 switch f.kind {

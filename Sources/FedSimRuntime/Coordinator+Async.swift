@@ -106,6 +106,7 @@ extension Coordinator {
             var droppedCount = 0
             var timedOutCount = 0
             var rejected = 0
+            var boundedAtCoordinator = 0
             var examples = 0
             var trainLoss = Double.nan
             var finishedDevices: [Int] = []
@@ -138,7 +139,7 @@ extension Coordinator {
                 if let why = o.abandoned { sa.add("abandoned", why) }
                 secaggLine = sa
                 if let mean = o.mean {
-                    self.step(mean, round: step)
+                    try self.step(mean, round: step)
                     finished = o.survivors
                     finishedDevices = o.survivorIDs
                     examples = Int(o.examples.rounded())
@@ -185,9 +186,11 @@ extension Coordinator {
                             // means become staleness-weighted means.
                             let w = weight(staleness[Int(u.device)] ?? 0)
                             do {
+                                let (delta, bounded) = try admit(u, from: p)
+                                boundedAtCoordinator += bounded
                                 try aggregator.add(
                                     device: Int(u.device),
-                                    weightedDelta: u.weightedDelta.map { $0 * w },
+                                    weightedDelta: delta.map { $0 * w },
                                     weights: u.weights.map { $0 * w },
                                     examples: Int(u.examples),
                                     trainLoss: u.trainLoss
@@ -195,6 +198,9 @@ extension Coordinator {
                                 tracker.resolve(u.device, from: c, as: .finished)
                             } catch {
                                 rejected += 1
+                                log.warning(
+                                    "async step \(step): refusing update of device \(u.device) from process \(p): \(error)"
+                                )
                                 tracker.resolve(u.device, from: c, as: .failed)
                             }
                         case .failed(let f) where f.round == UInt32(step):
@@ -210,7 +216,7 @@ extension Coordinator {
                 examples = aggregator.examples
                 trainLoss = aggregator.meanTrainLoss
                 finishedDevices = tracker.outcomes.compactMap { $0.value == .finished ? Int($0.key) : nil }.sorted()
-                if finished > 0 { self.step(aggregator.mean(), round: step) }
+                if finished > 0 { try self.step(aggregator.mean(), round: step) }
             }
             if finished > 0 {
                 version += 1
@@ -234,6 +240,7 @@ extension Coordinator {
                     trainLoss: trainLoss
                 )
             )
+            if boundedAtCoordinator > 0 { line.add("bounded_at_coordinator", boundedAtCoordinator) }
             if let secaggLine { line.add("secagg", secaggLine) }
             var a = JSONObject()
             a.add("model_version", version)

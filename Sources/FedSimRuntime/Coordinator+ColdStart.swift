@@ -40,6 +40,12 @@ extension Coordinator {
                     )
                     continue
                 }
+                if let why = reportBounds.refusal(e) {
+                    log.warning(
+                        "cold-start evaluation: refusing the report of device \(e.device) from process \(p): \(why)"
+                    )
+                    continue
+                }
                 entries.append(e)
             }
         }

@@ -34,6 +34,8 @@ extension Coordinator {
             await send(.evaluate(request), to: c)
         }
         var results: [DeviceEvaluation] = []
+        var refused = 0  // reports beyond what an honest device can claim (`ReportBounds`)
+        var reported = Set<Int>()
         var recommended = [Double](repeating: 0, count: population.items)
         var rated = [Double](repeating: 0, count: population.items)
         await collectReplies(from: Set(requested.keys), phase: "evaluation of round \(r)") { m in
@@ -43,11 +45,18 @@ extension Coordinator {
             guard case .evaluation(let rep) = m else { return }
             let asked = requested[c] ?? []
             for e in rep.entries {
-                guard asked.contains(UInt32(truncatingIfNeeded: e.device)), e.squaredError.isFinite,
-                    e.absoluteError.isFinite,
-                    e.squaredError >= 0, e.hit.isFinite, e.ndcg.isFinite
-                else {
-                    log.warning("process \(p): discarding invalid evaluation entry for device \(e.device)")
+                guard asked.contains(UInt32(truncatingIfNeeded: e.device)), reported.insert(e.device).inserted else {
+                    refused += 1
+                    log.warning(
+                        "evaluation of round \(r): process \(p) reported device \(e.device), which it was not asked for or already reported"
+                    )
+                    continue
+                }
+                if let why = reportBounds.refusal(e) {
+                    refused += 1
+                    log.warning(
+                        "evaluation of round \(r): refusing the report of device \(e.device) from process \(p): \(why)"
+                    )
                     continue
                 }
                 results.append(e)
@@ -83,6 +92,7 @@ extension Coordinator {
         let summary = EvaluationSummary(results)
         lastEvaluationExtras = beyondAccuracy(summary, recommended: recommended, rated: rated, devices: results.count)
         lastEvaluationExtras?.merge(baselines(results))
+        if refused > 0 { lastEvaluationExtras?.add("refused_reports", refused) }
         // The next evaluation's popularity ranking: items by how many devices rated them.
         if rated.contains(where: { $0 > 0 }) {
             popularItems = rated.indices.filter { rated[$0] > 0 }.sorted { (rated[$0], -$0) > (rated[$1], -$1) }.prefix(

@@ -36,6 +36,7 @@ extension Coordinator {
             layout: layout
         )
         var clippedAtCoordinator = 0
+        var boundedAtCoordinator = 0
         var compressedBytes = 0
         let roundBytes = (sent: bytesSent, received: bytesReceived)
         for (c, devices) in assignments.sorted(by: { $0.key < $1.key }) {
@@ -94,7 +95,8 @@ extension Coordinator {
                     switch tracker.check(u.device, from: c) {
                     case .accepted:
                         do {
-                            var delta = u.weightedDelta
+                            var (delta, bounded) = try admit(u, from: p)
+                            boundedAtCoordinator += bounded
                             if dp != nil && enforceClip(&delta) {
                                 // A device's own clipping is a promise; without secure aggregation the
                                 // coordinator can check it, so one device moves the sum by at most C.
@@ -167,7 +169,7 @@ extension Coordinator {
                 withinClip: withinClip
             )
         } else {
-            step(aggregator.aggregate(), round: r)
+            try step(aggregator.aggregate(), round: r)
         }
         deviceUpdates += finished
         var line = JSONObject()
@@ -186,6 +188,7 @@ extension Coordinator {
         )
         for (name, value) in aggregator.measurements { line.add(name, value) }
         if dp != nil { line.add("clipped_at_coordinator", clippedAtCoordinator) }
+        if boundedAtCoordinator > 0 { line.add("bounded_at_coordinator", boundedAtCoordinator) }
         var comm = JSONObject()
         comm.add("bytes_up", bytesReceived - roundBytes.received)
         comm.add("bytes_down", bytesSent - roundBytes.sent)
@@ -252,7 +255,7 @@ extension Coordinator {
             // Nothing is released that the ledger does not hold: the model stays as it was.
             throw Failure(description: "round \(r) was not released: \(error)")
         }
-        step(noisyMean, round: r)
+        try step(noisyMean, round: r)
         var o = JSONObject()
         o.add("epsilon", eps)
         o.add("order", order)
@@ -310,7 +313,7 @@ extension Coordinator {
                         "round \(r): only \(o.survivors) of \(chosen.count) sampled devices finished secure aggregation (minimum \(scenario.runtime.minDevicesPerRound)); \(aliveSummary())"
                 )
             }
-            step(mean, round: r)
+            try step(mean, round: r)
             deviceUpdates += o.survivors
         } else if peers.isEmpty {
             throw Failure(description: "round \(r): secure aggregation abandoned and \(aliveSummary())")

@@ -26,6 +26,10 @@ extension Coordinator {
                 if !coldStartThirds.isEmpty { line.add("cold_start_thirds", coldStartThirds) }
             }
         }
+        if let why = stepRefusal {
+            line.add("step_refused", why)
+            stepRefusal = nil
+        }
         roundsCompleted = r
         line.add("bytes_sent", bytesSent)
         line.add("bytes_received", bytesReceived)
@@ -68,7 +72,10 @@ extension Coordinator {
         startForwarding()
         defer { forwarder?.cancel() }
         try await waitForProcesses()
-        if scenario.training.async.enabled { return try await runAsync() }
+        if scenario.training.async.enabled {
+            try await runAsync()
+            return try checkFinalModel()
+        }
         let start = monotonicSeconds()
         if scenario.training.rounds == 0 {
             // No training: the initial model is evaluated (and cold-start protocols run on it),
@@ -110,6 +117,7 @@ extension Coordinator {
         for (_, peer) in peers.sorted(by: { $0.key < $1.key }) {
             await send(.shutdown(reason: "run complete"), to: peer.connection)
         }
+        try checkFinalModel()
     }
 
     /// Tells connected clients to leave after a failure.

@@ -217,9 +217,8 @@ extension Coordinator {
                 }
             }
         )
-        let line = s.line
         guard let sum = s.sum else {
-            return SecureOutcome(mean: nil, survivors: 0, examples: 0, lossSum: 0, abandoned: s.abandoned, line: line)
+            return SecureOutcome(mean: nil, survivors: 0, examples: 0, lossSum: 0, abandoned: s.abandoned, line: s.line)
         }
         let survivors = s.survivors
         var totals = quantizer.dequantize(sum)
@@ -232,8 +231,19 @@ extension Coordinator {
             .inverse(&totals.weightedDelta, count: totals.weightedDelta.count)
         }
         let realized = realizedWith?(survivors.count)
+        // The coordinator cannot bound a device's Δ inside a secure sum; it bounds the mean,
+        // which no mean of honest (quantizer-clipped) votes exceeds.
+        var mean = quantizer.mean(weightedDelta: totals.weightedDelta, weights: totals.weights)
+        var line = s.line
+        let bounded = updateBounds.enforce(mean: &mean)
+        if bounded > 0 {
+            line.add("bounded_at_coordinator", bounded)
+            log.warning(
+                "round \(r): \(bounded) elements of the secure mean were beyond what honest devices send (|Δ| ≤ \(updateBounds.maxDelta)); clipped"
+            )
+        }
         return SecureOutcome(
-            mean: quantizer.mean(weightedDelta: totals.weightedDelta, weights: totals.weights),
+            mean: mean,
             sum: totals.weightedDelta,
             realizedMultiplier: realized,
             withinClip: Int(totals.withinClip),

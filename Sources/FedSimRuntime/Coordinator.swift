@@ -131,6 +131,20 @@ public final class Coordinator {
     /// Temporal protocol: the periods pooled into early / middle / late thirds.
     public internal(set) var coldStartThirds: [JSONObject] = []
 
+    // Hostile devices (Coordinator+Admission, Coordinator+Step).
+    /// Bounds every device's update in Δ, not only in wΔ (`UpdateBounds`): the per-element
+    /// bound is the secure sum's public `value_clip`, or the rating scale's width if larger.
+    lazy var updateBounds = UpdateBounds(
+        layout: layout,
+        maxDelta: Float(max(scenario.secureAggregation.valueClip, Double(population.ratingMax - population.ratingMin)))
+    )
+    /// Bounds on what a device's statistics may claim (`ReportBounds`).
+    lazy var reportBounds = ReportBounds(directory: directory, split: scenario.data.split, population: population)
+    /// Server steps refused in a row by the model-health check; the run fails at `ModelHealth.maxRefusalsInARow`.
+    var stepRefusalsInARow = 0
+    /// Why this round's server step was refused, for its metrics line.
+    var stepRefusal: String?
+
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
     }

@@ -66,6 +66,7 @@ extension Launcher {
         )
         launcher.showProgress = showProgress
         let progress = Progress(total: scenario.training.rounds, enabled: showProgress)
+        progress.evaluationEvery = scenario.evaluation.every
         let lost = Set((ckpt.lostProcesses ?? [:]).keys)
         return try launcher.supervise(dir, scenario: scenario, progress: progress, resume: true, without: lost)
     }

@@ -34,6 +34,8 @@ public struct Launcher {
         public var peakTreeRSSBytes: Int = 0
         /// Said to the user when nothing was run (resuming a run that already completed).
         public var note: String?
+        /// The run's TensorBoard event file, for text the caller adds at the end.
+        public var tensorBoard: TensorBoardLog?
     }
 
     /// A process's peak resident set size in bytes (Linux /proc), or nil once it has exited.
@@ -77,18 +79,22 @@ public struct Launcher {
         }
         setup.finish()
         let progress = Progress(total: scenario.training.rounds, enabled: showProgress)
+        progress.evaluationEvery = scenario.evaluation.every
 
         if scenario.training.mode == .centralized {
+            let tensorBoard = try? TensorBoardLog(runDirectory: dir, scenario: scenario)
             do {
                 try CentralizedRunner.run(scenario: scenario, population: population, dir: dir) { _ in
                     progress.update(from: dir.metricsFile)
+                    tensorBoard?.follow(metricsFile: dir.metricsFile)
                 }
                 progress.finish()
-                return Result(directory: dir, exitCode: ExitCodes.success, error: nil)
+                tensorBoard?.follow(metricsFile: dir.metricsFile)
+                return Result(directory: dir, exitCode: ExitCodes.success, error: nil, tensorBoard: tensorBoard)
             } catch {
                 progress.finish()
                 let code = error is StorageError ? ExitCodes.ioError : ExitCodes.runFailed
-                return Result(directory: dir, exitCode: code, error: "\(error)")
+                return Result(directory: dir, exitCode: code, error: "\(error)", tensorBoard: tensorBoard)
             }
         }
 
@@ -130,6 +136,7 @@ public struct Launcher {
                 if let r = Self.peakRSS(pid: p.processIdentifier) { peaks[p.processIdentifier] = r }
             }
         }
+        let tensorBoard = try? TensorBoardLog(runDirectory: dir, scenario: scenario)
         var handled = 0
         var stoppedAtOnce = false
         while coordinator.isRunning {
@@ -148,10 +155,13 @@ public struct Launcher {
             }
             samplePeaks()
             progress.update(from: dir.metricsFile)
+            progress.tick()
+            tensorBoard?.follow(metricsFile: dir.metricsFile)
             usleep(200_000)
         }
         samplePeaks()
         progress.update(from: dir.metricsFile)
+        tensorBoard?.follow(metricsFile: dir.metricsFile)
         progress.finish()
         // Clients leave on the coordinator's shutdown message; give them a moment, then stop them.
         let grace = monotonicSeconds() + 5
@@ -168,7 +178,7 @@ public struct Launcher {
         if stoppedAtOnce {
             let message =
                 "stopped at once, without a checkpoint of the current round; `fedsim resume \(dir.path)` continues from the last checkpoint"
-            return Result(directory: dir, exitCode: ExitCodes.interrupted, error: message)
+            return Result(directory: dir, exitCode: ExitCodes.interrupted, error: message, tensorBoard: tensorBoard)
         }
         if code == ExitCodes.interrupted {
             error = "interrupted; continue with `fedsim resume \(dir.path)`"
@@ -183,7 +193,13 @@ public struct Launcher {
         }
         let exit =
             [ExitCodes.success, ExitCodes.interrupted, ExitCodes.ioError].contains(code) ? code : ExitCodes.runFailed
-        return Result(directory: dir, exitCode: exit, error: error, peakTreeRSSBytes: peaks.values.reduce(0, +))
+        return Result(
+            directory: dir,
+            exitCode: exit,
+            error: error,
+            peakTreeRSSBytes: peaks.values.reduce(0, +),
+            tensorBoard: tensorBoard
+        )
     }
 
     static func summaryError(_ dir: RunDirectory) -> String? {
@@ -220,63 +236,5 @@ public struct Launcher {
             throw e
         }
         return p
-    }
-}
-
-/// The progress display: reads the newest metrics line and renders round, devices, ETA and
-/// the latest evaluation.
-final class Progress {
-    let total: Int
-    let enabled: Bool
-    let tty = isatty(2) != 0
-    let started = monotonicSeconds()
-    var lastRound = 0
-    var latestMetric = ""
-    var drewLine = false
-
-    init(total: Int, enabled: Bool) {
-        self.total = total
-        self.enabled = enabled
-    }
-
-    func update(from metricsFile: String) {
-        guard enabled, let text = try? String(contentsOfFile: metricsFile, encoding: .utf8) else { return }
-        let lines = text.split(separator: "\n")
-        guard lines.count > lastRound else { return }
-        for raw in lines[lastRound...] {
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(raw.utf8)) as? [String: Any],
-                let round = obj["round"] as? Int
-            else { continue }
-            lastRound = round
-            if let e = obj["eval"] as? [String: Any], let rmse = e["rmse"] as? Double {
-                latestMetric = "rmse \(formatFixed(rmse, 4))"
-                if let h = e.first(where: { $0.key.hasPrefix("hr@") }), let v = h.value as? Double {
-                    latestMetric += " \(h.key) \(formatFixed(v, 4))"
-                }
-            }
-            let elapsed = monotonicSeconds() - started
-            let eta = Double(total - round) * elapsed / Double(max(round, 1))
-            let devices = (obj["finished"] as? Int).map { " · \($0)/\(obj["sampled"] as? Int ?? 0) devices" } ?? ""
-            let line =
-                "round \(round)/\(total)\(devices) · ETA \(formatFixed(eta, 0))s"
-                + (latestMetric.isEmpty ? "" : " · " + latestMetric)
-            if tty {
-                fputs("\r\u{1B}[2K" + line, stderr)
-                drewLine = true
-            } else if obj["eval"] != nil || round == total {
-                fputs(line + "\n", stderr)
-            }
-        }
-    }
-
-    func finish() {
-        if tty && drewLine { fputs("\n", stderr) }
-    }
-
-    /// A message between progress lines (shown even with progress off: the user asked).
-    func note(_ text: String) {
-        if tty && drewLine { fputs("\n", stderr) }
-        drewLine = false
-        fputs("fedsim: \(text)\n", stderr)
     }
 }

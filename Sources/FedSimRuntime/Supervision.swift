@@ -23,35 +23,64 @@ public enum Supervision {
         if getppid() != launcher { kill(getpid(), SIGTERM) }
     }
 
-    /// The launcher's stop requests: counts SIGINT, SIGTERM and SIGHUP while installed.
+    /// The launcher's stop requests: SIGINT, SIGTERM and SIGHUP received since this run
+    /// started. Several runs may supervise at once in one process (`fedsim sweep --jobs`), so
+    /// the handlers are installed once, shared, and removed when the last run is done; every
+    /// run sees every signal and stops its own coordinator.
     final class StopRequests: @unchecked Sendable {
-        let count = NSLock()
-        var received = 0
+        let baseline: Int
+
+        init() { baseline = SignalHub.shared.retain() }
+
+        var total: Int { SignalHub.shared.received - baseline }
+
+        func uninstall() { SignalHub.shared.release() }
+    }
+
+    /// The process-wide signal handlers behind `StopRequests`.
+    final class SignalHub: @unchecked Sendable {
+        static let shared = SignalHub()
+        let lock = NSLock()
+        var users = 0
+        var count = 0
         var sources: [DispatchSourceSignal] = []
         let signals = [SIGINT, SIGTERM, SIGHUP]
 
-        init() {
-            for sig in signals {
-                signal(sig, SIG_IGN)
-                let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-                src.setEventHandler { [self] in
-                    count.lock()
-                    received += 1
-                    count.unlock()
+        /// Installs the handlers for the first user; returns the signal count so far.
+        func retain() -> Int {
+            lock.lock()
+            defer { lock.unlock() }
+            users += 1
+            if users == 1 {
+                for sig in signals {
+                    signal(sig, SIG_IGN)
+                    let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                    src.setEventHandler { [self] in
+                        lock.lock()
+                        count += 1
+                        lock.unlock()
+                    }
+                    src.resume()
+                    sources.append(src)
                 }
-                src.resume()
-                sources.append(src)
             }
+            return count
         }
 
-        var total: Int {
-            count.lock()
-            defer { count.unlock() }
-            return received
+        var received: Int {
+            lock.lock()
+            defer { lock.unlock() }
+            return count
         }
 
-        func uninstall() {
+        /// Removes the handlers when the last user is done (default actions again).
+        func release() {
+            lock.lock()
+            defer { lock.unlock() }
+            users -= 1
+            guard users == 0 else { return }
             for s in sources { s.cancel() }
+            sources = []
             for sig in signals { signal(sig, SIG_DFL) }
         }
     }

@@ -394,6 +394,18 @@ import Testing
         let run = try Self.fedsim(["run", dir + "/good.yaml", "--set", "training.rounds=-1"])
         #expect(run.status == 2 && run.stderr.contains("training.rounds"))
     }
+
+    /// "ok" means the run can start: a data.path without a dataset is an error (it used to say
+    /// ok), unless the user asks to check the scenario only.
+    @Test func validateLoadsTheDataset() throws {
+        let dir = TestSupport.temporaryDirectory()
+        TestSupport.write("data: {source: movielens, path: \(dir)}\ntraining: {rounds: 3}\n", to: dir + "/ml.yaml")
+        let r = try Self.fedsim(["validate", dir + "/ml.yaml"])
+        #expect(r.status == 2 && r.stdout.isEmpty, "\(r.stdout)")
+        #expect(r.stderr.contains("invalid data") && r.stderr.contains("no MovieLens-100K here"), "\(r.stderr)")
+        let scenarioOnly = try Self.fedsim(["validate", dir + "/ml.yaml", "--no-data"])
+        #expect(scenarioOnly.status == 0 && scenarioOnly.stdout.contains("ok"))
+    }
 }
 
 /// Amplification by subsampling needs a secret sample: DP runs with CSPRNG noise draw their

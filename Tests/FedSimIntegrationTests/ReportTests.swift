@@ -38,18 +38,31 @@ import Testing
         yaml += ",\n\"sweep\": {\"name\": \"lr\", \"grid\": {\"training.local.learning_rate\": [0.02, 0.05, 0.1]}}\n}\n"
         TestSupport.write(yaml, to: dir + "/sweep.yaml")
         let out = TestSupport.temporaryDirectory()
+        // --set applies to every run (here: 3 rounds instead of 4).
         let r = try MultiProcessTests.fedsim([
             "sweep", dir + "/sweep.yaml", "--out", out, "--quiet", "--write-table", dir + "/results.md",
+            "--set", "training.rounds=3",
         ])
         #expect(r.status == 0, "\(r.stderr)")
         let runs = (1...3).map { String(format: "%@/sweep-lr/lr-%03d", out, $0) }
-        for run in runs { #expect(FileManager.default.fileExists(atPath: run + "/summary.json")) }
+        for run in runs {
+            #expect(FileManager.default.fileExists(atPath: run + "/summary.json"))
+            #expect(TestSupport.metricsLines(run + "/metrics.jsonl").count == 3)
+        }
         let table = try String(contentsOfFile: dir + "/results.md", encoding: .utf8)
         #expect(table.contains("<!-- sweep:lr:begin -->") && table.contains("training.local.learning_rate=0.05"))
+        // The every-run table has the swept setting as a column, and only it.
+        #expect(table.contains("| run | training.local.learning_rate | scenario |"), "\(table)")
 
-        // Rerunning skips everything.
-        let again = try MultiProcessTests.fedsim(["sweep", dir + "/sweep.yaml", "--out", out, "--quiet"])
+        // Rerunning with the same --set skips everything; without it, nothing counts as done.
+        let again = try MultiProcessTests.fedsim([
+            "sweep", dir + "/sweep.yaml", "--out", out, "--quiet", "--set", "training.rounds=3",
+        ])
         #expect(again.status == 0 && again.stderr.components(separatedBy: "done earlier, skipped").count == 4)
+        let bad = try MultiProcessTests.fedsim([
+            "sweep", dir + "/sweep.yaml", "--out", out, "--set", "training.rounds=x",
+        ])
+        #expect(bad.status == 2 && bad.stderr.contains("training.rounds"), "\(bad.stderr)")
 
         for format in ["table", "markdown", "csv"] {
             let c = try MultiProcessTests.fedsim(
@@ -77,7 +90,33 @@ import Testing
             !page.contains("<script") && !page.contains("<link") && !page.contains("src=") && !page.contains("href=")
         )
         let csv = try String(contentsOfFile: runs[0] + "/metrics.csv", encoding: .utf8).split(separator: "\n")
-        #expect(csv.count == 5 && csv[0].hasPrefix("round,") && csv[0].contains("eval.rmse"))
+        #expect(csv.count == 4 && csv[0].hasPrefix("round,") && csv[0].contains("eval.rmse"))  // 3 rounds (--set)
+    }
+
+    /// `--jobs 2` runs two at once and ends with the same models as one at a time (each run
+    /// is fixed by its scenario and seed, whatever else the machine does).
+    @Test func aParallelSweepEndsLikeASerialOne() throws {
+        var s = TestSupport.tinyScenario(devices: 60, rounds: 3, perRound: 20)
+        s.evaluation.every = 0
+        let dir = TestSupport.temporaryDirectory()
+        var yaml = s.resolvedJSON()
+        yaml.removeLast(2)
+        yaml += ",\n\"sweep\": {\"name\": \"lr\", \"grid\": {\"training.local.learning_rate\": [0.02, 0.1]}}\n}\n"
+        TestSupport.write(yaml, to: dir + "/sweep.yaml")
+        let serial = TestSupport.temporaryDirectory()
+        let parallel = TestSupport.temporaryDirectory()
+        let a = try MultiProcessTests.fedsim(["sweep", dir + "/sweep.yaml", "--out", serial, "--quiet"])
+        let b = try MultiProcessTests.fedsim([
+            "sweep", dir + "/sweep.yaml", "--out", parallel, "--quiet", "--jobs", "2",
+        ])
+        #expect(a.status == 0 && b.status == 0, "\(b.stderr)")
+        for i in 1...2 {
+            let name = String(format: "/sweep-lr/lr-%03d/model.bin", i)
+            let x = FileManager.default.contents(atPath: serial + name)
+            #expect(x != nil && x == FileManager.default.contents(atPath: parallel + name), "run \(i)")
+        }
+        let state = try String(contentsOfFile: parallel + "/sweep-lr/sweep.json", encoding: .utf8)
+        #expect(state.components(separatedBy: "\"completed\"").count == 3, "\(state)")
     }
 
     @Test func badSweepKeysNameTheKeyPath() throws {
@@ -131,6 +170,11 @@ import Testing
         #expect(md.contains("positive = higher AUC"))
         #expect(Compare.coldStartDeltaCurves(runs, overrides: overrides, title: "t")?.contains("Δ AUC") == true)
         // A single run's report: AUC in the summary row and the chart, never a 0 for the missing RMSE.
+        // Accuracy and ranking get a chart each, with their own axis.
+        let cold = HTMLReport.charts(runs[0]).map(\.svg).filter { $0.contains("Cold start") }
+        #expect(cold.count == 2)
+        #expect(cold.first { $0.contains("Cold start (): AUC") }?.contains("AUC (0–1)") == true)
+        #expect(cold.first { $0.contains("NDCG@10 (0–1)") }.map { !$0.contains(">AUC<") } == true)
         let page = HTMLReport.html(runs[0])
         #expect(page.contains("AUC / NDCG@10: p1 0.6010") && !page.contains("RMSE / NDCG"))
     }
