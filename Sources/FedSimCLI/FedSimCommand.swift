@@ -61,7 +61,7 @@ extension FedSimCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run a scenario; prints the run directory as the last line of standard output.",
             discussion:
-                "Exits 0 on success, 1 if the run failed, 2 for an invalid scenario or data, 64 for command-line misuse. Progress goes to standard error."
+                "Exits 0 on success, 1 if the run failed, 2 for an invalid scenario or data, 64 for command-line misuse, 74 when a file cannot be written or read (a full disk: resume once there is space), 130 when interrupted. Progress goes to standard error."
         )
 
         @OptionGroup var options: ScenarioOptions
@@ -91,7 +91,7 @@ extension FedSimCommand {
                 result = try launcher.launch()
             } catch {
                 FileHandle.standardError.write(Data("fedsim: \(error)\n".utf8))
-                throw ExitCode(ExitCodes.badInput)
+                throw ExitCode(error is StorageError ? ExitCodes.ioError : ExitCodes.badInput)
             }
             try Self.report(result, scenario: scenario)
         }
@@ -149,7 +149,7 @@ extension FedSimCommand {
         static let configuration = CommandConfiguration(
             abstract: "Continue an interrupted or crashed run from its last checkpoint.",
             discussion:
-                "Rolls the client processes' device state back to the checkpoint, drops metrics of later rounds (they run again) and keeps every privacy-ledger entry. Exit codes as for `fedsim run`."
+                "Rolls the client processes' device state back to the checkpoint, drops metrics of later rounds (they run again) and keeps every privacy-ledger entry. Refuses (exit 2) a checkpoint or snapshot that is corrupt, truncated, symlinked, of another scenario or with a non-finite model; a run that already completed is left unchanged (exit 0). Exit codes as for `fedsim run`."
         )
 
         @Argument(help: "The run directory.")
@@ -174,7 +174,12 @@ extension FedSimCommand {
                 throw ExitCode(ExitCodes.runFailed)
             } catch {
                 FileHandle.standardError.write(Data("fedsim: cannot resume \(runDirectory): \(error)\n".utf8))
-                throw ExitCode(ExitCodes.badInput)
+                throw ExitCode(error is StorageError ? ExitCodes.ioError : ExitCodes.badInput)
+            }
+            if let note = result.note {
+                FileHandle.standardError.write(Data("fedsim: \(note)\n".utf8))
+                print(result.directory.path)
+                return
             }
             try Run.report(result, scenario: scenario)
         }

@@ -133,11 +133,30 @@ extension Scenario {
             ])
         }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ScenarioErrors(errors: [ScenarioError(keyPath: "", message: "cannot read scenario file", file: path)])
+            var isFolder: ObjCBool = false
+            let why =
+                !FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
+                ? "no such file" : isFolder.boolValue ? "it is a folder, not a file" : "it is not readable"
+            throw ScenarioErrors(errors: [
+                ScenarioError(keyPath: "", message: "cannot read the scenario file: \(why)", file: path)
+            ])
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ScenarioErrors(errors: [ScenarioError(keyPath: "", message: "scenario file is not UTF-8", file: path)]
             )
+        }
+        var empty = false
+        do { empty = try Yams.compose(yaml: text) == nil } catch {}  // a YAML error is reported below, with its line
+        if empty {
+            // Nothing but whitespace and comments: running it would silently run every default.
+            throw ScenarioErrors(errors: [
+                ScenarioError(
+                    keyPath: "",
+                    message:
+                        "the scenario file is empty; write the keys to run (every one has a default, docs/scenarios.md), e.g. `name: mine`",
+                    file: path
+                )
+            ])
         }
         return try load(yaml: text, file: path, overrides: overrides)
     }
@@ -158,7 +177,8 @@ extension Scenario {
                 ScenarioError(keyPath: override, message: "override must look like key.path=value")
             ])
         }
-        let path = override[..<eq].split(separator: ".").map(String.init)
+        // Empty parts kept: `training..rounds` is a typo to report, not `training.rounds`.
+        let path = override[..<eq].split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         let valueText = String(override[override.index(after: eq)...])
         guard !path.isEmpty, path.allSatisfy({ !$0.isEmpty }) else {
             throw ScenarioErrors(errors: [
@@ -453,6 +473,17 @@ extension Scenario {
         }
         for (i, f) in runtime.faults.enumerated() where f.round > training.rounds {
             out.append(("runtime.faults[\(i)].round", "\(f.round) is after the last round (\(training.rounds))"))
+        }
+        if runtime.processes > 0 {
+            // With `processes: 0` (one per core) the launcher checks once the count is known.
+            for (i, f) in runtime.faults.enumerated() where f.process >= runtime.processes {
+                out.append(
+                    (
+                        "runtime.faults[\(i)].process",
+                        "\(f.process) is not a client process: runtime.processes is \(runtime.processes) (indices 0…\(runtime.processes - 1))"
+                    )
+                )
+            }
         }
         return out
     }

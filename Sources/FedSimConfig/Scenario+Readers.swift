@@ -14,6 +14,7 @@ extension DataConfig {
         partition = PartitionConfig(reading: r.section("partition"))
         synthetic = SyntheticConfig(reading: r.section("synthetic"))
         movielensDomains = r.choice("movielens_domains", default: movielensDomains)
+        duplicates = r.choice("duplicates", default: duplicates)
         r.finish()
     }
 }

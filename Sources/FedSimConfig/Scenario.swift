@@ -186,6 +186,12 @@ public struct DataConfig: Codable, Sendable, Equatable {
         case single
         case genreGroups = "genre_groups"
     }
+    /// A (user, item) pair rated more than once in a ratings file. `error` (the default)
+    /// refuses the file with both lines, since the same pair could otherwise land in train
+    /// and test; `first` / `last` keep one rating by file order; `mean` keeps their mean
+    /// (with the latest timestamp).
+    public var duplicates: Duplicates = .error
+    public enum Duplicates: String, Codable, Sendable, CaseIterable { case error, first, last, mean }
     public init() {}
 }
 

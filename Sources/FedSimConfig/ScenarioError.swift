@@ -26,5 +26,6 @@ public struct ScenarioError: Error, CustomStringConvertible, Equatable, Sendable
 /// Several problems found in one pass, so a user fixes them all at once.
 public struct ScenarioErrors: Error, CustomStringConvertible, Sendable {
     public var errors: [ScenarioError]
+    public init(errors: [ScenarioError]) { self.errors = errors }
     public var description: String { errors.map(\.description).joined(separator: "\n") }
 }

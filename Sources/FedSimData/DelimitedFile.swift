@@ -11,13 +11,16 @@ struct DelimitedFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DataError(file: path, message: "cannot read file")
         }
-        bytes = [UInt8](data)
+        bytes = Self.withoutBOM([UInt8](data))
     }
 
     init(path: String, bytes: [UInt8]) {
         self.path = path
-        self.bytes = bytes
+        self.bytes = Self.withoutBOM(bytes)
     }
+
+    /// Spreadsheet tools write a UTF-8 byte-order mark; it is not part of the first field.
+    static func withoutBOM(_ b: [UInt8]) -> [UInt8] { b.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(b.dropFirst(3)) : b }
 
     /// Calls `body(lineNumber, fields)` for every non-empty line. Fields are byte slices.
     func forEachLine(separator: UInt8, _ body: (Int, [ArraySlice<UInt8>]) throws -> Void) throws {
@@ -66,10 +69,27 @@ enum Field {
         return any ? (neg ? -v : v) : nil
     }
 
-    /// Integers, or decimals like "881250949.0" (RecBole writes float columns).
+    /// Integers, or decimals like "881250949.0" (RecBole writes float columns): an optional
+    /// minus, digits, and at most one point followed by digits. Nothing else: no NUL (which
+    /// the C parser would stop at, accepting "4\0junk" as 4), no spaces, no exponents, no hex.
     static func number(_ s: ArraySlice<UInt8>) -> Double? {
         if let i = int(s) { return Double(i) }
-        guard let d = Double(text(s)), d.isFinite else { return nil }
+        var digits = 0
+        var points = 0
+        var afterPoint = 0
+        for (k, c) in zip(s.indices, s) {
+            switch c {
+            case 48...57:
+                digits += 1
+                if points > 0 { afterPoint += 1 }
+            case 46: points += 1
+            case 45 where k == s.startIndex: break
+            default: return nil
+            }
+        }
+        guard digits > 0, points <= 1, points == 0 || afterPoint > 0, let d = Double(text(s)), d.isFinite else {
+            return nil
+        }
         return d
     }
 }

@@ -24,13 +24,20 @@ public struct DeviceDirectory: Sendable, Equatable {
 
     /// One pass over the population (each device generated or read once), split over
     /// `workers` threads by contiguous device ranges.
-    public static func build(_ population: any Population, splitter: Splitter, workers: Int = 1) -> DeviceDirectory {
+    /// `progress` is called now and then with how many devices are done (from worker threads).
+    public static func build(
+        _ population: any Population,
+        splitter: Splitter,
+        workers: Int = 1,
+        progress: (@Sendable (Int) -> Void)? = nil
+    ) -> DeviceDirectory {
         let n = population.deviceCount
         var sizes = [UInt32](repeating: 0, count: n)
         var domains = [UInt16](repeating: 0, count: n)
         let nd = max(1, population.domainNames.count)
         let itemDomains = population.itemDomains
         let w = max(1, min(workers, n / 1_000 + 1))
+        let done = DoneCounter()
         sizes.withUnsafeMutableBufferPointer { sp in
             domains.withUnsafeMutableBufferPointer { dp in
                 nonisolated(unsafe) let sp = sp
@@ -38,6 +45,7 @@ public struct DeviceDirectory: Sendable, Equatable {
                 DispatchQueue.concurrentPerform(iterations: w) { part in
                     var counts = [Int](repeating: 0, count: nd)
                     for d in (part * n / w)..<((part + 1) * n / w) {
+                        if let progress, (d + 1) % 50_000 == 0 { progress(done.add(50_000)) }
                         let data = population.deviceData(d, split: splitter)
                         sp[d] = UInt32(data.train.count)
                         guard nd > 1 else { continue }
@@ -50,7 +58,20 @@ public struct DeviceDirectory: Sendable, Equatable {
                 }
             }
         }
+        progress?(n)
         return DeviceDirectory(trainSizes: sizes, mainDomains: domains)
+    }
+
+    /// Devices done over all workers (progress only).
+    final class DoneCounter: @unchecked Sendable {
+        let lock = NSLock()
+        var value = 0
+        func add(_ k: Int) -> Int {
+            lock.lock()
+            defer { lock.unlock() }
+            value += k
+            return value
+        }
     }
 
     static let magic: [UInt8] = Array("FSDIR001".utf8)

@@ -66,14 +66,18 @@ public struct MovieLensPopulation: Population {
         }
     }
 
-    public init(folder: String, domains: DataConfig.MovieLensDomains = .single) throws {
+    public init(
+        folder: String,
+        domains: DataConfig.MovieLensDomains = .single,
+        duplicates: DataConfig.Duplicates = .error
+    ) throws {
         guard let layout = Self.detectLayout(in: folder) else {
             throw DataError(
                 file: folder,
                 message: "no MovieLens-100K here (expected u.data or ml-100k.inter); run `make data` to fetch it"
             )
         }
-        var raw: [(user: Int64, item: Int64, rating: Float, ts: Int64)] = []
+        var raw: [Rating] = []
         var userInfo: [Int64: [Int32]] = [:]
         var itemGenreRaw: [Int64: UInt32] = [:]
         let fm = FileManager.default
@@ -96,6 +100,8 @@ public struct MovieLensPopulation: Population {
             }
         }
         guard !raw.isEmpty else { throw DataError(file: folder, message: "no ratings found") }
+        let ratingsFile = folder + (layout == .grouplens ? "/u.data" : "/ml-100k.inter")
+        raw = try Self.resolveDuplicates(raw, policy: duplicates, file: ratingsFile)
 
         rawUserIDs = Array(Set(raw.map(\.user))).sorted()
         let itemSet = Set(raw.map(\.item)).union(itemGenreRaw.keys)
@@ -141,13 +147,10 @@ public struct MovieLensPopulation: Population {
 
     // MARK: Parsing
 
-    static func readRatings(
-        _ path: String,
-        separator: UInt8,
-        header: Bool
-    ) throws
-        -> [(user: Int64, item: Int64, rating: Float, ts: Int64)]
-    {
+    /// One parsed rating line (`line`: its 1-based line number, for messages).
+    typealias Rating = (user: Int64, item: Int64, rating: Float, ts: Int64, line: Int)
+
+    static func readRatings(_ path: String, separator: UInt8, header: Bool) throws -> [Rating] {
         try parseRatings(DelimitedFile(path: path), separator: separator, header: header)
     }
 
@@ -159,15 +162,9 @@ public struct MovieLensPopulation: Population {
         return try parseRatings(DelimitedFile(path: file, bytes: bytes), separator: 9, header: header).count
     }
 
-    static func parseRatings(
-        _ file: DelimitedFile,
-        separator: UInt8,
-        header: Bool
-    ) throws
-        -> [(user: Int64, item: Int64, rating: Float, ts: Int64)]
-    {
+    static func parseRatings(_ file: DelimitedFile, separator: UInt8, header: Bool) throws -> [Rating] {
         var cols = (user: 0, item: 1, rating: 2, ts: 3)
-        var out: [(user: Int64, item: Int64, rating: Float, ts: Int64)] = []
+        var out: [Rating] = []
         out.reserveCapacity(file.bytes.count / 20)
         var sawHeader = !header
         try file.forEachLine(separator: separator) { line, f in
@@ -196,7 +193,7 @@ public struct MovieLensPopulation: Population {
             guard let t = Field.number(f[cols.ts]), t >= 0, t < 1e15 else {
                 throw file.error(line, "timestamp \"\(Field.text(f[cols.ts]))\" is not a non-negative number")
             }
-            out.append((u, i, Float(r), Int64(t)))
+            out.append((u, i, Float(r), Int64(t), line))
         }
         return out
     }

@@ -281,7 +281,12 @@ public enum PopulationFactory {
         let base: any Population
         switch data.source {
         case .synthetic: base = SyntheticPopulation(data.synthetic, seed: Seeds.derive(seed, "population"))
-        case .movielens: base = try MovieLensPopulation(folder: data.path, domains: data.movielensDomains)
+        case .movielens:
+            base = try MovieLensPopulation(
+                folder: data.path,
+                domains: data.movielensDomains,
+                duplicates: data.duplicates
+            )
         }
         guard data.partition.method != .natural else { return base }
         do {

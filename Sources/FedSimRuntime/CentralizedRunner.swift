@@ -118,7 +118,7 @@ public enum CentralizedRunner {
             }
             line.add("round_seconds", monotonicSeconds() - t0)
             line.add("wall_seconds", monotonicSeconds() - started)
-            sink.record(line)
+            try sink.record(line)
             progress?(epoch)
         }
         let final = block.item + block.itemBias + [block.globalBias]

@@ -1,4 +1,5 @@
 import FedSimAggregation
+import FedSimConfig
 import FedSimCore
 import Foundation
 
@@ -9,8 +10,13 @@ import Foundation
 /// clock and the counters. Sampling, local training and reproducible noise are seeded per
 /// round, so they need no saved RNG position; the accountant is rebuilt from the privacy
 /// ledger, which is durable on its own.
+///
+/// The file ends with a checksum of everything before it, and records the digest of the
+/// scenario it was written for: a resume refuses a damaged checkpoint or an edited scenario
+/// instead of silently continuing a different run.
 public struct CoordinatorCheckpoint: Codable, Equatable, Sendable {
-    public var version = 1
+    /// 2: checksum, scenario digest, lost processes and the measured upload size.
+    public var version = 2
     /// Last completed round: a resumed run starts at round + 1.
     public var round: Int
     public var processes: Int
@@ -31,6 +37,54 @@ public struct CoordinatorCheckpoint: Codable, Equatable, Sendable {
     public var popularItems: Data?
     /// lsttm's delayed long-term updates, by the round they arrive in (absent when none).
     public var delayedLongTerm: [Int: Data]?
+    /// Digest of the resolved scenario the run was started with (`ScenarioDigest`).
+    public var scenarioDigest: String = ""
+    /// Client processes lost before this checkpoint, with the reason: they wrote no snapshot,
+    /// and a resumed run goes on without them, as the interrupted run did.
+    public var lostProcesses: [Int: String]?
+    /// The mean upload of the last round's finished devices: the fleet's timing model of the
+    /// next round depends on it (compression makes it differ from the dense size).
+    public var lastUploadBytesPerDevice: Double?
+
+    public init(
+        round: Int,
+        processes: Int,
+        model: Data,
+        momentum: Data,
+        variance: Data,
+        dpClip: Double?,
+        deviceUpdates: Int,
+        bytesSent: Int,
+        bytesReceived: Int,
+        simulatedClock: Double,
+        participationSelected: Data,
+        participationFinished: Data,
+        clientSnapshots: Bool,
+        popularItems: Data? = nil,
+        delayedLongTerm: [Int: Data]? = nil,
+        scenarioDigest: String = "",
+        lostProcesses: [Int: String]? = nil,
+        lastUploadBytesPerDevice: Double? = nil
+    ) {
+        self.round = round
+        self.processes = processes
+        self.model = model
+        self.momentum = momentum
+        self.variance = variance
+        self.dpClip = dpClip
+        self.deviceUpdates = deviceUpdates
+        self.bytesSent = bytesSent
+        self.bytesReceived = bytesReceived
+        self.simulatedClock = simulatedClock
+        self.participationSelected = participationSelected
+        self.participationFinished = participationFinished
+        self.clientSnapshots = clientSnapshots
+        self.popularItems = popularItems
+        self.delayedLongTerm = delayedLongTerm
+        self.scenarioDigest = scenarioDigest
+        self.lostProcesses = lostProcesses
+        self.lastUploadBytesPerDevice = lastUploadBytesPerDevice
+    }
 
     static func data<T>(_ a: [T]) -> Data { a.withUnsafeBytes { Data($0) } }
     static func array<T: FixedWidthInteger>(_ d: Data, as: T.Type) -> [T] {
@@ -40,11 +94,39 @@ public struct CoordinatorCheckpoint: Codable, Equatable, Sendable {
     }
     static func floats(_ d: Data) -> [Float] { array(d, as: UInt32.self).map { Float(bitPattern: $0) } }
 
+    /// The processes whose devices take part in a resumed run.
+    public var survivingProcesses: [Int] { (0..<processes).filter { lostProcesses?[$0] == nil } }
+
+    static let checksumKey = ",\"checksum\":\""
+
+    /// Reads and checks a checkpoint: its checksum must match its content.
     public static func load(_ path: String) throws -> CoordinatorCheckpoint {
-        guard let d = FileManager.default.contents(atPath: path) else {
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
             throw RunDirectory.SetupError(description: "no checkpoint at \(path)")
         }
-        do { return try JSONDecoder().decode(CoordinatorCheckpoint.self, from: d) } catch {
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            throw RunDirectory.SetupError(description: "\(path) is not a regular file (a symlink?); refusing to use it")
+        }
+        guard let d = FileManager.default.contents(atPath: path) else {
+            throw RunDirectory.SetupError(description: "cannot read the checkpoint \(path)")
+        }
+        // The file is the JSON body with `,"checksum":"<hex>"` spliced in before its last brace.
+        let text = String(decoding: d, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let at = text.range(of: checksumKey, options: .backwards), text.hasSuffix("\"}") else {
+            throw RunDirectory.SetupError(
+                description:
+                    "\(path) has no checksum (written by an older FedSim, or damaged); refusing to resume from it"
+            )
+        }
+        let stored = String(text[at.upperBound...].dropLast(2))
+        let body = String(text[..<at.lowerBound]) + "}"
+        guard Checksum.hex(Array(body.utf8)) == stored else {
+            throw RunDirectory.SetupError(
+                description: "\(path) is corrupt: its checksum does not match its content; refusing to resume from it"
+            )
+        }
+        do { return try JSONDecoder().decode(CoordinatorCheckpoint.self, from: Data(body.utf8)) } catch {
             throw RunDirectory.SetupError(description: "\(path) is not a FedSim checkpoint: \(error)")
         }
     }
@@ -52,131 +134,43 @@ public struct CoordinatorCheckpoint: Codable, Equatable, Sendable {
     public func save(_ path: String) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
-        try RunDirectory.atomicWrite(Array(try enc.encode(self)), path: path)
-    }
-}
-
-extension Coordinator {
-    /// Asks every client process to snapshot its devices' state for round r, waits for them
-    /// (or the deadline), then writes the coordinator's checkpoint. Returns whether it did.
-    @discardableResult
-    func writeCheckpoint(round r: Int) async -> Bool {
-        guard let checkpointPath else { return false }
-        let waiting = Set(peers.values.map(\.connection))
-        for c in waiting.sorted() { await send(.checkpoint(round: UInt32(r)), to: c) }
-        var pending = waiting
-        var snapshots = true
-        let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
-        while !pending.isEmpty {
-            switch await next() {
-            case .deadline(let id) where id == deadline:
-                log.warning(
-                    "checkpoint of round \(r): \(pending.count) client processes did not confirm; not writing it"
-                )
-                return false
-            case .deadline: continue
-            case .transportEnded: return false
-            case .transport(let e):
-                if case .closed(let c, _) = e {
-                    pending.remove(c)
-                    snapshots = false
-                }
-                guard let (p, c, m) = await handleControl(e) else { continue }
-                switch m {
-                case .checkpointed(let round) where round == UInt32(r): pending.remove(c)
-                default: await unexpected(m, from: p, on: c, during: "the checkpoint of round \(r)")
-                }
-            }
-        }
-        guard snapshots, peers.count == processCount else {
-            log.warning("checkpoint of round \(r) skipped: not every client process could snapshot its devices")
-            return false
-        }
-        let ckpt = CoordinatorCheckpoint(
-            round: r,
-            processes: processCount,
-            model: CoordinatorCheckpoint.data(model),
-            momentum: CoordinatorCheckpoint.data(strategy.state.momentum),
-            variance: CoordinatorCheckpoint.data(strategy.state.variance),
-            dpClip: dp?.clip,
-            deviceUpdates: deviceUpdates,
-            bytesSent: bytesSent,
-            bytesReceived: bytesReceived,
-            simulatedClock: simulatedClock,
-            participationSelected: CoordinatorCheckpoint.data(participation.selected),
-            participationFinished: CoordinatorCheckpoint.data(participation.finished),
-            clientSnapshots: true,
-            popularItems: CoordinatorCheckpoint.data(popularItems),
-            delayedLongTerm: strategy.state.delayed.isEmpty
-                ? nil : strategy.state.delayed.mapValues { CoordinatorCheckpoint.data($0) }
-        )
-        do {
-            try ckpt.save(checkpointPath)
-            log.info("checkpoint of round \(r) written")
-            return true
-        } catch {
-            log.error("cannot write the checkpoint: \(error)")
-            return false
-        }
+        let body = Array(try enc.encode(self))
+        let text = String(decoding: body.dropLast(), as: UTF8.self) + Self.checksumKey + Checksum.hex(body) + "\"}\n"
+        try DurableFile.write(Array(text.utf8), to: path)
     }
 
-    /// Restores the coordinator from a checkpoint and the privacy ledger's entries.
-    public func restore(_ c: CoordinatorCheckpoint, ledger: [(rate: Double, noiseMultiplier: Double)]) throws {
-        let m = CoordinatorCheckpoint.floats(c.model)
-        guard m.count == model.count, c.processes == processCount else {
-            throw Failure(
+    /// Refuses a checkpoint that does not belong to this scenario or holds a non-finite value.
+    /// `path` names the file in the messages.
+    public func verify(scenarioDigest digest: String, path: String) throws {
+        guard version == 2 else {
+            throw RunDirectory.SetupError(description: "\(path) has format version \(version); this FedSim reads 2")
+        }
+        guard scenarioDigest == digest else {
+            throw RunDirectory.SetupError(
                 description:
-                    "the checkpoint holds a model of \(m.count) parameters for \(c.processes) processes; this run has \(model.count) and \(processCount)"
+                    "the run's scenario.json has changed since \(path) was written for round \(round) (scenario digest \(digest.prefix(12))… instead of \(scenarioDigest.prefix(12))…); a resumed run must use the scenario it started with: restore the file, or start a new run"
             )
         }
-        model = m
-        var state = StrategyState()
-        state.momentum = CoordinatorCheckpoint.floats(c.momentum)
-        state.variance = CoordinatorCheckpoint.floats(c.variance)
-        state.delayed = (c.delayedLongTerm ?? [:]).mapValues { CoordinatorCheckpoint.floats($0) }
-        strategy.state = state
-        if dp != nil { dp!.restore(ledger: ledger, clip: c.dpClip ?? scenario.privacy.sensitivity) }
-        deviceUpdates = c.deviceUpdates
-        updatesBeforeStart = c.deviceUpdates
-        bytesSent = c.bytesSent
-        bytesReceived = c.bytesReceived
-        popularItems = c.popularItems.map { CoordinatorCheckpoint.array($0, as: UInt32.self) } ?? []
-        simulatedClock = c.simulatedClock
-        participation = Participation(
-            selected: CoordinatorCheckpoint.array(c.participationSelected, as: UInt32.self),
-            finished: CoordinatorCheckpoint.array(c.participationFinished, as: UInt32.self)
-        )
-        roundsCompleted = c.round
-        firstRound = c.round + 1
-    }
-}
-
-/// Reads the privacy ledger's (q, noise multiplier) per entry, skipping a torn last line.
-public enum PrivacyLedgerReader {
-    public static func entries(_ path: String) -> [(rate: Double, noiseMultiplier: Double)] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { line in
-            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                let q = o["q"] as? Double, let z = o["noise_multiplier"] as? Double
-            else { return nil }
-            return (q, z)
+        for (name, values) in [
+            ("model", model), ("server optimizer momentum", momentum), ("server optimizer variance", variance),
+        ] {
+            if let i = Self.floats(values).firstIndex(where: { !$0.isFinite }) {
+                throw RunDirectory.SetupError(
+                    description:
+                        "\(path): the checkpointed \(name) holds a non-finite value at parameter \(i); refusing to resume from it"
+                )
+            }
+        }
+        for (r, values) in delayedLongTerm ?? [:] where Self.floats(values).contains(where: { !$0.isFinite }) {
+            throw RunDirectory.SetupError(
+                description: "\(path): the delayed update for round \(r) holds a non-finite value; refusing to resume"
+            )
         }
     }
 }
 
-/// A flag a signal handler sets and the round loop reads.
-public final class InterruptFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    public init() {}
-    public var isSet: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return value
-    }
-    public func set() {
-        lock.lock()
-        value = true
-        lock.unlock()
-    }
+/// The digest of a scenario as the run directory resolves it (every default filled in), so an
+/// edit that changes any value (a seed, a rate) changes it, and a whitespace edit does not.
+public enum ScenarioDigest {
+    public static func of(_ s: Scenario) -> String { Checksum.hex(Array(s.resolvedJSON().utf8)) }
 }

@@ -139,7 +139,13 @@ public struct ClientRunner {
                     try host.snapshot(round: Int(r))
                     try await conn.send(.checkpointed(round: r))
                 } catch {
+                    // Said to the coordinator, which stops the run on the previous checkpoint:
+                    // going on without one would silently lose everything since.
                     log.error("cannot write the checkpoint of round \(r): \(error)")
+                    let reason = StorageError.snapshotFailurePrefix + "\(error)"
+                    try await conn.send(
+                        .failed(DeviceFailure(round: r, device: UInt32(host.shard.lowerBound), reason: reason))
+                    )
                 }
             case .hello, .update, .failed, .evaluation, .checkpointed, .compressedUpdate, .coldStartReport:
                 log.warning("ignoring unexpected \(message.kindName) message from the coordinator")

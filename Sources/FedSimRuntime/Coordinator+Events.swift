@@ -152,6 +152,10 @@ extension Coordinator {
             )
             return
         }
+        guard !excludedProcesses.contains(p) else {
+            await reject(c, "process \(p) was lost before the checkpoint this run resumed from; it stays out")
+            return
+        }
         guard peers[p] == nil else {
             await reject(c, "process \(p) is already connected")
             return

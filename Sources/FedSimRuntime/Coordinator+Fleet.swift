@@ -87,6 +87,9 @@ extension Coordinator {
 /// not count. One line per round, device indices sorted.
 final class ParticipationLog {
     let file: FileMetricsSink  // the same append-only JSON-lines file as metrics.jsonl
+    /// The first write that failed; the round's metrics line is not recorded after it
+    /// (`finishRound` throws it), so the run stops at the same round in both files.
+    var failure: Error?
 
     init(path: String) throws { file = try FileMetricsSink(path: path) }
 
@@ -99,6 +102,6 @@ final class ParticipationLog {
         o.add("missed_deadline", plan.missedDeadline)
         o.add("went_offline", plan.wentOffline)
         o.add("over_selected", plan.overSelected)
-        file.record(o)
+        do { try file.record(o) } catch { failure = failure ?? error }
     }
 }

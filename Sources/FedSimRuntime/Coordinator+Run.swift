@@ -35,7 +35,8 @@ extension Coordinator {
         line.add("bytes_received", bytesReceived)
         line.add("round_seconds", monotonicSeconds() - roundStart)
         line.add("wall_seconds", monotonicSeconds() - runStart)
-        metrics.record(line)
+        if let failure = participationLog?.failure { throw failure }
+        try metrics.record(line)
     }
 
     /// The counters every round's metrics line starts with (docs/metrics.md), in their order.
@@ -103,14 +104,14 @@ extension Coordinator {
             }
             let checkpointEvery = scenario.runtime.checkpointEvery
             if interrupt.isSet {
-                await writeCheckpoint(round: r)
+                try await writeCheckpoint(round: r)
                 interrupted = true
                 stoppedEarly = "interrupted after round \(r); resume with `fedsim resume`"
                 log.warning("interrupted: stopping after round \(r)")
                 break
             }
             if checkpointEvery > 0 && r % checkpointEvery == 0 && r < scenario.training.rounds {
-                await writeCheckpoint(round: r)
+                try await writeCheckpoint(round: r)
             }
         }
         for (_, peer) in peers.sorted(by: { $0.key < $1.key }) {
@@ -130,12 +131,13 @@ extension Coordinator {
         let timeout = scenario.runtime.connectTimeoutSeconds
         let deadline = armDeadline(seconds: timeout)
         let secure = scenario.secureAggregation.enabled
-        while peers.count < processCount || (secure && enrolledProcesses.count < processCount) {
+        let expected = processCount - excludedProcesses.count
+        while peers.count < expected || (secure && enrolledProcesses.count < expected) {
             switch await next() {
             case .deadline(let id) where id == deadline:
                 throw Failure(
                     description:
-                        "only \(peers.count) of \(processCount) client processes connected\(secure ? " and \(enrolledProcesses.count) enrolled" : "") within \(timeout) s; see logs/client-*.log"
+                        "only \(peers.count) of \(expected) client processes connected\(secure ? " and \(enrolledProcesses.count) enrolled" : "") within \(timeout) s; see logs/client-*.log"
                 )
             case .deadline: continue
             case .transportEnded: throw Failure(description: "transport closed while waiting for client processes")
@@ -151,7 +153,11 @@ extension Coordinator {
                 }
             }
         }
-        log.info("all \(processCount) client processes connected")
+        log.info(
+            "all \(expected) client processes connected"
+                + (excludedProcesses.isEmpty
+                    ? "" : " (\(excludedProcesses.count) lost before the checkpoint stay out of the run)")
+        )
     }
 
     func aliveSummary() -> String {

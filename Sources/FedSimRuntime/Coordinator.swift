@@ -7,9 +7,9 @@ import FedSimSecAgg
 import FedSimWire
 
 /// Where the coordinator writes per-round metrics. The file sink appends JSON lines; tests
-/// collect them in memory.
+/// collect them in memory. A sink that cannot record (a full disk) throws, and the run stops.
 public protocol MetricsSink: AnyObject {
-    func record(_ line: JSONObject)
+    func record(_ line: JSONObject) throws
 }
 
 /// The coordinator's round loop: handshake client processes, then per round sample devices,
@@ -44,6 +44,8 @@ public final class Coordinator {
     var processOf: [ConnectionID: Int] = [:]  // authenticated connections
     var unauthenticated: Set<ConnectionID> = []
     var lostReasons: [Int: String] = [:]
+    /// Processes a resumed run goes on without: lost before its checkpoint (never spawned again).
+    var excludedProcesses: Set<Int> = []
     var inWaitForProcesses = false
     // Secure aggregation: enrolled identity public keys (the coordinator's view of the PKI).
     var identityKeys: [UInt32: [UInt8]] = [:]

@@ -177,7 +177,10 @@ public final class PrivacyLedger {
     /// Appends one entry durably (write, then fsync), or throws.
     public func append(_ line: JSONObject) throws {
         let bytes = Array((line.text + "\n").utf8)
+        // A line that does not fit is cut back: a torn entry would swallow the next one.
+        let start = lseek(fd, 0, SEEK_END)
         var written = 0
+        defer { if written < bytes.count && start >= 0 { _ = ftruncate(fd, start) } }
         while written < bytes.count {
             let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
             if n < 0 && errno == EINTR { continue }

@@ -47,6 +47,8 @@ public final class DeviceHost {
     }
     var cache: [Int: DeviceData] = [:]
     var cacheRound = -1
+    /// Written into every snapshot footer: a resume refuses a snapshot of another scenario.
+    lazy var scenarioDigest = ScenarioDigest.of(scenario)
 
     /// `makeModel` replaces the registry's model for `model.kind` (a model under development, or a
     /// test's); the coordinator must be given the same one.
@@ -115,7 +117,7 @@ public final class DeviceHost {
     @discardableResult
     public func snapshot(round r: Int) throws -> Bool {
         guard let path = store.path else { return false }
-        try store.snapshot(to: Self.snapshotPath(statePath: path, round: r))
+        try store.snapshot(to: Self.snapshotPath(statePath: path, round: r), round: r, scenarioDigest: scenarioDigest)
         let folder = (path as NSString).deletingLastPathComponent
         let prefix = ((path as NSString).lastPathComponent as NSString).deletingPathExtension + ".r"
         let rounds = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])

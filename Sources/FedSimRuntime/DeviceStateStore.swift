@@ -33,18 +33,28 @@ public final class DeviceStateStore: @unchecked Sendable {
         var fd: Int32 = -1
         var fresh = true
         if let path {
-            fd = open(path, O_RDWR | O_CREAT, 0o600)
+            fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
             guard fd >= 0 else {
                 throw Failure(description: "cannot open \(path): \(String(cString: strerror(errno)))")
             }
             var st = stat()
             fstat(fd, &st)
-            fresh = Int(st.st_size) != length
-            if fresh && ftruncate(fd, off_t(length)) != 0 {
+            fresh = st.st_size == 0
+            if !fresh && Int(st.st_size) != length {
+                // Never re-initialise devices' state silently: a file of another size is a
+                // truncated or foreign one (a resume restores the right one first).
                 close(fd)
                 throw Failure(
-                    description: "cannot size \(path) to \(length) bytes: \(String(cString: strerror(errno)))"
+                    description:
+                        "\(path) holds \(st.st_size) bytes, not the \(length) of \(devices) devices × \(width) floats; refusing to reset the devices' state"
                 )
+            }
+            // Reserve the blocks now: a full disk is an error here, not a SIGBUS when a page of
+            // the mapping is first touched mid-run.
+            if fresh, case let e = posix_fallocate(fd, 0, off_t(length)), e != 0 {
+                close(fd)
+                unlink(path)
+                throw StorageError("reserve \(length) bytes of device state in", path, errno: e)
             }
         }
         let flags = path == nil ? (MAP_PRIVATE | MAP_ANONYMOUS) : MAP_SHARED
@@ -53,8 +63,15 @@ public final class DeviceStateStore: @unchecked Sendable {
         guard let p, p != MAP_FAILED else { throw Failure(description: "cannot map \(length) bytes of device state") }
         base = p
         let header = base.assumingMemoryBound(to: UInt64.self)
-        if fresh || header[0] != Self.magic || header[1] != UInt64(devices) || header[2] != UInt64(width) {
-            // A new store (or one of another shape): start clean.
+        if !fresh && (header[0] != Self.magic || header[1] != UInt64(devices) || header[2] != UInt64(width)) {
+            munmap(p, length)
+            throw Failure(
+                description:
+                    "\(path ?? "the device state") is not a state file of \(devices) devices × \(width) floats; refusing to reset the devices' state"
+            )
+        }
+        if fresh {
+            // A new store: start clean.
             memset(base, 0, floatsOffset)
             header[0] = Self.magic
             header[1] = UInt64(devices)
@@ -83,58 +100,5 @@ public final class DeviceStateStore: @unchecked Sendable {
     /// Flushes a file-backed store to disk (checkpoints).
     public func sync() {
         if path != nil { msync(base, length, MS_SYNC) }
-    }
-
-    /// Writes the whole store to `snapshot` atomically (temp file, fsync, rename): the
-    /// devices' state as of a checkpoint.
-    public func snapshot(to snapshot: String) throws {
-        let tmp = snapshot + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard fd >= 0 else { throw Failure(description: "cannot write \(tmp): \(String(cString: strerror(errno)))") }
-        var off = 0
-        while off < length {
-            let n = write(fd, base + off, length - off)
-            if n <= 0 {
-                close(fd)
-                throw Failure(description: "write to \(tmp) failed")
-            }
-            off += n
-        }
-        fsync(fd)
-        close(fd)
-        guard rename(tmp, snapshot) == 0 else { throw Failure(description: "cannot rename \(tmp)") }
-    }
-
-    /// Replaces the store file at `path` with a snapshot (before the process maps it).
-    public static func restore(snapshot: String, to path: String) throws {
-        let tmp = path + ".restore"
-        let src = open(snapshot, O_RDONLY)
-        guard src >= 0 else {
-            throw Failure(description: "cannot read \(snapshot): \(String(cString: strerror(errno)))")
-        }
-        defer { close(src) }
-        let dst = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard dst >= 0 else { throw Failure(description: "cannot write \(tmp)") }
-        var buf = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = buf.withUnsafeMutableBytes { read(src, $0.baseAddress, $0.count) }
-            if n < 0 {
-                close(dst)
-                throw Failure(description: "read of \(snapshot) failed")
-            }
-            if n == 0 { break }
-            var off = 0
-            while off < n {
-                let w = buf.withUnsafeBytes { write(dst, $0.baseAddress! + off, n - off) }
-                if w <= 0 {
-                    close(dst)
-                    throw Failure(description: "write to \(tmp) failed")
-                }
-                off += w
-            }
-        }
-        fsync(dst)
-        close(dst)
-        guard rename(tmp, path) == 0 else { throw Failure(description: "cannot rename \(tmp)") }
     }
 }

@@ -32,6 +32,8 @@ public struct Launcher {
         /// Sum over the run's processes of each one's peak resident set (VmHWM), as last
         /// sampled (every 200 ms) before it exited; 0 in centralized mode.
         public var peakTreeRSSBytes: Int = 0
+        /// Said to the user when nothing was run (resuming a run that already completed).
+        public var note: String?
         /// The run's TensorBoard event file, for text the caller adds at the end.
         public var tensorBoard: TensorBoardLog?
     }
@@ -63,31 +65,19 @@ public struct Launcher {
         if scenario.training.mode == .federated && scenario.runtime.processes > population.deviceCount {
             scenario.runtime.processes = population.deviceCount
         }
+        try Self.checkFits(scenario, population)
         let dir = try RunDirectory.create(parent: outParent, name: scenario.name, exactName: directoryName)
         let lock = try RunLock(dir.launcherLockFile, holder: "fedsim run")
         defer { withExtendedLifetime(lock) {} }
-        try dir.write(scenario.resolvedJSON(), to: "scenario.json")
-        let info = PopulationInfo(population)
-        if scenario.evaluation.coldStart.enabled {
-            // Fail before any process starts when the protocol does not fit the population.
-            _ = try ColdStartSplit(
-                config: scenario.evaluation.coldStart,
-                devices: 0,
-                seed: scenario.seed,
-                domainNames: population.domainNames,
-                timeRange: scenario.evaluation.coldStart.protocol == .temporal ? population.timeRange() : nil
-            )
+        let setup = SetupGuard(dir: dir, showProgress: showProgress)
+        do {
+            try setup.begin()
+            try prepare(dir, scenario: scenario, population: population, setup: setup)
+        } catch {
+            setup.abandon()
+            throw error
         }
-        try dir.write(info.json() + "\n", to: "population.json")
-        if scenario.training.mode == .federated {
-            // What the coordinator may know per device (sizes, main domain): built once here.
-            let directory = DeviceDirectory.build(
-                population,
-                splitter: Splitter(scenario.data.split, seed: Seeds.derive(scenario.seed, "split")),
-                workers: ProcessInfo.processInfo.activeProcessorCount
-            )
-            try RunDirectory.atomicWrite(directory.encoded(), path: dir.directoryFile)
-        }
+        setup.finish()
         let progress = Progress(total: scenario.training.rounds, enabled: showProgress)
         progress.evaluationEvery = scenario.evaluation.every
 
@@ -103,67 +93,23 @@ public struct Launcher {
                 return Result(directory: dir, exitCode: ExitCodes.success, error: nil, tensorBoard: tensorBoard)
             } catch {
                 progress.finish()
-                return Result(
-                    directory: dir,
-                    exitCode: ExitCodes.runFailed,
-                    error: "\(error)",
-                    tensorBoard: tensorBoard
-                )
+                let code = error is StorageError ? ExitCodes.ioError : ExitCodes.runFailed
+                return Result(directory: dir, exitCode: code, error: "\(error)", tensorBoard: tensorBoard)
             }
         }
 
-        _ = try dir.createToken()
-        if scenario.secureAggregation.enabled { try dir.createEnrollmentSecret() }
         return try supervise(dir, scenario: scenario, progress: progress, resume: false)
     }
 
-    /// `fedsim resume RUN_DIR`: continues a run from its last checkpoint. The clients' device
-    /// state is rolled back to the checkpoint's snapshots, and metrics and participation lines
-    /// of later rounds are dropped (those rounds run again). The privacy ledger keeps every
-    /// entry: rounds after the checkpoint may have been released, so they stay accounted.
-    public static func resume(directory path: String, binDirectory: String, showProgress: Bool = true) throws -> Result
-    {
-        let dir = RunDirectory(path: path)
-        // Before anything in the directory is touched: no other launcher, no live coordinator.
-        let lock = try RunLock(dir.launcherLockFile, holder: "fedsim resume")
-        defer { withExtendedLifetime(lock) {} }
-        if RunLock.isHeld(dir.coordinatorLockFile) {
-            throw RunLock.Busy(
-                description:
-                    "a coordinator is still running in \(path) (coordinator.lock is held); wait for it to exit before resuming"
-            )
-        }
-        let scenario = try dir.loadScenario()
-        let ckpt = try CoordinatorCheckpoint.load(dir.checkpointFile)
-        guard ckpt.processes == scenario.runtime.processes else {
-            throw RunDirectory.SetupError(
-                description:
-                    "the checkpoint was written for \(ckpt.processes) client processes, the run has \(scenario.runtime.processes)"
-            )
-        }
-        if ckpt.clientSnapshots {
-            for i in 0..<ckpt.processes {
-                let state = try dir.stateFile(process: i)
-                try DeviceStateStore.restore(
-                    snapshot: DeviceHost.snapshotPath(statePath: state, round: ckpt.round),
-                    to: state
-                )
-            }
-        }
-        try RunDirectory.truncateJSONLines(dir.metricsFile, keepingRoundsUpTo: ckpt.round)
-        try RunDirectory.truncateJSONLines(dir.participationFile, keepingRoundsUpTo: ckpt.round)
-        var launcher = Launcher(
-            scenario: scenario,
-            outParent: (path as NSString).deletingLastPathComponent,
-            binDirectory: binDirectory
-        )
-        launcher.showProgress = showProgress
-        let progress = Progress(total: scenario.training.rounds, enabled: showProgress)
-        progress.evaluationEvery = scenario.evaluation.every
-        return try launcher.supervise(dir, scenario: scenario, progress: progress, resume: true)
-    }
-
-    func supervise(_ dir: RunDirectory, scenario: Scenario, progress: Progress, resume: Bool) throws -> Result {
+    /// Starts the coordinator and the client processes (all but `without`: processes a resumed
+    /// run goes on without) and waits for the coordinator.
+    func supervise(
+        _ dir: RunDirectory,
+        scenario: Scenario,
+        progress: Progress,
+        resume: Bool,
+        without: Set<Int> = []
+    ) throws -> Result {
         // Ctrl-C, SIGTERM, SIGHUP: forwarded to the coordinator (Supervision).
         let stops = Supervision.StopRequests()
         defer { stops.uninstall() }
@@ -176,7 +122,7 @@ public struct Launcher {
             append: resume
         )
         var clients: [Process] = []
-        for i in 0..<scenario.runtime.processes {
+        for i in 0..<scenario.runtime.processes where !without.contains(i) {
             clients.append(
                 try spawn(
                     "fedsim-client",
@@ -238,14 +184,17 @@ public struct Launcher {
         }
         if code == ExitCodes.interrupted {
             error = "interrupted; continue with `fedsim resume \(dir.path)`"
+        } else if code == ExitCodes.ioError {
+            error =
+                Self.summaryError(dir)
+                ?? "the coordinator could not write to \(dir.path) (is the disk full?); \(dir.resumeAdvice())"
         } else if code != 0 {
             error =
                 Self.summaryError(dir)
                 ?? "the coordinator exited with status \(code); see \(dir.logsDir)/coordinator.log"
         }
         let exit =
-            code == 0
-            ? ExitCodes.success : (code == ExitCodes.interrupted ? ExitCodes.interrupted : ExitCodes.runFailed)
+            [ExitCodes.success, ExitCodes.interrupted, ExitCodes.ioError].contains(code) ? code : ExitCodes.runFailed
         return Result(
             directory: dir,
             exitCode: exit,
@@ -269,18 +218,25 @@ public struct Launcher {
                 description: "cannot find \(exe); build with `make build` (or `swift build`) first"
             )
         }
-        if !append || !FileManager.default.fileExists(atPath: log) {
-            FileManager.default.createFile(atPath: log, contents: nil, attributes: [.posixPermissions: 0o600])
-        }
-        let handle = FileHandle(forWritingAtPath: log)
-        handle?.seekToEndOfFile()
+        let fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (append ? 0 : O_TRUNC), 0o600)
+        guard fd >= 0 else { throw StorageError("open the log", log) }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
         p.arguments = args
         p.standardOutput = handle
         p.standardError = handle
         p.standardInput = FileHandle.nullDevice
-        try p.run()
+        do { try p.run() } catch {
+            // Foundation's error (an NSError dump) becomes a sentence: EMFILE, EAGAIN, ENOMEM…
+            let ns = error as NSError
+            var e = StorageError("start", exe, errno: ns.domain == NSPOSIXErrorDomain ? Int32(ns.code) : EIO)
+            var limit = rlimit()
+            if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < 256 {
+                e.hint = "the open-file limit is \(limit.rlim_cur); raise it with `ulimit -n 1024`"
+            }
+            throw e
+        }
         return p
     }
 }

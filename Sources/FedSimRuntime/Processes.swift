@@ -6,26 +6,13 @@ import FedSimSecAgg
 import FedSimWire
 import Foundation
 
-/// Appends JSON lines to a file (`metrics.jsonl`, `participation.jsonl`), each written at once
-/// so progress is visible live.
+/// Appends JSON lines to a file (`metrics.jsonl`, `participation.jsonl`): each line whole and
+/// fsynced, or not at all (`AppendOnlyFile`), so progress is visible live and a full disk
+/// stops the run with an error instead of a crash or a torn line.
 public final class FileMetricsSink: MetricsSink {
-    let handle: FileHandle
-    public init(path: String) throws {
-        if !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
-            else {
-                throw RunDirectory.SetupError(description: "cannot create \(path)")
-            }
-        }
-        guard let h = FileHandle(forWritingAtPath: path) else {
-            throw RunDirectory.SetupError(description: "cannot open \(path)")
-        }
-        h.seekToEndOfFile()
-        handle = h
-    }
-    public func record(_ line: JSONObject) {
-        handle.write(Data((line.text + "\n").utf8))
-    }
+    let file: AppendOnlyFile
+    public init(path: String) throws { file = try AppendOnlyFile(path: path) }
+    public func record(_ line: JSONObject) throws { try file.append(line.text) }
 }
 
 /// Collects metrics lines in memory (tests).
@@ -40,6 +27,10 @@ public enum ExitCodes {
     public static let success: Int32 = 0
     public static let runFailed: Int32 = 1
     public static let badInput: Int32 = 2
+    /// A file or folder could not be created, written or read (a full disk, a read-only or
+    /// missing `--out`, too many open files): sysexits' EX_IOERR. Nothing is wrong with the
+    /// scenario; after a full disk the run resumes from its last checkpoint.
+    public static let ioError: Int32 = 74
     public static let interrupted: Int32 = 130
 }
 
@@ -59,8 +50,11 @@ public enum CoordinatorProcess {
             return ExitCodes.runFailed
         }
         defer { withExtendedLifetime(lock) {} }
+        let reserve = SpaceReserve(path: dir.path + "/.space-reserve")
+        defer { reserve.release() }
         do {
             try dir.checkPrivate()
+            try reserve.hold()
             let scenario = try dir.loadScenario()
             let info = try PopulationInfo.parse(try dir.read("population.json"))
             let token = try dir.readToken()
@@ -131,17 +125,21 @@ public enum CoordinatorProcess {
             log.info("run complete: \(c.roundsCompleted) rounds, \(c.deviceUpdates) device updates")
             return ExitCodes.success
         } catch {
-            log.error("\(error)")
+            // A full disk: give back the reserved space so the summary and this message fit.
+            reserve.release()
+            let storage = error is StorageError || error is PrivacyLedger.WriteError
+            let message = storage ? "\(error); " + dir.resumeAdvice() : "\(error)"
+            log.error(message)
             if let scenario = try? dir.loadScenario() {
                 try? writeSummary(
                     dir,
                     scenario: scenario,
                     coordinator: coordinator,
                     seconds: monotonicSeconds() - started,
-                    error: "\(error)"
+                    error: message
                 )
             }
-            return ExitCodes.runFailed
+            return storage ? ExitCodes.ioError : ExitCodes.runFailed
         }
     }
 
@@ -166,6 +164,12 @@ public enum CoordinatorProcess {
             Double((c?.deviceUpdates ?? 0) - (c?.updatesBeforeStart ?? 0)) / max(seconds, 1e-9)
         )
         if let c, c.firstRound > 1 { s.add("resumed_after_round", c.firstRound - 1) }
+        if let c, !c.lostReasons.isEmpty {
+            // Processes lost on the way (their devices left the run), so "completed" is not read as "intact".
+            var lost = JSONObject()
+            for (p, why) in c.lostReasons.sorted(by: { $0.key < $1.key }) { lost.add(String(p), why) }
+            s.add("lost_processes", lost)
+        }
         s.add("bytes_sent", c?.bytesSent ?? 0)
         s.add("bytes_received", c?.bytesReceived ?? 0)
         s.add("final", finalMetrics(c?.lastEvaluation, k: scenario.evaluation.k))
@@ -191,7 +195,14 @@ public enum CoordinatorProcess {
             var part = c.participation.summary()
             part.add("simulated_seconds", c.simulatedClock)
             s.add("participation", part)
-            if scenario.privacy.writesParticipation { try? dir.write(c.participation.csv(), to: "participation.csv") }
+            if scenario.privacy.writesParticipation {
+                // Checked on success; after a failure the summary (with its error) comes first.
+                if error == nil {
+                    try dir.write(c.participation.csv(), to: "participation.csv")
+                } else {
+                    try? dir.write(c.participation.csv(), to: "participation.csv")
+                }
+            }
         }
         if let dp = c?.dp {
             var p = JSONObject()

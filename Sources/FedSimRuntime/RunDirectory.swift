@@ -104,7 +104,7 @@ public struct RunDirectory: Sendable {
     /// (sweeps name their runs; the folder must not exist yet).
     public static func create(parent: String, name: String, exactName: String? = nil) throws -> RunDirectory {
         let fm = FileManager.default
-        try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        try makeFolders(parent)
         var st = stat()
         if stat(parent, &st) == 0, st.st_mode & 0o002 != 0, st.st_mode & 0o1000 == 0 {
             throw SetupError(
@@ -118,22 +118,37 @@ public struct RunDirectory: Sendable {
             n += 1
             candidate = "\(parent)/\(name)-\(stamp)-\(n)"
         }
-        guard mkdir(candidate, 0o700) == 0 else {
-            throw SetupError(description: "cannot create \(candidate): \(String(cString: strerror(errno)))")
-        }
+        guard mkdir(candidate, 0o700) == 0 else { throw StorageError("create the run directory", candidate) }
         chmod(candidate, 0o700)
-        guard mkdir(candidate + "/logs", 0o700) == 0 else {
-            throw SetupError(description: "cannot create \(candidate)/logs")
-        }
+        guard mkdir(candidate + "/logs", 0o700) == 0 else { throw StorageError("create", candidate + "/logs") }
         let dir = RunDirectory(path: candidate)
         if (dir.path + "/coordinator.sock").utf8.count > 100 {
             var template = Array("/tmp/fedsim-XXXXXX".utf8CString)
-            guard let p = mkdtemp(&template) else {
-                throw SetupError(description: "cannot create a socket directory in /tmp")
-            }
+            guard let p = mkdtemp(&template) else { throw StorageError("create a socket folder in", "/tmp") }
             try dir.write(String(cString: p) + "/coordinator.sock", to: "socket-path", mode: 0o600)
         }
         return dir
+    }
+
+    /// `mkdir -p` with errors that name the path and the reason (not a Foundation error dump):
+    /// an `--out` that is a file, read-only or not permitted.
+    static func makeFolders(_ path: String) throws {
+        var st = stat()
+        if stat(path, &st) == 0 {
+            guard st.st_mode & S_IFMT == S_IFDIR else { throw StorageError("use", path, errno: ENOTDIR) }
+            return
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != path { try makeFolders(parent) }
+        guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw StorageError("create", path) }
+    }
+
+    /// What to do after a failed write: the newest checkpoint that checks out, and the command.
+    public func resumeAdvice() -> String {
+        if let c = try? CoordinatorCheckpoint.load(checkpointFile) {
+            return "the checkpoint of round \(c.round) is intact: free space, then `fedsim resume \(path)`"
+        }
+        return "no checkpoint was written yet: free space and start the run again"
     }
 
     static func timestamp() -> String {
@@ -153,22 +168,9 @@ public struct RunDirectory: Sendable {
         try RunDirectory.atomicWrite(Array(text.utf8), path: path + "/" + name, mode: mode)
     }
 
+    /// See `DurableFile.write`: temp file, checked writes, fsync, rename, folder fsync.
     public static func atomicWrite(_ bytes: [UInt8], path: String, mode: mode_t = 0o600) throws {
-        let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode)
-        guard fd >= 0 else { throw SetupError(description: "cannot write \(tmp): \(String(cString: strerror(errno)))") }
-        var off = 0
-        while off < bytes.count {
-            let n = bytes[off...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n <= 0 {
-                close(fd)
-                throw SetupError(description: "write to \(tmp) failed")
-            }
-            off += n
-        }
-        fsync(fd)
-        close(fd)
-        guard rename(tmp, path) == 0 else { throw SetupError(description: "cannot rename \(tmp)") }
+        try DurableFile.write(bytes, to: path, mode: mode)
     }
 
     public func read(_ name: String) throws -> String {

@@ -163,7 +163,7 @@ enum ChaosBench {
                 mustEqualFaultFree: true,
                 note: "each connection refused with a logged reason; the run is untouched"
             ),
-        ] + connectionCases() + lifecycleCases() + hostileCases()
+        ] + connectionCases() + lifecycleCases() + hostileCases() + durabilityCases()
     }
 
     static func killCoordinator(_ dir: String) {

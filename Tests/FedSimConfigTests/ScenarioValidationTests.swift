@@ -331,3 +331,40 @@ import Testing
         #expect(errors([]).isEmpty)  // the default, 10
     }
 }
+
+/// Issue 21, class 10: inputs that used to run something other than what was meant.
+@Suite struct SilentDefaultsTests {
+    func file(_ text: String) -> String {
+        let path = NSTemporaryDirectory() + "fedsim-scenario-\(UInt64.random(in: 0...UInt64.max)).yaml"
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        return path
+    }
+
+    @Test func anEmptyScenarioFileIsAnError() {
+        for text in ["", "\n\n", "# only a comment\n"] {
+            let path = file(text)
+            #expect {
+                try Scenario.load(file: path)
+            } throws: { "\($0)".contains("\(path)") && "\($0)".contains("empty") }
+        }
+        #expect((try? Scenario.load(file: file("name: x\n")))?.name == "x")
+    }
+
+    @Test func anOverrideWithAnEmptyKeyIsAnError() {
+        for key in ["training..rounds", ".rounds", "training.rounds."] {
+            #expect {
+                try Scenario.load(yaml: "name: x", overrides: ["\(key)=5"])
+            } throws: { "\($0)".contains("empty key") }
+        }
+    }
+
+    @Test func aFaultForAProcessThatDoesNotExistIsAnError() {
+        let yaml = "runtime: {processes: 2, faults: [{kind: crash, process: 1}, {kind: stall, process: 2}]}"
+        #expect {
+            try Scenario.load(yaml: yaml)
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("runtime.faults[1].process") && !text.contains("faults[0]")
+        }
+    }
+}
