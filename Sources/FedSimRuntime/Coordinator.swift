@@ -71,6 +71,8 @@ public final class Coordinator {
     public internal(set) var participation: Participation
     /// Beyond-accuracy and extra ranking metrics of the last evaluation.
     var lastEvaluationExtras: JSONObject?
+    /// The model beside its baselines under the sampled-negatives protocol, last evaluation.
+    var lastSampledBaselines: SampledBaselines?
     /// Per-cohort metrics of the last evaluation.
     public internal(set) var lastCohorts: JSONObject?
     /// Decoder of compressed updates.
