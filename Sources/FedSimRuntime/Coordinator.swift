@@ -72,7 +72,7 @@ public final class Coordinator {
     /// Beyond-accuracy and extra ranking metrics of the last evaluation.
     var lastEvaluationExtras: JSONObject?
     /// The model beside its baselines under the sampled-negatives protocol, last evaluation.
-    var lastSampledBaselines: SampledBaselines?
+    public internal(set) var lastSampledBaselines: SampledBaselines?
     /// Per-cohort metrics of the last evaluation.
     public internal(set) var lastCohorts: JSONObject?
     /// Decoder of compressed updates.

@@ -8,17 +8,17 @@ import FedSimModels
 ///
 /// A model that does not clear the best of these has learnt nothing a count table would not
 /// give, so `margin` (model − best baseline, by NDCG) is what a reader should look at first.
-struct SampledBaselines: Sendable, Equatable {
-    struct Figures: Sendable, Equatable {
-        var hit: Double
-        var ndcg: Double
+public struct SampledBaselines: Sendable, Equatable {
+    public struct Figures: Sendable, Equatable {
+        public var hit: Double
+        public var ndcg: Double
     }
-    var negatives: Int
-    var model: Figures
+    public var negatives: Int
+    public var model: Figures
     /// nil until the coordinator has a popularity ranking (the run's first evaluation).
-    var popularity: Figures?
-    var popularityDevices = 0
-    var random: Figures
+    public var popularity: Figures?
+    public var popularityDevices = 0
+    public var random: Figures
 
     init?(_ results: [DeviceEvaluation], summary: EvaluationSummary, k: Int, negatives: Int) {
         guard negatives > 0, summary.rankedDevices > 0 else { return nil }
@@ -38,7 +38,7 @@ struct SampledBaselines: Sendable, Equatable {
     }
 
     /// The strongest baseline by NDCG (popularity when it ties random).
-    var best: (name: String, figures: Figures) {
+    public var best: (name: String, figures: Figures) {
         if let popularity, popularity.ndcg >= random.ndcg { return ("popularity", popularity) }
         return ("random", random)
     }
