@@ -254,6 +254,18 @@ extension Scenario {
     func personalizationChecks() -> [(String, String)] {
         var out: [(String, String)] = []
         let twoTower = model.kind == .twoTower
+        if training.local.loss != .mse {
+            if model.kind != .mf {
+                out.append(
+                    (
+                        "training.local.loss",
+                        "\(training.local.loss.rawValue) needs model.kind: mf (\(model.kind.rawValue) has its own objective)"
+                    )
+                )
+            } else if training.mode == .centralized {
+                out.append(("training.local.loss", "\(training.local.loss.rawValue) runs federated only; use mse"))
+            }
+        }
         if model.kind == .deepfm {
             if training.local.optimizer != .sgd {
                 out.append(("training.local.optimizer", "model.kind deepfm trains with sgd"))

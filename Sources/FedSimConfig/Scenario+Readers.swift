@@ -116,6 +116,8 @@ extension LocalTrainingConfig {
         beta2 = r.double("beta2", default: beta2, min: 0, max: 1)
         epsilon = r.double("epsilon", default: epsilon, min: 0, max: 1, exclusiveMin: true)
         proximalMu = r.double("proximal_mu", default: proximalMu, min: 0, max: 1000)
+        loss = r.choice("loss", default: loss)
+        negatives = r.int("negatives", default: negatives, range: 1...64)
         if beta1 >= 1 { r.fail("beta1", "must be < 1") }
         if beta2 >= 1 { r.fail("beta2", "must be < 1") }
         r.finish()
@@ -180,6 +182,7 @@ extension EvaluationConfig {
         devices = r.int("devices", default: devices, range: 0...50_000_000)
         ranking = r.bool("ranking", default: ranking)
         sampledNegatives = r.int("sampled_negatives", default: sampledNegatives, range: 0...100_000)
+        implicit = r.bool("implicit", default: implicit)
         // `cohorts` is true / false or a list of families; the resolved form (scenario.json)
         // spells the families out in `cohort_kinds`.
         func families(_ key: String) -> [String] {

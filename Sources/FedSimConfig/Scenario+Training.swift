@@ -14,6 +14,19 @@ public struct LocalTrainingConfig: Codable, Sendable, Equatable {
     /// FedProx's μ: the local objective adds (μ/2)‖w − w_t‖² over the federated parameters
     /// (w_t: the model the round started from); 0 is plain FedAvg.
     public var proximalMu = 0.0
+    /// The on-device objective of model.kind mf: squared error on the ratings, BPR (each
+    /// interaction ranked above `negatives` items the device never interacted with, drawn on
+    /// the device every epoch), or their sum.
+    public enum Loss: String, Codable, Sendable, CaseIterable {
+        case mse
+        case bpr
+        case mseBpr = "mse+bpr"
+        public var ranks: Bool { self != .mse }
+        public var regresses: Bool { self != .bpr }
+    }
+    public var loss: Loss = .mse
+    /// BPR negatives per interaction per epoch.
+    public var negatives = 1
     public init() {}
 }
 
@@ -124,6 +137,10 @@ public struct EvaluationConfig: Codable, Sendable, Equatable {
     /// Also report the sampled-negatives protocol (NCF style) with this many negatives per
     /// relevant item; 0: off. Its numbers are much higher than full ranking's, and not comparable.
     public var sampledNegatives = 0
+    /// Implicit feedback: every held-out interaction is relevant, whatever its rating (the
+    /// NCF protocol), instead of those rated at least `relevance_threshold`. Rating models
+    /// still report RMSE on the held-out ratings.
+    public var implicit = false
     /// Report every metric per cohort (activity quartiles, main domain, devices that never
     /// trained vs trained) with the spread across devices.
     public var cohorts = true

@@ -201,6 +201,9 @@ public struct SplitConfig: Codable, Sendable, Equatable {
         case random
         /// Per device, the latest `test_fraction` of its ratings by timestamp is held out.
         case latest
+        /// Per device, exactly its latest interaction is held out (`test_fraction` is ignored;
+        /// timestamp ties broken by the seed): the federated-recommendation literature's split.
+        case leaveOneOut = "leave_one_out"
     }
     public var method: Method = .random
     public var testFraction = 0.2

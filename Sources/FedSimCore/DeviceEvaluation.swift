@@ -41,6 +41,11 @@ public struct DeviceEvaluation: Sendable, Equatable {
     public var popularityHit = -1.0
     public var popularityNdcg = -1.0
     public var serendipity = -1.0
+    /// The popularity baseline under the sampled-negatives protocol, on the same candidates as
+    /// `sampledHit` / `sampledNdcg`. −1 when not computed (no popularity ranking yet, or the
+    /// protocol is off); only then is the evaluation frame exactly as before the field existed.
+    public var sampledPopularityHit = -1.0
+    public var sampledPopularityNdcg = -1.0
     /// The device's profile features (demographic cohorts), sent only with `evaluation.cohorts`.
     public var features: [Int32] = []
     /// The device's top-K list (kept on the client: only per-process counts are sent).

@@ -29,6 +29,14 @@ public struct Splitter: Sendable {
     }
 
     public func split(_ all: Interactions, device: Int) -> (train: Interactions, test: Interactions) {
+        switch method {
+        case .leaveOneOut: return LeaveOneOutSplit.split(all, device: device, minTrain: minTrain, seed: seed)
+        case .random, .latest: return fractionSplit(all, device: device)
+        }
+    }
+
+    /// The `test_fraction` splits: a seeded random or the latest share of the device's ratings.
+    func fractionSplit(_ all: Interactions, device: Int) -> (train: Interactions, test: Interactions) {
         let n = all.count
         let nTest = testCount(n)
         if nTest == 0 { return (all, Interactions()) }
@@ -44,6 +52,8 @@ public struct Splitter: Sendable {
             // Stable by (timestamp, position): ties keep file order, so the split is well defined.
             order.sort { (all.timestamps[$0], $0) < (all.timestamps[$1], $1) }
             return (all.subset(Array(order[0..<(n - nTest)])), all.subset(Array(order[(n - nTest)...])))
+        case .leaveOneOut:
+            return LeaveOneOutSplit.split(all, device: device, minTrain: minTrain, seed: seed)
         }
     }
 }

@@ -178,22 +178,24 @@ public struct Evaluator: Sendable {
             for it in test.items { rated[Int(it)] = true }
             let unrated = (0..<items).filter { !rated[$0] }
             var rng = Seeds.rng(seed, "eval.negatives", UInt64(device))
-            var h = 0.0
-            var n = 0.0
+            // The popularity baseline ranks the very same candidates, by training counts.
+            let popularity = popular.isEmpty ? nil : SampledRanking.popularityScores(popular, items: items)
+            var model = SampledRanking(k: k)
+            var baseline = SampledRanking(k: k)
             for r in relevant.sorted() {
                 let m = min(sampledNegatives, unrated.count)
-                let s = score(Int(r))
-                var rank = 0
-                for idx in rng.sampleWithoutReplacement(m, from: unrated.count) where score(unrated[idx]) >= s {
-                    rank += 1
-                }
-                if rank < k {
-                    h += 1
-                    n += 1 / _log2(Double(rank) + 2)
+                let candidates = rng.sampleWithoutReplacement(m, from: unrated.count).map { unrated[$0] }
+                model.add(positive: score(Int(r)), negatives: candidates.map(score))
+                if let popularity {
+                    baseline.add(positive: popularity[Int(r)], negatives: candidates.map { popularity[$0] })
                 }
             }
-            out.sampledHit = h / Double(relevant.count)
-            out.sampledNdcg = n / Double(relevant.count)
+            out.sampledHit = model.hits / Double(relevant.count)
+            out.sampledNdcg = model.ndcg / Double(relevant.count)
+            if popularity != nil {
+                out.sampledPopularityHit = baseline.hits / Double(relevant.count)
+                out.sampledPopularityNdcg = baseline.ndcg / Double(relevant.count)
+            }
         }
         return out
     }

@@ -59,9 +59,13 @@ public enum CentralizedRunner {
         var step = SparseStep(config: scenario.training.local, shapeOf: block)
         let evaluator = Evaluator(
             k: scenario.evaluation.k,
-            relevanceThreshold: Float(scenario.evaluation.relevanceThreshold),
+            relevanceThreshold: Float(
+                scenario.evaluation.implicit ? -.infinity : scenario.evaluation.relevanceThreshold
+            ),
             ranking: scenario.evaluation.ranking,
-            scale: population.ratingScale
+            scale: population.ratingScale,
+            sampledNegatives: scenario.evaluation.sampledNegatives,
+            seed: Seeds.derive(scenario.seed, "evaluation")
         )
         var rng = Seeds.rng(scenario.seed, "centralized")
         let n = ratings.count

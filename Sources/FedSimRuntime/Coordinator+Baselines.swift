@@ -28,6 +28,7 @@ extension Coordinator {
             b.add("popularity", p)
             o.add("serendipity@\(k)", ranked.reduce(0.0) { $0 + $1.serendipity } / n)
         }
+        lastSampledBaselines?.add(to: &b, k: k)
         o.add("baselines", b)
         return o
     }

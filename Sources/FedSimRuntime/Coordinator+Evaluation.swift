@@ -91,6 +91,12 @@ extension Coordinator {
         }
         let summary = EvaluationSummary(results)
         lastEvaluationExtras = beyondAccuracy(summary, recommended: recommended, rated: rated, devices: results.count)
+        lastSampledBaselines = SampledBaselines(
+            results,
+            summary: summary,
+            k: scenario.evaluation.k,
+            negatives: scenario.evaluation.sampledNegatives
+        )
         lastEvaluationExtras?.merge(baselines(results))
         if refused > 0 { lastEvaluationExtras?.add("refused_reports", refused) }
         // The next evaluation's popularity ranking: items by how many devices rated them.

@@ -73,6 +73,8 @@ public final class Coordinator {
     public internal(set) var participation: Participation
     /// Beyond-accuracy and extra ranking metrics of the last evaluation.
     var lastEvaluationExtras: JSONObject?
+    /// The model beside its baselines under the sampled-negatives protocol, last evaluation.
+    public internal(set) var lastSampledBaselines: SampledBaselines?
     /// Per-cohort metrics of the last evaluation.
     public internal(set) var lastCohorts: JSONObject?
     /// Decoder of compressed updates.

@@ -65,7 +65,9 @@ public final class DeviceHost {
         splitter = Splitter(scenario.data.split, seed: Seeds.derive(scenario.seed, "split"))
         evaluator = Evaluator(
             k: scenario.evaluation.k,
-            relevanceThreshold: Float(scenario.evaluation.relevanceThreshold),
+            relevanceThreshold: Float(
+                scenario.evaluation.implicit ? -.infinity : scenario.evaluation.relevanceThreshold
+            ),
             ranking: scenario.evaluation.ranking,
             scale: population.ratingScale,
             categories: population.itemCategories,

@@ -172,7 +172,9 @@ public enum CoordinatorProcess {
         }
         s.add("bytes_sent", c?.bytesSent ?? 0)
         s.add("bytes_received", c?.bytesReceived ?? 0)
-        s.add("final", finalMetrics(c?.lastEvaluation, k: scenario.evaluation.k))
+        var final = finalMetrics(c?.lastEvaluation, k: scenario.evaluation.k)
+        if let b = c?.lastSampledBaselines { final.add("baselines", b.summary(k: scenario.evaluation.k)) }
+        s.add("final", final)
         if let stop = c?.stoppedEarly { s.add("stopped_early", stop) }
         if let c, scenario.evaluation.coldStart.enabled {
             let cs = scenario.evaluation.coldStart

@@ -25,12 +25,15 @@ import FedSimData
 struct ReportBounds: Sendable {
     let directory: DeviceDirectory?
     let testFraction: Double
+    /// Leave-one-out holds out exactly one interaction per device.
+    let leaveOneOut: Bool
     let ratingMin: Double
     let ratingMax: Double
 
     init(directory: DeviceDirectory?, split: SplitConfig, population: PopulationInfo) {
         self.directory = directory
         testFraction = split.testFraction
+        leaveOneOut = split.method == .leaveOneOut
         ratingMin = Double(population.ratingMin)
         ratingMax = Double(population.ratingMax)
     }
@@ -48,6 +51,7 @@ struct ReportBounds: Sendable {
     /// t = round(f·(train + t)) at most, so t ≤ (f·train + ½) / (1 − f). A cold-start protocol
     /// only ever withholds ratings, which makes both sets smaller.
     func maxTestCount(of device: Int) -> Int? {
+        if leaveOneOut { return 1 }
         guard let train = trainingSize(of: device), testFraction < 1 else { return nil }
         return Int(((testFraction * Double(train) + 0.5) / (1 - testFraction)).rounded(.down)) + 1
     }
@@ -125,6 +129,8 @@ struct ReportBounds: Sendable {
             ("ild_embedding", e.ildEmbedding, 2, false), ("sampled hit", e.sampledHit, 1, false),
             ("sampled ndcg", e.sampledNdcg, 1, false), ("popularity hit", e.popularityHit, 1, true),
             ("popularity ndcg", e.popularityNdcg, 1, true), ("serendipity", e.serendipity, 1, true),
+            ("sampled popularity hit", e.sampledPopularityHit, 1, true),
+            ("sampled popularity ndcg", e.sampledPopularityNdcg, 1, true),
         ]
         for (name, x, hi, absent) in rates where !(absent && x == -1) && !within(x, 0, hi) {
             return "its \(name) \(x) is outside [0, \(hi)]"

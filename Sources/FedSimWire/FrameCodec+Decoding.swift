@@ -121,7 +121,9 @@ extension FrameCodec {
                 let se = Double(bitPattern: try read(&b))
                 let ae = Double(bitPattern: try read(&b))
                 let rankedByte: UInt8 = try read(&b)
-                guard rankedByte <= 1 else { throw FrameError(.badValue, "ranked flag \(rankedByte)") }
+                // Bit 0: ranked. Bit 1: the sampled popularity baseline follows the entry's fields
+                // (absent by default, so frames without it are unchanged).
+                guard rankedByte <= 3 else { throw FrameError(.badValue, "ranked flag \(rankedByte)") }
                 let hit = Double(bitPattern: try read(&b))
                 let ndcg = Double(bitPattern: try read(&b))
                 var e = DeviceEvaluation(
@@ -129,7 +131,7 @@ extension FrameCodec {
                     count: Int(count),
                     squaredError: se,
                     absoluteError: ae,
-                    ranked: rankedByte == 1,
+                    ranked: rankedByte & 1 == 1,
                     hit: hit,
                     ndcg: ndcg
                 )
@@ -149,6 +151,10 @@ extension FrameCodec {
                 e.popularityNdcg = Double(bitPattern: try read(&b))
                 e.serendipity = Double(bitPattern: try read(&b))
                 e.trainCount = Int(try read(&b) as UInt32)
+                if rankedByte & 2 != 0 {
+                    e.sampledPopularityHit = Double(bitPattern: try read(&b))
+                    e.sampledPopularityNdcg = Double(bitPattern: try read(&b))
+                }
                 let nf: UInt8 = try read(&b)
                 guard nf <= 16 else { throw FrameError(.countLimit, "\(nf) profile features in an evaluation entry") }
                 e.features = try (0..<nf).map { _ in try read(&b) as Int32 }

@@ -88,7 +88,8 @@ public enum FrameCodec {
                 buf.writeInteger(UInt32(truncatingIfNeeded: e.count), endianness: .little)
                 buf.writeInteger(e.squaredError.bitPattern, endianness: .little)
                 buf.writeInteger(e.absoluteError.bitPattern, endianness: .little)
-                buf.writeInteger(UInt8(e.ranked ? 1 : 0))
+                let sampledBaseline = e.sampledPopularityHit >= 0
+                buf.writeInteger(UInt8(e.ranked ? 1 : 0) | (sampledBaseline ? 2 : 0))
                 buf.writeInteger(e.hit.bitPattern, endianness: .little)
                 buf.writeInteger(e.ndcg.bitPattern, endianness: .little)
                 for v in [
@@ -99,6 +100,10 @@ public enum FrameCodec {
                     buf.writeInteger(v.bitPattern, endianness: .little)
                 }
                 buf.writeInteger(UInt32(truncatingIfNeeded: e.trainCount), endianness: .little)
+                if sampledBaseline {
+                    buf.writeInteger(e.sampledPopularityHit.bitPattern, endianness: .little)
+                    buf.writeInteger(e.sampledPopularityNdcg.bitPattern, endianness: .little)
+                }
                 buf.writeInteger(UInt8(truncatingIfNeeded: e.features.count))
                 for f in e.features { buf.writeInteger(f, endianness: .little) }
             }

@@ -55,6 +55,23 @@ import Testing
                         e.features = [3, 0, 17]
                         return e
                     }(),
+                    {
+                        // The sampled popularity baseline travels only when computed (flag bit 1).
+                        var e = DeviceEvaluation(
+                            device: 3,
+                            count: 1,
+                            squaredError: 0.25,
+                            absoluteError: 0.5,
+                            ranked: true,
+                            hit: 0,
+                            ndcg: 0
+                        )
+                        e.sampledHit = 1
+                        e.sampledNdcg = 0.63
+                        e.sampledPopularityHit = 1
+                        e.sampledPopularityNdcg = 0.5
+                        return e
+                    }(),
                     DeviceEvaluation(
                         device: 2,
                         count: 0,

@@ -52,6 +52,34 @@ public struct LocalTrainer: Sendable {
                 localItems[j] = l
             }
         }
+        // BPR's negatives for every epoch, drawn on the device before training from items it never
+        // interacted with; their rows join the local view. (Squared error draws nothing, so its
+        // generator stream — and every mse run — is unchanged.)
+        let loop = LocalLoop(config)
+        let negatives =
+            config.loss.ranks
+            ? MFNegatives.draw(
+                count: loop.epochs * n * config.negatives,
+                items: items,
+                excluding: data.items,
+                rng: &rng
+            ) : []
+        var localNegatives = [Int32](repeating: 0, count: negatives.count)
+        let firstNegativeRow = globalOf.count
+        for (t, it) in negatives.enumerated() {
+            if let l = localOf[it] {
+                localNegatives[t] = l
+                counts[Int(l)] += 1
+            } else {
+                let l = Int32(globalOf.count)
+                localOf[it] = l
+                globalOf.append(it)
+                counts.append(1)
+                localNegatives[t] = l
+            }
+        }
+        // A negative row's weight: its uses per epoch, like a rated row's, and at least one use.
+        for l in firstNegativeRow..<globalOf.count { counts[l] = max(1, counts[l] / Float(max(1, loop.epochs))) }
         let m = globalOf.count
         var block = MFBlock<Float>(dim: d, users: 1, items: m)
         let biasBase = items * d
@@ -68,15 +96,26 @@ public struct LocalTrainer: Sendable {
         var grad = MFBlock<Float>(dim: d, users: 1, items: m)
         var step = SparseStep(config: config, shapeOf: block)
         var batch = MFBatch(users: [Int32](repeating: 0, count: n), items: localItems, ratings: data.ratings)
-        let loop = LocalLoop(config)
         let l2 = Float(config.l2)
+        let objective = MFObjective(loss: config.loss, negatives: config.negatives)
+        var epoch = 0
         let lastLoss = loop.run(Array(0..<n), rng: &rng) { order in
             batch.items = order.map { localItems[$0] }
             batch.ratings = order.map { data.ratings[$0] }
+            let drawn = objective.negatives(of: order, epoch: epoch, from: localNegatives)
+            epoch += 1
             var epochLoss: Float = 0
             for r in loop.batches(n) {
-                epochLoss += MFKernel.accumulateGradient(block, batch, range: r, l2: l2, into: &grad)
-                step.apply(&block, &grad, users: batch.users, items: batch.items, range: r, updateGlobalBias: true)
+                let stepped = objective.accumulate(block, batch, negatives: drawn, range: r, l2: l2, into: &grad)
+                epochLoss += stepped.loss
+                step.apply(
+                    &block,
+                    &grad,
+                    users: stepped.users,
+                    items: stepped.items,
+                    range: stepped.range,
+                    updateGlobalBias: true
+                )
                 if loop.isProximal {
                     loop.pull(&block.item, towards: start.item)
                     loop.pull(&block.itemBias, towards: start.itemBias)

@@ -1,0 +1,78 @@
+import FedSimCore
+import FedSimModels
+
+/// The model beside its baselines under the sampled-negatives protocol (`evaluation.
+/// sampled_negatives` > 0), on the same devices, split and candidates: popularity (each device
+/// ranks its own candidates by the coordinator's training counts, `Evaluator`) and a uniformly
+/// random ranking (its exact expectation, `SampledRanking.randomExpectation`).
+///
+/// A model that does not clear the best of these has learnt nothing a count table would not
+/// give, so `margin` (model − best baseline, by NDCG) is what a reader should look at first.
+public struct SampledBaselines: Sendable, Equatable {
+    public struct Figures: Sendable, Equatable {
+        public var hit: Double
+        public var ndcg: Double
+    }
+    public var negatives: Int
+    public var model: Figures
+    /// nil until the coordinator has a popularity ranking (the run's first evaluation).
+    public var popularity: Figures?
+    public var popularityDevices = 0
+    public var random: Figures
+
+    init?(_ results: [DeviceEvaluation], summary: EvaluationSummary, k: Int, negatives: Int) {
+        guard negatives > 0, summary.rankedDevices > 0 else { return nil }
+        self.negatives = negatives
+        model = Figures(hit: summary.sampledHit, ndcg: summary.sampledNdcg)
+        let withPopularity = results.filter { $0.ranked && $0.sampledPopularityHit >= 0 }
+        if !withPopularity.isEmpty {
+            let n = Double(withPopularity.count)
+            popularity = Figures(
+                hit: withPopularity.reduce(0.0) { $0 + $1.sampledPopularityHit } / n,
+                ndcg: withPopularity.reduce(0.0) { $0 + $1.sampledPopularityNdcg } / n
+            )
+            popularityDevices = withPopularity.count
+        }
+        let r = SampledRanking.randomExpectation(k: k, negatives: negatives)
+        random = Figures(hit: r.hit, ndcg: r.ndcg)
+    }
+
+    /// The strongest baseline by NDCG (popularity when it ties random).
+    public var best: (name: String, figures: Figures) {
+        if let popularity, popularity.ndcg >= random.ndcg { return ("popularity", popularity) }
+        return ("random", random)
+    }
+
+    /// `popularity_sampledM` and `random_sampledM`, for an evaluation's `baselines` object.
+    func add(to b: inout JSONObject, k: Int) {
+        if let popularity {
+            var p = JSONObject()
+            p.add("hr@\(k)", popularity.hit)
+            p.add("ndcg@\(k)", popularity.ndcg)
+            p.add("devices", popularityDevices)
+            b.add("popularity_sampled\(negatives)", p)
+        }
+        var r = JSONObject()
+        r.add("hr@\(k)", random.hit)
+        r.add("ndcg@\(k)", random.ndcg)
+        b.add("random_sampled\(negatives)", r)
+    }
+
+    /// `final.baselines` of summary.json: the model, each baseline and the margin over the best.
+    func summary(k: Int) -> JSONObject {
+        var o = JSONObject()
+        o.add("protocol", "sampled_negatives=\(negatives)")
+        var m = JSONObject()
+        m.add("hr@\(k)", model.hit)
+        m.add("ndcg@\(k)", model.ndcg)
+        o.add("model", m)
+        add(to: &o, k: k)
+        let (name, b) = best
+        var margin = JSONObject()
+        margin.add("over", name)
+        margin.add("hr@\(k)", model.hit - b.hit)
+        margin.add("ndcg@\(k)", model.ndcg - b.ndcg)
+        o.add("margin", margin)
+        return o
+    }
+}
