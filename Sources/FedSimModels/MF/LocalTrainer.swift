@@ -38,20 +38,20 @@ public struct LocalTrainer: Sendable {
         var localOf = [Int32: Int32]()
         var globalOf: [Int32] = []
         var counts: [Float] = []
-        var localItems = [Int32](repeating: 0, count: n)
-        for j in 0..<n {
-            let it = data.items[j]
+        /// The local row of item `it` (a new one on first sight), counting the occurrence.
+        func localRow(_ it: Int32) -> Int32 {
             if let l = localOf[it] {
-                localItems[j] = l
                 counts[Int(l)] += 1
-            } else {
-                let l = Int32(globalOf.count)
-                localOf[it] = l
-                globalOf.append(it)
-                counts.append(1)
-                localItems[j] = l
+                return l
             }
+            let l = Int32(globalOf.count)
+            localOf[it] = l
+            globalOf.append(it)
+            counts.append(1)
+            return l
         }
+        var localItems = [Int32](repeating: 0, count: n)
+        for j in 0..<n { localItems[j] = localRow(data.items[j]) }
         // BPR's negatives for every epoch, drawn on the device before training from items it never
         // interacted with; their rows join the local view. (Squared error draws nothing, so its
         // generator stream — and every mse run — is unchanged.)
@@ -66,18 +66,7 @@ public struct LocalTrainer: Sendable {
             ) : []
         var localNegatives = [Int32](repeating: 0, count: negatives.count)
         let firstNegativeRow = globalOf.count
-        for (t, it) in negatives.enumerated() {
-            if let l = localOf[it] {
-                localNegatives[t] = l
-                counts[Int(l)] += 1
-            } else {
-                let l = Int32(globalOf.count)
-                localOf[it] = l
-                globalOf.append(it)
-                counts.append(1)
-                localNegatives[t] = l
-            }
-        }
+        for (t, it) in negatives.enumerated() { localNegatives[t] = localRow(it) }
         // A negative row's weight: its uses per epoch, like a rated row's, and at least one use.
         for l in firstNegativeRow..<globalOf.count { counts[l] = max(1, counts[l] / Float(max(1, loop.epochs))) }
         let m = globalOf.count
