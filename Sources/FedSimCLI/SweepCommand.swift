@@ -152,10 +152,8 @@ extension FedSimCommand {
                 throw ExitCode(ExitCodes.interrupted)
             }
             let entries = state.entries
-            let ranNow = Set(work.map { $0.element.joined(separator: "\u{1}") })
-            let failures = entries.filter { e in
-                e.status == "failed" && ranNow.contains(e.overrides.joined(separator: "\u{1}"))
-            }.count
+            let ranNow = work.map(\.element)
+            let failures = entries.filter { e in e.status == "failed" && ranNow.contains(e.overrides) }.count
             let runs = entries.sorted { $0.index < $1.index }.compactMap { try? RunData(path: $0.directory) }
             print(Compare.render(runs, format: .table, targetRMSE: spec.targetRMSE), terminator: "")
             let grouped = Compare.grouped(

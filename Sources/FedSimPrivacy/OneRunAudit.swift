@@ -108,6 +108,7 @@ public enum OneRunAudit {
         let order = scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
         let guesses = candidateGuesses(canaries: m)
         let level = beta / Double(max(1, guesses.count))
+        // Starts below any bound, so the first guess set is kept; with none, the bound is 0.
         var best = Result(
             canaries: m,
             included: included.filter { $0 }.count,
@@ -116,20 +117,26 @@ public enum OneRunAudit {
             guessSetsTried: guesses.count,
             beta: beta,
             delta: delta,
-            epsilonLowerBound: 0
+            epsilonLowerBound: -1
         )
         for g in guesses {
             let top = order.prefix(g.positives).filter { included[$0] }.count
             let bottom = order.suffix(g.negatives).filter { !included[$0] }.count
-            let r = g.positives + g.negatives
             let v = top + bottom
-            let e = epsilonLowerBound(canaries: m, guesses: r, correct: v, delta: delta, beta: level)
-            if e > best.epsilonLowerBound || (best.guess.positives == 0) {
+            let e = epsilonLowerBound(
+                canaries: m,
+                guesses: g.positives + g.negatives,
+                correct: v,
+                delta: delta,
+                beta: level
+            )
+            if e > best.epsilonLowerBound {
                 best.guess = g
                 best.correct = v
                 best.epsilonLowerBound = e
             }
         }
+        best.epsilonLowerBound = max(0, best.epsilonLowerBound)
         return best
     }
 

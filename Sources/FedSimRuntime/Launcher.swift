@@ -83,13 +83,16 @@ public struct Launcher {
 
         if scenario.training.mode == .centralized {
             let tensorBoard = try? TensorBoardLog(runDirectory: dir, scenario: scenario)
+            let tail = MetricsTail(dir.metricsFile)
+            func follow() {
+                let lines = tail.newLines()
+                progress.update(lines)
+                tensorBoard?.write(lines)
+            }
             do {
-                try CentralizedRunner.run(scenario: scenario, population: population, dir: dir) { _ in
-                    progress.update(from: dir.metricsFile)
-                    tensorBoard?.follow(metricsFile: dir.metricsFile)
-                }
+                try CentralizedRunner.run(scenario: scenario, population: population, dir: dir) { _ in follow() }
+                follow()
                 progress.finish()
-                tensorBoard?.follow(metricsFile: dir.metricsFile)
                 return Result(directory: dir, exitCode: ExitCodes.success, error: nil, tensorBoard: tensorBoard)
             } catch {
                 progress.finish()
@@ -139,6 +142,15 @@ public struct Launcher {
             }
         }
         let tensorBoard = try? TensorBoardLog(runDirectory: dir, scenario: scenario)
+        let tail = MetricsTail(dir.metricsFile)
+        func follow() {
+            let lines = tail.newLines()
+            progress.update(lines)
+            tensorBoard?.write(lines)
+        }
+        // A resumed run's kept rounds are in an earlier event file already; only the rounds
+        // from here on (the redone ones included) go into this one.
+        if resume { progress.update(tail.newLines()) }
         var handled = 0
         var stoppedAtOnce = false
         while coordinator.isRunning {
@@ -156,14 +168,12 @@ public struct Launcher {
                 }
             }
             samplePeaks()
-            progress.update(from: dir.metricsFile)
+            follow()
             progress.tick()
-            tensorBoard?.follow(metricsFile: dir.metricsFile)
             usleep(200_000)
         }
         samplePeaks()
-        progress.update(from: dir.metricsFile)
-        tensorBoard?.follow(metricsFile: dir.metricsFile)
+        follow()
         progress.finish()
         // Clients leave on the coordinator's shutdown message; give them a moment, then stop them.
         let grace = monotonicSeconds() + 5

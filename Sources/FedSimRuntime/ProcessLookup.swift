@@ -4,18 +4,34 @@ import Foundation
 /// i`), for tools and tests that act on one (freeze it with SIGSTOP, say). Linux `/proc` only;
 /// nil when not found.
 public enum ProcessLookup {
+    /// Every process's id and command line (`/proc/PID/cmdline`).
+    static func commandLines() -> [(pid: pid_t, args: [String])] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry in
+            guard let pid = pid_t(entry), let raw = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
+            else { return nil }
+            return (pid, raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) })
+        }
+    }
+
     public static func clientPID(runDirectory: String, index: Int) -> pid_t? {
         let want = ["--run-dir", runDirectory, "--index", String(index)]
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        for entry in entries {
-            guard let pid = pid_t(entry),
-                let raw = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
-            else { continue }
-            let args = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        for (pid, args) in commandLines() {
             guard let exe = args.first, exe.hasSuffix("fedsim-client"), args.count >= 5 else { continue }
             for i in 1...(args.count - 4) where Array(args[i..<(i + 4)]) == want { return pid }
         }
         return nil
+    }
+
+    /// Every coordinator and client still working in `runDirectory`: empty once a run is
+    /// over, however it ended (no orphans).
+    public static func processes(workingIn runDirectory: String) -> [pid_t] {
+        commandLines().compactMap { (pid, args) in
+            guard let exe = args.first, exe.hasSuffix("fedsim-coordinator") || exe.hasSuffix("fedsim-client"),
+                args.contains(runDirectory)
+            else { return nil }
+            return pid
+        }
     }
 
     /// The coordinator's process id, from the run directory's `coordinator.pid`.

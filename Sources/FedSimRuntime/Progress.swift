@@ -28,14 +28,11 @@ final class Progress {
         self.enabled = enabled
     }
 
-    func update(from metricsFile: String) {
-        guard enabled, let text = try? String(contentsOfFile: metricsFile, encoding: .utf8) else { return }
-        let lines = text.split(separator: "\n")
-        guard lines.count > lastRound else { return }
-        for raw in lines[lastRound...] {
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(raw.utf8)) as? [String: Any],
-                let round = obj["round"] as? Int
-            else { continue }
+    /// Renders new metrics lines (from `MetricsTail`).
+    func update(_ lines: [[String: Any]]) {
+        guard enabled else { return }
+        for obj in lines {
+            guard let round = obj["round"] as? Int else { continue }
             lastRound = round
             if let e = obj["eval"] as? [String: Any], let rmse = e["rmse"] as? Double {
                 latestMetric = "rmse \(formatFixed(rmse, 4))"

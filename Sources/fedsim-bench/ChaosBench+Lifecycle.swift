@@ -61,19 +61,7 @@ extension ChaosBench {
         throw RunDirectory.SetupError(description: "the run did not reach round \(rounds)")
     }
 
-    /// Whether any fedsim-coordinator or fedsim-client still works in `dir` (from /proc).
-    static func orphans(in dir: String) -> Bool {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.contains { e in
-            guard Int32(e) != nil, let raw = FileManager.default.contents(atPath: "/proc/\(e)/cmdline") else {
-                return false
-            }
-            let args = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            return
-                (args.first?.hasSuffix("fedsim-coordinator") == true || args.first?.hasSuffix("fedsim-client") == true)
-                && args.contains(dir)
-        }
-    }
+    static func orphans(in dir: String) -> Bool { !ProcessLookup.processes(workingIn: dir).isEmpty }
 
     static func killLauncherThenResume(_ s: Scenario, _ parent: String) throws -> Launcher.Result {
         let (launcher, dir) = try startCLI(s, parent: parent, rounds: 3)

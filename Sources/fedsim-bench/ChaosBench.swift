@@ -201,26 +201,15 @@ enum ChaosBench {
             frame(.hello(Hello(token: token, processIndex: 0, processCount: 2, firstDevice: 0, deviceCount: 200))),
         ]
         for p in payloads {
-            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = sockaddr_un()
-            addr.sun_family = sa_family_t(AF_UNIX)
-            let path = Array(run.socketPath.utf8CString)
-            withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-                for (i, c) in path.prefix(raw.count - 1).enumerated() { raw[i] = UInt8(bitPattern: c) }
-            }
-            let ok = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-                }
-            }
-            if ok == 0 {
-                _ = p.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            let fd = rawConnection(run.socketPath)
+            if fd >= 0 {
+                _ = p.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                 var buf = [UInt8](repeating: 0, count: 512)
                 var tv = timeval(tv_sec: 1, tv_usec: 0)
                 setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
                 _ = read(fd, &buf, buf.count)  // the reject frame, or EOF
+                close(fd)
             }
-            close(fd)
         }
     }
 

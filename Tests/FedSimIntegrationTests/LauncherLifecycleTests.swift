@@ -18,20 +18,7 @@ import Glibc
         return s
     }
 
-    /// Process ids of every fedsim-coordinator / fedsim-client working in `dir` (from /proc).
-    static func processes(in dir: String) -> [Int32] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { e -> Int32? in
-            guard let pid = Int32(e),
-                let raw = FileManager.default.contents(atPath: "/proc/\(e)/cmdline")
-            else { return nil }
-            let args = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            guard let exe = args.first, exe.hasSuffix("fedsim-coordinator") || exe.hasSuffix("fedsim-client"),
-                args.contains(dir)
-            else { return nil }
-            return pid
-        }
-    }
+    static func processes(in dir: String) -> [Int32] { ProcessLookup.processes(workingIn: dir) }
 
     static func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         let end = monotonicSeconds() + seconds

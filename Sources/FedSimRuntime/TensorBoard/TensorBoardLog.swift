@@ -13,15 +13,13 @@ import Glibc
 ///   text;
 /// - any text the caller adds (the privacy report, at the end).
 ///
-/// The launcher follows `metrics.jsonl` while the run goes (`follow`), so TensorBoard shows a
+/// The launcher follows `metrics.jsonl` while the run goes (`MetricsTail`), so TensorBoard shows a
 /// live run; the coordinator stays unaware of it. A resumed run appends a new event file;
 /// TensorBoard merges files of one folder, and redone rounds show twice at their step.
 /// Writing is best effort: a failure here never fails the run (metrics.jsonl is the record).
 public final class TensorBoardLog {
     public let path: String
     let handle: FileHandle
-    var linesSeen = 0
-    var bytesSeen: UInt64 = 0
 
     public init(runDirectory: RunDirectory, scenario: Scenario) throws {
         let folder = runDirectory.path + "/tensorboard"
@@ -56,24 +54,16 @@ public final class TensorBoardLog {
         write(EventRecord.text(tag: tag, markdown, step: step, wallTime: Date().timeIntervalSince1970))
     }
 
-    /// Writes the scalars of every metrics line not seen yet.
-    public func follow(metricsFile: String) {
-        var st = stat()
-        guard stat(metricsFile, &st) == 0, UInt64(st.st_size) != bytesSeen else { return }
-        bytesSeen = UInt64(st.st_size)
-        guard let text = try? String(contentsOfFile: metricsFile, encoding: .utf8) else { return }
-        let lines = text.split(separator: "\n")
-        guard lines.count > linesSeen else { return }
-        for raw in lines[linesSeen...] {
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(raw.utf8)) as? [String: Any],
-                let round = obj["round"] as? Int
-            else { continue }
+    /// Writes the scalars of metrics lines (each at step = its round).
+    func write(_ lines: [[String: Any]]) {
+        guard !lines.isEmpty else { return }
+        for obj in lines {
+            guard let round = obj["round"] as? Int else { continue }
             var values: [(tag: String, value: Float)] = []
             Self.scalars(obj, prefix: "", into: &values)
             values.removeAll { $0.tag == "round" }
             write(EventRecord.scalars(values, step: round, wallTime: Date().timeIntervalSince1970))
         }
-        linesSeen = lines.count
         try? handle.synchronize()
     }
 
