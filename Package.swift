@@ -86,7 +86,7 @@ let package = Package(
         ),
         .executableTarget(name: "fedsim", dependencies: ["FedSimCLI"], swiftSettings: swiftSettings),
         .executableTarget(name: "fedsim-coordinator", dependencies: ["FedSimRuntime"], swiftSettings: swiftSettings),
-        .executableTarget(name: "fedsim-client", dependencies: ["FedSimRuntime"], swiftSettings: swiftSettings),
+        .executableTarget(name: "fedsim-client", dependencies: ["FedSimRuntime", "FedSimCore"], swiftSettings: swiftSettings),
         // `make bench`: figures printed beside baselines measured in the same run.
         .executableTarget(
             name: "fedsim-bench",

@@ -2,12 +2,15 @@
 # Installs what FedSim needs from Debian, only when missing (idempotent).
 #   libsodium-dev  — CSPRNG now; secure aggregation crypto (X25519, Ed25519, ChaCha20) later
 #   pkg-config     — how SwiftPM finds libsodium
+#   openmpi-bin    — mpirun, one of the cluster launchers
 set -euo pipefail
 missing=()
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+# mpirun: `fedsim run --hosts` / runtime.cluster.launcher: mpirun, and its test (docs/cluster.md)
+command -v mpirun >/dev/null 2>&1 || missing+=(openmpi-bin)
 if ! pkg-config --exists libsodium 2>/dev/null; then missing+=(libsodium-dev); fi
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup: libsodium $(pkg-config --modversion libsodium) and pkg-config present"
+  echo "setup: libsodium $(pkg-config --modversion libsodium), pkg-config and mpirun present"
   exit 0
 fi
 echo "setup: installing ${missing[*]}"

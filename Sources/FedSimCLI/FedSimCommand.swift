@@ -72,7 +72,22 @@ extension FedSimCommand {
         @Flag(help: "No progress display.")
         var quiet = false
 
+        @Option(
+            help: ArgumentHelp(
+                "Start the client processes with mpirun on the hosts of this Open MPI hostfile (sets runtime.cluster.launcher=mpirun and runtime.cluster.hostfile, and runtime.listen=tcp://0.0.0.0:0 unless it is TCP already; see docs/cluster.md).",
+                valueName: "hostfile"
+            )
+        )
+        var hosts: String?
+
         func run() throws {
+            var options = self.options
+            if let hosts {
+                let plain = try options.load()
+                options.overrides =
+                    ["runtime.cluster.launcher=mpirun", "runtime.cluster.hostfile=\(hosts)"]
+                    + (plain.runtime.tcpListen == nil ? ["runtime.listen=tcp://0.0.0.0:0"] : []) + options.overrides
+            }
             let scenario = try options.load()
             if let text = try? String(contentsOfFile: options.scenario, encoding: .utf8),
                 text.hasPrefix("sweep:") || text.contains("\nsweep:")

@@ -371,6 +371,7 @@ extension RuntimeConfig {
                 r.fail("connect", "\"\(connect)\" is not tcp://HOST:PORT with a port in 1…65535")
             }
         }
+        cluster = ClusterConfig(reading: r.section("cluster"), listen: listen, processes: processes)
         r.finish()
     }
 

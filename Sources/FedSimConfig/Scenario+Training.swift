@@ -225,6 +225,8 @@ public struct RuntimeConfig: Codable, Sendable, Equatable {
     public var listen = "unix"
     /// Where TCP clients connect (`tcp://HOST:PORT`); empty: the address in `coordinator.addr`.
     public var connect = ""
+    /// Who starts the client processes, and where (`runtime.cluster`).
+    public var cluster = ClusterConfig()
     /// The listen address when it is TCP, nil for the Unix socket.
     public var tcpListen: TCPAddress? { TCPAddress(parsing: listen) }
     public init() {}

@@ -83,6 +83,8 @@ enum Corpus {
                     ]
                 )
             ),
+            .join(token: [UInt8](repeating: 7, count: 32)),
+            .setup(RunSetup(scenarioJSON: "{\"name\": \"x\"}", populationJSON: "{\"devices\": 3}")),
         ]
         let singles = messages.map(encode)
         // Two frames back to back, as they arrive on a socket.

@@ -147,7 +147,8 @@ public struct ClientRunner {
                         .failed(DeviceFailure(round: r, device: UInt32(host.shard.lowerBound), reason: reason))
                     )
                 }
-            case .hello, .update, .failed, .evaluation, .checkpointed, .compressedUpdate, .coldStartReport:
+            case .hello, .update, .failed, .evaluation, .checkpointed, .compressedUpdate, .coldStartReport, .join,
+                .setup:
                 log.warning("ignoring unexpected \(message.kindName) message from the coordinator")
             }
         }

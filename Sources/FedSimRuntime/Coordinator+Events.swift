@@ -128,6 +128,10 @@ extension Coordinator {
     }
 
     func handshake(_ c: ConnectionID, _ m: Message) async {
+        if case .join(let proof) = m {
+            await answerJoin(c, proof: proof)
+            return
+        }
         guard case .hello(let h) = m else {
             await reject(c, "expected hello as the first message, got \(m.kindName)")
             return
@@ -166,6 +170,24 @@ extension Coordinator {
         lostReasons[p] = nil
         log.info("client process \(p) joined with devices \(expected.lowerBound)..<\(expected.upperBound)")
         await send(.welcome(Welcome(processIndex: h.processIndex)), to: c)
+    }
+
+    /// A process on another host asks for the run it is to join: with the token, it gets the
+    /// setup and the connection closes (it comes back with a hello). Nothing is sent to a peer
+    /// without the token but the rejection.
+    func answerJoin(_ c: ConnectionID, proof: [UInt8]) async {
+        guard SecureRandom.constantTimeEqual(proof, token) else {
+            await reject(c, "wrong run token")
+            return
+        }
+        guard let runSetup else {
+            await reject(c, "this coordinator does not hand out its setup; start the client with --run-dir")
+            return
+        }
+        unauthenticated.remove(c)
+        log.info("connection \(c) asked to join; sent the run's setup")
+        await send(.setup(runSetup), to: c)
+        await transport.close(c, reason: "setup sent")
     }
 
     func protocolViolation(_ c: ConnectionID, _ p: Int, _ reason: String) async {

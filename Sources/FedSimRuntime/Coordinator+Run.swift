@@ -137,7 +137,7 @@ extension Coordinator {
             case .deadline(let id) where id == deadline:
                 throw Failure(
                     description:
-                        "only \(peers.count) of \(expected) client processes connected\(secure ? " and \(enrolledProcesses.count) enrolled" : "") within \(timeout) s; see logs/client-*.log"
+                        "only \(peers.count) of \(expected) client processes connected\(secure ? " and \(enrolledProcesses.count) enrolled" : "") within \(timeout) s; see \(scenario.runtime.cluster.isRemote ? "logs/clients.log" : "logs/client-*.log")"
                 )
             case .deadline: continue
             case .transportEnded: throw Failure(description: "transport closed while waiting for client processes")

@@ -110,6 +110,9 @@ public final class Coordinator {
     public var deviceMetricsPath: String?
     /// Where checkpoints go (nil: no checkpoints, e.g. in-memory tests).
     public var checkpointPath: String?
+    /// What a process started on another host receives when it asks to `join` (the run
+    /// directory's scenario and population files); nil: this coordinator refuses joins.
+    public var runSetup: RunSetup?
     /// Set when a round was held back because releasing it would exceed the privacy budget.
     var budgetStop: String?
     /// The clock every deadline is armed on (a test's manual clock, or the system's).

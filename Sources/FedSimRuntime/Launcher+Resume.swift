@@ -53,7 +53,9 @@ extension Launcher {
                     "the checkpoint was written for \(ckpt.processes) client processes, the run has \(scenario.runtime.processes)"
             )
         }
-        if ckpt.clientSnapshots {
+        // A cluster run's state lives with its clients, on their hosts: each restores its own
+        // snapshot when it joins (`RunSetup.restoreRound`).
+        if ckpt.clientSnapshots && !scenario.runtime.cluster.isRemote {
             let info = try PopulationInfo.parse(try dir.read("population.json"))
             try restoreSnapshots(dir, ckpt, devices: info.devices, digest: digest)
         }
@@ -83,13 +85,11 @@ extension Launcher {
         do {
             for i in ckpt.survivingProcesses {
                 let state = try dir.stateFile(process: i)
-                let shard = Sharding.range(process: i, of: ckpt.processes, devices: devices)
-                try DeviceStateStore.stage(
-                    snapshot: DeviceHost.snapshotPath(statePath: state, round: ckpt.round),
+                try stageSnapshot(
+                    state: state,
                     round: ckpt.round,
-                    scenarioDigest: digest,
-                    devices: shard.count,
-                    to: state + ".restore"
+                    devices: Sharding.range(process: i, of: ckpt.processes, devices: devices).count,
+                    digest: digest
                 )
                 staged.append((state + ".restore", state))
             }
@@ -101,6 +101,24 @@ extension Launcher {
             guard rename(s.from, s.to) == 0 else { throw StorageError("rename \(s.from) to", s.to) }
         }
         if let last = staged.last { DurableFile.syncFolder(of: last.to) }
+    }
+
+    /// Checks one process's snapshot of `round` and copies it beside its store as `.restore`.
+    static func stageSnapshot(state: String, round: Int, devices: Int, digest: String) throws {
+        try DeviceStateStore.stage(
+            snapshot: DeviceHost.snapshotPath(statePath: state, round: round),
+            round: round,
+            scenarioDigest: digest,
+            devices: devices,
+            to: state + ".restore"
+        )
+    }
+
+    /// A process joining a resumed cluster run rolls its own store back to the checkpoint.
+    static func restoreOwnSnapshot(state: String, round: Int, devices: Int, digest: String) throws {
+        try stageSnapshot(state: state, round: round, devices: devices, digest: digest)
+        guard rename(state + ".restore", state) == 0 else { throw StorageError("rename \(state).restore to", state) }
+        DurableFile.syncFolder(of: state)
     }
 
     /// The rounds of a run whose summary says it completed (nil otherwise).

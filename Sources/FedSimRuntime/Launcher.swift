@@ -125,7 +125,17 @@ public struct Launcher {
             append: resume
         )
         var clients: [Process] = []
-        for i in 0..<scenario.runtime.processes where !without.contains(i) {
+        if scenario.runtime.cluster.isRemote {
+            do {
+                clients.append(
+                    try startClusterClients(dir, scenario: scenario, coordinator: coordinator, resume: resume)
+                )
+            } catch {
+                kill(coordinator.processIdentifier, SIGKILL)
+                throw error
+            }
+        }
+        for i in 0..<scenario.runtime.processes where !without.contains(i) && !scenario.runtime.cluster.isRemote {
             clients.append(
                 try spawn(
                     "fedsim-client",
@@ -222,7 +232,10 @@ public struct Launcher {
     }
 
     func spawn(_ name: String, _ args: [String], log: String, append: Bool = false) throws -> Process {
-        let exe = binDirectory + "/" + name
+        try spawn(path: binDirectory + "/" + name, args, log: log, append: append)
+    }
+
+    func spawn(path exe: String, _ args: [String], log: String, append: Bool = false) throws -> Process {
         guard FileManager.default.isExecutableFile(atPath: exe) else {
             throw RunDirectory.SetupError(
                 description: "cannot find \(exe); build with `make build` (or `swift build`) first"

@@ -86,6 +86,11 @@ public enum CoordinatorProcess {
                 try c.restore(ckpt, ledger: PrivacyLedgerReader.entries(dir.path + "/privacy-ledger.jsonl"))
                 log.info("resuming after round \(ckpt.round)")
             }
+            c.runSetup = RunSetup(
+                scenarioJSON: try dir.read("scenario.json"),
+                populationJSON: try dir.read("population.json"),
+                restoreRound: try Self.restoreRound(dir, resume: resume, remote: scenario.runtime.cluster.isRemote)
+            )
             try dir.write("\(getpid())\n", to: "coordinator.pid")
             // SIGINT / SIGTERM: finish the round, checkpoint, tell the clients to leave, exit 130.
             signal(SIGINT, SIG_IGN)
@@ -141,6 +146,14 @@ public enum CoordinatorProcess {
             }
             return storage ? ExitCodes.ioError : ExitCodes.runFailed
         }
+    }
+
+    /// The round whose snapshots joining processes restore: a resumed cluster run's
+    /// checkpoint (on one host the launcher restores them before the clients start).
+    static func restoreRound(_ dir: RunDirectory, resume: Bool, remote: Bool) throws -> UInt32 {
+        guard resume, remote else { return 0 }
+        let ckpt = try CoordinatorCheckpoint.load(dir.checkpointFile)
+        return ckpt.clientSnapshots ? UInt32(ckpt.round) : 0
     }
 
     static func writeSummary(
@@ -226,59 +239,5 @@ public enum CoordinatorProcess {
         f.add("hr@\(k)", e?.hitRate ?? .nan)
         f.add("ndcg@\(k)", e?.ndcg ?? .nan)
         return f
-    }
-}
-
-/// The `fedsim-client` process: loads its shard of the population and serves its devices.
-public enum ClientProcess {
-    public static func main(runDirectory: String, index: Int) async -> Int32 {
-        var log = Log("client-\(index)")
-        let dir = RunDirectory(path: runDirectory)
-        do {
-            let scenario = try dir.loadScenario()
-            let token = try dir.readToken()
-            let processes = scenario.runtime.resolvedProcesses(cores: ProcessInfo.processInfo.activeProcessorCount)
-            guard index >= 0 && index < processes else {
-                log.error("process index \(index) is outside 0..<\(processes)")
-                return ExitCodes.badInput
-            }
-            let population = try PopulationFactory.make(scenario.data, seed: scenario.seed)
-            let shard = Sharding.range(process: index, of: processes, devices: population.deviceCount)
-            let host = try DeviceHost(
-                scenario: scenario,
-                population: population,
-                shard: shard,
-                statePath: try dir.stateFile(process: index)
-            )
-            let enrollment =
-                scenario.secureAggregation.enabled ? Enrollment(secret: try dir.readEnrollmentSecret()) : nil
-            var fired: Set<Int> = []
-            while true {
-                let conn = try await Transports.connect(scenario.runtime, dir: dir, token: token)
-                var runner = ClientRunner(
-                    host: host,
-                    processIndex: index,
-                    processCount: processes,
-                    token: token,
-                    enrollment: enrollment
-                )
-                runner.log = log
-                runner.firedFaults = fired
-                do {
-                    try await runner.run(conn)
-                    return ExitCodes.success
-                } catch let r as ClientRunner.Reconnect {
-                    // A `disconnect` fault: come back with the same devices and their state.
-                    for (i, f) in scenario.runtime.faults.enumerated() where f.process == index && f.kind == .disconnect
-                    { fired.insert(i) }
-                    try await Task.sleep(for: .milliseconds(Int64(r.seconds * 1000)))
-                    log.info("reconnecting")
-                }
-            }
-        } catch {
-            log.minimum = .debug
-            log.error("\(error)")
-            return ExitCodes.runFailed
-        }
     }
 }

@@ -45,6 +45,15 @@ extension FrameCodec {
                     deviceCount: try read(&b)
                 )
             )
+        case .join:
+            let n: UInt32 = try read(&b)
+            guard n <= 256 else { throw FrameError(.countLimit, "token of \(n) bytes") }
+            guard let token = b.readBytes(length: Int(n)) else { throw FrameError(.truncated, "token") }
+            m = .join(token: token)
+        case .setup:
+            m = .setup(
+                RunSetup(scenarioJSON: try readText(&b), populationJSON: try readText(&b), restoreRound: try read(&b))
+            )
         case .welcome:
             m = .welcome(Welcome(processIndex: try read(&b)))
         case .reject:
@@ -244,6 +253,16 @@ extension FrameCodec {
         guard let bytes = b.readBytes(length: Int(n)) else { throw FrameError(.truncated, "string of \(n) bytes") }
         guard let s = String(validating: bytes, as: UTF8.self) else {
             throw FrameError(.badString, "string is not UTF-8")
+        }
+        return s
+    }
+
+    /// A UTF-8 text block bounded only by the frame (a resolved scenario, not a short reason).
+    static func readText(_ b: inout ByteBuffer) throws -> String {
+        let n: UInt32 = try read(&b)
+        guard Int(n) <= b.readableBytes else { throw FrameError(.truncated, "text of \(n) bytes") }
+        guard let s = String(validating: b.readBytes(length: Int(n))!, as: UTF8.self) else {
+            throw FrameError(.badString, "text is not UTF-8")
         }
         return s
     }

@@ -37,6 +37,8 @@ public enum FrameCodec {
         case compressedUpdate = 13
         case coldStart = 14
         case coldStartReport = 15
+        case join = 16
+        case setup = 17
     }
 
     // MARK: Encoding
@@ -53,6 +55,19 @@ public enum FrameCodec {
             for v in [h.processIndex, h.processCount, h.firstDevice, h.deviceCount] {
                 buf.writeInteger(v, endianness: .little)
             }
+        case .join(let token):
+            header(&buf, .join)
+            buf.writeInteger(UInt32(token.count), endianness: .little)
+            buf.writeBytes(token)
+        case .setup(let s):
+            header(&buf, .setup)
+            for text in [s.scenarioJSON, s.populationJSON] {
+                // Not `writeString`: a resolved scenario is longer than the 4 KiB string limit.
+                let bytes = Array(text.utf8)
+                buf.writeInteger(UInt32(bytes.count), endianness: .little)
+                buf.writeBytes(bytes)
+            }
+            buf.writeInteger(s.restoreRound, endianness: .little)
         case .welcome(let w):
             header(&buf, .welcome)
             buf.writeInteger(w.processIndex, endianness: .little)

@@ -9,6 +9,13 @@ import FedSimCore
 public enum Message: Equatable, Sendable {
     /// Client → coordinator, first frame: who I am, proven by the per-run token.
     case hello(Hello)
+    /// Client → coordinator, first and only frame of a connection: a process started on
+    /// another host (by mpirun or srun) asks for the run it is to join, proving it holds the
+    /// run's token. Answered with `setup`, then the connection closes; the process then
+    /// connects again and says `hello`.
+    case join(token: [UInt8])
+    /// Coordinator → client: the answer to `join`.
+    case setup(RunSetup)
     /// Coordinator → client: handshake accepted.
     case welcome(Welcome)
     /// Either way: the peer is being disconnected, with the reason.
@@ -45,7 +52,7 @@ public enum Message: Equatable, Sendable {
     /// The message's kind without its payload (to match kinds in sets and switches).
     public enum Kind: Sendable, Hashable {
         case hello, welcome, reject, train, update, failed, evaluate, evaluation, shutdown, secagg, compressedUpdate
-        case checkpoint, checkpointed, coldStart, coldStartReport
+        case checkpoint, checkpointed, coldStart, coldStartReport, join, setup
     }
 
     public var kind: Kind {
@@ -65,6 +72,8 @@ public enum Message: Equatable, Sendable {
         case .checkpointed: return .checkpointed
         case .coldStart: return .coldStart
         case .coldStartReport: return .coldStartReport
+        case .join: return .join
+        case .setup: return .setup
         }
     }
 
@@ -76,7 +85,8 @@ public enum Message: Equatable, Sendable {
     public var isReply: Bool {
         switch self {
         case .update, .failed, .evaluation, .secagg, .compressedUpdate, .checkpointed, .coldStartReport: return true
-        case .hello, .welcome, .reject, .train, .evaluate, .shutdown, .checkpoint, .coldStart: return false
+        case .hello, .welcome, .reject, .train, .evaluate, .shutdown, .checkpoint, .coldStart, .join, .setup:
+            return false
         }
     }
 
@@ -97,6 +107,8 @@ public enum Message: Equatable, Sendable {
         case .checkpointed: return "checkpointed"
         case .coldStart: return "cold start"
         case .coldStartReport: return "cold-start report"
+        case .join: return "join"
+        case .setup: return "setup"
         }
     }
 }
@@ -115,6 +127,26 @@ public struct Hello: Equatable, Sendable {
         self.processCount = processCount
         self.firstDevice = firstDevice
         self.deviceCount = deviceCount
+    }
+}
+
+/// What a process started on another host needs before it can say hello: the resolved
+/// scenario (every default filled in, the process count resolved) and the population summary,
+/// exactly as the run directory holds them. Only binaries and the run's secrets need to be on
+/// that host; a synthetic population is rebuilt from the scenario's seed.
+public struct RunSetup: Equatable, Sendable {
+    /// `scenario.json` of the run directory.
+    public var scenarioJSON: String
+    /// `population.json` of the run directory.
+    public var populationJSON: String
+    /// A resumed run: the checkpoint round whose device-state snapshot the process restores
+    /// before it serves (its state lives on its own host, out of the launcher's reach); 0 for
+    /// a fresh run.
+    public var restoreRound: UInt32
+    public init(scenarioJSON: String, populationJSON: String, restoreRound: UInt32 = 0) {
+        self.scenarioJSON = scenarioJSON
+        self.populationJSON = populationJSON
+        self.restoreRound = restoreRound
     }
 }
 

@@ -16,8 +16,13 @@ import Testing
     }
 
     static func fedsim(_ args: [String], timeout: Double = 120) throws -> CommandResult {
+        try command("fedsim", args, timeout: timeout)
+    }
+
+    /// Runs one of the package's executables to its end (or `timeout`).
+    static func command(_ name: String, _ args: [String], timeout: Double = 120) throws -> CommandResult {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: TestSupport.binDirectory() + "/fedsim")
+        p.executableURL = URL(fileURLWithPath: TestSupport.binDirectory() + "/" + name)
         p.arguments = args
         let out = Pipe()
         let err = Pipe()
@@ -28,7 +33,7 @@ import Testing
         while p.isRunning && Date() < deadline { usleep(20_000) }
         if p.isRunning {
             p.terminate()
-            Issue.record("fedsim \(args) did not finish within \(timeout) s")
+            Issue.record("\(name) \(args) did not finish within \(timeout) s")
         }
         p.waitUntilExit()
         return CommandResult(

@@ -85,6 +85,15 @@ import Testing
             )
         ),
         .shutdown(reason: "done"),
+        .join(token: Array(repeating: 9, count: 32)),
+        // Longer than the 4 KiB string limit: a resolved scenario is.
+        .setup(
+            RunSetup(
+                scenarioJSON: String(repeating: "{\"k\": \"é\"}\n", count: 800),
+                populationJSON: "{}",
+                restoreRound: 6
+            )
+        ),
         .secagg(SecAggEnvelope(round: 3, stage: 7, body: [1, 2, 3, 250])),
         .coldStart(DeviceRequest(round: 9, devices: [2, 3], shared: [0.5, 4])),
         .coldStartReport(
