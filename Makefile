@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_BIN = .build/release
 DEBUG_BIN = .build/debug
 
-.PHONY: help setup build run test tbenv data movielens coldstart centralized bench bench-secagg bench-scale experiments report report-check fuzz chaos crosscheck privacy-audit golden format lint clean
+.PHONY: help setup build run test tbenv data movielens coldstart centralized bench bench-secagg bench-scale experiments report report-check fuzz chaos crosscheck privacy-audit golden cluster-test cluster-showcase format lint clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -65,6 +65,12 @@ fuzz: setup ## ≥ 1,000,000 mutated inputs through every decoder (frames, SecAg
 
 chaos: build ## Every fault class against real processes beside fault-free runs (loopback, ~30 s); writes the table into docs/reliability.md
 	$(RELEASE_BIN)/fedsim-bench chaos --write docs/reliability.md
+
+cluster-test: build ## Three network-namespace hosts (root): mpirun run = single-host model, then a host lost mid-run (docs/cluster.md)
+	./scripts/cluster/cluster-test.sh
+
+cluster-showcase: build ## 10,000,000 devices, ~10,000 a round, SecAgg+ and DP across namespace hosts (root); peak memory and round times
+	./scripts/cluster/showcase.sh
 
 golden: build data ## Behaviour unchanged? Nine short runs (every model, SecAgg+, central DP, FedBuff, compression) byte-compared with scripts/golden/expected.txt
 	./scripts/golden/golden.sh check

@@ -132,6 +132,50 @@ import Testing
         #expect(a != nil && a == FileManager.default.contents(atPath: dir + "/model.bin"))
     }
 
+    /// `runtime.cluster.launcher: srun`, with a stand-in for Slurm's `srun` on PATH (this
+    /// machine has no Slurm): it starts `--ntasks` copies of the client with `SLURM_PROCID` and
+    /// `SLURM_NTASKS` set, as srun does. What it checks is FedSim's side: the command line, the
+    /// index from Slurm's variables, and the same model as the single-host run.
+    @Test func srunTasksTakeTheirIndexFromSlurmsVariables() throws {
+        var s = TestSupport.tinyScenario(devices: 60, rounds: 3, perRound: 30, processes: 3)
+        s.evaluation.every = 3
+        let local = try MultiProcessTests.fedsim([
+            "run", MultiProcessTests.scenarioFile(s), "--out", TestSupport.temporaryDirectory(), "--quiet",
+        ])
+        #expect(local.status == 0, "\(local.stderr)")
+        let bin = TestSupport.temporaryDirectory()
+        TestSupport.write(
+            """
+            #!/bin/sh
+            # Stand-in for Slurm's srun: --ntasks=N copies of the program with Slurm's task variables.
+            echo "srun $*" >&2
+            n=1
+            while case "$1" in --ntasks=*) n=${1#--ntasks=} ;; --*) ;; *) false ;; esac; do shift; done
+            i=0
+            while [ $i -lt $n ]; do SLURM_PROCID=$i SLURM_NTASKS=$n "$@" & i=$((i + 1)); done
+            wait
+
+            """,
+            to: bin + "/srun"
+        )
+        chmod(bin + "/srun", 0o755)
+        s.runtime.listen = "tcp://127.0.0.1:0"
+        s.runtime.cluster.launcher = .srun
+        var environment = ProcessInfo.processInfo.environment
+        environment["PATH"] = bin + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
+        let r = try MultiProcessTests.command(
+            "fedsim",
+            ["run", MultiProcessTests.scenarioFile(s), "--out", TestSupport.temporaryDirectory(), "--quiet"],
+            environment: environment
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        let a = FileManager.default.contents(atPath: local.runDirectory + "/model.bin")
+        #expect(a != nil && a == FileManager.default.contents(atPath: r.runDirectory + "/model.bin"))
+        let clients = try String(contentsOfFile: r.runDirectory + "/logs/clients.log", encoding: .utf8)
+        #expect(clients.contains("srun --ntasks=3 --kill-on-bad-exit=0 --no-kill --label "), "\(clients)")
+        for rank in 0..<3 { #expect(clients.contains("as process \(rank) of 3"), "\(clients)") }
+    }
+
     /// What a rank started by hand gets wrong is said before it connects anywhere.
     @Test func aJoiningClientSaysWhatIsMissing() throws {
         let open = TestSupport.temporaryDirectory()

@@ -20,8 +20,14 @@ import Testing
     }
 
     /// Runs one of the package's executables to its end (or `timeout`).
-    static func command(_ name: String, _ args: [String], timeout: Double = 120) throws -> CommandResult {
+    static func command(
+        _ name: String,
+        _ args: [String],
+        timeout: Double = 120,
+        environment: [String: String]? = nil
+    ) throws -> CommandResult {
         let p = Process()
+        if let environment { p.environment = environment }
         p.executableURL = URL(fileURLWithPath: TestSupport.binDirectory() + "/" + name)
         p.arguments = args
         let out = Pipe()
