@@ -250,65 +250,128 @@ extension ConfigReader {
 }
 
 extension Scenario {
-    /// Cross-section checks of personalization, meta-learning and cold start.
+    /// Cross-section checks of the model against training, privacy, personalization,
+    /// meta-learning and cold start, read from the model's traits (`ModelTraits`), so no rule
+    /// names a model kind.
     func personalizationChecks() -> [(String, String)] {
+        let t = ModelTraits.of(model.kind)
+        let kind = model.kind.rawValue
+        var out = trainingChecks(t) + strategyChecks(t)
+        if model.disentangle && !t.disentangle {
+            out.append(("model.disentangle", "needs model.kind: \(ModelTraits.kinds { $0.disentangle })"))
+        }
+        if let required = t.requiredProtocol, evaluation.coldStart.protocol != required {
+            out.append(
+                (
+                    "evaluation.cold_start.protocol",
+                    "model.kind \(kind) needs protocol: \(required.rawValue) (training periods and online evaluation come from it)"
+                )
+            )
+        } else if evaluation.coldStart.enabled && !t.coldStartProtocols.contains(evaluation.coldStart.protocol) {
+            out.append(
+                (
+                    "evaluation.cold_start.protocol",
+                    "needs model.kind: \(ModelTraits.kinds { $0.coldStartProtocols.contains(evaluation.coldStart.protocol) })"
+                )
+            )
+        }
+        for (key, list, applies) in [
+            ("personalization.adaptation.groups", personalization.adaptation.groups, true),
+            ("meta.inner_groups", meta.innerGroups, meta.enabled),
+        ]
+        where applies && list.contains(where: { !t.adaptableGroups.contains($0) }) {
+            out.append(
+                (
+                    key,
+                    "\(kind) adapts \(t.adaptableGroups.map(\.rawValue).joined(separator: " and ")) (write a list of those)"
+                )
+            )
+        }
+        return out + contentChecks()
+    }
+
+    /// What the model's trainer implements: objective, optimizer, centralized mode, per-group
+    /// clipping, asynchronous rounds.
+    func trainingChecks(_ t: ModelTraits) -> [(String, String)] {
         var out: [(String, String)] = []
-        let twoTower = model.kind == .twoTower
+        let kind = model.kind.rawValue
         if training.local.loss != .mse {
-            if model.kind != .mf {
+            if !t.rankingLosses {
                 out.append(
                     (
                         "training.local.loss",
-                        "\(training.local.loss.rawValue) needs model.kind: mf (\(model.kind.rawValue) has its own objective)"
+                        "\(training.local.loss.rawValue) needs model.kind: \(ModelTraits.kinds { $0.rankingLosses }) (\(kind) has its own objective)"
                     )
                 )
             } else if training.mode == .centralized {
                 out.append(("training.local.loss", "\(training.local.loss.rawValue) runs federated only; use mse"))
             }
         }
-        if model.kind == .deepfm {
-            if training.local.optimizer != .sgd {
-                out.append(("training.local.optimizer", "model.kind deepfm trains with sgd"))
-            }
-            if training.mode == .centralized { out.append(("training.mode", "model.kind deepfm runs federated only")) }
-            if privacy.enabled && privacy.clipping == .perGroup {
-                out.append(("privacy.clipping", "per_group bounds name mf's tensors; use clipping: flat with deepfm"))
-            }
-        }
-        if model.kind == .lsttm { return out + lsttmChecks() }
-        if !twoTower {
-            if model.disentangle { out.append(("model.disentangle", "needs model.kind: two_tower")) }
-            if personalization.strategy != .fedper {
-                out.append(
-                    (
-                        "personalization.strategy",
-                        "needs model.kind: two_tower (\(model.kind.rawValue)'s user row is always a FedPer-style personal layer)"
-                    )
-                )
-            }
-            if meta.enabled {
-                out.append(
-                    ("meta.algorithm", "needs model.kind: two_tower (its user prior is what meta-learning initialises)")
-                )
-            }
-            if evaluation.coldStart.enabled {
-                out.append(("evaluation.cold_start.protocol", "needs model.kind: two_tower"))
-            }
-            return out
-        }
-        if training.local.optimizer != .sgd {
+        if !t.optimizers.contains(training.local.optimizer) {
             out.append(
                 (
                     "training.local.optimizer",
-                    "model.kind two_tower trains with sgd (inner loops and adaptation are plain SGD steps)"
+                    "model.kind \(kind) trains with \(ModelTraits.list(t.optimizers)) (inner loops and adaptation are plain SGD steps)"
                 )
             )
         }
-        if training.mode == .centralized { out.append(("training.mode", "model.kind two_tower runs federated only")) }
-        if privacy.enabled && privacy.clipping == .perGroup {
-            out.append(("privacy.clipping", "per_group bounds name mf's tensors; use clipping: flat with two_tower"))
+        if training.mode == .centralized && !t.centralized {
+            out.append(("training.mode", "model.kind \(kind) runs federated only"))
         }
-        if model.alignment == .contrastive && !model.disentangle {
+        if privacy.enabled && privacy.clipping == .perGroup && !t.perGroupClipping {
+            out.append(("privacy.clipping", "per_group bounds name mf's tensors; use clipping: flat with \(kind)"))
+        }
+        if training.async.enabled, let why = t.synchronousOnly {
+            out.append(("training.async.enabled", "model.kind \(kind) runs synchronous rounds (\(why))"))
+        }
+        return out
+    }
+
+    /// How the personal state is trained and what meta-learning may do with it.
+    func strategyChecks(_ t: ModelTraits) -> [(String, String)] {
+        var out: [(String, String)] = []
+        let strategy = personalization.strategy
+        if !t.strategies.contains(strategy) {
+            out.append(
+                (
+                    "personalization.strategy",
+                    "\(strategy.rawValue) needs model.kind: \(ModelTraits.kinds { $0.strategies.contains(strategy) }) (\(t.personalState); it takes \(ModelTraits.list(t.strategies)))"
+                )
+            )
+        }
+        guard meta.enabled else { return out }
+        if t.strategies.contains(strategy) && !t.metaStrategies.contains(strategy) {
+            out.append(
+                (
+                    "personalization.strategy",
+                    "meta-learning trains the shared initialisation and adapts from it; set strategy: \(ModelTraits.list(t.metaStrategies)) (personal offsets are per task, not stored)"
+                )
+            )
+        }
+        let algorithm = meta.algorithm
+        if !t.metaAlgorithms.contains(algorithm) {
+            out.append(
+                (
+                    "meta.algorithm",
+                    t.metaAlgorithms.isEmpty
+                        ? "needs model.kind: \(ModelTraits.kinds { $0.metaAlgorithms.contains(algorithm) }) (its user prior is what meta-learning initialises)"
+                        : "\(model.kind.rawValue) implements \(ModelTraits.list(t.metaAlgorithms)) only, or none"
+                )
+            )
+        }
+        if !t.metaAlgorithms.isEmpty && !t.metaTasks.contains(meta.task) {
+            out.append(
+                ("meta.task", "\(model.kind.rawValue)'s meta-learning takes task: \(ModelTraits.list(t.metaTasks))")
+            )
+        }
+        return out
+    }
+
+    /// Rules between options of the content model and the protocols (they hold for whichever
+    /// model offers the options).
+    func contentChecks() -> [(String, String)] {
+        var out: [(String, String)] = []
+        if model.alignment == .contrastive && !model.disentangle && ModelTraits.of(model.kind).disentangle {
             out.append(("model.alignment", "the alignment loss is part of model.disentangle; set disentangle: true"))
         }
         if model.disentangle && !model.domainAdapters {
@@ -320,26 +383,13 @@ extension Scenario {
             )
         }
         let groups = personalization.adaptation.groups + (meta.enabled ? meta.innerGroups : [])
-        for (key, list) in [
-            ("personalization.adaptation.groups", personalization.adaptation.groups),
-            ("meta.inner_groups", meta.innerGroups),
-        ]
-        where list.contains(where: { $0 == .shortTerm || $0 == .fusion }) {
-            out.append((key, "short_term and fusion are lsttm's modules; two_tower adapts personal and domain"))
-        }
-        if groups.contains(.domain) && !model.domainAdapters {
+        if groups.contains(.domain) && !model.domainAdapters
+            && ModelTraits.of(model.kind).adaptableGroups.contains(.domain)
+        {
             out.append(
                 (
                     "model.domain_adapters",
                     "adapting the domain group needs domain adapters (model.domain_adapters: true)"
-                )
-            )
-        }
-        if meta.enabled && personalization.strategy != .global {
-            out.append(
-                (
-                    "personalization.strategy",
-                    "meta-learning trains the shared initialisation and adapts from it; set strategy: global (personal offsets are per task, not stored)"
                 )
             )
         }
@@ -357,63 +407,6 @@ extension Scenario {
         if training.async.enabled && (meta.enabled || evaluation.coldStart.enabled) {
             out.append(("training.async.enabled", "meta-learning and cold-start protocols run with synchronous rounds"))
         }
-        return out
-    }
-
-    /// What `model.kind: lsttm` needs: the temporal protocol (it fixes where training time
-    /// ends and the periods), temporal tasks when meta-learning is on, and its own modules as
-    /// the adapted groups.
-    func lsttmChecks() -> [(String, String)] {
-        var out: [(String, String)] = []
-        if training.local.optimizer != .sgd {
-            out.append(("training.local.optimizer", "model.kind lsttm trains with sgd"))
-        }
-        if training.mode == .centralized { out.append(("training.mode", "model.kind lsttm runs federated only")) }
-        if training.async.enabled {
-            out.append(
-                (
-                    "training.async.enabled",
-                    "model.kind lsttm runs synchronous rounds (its long-term cadence counts rounds)"
-                )
-            )
-        }
-        if privacy.enabled && privacy.clipping == .perGroup {
-            out.append(("privacy.clipping", "per_group bounds name mf's tensors; use clipping: flat with lsttm"))
-        }
-        if evaluation.coldStart.protocol != .temporal {
-            out.append(
-                (
-                    "evaluation.cold_start.protocol",
-                    "model.kind lsttm needs protocol: temporal (training periods and online evaluation come from it)"
-                )
-            )
-        }
-        if personalization.strategy != .fedper && personalization.strategy != .global {
-            out.append(
-                (
-                    "personalization.strategy",
-                    "lsttm's personal row is its long-term user vector; strategies other than global/fedper do not apply"
-                )
-            )
-        }
-        if meta.enabled && meta.task != .temporal {
-            out.append(("meta.task", "lsttm's meta-learning is temporal MAML: set task: temporal"))
-        }
-        if meta.enabled && meta.algorithm != .fomaml {
-            out.append(("meta.algorithm", "lsttm implements temporal MAML first-order (fomaml) only, or none"))
-        }
-        for (key, list) in [
-            ("personalization.adaptation.groups", personalization.adaptation.groups),
-            ("meta.inner_groups", meta.innerGroups),
-        ]
-        where list.contains(where: { $0 == .personal || $0 == .domain })
-            && (key.hasPrefix("personalization") || meta.enabled)
-        {
-            out.append(
-                (key, "lsttm adapts its short_term and fusion modules (write [short_term, fusion] or one of them)")
-            )
-        }
-        if model.disentangle { out.append(("model.disentangle", "needs model.kind: two_tower")) }
         return out
     }
 }
