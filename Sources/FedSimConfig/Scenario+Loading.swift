@@ -200,7 +200,7 @@ extension Scenario {
 
     /// Checks that span sections. Returns (key path, message) pairs.
     func crossCheck() -> [(String, String)] {
-        var out: [(String, String)] = []
+        var out: [(String, String)] = dataSourceChecks()
         if training.mode == .federated {
             if runtime.minDevicesPerRound > training.devicesPerRound {
                 out.append(
