@@ -29,7 +29,7 @@ public struct InteractionLogFixture: Sendable {
 
     public init(
         users userCount: Int = 60,
-        items itemCount: Int = 45,
+        items itemCount: Int = 90,
         perUser: ClosedRange<Int> = 12...24,
         seed: UInt64 = 11
     ) {
@@ -55,7 +55,11 @@ public struct InteractionLogFixture: Sendable {
                 let candidates = (0..<itemCount).filter { ($0 % groups == u % groups) == own }
                 chosen.insert(candidates[rng.nextBounded(candidates.count)])
             }
-            for i in chosen.sorted() {
+            // A user's interactions in random time order: the latest (a leave-one-out test
+            // item) is any of them, not the same item for a whole group.
+            var picks = chosen.sorted()
+            for k in stride(from: picks.count - 1, to: 0, by: -1) { picks.swapAt(k, rng.nextBounded(k + 1)) }
+            for i in picks {
                 let liked = i % groups == u % groups
                 let r = (liked ? 7 : 2) + rng.nextBounded(4)
                 clock += 60 + Int64(rng.nextBounded(3_600))
