@@ -150,3 +150,23 @@ public struct InteractionLogFixture: Sendable {
         return folder
     }
 }
+
+extension InteractionLogFixture {
+    /// The worked example of docs/data.md (docs/examples/interactions/): 40 users, 30 items in
+    /// two shops (the domain column), ratings 1–10, with user and item feature files.
+    public static let example = InteractionLogFixture(users: 40, items: 30, perUser: 8...16, seed: 23)
+
+    public static let exampleFiles = ["ratings.csv", "users.csv", "items.csv"]
+
+    /// Writes `ratings.csv` (user, item, rating, time, shop), `users.csv` and `items.csv`.
+    public func writeExample(to dir: String) {
+        let log =
+            [["user", "item", "rating", "time", "shop"]]
+            + rows.map { r in
+                [r.user, r.item, String(r.rating), String(r.timestamp), Int(r.item.suffix(3))! % 2 == 0 ? "north" : "south"]
+            }
+        TestSupport.write(Self.csv(log), to: dir + "/ratings.csv")
+        TestSupport.write(Self.csv(userTable()), to: dir + "/users.csv")
+        TestSupport.write(Self.csv(itemTable()), to: dir + "/items.csv")
+    }
+}
