@@ -163,7 +163,10 @@ extension InteractionLogFixture {
         let log =
             [["user", "item", "rating", "time", "shop"]]
             + rows.map { r in
-                [r.user, r.item, String(r.rating), String(r.timestamp), Int(r.item.suffix(3))! % 2 == 0 ? "north" : "south"]
+                [
+                    r.user, r.item, String(r.rating), String(r.timestamp),
+                    Int(r.item.suffix(3))! % 2 == 0 ? "north" : "south",
+                ]
             }
         TestSupport.write(Self.csv(log), to: dir + "/ratings.csv")
         TestSupport.write(Self.csv(userTable()), to: dir + "/users.csv")

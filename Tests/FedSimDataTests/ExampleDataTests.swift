@@ -21,7 +21,10 @@ import Testing
         for f in InteractionLogFixture.exampleFiles {
             let generated = FileManager.default.contents(atPath: dir + "/" + f)
             let committed = FileManager.default.contents(atPath: Self.folder + "/" + f)
-            #expect(generated != nil && generated == committed, "docs/examples/interactions/\(f) differs from the generator")
+            #expect(
+                generated != nil && generated == committed,
+                "docs/examples/interactions/\(f) differs from the generator"
+            )
         }
     }
 

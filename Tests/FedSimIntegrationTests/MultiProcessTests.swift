@@ -15,10 +15,12 @@ import Testing
         var runDirectory: String { stdout.split(separator: "\n").last.map(String.init) ?? "" }
     }
 
-    static func fedsim(_ args: [String], timeout: Double = 120) throws -> CommandResult {
+    /// `directory`: the working folder (paths inside a scenario are relative to it).
+    static func fedsim(_ args: [String], timeout: Double = 120, directory: String? = nil) throws -> CommandResult {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: TestSupport.binDirectory() + "/fedsim")
         p.arguments = args
+        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let out = Pipe()
         let err = Pipe()
         p.standardOutput = out
