@@ -103,6 +103,29 @@ extension InteractionLogPopulation {
         )
     }
 
+    /// Parses a log from memory (the fuzzer's entry point): a CSV with RFC 4180 quoting and
+    /// the columns user, item, rating, ts, or (`typed`) a RecBole `.inter` file. Returns the
+    /// number of interactions kept; errors carry file:line.
+    public static func parseLog(_ bytes: [UInt8], file: String, typed: Bool) throws -> Int {
+        let f = DelimitedFile(path: file, bytes: bytes)
+        let table = try DataTable(file: f, separator: typed ? 9 : UInt8(ascii: ","), quoting: !typed, typed: typed)
+        var columns = typed ? RecBoleConfig.defaultColumns : ColumnMapping()
+        if !typed {
+            (columns.user, columns.item, columns.rating, columns.timestamp) = ("user", "item", "rating", "ts")
+        }
+        var log = RawLog()
+        try log.append(table, columns: columns, scale: nil, key: "data.interactions")
+        let p = try InteractionLogPopulation(
+            name: file,
+            log: log,
+            scale: nil,
+            duplicates: .mean,
+            userFeatures: nil,
+            itemFeatures: nil
+        )
+        return p.ratingCount
+    }
+
     /// Features of a typed table: `token` columns are categorical, `token_seq` by their first
     /// token, `float` numeric; a `float_seq` is several values, not a feature.
     static func typedFeatures(

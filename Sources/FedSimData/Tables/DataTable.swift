@@ -20,7 +20,11 @@ struct DataTable {
 
     /// `typed`: the header is RecBole's `name:type` (a missing or unknown type is an error).
     init(path: String, separator: UInt8, quoting: Bool, typed: Bool) throws {
-        let file = try DelimitedFile(path: path)
+        try self.init(file: DelimitedFile(path: path), separator: separator, quoting: quoting, typed: typed)
+    }
+
+    init(file: DelimitedFile, separator: UInt8, quoting: Bool, typed: Bool) throws {
+        let path = file.path
         self.path = path
         var names: [String] = []
         var types: [ColumnType?] = []
