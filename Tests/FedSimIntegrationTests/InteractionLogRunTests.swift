@@ -1,3 +1,6 @@
+import FedSimConfig
+import FedSimData
+import FedSimModels
 import FedSimTestSupport
 import Foundation
 import Testing
@@ -109,5 +112,62 @@ import Testing
         )
         print("recbole DeepFM: hr@10_sampled20 \(hr), random \(random)")
         #expect(hr > random + 0.1)
+    }
+
+    /// The feature files reach the models through the same path as MovieLens' demographics
+    /// and genres: DeepFM gets one field per user feature column and one row per category,
+    /// and the rating scale is the log's (biases start at its centre, 5.5 on 1–10).
+    @Test func featuresAndScaleReachTheModels() throws {
+        let dir = TestSupport.temporaryDirectory()
+        var s = Scenario()
+        s.data.source = .recbole
+        s.data.path = fixture.writeRecBole(to: dir, name: "shop")
+        var rb = RecBoleConfig()
+        rb.itemCategory = "class"
+        s.data.recbole = rb
+        s.model.kind = .deepfm
+        let p = try PopulationFactory.make(s.data, seed: s.seed)
+        let context = ModelContext(scenario: s, population: p, coldSplit: nil)
+        #expect(context.userFeatureCount == 2 && context.categoryCount == InteractionLogFixture.genres.count)
+        let rows = Dictionary(
+            uniqueKeysWithValues: ModelRegistry.make(context).layout.tensors.map { ($0.name, $0.rows) }
+        )
+        #expect(rows["user_feature_embedding"] == 2 * DeepFMShape.featureBuckets)
+        #expect(rows["category_embedding"] == InteractionLogFixture.genres.count)
+        let tsv = fixture.writeTSVRatings(to: dir)
+        s.data.source = .interactions
+        var i = InteractionsConfig()
+        i.files = tsv
+        (i.columns.user, i.columns.item, i.columns.rating, i.columns.timestamp) = ("uid", "iid", "stars", "ts")
+        i.ratingScale = [1, 10]
+        s.data.interactions = i
+        let info = PopulationInfo(try PopulationFactory.make(s.data, seed: s.seed))
+        #expect(info.ratingMin == 1 && info.ratingMax == 10)
+        #expect(ModelContext(scenario: s, info: info).ratingMidpoint == 5.5)
+    }
+
+    /// `fedsim validate` loads the log: a missing file or a bad row is exit 2 with the place.
+    @Test func validateChecksTheFilesExistAndParse() throws {
+        let dir = TestSupport.temporaryDirectory()
+        let file = dir + "/s.yaml"
+        let yaml = """
+            name: v
+            data:
+              source: interactions
+              interactions: {files: [\(dir)/log.csv], columns: {rating: r}}
+
+            """
+        TestSupport.write(yaml, to: file)
+        var r = try MultiProcessTests.fedsim(["validate", file])
+        #expect(
+            r.status == 2 && r.stderr.contains("\(dir)/log.csv: no such file (data.interactions.files[0])"),
+            "\(r.stderr)"
+        )
+        TestSupport.write("user_id,item_id,r\nu1,i1,5\nu1,i2\n", to: dir + "/log.csv")
+        r = try MultiProcessTests.fedsim(["validate", file])
+        #expect(r.status == 2 && r.stderr.contains("\(dir)/log.csv:3: expected 3 fields"), "\(r.stderr)")
+        TestSupport.write("user_id,item_id,r\nu1,i1,5\nu1,i2,3\n", to: dir + "/log.csv")
+        r = try MultiProcessTests.fedsim(["validate", file])
+        #expect(r.status == 0 && r.stdout.contains("ok — v: federated mf"), "\(r.stderr)")
     }
 }
