@@ -12,6 +12,12 @@ struct CSVRecords {
 
     static let quote = UInt8(ascii: "\"")
 
+    /// Where the reader is: the byte offset and the current line.
+    struct Cursor {
+        var offset = 0
+        var line = 1
+    }
+
     /// Calls `body(line, fields)` for every non-blank record, fields decoded as UTF-8.
     /// `columnName(k)` names field k in messages (the header's names once it is read).
     func forEach(
@@ -19,64 +25,26 @@ struct CSVRecords {
         _ body: (Int, [String]) throws -> Void
     ) throws {
         let b = file.bytes
-        let n = b.count
-        var i = 0
-        var line = 1
-        while i < n {
-            let start = line
+        var at = Cursor()
+        while at.offset < b.count {
+            let start = at.line
             var fields: [String] = []
             var atEnd = false
             while !atEnd {
-                var field: [UInt8] = []
-                if quoting && i < n && b[i] == Self.quote {
-                    i += 1
-                    var closed = false
-                    while i < n {
-                        let c = b[i]
-                        if c == Self.quote {
-                            if i + 1 < n && b[i + 1] == Self.quote {
-                                field.append(c)
-                                i += 2
-                                continue
-                            }
-                            i += 1
-                            closed = true
-                            break
-                        }
-                        if c == 10 { line += 1 }
-                        field.append(c)
-                        i += 1
-                    }
-                    guard closed else {
-                        throw file.error(
-                            start,
-                            "column \(columnName(fields.count)): a quoted field is never closed (expected a closing \" before the end of the file)"
-                        )
-                    }
-                    let next: UInt8? = i < n ? b[i] : nil
-                    guard
-                        next == nil || next == separator || next == 10 || (next == 13 && (i + 1 == n || b[i + 1] == 10))
-                    else {
-                        throw file.error(
-                            line,
-                            "column \(columnName(fields.count)): unexpected text after a closing quote (a quote inside a quoted field is written \"\")"
-                        )
-                    }
+                let field: [UInt8]
+                if quoting && at.offset < b.count && b[at.offset] == Self.quote {
+                    field = try quoted(&at, recordLine: start, column: columnName(fields.count))
                 } else {
-                    while i < n && b[i] != separator && b[i] != 10 {
-                        field.append(b[i])
-                        i += 1
-                    }
-                    if field.last == 13 && (i == n || b[i] == 10) { field.removeLast() }  // CRLF
+                    field = plain(&at)
                 }
                 fields.append(String(decoding: field, as: UTF8.self))
-                if i < n && b[i] == separator {
-                    i += 1
+                if at.offset < b.count && b[at.offset] == separator {
+                    at.offset += 1
                 } else {
-                    if i < n && b[i] == 13 { i += 1 }
-                    if i < n && b[i] == 10 {
-                        i += 1
-                        line += 1
+                    if at.offset < b.count && b[at.offset] == 13 { at.offset += 1 }
+                    if at.offset < b.count && b[at.offset] == 10 {
+                        at.offset += 1
+                        at.line += 1
                     }
                     atEnd = true
                 }
@@ -84,5 +52,58 @@ struct CSVRecords {
             if fields.count == 1 && fields[0].isEmpty { continue }  // a blank line
             try body(start, fields)
         }
+    }
+
+    /// An unquoted field: up to the separator or the line end (a CR before LF is not data).
+    func plain(_ at: inout Cursor) -> [UInt8] {
+        let b = file.bytes
+        var field: [UInt8] = []
+        while at.offset < b.count && b[at.offset] != separator && b[at.offset] != 10 {
+            field.append(b[at.offset])
+            at.offset += 1
+        }
+        if field.last == 13 && (at.offset == b.count || b[at.offset] == 10) { field.removeLast() }
+        return field
+    }
+
+    /// A quoted field from its opening quote to the closing one, `""` read as one quote;
+    /// what follows the closing quote must end the field.
+    func quoted(_ at: inout Cursor, recordLine: Int, column: String) throws -> [UInt8] {
+        let b = file.bytes
+        let n = b.count
+        var field: [UInt8] = []
+        at.offset += 1
+        var closed = false
+        while at.offset < n {
+            let c = b[at.offset]
+            if c == Self.quote {
+                if at.offset + 1 < n && b[at.offset + 1] == Self.quote {
+                    field.append(c)
+                    at.offset += 2
+                    continue
+                }
+                at.offset += 1
+                closed = true
+                break
+            }
+            if c == 10 { at.line += 1 }
+            field.append(c)
+            at.offset += 1
+        }
+        guard closed else {
+            throw file.error(
+                recordLine,
+                "column \(column): a quoted field is never closed (expected a closing \" before the end of the file)"
+            )
+        }
+        let next: UInt8? = at.offset < n ? b[at.offset] : nil
+        let crlf = next == 13 && (at.offset + 1 == n || b[at.offset + 1] == 10)
+        guard next == nil || next == separator || next == 10 || crlf else {
+            throw file.error(
+                at.line,
+                "column \(column): unexpected text after a closing quote (a quote inside a quoted field is written \"\")"
+            )
+        }
+        return field
     }
 }
