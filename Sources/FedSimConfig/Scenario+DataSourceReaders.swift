@@ -113,6 +113,16 @@ extension Scenario {
                 )
             )
         }
+        if data.source == .interactions && data.interactions?.columns.domain == nil && data.partition.method == .natural
+            && training.sampling == .stratified && training.stratifyBy == .domain
+        {
+            out.append(
+                (
+                    "training.stratify_by",
+                    "the log has one domain (no data.interactions.columns.domain); stratify by activity"
+                )
+            )
+        }
         return out
     }
 }

@@ -97,6 +97,18 @@ import Testing
         #expect(
             errors("data: {source: interactions, interactions: {files: [a.csv]}}\nevaluation: {implicit: true}") == []
         )
+        let stratified = "training: {sampling: stratified, stratify_by: domain}\nevaluation: {implicit: true}\n"
+        #expect(
+            errors("data: {source: interactions, interactions: {files: [a.csv]}}\n" + stratified).contains {
+                $0.contains("training.stratify_by: the log has one domain")
+            }
+        )
+        #expect(
+            errors(
+                "data: {source: interactions, interactions: {files: [a.csv], columns: {domain: shop}}}\n" + stratified
+            )
+                == []
+        )
         #expect(
             errors("data: {source: synthetic, recbole: {dataset: x}}").contains {
                 $0.contains("data.recbole: is read only with data.source: recbole")
