@@ -58,7 +58,7 @@ report-check: build ## Render a fresh quickstart report in headless Chromium; ch
 experiments: build data ## The curated experiment sweeps (scenarios/experiments/); regenerates their tables in docs/results.md
 	for f in scenarios/experiments/*.yaml; do $(RELEASE_BIN)/fedsim sweep $$f --out runs/experiments --quiet --write-table docs/results.md || exit $$?; done
 
-fuzz: setup ## ≥ 1,000,000 mutated inputs through every decoder (frames, SecAgg+ stages, scenario YAML, directory, ratings); crashes saved to .build/fuzz
+fuzz: setup ## ≥ 1,000,000 mutated inputs through every decoder (frames, SecAgg+ stages, scenario YAML, directory, ratings, interaction logs); crashes saved to .build/fuzz
 	$(SWIFT) build -c release --product fedsim-fuzz
 	mkdir -p .build/fuzz
 	$(RELEASE_BIN)/fedsim-fuzz --inputs $${FUZZ_INPUTS:-2000000} --seed $${FUZZ_SEED:-$$(date +%s)} --crash-dir .build/fuzz

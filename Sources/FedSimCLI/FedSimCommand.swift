@@ -231,9 +231,7 @@ extension FedSimCommand {
             if resolved {
                 print(s.resolvedJSON(), terminator: "")
             } else {
-                let data =
-                    s.data.source == .synthetic
-                    ? "synthetic (\(s.data.synthetic.devices) devices)" : "movielens at \(s.data.path)"
+                let data = s.data.summary
                 var extras: [String] = []
                 if let model = ModelRegistry.type(of: s.model.kind).summary(s) { extras.append(model) }
                 if s.evaluation.coldStart.enabled {
@@ -275,15 +273,13 @@ extension FedSimCommand {
                 var sizes: [Int] = []
                 var train = 0
                 var test = 0
-                var ratingHistogram = [Int](repeating: 0, count: 5)
+                var ratingHistogram = RatingHistogram(scale: population.ratingScale)
                 for d in 0..<n {
                     let dd = population.deviceData(d, split: splitter)
                     sizes.append(dd.train.count + dd.test.count)
                     train += dd.train.count
                     test += dd.test.count
-                    for r in dd.train.ratings + dd.test.ratings {
-                        ratingHistogram[max(0, min(4, Int(r.rounded()) - 1))] += 1
-                    }
+                    for r in dd.train.ratings + dd.test.ratings { ratingHistogram.add(r) }
                 }
                 sizes.sort()
                 let q = { (p: Double) in
@@ -294,7 +290,7 @@ extension FedSimCommand {
                 print("items: \(population.itemCount) in domains \(population.domainNames.joined(separator: ", "))")
                 print("ratings: \(train + test) (train \(train), test \(test), split \(s.data.split.method.rawValue))")
                 print("ratings per device: min \(q(0)), p10 \(q(0.1)), median \(q(0.5)), p90 \(q(0.9)), max \(q(1))")
-                print("rating histogram 1..5: \(ratingHistogram.map(String.init).joined(separator: " "))")
+                print(ratingHistogram.line)
                 let density = Double(train + test) / Double(max(1, n)) / Double(max(1, population.itemCount))
                 print("density: \(formatFixed(100 * density, 3))%")
                 if s.data.partition.method != .natural {

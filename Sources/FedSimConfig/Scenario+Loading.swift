@@ -200,7 +200,7 @@ extension Scenario {
 
     /// Checks that span sections. Returns (key path, message) pairs.
     func crossCheck() -> [(String, String)] {
-        var out: [(String, String)] = []
+        var out: [(String, String)] = dataSourceChecks()
         if training.mode == .federated {
             if runtime.minDevicesPerRound > training.devicesPerRound {
                 out.append(
@@ -396,7 +396,7 @@ extension Scenario {
                 out.append(
                     ("training.stratify_by", "MovieLens-100K has one domain; stratify by activity, or re-partition it")
                 )
-            } else if data.synthetic.domains.count < 2 {
+            } else if data.source == .synthetic && data.synthetic.domains.count < 2 {
                 out.append(("training.stratify_by", "the synthetic population has one domain; stratify by activity"))
             }
         }

@@ -10,6 +10,16 @@ extension DataConfig {
         self.init()
         source = r.choice("source", default: source)
         path = r.string("path", default: path)
+        if source == .interactions || r.has("interactions") {
+            interactions = InteractionsConfig(reading: r.section("interactions"))
+        } else {
+            _ = r.node("interactions")
+        }
+        if source == .recbole || r.has("recbole") {
+            recbole = RecBoleConfig(reading: r.section("recbole"))
+        } else {
+            _ = r.node("recbole")
+        }
         split = SplitConfig(reading: r.section("split"))
         partition = PartitionConfig(reading: r.section("partition"))
         synthetic = SyntheticConfig(reading: r.section("synthetic"))

@@ -172,10 +172,15 @@ public struct StageDropout: Codable, Sendable, Equatable {
 }
 
 public struct DataConfig: Codable, Sendable, Equatable {
-    public enum Source: String, Codable, Sendable, CaseIterable { case synthetic, movielens }
+    public enum Source: String, Codable, Sendable, CaseIterable { case synthetic, movielens, interactions, recbole }
     public var source: Source = .synthetic
-    /// Folder holding MovieLens-100K in GroupLens (`u.data`) or RecBole (`ml-100k.inter`) layout.
+    /// Folder holding MovieLens-100K in GroupLens (`u.data`) or RecBole (`ml-100k.inter`)
+    /// layout, or (`recbole`) any dataset's RecBole atomic files.
     public var path = "data/ml-100k"
+    /// `source: interactions` (nil otherwise, so other scenarios' resolved JSON is unchanged).
+    public var interactions: InteractionsConfig?
+    /// `source: recbole` (nil otherwise).
+    public var recbole: RecBoleConfig?
     public var split = SplitConfig()
     public var partition = PartitionConfig()
     public var synthetic = SyntheticConfig()

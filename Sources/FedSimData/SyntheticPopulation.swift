@@ -287,6 +287,17 @@ public enum PopulationFactory {
                 domains: data.movielensDomains,
                 duplicates: data.duplicates
             )
+        case .interactions:
+            base = try InteractionLogPopulation.load(
+                data.interactions ?? InteractionsConfig(),
+                duplicates: data.duplicates
+            )
+        case .recbole:
+            base = try InteractionLogPopulation.load(
+                recbole: data.recbole ?? RecBoleConfig(),
+                folder: data.path,
+                duplicates: data.duplicates
+            )
         }
         guard data.partition.method != .natural else { return base }
         do {

@@ -23,6 +23,12 @@ enum Corpus {
                 "user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t10\t4\t881250949\n2\t20\t3.5\t891717742\n",
                 "196\t242\t3\t881250949\n186\t302\t3\t891717742\n22\t377\t1\t878887116\n",
             ].map { Array($0.utf8) }
+        case .log:
+            return [
+                "\u{0}user,item,rating,ts\r\n\"smith, \"\"j\"\"\",i1,4,100\r\nu2,\"multi\nline\",3.5,200\r\nu2,i1,2,300\r\n",
+                "\u{1}user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t10\t4\t881250949.0\n2\t20\t3.5\t891717742\n",
+                "\u{1}user_id:token\titem_id:token\nu1\ti1\nu1\ti2\n",
+            ].map { Array($0.utf8) }
         }
     }
 

@@ -22,7 +22,7 @@ import Glibc
 /// to `crash-TARGET-SEED.bin` before the process exits 77, so it can become a regression test.
 public struct Fuzzer {
     public enum Target: String, CaseIterable, Sendable {
-        case frame, secagg, scenario, directory, ratings
+        case frame, secagg, scenario, directory, ratings, log
     }
 
     public struct Report: Sendable {
@@ -101,6 +101,19 @@ public struct Fuzzer {
         case .ratings:
             do {
                 _ = try MovieLensPopulation.parseRatings(input, file: "fuzz.inter")
+                return nil
+            } catch let e as DataError { return e.line == nil ? "DataError" : "DataError(line)" } catch {
+                return "\(type(of: error))"
+            }
+        case .log:
+            // The first byte picks the layout: CSV (quoted fields) or a RecBole .inter file.
+            guard let layout = input.first else { return "empty" }
+            do {
+                _ = try InteractionLogPopulation.parseLog(
+                    Array(input.dropFirst()),
+                    file: "fuzz.log",
+                    typed: layout & 1 == 1
+                )
                 return nil
             } catch let e as DataError { return e.line == nil ? "DataError" : "DataError(line)" } catch {
                 return "\(type(of: error))"

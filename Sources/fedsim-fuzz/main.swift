@@ -26,7 +26,7 @@ while let t = option("--target") {
 }
 if targets.isEmpty { targets = Fuzzer.Target.allCases }
 // The text targets are ~100× slower per input than the binary decoders: weight the budget.
-let weights: [Fuzzer.Target: Int] = [.frame: 40, .secagg: 40, .directory: 10, .ratings: 8, .scenario: 2]
+let weights: [Fuzzer.Target: Int] = [.frame: 40, .secagg: 40, .directory: 10, .ratings: 8, .log: 8, .scenario: 2]
 let weightSum = targets.map { weights[$0]! }.reduce(0, +)
 let fuzzer = Fuzzer(seed: seed, crashDirectory: crashDir)
 var all = 0

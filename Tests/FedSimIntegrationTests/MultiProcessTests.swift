@@ -8,54 +8,6 @@ import Testing
 
 /// `fedsim run` for real: one coordinator and two client processes over a Unix socket.
 @Suite(.serialized) struct MultiProcessTests {
-    struct CommandResult {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        var runDirectory: String { stdout.split(separator: "\n").last.map(String.init) ?? "" }
-    }
-
-    static func fedsim(_ args: [String], timeout: Double = 120) throws -> CommandResult {
-        try command("fedsim", args, timeout: timeout)
-    }
-
-    /// Runs one of the package's executables to its end (or `timeout`).
-    static func command(
-        _ name: String,
-        _ args: [String],
-        timeout: Double = 120,
-        environment: [String: String]? = nil
-    ) throws -> CommandResult {
-        let p = Process()
-        if let environment { p.environment = environment }
-        p.executableURL = URL(fileURLWithPath: TestSupport.binDirectory() + "/" + name)
-        p.arguments = args
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while p.isRunning && Date() < deadline { usleep(20_000) }
-        if p.isRunning {
-            p.terminate()
-            Issue.record("\(name) \(args) did not finish within \(timeout) s")
-        }
-        p.waitUntilExit()
-        return CommandResult(
-            status: p.terminationStatus,
-            stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
-            stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        )
-    }
-
-    static func scenarioFile(_ s: Scenario) -> String {
-        let dir = TestSupport.temporaryDirectory()
-        let path = dir + "/scenario.yaml"
-        TestSupport.write(s.resolvedJSON(), to: path)
-        return path
-    }
-
     static func eval(_ line: [String: Any]) -> Double? { (line["eval"] as? [String: Any])?["rmse"] as? Double }
 
     @Test func runImprovesTheModelAndWritesTheRunDirectory() throws {
