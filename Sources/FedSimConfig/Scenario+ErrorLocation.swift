@@ -9,8 +9,15 @@ extension Scenario {
             o.firstIndex(of: "=").map { (String(o[..<$0]), o) }
         }
         let placed = errors.map { e -> ScenarioError in
-            // The last override of a key wins, as when applying them.
-            guard let o = set.last(where: { e.keyPath == $0.key || e.keyPath.hasPrefix($0.key + ".") }) else {
+            // The last override of a key wins, as when applying them. A problem at a key the
+            // file does not have (no line) above an override's key was made by that override:
+            // `--set trainig.rounds=5` creates `trainig`.
+            guard
+                let o = set.last(where: {
+                    e.keyPath == $0.key || e.keyPath.hasPrefix($0.key + ".")
+                        || (e.line == nil && $0.key.hasPrefix(e.keyPath + "."))
+                })
+            else {
                 return e
             }
             var moved = e

@@ -253,6 +253,11 @@ import Testing
         // The file's own problems first, then the overrides'.
         let firstOverride = e.firstIndex { $0.file?.hasPrefix("--set ") == true }!
         #expect(e[..<firstOverride].allSatisfy { $0.line != nil })
+        // A mistyped key above the override's key is the override's too (it created it).
+        let typo = errors(yaml, overrides: ["trainig.rounds=5", "training.locl.epochs=2"])
+        for (path, text) in [("trainig", "trainig.rounds=5"), ("training.locl", "training.locl.epochs=2")] {
+            #expect(typo.contains { $0.keyPath == path && $0.file == "--set \(text)" }, "\(typo)")
+        }
     }
 
     /// Every shipped scenario and experiment loads (sweep blocks included), and the README
