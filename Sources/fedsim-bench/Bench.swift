@@ -94,6 +94,7 @@ enum Bench {
                     "discrete Gaussian σ² = \(sigma2): \(formatFixed(rate / 1e6, 2)) M samples/s (checksum \(acc & 1))"
                 )
             }
+            NoiseBench.privatize()
             return
         }
         if CommandLine.arguments.contains("chaos") {
