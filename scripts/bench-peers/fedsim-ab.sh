@@ -38,7 +38,8 @@ for line in open(sys.argv[1]):
     rows = [json.loads(l) for l in open(d + "/metrics.jsonl") if l.strip()]
     rows = [r for r in rows if r.get("finished")][1:]  # the first round includes start-up
     rate = statistics.median(r["finished"] for r in rows) / statistics.median(r["round_seconds"] for r in rows)
-    up = statistics.median(r["communication"]["bytes_up_per_update"] for r in rows)
+    ups = [r["communication"]["bytes_up_per_update"] for r in rows if "communication" in r]
+    up = statistics.median(ups) if ups else float("nan")  # secure rounds report bytes elsewhere
     rates[side].append(rate)
     print(f"{side}: {rate:7.0f} device-updates/s (median round), {up:9.0f} B up per update  {d}")
 ma, mb = statistics.median(rates["A"]), statistics.median(rates["B"])
