@@ -14,7 +14,7 @@ out=runs/bench-peers
 rm -rf "$out"
 mkdir -p "$out"
 data=$(pwd)/data/ml-100k
-[ -f "$data/ml-100k.inter" ] || { echo "bench-peers: data/ml-100k is missing (make data)" >&2; exit 2; }
+[ -f "$data/ml-100k.inter" ] || [ -f "$data/u.data" ] || { echo "bench-peers: data/ml-100k is missing (make data)" >&2; exit 2; }
 
 echo "bench-peers: FedSim (release build, 2 client processes)" >&2
 dir=$(.build/release/fedsim run scenarios/movielens-100k.yaml --quiet --out "$out/fedsim" \

@@ -18,8 +18,13 @@ DIM, LR, L2 = 16, 0.05, 1e-4
 
 def load(path):
     """Per-user training ratings (item index, rating) after a seeded 80/20 split."""
-    # data/ml-100k as `make data` lays it out (RecBole's atomic file, one header line).
-    raw = np.loadtxt(os.path.join(path, "ml-100k.inter"), skiprows=1).astype(np.int64)
+    # data/ml-100k as `make data` lays it out (RecBole's atomic file, one header line), or
+    # GroupLens' own u.data (no header); both are user, item, rating, timestamp.
+    inter = os.path.join(path, "ml-100k.inter")
+    if os.path.exists(inter):
+        raw = np.loadtxt(inter, skiprows=1).astype(np.int64)
+    else:
+        raw = np.loadtxt(os.path.join(path, "u.data")).astype(np.int64)
     users = np.unique(raw[:, 0])
     items = np.unique(raw[:, 1])
     uidx = {u: i for i, u in enumerate(users)}
