@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_BIN = .build/release
 DEBUG_BIN = .build/debug
 
-.PHONY: help setup build run test tbenv data movielens coldstart centralized bench bench-secagg bench-scale experiments report report-check fuzz chaos crosscheck privacy-audit golden cluster-test cluster-showcase format lint clean
+.PHONY: help setup build run test tbenv data movielens coldstart centralized bench bench-secagg bench-scale bench-peers experiments report report-check fuzz chaos crosscheck privacy-audit golden cluster-test cluster-showcase format lint clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -86,6 +86,9 @@ clean: ## Remove build output and runs (keeps data/)
 
 bench: build ## Throughput, round time, bytes on the wire, peak RSS, kernels — each beside a same-run baseline
 	$(RELEASE_BIN)/fedsim-bench --markdown
+
+bench-peers: build data ## The issue-24 workload (federated MF on ML-100K, 100 devices a round) in FedSim, pfl-research and Flower (PyPI, venv .build/peersenv), one run: updates/s and ratios
+	./scripts/bench-peers/bench-peers.sh
 
 bench-secagg: build ## SecAgg+ device / coordinator cost and bytes for n ∈ {100, 1000, 5000}, d ∈ {1e4, 1e5}, beside the crypto floor
 	$(RELEASE_BIN)/fedsim-bench secagg --markdown

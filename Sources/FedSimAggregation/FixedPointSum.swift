@@ -1,3 +1,5 @@
+import FedSimCore
+
 /// An exact, order-independent sum of `Float` vectors.
 ///
 /// Devices' updates arrive in whatever order the sockets deliver them; floating-point
@@ -62,6 +64,45 @@ public struct FixedPointSum: Sendable, Equatable {
             v.withUnsafeBufferPointer { p in
                 // Model deltas are mostly zeros (untouched item rows): skip them.
                 for i in 0..<p.count where p[i] != 0 { acc[i] &+= Int64((Double(p[i]) * s).rounded(.toNearestOrEven)) }
+            }
+        }
+        contributions += 1
+    }
+
+    /// Checks a sparse vector before it is added: the same checks as `validate(_:)` on its
+    /// dense form (an absent entry is +0.0, which always passes), over the entries present.
+    public func validate(_ v: SparseFloats) throws {
+        guard v.count == sums.count else { throw Rejection.lengthMismatch(expected: sums.count, got: v.count) }
+        guard contributions < Self.maxContributions else { throw Rejection.tooManyContributions }
+        let ok = v.values.withUnsafeBufferPointer { p -> Bool in
+            var bad: UInt8 = 0
+            for x in p { bad |= abs(x) < Self.maxMagnitude ? 0 : 1 }
+            return bad == 0
+        }
+        if !ok {
+            try v.forEachPresent { i, x in
+                if !x.isFinite { throw Rejection.nonFinite(index: i) }
+                if abs(x) >= Self.maxMagnitude { throw Rejection.outOfRange(index: i, value: x) }
+            }
+        }
+    }
+
+    /// Adds a validated sparse vector, touching only the entries present. Bit for bit the
+    /// same sums as `add(_:)` of its dense form: the dense path skips zeros, and each present
+    /// value is rounded the same way.
+    public mutating func add(_ v: SparseFloats) throws {
+        try validate(v)
+        let s = Self.scale
+        sums.withUnsafeMutableBufferPointer { acc in
+            v.values.withUnsafeBufferPointer { p in
+                var j = 0
+                for (start, length) in zip(v.starts, v.lengths) {
+                    let base = Int(start) - j
+                    for k in j..<(j + Int(length)) where p[k] != 0 {
+                        acc[base + k] &+= Int64((Double(p[k]) * s).rounded(.toNearestOrEven))
+                    }
+                    j += Int(length)
+                }
             }
         }
         contributions += 1

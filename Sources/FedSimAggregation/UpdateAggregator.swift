@@ -16,6 +16,15 @@ public protocol UpdateAggregator: Sendable {
     var meanTrainLoss: Double { get }
     /// Adds one device's update; throws (adding nothing) if it is malformed.
     mutating func add(device: Int, weightedDelta: [Float], weights: [Float], examples: Int, trainLoss: Double) throws
+    /// Adds one update kept sparse (`SparseFloats`); rules that need every element see its
+    /// dense form (the default), the weighted mean walks only the entries present.
+    mutating func add(
+        device: Int,
+        sparseDelta: SparseFloats,
+        sparseWeights: SparseFloats,
+        examples: Int,
+        trainLoss: Double
+    ) throws
     /// The round's update in the layout's flat order.
     mutating func aggregate() -> [Float]
     /// The exact sum of the added weighted deltas, for a stage that noises the sum before the
@@ -27,6 +36,21 @@ public protocol UpdateAggregator: Sendable {
 
 extension UpdateAggregator {
     public var exactSum: [Double]? { nil }
+    public mutating func add(
+        device: Int,
+        sparseDelta: SparseFloats,
+        sparseWeights: SparseFloats,
+        examples: Int,
+        trainLoss: Double
+    ) throws {
+        try add(
+            device: device,
+            weightedDelta: sparseDelta.dense(),
+            weights: sparseWeights.dense(),
+            examples: examples,
+            trainLoss: trainLoss
+        )
+    }
     public var measurements: [(name: String, value: Int)] { [] }
 }
 

@@ -64,23 +64,7 @@ public struct UpdateBounds: Sendable {
             )
         }
         let cap = maxWeight(trainingExamples: trainingExamples)
-        for (i, w) in weights.enumerated() {
-            guard w.isFinite, w >= 0 else {
-                throw Violation(description: "weight \(i) is \(w); weights are non-negative counts")
-            }
-            if w > 0 && w < Self.minWeight {
-                throw Violation(
-                    description:
-                        "weight \(i) is \(w), below \(Self.minWeight), the smallest count an honest device sends (it would imply Δ = weighted delta × \(1 / w))"
-                )
-            }
-            if w > cap {
-                throw Violation(
-                    description:
-                        "weight \(i) is \(w), above \(cap), what a device with \(trainingExamples ?? 0) training examples can count"
-                )
-            }
-        }
+        for (i, w) in weights.enumerated() { try check(weight: w, at: i, cap: cap, trainingExamples: trainingExamples) }
         var clipped = 0
         for e in weightedDelta.indices {
             let x = weightedDelta[e]
@@ -92,6 +76,59 @@ public struct UpdateBounds: Sendable {
             }
         }
         return clipped
+    }
+
+    /// `enforce` on an update kept sparse: the same verdict, the same clipped values and the
+    /// same count as on its dense form (an absent entry is 0: a weight of 0 passes, and a
+    /// delta of 0 is within any bound), walking only the entries present.
+    public func enforce(
+        weightedDelta: inout SparseFloats,
+        weights: SparseFloats,
+        trainingExamples: Int?
+    ) throws -> Int {
+        guard weightedDelta.count == layout.count, weights.count == layout.weightCount else {
+            throw Violation(
+                description:
+                    "the update has \(weightedDelta.count) values and \(weights.count) weights, expected \(layout.count) and \(layout.weightCount)"
+            )
+        }
+        let cap = maxWeight(trainingExamples: trainingExamples)
+        try weights.forEachPresent { i, w in try check(weight: w, at: i, cap: cap, trainingExamples: trainingExamples) }
+        let dense = weights.dense()
+        var j = 0
+        var bad: Int?
+        var clips: [(Int, Float)] = []
+        weightedDelta.forEachPresent { e, x in
+            defer { j += 1 }
+            guard bad == nil else { return }
+            guard x.isFinite else {
+                bad = e
+                return
+            }
+            let bound = maxDelta * max(dense[Int(slots[e])], Self.minWeight)
+            if abs(x) > bound { clips.append((j, x < 0 ? -bound : bound)) }
+        }
+        if let e = bad { throw Violation(description: "weighted delta \(e) is not finite") }
+        for (j, v) in clips { weightedDelta.setPresent(j, v) }
+        return clips.count
+    }
+
+    func check(weight w: Float, at i: Int, cap: Float, trainingExamples: Int?) throws {
+        guard w.isFinite, w >= 0 else {
+            throw Violation(description: "weight \(i) is \(w); weights are non-negative counts")
+        }
+        if w > 0 && w < Self.minWeight {
+            throw Violation(
+                description:
+                    "weight \(i) is \(w), below \(Self.minWeight), the smallest count an honest device sends (it would imply Δ = weighted delta × \(1 / w))"
+            )
+        }
+        if w > cap {
+            throw Violation(
+                description:
+                    "weight \(i) is \(w), above \(cap), what a device with \(trainingExamples ?? 0) training examples can count"
+            )
+        }
     }
 
     /// The same bound on an aggregate the coordinator cannot check device by device (a secure

@@ -41,6 +41,24 @@ public struct WeightedMeanAggregator: Sendable {
         lossByDevice.append((device, trainLoss, n))
     }
 
+    /// Adds one device's update in sparse form: the same checks and the same sums as the
+    /// dense `add` of its dense form, walking only the entries present.
+    public mutating func add(
+        device: Int,
+        sparseDelta: SparseFloats,
+        sparseWeights w: SparseFloats,
+        examples n: Int,
+        trainLoss: Double
+    ) throws {
+        try values.validate(sparseDelta)
+        try weights.validate(w)
+        for x in w.values where x < 0 { throw FixedPointSum.Rejection.outOfRange(index: 0, value: x) }
+        try values.add(sparseDelta)
+        try weights.add(w)
+        examples += n
+        lossByDevice.append((device, trainLoss, n))
+    }
+
     /// Example-weighted mean training loss, summed in device order (deterministic).
     public var meanTrainLoss: Double {
         let sorted = lossByDevice.sorted { $0.0 < $1.0 }

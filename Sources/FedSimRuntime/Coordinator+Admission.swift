@@ -1,4 +1,5 @@
 import FedSimAggregation
+import FedSimCore
 import FedSimWire
 
 extension Coordinator {
@@ -12,16 +13,17 @@ extension Coordinator {
     /// sees it: its statistics (`ReportBounds`) and its weights against its weighted delta
     /// (`UpdateBounds`). Returns the weighted delta with each element's Δ clipped to the bound,
     /// and how many elements were clipped; throws a `Refusal` saying what the device claimed.
-    func admit(_ u: DeviceUpdate, from process: Int) throws -> (weightedDelta: [Float], bounded: Int) {
+    /// The delta stays sparse: only the entries the device sent are checked and clipped.
+    func admit(_ u: DeviceUpdate, from process: Int) throws -> (weightedDelta: SparseFloats, bounded: Int) {
         let device = Int(u.device)
         if let why = reportBounds.refusal(device: device, examples: Int(u.examples), trainLoss: u.trainLoss) {
             throw Refusal(description: why)
         }
-        var delta = u.weightedDelta
+        var delta = u.sparseDelta
         do {
             let bounded = try updateBounds.enforce(
                 weightedDelta: &delta,
-                weights: u.weights,
+                weights: u.sparseWeights,
                 trainingExamples: reportBounds.trainingSize(of: device)
             )
             if bounded > 0 {

@@ -111,7 +111,7 @@ extension Coordinator {
             var trainLoss = Double.nan
             var finishedDevices: [Int] = []
             var secaggLine: JSONObject?
-            let roundBytes = (sent: bytesSent, received: bytesReceived)
+            let roundBytes = (sent: bytesSent, received: bytesReceived, surplus: denseUploadSurplus)
             if scenario.secureAggregation.enabled {
                 // One SecAgg+ round over the buffer: each device weights its own update by its
                 // staleness before quantizing and masking; the coordinator only sees the sum.
@@ -190,7 +190,7 @@ extension Coordinator {
                                 boundedAtCoordinator += bounded
                                 try aggregator.add(
                                     device: Int(u.device),
-                                    weightedDelta: delta.map { $0 * w },
+                                    weightedDelta: delta.dense().map { $0 * w },
                                     weights: u.weights.map { $0 * w },
                                     examples: Int(u.examples),
                                     trainLoss: u.trainLoss
@@ -256,7 +256,8 @@ extension Coordinator {
             comm.add("bytes_down", bytesSent - roundBytes.sent)
             line.add("communication", comm)
             if finished > 0 {
-                lastUploadBytesPerDevice = Double(bytesReceived - roundBytes.received) / Double(finished)
+                let simulated = bytesReceived - roundBytes.received + denseUploadSurplus - roundBytes.surplus
+                lastUploadBytesPerDevice = Double(simulated) / Double(finished)
             }
             try await finishRound(step, line, roundStart: roundStart, runStart: start)
             if interrupt.isSet {

@@ -105,6 +105,10 @@ extension Coordinator {
             return nil
         case .received(let c, let m, let bytes):
             bytesReceived += bytes
+            if case .update(let u) = m {
+                let size = FrameCodec.updateFrameBytes(u)
+                denseUploadSurplus += size.dense - size.sent
+            }
             if unauthenticated.contains(c) {
                 await handshake(c, m)
                 return nil

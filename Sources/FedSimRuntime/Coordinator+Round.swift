@@ -38,7 +38,7 @@ extension Coordinator {
         var clippedAtCoordinator = 0
         var boundedAtCoordinator = 0
         var compressedBytes = 0
-        let roundBytes = (sent: bytesSent, received: bytesReceived)
+        let roundBytes = (sent: bytesSent, received: bytesReceived, surplus: denseUploadSurplus)
         for (c, devices) in assignments.sorted(by: { $0.key < $1.key }) {
             await send(
                 .train(DeviceRequest(round: UInt32(r), devices: devices, shared: model, clip: dp?.clip ?? 0)),
@@ -107,8 +107,8 @@ extension Coordinator {
                             }
                             try aggregator.add(
                                 device: Int(u.device),
-                                weightedDelta: delta,
-                                weights: u.weights,
+                                sparseDelta: delta,
+                                sparseWeights: u.sparseWeights,
                                 examples: Int(u.examples),
                                 trainLoss: u.trainLoss
                             )
@@ -201,7 +201,10 @@ extension Coordinator {
             comm.add("compressed_body_bytes_per_update", finished > 0 ? Double(compressedBytes) / Double(finished) : 0)
         }
         line.add("communication", comm)
-        if finished > 0 { lastUploadBytesPerDevice = Double(bytesReceived - roundBytes.received) / Double(finished) }
+        if finished > 0 {
+            let simulated = bytesReceived - roundBytes.received + denseUploadSurplus - roundBytes.surplus
+            lastUploadBytesPerDevice = Double(simulated) / Double(finished)
+        }
         if let privacyLine { line.add("privacy", privacyLine) }
         let finishedDevices = tracker.outcomes.compactMap { $0.value == .finished ? Int($0.key) : nil }.sorted()
         closeRound(r, selected: chosen, plan: plan, finished: finishedDevices, trainLoss: trainLoss, into: &line)
@@ -340,26 +343,31 @@ extension Coordinator {
     }
 
     /// With DP and no secure aggregation: scales an update above the clip (flat, or per
-    /// group) back to it. Returns whether it had to.
-    func enforceClip(_ delta: inout [Float]) -> Bool {
+    /// group) back to it. Returns whether it had to. On the sparse form the norms are the
+    /// dense ones bit for bit (absent entries add +0.0 to a sum of squares, in the same order)
+    /// and so is the scaling (+0.0 times a positive factor stays +0.0).
+    func enforceClip(_ delta: inout SparseFloats) -> Bool {
         let p = scenario.privacy
         let slack = 1 + 1e-5  // float rounding of an honest device's clip
         if p.clipping == .perGroup {
+            var dense = delta.dense()
             var changed = false
             for (name, bound) in p.groupClips.bounds {
                 guard let range = layout.range(of: name) else { continue }
-                var part = Array(delta[range])
+                var part = Array(dense[range])
                 if L2Clip.norm(part) > bound * slack {
                     _ = L2Clip.clip(&part, to: bound)
-                    delta.replaceSubrange(range, with: part)
+                    dense.replaceSubrange(range, with: part)
                     changed = true
                 }
             }
+            if changed { delta = SparseFloats(dense: dense) }
             return changed
         }
         let bound = dp?.clip ?? p.clip
-        guard L2Clip.norm(delta) > bound * slack else { return false }
-        _ = L2Clip.clip(&delta, to: bound)
+        let norm = L2Clip.norm(delta.values)
+        guard norm > bound * slack else { return false }
+        if norm > bound && norm > 0 { delta.scale(by: Float(bound / norm)) }
         return true
     }
 

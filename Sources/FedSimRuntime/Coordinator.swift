@@ -81,6 +81,10 @@ public final class Coordinator {
     lazy var codec = UpdateCodec(config: scenario.compression, layout: layout)
     /// Mean bytes a finished device uploaded last round (the fleet's timing model uses it).
     var lastUploadBytesPerDevice: Double?
+    /// Bytes the plain updates received so far would have taken as dense frames, beyond what
+    /// their runs took: the fleet simulation charges uploads at the dense size
+    /// (`FrameCodec.updateFrameBytes`), so runs on the wire do not move the simulated clock.
+    var denseUploadSurplus = 0
     /// Devices whose update counted in the last secure round.
     var lastFinished: [Int] = []
     let participationLog: ParticipationLog?

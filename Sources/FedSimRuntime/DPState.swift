@@ -124,19 +124,67 @@ public struct DPState {
     }
 
     /// Noised mean update from the sum of clipped updates.
+    ///
+    /// Secure noise is drawn in parallel chunks (`NoisePlan`), each from its own CSPRNG
+    /// stream keyed from the OS: every entry still gets an independent exact N_Z(0, σ_z²) sample
+    /// from a cryptographically secure stream, so the released distribution is the same. The
+    /// reproducible (debugging) noise stays one sequential stream, so its runs keep their bytes.
     public mutating func privatize(sum: [Double]) -> [Float] {
         let gamma = clip / Double(1 << Self.gridBits)
         let sigmaZ =
             plantedNoiseScale * updateMultiplier * (Double(1 << Self.gridBits) + Double(sum.count).squareRoot())
         let g = DiscreteGaussian(sigmaSquared: sigmaZ * sigmaZ)
+        let scale = (gamma: gamma, expected: expectedDevices)
         var out = [Float](repeating: 0, count: sum.count)
-        for i in sum.indices {
-            let grid = (sum[i] / gamma).rounded()
-            let noisy = grid + Double(g.sample(using: &randomness))
-            out[i] = Float(noisy * gamma / expectedDevices)
+        let plan = NoisePlan(count: sum.count, secure: randomness.isPrivate)
+        if plan.chunks <= 1 {
+            Self.noise(sum, into: &out, range: 0..<sum.count, g, scale, &randomness)
+            return out
+        }
+        out.withUnsafeMutableBufferPointer { o in
+            nonisolated(unsafe) let o = o
+            DispatchQueue.concurrentPerform(iterations: plan.chunks) { c in
+                var stream = NoiseRandomness(.secure)
+                var part = [Float](repeating: 0, count: plan.range(c).count)
+                Self.noise(sum, into: &part, range: plan.range(c), g, scale, &stream)
+                for (j, i) in plan.range(c).enumerated() { o[i] = part[j] }
+            }
         }
         return out
     }
+
+    /// Adds N_Z(0, σ_z²) in grid units to `sum[range]`, writing the scaled mean to `out`
+    /// (indexed from 0 for the range's first entry when `out` is shorter than `sum`).
+    static func noise(
+        _ sum: [Double],
+        into out: inout [Float],
+        range: Range<Int>,
+        _ g: DiscreteGaussian,
+        _ scale: (gamma: Double, expected: Double),
+        _ r: inout NoiseRandomness
+    ) {
+        let base = out.count == sum.count ? 0 : range.lowerBound
+        for i in range {
+            let grid = (sum[i] / scale.gamma).rounded()
+            let noisy = grid + Double(g.sample(using: &r))
+            out[i - base] = Float(noisy * scale.gamma / scale.expected)
+        }
+    }
+}
+
+/// How central DP's noise is split over cores: chunks of at least `minimumChunk` entries, at
+/// most one per core; reproducible noise is never split (one stream keeps its bytes).
+struct NoisePlan: Sendable {
+    static let minimumChunk = 8_192
+    let count: Int
+    let chunks: Int
+
+    init(count: Int, secure: Bool, cores: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.count = count
+        chunks = secure ? max(1, min(cores, count / Self.minimumChunk)) : 1
+    }
+
+    func range(_ c: Int) -> Range<Int> { (c * count / chunks)..<((c + 1) * count / chunks) }
 }
 
 /// The privacy ledger: one JSON line per released round, appended and fsynced *before* that

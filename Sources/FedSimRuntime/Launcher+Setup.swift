@@ -56,7 +56,8 @@ extension Launcher {
         }
         if scenario.training.mode == .federated {
             let parameters = ModelRegistry.make(scenario, PopulationInfo(population)).layout.count
-            // A train request carries the dense model; a plain update its weighted delta and weights.
+            // A train request carries the dense model; a plain update its weighted delta and weights
+            // (as runs: never more than their dense size plus 8 bytes each).
             let dense = scenario.compression.enabled || scenario.secureAggregation.enabled ? 1 : 2
             let needed = dense * parameters * 4 + 4096
             if scenario.runtime.maxFrameBytes < needed {

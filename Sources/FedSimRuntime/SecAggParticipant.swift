@@ -193,8 +193,12 @@ final class SecAggParticipant {
         send: (SecAggPayload) async throws -> Void,
         beforeEach: (Int) async throws -> Void
     ) async throws {
+        // Pairs of this process's devices expand their mask stream once (`SecAggSharedWork`).
+        sharedWork.willMask = Set(list.map(\.device).filter { alive($0, at: .masked) && inputs[$0] != nil })
+        defer { sharedWork.willMask = [] }
         for (d, shares) in list where alive(d, at: .masked) {
             guard let x = inputs[d] else { continue }
+            sharedWork.willMask.remove(d)
             try await beforeEach(maskedSent)
             do {
                 let y = try devices[d]!.maskedInput(x, sharesForMe: shares, scratch: &scratch)

@@ -181,7 +181,11 @@ public struct SecAggDevice {
         maskedWith = received.keys.sorted()
         for v in maskedWith {
             let seed = try agree(maskKeys, peers[v]!.maskKey, context: "fedsim-secagg-mask")
-            Sodium.addStream(seed: seed, to: &y, subtract: device < v, scratch: &scratch)
+            if let sharedWork {
+                sharedWork.addPairStream(seed: seed, partner: v, to: &y, subtract: device < v, scratch: &scratch)
+            } else {
+                Sodium.addStream(seed: seed, to: &y, subtract: device < v, scratch: &scratch)
+            }
         }
         let m = config.modulusMask
         if m != .max { for i in y.indices { y[i] &= m } }

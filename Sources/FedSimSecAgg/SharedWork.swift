@@ -7,13 +7,55 @@
 /// Entries are keyed by *all* their inputs (the exact signature, message and identity key;
 /// both public keys of an agreement), so a coordinator that forwards different keys to
 /// different devices gets no shortcut: each distinct input is checked or agreed on its own.
+///
+/// Pairwise mask streams likewise: when devices u and v of one process mask with each other,
+/// both expand the ChaCha20 stream of the same seed s_uv (u adds it, v subtracts it). The first
+/// of the two keeps the expanded words (within `streamBudgetBytes`) and the second adds them
+/// instead of expanding again; the masked vectors are the same numbers either way (addition
+/// mod 2^32), so the bytes each device sends are unchanged and half the PRG work of such pairs
+/// is saved. Only a partner listed in `willMask` (a device of this process that has yet to
+/// mask this round) makes a stream worth keeping; a kept stream is dropped on its second use.
 public final class SecAggSharedWork {
     var verified: Set<[UInt8]> = []
     var agreed: [[UInt8]: [UInt8]] = [:]
+    var streams: [[UInt8]: [UInt32]] = [:]
+    public private(set) var streamBytes = 0
     public private(set) var verifications = 0, verificationHits = 0
     public private(set) var agreements = 0, agreementHits = 0
+    public private(set) var streamExpansions = 0, streamHits = 0
+    /// Devices of this process that will still mask this round (set by the process).
+    public var willMask: Set<UInt32> = []
+    /// Memory the kept streams may take at once; past it, a pair's stream is expanded twice.
+    public var streamBudgetBytes: Int
 
-    public init() {}
+    public init(streamBudgetBytes: Int = 64 << 20) { self.streamBudgetBytes = streamBudgetBytes }
+
+    /// Adds (or subtracts) the pair stream of `seed` to `vector`, exactly as
+    /// `Sodium.addStream` would; `partner` is the other device of the pair.
+    public func addPairStream(
+        seed: [UInt8],
+        partner: UInt32,
+        to vector: inout [UInt32],
+        subtract: Bool,
+        scratch: inout [UInt32]
+    ) {
+        if let kept = streams.removeValue(forKey: seed), kept.count == vector.count {
+            streamBytes -= 4 * kept.count
+            streamHits += 1
+            Sodium.add(words: kept, to: &vector, subtract: subtract)
+            return
+        }
+        streamExpansions += 1
+        let bytes = 4 * vector.count
+        guard willMask.contains(partner), streamBytes + bytes <= streamBudgetBytes else {
+            Sodium.addStream(seed: seed, to: &vector, subtract: subtract, scratch: &scratch)
+            return
+        }
+        let words = Sodium.keystreamWords(seed: seed, count: vector.count)
+        Sodium.add(words: words, to: &vector, subtract: subtract)
+        streams[seed] = words
+        streamBytes += bytes
+    }
 
     public func verify(signature: [UInt8], message: [UInt8], publicKey: [UInt8]) -> Bool {
         let key = signature + publicKey + message

@@ -165,6 +165,39 @@ public enum Sodium {
         }
     }
 
+    /// The ChaCha20 (IETF) keystream of `seed` as `count` little-endian UInt32 words: what
+    /// `addStream` adds, kept for a second use (`SecAggSharedWork.addPairStream`).
+    public static func keystreamWords(seed: [UInt8], count n: Int) -> [UInt32] {
+        ready()
+        precondition(seed.count == 32)
+        let nonce = [UInt8](repeating: 0, count: 12)
+        var words = [UInt32](repeating: 0, count: n)
+        words.withUnsafeMutableBufferPointer { s in
+            _ = crypto_stream_chacha20_ietf(
+                UnsafeMutableRawPointer(s.baseAddress!).assumingMemoryBound(to: UInt8.self),
+                UInt64(n * 4),
+                nonce,
+                seed
+            )
+            for i in 0..<n { s[i] = UInt32(littleEndian: s[i]) }
+        }
+        return words
+    }
+
+    /// `vector ± words` with wrapping arithmetic (the add of `addStream`, for kept words).
+    public static func add(words: [UInt32], to vector: inout [UInt32], subtract: Bool) {
+        precondition(words.count == vector.count)
+        vector.withUnsafeMutableBufferPointer { v in
+            words.withUnsafeBufferPointer { s in
+                if subtract {
+                    for i in 0..<v.count { v[i] &-= s[i] }
+                } else {
+                    for i in 0..<v.count { v[i] &+= s[i] }
+                }
+            }
+        }
+    }
+
     /// Keystream bytes per second on this machine, measured the way masking uses it: repeated
     /// `addStream` over a warm vector of `words` words (the mask-expansion floor).
     public static func measureStreamThroughput(words: Int = 100_000, repetitions: Int = 200) -> Double {

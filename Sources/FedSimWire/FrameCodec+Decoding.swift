@@ -73,8 +73,8 @@ extension FrameCodec {
                     device: device,
                     examples: examples,
                     trainLoss: loss,
-                    weightedDelta: try readFloats(&b),
-                    weights: try readFloats(&b),
+                    sparseDelta: try readSparse(&b, limits),
+                    sparseWeights: try readSparse(&b, limits),
                     withinClip: within
                 )
             )
@@ -281,6 +281,38 @@ extension FrameCodec {
             throw FrameError(.truncated, "\(n) floats do not fit in \(b.readableBytes) bytes")
         }
         return readBlock(&b, n, as: Float.self)
+    }
+
+    /// A sparse tensor (see `FrameCodec`). Every count is checked against the bytes present
+    /// before anything is allocated, and the dense length against the frame limit (the dense
+    /// model must fit a frame anyway: the train request carries it), so a forged count cannot
+    /// make a reader allocate more than a frame's worth when it densifies.
+    static func readSparse(_ b: inout ByteBuffer, _ limits: FrameLimits) throws -> SparseFloats {
+        let count = Int(try read(&b) as UInt32)
+        guard count <= limits.maxFrameBytes / 4 else {
+            throw FrameError(.countLimit, "sparse tensor of \(count) entries exceeds the frame limit")
+        }
+        let runs = Int(try read(&b) as UInt32)
+        guard runs * 8 <= b.readableBytes else {
+            throw FrameError(.truncated, "\(runs) runs do not fit in \(b.readableBytes) bytes")
+        }
+        let pairs = readBlock(&b, 2 * runs, as: UInt32.self)
+        let starts = stride(from: 0, to: pairs.count, by: 2).map { UInt32(littleEndian: pairs[$0]) }
+        let lengths = stride(from: 1, to: pairs.count, by: 2).map { UInt32(littleEndian: pairs[$0]) }
+        var total = 0
+        for l in lengths {
+            total += Int(l)
+            guard total <= count else { throw FrameError(.badValue, "runs cover more than \(count) entries") }
+        }
+        guard total * 4 <= b.readableBytes else {
+            throw FrameError(.truncated, "\(total) values do not fit in \(b.readableBytes) bytes")
+        }
+        let values = readBlock(&b, total, as: Float.self)
+        do {
+            return try SparseFloats(count: count, starts: starts, lengths: lengths, values: values)
+        } catch let e as SparseFloats.Malformed {
+            throw FrameError(.badValue, e.description)
+        }
     }
 
     static func readBlock<T>(_ b: inout ByteBuffer, _ n: Int, as: T.Type) -> [T] {

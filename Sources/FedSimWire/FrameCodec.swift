@@ -15,10 +15,14 @@ import NIOCore
 /// ... payload     kind-specific; tensors are u32 count + count × f32
 /// ```
 ///
+/// A device update's weighted delta and weights are sparse tensors: u32 count (of the dense
+/// vector), u32 runs, runs × (u32 start, u32 length), then the runs' values back to back as
+/// f32 (version 2; version 1 sent them dense).
+///
 /// Decoding checks every count against the bytes actually present before allocating, and a
 /// frame must be consumed exactly (no trailing bytes).
 public enum FrameCodec {
-    public static let version: UInt8 = 1
+    public static let version: UInt8 = 2
     public static let headerBytes = 8
 
     enum Kind: UInt8 {
@@ -84,8 +88,8 @@ public enum FrameCodec {
             buf.writeInteger(u.examples, endianness: .little)
             buf.writeInteger(u.trainLoss.bitPattern, endianness: .little)
             buf.writeInteger(u.withinClip)
-            writeFloats(u.weightedDelta, &buf)
-            writeFloats(u.weights, &buf)
+            writeSparse(u.sparseDelta, &buf)
+            writeSparse(u.sparseWeights, &buf)
         case .failed(let f):
             header(&buf, .failed)
             buf.writeInteger(f.round, endianness: .little)
@@ -206,6 +210,29 @@ public enum FrameCodec {
         #else
         for x in v { buf.writeInteger(x, endianness: .little) }
         #endif
+    }
+
+    /// An update frame's bytes as sent (runs) and as a dense frame would carry it (u32 count +
+    /// f32 per entry, each tensor). The fleet simulation charges a device's upload at the
+    /// dense size: how FedSim's own processes encode an update is not the simulated device's
+    /// upload, and the simulated clock must not move when only that encoding changes.
+    public static func updateFrameBytes(_ u: DeviceUpdate) -> (sent: Int, dense: Int) {
+        let fixed = headerBytes + 4 + 4 + 4 + 8 + 1
+        func sparse(_ v: SparseFloats) -> Int { 8 + 8 * v.starts.count + 4 * v.values.count }
+        return (
+            fixed + sparse(u.sparseDelta) + sparse(u.sparseWeights),
+            fixed + 8 + 4 * (u.sparseDelta.count + u.sparseWeights.count)
+        )
+    }
+
+    static func writeSparse(_ v: SparseFloats, _ buf: inout ByteBuffer) {
+        buf.writeInteger(UInt32(v.count), endianness: .little)
+        buf.writeInteger(UInt32(v.starts.count), endianness: .little)
+        for (s, l) in zip(v.starts, v.lengths) {
+            buf.writeInteger(s, endianness: .little)
+            buf.writeInteger(l, endianness: .little)
+        }
+        v.values.withUnsafeBytes { _ = buf.writeBytes($0) }
     }
 
     static func writeFloats(_ v: [Float], _ buf: inout ByteBuffer) {

@@ -94,6 +94,7 @@ enum Bench {
                     "discrete Gaussian σ² = \(sigma2): \(formatFixed(rate / 1e6, 2)) M samples/s (checksum \(acc & 1))"
                 )
             }
+            NoiseBench.privatize()
             return
         }
         if CommandLine.arguments.contains("chaos") {
@@ -233,7 +234,7 @@ enum Bench {
             var b = FrameCodec.encode(msg)
             frameBytes = b.readableBytes
             if case .update(let u)? = try FrameCodec.decodeFrame(&b, limits: FrameLimits())?.0 {
-                sink += u.weightedDelta[1]
+                sink += u.sparseDelta.values.first ?? 0  // the coordinator reads the runs; no dense copy
             }
         }
         let codecRate = Double(reps * frameBytes) / (monotonicSeconds() - t)

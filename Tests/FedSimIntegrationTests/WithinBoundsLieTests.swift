@@ -23,10 +23,13 @@ struct DeltaLiarConnection<Base: ClientConnection>: ClientConnection {
             return try await base.send(message)
         }
         let slots = layout.elementWeightSlots()
-        for e in u.weightedDelta.indices {
-            let w = u.weights[Int(slots[e])]
-            u.weightedDelta[e] = w > 0 ? min(60_000, 1000 * w) : 0
+        let weights = u.weights
+        var delta = u.weightedDelta
+        for e in delta.indices {
+            let w = weights[Int(slots[e])]
+            delta[e] = w > 0 ? min(60_000, 1000 * w) : 0
         }
+        u.sparseDelta = SparseFloats(dense: delta)
         try await base.send(.update(u))
     }
 

@@ -177,7 +177,7 @@ import Testing
         }
     }
 
-    func frame(version: UInt8 = 1, kind: UInt8, reserved: UInt16 = 0, payload: [UInt8]) -> [UInt8] {
+    func frame(version: UInt8 = FrameCodec.version, kind: UInt8, reserved: UInt16 = 0, payload: [UInt8]) -> [UInt8] {
         var b = ByteBufferAllocator().buffer(capacity: 16)
         b.writeInteger(UInt32(4 + payload.count), endianness: .little)
         b.writeInteger(version)
@@ -191,7 +191,7 @@ import Testing
         // Only the 4-byte length arrives: the decoder must refuse without waiting for the body.
         var b = ByteBufferAllocator().buffer(capacity: 8)
         b.writeInteger(UInt32(10_000_000), endianness: .little)
-        b.writeInteger(UInt8(1))
+        b.writeInteger(FrameCodec.version)
         expectCode(.oversized, Array(buffer: b), limits: FrameLimits(maxFrameBytes: 1 << 20))
     }
 
@@ -231,5 +231,64 @@ import Testing
 
     @Test func hugeTokenRefused() {
         expectCode(.countLimit, frame(kind: 1, payload: [0, 4, 0, 0]))
+    }
+}
+
+/// Device updates travel as runs of their non-zero entries (`SparseFloats`).
+@Suite struct SparseUpdateFrameTests {
+    func decode(_ bytes: [UInt8]) throws -> Message? {
+        var buf = ByteBufferAllocator().buffer(bytes: bytes)
+        return try FrameCodec.decodeFrame(&buf, limits: FrameLimits(maxFrameBytes: 1 << 20))?.0
+    }
+
+    func updateFrame(_ sparse: [UInt8]) -> [UInt8] {
+        var p: [UInt8] = [1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0] + [UInt8](repeating: 0, count: 8) + [0]
+        p += sparse + [0, 0, 0, 0, 0, 0, 0, 0]  // the weights: an empty vector
+        var b = ByteBufferAllocator().buffer(capacity: 16)
+        b.writeInteger(UInt32(4 + p.count), endianness: .little)
+        b.writeInteger(FrameCodec.version)
+        b.writeInteger(UInt8(5))
+        b.writeInteger(UInt16(0), endianness: .little)
+        b.writeBytes(p)
+        return Array(buffer: b)
+    }
+
+    func le(_ xs: [UInt32]) -> [UInt8] { xs.flatMap { withUnsafeBytes(of: $0.littleEndian) { Array($0) } } }
+
+    /// An MF-shaped update: 3 touched rows of 16 out of 1,683, plus their biases.
+    @Test func anMFUpdateIsSmallAndExact() throws {
+        var delta = [Float](repeating: 0, count: 1_683 * 17 + 1)
+        var weights = [Float](repeating: 0, count: 1_683 + 1)
+        for r in [4, 900, 1_600] {
+            for f in 0..<16 { delta[r * 16 + f] = Float(r) + Float(f) / 7 }
+            delta[1_683 * 16 + r] = -0.0
+            weights[r] = 2
+        }
+        let u = DeviceUpdate(round: 1, device: 2, examples: 3, trainLoss: 0.5, weightedDelta: delta, weights: weights)
+        let bytes = Array(buffer: FrameCodec.encode(.update(u)))
+        #expect(bytes.count < 400)
+        guard case .update(let back) = try decode(bytes) else {
+            Issue.record("no update decoded")
+            return
+        }
+        #expect(back.weightedDelta.map(\.bitPattern) == delta.map(\.bitPattern))
+        #expect(back.weights == weights)
+    }
+
+    @Test func malformedSparseTensorsAreRefused() {
+        func code(_ sparse: [UInt8]) -> FrameError.Code? {
+            do {
+                _ = try decode(updateFrame(sparse))
+                return nil
+            } catch { return (error as? FrameError)?.code }
+        }
+        let one = le([Float(1).bitPattern])
+        #expect(code(le([10, 1, 0, 1]) + one) == nil)  // well formed
+        #expect(code(le([0xFFFF_FFFF, 0])) == .countLimit)  // a dense length no frame could hold
+        #expect(code(le([10, 0x4000_0000])) == .truncated)  // more runs than bytes
+        #expect(code(le([10, 1, 0, 0x1000])) == .badValue)  // a run past the vector
+        #expect(code(le([10, 1, 0, 5])) == .truncated)  // values missing
+        #expect(code(le([10, 2, 0, 2, 1, 1]) + one + one + one) == .badValue)  // overlapping runs
+        #expect(code(le([10, 1, 3, 0])) == .badValue)  // an empty run
     }
 }
