@@ -39,11 +39,11 @@ extension Coordinator {
         }
         // A process that reconnects enrols again; its devices' identity keys must not change
         // (a process cannot swap in new identities for devices mid-run).
-        for (d, pk) in list where identityKeys[d] != nil && identityKeys[d]! != pk {
+        for (d, pk) in list where identityKeys.conflicts(d, pk) {
             await protocolViolation(c, p, "re-enrolled device \(d) with a different identity key")
             return false
         }
-        for (d, pk) in list { identityKeys[d] = pk }
+        for (d, pk) in list { identityKeys.set(d, pk) }
         enrolledProcesses.insert(p)
         log.info("client process \(p) enrolled \(list.count) device identities")
         return true

@@ -48,7 +48,7 @@ public final class Coordinator {
     var excludedProcesses: Set<Int> = []
     var inWaitForProcesses = false
     // Secure aggregation: enrolled identity public keys (the coordinator's view of the PKI).
-    var identityKeys: [UInt32: [UInt8]] = [:]
+    lazy var identityKeys = IdentityKeyDirectory(devices: population.devices)
     var enrolledProcesses: Set<Int> = []
     /// The last unmasked secure sum (Z_{2^bits}), kept for tests that check it bit for bit.
     public internal(set) var lastSecureSum: [UInt32]?

@@ -290,3 +290,19 @@ import Testing
         )
     }
 }
+
+/// The coordinator's identity keys: one 32-byte slot per device, for 10,000,000 devices.
+@Suite struct IdentityKeyDirectoryTests {
+    @Test func keysReadBackAndADifferentKeyConflicts() {
+        var keys = IdentityKeyDirectory(devices: 1_000)
+        #expect(keys[7] == nil && !keys.conflicts(7, [UInt8](repeating: 1, count: 32)))
+        let a = (0..<32).map { UInt8($0) }
+        let b = (0..<32).map { UInt8(255 - $0) }
+        keys.set(999, a)
+        keys.set(0, b)
+        #expect(keys[999] == a && keys[0] == b && keys[998] == nil && keys[1] == nil)
+        #expect(!keys.conflicts(999, a) && keys.conflicts(999, b))
+        keys.set(999, b)
+        #expect(keys[999] == b)
+    }
+}

@@ -13,7 +13,8 @@ OUT=${OUT:-$(pwd)/runs/cluster-showcase}
 SCENARIO=${SCENARIO:-scenarios/scale-10m.yaml}
 here=$(pwd)/scripts/cluster
 mkdir -p "$OUT"
-trap '"$here/netns.sh" down >/dev/null' EXIT
+sampler=
+trap '[ -n "$sampler" ] && kill $sampler 2>/dev/null; "$here/netns.sh" down >/dev/null' EXIT
 "$here/netns.sh" up 3
 printf 'fedsim-h1 slots=2\nfedsim-h2 slots=2\n' >"$OUT/hostfile"
 
@@ -28,7 +29,7 @@ peak_file=$OUT/peak-rss.txt
     for pid in $(pgrep -f -- "$OUT" || true); do
       rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
       hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
-      name=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | awk '{n=$1; sub(".*/", "", n); print n}' || true)
+      name=$( (tr '\0' ' ' <"/proc/$pid/cmdline") 2>/dev/null | awk '{n=$1; sub(".*/", "", n); print n}' || true)
       case "$name" in fedsim | fedsim-coordinator | fedsim-client) ;; *) continue ;; esac
       total=$((total + ${rss:-0}))
       key="$name[$pid]"
@@ -49,6 +50,7 @@ ip netns exec fedsim-h0 "$BIN/fedsim" run "$SCENARIO" --out "$OUT" --quiet \
   --set "runtime.cluster.hostfile=$OUT/hostfile" \
   --set "runtime.cluster.launcher_arguments=[--mca, plm_rsh_agent, $here/netns-agent.sh]" "$@" | tail -3
 kill $sampler 2>/dev/null || true
+sampler=
 run=$(ls -td "$OUT"/scale-10m-*/ | head -1)
 echo "wall clock including setup: $(($(date +%s) - start)) s"
 cat "$peak_file"
