@@ -22,7 +22,8 @@ peak_file=$OUT/peak-rss.txt
 : >"$peak_file"
 (
   peak=0
-  declare -A own
+  declare -A own cpu
+  hz=$(getconf CLK_TCK)
   while true; do
     total=0
     # This run's processes only (its output folder is on every command line), FedSim's own.
@@ -34,11 +35,14 @@ peak_file=$OUT/peak-rss.txt
       total=$((total + ${rss:-0}))
       key="$name[$pid]"
       [ "${hwm:-0}" -gt "${own[$key]:-0}" ] && own[$key]=$hwm
+      # utime + stime (fields 14 and 15 of /proc/PID/stat), the CPU this process has used so far
+      ticks=$( (awk '{print $14 + $15}' "/proc/$pid/stat") 2>/dev/null || echo 0)
+      [ "${ticks:-0}" -gt "${cpu[$key]:-0}" ] && cpu[$key]=$ticks
     done
     [ "$total" -gt "$peak" ] && peak=$total
     {
       echo "peak of the sum of VmRSS over all FedSim processes: $((peak / 1024)) MiB"
-      for k in "${!own[@]}"; do echo "  $k VmHWM $((own[$k] / 1024)) MiB"; done | sort
+      for k in "${!own[@]}"; do echo "  $k VmHWM $((own[$k] / 1024)) MiB, CPU $((${cpu[$k]:-0} / hz)) s"; done | sort
     } >"$peak_file.tmp" && mv "$peak_file.tmp" "$peak_file"
     sleep 1
   done
