@@ -25,6 +25,21 @@ extension SplitConfig {
         method = r.choice("method", default: method)
         testFraction = r.double("test_fraction", default: testFraction, min: 0, max: 0.9)
         minTrain = r.int("min_train", default: minTrain, range: 1...1_000)
+        validation = r.bool("validation", default: validation)
+        validationFraction = r.double(
+            "validation_fraction",
+            default: validationFraction,
+            min: 0,
+            max: 0.9,
+            exclusiveMin: true
+        )
+        // scenario.json spells every default out, so only a changed fraction is a contradiction.
+        if validation && method == .leaveOneOut && validationFraction != SplitConfig().validationFraction {
+            r.fail(
+                "validation_fraction",
+                "leave_one_out validates on each device's second-latest interaction; drop validation_fraction"
+            )
+        }
         r.finish()
     }
 }
@@ -169,6 +184,8 @@ extension TrainingConfig {
         activityStrata = r.int("activity_strata", default: activityStrata, range: 1...100)
         local = LocalTrainingConfig(reading: r.section("local"))
         server = ServerOptimizerConfig(reading: r.section("server"))
+        earlyStopping = EarlyStoppingConfig(reading: r.section("early_stopping"))
+        itemShrinkage = r.double("item_shrinkage", default: itemShrinkage, min: 0, max: 1e6)
         r.finish()
     }
 }
@@ -183,6 +200,7 @@ extension EvaluationConfig {
         ranking = r.bool("ranking", default: ranking)
         sampledNegatives = r.int("sampled_negatives", default: sampledNegatives, range: 0...100_000)
         implicit = r.bool("implicit", default: implicit)
+        biasBaseline = BiasBaselineConfig(reading: r.section("bias_baseline"))
         // `cohorts` is true / false or a list of families; the resolved form (scenario.json)
         // spells the families out in `cohort_kinds`.
         func families(_ key: String) -> [String] {

@@ -91,6 +91,13 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var aggregation: Aggregation = .mean
     /// Buffered asynchronous training (FedBuff).
     public var async = AsyncConfig()
+    /// Stop at the best round by a validation metric (needs `data.split.validation`).
+    public var earlyStopping = EarlyStoppingConfig()
+    /// Per-item weighting only: each item row's aggregate is Σ w⊙Δ / (Σ w + κ), so a row that
+    /// one rater touched moves by 1/(1 + κ) of that rater's step instead of all of it, while a
+    /// row rated by hundreds barely feels κ (a Gaussian prior's shrinkage toward no change).
+    /// 0: the plain per-item mean.
+    public var itemShrinkage = 0.0
     public var trimFraction = 0.1
     public var normBound = 1.0
     public enum Stratum: String, Codable, Sendable, CaseIterable {
@@ -134,6 +141,9 @@ public struct EvaluationConfig: Codable, Sendable, Equatable {
     public var devices = 0
     /// Compute full-ranking HR@K / NDCG@K (costs items × dim per device).
     public var ranking = true
+    /// The bias-only reference μ + b_u + b_i (shrunk) and random full ranking, fitted by the
+    /// launcher on the run's training split (`ReferenceBaselines`).
+    public var biasBaseline = BiasBaselineConfig()
     /// Also report the sampled-negatives protocol (NCF style) with this many negatives per
     /// relevant item; 0: off. Its numbers are much higher than full ranking's, and not comparable.
     public var sampledNegatives = 0

@@ -37,6 +37,9 @@ public enum FrameCodec {
         case compressedUpdate = 13
         case coldStart = 14
         case coldStartReport = 15
+        case validate = 16
+        case keepBest = 17
+        case restoreBest = 18
     }
 
     // MARK: Encoding
@@ -137,6 +140,15 @@ public enum FrameCodec {
             buf.writeInteger(r, endianness: .little)
         case .checkpointed(let r):
             header(&buf, .checkpointed)
+            buf.writeInteger(r, endianness: .little)
+        case .validate(let e):
+            header(&buf, .validate)
+            writeRequest(e, &buf)
+        case .keepBest(let r):
+            header(&buf, .keepBest)
+            buf.writeInteger(r, endianness: .little)
+        case .restoreBest(let r):
+            header(&buf, .restoreBest)
             buf.writeInteger(r, endianness: .little)
         case .coldStart(let e):
             header(&buf, .coldStart)
