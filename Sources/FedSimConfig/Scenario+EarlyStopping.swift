@@ -120,6 +120,14 @@ extension Scenario {
         if evaluation.biasBaseline.enabled && training.mode != .federated {
             out.append(("evaluation.bias_baseline.enabled", "the bias-only reference is reported in federated runs"))
         }
+        if training.local.learningRateSchedule != .constant && (model.kind != .mf || training.mode != .federated) {
+            out.append(
+                (
+                    "training.local.learning_rate_schedule",
+                    "local learning-rate schedules are implemented for federated model.kind: mf"
+                )
+            )
+        }
         if training.itemShrinkage > 0 && training.weighting != .perItem {
             out.append(("training.item_shrinkage", "shrinks per-item means; needs training.weighting: per_item"))
         }

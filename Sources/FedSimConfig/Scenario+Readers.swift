@@ -133,6 +133,14 @@ extension LocalTrainingConfig {
         proximalMu = r.double("proximal_mu", default: proximalMu, min: 0, max: 1000)
         loss = r.choice("loss", default: loss)
         negatives = r.int("negatives", default: negatives, range: 1...64)
+        learningRateSchedule = r.choice("learning_rate_schedule", default: learningRateSchedule)
+        learningRateDecay = r.double(
+            "learning_rate_decay",
+            default: learningRateDecay,
+            min: 0,
+            max: 1,
+            exclusiveMin: true
+        )
         if beta1 >= 1 { r.fail("beta1", "must be < 1") }
         if beta2 >= 1 { r.fail("beta2", "must be < 1") }
         r.finish()

@@ -1,4 +1,5 @@
 import FedSimCore
+import Foundation
 
 public struct LocalTrainingConfig: Codable, Sendable, Equatable {
     public enum Optimizer: String, Codable, Sendable, CaseIterable { case sgd, adam }
@@ -27,7 +28,23 @@ public struct LocalTrainingConfig: Codable, Sendable, Equatable {
     public var loss: Loss = .mse
     /// BPR negatives per interaction per epoch.
     public var negatives = 1
+    /// The device's step size over the run (model.kind mf): `constant`; `exponential`,
+    /// η·γ^(r−1) with γ = `learning_rate_decay`; `cosine`, η·½(1 + cos(π(r−1)/R)) over the
+    /// R = `training.rounds`. Late rounds then move the model less, which is what keeps a long
+    /// run from drifting away from its best round.
+    public enum Schedule: String, Codable, Sendable, CaseIterable { case constant, exponential, cosine }
+    public var learningRateSchedule: Schedule = .constant
+    public var learningRateDecay = 1.0
     public init() {}
+
+    /// Round r's local learning rate of a run of `rounds` rounds.
+    public func learningRate(round r: Int, rounds: Int) -> Double {
+        switch learningRateSchedule {
+        case .constant: return learningRate
+        case .exponential: return learningRate * pow(learningRateDecay, Double(max(0, r - 1)))
+        case .cosine: return learningRate * 0.5 * (1 + cos(Double.pi * Double(max(0, r - 1)) / Double(max(1, rounds))))
+        }
+    }
 }
 
 public struct ServerOptimizerConfig: Codable, Sendable, Equatable {
