@@ -28,13 +28,17 @@ extension Compare {
         guard let metric = runs.lazy.compactMap({ validation($0)?["metric"] as? String }).first else { return [] }
         return [
             ("validation_best_\(metric)", { validation($0)?["best_value"] as? Double }),
-            ("model_round", { (validation($0)?["model_round"] as? Int).map(Double.init) }),
+            ("model_round (mean [95% CI])", { (validation($0)?["model_round"] as? Int).map(Double.init) }),
         ]
     }
 
     /// "mean [lo, hi]" of paired margins over seeds.
-    static func marginCell(_ v: [Double]) -> String {
+    static func marginCell(_ v: [Double], places: Int = 4) -> String {
         guard !v.isEmpty else { return "" }
-        return format4(v.reduce(0, +) / Double(v.count), places: 4) + confidence(v)
+        let m = v.reduce(0, +) / Double(v.count)
+        guard places < 4, v.count > 1 else { return format4(m, places: places) + confidence(v) }
+        let (_, half) = meanAndHalfWidth(v)
+        return format4(m, places: places)
+            + " [\(format4(m - half, places: places)), \(format4(m + half, places: places))]"
     }
 }

@@ -195,7 +195,9 @@ extension Compare {
                 row.append(stat(g.runs.compactMap { baseline($0, "global_mean", "rmse") }, 4))
                 row.append(stat(g.runs.compactMap { baseline($0, "popularity", "ndcg@\(k)") }, 4))
             }
-            for m in margins { row.append(marginCell(g.runs.compactMap(m.value))) }
+            for m in margins {
+                row.append(marginCell(g.runs.compactMap(m.value), places: m.header.hasPrefix("model_round") ? 0 : 4))
+            }
             return row
         }
         var (table, md) = render(header, rows)
