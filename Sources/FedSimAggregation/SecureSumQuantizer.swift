@@ -164,12 +164,14 @@ public struct SecureSumQuantizer: Sendable {
     }
 
     /// Σ weighted delta / Σ weights per slot, as `WeightedMeanAggregator.mean` does for plain sums.
-    public func mean(weightedDelta: [Double], weights: [Double]) -> [Float] {
-        var out = [Float](repeating: 0, count: layout.count)
-        for e in 0..<layout.count {
-            let ws = weights[Int(slots[e])]
-            if ws > 0 { out[e] = Float(weightedDelta[e] / ws) }
-        }
-        return out
+    /// `shrinkage`: `training.item_shrinkage`, as in `WeightedMeanAggregator.mean`.
+    public func mean(weightedDelta: [Double], weights: [Double], shrinkage: Double = 0) -> [Float] {
+        WeightedMeanAggregator.mean(
+            Array(weightedDelta[0..<layout.count]),
+            weights: weights,
+            layout: layout,
+            slots: slots,
+            shrinkage: shrinkage
+        )
     }
 }

@@ -74,7 +74,7 @@ public enum UpdateAggregators {
         layout: ParameterLayout
     ) -> any UpdateAggregator {
         switch kind {
-        case .mean: WeightedMeanAggregator(layout: layout)
+        case .mean: WeightedMeanAggregator(layout: layout, shrinkage: training.itemShrinkage)
         case .median: RobustAggregator(layout: layout, rule: .median)
         case .trimmedMean: RobustAggregator(layout: layout, rule: .trimmedMean(fraction: training.trimFraction))
         case .normBounded: RobustAggregator(layout: layout, rule: .normBounded(bound: training.normBound))

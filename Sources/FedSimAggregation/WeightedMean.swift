@@ -14,9 +14,12 @@ public struct WeightedMeanAggregator: Sendable {
     public private(set) var examples = 0
     public private(set) var lossSum = 0.0
     var lossByDevice: [(Int, Double, Int)] = []
+    /// κ of `training.item_shrinkage`: per-row slots divide by Σ w + κ (0: the plain mean).
+    public let shrinkage: Double
 
-    public init(layout: ParameterLayout) {
+    public init(layout: ParameterLayout, shrinkage: Double = 0) {
         self.layout = layout
+        self.shrinkage = shrinkage
         slots = layout.elementWeightSlots()
         values = FixedPointSum(count: layout.count)
         weights = FixedPointSum(count: layout.weightCount)
@@ -69,12 +72,35 @@ public struct WeightedMeanAggregator: Sendable {
 
     /// The mean update in the layout's flat order.
     public func mean() -> [Float] {
-        let v = values.values()
-        let w = weights.values()
+        Self.mean(values.values(), weights: weights.values(), layout: layout, slots: slots, shrinkage: shrinkage)
+    }
+
+    /// Σ w⊙Δ / Σ w per slot, 0 where no device put weight. With κ > 0 each per-row slot (an
+    /// item row under per-item weighting) divides by Σ w + κ instead: a row one rater touched
+    /// moves 1/(1 + κ) of that rater's step, a row with hundreds of ratings almost all of it
+    /// (the posterior mean of the step under a zero-mean prior worth κ ratings). Whole-tensor
+    /// slots are never shrunk.
+    public static func mean(
+        _ v: [Double],
+        weights w: [Double],
+        layout: ParameterLayout,
+        slots: [Int32],
+        shrinkage: Double
+    ) -> [Float] {
+        var extra = [Double](repeating: 0, count: w.count)
+        if shrinkage > 0 {
+            var slot = 0
+            for t in layout.tensors {
+                for _ in 0..<t.weightCount {
+                    if t.weighting == .perRow { extra[slot] = shrinkage }
+                    slot += 1
+                }
+            }
+        }
         var out = [Float](repeating: 0, count: v.count)
         for e in 0..<v.count {
-            let ws = w[Int(slots[e])]
-            if ws > 0 { out[e] = Float(v[e] / ws) }
+            let s = Int(slots[e])
+            if w[s] > 0 { out[e] = Float(v[e] / (w[s] + extra[s])) }
         }
         return out
     }

@@ -8,6 +8,8 @@ public struct ModelTraits: Sendable {
     /// The local objective may be MF's ranking losses (`bpr`, `mse+bpr`); other models have
     /// their own objective and take `mse` as "the model's own".
     public var rankingLosses = false
+    /// Local learning-rate schedules (exponential, cosine) besides constant.
+    public var learningRateSchedules = false
     /// Local optimizers the trainer implements (inner loops and adaptation are plain SGD).
     public var optimizers: Set<LocalTrainingConfig.Optimizer> = [.sgd]
     /// `training.mode: centralized` exists for it.
@@ -39,6 +41,7 @@ public struct ModelTraits: Sendable {
         case .mf:
             var t = ModelTraits(kind: kind, personalState: "mf's user row is always a FedPer-style personal layer")
             t.rankingLosses = true
+            t.learningRateSchedules = true
             t.optimizers = [.sgd, .adam]
             t.centralized = true
             t.perGroupClipping = true

@@ -293,6 +293,7 @@ extension Scenario {
             }
         }
         out += personalizationChecks()
+        out += validationChecks()
         if training.async.enabled {
             if training.mode != .federated {
                 out.append(("training.async.enabled", "asynchronous training needs training.mode: federated"))

@@ -35,6 +35,21 @@ extension SplitConfig {
         method = r.choice("method", default: method)
         testFraction = r.double("test_fraction", default: testFraction, min: 0, max: 0.9)
         minTrain = r.int("min_train", default: minTrain, range: 1...1_000)
+        validation = r.bool("validation", default: validation)
+        validationFraction = r.double(
+            "validation_fraction",
+            default: validationFraction,
+            min: 0,
+            max: 0.9,
+            exclusiveMin: true
+        )
+        // scenario.json spells every default out, so only a changed fraction is a contradiction.
+        if validation && method == .leaveOneOut && validationFraction != SplitConfig().validationFraction {
+            r.fail(
+                "validation_fraction",
+                "leave_one_out validates on each device's second-latest interaction; drop validation_fraction"
+            )
+        }
         r.finish()
     }
 }
@@ -128,6 +143,14 @@ extension LocalTrainingConfig {
         proximalMu = r.double("proximal_mu", default: proximalMu, min: 0, max: 1000)
         loss = r.choice("loss", default: loss)
         negatives = r.int("negatives", default: negatives, range: 1...64)
+        learningRateSchedule = r.choice("learning_rate_schedule", default: learningRateSchedule)
+        learningRateDecay = r.double(
+            "learning_rate_decay",
+            default: learningRateDecay,
+            min: 0,
+            max: 1,
+            exclusiveMin: true
+        )
         if beta1 >= 1 { r.fail("beta1", "must be < 1") }
         if beta2 >= 1 { r.fail("beta2", "must be < 1") }
         r.finish()
@@ -179,6 +202,8 @@ extension TrainingConfig {
         activityStrata = r.int("activity_strata", default: activityStrata, range: 1...100)
         local = LocalTrainingConfig(reading: r.section("local"))
         server = ServerOptimizerConfig(reading: r.section("server"))
+        earlyStopping = EarlyStoppingConfig(reading: r.section("early_stopping"))
+        itemShrinkage = r.double("item_shrinkage", default: itemShrinkage, min: 0, max: 1e6)
         r.finish()
     }
 }
@@ -193,6 +218,7 @@ extension EvaluationConfig {
         ranking = r.bool("ranking", default: ranking)
         sampledNegatives = r.int("sampled_negatives", default: sampledNegatives, range: 0...100_000)
         implicit = r.bool("implicit", default: implicit)
+        biasBaseline = BiasBaselineConfig(reading: r.section("bias_baseline"))
         // `cohorts` is true / false or a list of families; the resolved form (scenario.json)
         // spells the families out in `cohort_kinds`.
         func families(_ key: String) -> [String] {

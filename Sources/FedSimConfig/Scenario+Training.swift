@@ -1,4 +1,5 @@
 import FedSimCore
+import Foundation
 
 public struct LocalTrainingConfig: Codable, Sendable, Equatable {
     public enum Optimizer: String, Codable, Sendable, CaseIterable { case sgd, adam }
@@ -27,7 +28,23 @@ public struct LocalTrainingConfig: Codable, Sendable, Equatable {
     public var loss: Loss = .mse
     /// BPR negatives per interaction per epoch.
     public var negatives = 1
+    /// The device's step size over the run (model.kind mf): `constant`; `exponential`,
+    /// η·γ^(r−1) with γ = `learning_rate_decay`; `cosine`, η·½(1 + cos(π(r−1)/R)) over the
+    /// R = `training.rounds`. Late rounds then move the model less, which is what keeps a long
+    /// run from drifting away from its best round.
+    public enum Schedule: String, Codable, Sendable, CaseIterable { case constant, exponential, cosine }
+    public var learningRateSchedule: Schedule = .constant
+    public var learningRateDecay = 1.0
     public init() {}
+
+    /// Round r's local learning rate of a run of `rounds` rounds.
+    public func learningRate(round r: Int, rounds: Int) -> Double {
+        switch learningRateSchedule {
+        case .constant: return learningRate
+        case .exponential: return learningRate * pow(learningRateDecay, Double(max(0, r - 1)))
+        case .cosine: return learningRate * 0.5 * (1 + cos(Double.pi * Double(max(0, r - 1)) / Double(max(1, rounds))))
+        }
+    }
 }
 
 public struct ServerOptimizerConfig: Codable, Sendable, Equatable {
@@ -91,6 +108,13 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var aggregation: Aggregation = .mean
     /// Buffered asynchronous training (FedBuff).
     public var async = AsyncConfig()
+    /// Stop at the best round by a validation metric (needs `data.split.validation`).
+    public var earlyStopping = EarlyStoppingConfig()
+    /// Per-item weighting only: each item row's aggregate is Σ w⊙Δ / (Σ w + κ), so a row that
+    /// one rater touched moves by 1/(1 + κ) of that rater's step instead of all of it, while a
+    /// row rated by hundreds barely feels κ (a Gaussian prior's shrinkage toward no change).
+    /// 0: the plain per-item mean.
+    public var itemShrinkage = 0.0
     public var trimFraction = 0.1
     public var normBound = 1.0
     public enum Stratum: String, Codable, Sendable, CaseIterable {
@@ -134,6 +158,9 @@ public struct EvaluationConfig: Codable, Sendable, Equatable {
     public var devices = 0
     /// Compute full-ranking HR@K / NDCG@K (costs items × dim per device).
     public var ranking = true
+    /// The bias-only reference μ + b_u + b_i (shrunk) and random full ranking, fitted by the
+    /// launcher on the run's training split (`ReferenceBaselines`).
+    public var biasBaseline = BiasBaselineConfig()
     /// Also report the sampled-negatives protocol (NCF style) with this many negatives per
     /// relevant item; 0: off. Its numbers are much higher than full ranking's, and not comparable.
     public var sampledNegatives = 0

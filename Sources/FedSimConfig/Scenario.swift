@@ -214,6 +214,12 @@ public struct SplitConfig: Codable, Sendable, Equatable {
     public var testFraction = 0.2
     /// Devices with fewer ratings keep all of them for training (nothing to evaluate).
     public var minTrain = 1
+    /// A validation split carved from each device's training part, for early stopping and
+    /// tuning (never the test split): the second-latest interaction under `leave_one_out`, a
+    /// seeded `validation_fraction` of the training ratings under `random` (the latest share
+    /// under `latest`). Devices train on what is left.
+    public var validation = false
+    public var validationFraction = 0.1
     public init() {}
 }
 

@@ -49,6 +49,8 @@ public struct DeviceData: Sendable, Equatable {
     public var test: Interactions
     /// Categorical profile features (meaning given by the population's `userFeatureNames`).
     public var features: [Int32]
+    /// The validation part (`data.split.validation`), carved from training; empty without one.
+    public var validation = Interactions()
 
     public init(device: Int, train: Interactions, test: Interactions, features: [Int32]) {
         self.device = device
@@ -56,6 +58,36 @@ public struct DeviceData: Sendable, Equatable {
         self.test = test
         self.features = features
     }
+
+    /// What an evaluation scores. `.test`: the test part, with the validation part counted as
+    /// known history (excluded from the candidates like training items, since the user did
+    /// interact with it); `.validation`: the validation part against the training part alone.
+    public func scored(on phase: EvaluationPhase) -> DeviceData {
+        guard !validation.isEmpty else {
+            return phase == .test
+                ? self : DeviceData(device: device, train: train, test: Interactions(), features: features)
+        }
+        switch phase {
+        case .validation:
+            return DeviceData(device: device, train: train, test: validation, features: features)
+        case .test:
+            var history = train
+            for i in 0..<validation.count {
+                history.append(
+                    item: validation.items[i],
+                    rating: validation.ratings[i],
+                    timestamp: validation.timestamps[i]
+                )
+            }
+            return DeviceData(device: device, train: history, test: test, features: features)
+        }
+    }
+}
+
+/// Which held-out part an evaluation scores.
+public enum EvaluationPhase: Sendable, Equatable {
+    case test
+    case validation
 }
 
 /// A population of devices (users) over a shared item catalogue. Implementations must be
@@ -82,7 +114,9 @@ extension Population {
     /// The device's data after the scenario's split.
     public func deviceData(_ device: Int, split: Splitter) -> DeviceData {
         let all = interactions(of: device)
-        let (train, test) = split.split(all, device: device)
-        return DeviceData(device: device, train: train, test: test, features: userFeatures(of: device))
+        let (train, validation, test) = split.splitWithValidation(all, device: device)
+        var d = DeviceData(device: device, train: train, test: test, features: userFeatures(of: device))
+        d.validation = validation
+        return d
     }
 }

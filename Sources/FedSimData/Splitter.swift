@@ -7,12 +7,15 @@ public struct Splitter: Sendable {
     public var testFraction: Double
     public var minTrain: Int
     public var seed: UInt64
+    /// The share of the training part held out for validation; nil: no validation split.
+    public var validationFraction: Double?
 
     public init(_ config: SplitConfig, seed: UInt64) {
         method = config.method
         testFraction = config.testFraction
         minTrain = config.minTrain
         self.seed = seed
+        validationFraction = config.validation ? config.validationFraction : nil
     }
 
     public init(method: SplitConfig.Method, testFraction: Double, minTrain: Int = 1, seed: UInt64) {
@@ -28,7 +31,31 @@ public struct Splitter: Sendable {
         return max(0, min(t, n - minTrain))
     }
 
+    /// Training and test parts; with a validation split, training is what is left after it.
     public func split(_ all: Interactions, device: Int) -> (train: Interactions, test: Interactions) {
+        let s = splitWithValidation(all, device: device)
+        return (s.train, s.test)
+    }
+
+    /// Test first, then validation from what remains by the same rule (the second-latest
+    /// interaction under leave-one-out, a seeded or latest share otherwise) with its own
+    /// seed, so the test part is the one a run without validation holds out: the two never
+    /// overlap and switching validation on leaves the test split as it was.
+    public func splitWithValidation(
+        _ all: Interactions,
+        device: Int
+    ) -> (train: Interactions, validation: Interactions, test: Interactions) {
+        let (rest, test) = testSplit(all, device: device)
+        guard let fraction = validationFraction else { return (rest, Interactions(), test) }
+        var inner = self
+        inner.validationFraction = nil
+        inner.testFraction = fraction
+        inner.seed = Seeds.derive(seed, "validation")
+        let (train, validation) = inner.testSplit(rest, device: device)
+        return (train, validation, test)
+    }
+
+    func testSplit(_ all: Interactions, device: Int) -> (train: Interactions, test: Interactions) {
         switch method {
         case .leaveOneOut: return LeaveOneOutSplit.split(all, device: device, minTrain: minTrain, seed: seed)
         case .random, .latest: return fractionSplit(all, device: device)

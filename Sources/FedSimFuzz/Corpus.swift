@@ -69,7 +69,8 @@ enum Corpus {
             .evaluation(EvaluationReport(round: 4, entries: [eval, eval])),
             .shutdown(reason: "run complete"),
             .secagg(SecAggEnvelope(round: 2, stage: 7, body: [1, 0, 0, 0, 2, 0, 0, 0, 9, 9, 9, 9, 8, 8, 8, 8])),
-            .checkpoint(round: 10), .checkpointed(round: 10),
+            .checkpoint(round: 10), .checkpointed(round: 10), .keepBest(round: 10), .restoreBest(round: 12),
+            .validate(DeviceRequest(round: 10 | 1 << 31, devices: [4, 7], shared: [0.25, 3])),
             .coldStart(DeviceRequest(round: 12, devices: [4, 7], shared: [0.25, 3])),
             .coldStartReport(
                 ColdStartReport(

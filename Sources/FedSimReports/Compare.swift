@@ -147,6 +147,8 @@ extension Compare {
         }
         let baselines = runs.contains { finalEval($0)?["baselines"] != nil }
         if baselines { header += ["global_mean_rmse", "popularity_ndcg@\(k)"] }
+        let margins = marginColumns(runs, k: k)
+        header += margins.map(\.header)
         let rows = groups.map { g -> [String] in
             var row = [
                 g.key.isEmpty ? "(base)" : g.key, "\(g.runs.count)",
@@ -192,6 +194,9 @@ extension Compare {
             if baselines {
                 row.append(stat(g.runs.compactMap { baseline($0, "global_mean", "rmse") }, 4))
                 row.append(stat(g.runs.compactMap { baseline($0, "popularity", "ndcg@\(k)") }, 4))
+            }
+            for m in margins {
+                row.append(marginCell(g.runs.compactMap(m.value), places: m.header.hasPrefix("model_round") ? 0 : 4))
             }
             return row
         }

@@ -208,6 +208,11 @@ public enum HTMLReport {
                     "popularity HR@\(k) \(format4(p["hr@\(k)"] as? Double ?? .nan)) · NDCG@\(k) \(format4(p["ndcg@\(k)"] as? Double ?? .nan))"
                 )
             }
+            if let bo = b["bias_only"] as? [String: Any] {
+                parts.append(
+                    "bias-only RMSE \(format4(bo["rmse"] as? Double ?? .nan)) · NDCG@\(k) \(format4(bo["ndcg@\(k)"] as? Double ?? .nan))"
+                )
+            }
             if let sd = e["serendipity@\(k)"] as? Double { parts.append("serendipity@\(k) \(format4(sd))") }
             if !parts.isEmpty { rows.append(("baselines", parts.joined(separator: " · "))) }
         }
@@ -338,6 +343,13 @@ public enum HTMLReport {
         if let p {
             h +=
                 "<tr><td>most popular unrated items</td><td></td><td>\(format4(p["hr@\(k)"] as? Double ?? .nan))</td><td>\(format4(p["ndcg@\(k)"] as? Double ?? .nan))</td></tr>"
+        }
+        // `evaluation.bias_baseline`: shrunk μ + b_u + b_i and the random ranking's expectation.
+        for (key, name) in [("bias_only", "bias only μ + b_u + b_i (shrunk)"), ("random", "random ranking")] {
+            guard let x = b[key] as? [String: Any] else { continue }
+            let rmse = (x["rmse"] as? Double).map { format4($0) } ?? ""
+            h +=
+                "<tr><td>\(name)</td><td>\(rmse)</td><td>\(format4(x["hr@\(k)"] as? Double ?? .nan))</td><td>\(format4(x["ndcg@\(k)"] as? Double ?? .nan))</td></tr>"
         }
         return h
             + "</table><p class=\"sub\">Popularity: items ranked by how many devices rated them in training (the previous evaluation's counts). Local-only and centralized baselines: negative transfer above, <code>training.mode: centralized</code>.</p>"

@@ -102,14 +102,17 @@ public struct ClientRunner {
                 } else {
                     try await train(req, conn: conn, faults: faults)
                 }
-            case .evaluate(let req):
+            case .evaluate(let req), .validate(let req):
+                let validating = message.kind == .validate
                 let final =
-                    host.scenario.evaluation.localOnlyEpochs > 0 && Int(req.round) == host.scenario.training.rounds
+                    !validating && host.scenario.evaluation.localOnlyEpochs > 0
+                    && Int(req.round) == host.scenario.training.rounds
                 let batch = host.evaluateBatch(
                     req.devices.filter { host.hosts(Int($0)) }.map { Int($0) },
                     shared: req.shared,
                     negativeTransfer: final,
-                    popular: req.popular
+                    popular: req.popular,
+                    phase: validating ? .validation : .test
                 )
                 var entries = batch.entries
                 if let liar = Liar(faults) {
@@ -147,6 +150,11 @@ public struct ClientRunner {
                         .failed(DeviceFailure(round: r, device: UInt32(host.shard.lowerBound), reason: reason))
                     )
                 }
+            case .keepBest:
+                host.keepBest()
+            case .restoreBest(let r):
+                host.restoreBest()
+                log.info("early stopping: devices' personal parameters restored to the best round (stopped after \(r))")
             case .hello, .update, .failed, .evaluation, .checkpointed, .compressedUpdate, .coldStartReport, .join,
                 .setup:
                 log.warning("ignoring unexpected \(message.kindName) message from the coordinator")

@@ -155,7 +155,7 @@ extension Coordinator {
                         )
                     }
                 }
-                var aggregator = WeightedMeanAggregator(layout: layout)
+                var aggregator = WeightedMeanAggregator(layout: layout, shrinkage: scenario.training.itemShrinkage)
                 var tracker = RoundTracker(assignments: assignments)
                 let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
                 while !tracker.isComplete {

@@ -41,6 +41,12 @@ extension Coordinator {
     /// An audit's canaries and their secret coins live only in the coordinator's memory, so a
     /// resumed audit would score canaries whose inclusion it no longer knows.
     public func checkResumable() throws {
+        if scenario.training.earlyStopping.enabled {
+            throw Failure(
+                description:
+                    "an early-stopping run cannot be resumed: the best round's model and the devices' personal parameters of that round were kept in memory only; run it again"
+            )
+        }
         if audit != nil {
             throw Failure(
                 description:

@@ -12,7 +12,9 @@ extension Coordinator {
         var b = JSONObject()
         // Global mean: c = Σ train ratings / n_train; its held-out squared error is
         // Σ r² − 2cΣ r + n c², from the sums each device reports.
+        lastFullBaselines = FullBaselines()
         if let (c, rmse) = Self.globalMean(results) {
+            lastFullBaselines?.globalMeanRMSE = rmse
             var g = JSONObject()
             g.add("value", c)
             g.add("rmse", rmse)
@@ -26,9 +28,13 @@ extension Coordinator {
             p.add("ndcg@\(k)", ranked.reduce(0.0) { $0 + $1.popularityNdcg } / n)
             p.add("devices", ranked.count)
             b.add("popularity", p)
+            lastFullBaselines?.popularity = (
+                ranked.reduce(0.0) { $0 + $1.popularityHit } / n, ranked.reduce(0.0) { $0 + $1.popularityNdcg } / n
+            )
             o.add("serendipity@\(k)", ranked.reduce(0.0) { $0 + $1.serendipity } / n)
         }
         lastSampledBaselines?.add(to: &b, k: k)
+        referenceBaselines?.add(to: &b, k: k, sampled: scenario.evaluation.sampledNegatives)
         o.add("baselines", b)
         return o
     }

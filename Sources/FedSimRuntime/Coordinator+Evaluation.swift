@@ -9,7 +9,9 @@ import FedSimWire
 /// Evaluation rounds: devices score themselves, the coordinator sums what comes back into
 /// ranking, beyond-accuracy, negative-transfer and cohort tables.
 extension Coordinator {
-    func evaluate(round r: Int) async throws -> EvaluationSummary {
+    /// The devices each process scores at round r's evaluation (all, or a seeded sample of
+    /// `evaluation.devices`; never a cold-start protocol's new users). Validation asks the same.
+    func evaluationRequests(round r: Int) -> [ConnectionID: Set<UInt32>] {
         let alive = peers.sorted { $0.key < $1.key }
         var requested: [ConnectionID: Set<UInt32>] = [:]
         let n = scenario.evaluation.devices
@@ -28,6 +30,11 @@ extension Coordinator {
             // New users have no warm data: they are scored by the cold-start protocol only.
             for c in requested.keys { requested[c] = requested[c]!.filter { !newUsers[Int($0)] } }
         }
+        return requested
+    }
+
+    func evaluate(round r: Int) async throws -> EvaluationSummary {
+        let requested = evaluationRequests(round: r)
         for (c, devices) in requested.sorted(by: { $0.key < $1.key }) {
             var request = DeviceRequest(round: UInt32(r), devices: devices.sorted(), shared: model)
             request.popular = popularItems
@@ -79,7 +86,7 @@ extension Coordinator {
         {
             (recommended, rated) = sums
         }
-        if r == scenario.training.rounds, let deviceMetricsPath {
+        if r == scenario.training.rounds || finalEvaluation, let deviceMetricsPath {
             // The final evaluation per device, for the report's distribution chart.
             var csv = "device,ratings,rmse,mae,ranked,hit,ndcg\n"
             for e in results.sorted(by: { $0.device < $1.device }) where e.count > 0 {

@@ -13,7 +13,18 @@ extension Coordinator {
     func finishRound(_ r: Int, _ line: JSONObject, roundStart: Double, runStart: Double) async throws {
         var line = line
         let every = scenario.evaluation.every
+        var stopping = false
         if r == scenario.training.rounds || (every > 0 && r % every == 0) {
+            if scenario.data.split.validation {
+                let (validation, stop) = try await validationStep(round: r)
+                line.add("validation", validation)
+                if stop {
+                    stopping = true
+                    finalEvaluation = true
+                    restoredRound = await restoreBestRound(after: r)
+                    if let best = restoredRound { line.add("eval_model_round", best) }
+                }
+            }
             let summary = try await evaluate(round: r)
             lastEvaluation = summary
             var ev = Self.json(summary, k: scenario.evaluation.k)
@@ -37,6 +48,12 @@ extension Coordinator {
         line.add("wall_seconds", monotonicSeconds() - runStart)
         if let failure = participationLog?.failure { throw failure }
         try metrics.record(line)
+        if stopping && r < scenario.training.rounds, let t = validationTracker {
+            earlyStopped = true
+            stoppedEarly =
+                "early stopping: validation \(t.metric.rawValue) did not improve by more than \(t.minDelta) for \(t.patience) evaluations; the model of round \(t.bestRound ?? r) is kept"
+            log.info("stopping after round \(r): \(stoppedEarly!)")
+        }
     }
 
     /// The counters every round's metrics line starts with (docs/metrics.md), in their order.
@@ -97,6 +114,7 @@ extension Coordinator {
                 }
             }
             try await finishRound(r, try await runRound(r), roundStart: roundStart, runStart: start)
+            if earlyStopped { break }
             if let why = budgetStop {
                 stoppedEarly = why
                 log.warning("stopping after round \(r): \(why)")

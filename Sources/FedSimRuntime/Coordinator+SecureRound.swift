@@ -233,7 +233,11 @@ extension Coordinator {
         let realized = realizedWith?(survivors.count)
         // The coordinator cannot bound a device's Δ inside a secure sum; it bounds the mean,
         // which no mean of honest (quantizer-clipped) votes exceeds.
-        var mean = quantizer.mean(weightedDelta: totals.weightedDelta, weights: totals.weights)
+        var mean = quantizer.mean(
+            weightedDelta: totals.weightedDelta,
+            weights: totals.weights,
+            shrinkage: scenario.training.itemShrinkage
+        )
         var line = s.line
         let bounded = updateBounds.enforce(mean: &mean)
         if bounded > 0 {

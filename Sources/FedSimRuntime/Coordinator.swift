@@ -149,6 +149,20 @@ public final class Coordinator {
     )
     /// Bounds on what a device's statistics may claim (`ReportBounds`).
     lazy var reportBounds = ReportBounds(directory: directory, split: scenario.data.split, population: population)
+    /// The launcher's bias-only and random references (`evaluation.bias_baseline`), when on.
+    public var referenceBaselines: ReferenceBaselines?
+    /// The last evaluation's global-mean and full-ranking popularity figures (final.baselines).
+    var lastFullBaselines: FullBaselines?
+    // Validation and early stopping (Coordinator+Validation).
+    var validationTracker: ValidationTracker?
+    /// The shared model of the best validation round (early stopping only).
+    var bestModel: [Float]?
+    /// The round whose model early stopping restored at the end, if it was not the last one.
+    public internal(set) var restoredRound: Int?
+    /// Set for the evaluation that closes an early-stopped run (it writes device-metrics.csv).
+    var finalEvaluation = false
+    /// Early stopping ended the run before its last round.
+    var earlyStopped = false
     /// Server steps refused in a row by the model-health check; the run fails at `ModelHealth.maxRefusalsInARow`.
     var stepRefusalsInARow = 0
     /// Why this round's server step was refused, for its metrics line.

@@ -105,8 +105,10 @@ public final class DeviceHost {
             device: device,
             itemDomains: population.itemDomains
         )
-        let (train, test) = splitter.split(warm, device: device)
-        return DeviceData(device: device, train: train, test: test, features: population.userFeatures(of: device))
+        let (train, validation, test) = splitter.splitWithValidation(warm, device: device)
+        var d = DeviceData(device: device, train: train, test: test, features: population.userFeatures(of: device))
+        d.validation = validation
+        return d
     }
 
     /// Where the snapshot of round r goes: beside the store, `process-i.r<round>.ckpt`.
@@ -187,9 +189,14 @@ public final class DeviceHost {
         return u
     }
 
-    public func evaluate(device: Int, shared: [Float], negativeTransfer: Bool = false) -> DeviceEvaluation {
+    public func evaluate(
+        device: Int,
+        shared: [Float],
+        negativeTransfer: Bool = false,
+        phase: EvaluationPhase = .test
+    ) -> DeviceEvaluation {
         // Evaluation touches each device once: read through the cache without filling it.
-        let d = cache[device] ?? load(device)
+        let d = (cache[device] ?? load(device)).scored(on: phase)
         return model.evaluate(
             EvaluationContext(
                 device: device,
@@ -226,6 +233,19 @@ public final class DeviceHost {
         }
     }
 
+    /// Early stopping: the devices' personal parameters as of the best validation round.
+    var bestState: [UInt8]?
+
+    /// Keeps the shard's personal parameters as they are now (the coordinator found this
+    /// round's validation the best so far; no training has run since it was scored).
+    public func keepBest() { bestState = store.copyState() }
+
+    /// Puts back the personal parameters `keepBest` kept (nothing kept: nothing to restore,
+    /// the run never improved on its first validation, which `keepBest` always follows).
+    public func restoreBest() {
+        if let bestState { store.restoreState(bestState) }
+    }
+
     /// Evaluated devices' top-K lists and rated items, waiting for the evaluation's secure sum.
     var pendingExposure: [Int: (top: [Int32], rated: [Int32])] = [:]
 
@@ -251,7 +271,8 @@ public final class DeviceHost {
         _ devices: [Int],
         shared: [Float],
         negativeTransfer: Bool = false,
-        popular: [UInt32] = []
+        popular: [UInt32] = [],
+        phase: EvaluationPhase = .test
     )
         -> (
             entries: [DeviceEvaluation], recommended: [(item: UInt32, count: UInt32)],
@@ -263,17 +284,25 @@ public final class DeviceHost {
         var entries: [DeviceEvaluation] = []
         evaluator.popular = popular.map { Int32(truncatingIfNeeded: $0) }
         defer { evaluator.popular = [] }
-        let secure = scenario.evaluation.exposureThroughSecureSum(scenario.secureAggregation)
+        // Validation reports only what early stopping reads: no exposure counts or secure sum.
+        let validating = phase == .validation
+        let secure = !validating && scenario.evaluation.exposureThroughSecureSum(scenario.secureAggregation)
         if secure { pendingExposure.removeAll(keepingCapacity: true) }
         for d in devices {
-            var e = evaluate(device: d, shared: shared, negativeTransfer: negativeTransfer)
+            var e = evaluate(device: d, shared: shared, negativeTransfer: negativeTransfer, phase: phase)
             let data = cache[d] ?? load(d)
-            // Global-mean baseline sums, and the profile for demographic cohorts.
+            let heldOut = validating ? data.validation : data.test
+            // Global-mean baseline sums (the training part only), and the profile for cohorts.
             if model.task == .rating {
                 e.trainCount = data.train.count
                 e.trainSum = data.train.ratings.reduce(0.0) { $0 + Double($1) }
-                e.testSum = data.test.ratings.reduce(0.0) { $0 + Double($1) }
-                e.testSquares = data.test.ratings.reduce(0.0) { $0 + Double($1) * Double($1) }
+                e.testSum = heldOut.ratings.reduce(0.0) { $0 + Double($1) }
+                e.testSquares = heldOut.ratings.reduce(0.0) { $0 + Double($1) * Double($1) }
+            }
+            if validating {
+                e.top = []
+                entries.append(e)
+                continue
             }
             if scenario.evaluation.cohorts { e.features = Array(data.features.prefix(16)) }
             if secure {

@@ -97,6 +97,17 @@ public final class DeviceStateStore: @unchecked Sendable {
         base.storeBytes(of: 1, toByteOffset: flagsOffset + i, as: UInt8.self)
     }
 
+    /// Every device's flags and floats, for early stopping's in-memory copy of the best round.
+    public func copyState() -> [UInt8] {
+        Array(UnsafeRawBufferPointer(start: base + flagsOffset, count: length - flagsOffset))
+    }
+
+    /// Writes back what `copyState` returned (same store shape).
+    public func restoreState(_ bytes: [UInt8]) {
+        precondition(bytes.count == length - flagsOffset)
+        bytes.withUnsafeBytes { (base + flagsOffset).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+    }
+
     /// Flushes a file-backed store to disk (checkpoints).
     public func sync() {
         if path != nil { msync(base, length, MS_SYNC) }

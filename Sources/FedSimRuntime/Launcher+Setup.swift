@@ -36,6 +36,9 @@ extension Launcher {
         )
         setup.endProgress()
         try RunDirectory.atomicWrite(directory.encoded(), path: dir.directoryFile)
+        if scenario.evaluation.biasBaseline.enabled {
+            try ReferenceBaselines.measure(scenario, population: population).write(to: dir)
+        }
         _ = try dir.createToken()
         if scenario.secureAggregation.enabled { try dir.createEnrollmentSecret() }
     }

@@ -80,6 +80,7 @@ public enum CoordinatorProcess {
             coordinator = c
             c.checkpointPath = dir.checkpointFile
             c.deviceMetricsPath = dir.path + "/device-metrics.csv"
+            if scenario.evaluation.biasBaseline.enabled { c.referenceBaselines = ReferenceBaselines.read(from: dir) }
             if resume {
                 try c.checkResumable()
                 let ckpt = try CoordinatorCheckpoint.load(dir.checkpointFile)
@@ -186,9 +187,10 @@ public enum CoordinatorProcess {
         s.add("bytes_sent", c?.bytesSent ?? 0)
         s.add("bytes_received", c?.bytesReceived ?? 0)
         var final = finalMetrics(c?.lastEvaluation, k: scenario.evaluation.k)
-        if let b = c?.lastSampledBaselines { final.add("baselines", b.summary(k: scenario.evaluation.k)) }
+        if let b = c?.finalBaselines() { final.add("baselines", b) }
         s.add("final", final)
         if let stop = c?.stoppedEarly { s.add("stopped_early", stop) }
+        if let v = c?.validationSummary() { s.add("validation", v) }
         if let c, scenario.evaluation.coldStart.enabled {
             let cs = scenario.evaluation.coldStart
             var how = JSONObject()

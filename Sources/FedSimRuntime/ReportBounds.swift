@@ -29,11 +29,14 @@ struct ReportBounds: Sendable {
     let leaveOneOut: Bool
     let ratingMin: Double
     let ratingMax: Double
+    /// The validation share carved from training (`data.split.validation`); nil without one.
+    let validationFraction: Double?
 
     init(directory: DeviceDirectory?, split: SplitConfig, population: PopulationInfo) {
         self.directory = directory
         testFraction = split.testFraction
         leaveOneOut = split.method == .leaveOneOut
+        validationFraction = split.validation ? split.validationFraction : nil
         ratingMin = Double(population.ratingMin)
         ratingMax = Double(population.ratingMax)
     }
@@ -52,8 +55,23 @@ struct ReportBounds: Sendable {
     /// only ever withholds ratings, which makes both sets smaller.
     func maxTestCount(of device: Int) -> Int? {
         if leaveOneOut { return 1 }
-        guard let train = trainingSize(of: device), testFraction < 1 else { return nil }
+        guard let train = beforeValidation(of: device), testFraction < 1 else { return nil }
         return Int(((testFraction * Double(train) + 0.5) / (1 - testFraction)).rounded(.down)) + 1
+    }
+
+    /// The most the training part can have held before the validation split took its share
+    /// v = round(g·n) of n: n ≤ (train + ½) / (1 − g) (+1 for rounding).
+    func beforeValidation(of device: Int) -> Int? {
+        guard let train = trainingSize(of: device) else { return nil }
+        guard let g = validationFraction, !leaveOneOut else { return train + (validationFraction == nil ? 0 : 1) }
+        return Int(((Double(train) + 0.5) / (1 - g)).rounded(.down)) + 1
+    }
+
+    /// The largest validation part a device with this training size can hold.
+    func maxValidationCount(of device: Int) -> Int? {
+        if leaveOneOut { return 1 }
+        guard let g = validationFraction, let n = beforeValidation(of: device) else { return nil }
+        return Int((g * Double(n)).rounded(.up)) + 1
     }
 
     /// Why a training update's statistics are refused, or nil.
@@ -86,12 +104,12 @@ struct ReportBounds: Sendable {
     }
 
     /// Why an evaluation entry is refused, or nil.
-    func refusal(_ e: DeviceEvaluation) -> String? {
+    func refusal(_ e: DeviceEvaluation, validation: Bool = false) -> String? {
         let count = Double(e.count)
         let range = ratingMax - ratingMin
         let magnitude = max(abs(ratingMin), abs(ratingMax))
         let s = Self.slack
-        if let t = maxTestCount(of: e.device), e.count > t {
+        if let t = validation ? maxValidationCount(of: e.device) : maxTestCount(of: e.device), e.count > t {
             return
                 "it claims \(e.count) held-out ratings; a device with \(trainingSize(of: e.device)!) training ratings holds at most \(t)"
         }

@@ -216,6 +216,12 @@ extension FrameCodec {
             m = .checkpoint(round: try read(&b))
         case .checkpointed:
             m = .checkpointed(round: try read(&b))
+        case .validate:
+            m = .validate(try readRequest(&b))
+        case .keepBest:
+            m = .keepBest(round: try read(&b))
+        case .restoreBest:
+            m = .restoreBest(round: try read(&b))
         }
         guard b.readableBytes == 0 else {
             throw FrameError(.trailingBytes, "\(b.readableBytes) bytes after a \(m.kindName) message")

@@ -41,8 +41,11 @@ public enum FrameCodec {
         case compressedUpdate = 13
         case coldStart = 14
         case coldStartReport = 15
-        case join = 16
-        case setup = 17
+        case validate = 16
+        case keepBest = 17
+        case restoreBest = 18
+        case join = 19
+        case setup = 20
     }
 
     // MARK: Encoding
@@ -156,6 +159,15 @@ public enum FrameCodec {
             buf.writeInteger(r, endianness: .little)
         case .checkpointed(let r):
             header(&buf, .checkpointed)
+            buf.writeInteger(r, endianness: .little)
+        case .validate(let e):
+            header(&buf, .validate)
+            writeRequest(e, &buf)
+        case .keepBest(let r):
+            header(&buf, .keepBest)
+            buf.writeInteger(r, endianness: .little)
+        case .restoreBest(let r):
+            header(&buf, .restoreBest)
             buf.writeInteger(r, endianness: .little)
         case .coldStart(let e):
             header(&buf, .coldStart)

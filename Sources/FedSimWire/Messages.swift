@@ -48,11 +48,19 @@ public enum Message: Equatable, Sendable {
     case coldStart(DeviceRequest)
     /// Client → coordinator: cold-start sums, one entry per device and slot (k or period).
     case coldStartReport(ColdStartReport)
+    /// Coordinator → client: score these devices' validation parts against this shared model
+    /// (answered with `evaluation`, same round; early stopping, never the test split).
+    case validate(DeviceRequest)
+    /// Coordinator → client: this round's validation is the best so far; keep the devices'
+    /// personal parameters as they are now.
+    case keepBest(round: UInt32)
+    /// Coordinator → client: early stopping ends the run; put back what `keepBest` kept.
+    case restoreBest(round: UInt32)
 
     /// The message's kind without its payload (to match kinds in sets and switches).
     public enum Kind: Sendable, Hashable {
         case hello, welcome, reject, train, update, failed, evaluate, evaluation, shutdown, secagg, compressedUpdate
-        case checkpoint, checkpointed, coldStart, coldStartReport, join, setup
+        case checkpoint, checkpointed, coldStart, coldStartReport, validate, keepBest, restoreBest, join, setup
     }
 
     public var kind: Kind {
@@ -72,6 +80,9 @@ public enum Message: Equatable, Sendable {
         case .checkpointed: return .checkpointed
         case .coldStart: return .coldStart
         case .coldStartReport: return .coldStartReport
+        case .validate: return .validate
+        case .keepBest: return .keepBest
+        case .restoreBest: return .restoreBest
         case .join: return .join
         case .setup: return .setup
         }
@@ -85,8 +96,8 @@ public enum Message: Equatable, Sendable {
     public var isReply: Bool {
         switch self {
         case .update, .failed, .evaluation, .secagg, .compressedUpdate, .checkpointed, .coldStartReport: return true
-        case .hello, .welcome, .reject, .train, .evaluate, .shutdown, .checkpoint, .coldStart, .join, .setup:
-            return false
+        case .hello, .welcome, .reject, .train, .evaluate, .shutdown, .checkpoint, .coldStart: return false
+        case .validate, .keepBest, .restoreBest, .join, .setup: return false
         }
     }
 
@@ -107,6 +118,9 @@ public enum Message: Equatable, Sendable {
         case .checkpointed: return "checkpointed"
         case .coldStart: return "cold start"
         case .coldStartReport: return "cold-start report"
+        case .validate: return "validate"
+        case .keepBest: return "keep best"
+        case .restoreBest: return "restore best"
         case .join: return "join"
         case .setup: return "setup"
         }

@@ -125,6 +125,8 @@ import Testing
                 ]
             )
         ),
+        .validate(DeviceRequest(round: 5 | 1 << 31, devices: [1, 2], shared: [0.5])),
+        .keepBest(round: 20), .restoreBest(round: 40),
     ]
 
     func decodeAll(_ bytes: [UInt8], limits: FrameLimits = FrameLimits()) throws -> [Message] {

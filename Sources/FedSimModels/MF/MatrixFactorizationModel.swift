@@ -12,6 +12,8 @@ public struct MatrixFactorizationModel: RecommenderModel {
     let globalBias: Float
     let trainer: LocalTrainer
     let localOnlyEpochs: Int
+    /// `training.rounds`, the horizon of a cosine learning-rate schedule.
+    let rounds: Int
 
     public init(_ context: ModelContext) {
         let s = context.scenario
@@ -22,6 +24,7 @@ public struct MatrixFactorizationModel: RecommenderModel {
         globalBias = context.ratingMidpoint
         trainer = LocalTrainer(config: s.training.local, weighting: s.training.weighting, items: items, dim: dim)
         localOnlyEpochs = s.evaluation.localOnlyEpochs
+        rounds = s.training.rounds
     }
 
     public static func privacyNotes(_ scenario: Scenario) -> ModelPrivacyNotes {
@@ -48,7 +51,12 @@ public struct MatrixFactorizationModel: RecommenderModel {
         round: Int,
         rng: inout Xoshiro256
     ) -> LocalUpdate {
-        trainer.train(shared: shared, personal: &personal, data: device.train, rng: &rng)
+        guard trainer.config.learningRateSchedule != .constant else {
+            return trainer.train(shared: shared, personal: &personal, data: device.train, rng: &rng)
+        }
+        var scheduled = trainer
+        scheduled.config.learningRate = trainer.config.learningRate(round: round, rounds: rounds)
+        return scheduled.train(shared: shared, personal: &personal, data: device.train, rng: &rng)
     }
 
     public func evaluate(_ c: EvaluationContext) -> DeviceEvaluation {
