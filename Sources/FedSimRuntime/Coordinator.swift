@@ -48,7 +48,9 @@ public final class Coordinator {
     var excludedProcesses: Set<Int> = []
     var inWaitForProcesses = false
     // Secure aggregation: enrolled identity public keys (the coordinator's view of the PKI).
-    lazy var identityKeys = IdentityKeyDirectory(devices: population.devices)
+    /// Not `lazy`: a lazy property is mutated through a copy, and a copy of this one is
+    /// 32 bytes a device (each enrolment would copy the whole directory).
+    var identityKeys: IdentityKeyDirectory
     var enrolledProcesses: Set<Int> = []
     /// The last unmasked secure sum (Z_{2^bits}), kept for tests that check it bit for bit.
     public internal(set) var lastSecureSum: [UInt32]?
@@ -187,6 +189,7 @@ public final class Coordinator {
     ) throws {
         self.scenario = scenario
         self.population = population
+        identityKeys = IdentityKeyDirectory(devices: population.devices)
         self.processCount = processCount
         self.token = token
         self.transport = transport
