@@ -87,8 +87,8 @@ clean: ## Remove build output and runs (keeps data/)
 bench: build ## Throughput, round time, bytes on the wire, peak RSS, kernels — each beside a same-run baseline
 	$(RELEASE_BIN)/fedsim-bench --markdown
 
-bench-peers: build data ## The issue-24 workload (federated MF on ML-100K, 100 devices a round) in FedSim, pfl-research and Flower (PyPI, venv .build/peersenv), one run: updates/s and ratios
-	./scripts/bench-peers/bench-peers.sh
+bench-peers: build data ## The issue-24 workload (federated MF on ML-100K, 100 devices a round) in FedSim, pfl-research and Flower (PyPI, venv .build/peersenv), one run: updates/s and ratios; SECAGG=1 adds FedSim vs Flower with SecAgg+ (~10 min more), SECAGG=only runs that pair alone
+	SECAGG=$(SECAGG) ./scripts/bench-peers/bench-peers.sh
 
 bench-secagg: build ## SecAgg+ device / coordinator cost and bytes for n ∈ {100, 1000, 5000}, d ∈ {1e4, 1e5}, beside the crypto floor
 	$(RELEASE_BIN)/fedsim-bench secagg --markdown
