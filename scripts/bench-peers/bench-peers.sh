@@ -8,8 +8,8 @@
 #   ROUNDS (FedSim, default 60), PEER_ROUNDS (pfl, default 20), FLOWER_ROUNDS (default 6)
 # SECAGG=1 adds the same workload under SecAgg+ in FedSim (scenarios/movielens-100k.yaml as
 # shipped: secagg+, k 38, t 21) and in Flower (SecAggPlusWorkflow + secaggplus_mod, 38
-# neighbours, threshold 21); SECAGG=only runs that pair alone. Flower's SecAgg+ takes about
-# 70 s a round here and its first round waits for all 943 SuperNodes (~5 min):
+# neighbours, threshold 21); SECAGG=only runs that pair alone. Flower's SecAgg+ takes 62–77 s
+# a round here and its first round also waits for all 943 SuperNodes (1–6 min):
 #   SECAGG_ROUNDS (FedSim, default 20), FLOWER_SECAGG_ROUNDS (default 3; the first is warm-up)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -53,7 +53,7 @@ fi
 if [ "$secagg" != 0 ]; then
   echo "bench-peers: FedSim with SecAgg+ (scenarios/movielens-100k.yaml: secagg+, k 38, t 21)" >&2
   fedsim_rate fedsim-secagg "$out/fedsim-secagg" "${SECAGG_ROUNDS:-20}" secagg+ >> "$out/results.jsonl"
-  echo "bench-peers: Flower simulation (Ray) with SecAggPlusWorkflow; ~70 s a round after a ~5 min first round" >&2
+  echo "bench-peers: Flower simulation (Ray) with SecAggPlusWorkflow; ~70 s a round, the first also waits for the 943 SuperNodes (1–6 min)" >&2
   (cd scripts/bench-peers && PEER_RESULT="$(pwd)/../../$out/results.jsonl" RAY_DEDUP_LOGS=0 \
     "$py" flower_secagg_mf.py "$data" "${FLOWER_SECAGG_ROUNDS:-3}" > "$(pwd)/../../$out/flower-secagg.log" 2>&1) ||
     { echo "bench-peers: Flower SecAgg+ failed; see $out/flower-secagg.log" >&2; exit 1; }
