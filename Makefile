@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_BIN = .build/release
 DEBUG_BIN = .build/debug
 
-.PHONY: help setup build run test tbenv data movielens coldstart centralized bench bench-secagg bench-scale bench-peers experiments report report-check fuzz chaos crosscheck privacy-audit golden cluster-test cluster-showcase format lint clean
+.PHONY: help setup build run test tbenv data movielens coldstart centralized bench bench-secagg bench-prg bench-scale bench-peers experiments report report-check fuzz chaos crosscheck privacy-audit golden cluster-test cluster-showcase format lint clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -87,11 +87,15 @@ clean: ## Remove build output and runs (keeps data/)
 bench: build ## Throughput, round time, bytes on the wire, peak RSS, kernels — each beside a same-run baseline
 	$(RELEASE_BIN)/fedsim-bench --markdown
 
-bench-peers: build data ## The issue-24 workload (federated MF on ML-100K, 100 devices a round) in FedSim, pfl-research and Flower (PyPI, venv .build/peersenv), one run: updates/s and ratios
-	./scripts/bench-peers/bench-peers.sh
+bench-peers: build data ## The issue-24 workload (federated MF on ML-100K, 100 devices a round) in FedSim, pfl-research and Flower (PyPI, venv .build/peersenv), one run: updates/s and ratios; SECAGG=1 adds FedSim vs Flower with SecAgg+ (~10 min more), SECAGG=only runs that pair alone
+	SECAGG=$(SECAGG) ./scripts/bench-peers/bench-peers.sh
 
 bench-secagg: build ## SecAgg+ device / coordinator cost and bytes for n ∈ {100, 1000, 5000}, d ∈ {1e4, 1e5}, beside the crypto floor
 	$(RELEASE_BIN)/fedsim-bench secagg --markdown
+
+bench-prg: build ## SecAgg+ mask-expansion PRG candidates, one run: libsodium ChaCha20 (the PRG), Salsa20, AES-256-GCM (AES-NI); then OpenSSL's AES-256-CTR and ChaCha20 as a reference
+	$(RELEASE_BIN)/fedsim-bench prg --markdown
+	@if command -v openssl >/dev/null 2>&1; then for c in aes-256-ctr chacha20; do openssl speed -seconds 2 -bytes 16384 -evp $$c 2>/dev/null | tail -1; done; fi
 
 bench-scale: build ## 1k/10k/100k devices × 100/1,000 a round × plain/DP/SecAgg+/both: updates/s, round time, peak RSS, bytes; writes docs/performance.md
 	$(RELEASE_BIN)/fedsim-bench scale --markdown --write docs/performance.md
