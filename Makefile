@@ -36,7 +36,7 @@ coldstart: build data ## New users on MovieLens-100K: FedAvg vs meta-learned ini
 	$(RELEASE_BIN)/fedsim run scenarios/movielens-coldstart-fedavg.yaml --quiet --out runs/coldstart
 	$(RELEASE_BIN)/fedsim run scenarios/movielens-coldstart-meta.yaml --quiet --out runs/coldstart
 	$(RELEASE_BIN)/fedsim compare $$(ls -td runs/coldstart/movielens-coldstart-fedavg-* | head -1) $$(ls -td runs/coldstart/movielens-coldstart-meta-* | head -1) --html runs/coldstart/compare.html
-	@for d in $$(ls -td runs/coldstart/movielens-coldstart-fedavg-* | head -1) $$(ls -td runs/coldstart/movielens-coldstart-meta-* | head -1); do $(RELEASE_BIN)/fedsim report $$d | grep -E "scenario|cold start"; done
+	@for d in $$(ls -td runs/coldstart/movielens-coldstart-fedavg-* | head -1) $$(ls -td runs/coldstart/movielens-coldstart-meta-* | head -1); do $(RELEASE_BIN)/fedsim report $$d | grep -E "scenario|cold.start"; done
 
 centralized: build data ## Centralized reference of the same model on MovieLens-100K
 	$(RELEASE_BIN)/fedsim run scenarios/movielens-100k.yaml --set secure_aggregation.protocol=none --set training.mode=centralized --set training.rounds=40 --set evaluation.every=10

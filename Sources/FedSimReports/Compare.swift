@@ -231,6 +231,17 @@ extension Compare {
             // Rating models are compared by RMSE, click models (no RMSE) by AUC.
             let primary = coldStartMetric(runs)
             for metric in [primary, "ndcg@\(k)"] { slotTable("cold start \(metric)", names, slots, metric) }
+            if let (t, m) = coldStartBaselineTables(
+                groups,
+                columns: names,
+                primary: primary,
+                k: k,
+                stat: stat,
+                slotTable: slotTable
+            ) {
+                table += "\n" + t
+                md += "\n" + m
+            }
             // Temporal protocol: early / middle / late thirds (LSTTM's Table 2 layout).
             func thirds(_ r: RunData) -> [[String: Any]] { r.summary["cold_start_thirds"] as? [[String: Any]] ?? [] }
             let temporal = runs.contains(where: { !thirds($0).isEmpty })

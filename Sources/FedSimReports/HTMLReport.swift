@@ -231,6 +231,7 @@ public enum HTMLReport {
                         }.joined(separator: " · ")
                 )
             )
+            if let b = coldStartBaselineText(run, metric, k: k) { rows.append(("cold-start baselines", b)) }
         }
         let mb = { (v: Any?) in format4(Double(v as? Int ?? 0) / 1e6, places: 1) + " MB" }
         rows.append(("bytes", "sent \(mb(s["bytes_sent"])), received \(mb(s["bytes_received"]))"))
@@ -254,14 +255,15 @@ public enum HTMLReport {
             title: "Cold start (\(protocolName)): \(metric.uppercased())",
             xLabel: x,
             yLabel: metric == "rmse" ? "RMSE (rating points)" : "\(metric.uppercased()) (0–1)",
-            series: [.init(metric.uppercased(), coldStartPoints(run, metric))],
+            series: [.init(metric.uppercased(), coldStartPoints(run, metric))] + coldStartBaselineSeries(run, metric),
             markers: true
         )
         let ranking = SVGLineChart(
             title: "Cold start (\(protocolName)): NDCG@\(k)",
             xLabel: x,
             yLabel: "NDCG@\(k) (0–1)",
-            series: [.init("NDCG@\(k)", coldStartPoints(run, "ndcg@\(k)"))],
+            series: [.init("NDCG@\(k)", coldStartPoints(run, "ndcg@\(k)"))]
+                + coldStartBaselineSeries(run, "ndcg@\(k)"),
             markers: true
         )
         let caption =

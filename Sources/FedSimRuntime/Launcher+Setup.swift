@@ -39,6 +39,10 @@ extension Launcher {
         if scenario.evaluation.biasBaseline.enabled {
             try ReferenceBaselines.measure(scenario, population: population).write(to: dir)
         }
+        if ColdStartBaselines.applies(scenario) {
+            let task = ModelRegistry.make(scenario, info).task
+            try ColdStartBaselines.measure(scenario, population: population, ratings: task == .rating).write(to: dir)
+        }
         _ = try dir.createToken()
         if scenario.secureAggregation.enabled { try dir.createEnrollmentSecret() }
     }

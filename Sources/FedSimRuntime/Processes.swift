@@ -205,7 +205,9 @@ public enum CoordinatorProcess {
             how.add("adaptation_learning_rate", scenario.personalization.adaptation.learningRate)
             how.add("adapted_groups", scenario.personalization.adaptation.groups.map(\.rawValue).joined(separator: "+"))
             s.add("cold_start_protocol", how)
-            s.add("cold_start", c.coldStartResults)
+            // The in-run baselines per k (`ColdStartBaselines`), beside the model's figures.
+            let baselines = ColdStartBaselines.applies(scenario) ? ColdStartBaselines.read(from: dir) : nil
+            s.add("cold_start", baselines?.annotate(c.coldStartResults, k: scenario.evaluation.k) ?? c.coldStartResults)
             if !c.coldStartThirds.isEmpty { s.add("cold_start_thirds", c.coldStartThirds) }
         }
         if let c {
