@@ -57,16 +57,7 @@ public enum CentralizedRunner {
         }
         var grad = MFBlock<Float>(dim: d, users: nUsers, items: nItems)
         var step = SparseStep(config: scenario.training.local, shapeOf: block)
-        let evaluator = Evaluator(
-            k: scenario.evaluation.k,
-            relevanceThreshold: Float(
-                scenario.evaluation.implicit ? -.infinity : scenario.evaluation.relevanceThreshold
-            ),
-            ranking: scenario.evaluation.ranking,
-            scale: population.ratingScale,
-            sampledNegatives: scenario.evaluation.sampledNegatives,
-            seed: Seeds.derive(scenario.seed, "evaluation")
-        )
+        let evaluator = Evaluator.of(scenario, population: population, categories: false, sampled: true)
         var rng = Seeds.rng(scenario.seed, "centralized")
         let n = ratings.count
         var order = Array(0..<n)

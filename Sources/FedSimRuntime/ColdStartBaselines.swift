@@ -85,15 +85,7 @@ public struct ColdStartBaselines: Codable, Sendable, Equatable {
             let warm = split.warmPart(population.interactions(of: d), device: d, itemDomains: domains)
             train.append(splitter.splitWithValidation(warm, device: d).train)
         }
-        var evaluator = Evaluator(
-            k: scenario.evaluation.k,
-            relevanceThreshold: Float(
-                scenario.evaluation.implicit ? -.infinity : scenario.evaluation.relevanceThreshold
-            ),
-            ranking: scenario.evaluation.ranking,
-            scale: population.ratingScale,
-            categories: population.itemCategories
-        )
+        var evaluator = Evaluator.of(scenario, population: population, categories: true, sampled: false)
         if !ratings {  // as DeviceHost scores click models
             evaluator.ratingMetrics = false
             evaluator.relevanceThreshold = -.infinity
@@ -211,26 +203,9 @@ extension ColdStartBaselines {
         }
     }
 
-    public func write(to dir: RunDirectory) throws {
-        let enc = JSONEncoder()
-        enc.keyEncodingStrategy = .convertToSnakeCase
-        enc.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: "inf",
-            negativeInfinity: "-inf",
-            nan: "nan"
-        )
-        try dir.write(String(decoding: try enc.encode(self), as: UTF8.self) + "\n", to: Self.fileName)
-    }
+    public func write(to dir: RunDirectory) throws { try dir.writeJSON(self, to: Self.fileName) }
 
     public static func read(from dir: RunDirectory) -> ColdStartBaselines? {
-        guard let text = try? dir.read(fileName) else { return nil }
-        let dec = JSONDecoder()
-        dec.keyDecodingStrategy = .convertFromSnakeCase
-        dec.nonConformingFloatDecodingStrategy = .convertFromString(
-            positiveInfinity: "inf",
-            negativeInfinity: "-inf",
-            nan: "nan"
-        )
-        return try? dec.decode(ColdStartBaselines.self, from: Data(text.utf8))
+        dir.readJSON(ColdStartBaselines.self, from: fileName)
     }
 }

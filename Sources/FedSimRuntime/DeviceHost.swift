@@ -63,17 +63,7 @@ public final class DeviceHost {
         self.population = population
         self.shard = shard
         splitter = Splitter(scenario.data.split, seed: Seeds.derive(scenario.seed, "split"))
-        evaluator = Evaluator(
-            k: scenario.evaluation.k,
-            relevanceThreshold: Float(
-                scenario.evaluation.implicit ? -.infinity : scenario.evaluation.relevanceThreshold
-            ),
-            ranking: scenario.evaluation.ranking,
-            scale: population.ratingScale,
-            categories: population.itemCategories,
-            sampledNegatives: scenario.evaluation.sampledNegatives,
-            seed: Seeds.derive(scenario.seed, "evaluation")
-        )
+        evaluator = Evaluator.of(scenario, population: population, categories: true, sampled: true)
         let cs = scenario.evaluation.coldStart
         let needsTime = cs.protocol == .temporal
         coldSplit =

@@ -81,16 +81,7 @@ public struct ReferenceBaselines: Codable, Sendable, Equatable {
         let data = (0..<population.deviceCount).map { population.deviceData($0, split: splitter) }
         let items = population.itemCount
         let fit = BiasBaseline.fit(train: data.map(\.train), items: items, itemShrinkage: config.itemShrinkage)
-        let evaluator = Evaluator(
-            k: scenario.evaluation.k,
-            relevanceThreshold: Float(
-                scenario.evaluation.implicit ? -.infinity : scenario.evaluation.relevanceThreshold
-            ),
-            ranking: scenario.evaluation.ranking,
-            scale: population.ratingScale,
-            sampledNegatives: scenario.evaluation.sampledNegatives,
-            seed: Seeds.derive(scenario.seed, "evaluation")
-        )
+        let evaluator = Evaluator.of(scenario, population: population, categories: false, sampled: true)
         var out = ReferenceBaselines(itemShrinkage: config.itemShrinkage, userShrinkage: config.userShrinkage)
         var results: [DeviceEvaluation] = []
         var randomHit = 0.0
@@ -174,26 +165,9 @@ public struct ReferenceBaselines: Codable, Sendable, Equatable {
         b.add("random", r)
     }
 
-    public func write(to dir: RunDirectory) throws {
-        let enc = JSONEncoder()
-        enc.keyEncodingStrategy = .convertToSnakeCase
-        enc.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: "inf",
-            negativeInfinity: "-inf",
-            nan: "nan"
-        )
-        try dir.write(String(decoding: try enc.encode(self), as: UTF8.self) + "\n", to: Self.fileName)
-    }
+    public func write(to dir: RunDirectory) throws { try dir.writeJSON(self, to: Self.fileName) }
 
     public static func read(from dir: RunDirectory) -> ReferenceBaselines? {
-        guard let text = try? dir.read(fileName) else { return nil }
-        let dec = JSONDecoder()
-        dec.keyDecodingStrategy = .convertFromSnakeCase
-        dec.nonConformingFloatDecodingStrategy = .convertFromString(
-            positiveInfinity: "inf",
-            negativeInfinity: "-inf",
-            nan: "nan"
-        )
-        return try? dec.decode(ReferenceBaselines.self, from: Data(text.utf8))
+        dir.readJSON(ReferenceBaselines.self, from: fileName)
     }
 }

@@ -115,13 +115,7 @@ import Testing
         let (proc, _) = try ResumeTests.start(["run", file, "--hosts", hostfile, "--out", parent, "--quiet"])
         let dir = try #require(ResumeTests.runDirectory(in: parent))
         #expect(ResumeTests.waitForRounds(dir, 5))
-        let pid = try #require(
-            Int32(
-                try String(contentsOfFile: dir + "/coordinator.pid", encoding: .utf8)
-                    .trimmingCharacters(in: .whitespacesAndNewlines)
-            )
-        )
-        kill(pid, SIGKILL)
+        kill(try ResumeTests.coordinatorPID(dir), SIGKILL)
         proc.waitUntilExit()
         #expect(TestSupport.metricsLines(dir + "/metrics.jsonl").count < 12, "the run finished before the kill")
         #expect(FileManager.default.fileExists(atPath: s.runtime.cluster.secrets + "/state/process-2.bin"))

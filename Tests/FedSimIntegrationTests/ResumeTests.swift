@@ -34,6 +34,16 @@ import Testing
         return nil
     }
 
+    /// The pid of the run's coordinator (its `coordinator.pid`).
+    static func coordinatorPID(_ dir: String) throws -> Int32 {
+        try #require(
+            Int32(
+                try String(contentsOfFile: dir + "/coordinator.pid", encoding: .utf8)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            )
+        )
+    }
+
     static func waitForRounds(_ dir: String, _ n: Int, timeout: Double = 60) -> Bool {
         let end = monotonicSeconds() + timeout
         while monotonicSeconds() < end {

@@ -57,13 +57,7 @@ import Testing
         let dir = try #require(ResumeTests.runDirectory(in: parent))
         #expect(ResumeTests.waitForRounds(dir, 5))
         let first = try String(contentsOfFile: dir + "/coordinator.addr", encoding: .utf8)
-        let pid = try #require(
-            Int32(
-                try String(contentsOfFile: dir + "/coordinator.pid", encoding: .utf8)
-                    .trimmingCharacters(in: .whitespacesAndNewlines)
-            )
-        )
-        kill(pid, SIGKILL)
+        kill(try ResumeTests.coordinatorPID(dir), SIGKILL)
         proc.waitUntilExit()
         #expect(TestSupport.metricsLines(dir + "/metrics.jsonl").count < 12, "the run finished before the kill")
 
