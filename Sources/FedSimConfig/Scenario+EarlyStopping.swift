@@ -120,6 +120,15 @@ extension Scenario {
         if evaluation.biasBaseline.enabled && training.mode != .federated {
             out.append(("evaluation.bias_baseline.enabled", "the bias-only reference is reported in federated runs"))
         }
+        if evaluation.biasBaseline.enabled && evaluation.coldStart.enabled {
+            // Its fit reads every device's training split, held-out users' and domains' included.
+            out.append(
+                (
+                    "evaluation.bias_baseline.enabled",
+                    "with a cold-start protocol the held-out devices would enter the reference's fit; the cold-start entries carry their own bias-only adaptation baseline (fitted on the warm devices only)"
+                )
+            )
+        }
         if training.local.learningRateSchedule != .constant
             && (!ModelTraits.of(model.kind).learningRateSchedules || training.mode != .federated)
         {

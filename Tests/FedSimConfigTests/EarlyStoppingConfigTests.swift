@@ -61,6 +61,23 @@ import Testing
         #expect(async.map(\.keyPath) == ["data.split.validation"])
     }
 
+    /// The warm-protocol reference would fit on held-out users; cold start has its own baselines.
+    @Test func theBiasReferenceStaysOutOfColdStartRuns() {
+        let both = errors(
+            """
+            model: {kind: two_tower}
+            evaluation:
+              bias_baseline: {enabled: true}
+              cold_start: {protocol: new_users}
+            """
+        )
+        #expect(
+            both.contains { $0.keyPath == "evaluation.bias_baseline.enabled" && $0.message.contains("cold") },
+            "\(both)"
+        )
+        #expect(errors("evaluation: {bias_baseline: {enabled: true}}\n").isEmpty)
+    }
+
     @Test func validationFractionOnlyWhereItMeansSomething() {
         let loo = errors("data: {split: {method: leave_one_out, validation: true, validation_fraction: 0.2}}")
         #expect(loo.map(\.keyPath) == ["data.split.validation_fraction"])
