@@ -66,7 +66,7 @@ fuzz: setup ## ≥ 1,000,000 mutated inputs through every decoder (frames, SecAg
 chaos: build ## Every fault class against real processes beside fault-free runs (loopback, ~30 s); writes the table into docs/reliability.md
 	$(RELEASE_BIN)/fedsim-bench chaos --write docs/reliability.md
 
-cluster-test: build ## Three network-namespace hosts (root): mpirun run = single-host model, then a host lost mid-run (docs/cluster.md)
+cluster-test: build ## Three network-namespace hosts (root): mpirun run = single-host model, then one host's clients killed mid-run (docs/cluster.md)
 	./scripts/cluster/cluster-test.sh
 
 cluster-showcase: build ## 10,000,000 devices, ~10,000 a round, SecAgg+ and DP across namespace hosts (root); peak memory and round times
