@@ -58,7 +58,7 @@ public enum ClientProcess {
             let token = try dir.readToken()
             let rank = try index.map { LauncherRank(index: $0, size: nil) } ?? LauncherRank.fromEnvironment()
             log = Log("client-\(rank.index)")
-            let setup = try await fetchSetup(address, token: token)
+            let setup = try await fetchSetup(address, dir: dir, token: token)
             // Unchanged: its digest is what the checkpoints and state snapshots are bound to.
             let scenario = try Scenario.load(yaml: setup.scenarioJSON, file: "the coordinator's scenario")
             var runtime = scenario.runtime
@@ -103,13 +103,14 @@ public enum ClientProcess {
         return ExitCodes.success
     }
 
-    /// Asks the coordinator for the run (`join` → `setup`) on a connection of its own.
-    static func fetchSetup(_ address: TCPAddress, token: [UInt8]) async throws -> RunSetup {
+    /// Asks the coordinator for the run (`join` → `setup`) on a connection of its own. The
+    /// coordinator may still be starting: the connection is retried for up to 120 s.
+    static func fetchSetup(_ address: TCPAddress, dir: RunDirectory, token: [UInt8]) async throws -> RunSetup {
         var runtime = RuntimeConfig()
         runtime.listen = address.description
         runtime.connect = address.description
         runtime.connectTimeoutSeconds = 120
-        let conn = try await Transports.connect(runtime, dir: RunDirectory(path: "/nonexistent"), token: token)
+        let conn = try await Transports.connect(runtime, dir: dir, token: token)
         try await conn.send(.join(token: token))
         defer { Task { await conn.close() } }
         for try await message in conn.inbound {
