@@ -1,4 +1,5 @@
 import FedSimConfig
+import FedSimTestSupport
 import Testing
 
 /// Issue 23: `data.interactions` and `data.recbole` are read like every other section: each
@@ -7,14 +8,7 @@ import Testing
 @Suite struct DataSourceKeysTests {
     /// Every error as "line: key path: message".
     func errors(_ yaml: String) -> [String] {
-        do {
-            _ = try Scenario.load(yaml: yaml, file: "s.yaml")
-            return []
-        } catch let e as ScenarioErrors {
-            return e.errors.map { "\($0.line.map(String.init) ?? "-"): \($0.keyPath): \($0.message)" }
-        } catch {
-            return ["\(error)"]
-        }
+        TestSupport.scenarioErrors(yaml).map { "\($0.line.map(String.init) ?? "-"): \($0.keyPath): \($0.message)" }
     }
 
     let valid = """

@@ -1,19 +1,10 @@
 import FedSimConfig
+import FedSimTestSupport
 import Testing
 
 /// The validation split, early stopping and item shrinkage as scenario keys.
 @Suite struct EarlyStoppingConfigTests {
-    func errors(_ yaml: String) -> [ScenarioError] {
-        do {
-            _ = try Scenario.load(yaml: yaml, file: "s.yaml")
-            return []
-        } catch let e as ScenarioErrors {
-            return e.errors
-        } catch {
-            Issue.record("unexpected \(error)")
-            return []
-        }
-    }
+    func errors(_ yaml: String) -> [ScenarioError] { TestSupport.scenarioErrors(yaml) }
 
     @Test func keysAreReadAndOffByDefault() throws {
         let d = Scenario()

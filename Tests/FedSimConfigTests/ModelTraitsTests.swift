@@ -1,4 +1,5 @@
 import FedSimConfig
+import FedSimTestSupport
 import Foundation
 import Testing
 
@@ -36,12 +37,7 @@ import Testing
 
     /// Messages name the kinds that support what was asked, from the table.
     @Test func rulesNameTheKindsThatSupportWhatWasAsked() throws {
-        func errors(_ yaml: String) -> [ScenarioError] {
-            do {
-                _ = try Scenario.load(yaml: "name: t\n" + yaml, file: "t.yaml")
-                return []
-            } catch let e as ScenarioErrors { return e.errors } catch { return [] }
-        }
+        func errors(_ yaml: String) -> [ScenarioError] { TestSupport.scenarioErrors("name: t\n" + yaml) }
         let deepfm = errors("model: {kind: deepfm}\npersonalization: {strategy: ditto}\n")
         let strategy = try #require(deepfm.first { $0.keyPath == "personalization.strategy" })
         #expect(strategy.message.contains("needs model.kind: two_tower"), "\(strategy)")

@@ -1,19 +1,10 @@
 import FedSimConfig
+import FedSimTestSupport
 import Testing
 
 /// The standard federated-recommendation protocol and MF's ranking loss as scenario keys.
 @Suite struct RankingProtocolConfigTests {
-    func errors(_ yaml: String) -> [ScenarioError] {
-        do {
-            _ = try Scenario.load(yaml: yaml, file: "s.yaml")
-            return []
-        } catch let e as ScenarioErrors {
-            return e.errors
-        } catch {
-            Issue.record("unexpected \(error)")
-            return []
-        }
-    }
+    func errors(_ yaml: String) -> [ScenarioError] { TestSupport.scenarioErrors(yaml) }
 
     @Test func lossIsReadAndDefaultsToSquaredError() throws {
         #expect(Scenario().training.local.loss == .mse)

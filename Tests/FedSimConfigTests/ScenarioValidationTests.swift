@@ -1,18 +1,11 @@
 import FedSimConfig
+import FedSimTestSupport
 import Foundation
 import Testing
 
 @Suite struct ScenarioValidationTests {
     func errors(_ yaml: String, overrides: [String] = []) -> [ScenarioError] {
-        do {
-            _ = try Scenario.load(yaml: yaml, file: "s.yaml", overrides: overrides)
-            return []
-        } catch let e as ScenarioErrors {
-            return e.errors
-        } catch {
-            Issue.record("unexpected \(error)")
-            return []
-        }
+        TestSupport.scenarioErrors(yaml, overrides: overrides)
     }
 
     @Test func emptyDocumentGivesDefaults() throws {

@@ -1,19 +1,13 @@
 import FedSimConfig
 import FedSimCore
+import FedSimTestSupport
 import Testing
 
 /// `runtime.listen` and `runtime.connect`: the Unix socket stays the default, TCP addresses
 /// are checked where they are read, and the keys survive the resolved scenario.json.
 @Suite struct TransportKeysTests {
     func errors(_ yaml: String) -> [String] {
-        do {
-            _ = try Scenario.load(yaml: yaml, file: "s.yaml")
-            return []
-        } catch let e as ScenarioErrors {
-            return e.errors.map(\.keyPath)
-        } catch {
-            return ["\(error)"]
-        }
+        TestSupport.scenarioErrors(yaml).map { $0.keyPath.isEmpty ? $0.message : $0.keyPath }
     }
 
     @Test func theUnixSocketIsTheDefault() throws {

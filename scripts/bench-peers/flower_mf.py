@@ -25,14 +25,10 @@ PER_ROUND = 100
 DATA = sys.argv[1] if len(sys.argv) > 1 else "data/ml-100k"
 ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 6
 OUT = os.environ.get("PEER_RESULT", "/dev/stdout")
-_train = None
 
 
 def train_data():
-    global _train
-    if _train is None:
-        _train = mf_local.load(DATA)
-    return _train
+    return mf_local.load_once(DATA)
 
 
 client = ClientApp()

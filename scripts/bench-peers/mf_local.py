@@ -41,6 +41,16 @@ def load(path):
     return train, len(items)
 
 
+_loaded = {}
+
+
+def load_once(path):
+    """`load`, once per process: Flower's client and server apps both ask for the data."""
+    if path not in _loaded:
+        _loaded[path] = load(path)
+    return _loaded[path]
+
+
 def initial_shared(items, seed=1):
     rng = np.random.default_rng(seed)
     # float32, as FedSim's model: the broadcast is the same 115 kB.
