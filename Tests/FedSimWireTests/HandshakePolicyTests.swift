@@ -53,10 +53,13 @@ import Glibc
         var received: [(ConnectionID, Message)] {
             box.withLockedValue { $0 }.compactMap { if case .received(let c, let m, _) = $0 { (c, m) } else { nil } }
         }
-        /// Waits up to `seconds` for `condition`.
+        /// Polls `condition` every 20 ms, for `seconds` worth of polls. The budget counts polls,
+        /// not wall time: when other tests block both cooperative threads (sync tests waiting
+        /// for child processes do, on 2 cores), this task and the server's tasks are starved
+        /// alike, and a wall-clock deadline would expire before the server had run at all (CI
+        /// saw exactly that: 60 s of starvation, then a false failure with no events).
         func wait(_ seconds: Double, until condition: () -> Bool) async -> Bool {
-            let end = Date().addingTimeInterval(seconds)
-            while Date() < end {
+            for _ in 0..<max(1, Int(seconds / 0.02)) {
                 if condition() { return true }
                 try? await Task.sleep(for: .milliseconds(20))
             }
