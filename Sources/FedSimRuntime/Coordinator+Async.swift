@@ -156,66 +156,38 @@ extension Coordinator {
                     }
                 }
                 var aggregator = WeightedMeanAggregator(layout: layout, shrinkage: scenario.training.itemShrinkage)
-                var tracker = RoundTracker(assignments: assignments)
-                let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
-                while !tracker.isComplete {
-                    switch await next() {
-                    case .deadline(let id) where id == deadline: tracker.expire()
-                    case .deadline: continue
-                    case .transportEnded: tracker.expire()
-                    case .transport(let e):
-                        if case .closed(let c, _) = e { tracker.drop(connection: c) }
-                        guard let (p, c, received) = await handleControl(e) else { continue }
-                        var m = received
-                        if case .compressedUpdate(let cu) = m, scenario.compression.enabled, cu.round == UInt32(step) {
-                            guard let u = try? decompress(cu) else {
-                                if tracker.resolve(cu.device, from: c, as: .failed) == .accepted { rejected += 1 }
-                                continue
-                            }
-                            m = .update(u)
-                        }
-                        switch m {
-                        case .update(let u) where u.round == UInt32(step):
-                            guard tracker.check(u.device, from: c) == .accepted else {
-                                log.warning(
-                                    "async step \(step): unexpected update of device \(u.device) from process \(p)"
-                                )
-                                continue
-                            }
-                            // Staleness weight on both the weighted delta and its weights: per-item
-                            // means become staleness-weighted means.
-                            let w = weight(staleness[Int(u.device)] ?? 0)
-                            do {
-                                let (delta, bounded) = try admit(u, from: p)
-                                boundedAtCoordinator += bounded
-                                try aggregator.add(
-                                    device: Int(u.device),
-                                    weightedDelta: delta.dense().map { $0 * w },
-                                    weights: u.weights.map { $0 * w },
-                                    examples: Int(u.examples),
-                                    trainLoss: u.trainLoss
-                                )
-                                tracker.resolve(u.device, from: c, as: .finished)
-                            } catch {
-                                rejected += 1
-                                log.warning(
-                                    "async step \(step): refusing update of device \(u.device) from process \(p): \(error)"
-                                )
-                                tracker.resolve(u.device, from: c, as: .failed)
-                            }
-                        case .failed(let f) where f.round == UInt32(step):
-                            tracker.resolve(f.device, from: c, as: .failed)
-                        default: await unexpected(m, from: p, on: c, during: "asynchronous step \(step)")
-                        }
-                    }
+                var collection = TrainingCollection(
+                    round: step,
+                    label: "async step \(step)",
+                    phase: "asynchronous step \(step)",
+                    assignments: assignments,
+                    hosted: peers.mapValues(\.range),
+                    compression: scenario.compression.enabled,
+                    deadlineSeconds: scenario.runtime.roundDeadlineSeconds
+                )
+                _ = try await collectUpdates(&collection) { u, p in
+                    // Staleness weight on both the weighted delta and its weights: per-item
+                    // means become staleness-weighted means.
+                    let w = weight(staleness[Int(u.device)] ?? 0)
+                    let (delta, bounded) = try self.admit(u, from: p)
+                    boundedAtCoordinator += bounded
+                    try aggregator.add(
+                        device: Int(u.device),
+                        weightedDelta: delta.dense().map { $0 * w },
+                        weights: u.weights.map { $0 * w },
+                        examples: Int(u.examples),
+                        trainLoss: u.trainLoss
+                    )
                 }
+                let tracker = collection.tracker
+                rejected += collection.rejected
                 finished = tracker.count(.finished)
                 failedCount = tracker.count(.failed)
                 droppedCount = tracker.count(.dropped)
                 timedOutCount = tracker.count(.timedOut)
                 examples = aggregator.examples
                 trainLoss = aggregator.meanTrainLoss
-                finishedDevices = tracker.outcomes.compactMap { $0.value == .finished ? Int($0.key) : nil }.sorted()
+                finishedDevices = collection.finishedDevices
                 if finished > 0 { try self.step(aggregator.mean(), round: step) }
             }
             if finished > 0 {

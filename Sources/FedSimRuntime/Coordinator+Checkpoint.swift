@@ -17,34 +17,15 @@ extension Coordinator {
         guard let checkpointPath else { return false }
         let waiting = Set(peers.values.map(\.connection))
         for c in waiting.sorted() { await send(.checkpoint(round: UInt32(r)), to: c) }
-        var pending = waiting
-        var confirmed: Set<Int> = []
-        let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
-        while !pending.isEmpty {
-            switch await next() {
-            case .deadline(let id) where id == deadline:
-                log.warning(
-                    "checkpoint of round \(r): \(pending.count) client processes did not confirm; not writing it"
-                )
-                return false
-            case .deadline: continue
-            case .transportEnded: return false
-            case .transport(let e):
-                if case .closed(let c, _) = e { pending.remove(c) }
-                guard let (p, c, m) = await handleControl(e) else { continue }
-                switch m {
-                case .checkpointed(let round) where round == UInt32(r):
-                    if pending.remove(c) != nil { confirmed.insert(p) }
-                case .failed(let f)
-                where f.round == UInt32(r) && f.reason.hasPrefix(StorageError.snapshotFailurePrefix):
-                    throw StorageError(
-                        reported:
-                            "client process \(p) could not write its device-state snapshot of round \(r): \(f.reason.dropFirst(StorageError.snapshotFailurePrefix.count))"
-                    )
-                default: await unexpected(m, from: p, on: c, during: "the checkpoint of round \(r)")
-                }
-            }
+        var machine = CheckpointCollection(round: r, waiting: waiting)
+        try await drive(&machine, deadline: armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)) { effect, _ in
+            guard case .snapshotFailed(let p, let reason) = effect else { return nil }
+            throw StorageError(
+                reported: "client process \(p) could not write its device-state snapshot of round \(r): \(reason)"
+            )
         }
+        guard !machine.abandoned else { return false }
+        let confirmed = machine.confirmed
         guard !confirmed.isEmpty, Set(peers.keys) == confirmed else {
             log.warning("checkpoint of round \(r) skipped: not every live client process could snapshot its devices")
             return false

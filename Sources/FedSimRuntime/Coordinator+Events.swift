@@ -32,55 +32,6 @@ extension Coordinator {
         return id
     }
 
-    /// A message the phase in progress does not consume: a late reply (`Message.isReply`) is
-    /// logged and ignored, whatever phase it answers; anything else is a protocol violation.
-    func unexpected(_ m: Message, from p: Int, on c: ConnectionID, during phase: String) async {
-        if m.isReply {
-            log.info("process \(p): ignoring a late \(m.kindName) during \(phase)")
-        } else {
-            await protocolViolation(c, p, "sent \(m.kindName) during \(phase)")
-        }
-    }
-
-    /// Waits until each connection in `connections` has sent its reply (or the deadline
-    /// passes, or the connection closes). `isReply` picks the reply this phase waits for, which
-    /// is passed to `consume` once per connection (a second one is ignored with a warning);
-    /// anything else goes to `unexpected`.
-    func collectReplies(
-        from connections: Set<ConnectionID>,
-        phase: String,
-        isReply: (Message) -> Bool,
-        consume: (Int, ConnectionID, Message) -> Void
-    ) async {
-        var waiting = connections
-        let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
-        while !waiting.isEmpty {
-            switch await next() {
-            case .deadline(let id) where id == deadline:
-                log.warning("\(phase): deadline passed with \(waiting.count) processes outstanding")
-                waiting.removeAll()
-            case .deadline: continue
-            case .transportEnded: waiting.removeAll()
-            case .transport(let e):
-                if case .closed(let c, _) = e { waiting.remove(c) }
-                guard let (p, c, m) = await handleControl(e) else { continue }
-                guard isReply(m) else {
-                    await unexpected(m, from: p, on: c, during: phase)
-                    continue
-                }
-                guard waiting.remove(c) != nil else {
-                    log.warning("process \(p) sent a second \(m.kindName) during \(phase); ignored")
-                    continue
-                }
-                consume(p, c, m)
-            }
-        }
-    }
-
-    func next() async -> Input {
-        await iterator.next() ?? .transportEnded
-    }
-
     func send(_ m: Message, to c: ConnectionID) async {
         bytesSent += await transport.send(m, to: c)
     }

@@ -28,16 +28,11 @@ extension Coordinator {
             return line
         }
         let k = plan.kept.count
-        var tracker = RoundTracker(assignments: assignments)
-        var trainLoss: [Int: Double] = [:]  // per finished device, for a feedback sampler
         var aggregator = UpdateAggregators.make(
             scenario.training.aggregation,
             training: scenario.training,
             layout: layout
         )
-        var clippedAtCoordinator = 0
-        var boundedAtCoordinator = 0
-        var compressedBytes = 0
         let roundBytes = (sent: bytesSent, received: bytesReceived, surplus: denseUploadSurplus)
         for (c, devices) in assignments.sorted(by: { $0.key < $1.key }) {
             await send(
@@ -45,102 +40,43 @@ extension Coordinator {
                 to: c
             )
         }
-        let deadline = armDeadline(seconds: scenario.runtime.roundDeadlineSeconds)
-        var rejected = 0
-        var withinClip = 0
-        while !tracker.isComplete {
-            let input = await next()
-            switch input {
-            case .deadline(let id) where id == deadline:
-                let n = tracker.expire()
-                log.warning(
-                    "round \(r): deadline of \(scenario.runtime.roundDeadlineSeconds) s passed with \(n) devices outstanding"
+        var collection = TrainingCollection(
+            round: r,
+            label: "round \(r)",
+            phase: "training round \(r)",
+            assignments: assignments,
+            hosted: peers.mapValues(\.range),
+            compression: scenario.compression.enabled,
+            deadlineSeconds: scenario.runtime.roundDeadlineSeconds
+        )
+        var counts = PlainRoundCounts()
+        var trainLoss: [Int: Double] = [:]  // per finished device, for a feedback sampler
+        let compressedBytes = try await collectUpdates(&collection) { u, p in
+            var (delta, bounded) = try self.admit(u, from: p)
+            counts.boundedAtCoordinator += bounded
+            if self.dp != nil && self.enforceClip(&delta) {
+                // A device's own clipping is a promise; without secure aggregation the
+                // coordinator can check it, so one device moves the sum by at most C.
+                counts.clippedAtCoordinator += 1
+                self.log.warning(
+                    "round \(r): device \(u.device) sent an update above the clip; clipped at the coordinator"
                 )
-            case .deadline: continue
-            case .transportEnded:
-                tracker.expire()
-            case .transport(let e):
-                if case .closed(let c, _) = e { tracker.drop(connection: c) }
-                guard let (p, c, received) = await handleControl(e) else { continue }
-                var m = received
-                if case .compressedUpdate(let cu) = m {
-                    // Decode through the run's stages; a body that does not decode is a failed device.
-                    guard scenario.compression.enabled, cu.round == UInt32(r) else {
-                        if !scenario.compression.enabled {
-                            await protocolViolation(c, p, "sent a compressed update, but this run does not compress")
-                        }
-                        continue
-                    }
-                    do {
-                        m = .update(try decompress(cu))
-                        compressedBytes += cu.body.count
-                    } catch {
-                        log.warning(
-                            "round \(r): refusing the compressed update of device \(cu.device) from process \(p): \(error)"
-                        )
-                        if tracker.resolve(cu.device, from: c, as: .failed) == .accepted { rejected += 1 }
-                        continue
-                    }
-                }
-                switch m {
-                case .update(let u):
-                    guard u.round == UInt32(r) else {
-                        log.info("ignoring late update of device \(u.device) for round \(u.round)")
-                        continue
-                    }
-                    guard peers[p]?.range.contains(Int(u.device)) == true else {
-                        await protocolViolation(c, p, "sent an update for device \(u.device), which it does not host")
-                        continue
-                    }
-                    switch tracker.check(u.device, from: c) {
-                    case .accepted:
-                        do {
-                            var (delta, bounded) = try admit(u, from: p)
-                            boundedAtCoordinator += bounded
-                            if dp != nil && enforceClip(&delta) {
-                                // A device's own clipping is a promise; without secure aggregation the
-                                // coordinator can check it, so one device moves the sum by at most C.
-                                clippedAtCoordinator += 1
-                                log.warning(
-                                    "round \(r): device \(u.device) sent an update above the clip; clipped at the coordinator"
-                                )
-                            }
-                            try aggregator.add(
-                                device: Int(u.device),
-                                sparseDelta: delta,
-                                sparseWeights: u.sparseWeights,
-                                examples: Int(u.examples),
-                                trainLoss: u.trainLoss
-                            )
-                            tracker.resolve(u.device, from: c, as: .finished)
-                            trainLoss[Int(u.device)] = u.trainLoss
-                            withinClip += Int(u.withinClip)
-                        } catch {
-                            rejected += 1
-                            log.warning("round \(r): refusing update of device \(u.device) from process \(p): \(error)")
-                            tracker.resolve(u.device, from: c, as: .failed)
-                        }
-                    case .notPending:
-                        log.warning(
-                            "round \(r): process \(p) sent an update for device \(u.device), which is not pending (duplicate?)"
-                        )
-                    case .wrongConnection:
-                        await protocolViolation(
-                            c,
-                            p,
-                            "sent an update for device \(u.device), which was assigned elsewhere"
-                        )
-                    }
-                case .failed(let f):
-                    guard f.round == UInt32(r) else { continue }
-                    if tracker.resolve(f.device, from: c, as: .failed) == .accepted {
-                        log.info("round \(r): device \(f.device) failed: \(f.reason)")
-                    }
-                default:
-                    await unexpected(m, from: p, on: c, during: "training round \(r)")
-                }
             }
+            try aggregator.add(
+                device: Int(u.device),
+                sparseDelta: delta,
+                sparseWeights: u.sparseWeights,
+                examples: Int(u.examples),
+                trainLoss: u.trainLoss
+            )
+            trainLoss[Int(u.device)] = u.trainLoss
+            counts.withinClip += Int(u.withinClip)
         }
+        let tracker = collection.tracker
+        let rejected = collection.rejected
+        let (clippedAtCoordinator, boundedAtCoordinator, withinClip) = (
+            counts.clippedAtCoordinator, counts.boundedAtCoordinator, counts.withinClip
+        )
         let finished = tracker.count(.finished)
         let failed = tracker.count(.failed)
         let dropped = tracker.count(.dropped)

@@ -147,30 +147,31 @@ extension Coordinator {
         inWaitForProcesses = true
         defer { inWaitForProcesses = false }
         let timeout = scenario.runtime.connectTimeoutSeconds
-        let deadline = armDeadline(seconds: timeout)
         let secure = scenario.secureAggregation.enabled
         let expected = processCount - excludedProcesses.count
-        while peers.count < expected || (secure && enrolledProcesses.count < expected) {
-            switch await next() {
-            case .deadline(let id) where id == deadline:
-                throw Failure(
-                    description:
-                        "only \(peers.count) of \(expected) client processes connected\(secure ? " and \(enrolledProcesses.count) enrolled" : "") within \(timeout) s; see \(scenario.runtime.cluster.isRemote ? "logs/clients.log" : "logs/client-*.log")"
-                )
-            case .deadline: continue
-            case .transportEnded: throw Failure(description: "transport closed while waiting for client processes")
-            case .transport(let e):
-                if let (p, c, m) = await handleControl(e) {
-                    if secure, case .secagg(let env) = m, env.stage == SecAggStage.enroll.rawValue,
-                        !enrolledProcesses.contains(p)
-                    {
-                        _ = await enroll(process: p, connection: c, env)
-                    } else {
-                        await protocolViolation(c, p, "sent \(m.kindName) before the first round")
-                    }
+        var gathering = ProcessGathering(expected: expected, secure: secure)
+        try await drive(
+            &gathering,
+            deadline: armDeadline(seconds: timeout),
+            refresh: {
+                $0.connected = self.peers.count
+                $0.enrolled = self.enrolledProcesses
+            },
+            perform: { effect, _ in
+                switch effect {
+                case .enroll(let p, let c, let env):
+                    _ = await enroll(process: p, connection: c, env)
+                case .timedOut:
+                    throw Failure(
+                        description:
+                            "only \(peers.count) of \(expected) client processes connected\(secure ? " and \(enrolledProcesses.count) enrolled" : "") within \(timeout) s; see \(scenario.runtime.cluster.isRemote ? "logs/clients.log" : "logs/client-*.log")"
+                    )
+                case .transportEnded:
+                    throw Failure(description: "transport closed while waiting for client processes")
                 }
+                return nil
             }
-        }
+        )
         log.info(
             "all \(expected) client processes connected"
                 + (excludedProcesses.isEmpty

@@ -11,13 +11,6 @@ import FedSimWire
 /// running sum of masked inputs; a plain `update` from a client while secure aggregation is on
 /// is refused and its connection closed, so no individual update enters the aggregate.
 extension Coordinator {
-    enum SecureEvent {
-        case payload(process: Int, connection: ConnectionID, SecAggPayload)
-        case closed(ConnectionID)
-        case deadline
-        case ended
-    }
-
     /// Stores a process's enrollment (its devices' identity public keys). Returns false and
     /// closes the connection when the list is not exactly the process's own devices.
     func enroll(process p: Int, connection c: ConnectionID, _ env: SecAggEnvelope) async -> Bool {
@@ -47,36 +40,6 @@ extension Coordinator {
         enrolledProcesses.insert(p)
         log.info("client process \(p) enrolled \(list.count) device identities")
         return true
-    }
-
-    func nextSecure(round: UInt32, deadline: Int) async -> SecureEvent {
-        while true {
-            switch await next() {
-            case .deadline(let id) where id == deadline: return .deadline
-            case .deadline: continue
-            case .transportEnded: return .ended
-            case .transport(let e):
-                if case .closed(let c, _) = e {
-                    _ = await handleControl(e)
-                    return .closed(c)
-                }
-                guard let (p, c, m) = await handleControl(e) else { continue }
-                switch m {
-                case .secagg(let env) where env.round == round:
-                    do {
-                        return .payload(process: p, connection: c, try SecAggPayload.decode(stage: env.stage, env.body))
-                    } catch {
-                        await protocolViolation(c, p, "sent a malformed secure-aggregation message: \(error)")
-                    }
-                case .secagg(let env):
-                    log.info("ignoring a secure-aggregation message of round \(env.round) during round \(round)")
-                case .update, .failed:
-                    await protocolViolation(c, p, "sent a plain \(m.kindName) while secure aggregation is on")
-                default:
-                    await unexpected(m, from: p, on: c, during: "secure-aggregation round \(round)")
-                }
-            }
-        }
     }
 
     struct StageStats {

@@ -60,25 +60,23 @@ extension Coordinator {
                 to: c
             )
         }
-        /// Runs one collection stage: waits for each connection in `waiting` to answer.
+        /// Runs one collection stage: waits for each connection in `waiting` to answer. Once
+        /// the round's deadline has passed, every later stage ends at once.
         func collect(
             _ waiting: Set<ConnectionID>,
             _ handle: (Int, ConnectionID, SecAggPayload) async -> Bool
         ) async throws {
-            var waiting = waiting
-            while !waiting.isEmpty && !timedOut {
-                switch await nextSecure(round: round, deadline: deadline) {
+            var stage = SecureStageCollection(round: round, label: label, waiting: waiting, timedOut: timedOut)
+            try await drive(&stage, deadline: deadline) { effect, stage in
+                switch effect {
                 case .payload(let p, let c, let payload):
-                    if waiting.contains(c), await handle(p, c, payload) { waiting.remove(c) }
-                case .closed(let c): waiting.remove(c)
-                case .deadline:
-                    timedOut = true
-                    log.warning(
-                        "round \(label): secure aggregation deadline passed with \(waiting.count) client processes outstanding"
-                    )
-                case .ended: throw Failure(description: "transport closed during round \(label)")
+                    if await handle(p, c, payload) { stage.answered(c) }
+                case .transportEnded:
+                    throw Failure(description: "transport closed during round \(label)")
                 }
+                return nil
             }
+            timedOut = stage.timedOut
         }
         func liveConnections(hosting devices: Set<UInt32>) -> [(ConnectionID, [UInt32])] {
             assignments.sorted { $0.key < $1.key }.compactMap { c, ds in

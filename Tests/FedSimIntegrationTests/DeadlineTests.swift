@@ -9,18 +9,21 @@ import Testing
 /// Deadlines on the injected clock: a round closes exactly when the clock reaches its deadline,
 /// not a moment before, whatever the machine's speed.
 @Suite struct DeadlineTests {
-    /// Polls (real time, bounded) until `condition` holds; the coordinator and clients run as
-    /// tasks, which a loaded machine may starve for a while, hence the generous bound (it only
-    /// matters when the test fails). Returns whether the condition came true.
+    /// Polls every 5 ms until `condition` holds, for `seconds` worth of polls. The coordinator
+    /// and clients run as tasks, which a loaded machine starves for long stretches (sync
+    /// integration tests hold both cooperative threads of a 2-core box while they wait for
+    /// their child processes): the budget counts polls, not wall time, so a starved stretch
+    /// does not use it up before the tasks under test have run. Returns whether the condition
+    /// came true.
     @discardableResult
     static func eventually(_ what: String, within seconds: Double = 180, _ condition: () -> Bool) async throws -> Bool {
-        let start = Date()
-        while !condition() {
-            guard Date().timeIntervalSince(start) < seconds else {
-                Issue.record("timed out waiting for \(what)")
-                return false
-            }
+        for _ in 0..<Int(seconds / 0.005) {
+            if condition() { return true }
             try await Task.sleep(for: .milliseconds(5))
+        }
+        guard condition() else {
+            Issue.record("timed out waiting for \(what)")
+            return false
         }
         return true
     }
