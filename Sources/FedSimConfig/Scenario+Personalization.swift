@@ -91,8 +91,18 @@ public struct MetaConfig: Codable, Sendable, Equatable {
         /// least two interactions each episode): each (device, domain) pair is a task.
         case domain
     }
+    /// How the outer learning rate relates to the number of episodes. Sequential first-order
+    /// episodes each take an outer step, so with `per_episode` a device moves its shared
+    /// parameters E·β a round: quadrupling the episodes quadruples the step (LSTTM's 40
+    /// episodes overshot, docs/results.md). `per_round` takes β/E per episode, so the round's
+    /// outer movement does not grow with E and more episodes only average more tasks.
+    public enum OuterStep: String, Codable, Sendable, CaseIterable {
+        case perEpisode = "per_episode"
+        case perRound = "per_round"
+    }
     public var algorithm: Algorithm = .none
     public var task: Task = .random
+    public var outerStep: OuterStep = .perEpisode
     public var innerSteps = 5
     public var innerLearningRate = 0.1
     public var outerLearningRate = 0.05
@@ -108,6 +118,11 @@ public struct MetaConfig: Codable, Sendable, Equatable {
     public init() {}
 
     public var enabled: Bool { algorithm != .none }
+
+    /// The outer step each episode takes.
+    public var outerStepPerEpisode: Double {
+        outerStep == .perRound ? outerLearningRate / Double(episodes) : outerLearningRate
+    }
 }
 
 /// Cold-start evaluation (`evaluation.cold_start:`), run at the end of training.
@@ -192,6 +207,7 @@ extension MetaConfig {
             exclusiveMin: true
         )
         episodes = r.int("episodes", default: episodes, range: 1...10_000)
+        outerStep = r.choice("outer_step", default: outerStep)
         supportSizes = r.intList("support_sizes", default: supportSizes, range: 1...100_000)
         if supportSizes.isEmpty { r.fail("support_sizes", "needs at least one size") }
         innerGroups = r.groupList("inner_groups", default: innerGroups)

@@ -123,7 +123,8 @@ import Testing
         meta: Bool = false,
         fusion: LSTTMConfig.Fusion = .gate,
         external: Bool = true,
-        weighting: TrainingConfig.Weighting = .perItem
+        weighting: TrainingConfig.Weighting = .perItem,
+        outer: (beta: Double, step: MetaConfig.OuterStep) = (0.05, .perEpisode)
     ) -> LSTTMTrainer {
         let shape = LSTTMShape(items: 24, dim: 4, hidden: 6, categories: 3, gated: fusion == .gate)
         var c = LSTTMConfig()
@@ -137,6 +138,8 @@ import Testing
             m.task = .temporal
             m.innerGroups = [.shortTerm, .fusion]
             m.episodes = 4
+            m.outerLearningRate = outer.beta
+            m.outerStep = outer.step
         }
         var local = LocalTrainingConfig()
         local.epochs = 2
@@ -255,6 +258,21 @@ import Testing
         #expect(none.examples == 0 && none.weights.allSatisfy { $0 == 0 })
         let some = t.train(shared: shared, personal: &p, data: data, round: 2, rng: &rng)
         #expect(some.examples == 6 && some.weights[wo[3]] == 6 && some.weightedDelta.contains { $0 != 0 })
+    }
+
+    /// `meta.outer_step: per_round` takes β/E per episode: with E = 4 it trains exactly like
+    /// β/4 per episode (bit for bit), and not like β per episode.
+    @Test func perRoundOuterStepDividesByTheEpisodes() {
+        func update(_ beta: Double, _ step: MetaConfig.OuterStep) -> [Float] {
+            let t = trainer(meta: true, outer: (beta, step))
+            var p = t.shape.initialPersonal(seed: 2, device: 0)
+            var rng = Xoshiro256(seed: 4)
+            let shared = t.shape.initialShared(initStd: 0.1, seed: 2)
+            return t.train(shared: shared, personal: &p, data: data, round: 3, rng: &rng).weightedDelta
+        }
+        let perRound = update(0.4, .perRound)
+        #expect(perRound == update(0.1, .perEpisode))
+        #expect(perRound != update(0.4, .perEpisode))
     }
 
     /// Training raises the device's positives above the unseen items of their domain.

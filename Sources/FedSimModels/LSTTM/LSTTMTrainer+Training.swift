@@ -132,7 +132,7 @@ extension LSTTMTrainer {
         }
         guard !pairs.isEmpty else { return (0, 0) }
         let l2 = Float(local.l2)
-        let beta = Float(meta.outerLearningRate)
+        let beta = Float(meta.outerStepPerEpisode)
         var queue: [([Int], [Int])] = []
         var lossSum = 0.0
         for _ in 0..<meta.episodes {

@@ -282,7 +282,7 @@ public struct TwoTowerTrainer: Sendable {
         let n = v.examples.count
         guard n >= 2 else { return (0, 0) }
         let inner = Self.mask(meta.innerGroups)
-        let beta = Float(meta.outerLearningRate)
+        let beta = Float(meta.outerStepPerEpisode)
         var lossSum = 0.0
         var episodes = 0
         var reptileStep = [Float](repeating: 0, count: shape.personalCount)
