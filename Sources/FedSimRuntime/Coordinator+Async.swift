@@ -156,14 +156,11 @@ extension Coordinator {
                     }
                 }
                 var aggregator = WeightedMeanAggregator(layout: layout, shrinkage: scenario.training.itemShrinkage)
-                var collection = TrainingCollection(
-                    round: step,
+                var collection = trainingCollection(
+                    step,
                     label: "async step \(step)",
                     phase: "asynchronous step \(step)",
-                    assignments: assignments,
-                    hosted: peers.mapValues(\.range),
-                    compression: scenario.compression.enabled,
-                    deadlineSeconds: scenario.runtime.roundDeadlineSeconds
+                    assignments: assignments
                 )
                 _ = try await collectUpdates(&collection) { u, p in
                     // Staleness weight on both the weighted delta and its weights: per-item

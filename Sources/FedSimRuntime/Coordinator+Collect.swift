@@ -11,6 +11,25 @@ struct PlainRoundCounts {
 }
 
 extension Coordinator {
+    /// The collection of a plain round (`label` "round 3") or FedBuff step ("async step 3"),
+    /// checked against the live processes' device ranges.
+    func trainingCollection(
+        _ r: Int,
+        label: String,
+        phase: String,
+        assignments: [ConnectionID: [UInt32]]
+    ) -> TrainingCollection {
+        TrainingCollection(
+            round: r,
+            label: label,
+            phase: phase,
+            assignments: assignments,
+            hosted: peers.mapValues(\.range),
+            compression: scenario.compression.enabled,
+            deadlineSeconds: scenario.runtime.roundDeadlineSeconds
+        )
+    }
+
     /// Collects a plain round's updates through `collection` (one synchronous round, or one
     /// FedBuff step). `admit` checks an update and adds it to the round's aggregate; if it
     /// throws, the update is refused and its device counts as failed. Compressed updates are

@@ -40,14 +40,11 @@ extension Coordinator {
                 to: c
             )
         }
-        var collection = TrainingCollection(
-            round: r,
+        var collection = trainingCollection(
+            r,
             label: "round \(r)",
             phase: "training round \(r)",
-            assignments: assignments,
-            hosted: peers.mapValues(\.range),
-            compression: scenario.compression.enabled,
-            deadlineSeconds: scenario.runtime.roundDeadlineSeconds
+            assignments: assignments
         )
         var counts = PlainRoundCounts()
         var trainLoss: [Int: Double] = [:]  // per finished device, for a feedback sampler
