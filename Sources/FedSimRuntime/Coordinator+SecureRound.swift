@@ -1,6 +1,7 @@
 import FedSimAggregation
 import FedSimConfig
 import FedSimCore
+import FedSimMetrics
 import FedSimModels
 import FedSimPrivacy
 import FedSimSecAgg
@@ -100,7 +101,7 @@ extension Coordinator {
         var examples: Double
         var lossSum: Double
         var abandoned: String?
-        var line: JSONObject
+        var line: SecAggRound
     }
 
     /// The round's quantizer; both sides build it from public values, so the scales agree.
@@ -241,7 +242,7 @@ extension Coordinator {
         var line = s.line
         let bounded = updateBounds.enforce(mean: &mean)
         if bounded > 0 {
-            line.add("bounded_at_coordinator", bounded)
+            line.boundedAtCoordinator = bounded
             log.warning(
                 "round \(r): \(bounded) elements of the secure mean were beyond what honest devices send (|Δ| ≤ \(updateBounds.maxDelta)); clipped"
             )
@@ -265,7 +266,7 @@ extension Coordinator {
     struct SecureSum {
         var sum: [UInt32]?
         var survivors: Set<UInt32>
-        var line: JSONObject
+        var line: SecAggRound
         var abandoned: String?
     }
 }
