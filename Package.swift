@@ -9,7 +9,7 @@ import PackageDescription
 // Plain -O in release: preconditions guard buffer lengths handed to libsodium, so they must
 // never be compiled out (-Ounchecked would remove them).
 let swiftSettings: [SwiftSetting] = [
-    .swiftLanguageMode(.v5)
+    .swiftLanguageMode(.v5),
 ]
 
 let package = Package(
@@ -40,11 +40,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "FedSimData", dependencies: ["FedSimCore", "FedSimConfig"], swiftSettings: swiftSettings),
-        .target(
-            name: "FedSimModels",
-            dependencies: ["FedSimCore", "FedSimConfig", "FedSimData"],
-            swiftSettings: swiftSettings
-        ),
+        .target(name: "FedSimModels", dependencies: ["FedSimCore", "FedSimConfig", "FedSimData"], swiftSettings: swiftSettings),
         .target(name: "FedSimAggregation", dependencies: ["FedSimCore", "FedSimConfig"], swiftSettings: swiftSettings),
         // Differential-privacy accounting (RDP of the Poisson-subsampled Gaussian).
         .target(name: "FedSimPrivacy", dependencies: ["FedSimCore", "CSodium"], swiftSettings: swiftSettings),
@@ -66,8 +62,7 @@ let package = Package(
         .target(
             name: "FedSimRuntime",
             dependencies: [
-                "FedSimCore", "FedSimConfig", "FedSimData", "FedSimModels", "FedSimAggregation", "FedSimWire",
-                "FedSimSecAgg",
+                "FedSimCore", "FedSimConfig", "FedSimData", "FedSimModels", "FedSimAggregation", "FedSimWire", "FedSimSecAgg",
                 "FedSimPrivacy", "CFedSimSystem", "FedSimMetrics",
             ],
             swiftSettings: swiftSettings
@@ -75,17 +70,10 @@ let package = Package(
         // The seeded mutation fuzzer of every decoder (`make fuzz`, and a smoke test).
         .target(
             name: "FedSimFuzz",
-            dependencies: [
-                "FedSimWire", "FedSimSecAgg", "FedSimConfig", "FedSimData",
-                .product(name: "NIOCore", package: "swift-nio"),
-            ],
+            dependencies: ["FedSimWire", "FedSimSecAgg", "FedSimConfig", "FedSimData", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(
-            name: "fedsim-fuzz",
-            dependencies: ["FedSimFuzz", "FedSimCore"],
-            swiftSettings: swiftSettings
-        ),
+        .executableTarget(name: "fedsim-fuzz", dependencies: ["FedSimFuzz", "FedSimCore"], swiftSettings: swiftSettings),
         // The metrics schema (metrics.jsonl lines): Codable types the runtime writes and the
         // reports read, with their JSON encoder and decoder. No dependencies, so both sides share it.
         .target(name: "FedSimMetrics", swiftSettings: swiftSettings),
@@ -94,25 +82,19 @@ let package = Package(
         .target(
             name: "FedSimCLI",
             dependencies: [
-                "FedSimRuntime", "FedSimConfig", "FedSimCore", "FedSimData", "FedSimModels", "FedSimPrivacy",
-                "FedSimReports",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "FedSimRuntime", "FedSimConfig", "FedSimCore", "FedSimData", "FedSimModels", "FedSimPrivacy", "FedSimReports",
+                "FedSimMetrics", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "fedsim", dependencies: ["FedSimCLI"], swiftSettings: swiftSettings),
         .executableTarget(name: "fedsim-coordinator", dependencies: ["FedSimRuntime"], swiftSettings: swiftSettings),
-        .executableTarget(
-            name: "fedsim-client",
-            dependencies: ["FedSimRuntime", "FedSimCore"],
-            swiftSettings: swiftSettings
-        ),
+        .executableTarget(name: "fedsim-client", dependencies: ["FedSimRuntime", "FedSimCore"], swiftSettings: swiftSettings),
         // `make bench`: figures printed beside baselines measured in the same run.
         .executableTarget(
             name: "fedsim-bench",
             dependencies: [
-                "FedSimRuntime", "FedSimWire", "FedSimAggregation", "FedSimModels", "FedSimData", "FedSimConfig",
-                "FedSimSecAgg",
+                "FedSimRuntime", "FedSimWire", "FedSimAggregation", "FedSimModels", "FedSimData", "FedSimConfig", "FedSimSecAgg",
                 "FedSimPrivacy", "CSodium", "FedSimReports",
             ],
             swiftSettings: swiftSettings
@@ -120,48 +102,24 @@ let package = Package(
         .target(
             name: "FedSimTestSupport",
             dependencies: [
-                "FedSimCore", "FedSimConfig", "FedSimData", "FedSimModels", "FedSimRuntime", "FedSimWire",
-                "FedSimSecAgg",
+                "FedSimCore", "FedSimConfig", "FedSimData", "FedSimModels", "FedSimRuntime", "FedSimWire", "FedSimSecAgg",
                 "FedSimMetrics", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "FedSimCoreTests", dependencies: ["FedSimCore", "FedSimTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "FedSimConfigTests", dependencies: ["FedSimConfig", "FedSimTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "FedSimDataTests", dependencies: ["FedSimData", "FedSimTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "FedSimModelsTests", dependencies: ["FedSimModels", "FedSimTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "FedSimCoreTests",
-            dependencies: ["FedSimCore", "FedSimTestSupport"],
+            name: "FedSimAggregationTests", dependencies: ["FedSimAggregation", "FedSimTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "FedSimConfigTests",
-            dependencies: ["FedSimConfig", "FedSimTestSupport"],
+            name: "FedSimPrivacyTests", dependencies: ["FedSimPrivacy"], exclude: ["dp_accounting_vectors.json"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(
-            name: "FedSimDataTests",
-            dependencies: ["FedSimData", "FedSimTestSupport"],
-            swiftSettings: swiftSettings
-        ),
-        .testTarget(
-            name: "FedSimModelsTests",
-            dependencies: ["FedSimModels", "FedSimTestSupport"],
-            swiftSettings: swiftSettings
-        ),
-        .testTarget(
-            name: "FedSimAggregationTests",
-            dependencies: ["FedSimAggregation", "FedSimTestSupport"],
-            swiftSettings: swiftSettings
-        ),
-        .testTarget(
-            name: "FedSimPrivacyTests",
-            dependencies: ["FedSimPrivacy"],
-            exclude: ["dp_accounting_vectors.json"],
-            swiftSettings: swiftSettings
-        ),
-        .testTarget(
-            name: "FedSimSecAggTests",
-            dependencies: ["FedSimSecAgg", "FedSimTestSupport"],
-            swiftSettings: swiftSettings
-        ),
+        .testTarget(name: "FedSimSecAggTests", dependencies: ["FedSimSecAgg", "FedSimTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FedSimWireTests",
             dependencies: [
@@ -171,11 +129,8 @@ let package = Package(
         ),
         .testTarget(
             name: "FedSimIntegrationTests",
-            dependencies: [
-                "FedSimRuntime", "FedSimTestSupport", "FedSimSecAgg", "FedSimAggregation", "FedSimModels",
-                "FedSimPrivacy",
-                "FedSimReports", "FedSimFuzz", "FedSimMetrics",
-            ],
+            dependencies: ["FedSimRuntime", "FedSimTestSupport", "FedSimSecAgg", "FedSimAggregation", "FedSimModels", "FedSimPrivacy",
+                           "FedSimReports", "FedSimFuzz", "FedSimMetrics"],
             swiftSettings: swiftSettings
         ),
     ]
