@@ -63,7 +63,7 @@ let package = Package(
             name: "FedSimRuntime",
             dependencies: [
                 "FedSimCore", "FedSimConfig", "FedSimData", "FedSimModels", "FedSimAggregation", "FedSimWire", "FedSimSecAgg",
-                "FedSimPrivacy", "CFedSimSystem",
+                "FedSimPrivacy", "CFedSimSystem", "FedSimMetrics",
             ],
             swiftSettings: swiftSettings
         ),
@@ -74,13 +74,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "fedsim-fuzz", dependencies: ["FedSimFuzz", "FedSimCore"], swiftSettings: swiftSettings),
+        // The metrics schema (metrics.jsonl lines): Codable types the runtime writes and the
+        // reports read, with their JSON encoder and decoder. No dependencies, so both sides share it.
+        .target(name: "FedSimMetrics", swiftSettings: swiftSettings),
         // Run reports (HTML with SVG charts), comparisons and their terminal tables.
-        .target(name: "FedSimReports", swiftSettings: swiftSettings),
+        .target(name: "FedSimReports", dependencies: ["FedSimMetrics"], swiftSettings: swiftSettings),
         .target(
             name: "FedSimCLI",
             dependencies: [
                 "FedSimRuntime", "FedSimConfig", "FedSimCore", "FedSimData", "FedSimModels", "FedSimPrivacy", "FedSimReports",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "FedSimMetrics", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -100,7 +103,7 @@ let package = Package(
             name: "FedSimTestSupport",
             dependencies: [
                 "FedSimCore", "FedSimConfig", "FedSimData", "FedSimModels", "FedSimRuntime", "FedSimWire", "FedSimSecAgg",
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                "FedSimMetrics", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -127,7 +130,7 @@ let package = Package(
         .testTarget(
             name: "FedSimIntegrationTests",
             dependencies: ["FedSimRuntime", "FedSimTestSupport", "FedSimSecAgg", "FedSimAggregation", "FedSimModels", "FedSimPrivacy",
-                           "FedSimReports", "FedSimFuzz"],
+                           "FedSimReports", "FedSimFuzz", "FedSimMetrics"],
             swiftSettings: swiftSettings
         ),
     ]

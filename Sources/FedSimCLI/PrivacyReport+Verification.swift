@@ -1,5 +1,6 @@
 import FedSimConfig
 import FedSimCore
+import FedSimMetrics
 import FedSimPrivacy
 import Foundation
 
@@ -51,11 +52,16 @@ extension FedSimCommand.Privacy.Report {
                 description: "metrics.jsonl is missing: the ledger cannot be checked against the released rounds"
             )
         }
-        for line in metricsText.split(separator: "\n", omittingEmptySubsequences: true) {
-            guard let m = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                m["privacy"] != nil,
-                let round = m["round"] as? Int
-            else { continue }
+        for (i, line) in metricsText.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+            // Fails closed: a line that is not the metrics schema could hide a released round.
+            let m: RoundMetrics
+            do { m = try MetricsJSON.decode(RoundMetrics.self, line: line) } catch {
+                throw Refusal(
+                    description: "line \(i + 1) of metrics.jsonl is not a metrics line: \(MetricsJSON.describe(error))"
+                )
+            }
+            guard m.privacy != nil else { continue }
+            let round = m.round
             guard ledgerRounds.contains(round) else {
                 throw Refusal(
                     description:

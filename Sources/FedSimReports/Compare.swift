@@ -1,3 +1,4 @@
+import FedSimMetrics
 import Foundation
 
 /// `fedsim compare`: final metrics, ε, wall time and throughput of several runs side by side
@@ -15,7 +16,7 @@ public enum Compare {
                 "updates_per_s",
                 "kB_up_per_update",
             ]
-        if runs.contains(where: { !$0.series("sim_seconds").isEmpty }) { header.append("sim_s") }
+        if runs.contains(where: { !$0.series { $0.simSeconds }.isEmpty }) { header.append("sim_s") }
         if let targetRMSE { header.append("sim_s_to_rmse_\(format4(targetRMSE, places: 3))") }
         let rows = runs.enumerated().map { (i, r) -> [String] in
             let s = r.summary
@@ -23,7 +24,7 @@ public enum Compare {
             let updates = Double(s["device_updates"] as? Int ?? 0)
             var row =
                 [r.name] + settings.map { flat[i][$0] ?? "" } + [
-                    r.scenarioName, "\(r.seed)", r.status, "\(s["rounds"] as? Int ?? r.metrics.count)",
+                    r.scenarioName, "\(r.seed)", r.status, "\(s["rounds"] as? Int ?? r.rounds.count)",
                     f("rmse"), f("mae"), f("hr@\(r.k)"), f("ndcg@\(r.k)"),
                     (r.privacy?["epsilon"] as? Double).map { format4($0, places: 3) } ?? "",
                     format4(s["wall_seconds"] as? Double ?? 0, places: 1),
@@ -31,7 +32,7 @@ public enum Compare {
                     updates > 0 ? format4(Double(s["bytes_received"] as? Int ?? 0) / updates / 1000, places: 1) : "",
                 ]
             if header.contains("sim_s") {
-                row.append(r.series("sim_seconds").last.map { format4($0.y, places: 0) } ?? "")
+                row.append(r.series { $0.simSeconds }.last.map { format4($0.y, places: 0) } ?? "")
             }
             if let targetRMSE {
                 row.append(timeToTarget(r, targetRMSE).map { format4($0, places: 0) } ?? "not reached")
@@ -43,9 +44,9 @@ public enum Compare {
 
     /// Simulated seconds at the first evaluation with RMSE ≤ target.
     public static func timeToTarget(_ r: RunData, _ target: Double) -> Double? {
-        for line in r.metrics {
-            guard let rmse = (line["eval"] as? [String: Any])?["rmse"] as? Double, rmse <= target else { continue }
-            return line["sim_seconds"] as? Double
+        for line in r.rounds {
+            guard let rmse = line.eval?.rmse, rmse <= target else { continue }
+            return line.simSeconds
         }
         return nil
     }
@@ -71,12 +72,13 @@ public enum Compare {
 
     public static func html(_ runs: [RunData]) -> String {
         let k = runs.first?.k ?? 10
-        func overlay(_ title: String, _ y: String, _ path: String, markers: Bool = false) -> String {
+        func overlay(_ title: String, _ y: String, _ value: (RoundMetrics) -> Double?, markers: Bool = false) -> String
+        {
             SVGLineChart(
                 title: title,
                 xLabel: "round",
                 yLabel: y,
-                series: runs.map { .init($0.name, $0.series(path)) },
+                series: runs.map { .init($0.name, $0.series(value)) },
                 markers: markers
             ).svg()
         }
@@ -87,11 +89,11 @@ public enum Compare {
             + rows(runs).header.map { "<th>\(escape($0))</th>" }.joined() + "</tr>"
         for r in rows(runs).rows { h += "<tr>" + r.map { "<td>\(escape($0))</td>" }.joined() + "</tr>" }
         h += "</table><div class=\"grid-charts\">"
-        h += "<figure>\(overlay("RMSE", "RMSE (rating points)", "eval.rmse", markers: true))</figure>"
-        h += "<figure>\(overlay("NDCG@\(k)", "NDCG@\(k)", "eval.ndcg@\(k)", markers: true))</figure>"
-        h += "<figure>\(overlay("Training loss", "mean ½e² per example", "train_loss"))</figure>"
-        if runs.contains(where: { !$0.series("privacy.epsilon").isEmpty }) {
-            h += "<figure>\(overlay("Privacy spent", "ε", "privacy.epsilon"))</figure>"
+        h += "<figure>\(overlay("RMSE", "RMSE (rating points)", { $0.eval?.rmse }, markers: true))</figure>"
+        h += "<figure>\(overlay("NDCG@\(k)", "NDCG@\(k)", { $0.eval?.ndcg }, markers: true))</figure>"
+        h += "<figure>\(overlay("Training loss", "mean ½e² per example", { $0.trainLoss }))</figure>"
+        if runs.contains(where: { !$0.series { $0.privacy?.epsilon }.isEmpty }) {
+            h += "<figure>\(overlay("Privacy spent", "ε", { $0.privacy?.epsilon }))</figure>"
         }
         // Cold start: RMSE against k (or period), one line per run.
         let cold = runs.map { r in (r.name, HTMLReport.coldStartPoints(r, "rmse")) }
@@ -131,21 +133,15 @@ extension Compare {
         var header = ["configuration", "seeds", "rmse", "ndcg@\(k)", "epsilon", "kB_up_per_update"]
         if let targetRMSE { header.append("sim_s_to_rmse_\(format4(targetRMSE, places: 3))") }
         // Beyond accuracy, when the runs evaluated it (final evaluation).
-        func finalEval(_ r: RunData) -> [String: Any]? {
-            r.metrics.last(where: { $0["eval"] != nil })?["eval"] as? [String: Any]
-        }
-        let beyond = runs.contains { finalEval($0)?["coverage@\(k)"] != nil }
-        let transfer = runs.contains { finalEval($0)?["negative_transfer"] != nil }
-        let serendipity = runs.contains { finalEval($0)?["serendipity@\(k)"] != nil }
+        let beyond = runs.contains { $0.lastEval?.coverage != nil }
+        let transfer = runs.contains { $0.lastEval?.negativeTransfer != nil }
+        let serendipity = runs.contains { $0.lastEval?.serendipity != nil }
         if beyond {
             header +=
                 ["coverage@\(k)", "gini_exposure@\(k)", "novelty@\(k)"] + (serendipity ? ["serendipity@\(k)"] : [])
         }
         if transfer { header += ["worse_than_local_only", "worse_than_global"] }
-        func baseline(_ r: RunData, _ name: String, _ key: String) -> Double? {
-            ((finalEval(r)?["baselines"] as? [String: Any])?[name] as? [String: Any])?[key] as? Double
-        }
-        let baselines = runs.contains { finalEval($0)?["baselines"] != nil }
+        let baselines = runs.contains { $0.lastEval?.baselines != nil }
         if baselines { header += ["global_mean_rmse", "popularity_ndcg@\(k)"] }
         let margins = marginColumns(runs, k: k)
         header += margins.map(\.header)
@@ -171,29 +167,23 @@ extension Compare {
                 )
             }
             if beyond {
-                for key in ["coverage@\(k)", "gini_exposure@\(k)", "novelty@\(k)"]
-                    + (serendipity ? ["serendipity@\(k)"] : [])
-                {
-                    row.append(stat(g.runs.compactMap { finalEval($0)?[key] as? Double }, 3))
+                let columns: [(EvaluationMetrics) -> Double?] =
+                    [{ $0.coverage }, { $0.giniExposure }, { $0.novelty }] + (serendipity ? [{ $0.serendipity }] : [])
+                for value in columns {
+                    row.append(stat(g.runs.compactMap { $0.lastEval.flatMap(value) }, 3))
                 }
             }
             if transfer {
-                for key in ["federation_worse_than_local_only", "personalization_worse_than_global"] {
-                    row.append(
-                        stat(
-                            g.runs.compactMap {
-                                ((finalEval($0)?["negative_transfer"] as? [String: Any])?[key] as? [String: Any])?[
-                                    "share"
-                                ] as? Double
-                            },
-                            3
-                        )
-                    )
+                let gaps: [(NegativeTransfer) -> Double] = [
+                    { $0.federationWorseThanLocalOnly.share }, { $0.personalizationWorseThanGlobal.share },
+                ]
+                for share in gaps {
+                    row.append(stat(g.runs.compactMap { $0.lastEval?.negativeTransfer.map(share) }, 3))
                 }
             }
             if baselines {
-                row.append(stat(g.runs.compactMap { baseline($0, "global_mean", "rmse") }, 4))
-                row.append(stat(g.runs.compactMap { baseline($0, "popularity", "ndcg@\(k)") }, 4))
+                row.append(stat(g.runs.compactMap { $0.lastEval?.baselines?.globalMean?.rmse }, 4))
+                row.append(stat(g.runs.compactMap { $0.lastEval?.baselines?.popularity?.ndcg }, 4))
             }
             for m in margins {
                 row.append(marginCell(g.runs.compactMap(m.value), places: m.header.hasPrefix("model_round") ? 0 : 4))

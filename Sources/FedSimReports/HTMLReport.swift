@@ -1,3 +1,4 @@
+import FedSimMetrics
 import Foundation
 
 /// The self-contained HTML report of one run (`report.html`): a summary table and SVG charts,
@@ -23,7 +24,9 @@ public enum HTMLReport {
             title: "Held-out rating error",
             xLabel: "round",
             yLabel: "error (rating points)",
-            series: [.init("RMSE", run.series("eval.rmse")), .init("MAE", run.series("eval.mae"), dashed: true)],
+            series: [
+                .init("RMSE", run.series { $0.eval?.rmse }), .init("MAE", run.series { $0.eval?.mae }, dashed: true),
+            ],
             markers: true
         )
         out.append(
@@ -37,8 +40,8 @@ public enum HTMLReport {
             xLabel: "round",
             yLabel: "metric (0–1)",
             series: [
-                .init("HR@\(k)", run.series("eval.hr@\(k)")),
-                .init("NDCG@\(k)", run.series("eval.ndcg@\(k)"), dashed: true),
+                .init("HR@\(k)", run.series { $0.eval?.hitRate }),
+                .init("NDCG@\(k)", run.series { $0.eval?.ndcg }, dashed: true),
             ],
             markers: true
         )
@@ -49,7 +52,7 @@ public enum HTMLReport {
             title: "Training loss",
             xLabel: "round",
             yLabel: "mean ½e² per example",
-            series: [.init("train loss", run.series("train_loss"))]
+            series: [.init("train loss", run.series { $0.trainLoss })]
         )
         out.append(
             (
@@ -57,13 +60,13 @@ public enum HTMLReport {
                 "Example-weighted mean of the devices' last local epoch (read from the secure sum under secure aggregation)."
             )
         )
-        if !run.series("privacy.epsilon").isEmpty {
+        if !run.series { $0.privacy?.epsilon }.isEmpty {
             let delta = (run.privacy?["delta"] as? Double).map { "\($0)" } ?? "δ"
             let eps = SVGLineChart(
                 title: "Privacy spent",
                 xLabel: "round",
                 yLabel: "ε at δ = \(delta)",
-                series: [.init("ε (RDP accountant)", run.series("privacy.epsilon"))],
+                series: [.init("ε (RDP accountant)", run.series { $0.privacy?.epsilon })],
                 references: run.budget > 0 ? [.init(y: run.budget, label: "budget ε = \(run.budget)")] : []
             )
             out.append(
@@ -74,18 +77,16 @@ public enum HTMLReport {
             )
         }
         var devices: [SVGLineChart.Series] = [
-            .init("sampled", run.series("sampled")), .init("finished", run.series("finished")),
+            .init("sampled", run.series { $0.sampled.map(Double.init) }),
+            .init("finished", run.series { $0.finished.map(Double.init) }),
         ]
-        let lost = run.metrics.compactMap { l -> (x: Double, y: Double)? in
-            guard let r = l["round"] as? Int else { return nil }
-            let n = ["dropped", "failed", "timed_out"].compactMap { l[$0] as? Int }.reduce(0, +)
-            return (Double(r), Double(n))
+        let lost = run.rounds.map { l -> (x: Double, y: Double) in
+            (Double(l.round), Double([l.dropped, l.failed, l.timedOut].compactMap { $0 }.reduce(0, +)))
         }
         devices.append(.init("dropped, failed or timed out", lost, dashed: true))
-        if !run.series("fleet.missed_deadline").isEmpty,
-            run.series("fleet.missed_deadline").contains(where: { $0.y > 0 })
-        {
-            devices.append(.init("missed the simulated deadline", run.series("fleet.missed_deadline"), dashed: true))
+        let missed = run.series { ($0.fleet?.missedDeadline).map(Double.init) }
+        if missed.contains(where: { $0.y > 0 }) {
+            devices.append(.init("missed the simulated deadline", missed, dashed: true))
         }
         out.append(
             (
@@ -106,8 +107,8 @@ public enum HTMLReport {
             )
         }
         let stages = ["advertise", "share", "masked", "unmask"]
-        if run.metrics.contains(where: { $0["secagg"] != nil }) {
-            let s = stages.map { st in SVGLineChart.Series(st, run.series("secagg.stages.\(st).seconds")) }
+        if run.rounds.contains(where: { $0.secagg != nil }) {
+            let s = stages.map { st in SVGLineChart.Series(st, run.series { $0.secagg?.stage(st)?.seconds }) }
             out.append(
                 (
                     SVGLineChart(
@@ -126,15 +127,15 @@ public enum HTMLReport {
                         title: "Round time",
                         xLabel: "round",
                         yLabel: "seconds (wall clock)",
-                        series: [.init("round", run.series("round_seconds"))]
+                        series: [.init("round", run.series { $0.roundSeconds })]
                     ).svg(),
                     "Wall time per round, evaluation included."
                 )
             )
         }
         out += coldStartCharts(run)
-        let up = run.increments("bytes_received").map { ($0.x, $0.y / 1e6) }
-        let down = run.increments("bytes_sent").map { ($0.x, $0.y / 1e6) }
+        let up = run.increments { $0.bytesReceived }.map { ($0.x, $0.y / 1e6) }
+        let down = run.increments { $0.bytesSent }.map { ($0.x, $0.y / 1e6) }
         out.append(
             (
                 SVGLineChart(
@@ -163,7 +164,7 @@ public enum HTMLReport {
         rows.append(
             (
                 "rounds",
-                "\(s["rounds"] as? Int ?? run.metrics.count)"
+                "\(s["rounds"] as? Int ?? run.rounds.count)"
                     + ((s["resumed_after_round"] as? Int).map { " (resumed after round \($0))" } ?? "")
             )
         )
@@ -198,22 +199,18 @@ public enum HTMLReport {
                 )
             )
         }
-        if let e = lastEval(run), let b = e["baselines"] as? [String: Any] {
+        if let e = run.lastEval, let b = e.baselines {
             var parts: [String] = []
-            if let g = b["global_mean"] as? [String: Any] {
-                parts.append("global mean RMSE \(format4(g["rmse"] as? Double ?? .nan))")
+            if let g = b.globalMean {
+                parts.append("global mean RMSE \(format4(g.rmse))")
             }
-            if let p = b["popularity"] as? [String: Any] {
-                parts.append(
-                    "popularity HR@\(k) \(format4(p["hr@\(k)"] as? Double ?? .nan)) · NDCG@\(k) \(format4(p["ndcg@\(k)"] as? Double ?? .nan))"
-                )
+            if let p = b.popularity {
+                parts.append("popularity HR@\(k) \(format4(p.hitRate)) · NDCG@\(k) \(format4(p.ndcg))")
             }
-            if let bo = b["bias_only"] as? [String: Any] {
-                parts.append(
-                    "bias-only RMSE \(format4(bo["rmse"] as? Double ?? .nan)) · NDCG@\(k) \(format4(bo["ndcg@\(k)"] as? Double ?? .nan))"
-                )
+            if let bo = b.biasOnly {
+                parts.append("bias-only RMSE \(format4(bo.rmse)) · NDCG@\(k) \(format4(bo.ndcg))")
             }
-            if let sd = e["serendipity@\(k)"] as? Double { parts.append("serendipity@\(k) \(format4(sd))") }
+            if let sd = e.serendipity { parts.append("serendipity@\(k) \(format4(sd))") }
             if !parts.isEmpty { rows.append(("baselines", parts.joined(separator: " · "))) }
         }
         let cold = coldStart(run)
@@ -306,22 +303,27 @@ public enum HTMLReport {
         return h
     }
 
-    /// The last evaluation's ranking and beyond-accuracy metrics (docs/metrics.md).
-    static func lastEval(_ run: RunData) -> [String: Any]? {
-        run.metrics.last(where: { $0["eval"] != nil })?["eval"] as? [String: Any]
+    /// The last evaluation's ranking and beyond-accuracy metrics (docs/metrics.md), under
+    /// their metrics.jsonl names, sorted by name.
+    static func beyondAccuracyRows(_ e: EvaluationMetrics) -> [(name: String, value: Double)] {
+        let k = e.k
+        let sampled = e.sampledNegatives.map { "@\(k)_sampled\($0)" } ?? ""
+        let rows: [(String, Double?)] = [
+            ("recall@\(k)", e.recall), ("mrr@\(k)", e.mrr), ("auc", e.auc),
+            ("hr" + sampled, e.sampledHitRate), ("ndcg" + sampled, e.sampledNdcg),
+            ("coverage@\(k)", e.coverage), ("gini_exposure@\(k)", e.giniExposure), ("novelty@\(k)", e.novelty),
+            ("ild_category@\(k)", e.ildCategory), ("ild_embedding@\(k)", e.ildEmbedding),
+        ]
+        return rows.compactMap { name, v in v.map { (name, $0) } }.sorted { $0.name < $1.name }
     }
 
     public static func beyondAccuracy(_ run: RunData) -> String {
-        guard let e = lastEval(run) else { return "" }
-        let keys = e.keys.filter { k in
-            ["recall@", "mrr@", "auc", "_sampled", "coverage@", "gini_exposure@", "novelty@", "ild_"].contains {
-                k.contains($0)
-            }
-        }.sorted()
-        guard !keys.isEmpty else { return "" }
+        guard let e = run.lastEval else { return "" }
+        let rows = beyondAccuracyRows(e)
+        guard !rows.isEmpty else { return "" }
         var h = "<h2>Ranking and beyond accuracy (final evaluation)</h2><table><tr><th>metric</th><th>value</th></tr>"
-        for k in keys + e.keys.filter({ $0.hasPrefix("serendipity@") }) {
-            h += "<tr><td>\(escape(k))</td><td>\(format4(e[k] as? Double ?? .nan))</td></tr>"
+        for (name, value) in rows + (e.serendipity.map { [("serendipity@\(e.k)", $0)] } ?? []) {
+            h += "<tr><td>\(escape(name))</td><td>\(format4(value))</td></tr>"
         }
         h +=
             "</table><p class=\"sub\">Full ranking over every unrated item unless marked _sampled (docs/metrics.md defines each).</p>"
@@ -330,28 +332,26 @@ public enum HTMLReport {
 
     /// The model against the global-mean and popularity baselines, from the same evaluation.
     static func baselines(_ run: RunData) -> String {
-        guard let e = lastEval(run), let b = e["baselines"] as? [String: Any], !b.isEmpty else { return "" }
-        let k = run.k
-        let g = b["global_mean"] as? [String: Any]
-        let p = b["popularity"] as? [String: Any]
+        guard let e = run.lastEval, let b = e.baselines, b != EvaluationBaselines() else { return "" }
+        let k = e.k
+        func row(_ name: String, _ rmse: String, _ hr: String, _ ndcg: String) -> String {
+            "<tr><td>\(name)</td><td>\(rmse)</td><td>\(hr)</td><td>\(ndcg)</td></tr>"
+        }
         var h =
             "<h2>Against baselines (final evaluation)</h2><table><tr><th>predictor</th><th>RMSE</th><th>HR@\(k)</th><th>NDCG@\(k)</th></tr>"
-        h +=
-            "<tr><td>this model</td><td>\(format4(e["rmse"] as? Double ?? .nan))</td><td>\(format4(e["hr@\(k)"] as? Double ?? .nan))</td><td>\(format4(e["ndcg@\(k)"] as? Double ?? .nan))</td></tr>"
-        if let g {
-            h +=
-                "<tr><td>global mean (\(format4(g["value"] as? Double ?? .nan, places: 3)))</td><td>\(format4(g["rmse"] as? Double ?? .nan))</td><td></td><td></td></tr>"
+        h += row("this model", format4(e.rmse), format4(e.hitRate), format4(e.ndcg))
+        if let g = b.globalMean {
+            h += row("global mean (\(format4(g.value, places: 3)))", format4(g.rmse), "", "")
         }
-        if let p {
-            h +=
-                "<tr><td>most popular unrated items</td><td></td><td>\(format4(p["hr@\(k)"] as? Double ?? .nan))</td><td>\(format4(p["ndcg@\(k)"] as? Double ?? .nan))</td></tr>"
+        if let p = b.popularity {
+            h += row("most popular unrated items", "", format4(p.hitRate), format4(p.ndcg))
         }
         // `evaluation.bias_baseline`: shrunk μ + b_u + b_i and the random ranking's expectation.
-        for (key, name) in [("bias_only", "bias only μ + b_u + b_i (shrunk)"), ("random", "random ranking")] {
-            guard let x = b[key] as? [String: Any] else { continue }
-            let rmse = (x["rmse"] as? Double).map { format4($0) } ?? ""
-            h +=
-                "<tr><td>\(name)</td><td>\(rmse)</td><td>\(format4(x["hr@\(k)"] as? Double ?? .nan))</td><td>\(format4(x["ndcg@\(k)"] as? Double ?? .nan))</td></tr>"
+        if let x = b.biasOnly {
+            h += row("bias only μ + b_u + b_i (shrunk)", format4(x.rmse), format4(x.hitRate), format4(x.ndcg))
+        }
+        if let x = b.random {
+            h += row("random ranking", "", format4(x.hitRate), format4(x.ndcg))
         }
         return h
             + "</table><p class=\"sub\">Popularity: items ranked by how many devices rated them in training (the previous evaluation's counts). Local-only and centralized baselines: negative transfer above, <code>training.mode: centralized</code>.</p>"
@@ -360,12 +360,12 @@ public enum HTMLReport {
     /// Warm users (the final evaluation) next to new users at each k (the cold-start protocol).
     static func newVersusWarm(_ run: RunData) -> String {
         let cold = coldStart(run)
-        guard !cold.isEmpty, cold.first?["k"] != nil, let e = lastEval(run) else { return "" }
+        guard !cold.isEmpty, cold.first?["k"] != nil, let e = run.lastEval else { return "" }
         let k = run.k
         var h =
             "<h2>New vs warm users</h2><table><tr><th>cohort</th><th>devices</th><th>RMSE</th><th>NDCG@\(k)</th></tr>"
         h +=
-            "<tr><td>warm (trained, final evaluation)</td><td>\(e["devices"] ?? "")</td><td>\(format4(e["rmse"] as? Double ?? .nan))</td><td>\(format4(e["ndcg@\(k)"] as? Double ?? .nan))</td></tr>"
+            "<tr><td>warm (trained, final evaluation)</td><td>\(e.devices)</td><td>\(format4(e.rmse))</td><td>\(format4(e.ndcg))</td></tr>"
         for o in cold {
             h +=
                 "<tr><td>new, k = \(o["k"] ?? "?")</td><td>\(o["devices"] ?? "")</td><td>\(format4(o["rmse"] as? Double ?? .nan))</td><td>\(format4(o["ndcg@\(k)"] as? Double ?? .nan))</td></tr>"
@@ -375,22 +375,22 @@ public enum HTMLReport {
     }
 
     public static func cohorts(_ run: RunData) -> String {
-        guard let e = lastEval(run), let c = e["cohorts"] as? [String: Any] else { return "" }
-        let k = run.k
+        guard let e = run.lastEval, let c = e.cohorts else { return "" }
+        let k = e.k
         var h = "<h2>Cohorts (final evaluation)</h2>"
-        if let w = c["worst_by_rmse"] as? [String: Any] {
+        if let w = c.worstByRMSE {
             h +=
-                "<p>Worst cohort by RMSE: <b>\(escape(w["cohort"] as? String ?? "?"))</b> (\(format4(w["rmse"] as? Double ?? .nan))) against \(format4(e["rmse"] as? Double ?? .nan)) overall.</p>"
+                "<p>Worst cohort by RMSE: <b>\(escape(w.cohort))</b> (\(format4(w.rmse))) against \(format4(e.rmse)) overall.</p>"
         }
         h +=
             "<table><tr><th>cohort</th><th>devices</th><th>RMSE</th><th>HR@\(k)</th><th>NDCG@\(k)</th><th>device RMSE p10 / p50 / p90</th></tr>"
-        for kind in ["activity", "domain", "demographic", "availability", "participation"] {
-            for row in (c[kind] as? [[String: Any]]) ?? [] {
-                let p = (row["device_rmse_p10_p50_p90"] as? [Double] ?? []).map { format4($0, places: 3) }.joined(
-                    separator: " / "
-                )
+        for group in c.groups {
+            for row in group.cohorts {
+                // Click models have no per-device RMSE (all null): the cell stays empty.
+                let finite = row.deviceRMSE.filter(\.isFinite)
+                let p = finite.count == row.deviceRMSE.count ? finite.map { format4($0, places: 3) } : []
                 h +=
-                    "<tr><td>\(escape(kind)): \(escape(row["name"] as? String ?? "?"))</td><td>\(row["devices"] ?? "")</td><td>\(format4(row["rmse"] as? Double ?? .nan))</td><td>\(format4(row["hr@\(k)"] as? Double ?? .nan))</td><td>\(format4(row["ndcg@\(k)"] as? Double ?? .nan))</td><td>\(p)</td></tr>"
+                    "<tr><td>\(escape(group.kind)): \(escape(row.name))</td><td>\(row.devices)</td><td>\(format4(row.rmse))</td><td>\(format4(row.hitRate))</td><td>\(format4(row.ndcg))</td><td>\(p.joined(separator: " / "))</td></tr>"
             }
         }
         return h + "</table>" + newVersusWarm(run)

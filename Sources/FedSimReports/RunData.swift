@@ -1,3 +1,4 @@
+import FedSimMetrics
 import Foundation
 
 /// A finished (or interrupted) run directory, read back for reports and comparisons. Only
@@ -6,7 +7,8 @@ public struct RunData {
     public let path: String
     public let scenario: [String: Any]
     public let summary: [String: Any]
-    public let metrics: [[String: Any]]
+    /// metrics.jsonl, one `RoundMetrics` per line: the schema the coordinator wrote them with.
+    public let rounds: [RoundMetrics]
     public let ledger: [[String: Any]]
     /// Per-device final evaluation rows (device-metrics.csv), if the run wrote them.
     public let deviceRMSE: [Double]
@@ -21,6 +23,7 @@ public struct RunData {
             guard let d = FileManager.default.contents(atPath: path + "/" + name) else { return nil }
             return try? JSONSerialization.jsonObject(with: d) as? [String: Any]
         }
+        func text(_ name: String) -> String? { try? String(contentsOfFile: path + "/" + name, encoding: .utf8) }
         func lines(_ name: String) -> [[String: Any]] {
             guard let t = try? String(contentsOfFile: path + "/" + name, encoding: .utf8) else { return [] }
             return t.split(separator: "\n").compactMap {
@@ -32,7 +35,7 @@ public struct RunData {
         }
         scenario = sc
         summary = json("summary.json") ?? [:]
-        metrics = lines("metrics.jsonl")
+        rounds = try Self.rounds(text("metrics.jsonl") ?? "", file: path + "/metrics.jsonl")
         ledger = lines("privacy-ledger.jsonl")
         var rmse: [Double] = []
         if let t = try? String(contentsOfFile: path + "/device-metrics.csv", encoding: .utf8) {
@@ -44,11 +47,28 @@ public struct RunData {
         deviceRMSE = rmse
     }
 
+    /// Decodes metrics.jsonl. A line that is not the schema is an error naming the file, the
+    /// line and the key path, except a last line without its newline: a run that stopped while
+    /// writing it (the coordinator appends whole lines, so only the end can be cut).
+    static func rounds(_ text: String, file: String) throws -> [RoundMetrics] {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        var out: [RoundMetrics] = []
+        for (i, line) in lines.enumerated() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            do {
+                out.append(try MetricsJSON.decode(RoundMetrics.self, line: line))
+            } catch {
+                if i == lines.count - 1 { break }  // cut short: no newline after it
+                throw Failure(description: "\(file):\(i + 1): \(MetricsJSON.describe(error))")
+            }
+        }
+        return out
+    }
+
     public var name: String { (path as NSString).lastPathComponent }
     public var scenarioName: String { scenario["name"] as? String ?? "?" }
     public var seed: Int { scenario["seed"] as? Int ?? 0 }
     public var status: String {
-        summary["status"] as? String ?? (metrics.isEmpty ? "not started" : "running or crashed")
+        summary["status"] as? String ?? (rounds.isEmpty ? "not started" : "running or crashed")
     }
     public var k: Int { (scenario["evaluation"] as? [String: Any])?["k"] as? Int ?? 10 }
     public var final: [String: Any] { summary["final"] as? [String: Any] ?? [:] }
@@ -59,23 +79,19 @@ public struct RunData {
 
     public func finalValue(_ key: String) -> Double? { (final[key] as? Double).flatMap { $0.isFinite ? $0 : nil } }
 
-    /// (round, value) for every metrics line that has `path` (dot-separated, e.g. "eval.rmse").
-    public func series(_ path: String) -> [(x: Double, y: Double)] {
-        let keys = path.split(separator: ".").map(String.init)
-        return metrics.compactMap { line in
-            guard let r = line["round"] as? Int else { return nil }
-            var node: Any? = line
-            for k in keys { node = (node as? [String: Any])?[k] }
-            if let v = node as? Double { return (Double(r), v) }
-            if let v = node as? Int { return (Double(r), Double(v)) }
-            return nil
-        }
+    /// (round, value) for every metrics line where `value` has a finite number, e.g.
+    /// `series { $0.eval?.rmse }`.
+    public func series(_ value: (RoundMetrics) -> Double?) -> [(x: Double, y: Double)] {
+        rounds.compactMap { line in value(line).flatMap { $0.isFinite ? (Double(line.round), $0) : nil } }
     }
 
+    /// The last evaluation (`eval` of the last line that has one).
+    public var lastEval: EvaluationMetrics? { rounds.last { $0.eval != nil }?.eval }
+
     /// Per-round increments of a cumulative counter (bytes).
-    public func increments(_ key: String) -> [(x: Double, y: Double)] {
+    public func increments(_ value: (RoundMetrics) -> Int?) -> [(x: Double, y: Double)] {
         var prev = 0.0
-        return series(key).map { p in
+        return series { value($0).map(Double.init) }.map { p in
             defer { prev = p.y }
             return (p.x, p.y - prev)
         }
@@ -83,23 +99,23 @@ public struct RunData {
 
     /// Flattens metrics.jsonl into CSV: one column per leaf key (nested keys joined by '.').
     public func metricsCSV() -> String {
-        func flatten(_ o: [String: Any], _ prefix: String, into out: inout [String: String]) {
-            for (k, v) in o {
-                let key = prefix.isEmpty ? k : prefix + "." + k
-                switch v {
-                case let d as [String: Any]: flatten(d, key, into: &out)
-                case let a as [Any]: out[key] = a.map { "\($0)" }.joined(separator: " ")
-                case let n as NSNumber: out[key] = n.stringValue
-                default: out[key] = "\(v)"
+        func flatten(_ o: JSONValue, _ prefix: String, into out: inout [String: String]) {
+            guard case .object(let members) = o else { return }
+            for m in members {
+                let key = prefix.isEmpty ? m.key : prefix + "." + m.key
+                switch m.value {
+                case .object: flatten(m.value, key, into: &out)
+                case .array(let a): out[key] = a.map(cell).joined(separator: " ")
+                default: out[key] = cell(m.value)
                 }
             }
         }
         var rows: [[String: String]] = []
         var columns: [String] = []
         var seen = Set<String>()
-        for line in metrics {
+        for line in rounds {
             var r: [String: String] = [:]
-            flatten(line, "", into: &r)
+            flatten((try? MetricsJSON.tree(line)) ?? .object([]), "", into: &r)
             rows.append(r)
             for k in r.keys.sorted() where !seen.contains(k) {
                 seen.insert(k)
@@ -111,6 +127,19 @@ public struct RunData {
         var csv = columns.joined(separator: ",") + "\n"
         for r in rows { csv += columns.map { csvField(r[$0] ?? "") }.joined(separator: ",") + "\n" }
         return csv
+    }
+}
+
+/// One CSV cell: numbers as written in metrics.jsonl, text as is, `null` (a non-finite value)
+/// empty, so spreadsheet and pandas readers see a missing value; nested values in JSON.
+func cell(_ v: JSONValue) -> String {
+    switch v {
+    case .null: return ""
+    case .bool(let b): return b ? "true" : "false"
+    case .int(let i): return String(i)
+    case .double(let d): return "\(d)"
+    case .string(let s): return s
+    case .array, .object: return v.text
     }
 }
 

@@ -1,6 +1,7 @@
 import FedSimConfig
 import FedSimCore
 import FedSimData
+import FedSimMetrics
 import FedSimModels
 import Foundation
 
@@ -85,10 +86,9 @@ public enum CentralizedRunner {
                 step.apply(&block, &grad, users: batch.users, items: batch.items, range: r, updateGlobalBias: true)
                 s = r.upperBound
             }
-            var line = JSONObject()
-            line.add("round", epoch)
-            line.add("examples", n)
-            line.add("train_loss", Double(lossSum) / Double(max(n, 1)))
+            var line = RoundMetrics(round: epoch)
+            line.examples = n
+            line.trainLoss = Double(lossSum) / Double(max(n, 1))
             let every = scenario.evaluation.every
             if epoch == scenario.training.rounds || (every > 0 && epoch % every == 0) {
                 let sharedNow = block.item + block.itemBias + [block.globalBias]
@@ -109,10 +109,10 @@ public enum CentralizedRunner {
                 }
                 let summary = EvaluationSummary(evals)
                 last = summary
-                line.add("eval", Coordinator.json(summary, k: scenario.evaluation.k))
+                line.eval = Coordinator.metrics(summary, k: scenario.evaluation.k)
             }
-            line.add("round_seconds", monotonicSeconds() - t0)
-            line.add("wall_seconds", monotonicSeconds() - started)
+            line.roundSeconds = monotonicSeconds() - t0
+            line.wallSeconds = monotonicSeconds() - started
             try sink.record(line)
             progress?(epoch)
         }

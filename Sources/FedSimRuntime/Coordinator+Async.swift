@@ -2,6 +2,7 @@ import FedSimAggregation
 import FedSimConfig
 import FedSimCore
 import FedSimData
+import FedSimMetrics
 import FedSimWire
 
 /// FedBuff (Nguyen et al. 2022) on the simulated clock: `concurrency` devices are always
@@ -110,7 +111,7 @@ extension Coordinator {
             var examples = 0
             var trainLoss = Double.nan
             var finishedDevices: [Int] = []
-            var secaggLine: JSONObject?
+            var secaggLine: SecAggRound?
             let roundBytes = (sent: bytesSent, received: bytesReceived, surplus: denseUploadSurplus)
             if scenario.secureAggregation.enabled {
                 // One SecAgg+ round over the buffer: each device weights its own update by its
@@ -136,7 +137,7 @@ extension Coordinator {
                     trainRequests: trainRequests
                 )
                 var sa = o.line
-                if let why = o.abandoned { sa.add("abandoned", why) }
+                if let why = o.abandoned { sa.abandoned = why }
                 secaggLine = sa
                 if let mean = o.mean {
                     try self.step(mean, round: step)
@@ -195,35 +196,32 @@ extension Coordinator {
             }
             deviceUpdates += finished
             participation.record(selected: buffer.map(\.device), finished: finishedDevices)
-            var line = JSONObject()
-            line.merge(
-                roundCounters(
-                    step,
-                    sampled: buffer.count,
-                    finished: finished,
-                    failed: failedCount,
-                    dropped: droppedCount,
-                    timedOut: timedOutCount,
-                    rejected: rejected,
-                    examples: examples,
-                    trainLoss: trainLoss
-                )
+            var line = roundCounters(
+                step,
+                sampled: buffer.count,
+                finished: finished,
+                failed: failedCount,
+                dropped: droppedCount,
+                timedOut: timedOutCount,
+                rejected: rejected,
+                examples: examples,
+                trainLoss: trainLoss
             )
-            if boundedAtCoordinator > 0 { line.add("bounded_at_coordinator", boundedAtCoordinator) }
-            if let secaggLine { line.add("secagg", secaggLine) }
-            var a = JSONObject()
-            a.add("model_version", version)
-            a.add("lost_in_flight", lost)
+            if boundedAtCoordinator > 0 { line.boundedAtCoordinator = boundedAtCoordinator }
+            line.secagg = secaggLine
             let st = buffer.map { staleness[$0.device] ?? 0 }
-            a.add("staleness_mean", st.isEmpty ? 0 : Double(st.reduce(0, +)) / Double(st.count))
-            a.add("staleness_max", st.max() ?? 0)
-            a.add("in_flight", flights.count)
-            line.add("async", a)
-            line.add("sim_seconds", simulatedClock)
-            var comm = JSONObject()
-            comm.add("bytes_up", bytesReceived - roundBytes.received)
-            comm.add("bytes_down", bytesSent - roundBytes.sent)
-            line.add("communication", comm)
+            line.async = AsyncStep(
+                modelVersion: version,
+                lostInFlight: lost,
+                stalenessMean: st.isEmpty ? 0 : Double(st.reduce(0, +)) / Double(st.count),
+                stalenessMax: st.max() ?? 0,
+                inFlight: flights.count
+            )
+            line.simSeconds = simulatedClock
+            line.communication = Communication(
+                bytesUp: bytesReceived - roundBytes.received,
+                bytesDown: bytesSent - roundBytes.sent
+            )
             if finished > 0 {
                 let simulated = bytesReceived - roundBytes.received + denseUploadSurplus - roundBytes.surplus
                 lastUploadBytesPerDevice = Double(simulated) / Double(finished)

@@ -1,42 +1,40 @@
 import FedSimConfig
 import FedSimCore
+import FedSimMetrics
 
 /// Baselines every run is compared against at each evaluation (docs/metrics.md): the global
 /// mean rating as a constant predictor, and the popularity ranking; plus serendipity, which
 /// is defined against the popularity ranking. Computed from per-device sums only.
 extension Coordinator {
-    func baselines(_ unordered: [DeviceEvaluation]) -> JSONObject {
+    func baselines(_ unordered: [DeviceEvaluation]) -> (serendipity: Double?, baselines: EvaluationBaselines) {
         let results = unordered.sorted { $0.device < $1.device }
         let k = scenario.evaluation.k
-        var o = JSONObject()
-        var b = JSONObject()
+        var serendipity: Double?
+        var b = EvaluationBaselines()
         // Global mean: c = Σ train ratings / n_train; its held-out squared error is
         // Σ r² − 2cΣ r + n c², from the sums each device reports.
         lastFullBaselines = FullBaselines()
         if let (c, rmse) = Self.globalMean(results) {
             lastFullBaselines?.globalMeanRMSE = rmse
-            var g = JSONObject()
-            g.add("value", c)
-            g.add("rmse", rmse)
-            b.add("global_mean", g)
+            b.globalMean = EvaluationBaselines.GlobalMean(value: c, rmse: rmse)
         }
         let ranked = results.filter { $0.ranked && $0.popularityHit >= 0 }
         if !ranked.isEmpty {
             let n = Double(ranked.count)
-            var p = JSONObject()
-            p.add("hr@\(k)", ranked.reduce(0.0) { $0 + $1.popularityHit } / n)
-            p.add("ndcg@\(k)", ranked.reduce(0.0) { $0 + $1.popularityNdcg } / n)
-            p.add("devices", ranked.count)
-            b.add("popularity", p)
+            b.popularity = RankingBaseline(
+                k: k,
+                hitRate: ranked.reduce(0.0) { $0 + $1.popularityHit } / n,
+                ndcg: ranked.reduce(0.0) { $0 + $1.popularityNdcg } / n,
+                devices: ranked.count
+            )
             lastFullBaselines?.popularity = (
                 ranked.reduce(0.0) { $0 + $1.popularityHit } / n, ranked.reduce(0.0) { $0 + $1.popularityNdcg } / n
             )
-            o.add("serendipity@\(k)", ranked.reduce(0.0) { $0 + $1.serendipity } / n)
+            serendipity = ranked.reduce(0.0) { $0 + $1.serendipity } / n
         }
         lastSampledBaselines?.add(to: &b, k: k)
         referenceBaselines?.add(to: &b, k: k, sampled: scenario.evaluation.sampledNegatives)
-        o.add("baselines", b)
-        return o
+        return (serendipity, b)
     }
 
     /// The global-mean predictor and its held-out RMSE, from the devices' sums; nil without ratings.

@@ -2,6 +2,7 @@ import FedSimAggregation
 import FedSimConfig
 import FedSimCore
 import FedSimData
+import FedSimMetrics
 import FedSimModels
 import FedSimSecAgg
 import FedSimWire
@@ -97,53 +98,63 @@ extension Coordinator {
             try? RunDirectory.atomicWrite(Array(csv.utf8), path: deviceMetricsPath)
         }
         let summary = EvaluationSummary(results)
-        lastEvaluationExtras = beyondAccuracy(summary, recommended: recommended, rated: rated, devices: results.count)
+        var metrics = Self.metrics(summary, k: scenario.evaluation.k)
+        beyondAccuracy(summary, recommended: recommended, rated: rated, devices: results.count, into: &metrics)
         lastSampledBaselines = SampledBaselines(
             results,
             summary: summary,
             k: scenario.evaluation.k,
             negatives: scenario.evaluation.sampledNegatives
         )
-        lastEvaluationExtras?.merge(baselines(results))
-        if refused > 0 { lastEvaluationExtras?.add("refused_reports", refused) }
+        (metrics.serendipity, metrics.baselines) = baselines(results)
+        if refused > 0 { metrics.refusedReports = refused }
         // The next evaluation's popularity ranking: items by how many devices rated them.
         if rated.contains(where: { $0 > 0 }) {
             popularItems = rated.indices.filter { rated[$0] > 0 }.sorted { (rated[$0], -$0) > (rated[$1], -$1) }.prefix(
                 Self.popularListLength
             ).map { UInt32($0) }
         }
-        if let nt = negativeTransfer(results) { lastEvaluationExtras?.add("negative_transfer", nt) }
-        lastCohorts = scenario.evaluation.cohorts ? cohortTable(results) : nil
+        metrics.negativeTransfer = negativeTransfer(results)
+        metrics.cohorts = scenario.evaluation.cohorts ? cohortTable(results) : nil
+        lastEvaluationMetrics = metrics
         return summary
     }
 
     /// Catalogue coverage, Gini of exposure and novelty from the aggregated counts
     /// (docs/metrics.md has the formulas).
-    func beyondAccuracy(_ s: EvaluationSummary, recommended: [Double], rated: [Double], devices n: Int) -> JSONObject {
-        let k = scenario.evaluation.k
-        var o = JSONObject()
-        o.add("recall@\(k)", s.recall)
-        o.add("mrr@\(k)", s.mrr)
-        o.add("auc", s.auc)
-        if scenario.evaluation.sampledNegatives > 0 {
-            o.add("hr@\(k)_sampled\(scenario.evaluation.sampledNegatives)", s.sampledHit)
-            o.add("ndcg@\(k)_sampled\(scenario.evaluation.sampledNegatives)", s.sampledNdcg)
-        }
+    func beyondAccuracy(
+        _ s: EvaluationSummary,
+        recommended: [Double],
+        rated: [Double],
+        devices n: Int,
+        into o: inout EvaluationMetrics
+    ) {
+        o.recall = s.recall
+        o.mrr = s.mrr
+        o.auc = s.auc
+        addSampled(s, to: &o)
         let exposures = recommended.reduce(0, +)
-        guard exposures > 0 else { return o }
-        o.add("coverage@\(k)", ExposureMetrics.coverage(recommended))
-        o.add("gini_exposure@\(k)", ExposureMetrics.gini(recommended))
-        o.add("novelty@\(k)", ExposureMetrics.novelty(recommended: recommended, rated: rated, devices: n))
-        o.add("ild_category@\(k)", s.ildCategory)
-        o.add("ild_embedding@\(k)", s.ildEmbedding)
-        return o
+        guard exposures > 0 else { return }
+        o.coverage = ExposureMetrics.coverage(recommended)
+        o.giniExposure = ExposureMetrics.gini(recommended)
+        o.novelty = ExposureMetrics.novelty(recommended: recommended, rated: rated, devices: n)
+        o.ildCategory = s.ildCategory
+        o.ildEmbedding = s.ildEmbedding
+    }
+
+    /// The sampled-negatives protocol's HR and NDCG, when the run uses it.
+    func addSampled(_ s: EvaluationSummary, to o: inout EvaluationMetrics) {
+        guard scenario.evaluation.sampledNegatives > 0 else { return }
+        o.sampledNegatives = scenario.evaluation.sampledNegatives
+        o.sampledHitRate = s.sampledHit
+        o.sampledNdcg = s.sampledNdcg
     }
 
     /// Per device, the personalized model (shared + its personal parameters) against the
     /// global model (personal parameters as a new device starts them) and a local-only model
     /// (trained on the device's data alone): the share of devices each comparison makes
     /// worse, and by how much (RMSE points, mean over those devices).
-    func negativeTransfer(_ results: [DeviceEvaluation]) -> JSONObject? {
+    func negativeTransfer(_ results: [DeviceEvaluation]) -> NegativeTransfer? {
         // Device order: sums must not depend on which process reported first.
         let rows = results.sorted { $0.device < $1.device }.filter {
             $0.count > 0 && $0.squaredErrorGlobal >= 0 && $0.squaredErrorLocal >= 0
@@ -151,29 +162,28 @@ extension Coordinator {
         }
         guard !rows.isEmpty else { return nil }
         func rmse(_ se: Double, _ n: Int) -> Double { (se / Double(n)).squareRoot() }
-        var o = JSONObject()
-        o.add("devices", rows.count)
         let ratings = Double(rows.reduce(0) { $0 + $1.count })
-        o.add("rmse_global_model", (rows.reduce(0.0) { $0 + $1.squaredErrorGlobal } / ratings).squareRoot())
-        o.add("rmse_local_only", (rows.reduce(0.0) { $0 + $1.squaredErrorLocal } / ratings).squareRoot())
-        for (name, other) in [
-            ("personalization_worse_than_global", \DeviceEvaluation.squaredErrorGlobal),
-            ("federation_worse_than_local_only", \DeviceEvaluation.squaredErrorLocal),
-        ] {
+        func gap(_ other: KeyPath<DeviceEvaluation, Double>) -> NegativeTransfer.Gap {
             let gaps = rows.map { rmse($0.squaredError, $0.count) - rmse($0[keyPath: other], $0.count) }.filter {
                 $0 > 1e-12
             }
-            var c = JSONObject()
-            c.add("share", Double(gaps.count) / Double(rows.count))
-            c.add("mean_rmse_loss", gaps.isEmpty ? 0 : gaps.reduce(0, +) / Double(gaps.count))
-            o.add(name, c)
+            return NegativeTransfer.Gap(
+                share: Double(gaps.count) / Double(rows.count),
+                meanRMSELoss: gaps.isEmpty ? 0 : gaps.reduce(0, +) / Double(gaps.count)
+            )
         }
-        return o
+        return NegativeTransfer(
+            devices: rows.count,
+            rmseGlobalModel: (rows.reduce(0.0) { $0 + $1.squaredErrorGlobal } / ratings).squareRoot(),
+            rmseLocalOnly: (rows.reduce(0.0) { $0 + $1.squaredErrorLocal } / ratings).squareRoot(),
+            personalizationWorseThanGlobal: gap(\.squaredErrorGlobal),
+            federationWorseThanLocalOnly: gap(\.squaredErrorLocal)
+        )
     }
 
     /// Every metric per cohort: activity quartiles of training-set size, main domain, and
     /// devices that never trained against those that did. The worst cohort by RMSE is named.
-    func cohortTable(_ results: [DeviceEvaluation]) -> JSONObject? {
+    func cohortTable(_ results: [DeviceEvaluation]) -> CohortTable? {
         guard let directory else { return nil }
         let k = scenario.evaluation.k
         var groups: [(String, String, [DeviceEvaluation])] = []
@@ -201,43 +211,42 @@ extension Coordinator {
         groups.append(("participation", "never trained", results.filter { participation.finished[$0.device] == 0 }))
         groups.append(("participation", "trained", results.filter { participation.finished[$0.device] > 0 }))
         groups = groups.filter { scenario.evaluation.cohortKinds.contains($0.0) }
-        var o = JSONObject()
-        var worst: (String, Double)?
-        var byKind: [String: [String]] = [:]
+        var worst: CohortTable.Worst?
+        var byKind: [String: [Cohort]] = [:]
         for (kind, name, members) in groups where !members.isEmpty {
             let s = EvaluationSummary(members)
-            var c = JSONObject()
-            c.add("name", name)
-            c.add("devices", s.devices)
-            c.add("rmse", s.rmse)
-            c.add("hr@\(k)", s.hitRate)
-            c.add("ndcg@\(k)", s.ndcg)
-            c.add("device_rmse_p10_p50_p90", s.deviceRMSE)
-            byKind[kind, default: []].append(c.text)
-            if s.rmse.isFinite, worst == nil || s.rmse > worst!.1 { worst = ("\(kind): \(name)", s.rmse) }
+            byKind[kind, default: []].append(
+                Cohort(
+                    k: k,
+                    name: name,
+                    devices: s.devices,
+                    rmse: s.rmse,
+                    hitRate: s.hitRate,
+                    ndcg: s.ndcg,
+                    deviceRMSE: s.deviceRMSE
+                )
+            )
+            if s.rmse.isFinite, worst == nil || s.rmse > worst!.rmse {
+                worst = CohortTable.Worst(cohort: "\(kind): \(name)", rmse: s.rmse)
+            }
         }
-        for kind in EvaluationConfig.allCohortKinds where byKind[kind] != nil {
-            o.add(kind, raw: "[" + byKind[kind]!.joined(separator: ",") + "]")
-        }
-        if let worst {
-            var w = JSONObject()
-            w.add("cohort", worst.0)
-            w.add("rmse", worst.1)
-            o.add("worst_by_rmse", w)
-        }
-        return o
+        let kinds = EvaluationConfig.allCohortKinds.filter { byKind[$0] != nil }
+        return CohortTable(groups: kinds.map { CohortTable.Group(kind: $0, cohorts: byKind[$0]!) }, worstByRMSE: worst)
     }
 
-    static func json(_ s: EvaluationSummary, k: Int) -> JSONObject {
-        var o = JSONObject()
-        o.add("rmse", s.rmse)
-        o.add("mae", s.mae)
-        o.add("hr@\(k)", s.hitRate)
-        o.add("ndcg@\(k)", s.ndcg)
-        o.add("devices", s.devices)
-        o.add("ratings", s.ratings)
-        o.add("ranked_devices", s.rankedDevices)
-        o.add("device_rmse_p10_p50_p90", s.deviceRMSE)
-        return o
+    /// An evaluation's base metrics (accuracy and ranking at `k`), as `eval`, `validation` and
+    /// summary.json's `final` start.
+    static func metrics(_ s: EvaluationSummary, k: Int) -> EvaluationMetrics {
+        EvaluationMetrics(
+            k: k,
+            rmse: s.rmse,
+            mae: s.mae,
+            hitRate: s.hitRate,
+            ndcg: s.ndcg,
+            devices: s.devices,
+            ratings: s.ratings,
+            rankedDevices: s.rankedDevices,
+            deviceRMSE: s.deviceRMSE
+        )
     }
 }

@@ -1,6 +1,7 @@
 import FedSimConfig
 import FedSimCore
 import FedSimData
+import FedSimMetrics
 import FedSimModels
 
 /// Who trains each round: the sampler picks among eligible devices (their process is alive
@@ -64,22 +65,22 @@ extension Coordinator {
         plan: RoundPlan,
         finished: [Int],
         trainLoss: [Int: Double] = [:],
-        into line: inout JSONObject
+        into line: inout RoundMetrics
     ) {
         participation.record(selected: selected, finished: finished)
         sampler.observe(RoundFeedback(round: r, selected: selected, finished: finished, trainLoss: trainLoss))
-        var fleetLine = JSONObject()
-        fleetLine.add("selected", selected.count)
-        fleetLine.add("kept", plan.kept.count)
-        fleetLine.add("missed_deadline", plan.missedDeadline.count)
-        fleetLine.add("went_offline", plan.wentOffline.count)
-        fleetLine.add("over_selected", plan.overSelected.count)
-        fleetLine.add("sim_start_seconds", simulatedClock)
-        fleetLine.add("sim_round_seconds", plan.seconds)
-        line.add("fleet", fleetLine)
+        line.fleet = FleetRound(
+            selected: selected.count,
+            kept: plan.kept.count,
+            missedDeadline: plan.missedDeadline.count,
+            wentOffline: plan.wentOffline.count,
+            overSelected: plan.overSelected.count,
+            simStartSeconds: simulatedClock,
+            simRoundSeconds: plan.seconds
+        )
         participationLog?.append(round: r, clock: simulatedClock, selected: selected, finished: finished, plan: plan)
         simulatedClock += max(plan.seconds, scenario.fleet.availability.roundIntervalSeconds)
-        line.add("sim_seconds", simulatedClock)
+        line.simSeconds = simulatedClock
     }
 }
 

@@ -2,13 +2,14 @@ import FedSimAggregation
 import FedSimConfig
 import FedSimCore
 import FedSimData
+import FedSimMetrics
 import FedSimModels
 import FedSimSecAgg
 import FedSimWire
 
 /// One synchronous training round: dispatch, collect, aggregate, release (with DP) and step.
 extension Coordinator {
-    func runRound(_ r: Int) async throws -> JSONObject {
+    func runRound(_ r: Int) async throws -> RoundMetrics {
         guard !peers.isEmpty else {
             throw Failure(description: "round \(r): no devices available; \(aliveSummary())")
         }
@@ -86,7 +87,7 @@ extension Coordinator {
                     + "\(failed) failed; \(aliveSummary())"
             )
         }
-        var privacyLine: JSONObject?
+        var privacyLine: PrivacyRound?
         if dp == nil && plan.kept.isEmpty {
             log.warning("round \(r): no selected device could finish in time; the model is unchanged")
         } else if dp != nil {
@@ -105,40 +106,32 @@ extension Coordinator {
             try step(aggregator.aggregate(), round: r)
         }
         deviceUpdates += finished
-        var line = JSONObject()
-        line.merge(
-            roundCounters(
-                r,
-                sampled: chosen.count,
-                finished: finished,
-                failed: failed,
-                dropped: dropped,
-                timedOut: timedOut,
-                rejected: rejected,
-                examples: aggregator.examples,
-                trainLoss: aggregator.meanTrainLoss
-            )
+        var line = roundCounters(
+            r,
+            sampled: chosen.count,
+            finished: finished,
+            failed: failed,
+            dropped: dropped,
+            timedOut: timedOut,
+            rejected: rejected,
+            examples: aggregator.examples,
+            trainLoss: aggregator.meanTrainLoss
         )
-        for (name, value) in aggregator.measurements { line.add(name, value) }
-        if dp != nil { line.add("clipped_at_coordinator", clippedAtCoordinator) }
-        if boundedAtCoordinator > 0 { line.add("bounded_at_coordinator", boundedAtCoordinator) }
-        var comm = JSONObject()
-        comm.add("bytes_up", bytesReceived - roundBytes.received)
-        comm.add("bytes_down", bytesSent - roundBytes.sent)
-        comm.add(
-            "bytes_up_per_update",
-            finished > 0 ? Double(bytesReceived - roundBytes.received) / Double(finished) : 0
-        )
-        comm.add("raw_bytes_per_update", 4 * (layout.count + layout.weightCount))
+        for (name, value) in aggregator.measurements { line.record(measurement: name, value) }
+        if dp != nil { line.clippedAtCoordinator = clippedAtCoordinator }
+        if boundedAtCoordinator > 0 { line.boundedAtCoordinator = boundedAtCoordinator }
+        var comm = Communication(bytesUp: bytesReceived - roundBytes.received, bytesDown: bytesSent - roundBytes.sent)
+        comm.bytesUpPerUpdate = finished > 0 ? Double(bytesReceived - roundBytes.received) / Double(finished) : 0
+        comm.rawBytesPerUpdate = 4 * (layout.count + layout.weightCount)
         if scenario.compression.enabled {
-            comm.add("compressed_body_bytes_per_update", finished > 0 ? Double(compressedBytes) / Double(finished) : 0)
+            comm.compressedBodyBytesPerUpdate = finished > 0 ? Double(compressedBytes) / Double(finished) : 0
         }
-        line.add("communication", comm)
+        line.communication = comm
         if finished > 0 {
             let simulated = bytesReceived - roundBytes.received + denseUploadSurplus - roundBytes.surplus
             lastUploadBytesPerDevice = Double(simulated) / Double(finished)
         }
-        if let privacyLine { line.add("privacy", privacyLine) }
+        line.privacy = privacyLine
         let finishedDevices = tracker.outcomes.compactMap { $0.value == .finished ? Int($0.key) : nil }.sorted()
         closeRound(r, selected: chosen, plan: plan, finished: finishedDevices, trainLoss: trainLoss, into: &line)
         return line
@@ -153,7 +146,7 @@ extension Coordinator {
         contributors: Int,
         realizedMultiplier: Double? = nil,
         withinClip: Int = 0
-    ) throws -> JSONObject {
+    ) throws -> PrivacyRound {
         let distributed = realizedMultiplier != nil
         let roundClip = dp!.clip
         var released = sum
@@ -192,13 +185,13 @@ extension Coordinator {
             throw Failure(description: "round \(r) was not released: \(error)")
         }
         try step(noisyMean, round: r)
-        var o = JSONObject()
-        o.add("epsilon", eps)
-        o.add("order", order)
-        o.add("delta", scenario.privacy.delta)
-        o.add("noise_multiplier", realizedMultiplier ?? scenario.privacy.noiseMultiplier)
-        o.add("clip", roundClip)
-        return o
+        return PrivacyRound(
+            epsilon: eps,
+            order: order,
+            delta: scenario.privacy.delta,
+            noiseMultiplier: realizedMultiplier ?? scenario.privacy.noiseMultiplier,
+            clip: roundClip
+        )
     }
 
     func finishSecureRound(
@@ -206,40 +199,34 @@ extension Coordinator {
         chosen: [Int],
         assignments: [ConnectionID: [UInt32]],
         discard: Set<Int>
-    ) async throws -> JSONObject {
+    ) async throws -> RoundMetrics {
         let o = try await runSecureRound(r, chosen: chosen, assignments: assignments, discard: discard)
         lastFinished = o.survivorIDs
-        var line = JSONObject()
-        line.merge(
-            roundCounters(
-                r,
-                sampled: chosen.count,
-                finished: o.survivors,
-                failed: 0,
-                dropped: chosen.count - o.survivors,
-                timedOut: 0,
-                rejected: 0,
-                examples: Int(o.examples.rounded()),
-                trainLoss: o.examples > 0 ? o.lossSum / o.examples : .nan
-            )
+        var line = roundCounters(
+            r,
+            sampled: chosen.count,
+            finished: o.survivors,
+            failed: 0,
+            dropped: chosen.count - o.survivors,
+            timedOut: 0,
+            rejected: 0,
+            examples: Int(o.examples.rounded()),
+            trainLoss: o.examples > 0 ? o.lossSum / o.examples : .nan
         )
         var sa = o.line
         if let why = o.abandoned {
-            sa.add("abandoned", why)
+            sa.abandoned = why
             log.warning("round \(r): secure aggregation abandoned: \(why); the model is unchanged")
         }
-        line.add("secagg", sa)
+        line.secagg = sa
         if dp != nil, let sum = o.sum {
-            line.add(
-                "privacy",
-                try releasePrivately(
-                    round: r,
-                    sum: sum,
-                    sampled: chosen.count,
-                    contributors: o.survivors,
-                    realizedMultiplier: o.realizedMultiplier,
-                    withinClip: o.withinClip
-                )
+            line.privacy = try releasePrivately(
+                round: r,
+                sum: sum,
+                sampled: chosen.count,
+                contributors: o.survivors,
+                realizedMultiplier: o.realizedMultiplier,
+                withinClip: o.withinClip
             )
             deviceUpdates += o.survivors
         } else if let mean = o.mean {

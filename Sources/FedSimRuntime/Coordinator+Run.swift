@@ -2,6 +2,7 @@ import FedSimAggregation
 import FedSimConfig
 import FedSimCore
 import FedSimData
+import FedSimMetrics
 import FedSimModels
 import FedSimSecAgg
 import FedSimWire
@@ -10,42 +11,37 @@ import FedSimWire
 extension Coordinator {
     /// Ends a round's metrics line: evaluates when due, adds the totals and timings, and
     /// records it (synchronous rounds and FedBuff steps alike).
-    func finishRound(_ r: Int, _ line: JSONObject, roundStart: Double, runStart: Double) async throws {
+    func finishRound(_ r: Int, _ line: RoundMetrics, roundStart: Double, runStart: Double) async throws {
         var line = line
         let every = scenario.evaluation.every
         var stopping = false
         if r == scenario.training.rounds || (every > 0 && r % every == 0) {
             if scenario.data.split.validation {
                 let (validation, stop) = try await validationStep(round: r)
-                line.add("validation", validation)
+                line.validation = validation
                 if stop {
                     stopping = true
                     finalEvaluation = true
                     restoredRound = await restoreBestRound(after: r)
-                    if let best = restoredRound { line.add("eval_model_round", best) }
+                    line.evalModelRound = restoredRound
                 }
             }
             let summary = try await evaluate(round: r)
             lastEvaluation = summary
-            var ev = Self.json(summary, k: scenario.evaluation.k)
-            if let extras = lastEvaluationExtras { ev.merge(extras) }
-            if let cohorts = lastCohorts { ev.add("cohorts", cohorts) }
-            line.add("eval", ev)
+            line.eval = lastEvaluationMetrics
             if r == scenario.training.rounds && scenario.evaluation.coldStart.enabled {
                 coldStartResults = try await runColdStart(round: r)
-                line.add("cold_start", coldStartResults)
-                if !coldStartThirds.isEmpty { line.add("cold_start_thirds", coldStartThirds) }
+                line.coldStart = Self.tree(coldStartResults)
+                if !coldStartThirds.isEmpty { line.coldStartThirds = Self.tree(coldStartThirds) }
             }
         }
-        if let why = stepRefusal {
-            line.add("step_refused", why)
-            stepRefusal = nil
-        }
+        line.stepRefused = stepRefusal
+        stepRefusal = nil
         roundsCompleted = r
-        line.add("bytes_sent", bytesSent)
-        line.add("bytes_received", bytesReceived)
-        line.add("round_seconds", monotonicSeconds() - roundStart)
-        line.add("wall_seconds", monotonicSeconds() - runStart)
+        line.bytesSent = bytesSent
+        line.bytesReceived = bytesReceived
+        line.roundSeconds = monotonicSeconds() - roundStart
+        line.wallSeconds = monotonicSeconds() - runStart
         if let failure = participationLog?.failure { throw failure }
         try metrics.record(line)
         if stopping && r < scenario.training.rounds, let t = validationTracker {
@@ -53,6 +49,14 @@ extension Coordinator {
             stoppedEarly =
                 "early stopping: validation \(t.metric.rawValue) did not improve by more than \(t.minDelta) for \(t.patience) evaluations; the model of round \(t.bestRound ?? r) is kept"
             log.info("stopping after round \(r): \(stoppedEarly!)")
+        }
+    }
+
+    /// The cold-start tables as they go into the round's line: still assembled as JSON objects
+    /// (open-ended tables per support size and strategy), read back as a tree.
+    static func tree(_ objects: [JSONObject]) -> JSONValue {
+        do { return try JSONValue(parsing: "[" + objects.map(\.text).joined(separator: ",") + "]") } catch {
+            preconditionFailure("cold-start tables are not JSON: \(error)")
         }
     }
 
@@ -67,18 +71,17 @@ extension Coordinator {
         rejected: Int,
         examples: Int,
         trainLoss: Double
-    ) -> JSONObject {
-        var line = JSONObject()
-        line.add("round", r)
-        line.add("sampled", sampled)
-        line.add("finished", finished)
-        line.add("failed", failed)
-        line.add("dropped", dropped)
-        line.add("timed_out", timedOut)
-        line.add("rejected", rejected)
-        line.add("processes_alive", peers.count)
-        line.add("examples", examples)
-        line.add("train_loss", trainLoss)
+    ) -> RoundMetrics {
+        var line = RoundMetrics(round: r)
+        line.sampled = sampled
+        line.finished = finished
+        line.failed = failed
+        line.dropped = dropped
+        line.timedOut = timedOut
+        line.rejected = rejected
+        line.processesAlive = peers.count
+        line.examples = examples
+        line.trainLoss = trainLoss
         return line
     }
 
@@ -97,9 +100,7 @@ extension Coordinator {
         if scenario.training.rounds == 0 {
             // No training: the initial model is evaluated (and cold-start protocols run on it),
             // a no-transfer baseline.
-            var line = JSONObject()
-            line.add("round", 0)
-            try await finishRound(0, line, roundStart: start, runStart: start)
+            try await finishRound(0, RoundMetrics(round: 0), roundStart: start, runStart: start)
         }
         for r in firstRound...max(firstRound, scenario.training.rounds) where r <= scenario.training.rounds {
             let roundStart = monotonicSeconds()

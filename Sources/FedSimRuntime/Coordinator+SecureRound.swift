@@ -1,6 +1,7 @@
 import FedSimAggregation
 import FedSimConfig
 import FedSimCore
+import FedSimMetrics
 import FedSimModels
 import FedSimPrivacy
 import FedSimSecAgg
@@ -63,7 +64,7 @@ extension Coordinator {
         var examples: Double
         var lossSum: Double
         var abandoned: String?
-        var line: JSONObject
+        var line: SecAggRound
     }
 
     /// The round's quantizer; both sides build it from public values, so the scales agree.
@@ -204,7 +205,7 @@ extension Coordinator {
         var line = s.line
         let bounded = updateBounds.enforce(mean: &mean)
         if bounded > 0 {
-            line.add("bounded_at_coordinator", bounded)
+            line.boundedAtCoordinator = bounded
             log.warning(
                 "round \(r): \(bounded) elements of the secure mean were beyond what honest devices send (|Δ| ≤ \(updateBounds.maxDelta)); clipped"
             )
@@ -228,7 +229,7 @@ extension Coordinator {
     struct SecureSum {
         var sum: [UInt32]?
         var survivors: Set<UInt32>
-        var line: JSONObject
+        var line: SecAggRound
         var abandoned: String?
     }
 }

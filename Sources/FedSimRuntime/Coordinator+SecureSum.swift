@@ -1,6 +1,7 @@
 import FedSimAggregation
 import FedSimConfig
 import FedSimCore
+import FedSimMetrics
 import FedSimModels
 import FedSimSecAgg
 import FedSimWire
@@ -149,22 +150,17 @@ extension Coordinator {
         let survivors = server.announceSurvivors()
         closeStage("masked", survivors.count)
 
-        var line = JSONObject()
-        line.add("protocol", sa.protocol.rawValue)
-        line.add("k", k)
-        line.add("t", t)
-        line.add("bits", sa.bits)
-        func finishLine(_ l: inout JSONObject) {
-            var st = JSONObject()
-            for s in stats {
-                var o = JSONObject()
-                o.add("devices", s.devices)
-                o.add("bytes_up", s.bytesUp)
-                o.add("bytes_down", s.bytesDown)
-                o.add("seconds", s.seconds)
-                st.add(s.name, o)
+        var line = SecAggRound(protocol: sa.protocol.rawValue, k: k, t: t, bits: sa.bits)
+        func finishLine(_ l: inout SecAggRound) {
+            l.stages = stats.map {
+                SecAggRound.Stage(
+                    name: $0.name,
+                    devices: $0.devices,
+                    bytesUp: $0.bytesUp,
+                    bytesDown: $0.bytesDown,
+                    seconds: $0.seconds
+                )
             }
-            l.add("stages", st)
         }
         guard survivors.count >= t else {
             finishLine(&line)

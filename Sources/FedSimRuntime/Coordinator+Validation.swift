@@ -1,5 +1,6 @@
 import FedSimConfig
 import FedSimCore
+import FedSimMetrics
 import FedSimModels
 import FedSimWire
 
@@ -47,7 +48,7 @@ extension Coordinator {
     /// Round r's validation: scores it, updates the tracker, keeps the model when it is the
     /// best so far. Returns the metrics line's `validation` object and whether the run stops
     /// here (early stopping on, and patience exhausted or the last round).
-    func validationStep(round r: Int) async throws -> (line: JSONObject, stop: Bool) {
+    func validationStep(round r: Int) async throws -> (line: ValidationMetrics, stop: Bool) {
         let es = scenario.training.earlyStopping
         var tracker = validationTracker ?? ValidationTracker(es)
         let summary = try await validate(round: r)
@@ -60,13 +61,14 @@ extension Coordinator {
                 await send(.keepBest(round: UInt32(r)), to: peer.connection)
             }
         }
-        var o = Self.json(summary, k: scenario.evaluation.k)
-        if scenario.evaluation.sampledNegatives > 0 {
-            o.add("hr@\(scenario.evaluation.k)_sampled\(scenario.evaluation.sampledNegatives)", summary.sampledHit)
-            o.add("ndcg@\(scenario.evaluation.k)_sampled\(scenario.evaluation.sampledNegatives)", summary.sampledNdcg)
-        }
-        o.add("best_round", tracker.bestRound ?? 0)
-        o.add("best_\(es.metric.rawValue)", tracker.bestValue)
+        var evaluation = Self.metrics(summary, k: scenario.evaluation.k)
+        addSampled(summary, to: &evaluation)
+        let o = ValidationMetrics(
+            evaluation: evaluation,
+            bestRound: tracker.bestRound ?? 0,
+            metric: es.metric.rawValue,
+            bestValue: tracker.bestValue
+        )
         let stop = es.enabled && (tracker.exhausted || r == scenario.training.rounds)
         return (o, stop)
     }

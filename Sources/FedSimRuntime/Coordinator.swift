@@ -2,6 +2,7 @@ import FedSimAggregation
 import FedSimConfig
 import FedSimCore
 import FedSimData
+import FedSimMetrics
 import FedSimModels
 import FedSimSecAgg
 import FedSimWire
@@ -73,12 +74,11 @@ public final class Coordinator {
     /// Simulated seconds since round 1 began.
     public internal(set) var simulatedClock = 0.0
     public internal(set) var participation: Participation
-    /// Beyond-accuracy and extra ranking metrics of the last evaluation.
-    var lastEvaluationExtras: JSONObject?
+    /// The last evaluation as its metrics line's `eval` (beyond-accuracy metrics, baselines,
+    /// negative transfer and cohorts included).
+    public internal(set) var lastEvaluationMetrics: EvaluationMetrics?
     /// The model beside its baselines under the sampled-negatives protocol, last evaluation.
     public internal(set) var lastSampledBaselines: SampledBaselines?
-    /// Per-cohort metrics of the last evaluation.
-    public internal(set) var lastCohorts: JSONObject?
     /// Decoder of compressed updates.
     lazy var codec = UpdateCodec(config: scenario.compression, layout: layout)
     /// Mean bytes a finished device uploaded last round (the fleet's timing model uses it).

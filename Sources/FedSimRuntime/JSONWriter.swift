@@ -1,30 +1,16 @@
-/// A tiny ordered JSON object builder: keys stay in the order written (readable metrics lines),
-/// and numbers print identically for identical values, so two runs with one seed produce
-/// byte-identical lines apart from timing fields.
+import FedSimMetrics
+
+/// A tiny ordered JSON object builder for the files not yet in the metrics schema (summary.json,
+/// the privacy ledger, participation.jsonl, cold-start tables; metrics.jsonl lines are
+/// `RoundMetrics`). Keys stay in the order written, and numbers print identically for identical
+/// values (as `MetricsJSON` prints them), so two runs with one seed produce byte-identical files
+/// apart from timing fields.
 public struct JSONObject {
     var parts: [String] = []
     public init() {}
 
-    public static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let h = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal, escaped as every metrics file is (`JSONValue.quote`).
+    public static func quote(_ s: String) -> String { JSONValue.quote(s) }
 
     public mutating func add(_ key: String, _ v: Int) { parts.append("\(Self.quote(key)):\(v)") }
     public mutating func add(_ key: String, _ v: Double) {
@@ -51,5 +37,30 @@ public struct JSONObject {
 extension JSONObject {
     public mutating func add(_ key: String, _ v: [JSONObject]) {
         add(key, raw: "[" + v.map(\.text).joined(separator: ",") + "]")
+    }
+}
+
+extension JSONObject {
+    /// A value of the metrics schema (`FedSimMetrics`) as an object, its keys in order, so a
+    /// file still assembled by hand (summary.json, the privacy ledger) embeds the schema's
+    /// types exactly as metrics.jsonl writes them.
+    public init(encoding value: some Encodable) {
+        guard case .object(let members) = Self.tree(value) else {
+            preconditionFailure("JSONObject(encoding:) needs a type that encodes as an object")
+        }
+        parts = members.map { Self.quote($0.key) + ":" + $0.value.text }
+    }
+
+    /// Adds a value of the metrics schema under `key`.
+    public mutating func add(_ key: String, encoding value: some Encodable) {
+        add(key, raw: Self.tree(value).text)
+    }
+
+    /// The schema's types encode without failing (no custom encoding throws), so a failure here
+    /// is a programming error.
+    static func tree(_ value: some Encodable) -> JSONValue {
+        do { return try MetricsJSON.tree(value) } catch {
+            preconditionFailure("metrics schema value failed to encode: \(MetricsJSON.describe(error))")
+        }
     }
 }

@@ -1,6 +1,7 @@
 import FedSimConfig
 import FedSimCore
 import FedSimData
+import FedSimMetrics
 import FedSimModels
 import FedSimSecAgg
 import FedSimWire
@@ -13,6 +14,11 @@ public final class FileMetricsSink: MetricsSink {
     let file: AppendOnlyFile
     public init(path: String) throws { file = try AppendOnlyFile(path: path) }
     public func record(_ line: JSONObject) throws { try file.append(line.text) }
+}
+
+extension MetricsSink {
+    /// Records a round's line of the metrics schema (`RoundMetrics`).
+    public func record(_ line: RoundMetrics) throws { try record(JSONObject(encoding: line)) }
 }
 
 /// Collects metrics lines in memory (tests).

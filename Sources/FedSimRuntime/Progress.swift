@@ -1,4 +1,5 @@
 import FedSimCore
+import FedSimMetrics
 import Foundation
 
 #if canImport(Glibc)
@@ -29,23 +30,23 @@ final class Progress {
     }
 
     /// Renders new metrics lines (from `MetricsTail`).
-    func update(_ lines: [[String: Any]]) {
+    func update(_ lines: [RoundMetrics]) {
         guard enabled else { return }
         for obj in lines {
-            guard let round = obj["round"] as? Int else { continue }
+            let round = obj.round
             lastRound = round
-            if let e = obj["eval"] as? [String: Any], let rmse = e["rmse"] as? Double {
-                latestMetric = "rmse \(formatFixed(rmse, 4))"
-                if let h = e.first(where: { $0.key.hasPrefix("hr@") }), let v = h.value as? Double {
-                    latestMetric += " \(h.key) \(formatFixed(v, 4))"
-                }
+            if let e = obj.eval {
+                // Click models have no RMSE (NaN): their line shows the hit rate alone.
+                latestMetric =
+                    (e.rmse.isFinite ? "rmse \(formatFixed(e.rmse, 4)) " : "")
+                    + "hr@\(e.k) \(formatFixed(e.hitRate, 4))"
             }
-            if let p = obj["privacy"] as? [String: Any], let e = p["epsilon"] as? Double {
-                epsilon = " · ε \(formatFixed(e, 2))"
+            if let p = obj.privacy {
+                epsilon = " · ε \(formatFixed(p.epsilon, 2))"
             }
             let elapsed = monotonicSeconds() - started
             let eta = Double(total - round) * elapsed / Double(max(round, 1))
-            let devices = (obj["finished"] as? Int).map { " · \($0)/\(obj["sampled"] as? Int ?? 0) devices" } ?? ""
+            let devices = obj.finished.map { " · \($0)/\(obj.sampled ?? 0) devices" } ?? ""
             let line =
                 "round \(round)/\(total)\(devices) · ETA \(formatFixed(eta, 0))s"
                 + (latestMetric.isEmpty ? "" : " · " + latestMetric) + epsilon
@@ -54,7 +55,7 @@ final class Progress {
             if tty {
                 fputs("\r\u{1B}[2K" + line, stderr)
                 drewLine = true
-            } else if obj["eval"] != nil || round == total {
+            } else if obj.eval != nil || round == total {
                 fputs(line + "\n", stderr)
             }
         }

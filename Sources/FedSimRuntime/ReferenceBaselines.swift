@@ -1,6 +1,7 @@
 import FedSimConfig
 import FedSimCore
 import FedSimData
+import FedSimMetrics
 import FedSimModels
 import Foundation
 
@@ -147,22 +148,22 @@ public struct ReferenceBaselines: Codable, Sendable, Equatable {
     }
 
     /// `bias_only` and `random` (full ranking) for an evaluation's `baselines` object.
-    func add(to b: inout JSONObject, k: Int, sampled negatives: Int) {
-        var o = JSONObject()
-        o.add("rmse", biasOnly.rmse)
-        o.add("hr@\(k)", biasOnly.hit)
-        o.add("ndcg@\(k)", biasOnly.ndcg)
+    func add(to b: inout EvaluationBaselines, k: Int, sampled negatives: Int) {
+        var o = BiasOnlyBaseline(
+            k: k,
+            rmse: biasOnly.rmse,
+            hitRate: biasOnly.hit,
+            ndcg: biasOnly.ndcg,
+            devices: devices,
+            fitted: "centrally on the training split (λ_i = \(itemShrinkage), λ_u = \(userShrinkage))"
+        )
         if negatives > 0 {
-            o.add("hr@\(k)_sampled\(negatives)", biasOnly.sampledHit)
-            o.add("ndcg@\(k)_sampled\(negatives)", biasOnly.sampledNdcg)
+            o.sampledNegatives = negatives
+            o.sampledHitRate = biasOnly.sampledHit
+            o.sampledNdcg = biasOnly.sampledNdcg
         }
-        o.add("devices", devices)
-        o.add("fitted", "centrally on the training split (λ_i = \(itemShrinkage), λ_u = \(userShrinkage))")
-        b.add("bias_only", o)
-        var r = JSONObject()
-        r.add("hr@\(k)", random.hit)
-        r.add("ndcg@\(k)", random.ndcg)
-        b.add("random", r)
+        b.biasOnly = o
+        b.random = RankingBaseline(k: k, hitRate: random.hit, ndcg: random.ndcg)
     }
 
     public func write(to dir: RunDirectory) throws { try dir.writeJSON(self, to: Self.fileName) }

@@ -1,4 +1,5 @@
 import FedSimCore
+import FedSimMetrics
 import FedSimModels
 
 /// The model beside its baselines under the sampled-negatives protocol (`evaluation.
@@ -44,18 +45,12 @@ public struct SampledBaselines: Sendable, Equatable {
     }
 
     /// `popularity_sampledM` and `random_sampledM`, for an evaluation's `baselines` object.
-    func add(to b: inout JSONObject, k: Int) {
-        if let popularity {
-            var p = JSONObject()
-            p.add("hr@\(k)", popularity.hit)
-            p.add("ndcg@\(k)", popularity.ndcg)
-            p.add("devices", popularityDevices)
-            b.add("popularity_sampled\(negatives)", p)
+    func add(to b: inout EvaluationBaselines, k: Int) {
+        b.sampledNegatives = negatives
+        b.popularitySampled = popularity.map {
+            RankingBaseline(k: k, hitRate: $0.hit, ndcg: $0.ndcg, devices: popularityDevices)
         }
-        var r = JSONObject()
-        r.add("hr@\(k)", random.hit)
-        r.add("ndcg@\(k)", random.ndcg)
-        b.add("random_sampled\(negatives)", r)
+        b.randomSampled = RankingBaseline(k: k, hitRate: random.hit, ndcg: random.ndcg)
     }
 
     /// `final.baselines` of summary.json: the model, each baseline and the margin over the best.
@@ -66,7 +61,9 @@ public struct SampledBaselines: Sendable, Equatable {
         m.add("hr@\(k)", model.hit)
         m.add("ndcg@\(k)", model.ndcg)
         o.add("model", m)
-        add(to: &o, k: k)
+        var sampled = EvaluationBaselines()
+        add(to: &sampled, k: k)
+        o.merge(JSONObject(encoding: sampled))
         let (name, b) = best
         var margin = JSONObject()
         margin.add("over", name)

@@ -1,6 +1,7 @@
 import FedSimConfig
 import FedSimCore
 import FedSimData
+import FedSimMetrics
 import FedSimModels
 import FedSimRuntime
 import FedSimSecAgg
@@ -83,6 +84,12 @@ public struct CoordinatorHarness {
 
     public var metrics: [[String: Any]] {
         sink.lines.map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+    }
+
+    /// The metrics lines as the schema's type, decoded exactly: a key the schema does not
+    /// have, or a value it reads back different, throws (`MetricsJSON.decodeExactly`).
+    public func rounds() throws -> [RoundMetrics] {
+        try sink.lines.map { try MetricsJSON.decodeExactly(RoundMetrics.self, line: $0) }
     }
 }
 

@@ -1,4 +1,5 @@
 import FedSimConfig
+import FedSimMetrics
 import Foundation
 
 #if canImport(Glibc)
@@ -55,26 +56,31 @@ public final class TensorBoardLog {
     }
 
     /// Writes the scalars of metrics lines (each at step = its round).
-    func write(_ lines: [[String: Any]]) {
+    func write(_ lines: [RoundMetrics]) {
         guard !lines.isEmpty else { return }
-        for obj in lines {
-            guard let round = obj["round"] as? Int else { continue }
+        for line in lines {
+            // Every numeric field, whatever sections the run has: the schema's own encoding,
+            // so a field added to `RoundMetrics` shows up here without a change.
+            guard let tree = try? MetricsJSON.tree(line) else { continue }
             var values: [(tag: String, value: Float)] = []
-            Self.scalars(obj, prefix: "", into: &values)
+            Self.scalars(tree, prefix: "", into: &values)
             values.removeAll { $0.tag == "round" }
-            write(EventRecord.scalars(values, step: round, wallTime: Date().timeIntervalSince1970))
+            write(EventRecord.scalars(values, step: line.round, wallTime: Date().timeIntervalSince1970))
         }
         try? handle.synchronize()
     }
 
-    /// Numeric leaves of a metrics line (booleans and strings are not scalars).
-    static func scalars(_ node: Any, prefix: String, into out: inout [(tag: String, value: Float)]) {
-        if let dict = node as? [String: Any] {
-            for key in dict.keys.sorted() {
-                scalars(dict[key]!, prefix: prefix.isEmpty ? key : prefix + "/" + key, into: &out)
+    /// Numeric leaves of a metrics line, keys sorted (booleans, strings, lists and `null` are
+    /// not scalars).
+    static func scalars(_ node: JSONValue, prefix: String, into out: inout [(tag: String, value: Float)]) {
+        switch node {
+        case .object(let members):
+            for m in members.sorted(by: { $0.key < $1.key }) {
+                scalars(m.value, prefix: prefix.isEmpty ? m.key : prefix + "/" + m.key, into: &out)
             }
-        } else if let n = node as? NSNumber, !isBoolean(n), let d = node as? Double, d.isFinite {
-            out.append((prefix, Float(d)))
+        case .int(let i): out.append((prefix, Float(i)))
+        case .double(let d) where d.isFinite: out.append((prefix, Float(d)))
+        default: break
         }
     }
 
