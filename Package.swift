@@ -45,7 +45,14 @@ let package = Package(
         // Differential-privacy accounting (RDP of the Poisson-subsampled Gaussian).
         .target(name: "FedSimPrivacy", dependencies: ["FedSimCore", "CSodium"], swiftSettings: swiftSettings),
         // SecAgg+ (Bell et al. 2020) on libsodium: crypto, Shamir, graph, device and server state machines.
-        .target(name: "FedSimSecAgg", dependencies: ["FedSimCore", "CSodium"], swiftSettings: swiftSettings),
+        // ChaCha20 with AVX-512 for mask expansion (the same keystream as libsodium's, which it
+        // falls back to on other CPUs).
+        .target(name: "CFedSimChaCha", path: "Sources/CFedSimChaCha"),
+        .target(
+            name: "FedSimSecAgg",
+            dependencies: ["FedSimCore", "CSodium", "CFedSimChaCha"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "FedSimWire",
             dependencies: [
@@ -95,7 +102,7 @@ let package = Package(
             name: "fedsim-bench",
             dependencies: [
                 "FedSimRuntime", "FedSimWire", "FedSimAggregation", "FedSimModels", "FedSimData", "FedSimConfig", "FedSimSecAgg",
-                "FedSimPrivacy", "CSodium", "FedSimReports",
+                "FedSimPrivacy", "CSodium", "CFedSimChaCha", "FedSimReports",
             ],
             swiftSettings: swiftSettings
         ),

@@ -104,7 +104,19 @@ public enum Shamir {
     public static func split(_ secret: [UInt8], threshold t: Int, xs: [UInt32]) -> [Share] {
         precondition(t >= 1 && t <= xs.count && Set(xs).count == xs.count && !xs.contains(0))
         let secretLimbs = limbsOf(secret)
-        let coeffs = secretLimbs.map { s in [s] + (1..<t).map { _ in randomElement() } }
+        // The random coefficients come from one CSPRNG call, not one per coefficient: each was a
+        // getrandom system call, about 200 per device and round at t = 21.
+        let random = SecureRandom.bytes(8 * secretLimbs.count * (t - 1))
+        let coeffs = secretLimbs.indices.map { l in
+            [secretLimbs[l]]
+                + (0..<(t - 1)).map { i in
+                    let v =
+                        random.withUnsafeBytes {
+                            $0.loadUnaligned(fromByteOffset: 8 * (l * (t - 1) + i), as: UInt64.self)
+                        } & p
+                    return v < p ? v : randomElement()  // v = p (probability 2⁻⁶¹): draw again
+                }
+        }
         return xs.map { x in
             let xv = UInt64(x)
             let y = coeffs.map { c in

@@ -1,3 +1,4 @@
+import CFedSimChaCha
 import CSodium
 import FedSimCore
 
@@ -138,16 +139,41 @@ public enum Sodium {
 
     // MARK: PRG (ChaCha20 keystream)
 
+    /// Whether mask expansion uses FedSim's 16-block AVX-512 ChaCha20 (`CFedSimChaCha`) rather
+    /// than libsodium's: same keystream, about twice the rate with the add fused in. Tests pass
+    /// `wide: false` to compare the two.
+    public static let wideChaChaAvailable: Bool = fedsim_chacha20_available() == 1
+
     /// Adds (or subtracts) the ChaCha20 (IETF) keystream of `seed`, read as little-endian UInt32
     /// words, to `vector` with wrapping arithmetic (so the result is correct modulo any 2^b,
-    /// b ≤ 32). The keystream is written straight into `scratch` (reused between calls; no
-    /// zero buffer is XORed), then added in one vectorised pass.
-    public static func addStream(seed: [UInt8], to vector: inout [UInt32], subtract: Bool, scratch: inout [UInt32]) {
+    /// b ≤ 32). With AVX-512 the keystream is added as it is made; otherwise libsodium writes it
+    /// into `scratch` (reused between calls; no zero buffer is XORed) and it is added in one
+    /// vectorised pass.
+    public static func addStream(
+        seed: [UInt8],
+        to vector: inout [UInt32],
+        subtract: Bool,
+        scratch: inout [UInt32],
+        wide: Bool = wideChaChaAvailable
+    ) {
         ready()
         precondition(seed.count == 32)
         let n = vector.count
-        if scratch.count < n { scratch = [UInt32](repeating: 0, count: n) }
         let nonce = [UInt8](repeating: 0, count: 12)  // each seed keys exactly one stream
+        if wide && wideChaChaAvailable {
+            vector.withUnsafeMutableBufferPointer { v in
+                guard let base = v.baseAddress else { return }
+                fedsim_chacha20_words(
+                    base,
+                    n,
+                    seed,
+                    nonce,
+                    Int32(subtract ? FEDSIM_CHACHA_SUBTRACT.rawValue : FEDSIM_CHACHA_ADD.rawValue)
+                )
+            }
+            return
+        }
+        if scratch.count < n { scratch = [UInt32](repeating: 0, count: n) }
         vector.withUnsafeMutableBufferPointer { v in
             scratch.withUnsafeMutableBufferPointer { s in
                 _ = crypto_stream_chacha20_ietf(
@@ -167,10 +193,18 @@ public enum Sodium {
 
     /// The ChaCha20 (IETF) keystream of `seed` as `count` little-endian UInt32 words: what
     /// `addStream` adds, kept for a second use (`SecAggSharedWork.addPairStream`).
-    public static func keystreamWords(seed: [UInt8], count n: Int) -> [UInt32] {
+    public static func keystreamWords(seed: [UInt8], count n: Int, wide: Bool = wideChaChaAvailable) -> [UInt32] {
         ready()
         precondition(seed.count == 32)
         let nonce = [UInt8](repeating: 0, count: 12)
+        if wide && wideChaChaAvailable {
+            return [UInt32](unsafeUninitializedCapacity: n) { buffer, initialized in
+                if let base = buffer.baseAddress {
+                    fedsim_chacha20_words(base, n, seed, nonce, Int32(FEDSIM_CHACHA_STORE.rawValue))
+                }
+                initialized = n
+            }
+        }
         var words = [UInt32](repeating: 0, count: n)
         words.withUnsafeMutableBufferPointer { s in
             _ = crypto_stream_chacha20_ietf(
