@@ -75,7 +75,7 @@ public struct TrainingCollection: PhaseMachine {
                 return [.info("ignoring late compressed update of device \(cu.device) for round \(cu.round)")]
             }
             return [.effect(.decode(cu, process: p, connection: c))]
-        case .message(let p, let c, .failed(let f)):
+        case .message(_, let c, .failed(let f)):
             guard f.round == round else { return [] }
             guard tracker.resolve(f.device, from: c, as: .failed) == .accepted else { return [] }
             return [.info("\(label): device \(f.device) failed: \(f.reason)")]
