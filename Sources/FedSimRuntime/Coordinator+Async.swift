@@ -31,6 +31,10 @@ extension Coordinator {
         var snapshots: [Int: [Float]] = [0: model]
         var flights: [Flight] = []
         var inFlight = Set<Int>()
+        /// Devices whose update waits in the buffer being filled: a device trains one model
+        /// version at a time, so it is not launched again until the buffer is aggregated
+        /// (else a fast device could arrive twice in one buffer).
+        var buffered = Set<Int>()
         var launches = 0
         let bytes = 4 * layout.count
         let start = monotonicSeconds()
@@ -41,7 +45,7 @@ extension Coordinator {
             let n = population.devices
             for _ in 0..<(64 + 4 * n) {
                 let d = rng.nextBounded(n)
-                guard !inFlight.contains(d),
+                guard !inFlight.contains(d), !buffered.contains(d),
                     peers[Sharding.process(of: d, processes: processCount, devices: n)] != nil,
                     let window = fleet.availableSeconds(d, at: t)
                 else { continue }
@@ -71,6 +75,7 @@ extension Coordinator {
             let roundStart = monotonicSeconds()
             // Fill the buffer with the next arrivals on the simulated clock.
             var buffer: [Flight] = []
+            buffered.removeAll()
             var lost = 0
             while buffer.count < cfg.bufferSize, !flights.isEmpty {
                 let i = flights.indices.min {
@@ -85,6 +90,7 @@ extension Coordinator {
                     lost += 1
                 } else {
                     buffer.append(f)
+                    buffered.insert(f.device)
                 }
                 launch(at: f.finish)
             }

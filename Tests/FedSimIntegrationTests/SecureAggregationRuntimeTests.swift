@@ -467,6 +467,22 @@ import Testing
         return s
     }
 
+    /// More flights than devices (concurrency 100 over 12 devices, fast ones): a device whose
+    /// update waits in the buffer is not launched again until the buffer is aggregated, so no
+    /// device arrives twice in one buffer (this crashed the coordinator before).
+    @Test func moreFlightsThanDevicesNeverBufferADeviceTwice() async throws {
+        var s = Self.scenario(.none)
+        s.data.synthetic.devices = 12
+        s.training.devicesPerRound = 4
+        s.training.async.concurrency = 100
+        s.training.async.bufferSize = 8
+        let r = try await SecureAggregationRuntimeTests.run(s)
+        let lines = r.sink.lines.map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(lines.count == 6)
+        #expect(lines.allSatisfy { ($0["finished"] as? Int ?? 0) <= 8 }, "\(lines.map { $0["finished"] ?? "?" })")
+        #expect(lines.contains { ($0["finished"] as? Int ?? 0) == 8 })
+    }
+
     @Test func fedBuffPlainAndSecureAgree() async throws {
         let plain = try await SecureAggregationRuntimeTests.run(Self.scenario(.none))
         let secure = try await SecureAggregationRuntimeTests.run(Self.scenario(.secaggPlus))
