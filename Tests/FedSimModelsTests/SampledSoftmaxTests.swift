@@ -136,6 +136,34 @@ import Testing
         #expect(all.weightedDelta[items * dim + 3] > 0)
     }
 
+    /// `mse+sampled_softmax` is the sum of its two terms, and with a threshold the low-rated
+    /// interaction is fitted by squared error only; the step covers every row either touched.
+    @Test func jointObjectiveAddsBothTermsOverTheirRows() {
+        var rng = Seeds.rng(5, "joint")
+        var m = MFBlock<Float>(dim: 3, users: 1, items: 8)
+        for i in m.user.indices { m.user[i] = Float(rng.nextGaussian()) }
+        for i in m.item.indices { m.item[i] = Float(rng.nextGaussian()) }
+        m.globalBias = 3
+        let batch = MFBatch(users: [0, 0, 0], items: [0, 1, 2], ratings: [5, 2, 4])
+        let drawn: [Int32] = [3, 4, 5, 6, 7, 3]  // two per interaction
+        func gradient(_ loss: LocalTrainingConfig.Loss) -> (MFBlock<Float>, MFObjective.Step) {
+            var g = MFBlock<Float>(dim: 3, users: 1, items: 8)
+            let o = MFObjective(loss: loss, negatives: 2, positiveThreshold: 4)
+            let step = o.accumulate(m, batch, negatives: drawn, range: 0..<3, l2: 0.01, into: &g)
+            return (g, step)
+        }
+        let (joint, step) = gradient(.mseSampledSoftmax)
+        let (mse, _) = gradient(.mse)
+        let (softmax, softmaxStep) = gradient(.sampledSoftmax)
+        for (a, (b, c)) in zip(joint.item, zip(mse.item, softmax.item)) { #expect(abs(a - (b + c)) < 1e-6) }
+        for (a, (b, c)) in zip(joint.user, zip(mse.user, softmax.user)) { #expect(abs(a - (b + c)) < 1e-6) }
+        // Item 1 (rated 2) is no positive: only squared error moves it; its negatives (5, 6) are unused.
+        #expect(softmax.itemBias[1] == 0 && mse.itemBias[1] != 0)
+        #expect(softmax.itemBias[5] == 0 && softmax.itemBias[6] == 0 && softmax.itemBias[7] != 0)
+        #expect(Set(step.items[step.range]) == [0, 1, 2, 3, 4, 7])
+        #expect(Set(softmaxStep.items[softmaxStep.range]) == [0, 2, 3, 4, 7])
+    }
+
     /// The device's logQ shift is log(U/m) under uniform sampling, and only with the key on.
     @Test func logQShiftIsKnownOnTheDevice() {
         var config = LocalTrainingConfig()
