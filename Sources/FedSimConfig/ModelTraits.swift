@@ -5,8 +5,9 @@
 /// scenario asks for, from this table, so messages stay right as models are added.
 public struct ModelTraits: Sendable {
     public var kind: ModelConfig.Kind
-    /// The local objective may be MF's ranking losses (`bpr`, `mse+bpr`); other models have
-    /// their own objective and take `mse` as "the model's own".
+    /// The local objective may be a ranking loss (`bpr`, `sampled_softmax`, `mse+bpr`,
+    /// `mse+sampled_softmax`); other models have their own objective and take `mse` as "the
+    /// model's own".
     public var rankingLosses = false
     /// Local learning-rate schedules (exponential, cosine) besides constant.
     public var learningRateSchedules = false

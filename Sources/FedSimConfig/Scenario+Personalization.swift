@@ -323,6 +323,7 @@ extension Scenario {
                 out.append(("training.local.loss", "\(training.local.loss.rawValue) runs federated only; use mse"))
             }
         }
+        out += rankingTermChecks()
         if !t.optimizers.contains(training.local.optimizer) {
             out.append(
                 (

@@ -143,6 +143,8 @@ extension LocalTrainingConfig {
         proximalMu = r.double("proximal_mu", default: proximalMu, min: 0, max: 1000)
         loss = r.choice("loss", default: loss)
         negatives = r.int("negatives", default: negatives, range: 1...64)
+        positiveThreshold = r.double("positive_threshold", default: positiveThreshold, min: 0, max: 1_000_000)
+        logqCorrection = r.bool("logq_correction", default: logqCorrection)
         learningRateSchedule = r.choice("learning_rate_schedule", default: learningRateSchedule)
         learningRateDecay = r.double(
             "learning_rate_decay",

@@ -17,17 +17,30 @@ public struct LocalTrainingConfig: Codable, Sendable, Equatable {
     public var proximalMu = 0.0
     /// The on-device objective of model.kind mf: squared error on the ratings, BPR (each
     /// interaction ranked above `negatives` items the device never interacted with, drawn on
-    /// the device every epoch), or their sum.
+    /// the device every epoch), sampled softmax (each interaction against its `negatives` in
+    /// one softmax cross-entropy), or squared error plus one of the two.
     public enum Loss: String, Codable, Sendable, CaseIterable {
         case mse
         case bpr
         case mseBpr = "mse+bpr"
+        case sampledSoftmax = "sampled_softmax"
+        case mseSampledSoftmax = "mse+sampled_softmax"
         public var ranks: Bool { self != .mse }
-        public var regresses: Bool { self != .bpr }
+        public var regresses: Bool { self == .mse || self == .mseBpr || self == .mseSampledSoftmax }
+        /// The ranking term is the sampled softmax (else BPR, when `ranks`).
+        public var softmax: Bool { self == .sampledSoftmax || self == .mseSampledSoftmax }
     }
     public var loss: Loss = .mse
-    /// BPR negatives per interaction per epoch.
+    /// Negatives per interaction per epoch of the ranking term.
     public var negatives = 1
+    /// Interactions rated at least this are the ranking term's positives (0: every
+    /// interaction). Lower-rated ones are still never drawn as negatives, and the squared error
+    /// of `mse+…` still fits them.
+    public var positiveThreshold = 0.0
+    /// Sampled softmax only: add log(U/m) to every negative's score (U: the device's unrated
+    /// items, m: `negatives`), the logQ correction of uniform sampling, so the sampled
+    /// normaliser estimates the full softmax over the catalogue instead of an (m+1)-way one.
+    public var logqCorrection = false
     /// The device's step size over the run (model.kind mf): `constant`; `exponential`,
     /// η·γ^(r−1) with γ = `learning_rate_decay`; `cosine`, η·½(1 + cos(π(r−1)/R)) over the
     /// R = `training.rounds`. Late rounds then move the model less, which is what keeps a long
@@ -257,4 +270,29 @@ public struct RuntimeConfig: Codable, Sendable, Equatable {
     /// The listen address when it is TCP, nil for the Unix socket.
     public var tcpListen: TCPAddress? { TCPAddress(parsing: listen) }
     public init() {}
+}
+
+extension Scenario {
+    /// The ranking term's own keys apply only when the loss has that term.
+    func rankingTermChecks() -> [(String, String)] {
+        var out: [(String, String)] = []
+        let local = training.local
+        if local.positiveThreshold > 0 && !local.loss.ranks {
+            out.append(
+                (
+                    "training.local.positive_threshold",
+                    "picks the positives of a ranking loss; set training.local.loss to bpr, sampled_softmax, mse+bpr or mse+sampled_softmax (it is \(local.loss.rawValue))"
+                )
+            )
+        }
+        if local.logqCorrection && !local.loss.softmax {
+            out.append(
+                (
+                    "training.local.logq_correction",
+                    "corrects sampled softmax's negatives; set training.local.loss to sampled_softmax or mse+sampled_softmax (it is \(local.loss.rawValue))"
+                )
+            )
+        }
+        return out
+    }
 }

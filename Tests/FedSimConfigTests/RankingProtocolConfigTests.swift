@@ -25,6 +25,46 @@ import Testing
         #expect(errors("model: {kind: mf}\ntraining: {local: {loss: bpr}}").isEmpty)
     }
 
+    @Test func sampledSoftmaxKeysAreRead() throws {
+        let s = try Scenario.load(
+            yaml:
+                "training: {local: {loss: mse+sampled_softmax, negatives: 8, positive_threshold: 4, logq_correction: true}}"
+        )
+        let local = s.training.local
+        #expect(local.loss == .mseSampledSoftmax && local.loss.softmax && local.loss.ranks && local.loss.regresses)
+        #expect(local.negatives == 8 && local.positiveThreshold == 4 && local.logqCorrection)
+        let plain = try Scenario.load(yaml: "training: {local: {loss: sampled_softmax}}").training.local
+        #expect(plain.loss.softmax && !plain.loss.regresses && plain.positiveThreshold == 0 && !plain.logqCorrection)
+        #expect(!LocalTrainingConfig.Loss.mseBpr.softmax && LocalTrainingConfig.Loss.mseBpr.regresses)
+        #expect(!LocalTrainingConfig.Loss.bpr.regresses)
+    }
+
+    /// The ranking term's keys without that term, or out of range, are refused at their line.
+    @Test func rankingTermKeysAreRefusedWithoutTheirTerm() {
+        let threshold = errors("model: {kind: mf}\ntraining:\n  local:\n    loss: mse\n    positive_threshold: 4\n")
+        #expect(threshold.map(\.keyPath) == ["training.local.positive_threshold"])
+        #expect(threshold.first?.line == 5)
+        #expect(threshold.first?.message.contains("sampled_softmax") == true)
+        let logq = errors("training:\n  local: {loss: bpr,\n    logq_correction: true}\n")
+        #expect(logq.map(\.keyPath) == ["training.local.logq_correction"])
+        #expect(logq.first?.line == 3)
+        let negative = errors("training: {local: {loss: bpr, positive_threshold: -1}}")
+        #expect(negative.map(\.keyPath) == ["training.local.positive_threshold"])
+        #expect(
+            errors("training: {local: {loss: bpr, logq_correction: maybe}}").map(\.keyPath) == [
+                "training.local.logq_correction"
+            ]
+        )
+        #expect(errors("training: {local: {loss: softmax}}").first?.message.contains("sampled_softmax") == true)
+        #expect(
+            errors("training: {local: {loss: sampled_softmax, positive_threshold: 4, logq_correction: true}}").isEmpty
+        )
+        let twoTower = errors("model: {kind: two_tower}\ntraining: {local: {loss: sampled_softmax}}")
+        #expect(
+            twoTower.contains { $0.keyPath == "training.local.loss" && $0.message.contains("needs model.kind: mf") }
+        )
+    }
+
     @Test func unknownSplitMethodNamesTheNewOne() {
         let e = errors("data: {split: {method: leave_two_out}}")
         #expect(e.map(\.keyPath) == ["data.split.method"])

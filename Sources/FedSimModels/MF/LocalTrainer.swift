@@ -52,7 +52,7 @@ public struct LocalTrainer: Sendable {
         }
         var localItems = [Int32](repeating: 0, count: n)
         for j in 0..<n { localItems[j] = localRow(data.items[j]) }
-        // BPR's negatives for every epoch, drawn on the device before training from items it never
+        // The ranking term's negatives for every epoch, drawn on the device before training from items it never
         // interacted with; their rows join the local view. (Squared error draws nothing, so its
         // generator stream — and every mse run — is unchanged.)
         let loop = LocalLoop(config)
@@ -86,7 +86,7 @@ public struct LocalTrainer: Sendable {
         var step = SparseStep(config: config, shapeOf: block)
         var batch = MFBatch(users: [Int32](repeating: 0, count: n), items: localItems, ratings: data.ratings)
         let l2 = Float(config.l2)
-        let objective = MFObjective(loss: config.loss, negatives: config.negatives)
+        let objective = MFObjective(config, unrated: items - firstNegativeRow)
         var epoch = 0
         let lastLoss = loop.run(Array(0..<n), rng: &rng) { order in
             batch.items = order.map { localItems[$0] }

@@ -1,16 +1,44 @@
 import FedSimConfig
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The objective MF trains on the device (`training.local.loss`): squared error on the ratings,
-/// BPR over (interaction, unrated item) pairs, or their sum. The trainer asks it for a batch's
-/// gradient and for the rows to step; it never asks which loss it runs.
+/// a ranking term over (interaction, unrated items) — BPR or sampled softmax — or their sum.
+/// The trainer asks it for a batch's gradient and for the rows to step; it never asks which
+/// loss it runs.
 public struct MFObjective: Sendable {
     public var loss: LocalTrainingConfig.Loss
-    /// BPR negatives per interaction per epoch.
+    /// Ranking negatives per interaction per epoch.
     public var negatives: Int
+    /// Interactions rated below this are not the ranking term's positives.
+    public var positiveThreshold: Float
+    /// Sampled softmax's shift of every negative score (the logQ correction; 0: none).
+    public var negativeShift: Float
 
-    public init(loss: LocalTrainingConfig.Loss, negatives: Int) {
+    public init(loss: LocalTrainingConfig.Loss, negatives: Int, positiveThreshold: Float = 0, negativeShift: Float = 0)
+    {
         self.loss = loss
         self.negatives = max(1, negatives)
+        self.positiveThreshold = positiveThreshold
+        self.negativeShift = negativeShift
+    }
+
+    /// The objective of `config` on a device with `unrated` items it never interacted with:
+    /// the logQ correction of uniform sampling is log(unrated / m), known on the device.
+    public init(_ config: LocalTrainingConfig, unrated: Int) {
+        let m = max(1, config.negatives)
+        let shift =
+            config.loss.softmax && config.logqCorrection && unrated > 0 ? Float(log(Double(unrated) / Double(m))) : 0
+        self.init(
+            loss: config.loss,
+            negatives: m,
+            positiveThreshold: Float(config.positiveThreshold),
+            negativeShift: shift
+        )
     }
 
     /// This epoch's negatives (local rows) in the order of `order`: interaction `order[j]` gets
@@ -34,8 +62,9 @@ public struct MFObjective: Sendable {
         public var range: Range<Int>
     }
 
-    /// Adds the batch's gradient into `g`. With BPR each interaction j in `range` is paired with
-    /// its `negatives` entries of `drawn`; the rows to step are its positives then its negatives.
+    /// Adds the batch's gradient into `g`. With a ranking term each interaction j in `range`
+    /// rated at least `positiveThreshold` is paired with its `negatives` entries of `drawn`;
+    /// the rows to step are the batch's rated rows, then its positives and negatives.
     public func accumulate(
         _ m: MFBlock<Float>,
         _ batch: MFBatch,
@@ -51,18 +80,51 @@ public struct MFObjective: Sendable {
         }
         var positives: [Int32] = []
         var negs: [Int32] = []
-        for j in r {
-            for s in 0..<negatives {
-                positives.append(batch.items[j])
-                negs.append(drawn[j * negatives + s])
-            }
+        for j in r where batch.ratings[j] >= positiveThreshold {
+            positives.append(batch.items[j])
+            for s in 0..<negatives { negs.append(drawn[j * negatives + s]) }
         }
-        let users = [Int32](repeating: 0, count: positives.count)
-        let pairs = BPRBatch(users: users, positives: positives, negatives: negs)
-        // Per interaction, the mean over its negatives, so the loss scale does not grow with them.
-        total += BPRKernel.accumulateGradient(m, pairs, range: 0..<pairs.count, l2: l2, into: &g) / Float(negatives)
-        let rows = positives + negs
-        return Step(loss: total, users: users + users, items: rows, range: 0..<rows.count)
+        var rows = loss.regresses ? Array(batch.items[r]) : []
+        guard !positives.isEmpty else {
+            return Step(
+                loss: total,
+                users: [Int32](repeating: 0, count: rows.count),
+                items: rows,
+                range: 0..<rows.count
+            )
+        }
+        total += rankingGradient(m, positives: positives, negatives: negs, l2: l2, into: &g)
+        rows += positives + negs
+        return Step(loss: total, users: [Int32](repeating: 0, count: rows.count), items: rows, range: 0..<rows.count)
+    }
+
+    /// The ranking term's gradient for user row 0; returns its loss per positive, summed.
+    func rankingGradient(
+        _ m: MFBlock<Float>,
+        positives: [Int32],
+        negatives negs: [Int32],
+        l2: Float,
+        into g: inout MFBlock<Float>
+    ) -> Float {
+        if loss.softmax {
+            let users = [Int32](repeating: 0, count: positives.count)
+            let b = SoftmaxBatch(users: users, positives: positives, negatives: negs, perPositive: negatives)
+            return SampledSoftmaxKernel.accumulateGradient(
+                m,
+                b,
+                range: 0..<b.count,
+                l2: l2,
+                negativeShift: negativeShift,
+                into: &g
+            )
+        }
+        // BPR: one triple per (positive, negative); per positive the mean over its negatives,
+        // so the loss scale does not grow with them.
+        var pos: [Int32] = []
+        pos.reserveCapacity(negs.count)
+        for p in positives { pos.append(contentsOf: repeatElement(p, count: negatives)) }
+        let pairs = BPRBatch(users: [Int32](repeating: 0, count: pos.count), positives: pos, negatives: negs)
+        return BPRKernel.accumulateGradient(m, pairs, range: 0..<pairs.count, l2: l2, into: &g) / Float(negatives)
     }
 }
 
