@@ -31,6 +31,10 @@ public struct EvaluationMetrics: Codable, Equatable, Sendable {
     public var ildCategory: Double?
     public var ildEmbedding: Double?
     public var serendipity: Double?
+    /// Why the exposure metrics above are missing although the run computes them (the
+    /// evaluation's secure exposure sum failed, or too few devices were evaluated for one):
+    /// an absence a reader can tell from "not computed".
+    public var exposureOmitted: String?
     public var baselines: EvaluationBaselines?
     /// Evaluation reports refused (beyond what an honest device can claim).
     public var refusedReports: Int?
@@ -84,6 +88,7 @@ public struct EvaluationMetrics: Codable, Equatable, Sendable {
         ildCategory = try c.maybe("ild_category@\(k)")
         ildEmbedding = try c.maybe("ild_embedding@\(k)")
         serendipity = try c.maybe("serendipity@\(k)")
+        exposureOmitted = try c.maybe("exposure_omitted")
         baselines = try c.maybe("baselines")
         refusedReports = try c.maybe("refused_reports")
         negativeTransfer = try c.maybe("negative_transfer")
@@ -113,6 +118,7 @@ public struct EvaluationMetrics: Codable, Equatable, Sendable {
         try c.put(ildCategory, "ild_category@\(k)")
         try c.put(ildEmbedding, "ild_embedding@\(k)")
         try c.put(serendipity, "serendipity@\(k)")
+        try c.put(exposureOmitted, "exposure_omitted")
         try c.put(baselines, "baselines")
         try c.put(refusedReports, "refused_reports")
         try c.put(negativeTransfer, "negative_transfer")

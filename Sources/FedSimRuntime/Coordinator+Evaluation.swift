@@ -82,10 +82,12 @@ extension Coordinator {
                 }
             }
         }
-        if scenario.evaluation.exposureThroughSecureSum(scenario.secureAggregation),
-            let sums = try await secureExposure(round: r, evaluated: results.map(\.device))
-        {
-            (recommended, rated) = sums
+        var exposureOmitted: String?
+        if scenario.evaluation.exposureThroughSecureSum(scenario.secureAggregation) {
+            switch try await secureExposure(round: r, evaluated: results.map(\.device)) {
+            case .summed(let rec, let rat): (recommended, rated) = (rec, rat)
+            case .omitted(let why): exposureOmitted = why
+            }
         }
         if r == scenario.training.rounds || finalEvaluation, let deviceMetricsPath {
             // The final evaluation per device, for the report's distribution chart.
@@ -108,6 +110,7 @@ extension Coordinator {
         )
         (metrics.serendipity, metrics.baselines) = baselines(results)
         if refused > 0 { metrics.refusedReports = refused }
+        metrics.exposureOmitted = exposureOmitted
         // The next evaluation's popularity ranking: items by how many devices rated them.
         if rated.contains(where: { $0 > 0 }) {
             popularItems = rated.indices.filter { rated[$0] > 0 }.sorted { (rated[$0], -$0) > (rated[$1], -$1) }.prefix(

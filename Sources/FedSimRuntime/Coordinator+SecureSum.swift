@@ -214,14 +214,14 @@ extension Coordinator {
     /// Evaluation under secure aggregation: the evaluated devices' top-K lists and rated items
     /// (one-hot, 2 × items) summed through SecAgg+, so the coordinator learns how often each
     /// item was recommended and rated, never by whom. nil (with a warning) when fewer than
-    /// three devices were evaluated or the round fails; the exposure metrics are then omitted.
-    func secureExposure(round r: Int, evaluated: [Int]) async throws -> (recommended: [Double], rated: [Double])? {
+    /// three devices were evaluated or the round fails; the exposure metrics are then omitted
+    /// and the evaluation's `exposure_omitted` says why.
+    func secureExposure(round r: Int, evaluated: [Int]) async throws -> ExposureSum {
         let chosen = Array(Set(evaluated)).sorted()
         guard chosen.count >= 3 else {
-            log.warning(
-                "evaluation of round \(r): \(chosen.count) evaluated devices are too few for a secure exposure sum; exposure metrics omitted"
-            )
-            return nil
+            let why = "\(chosen.count) evaluated devices are too few for a secure exposure sum"
+            log.warning("evaluation of round \(r): \(why); exposure metrics omitted")
+            return .omitted(why)
         }
         var assignments: [ConnectionID: [UInt32]] = [:]
         for d in chosen {
@@ -237,11 +237,17 @@ extension Coordinator {
             graphSeed: Seeds.derive(scenario.seed, "secagg.exposure", UInt64(r))
         ) { _, _ in }
         guard let sum = s.sum else {
-            log.warning(
-                "evaluation of round \(r): the secure exposure sum failed (\(s.abandoned ?? "?")); exposure metrics omitted"
-            )
-            return nil
+            let why = "the secure exposure sum failed (\(s.abandoned ?? "?"))"
+            log.warning("evaluation of round \(r): \(why); exposure metrics omitted")
+            return .omitted(why)
         }
-        return (sum[0..<n].map { Double($0) }, sum[n..<(2 * n)].map { Double($0) })
+        return .summed(recommended: sum[0..<n].map { Double($0) }, rated: sum[n..<(2 * n)].map { Double($0) })
+    }
+
+    /// An evaluation's secure exposure sum: per item, how often it was recommended and rated;
+    /// or why there is none.
+    enum ExposureSum {
+        case summed(recommended: [Double], rated: [Double])
+        case omitted(String)
     }
 }

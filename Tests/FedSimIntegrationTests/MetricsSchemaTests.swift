@@ -68,6 +68,7 @@ import Testing
         (e.sampledNegatives, e.sampledHitRate, e.sampledNdcg) = (50, 0.5, 0.25)
         (e.coverage, e.giniExposure, e.novelty, e.ildCategory, e.ildEmbedding) = (0.125, 0.875, 4.5, 0.75, 0.625)
         e.serendipity = 0.0625
+        e.exposureOmitted = "the secure exposure sum failed (below the threshold)"
         var b = EvaluationBaselines()
         b.globalMean = .init(value: 3.5, rmse: 1.125)
         b.popularity = RankingBaseline(k: k, hitRate: 0.5, ndcg: 0.25, devices: 58)
@@ -116,7 +117,7 @@ import Testing
         // The keys users' scripts read, spelled with the cut-off and sample size.
         for key in [
             "\"timed_out\":2", "\"hr@5\":0.375", "\"ndcg@5_sampled50\":0.25", "\"popularity_sampled50\":{",
-            "\"best_ndcg_sampled\":0.5", "\"serendipity@5\":0.0625", "\"worst_by_rmse\":{",
+            "\"best_ndcg_sampled\":0.5", "\"serendipity@5\":0.0625", "\"worst_by_rmse\":{", "\"exposure_omitted\":",
             "\"stages\":{\"advertise\":{",
             "\"mean_rmse_loss\":0.0625", "\"sim_start_seconds\":1800.0", "\"delta\":1e-05",
         ] {

@@ -165,6 +165,21 @@ import Testing
         let ranked = try #require(eval["ranked_devices"] as? Int)
         #expect(sum[0..<n].reduce(0, +) == UInt32(ranked * s.evaluation.k))
         #expect((eval["coverage@\(s.evaluation.k)"] as? Double).map { $0 > 0 } == true)
+        #expect(eval["exposure_omitted"] == nil)
+    }
+
+    /// When the evaluation's secure exposure sum fails (here: most devices drop before
+    /// advertising their keys, so no round reaches its threshold), the exposure metrics are
+    /// missing and `exposure_omitted` says why, so a reader can tell them from "not computed".
+    @Test func aFailedExposureSumSaysWhyTheExposureMetricsAreMissing() async throws {
+        var s = Self.scenario(.secaggPlus, rounds: 1)
+        s.secureAggregation.dropout.advertise = 0.9
+        s.runtime.minDevicesPerRound = 1
+        let run = try await Self.run(s)
+        let line = try JSONSerialization.jsonObject(with: Data(run.sink.lines.last!.utf8)) as! [String: Any]
+        let eval = try #require(line["eval"] as? [String: Any])
+        #expect((eval["exposure_omitted"] as? String)?.contains("secure exposure sum failed") == true, "\(eval)")
+        #expect(eval["coverage@\(s.evaluation.k)"] == nil)
     }
 
     @Test func secureRunMatchesPlainRunToQuantizationError() async throws {
