@@ -131,13 +131,7 @@ import Testing
 /// BPR on MF: the gradient against finite differences, and what the device trains against.
 @Suite struct BPRTests {
     func fixture() -> (MFBlock<Double>, BPRBatch) {
-        var rng = Seeds.rng(11, "bpr-fixture")
-        var m = MFBlock<Double>(dim: 3, users: 2, items: 6)
-        for i in m.user.indices { m.user[i] = rng.nextGaussian() }
-        for i in m.item.indices { m.item[i] = rng.nextGaussian() }
-        for i in m.itemBias.indices { m.itemBias[i] = rng.nextGaussian() }
-        m.userBias = [0.3, -0.2]
-        m.globalBias = 3.5
+        let m = MFBlock<Double>.randomized(tag: "bpr-fixture", seed: 11, items: 6)
         // Item 1 is a positive in one triple and a negative in another: both terms must add.
         let b = BPRBatch(users: [0, 1, 0, 1], positives: [1, 2, 4, 5], negatives: [3, 1, 0, 1])
         return (m, b)

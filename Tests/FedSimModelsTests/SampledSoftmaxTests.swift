@@ -11,13 +11,7 @@ import Testing
 /// the device trains against.
 @Suite struct SampledSoftmaxTests {
     func fixture() -> (MFBlock<Double>, SoftmaxBatch) {
-        var rng = Seeds.rng(12, "softmax-fixture")
-        var m = MFBlock<Double>(dim: 3, users: 2, items: 7)
-        for i in m.user.indices { m.user[i] = rng.nextGaussian() }
-        for i in m.item.indices { m.item[i] = rng.nextGaussian() }
-        for i in m.itemBias.indices { m.itemBias[i] = rng.nextGaussian() }
-        m.userBias = [0.3, -0.2]
-        m.globalBias = 3.5
+        let m = MFBlock<Double>.randomized(tag: "softmax-fixture", seed: 12, items: 7)
         // Item 1 is a positive in one group and a negative in another, and group 2 draws
         // item 6 twice: every occurrence's term must add.
         let b = SoftmaxBatch(
