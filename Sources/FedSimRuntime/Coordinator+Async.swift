@@ -107,93 +107,26 @@ extension Coordinator {
                 assignments[c, default: []].append(UInt32(f.device))
             }
             let staleness = Dictionary(uniqueKeysWithValues: buffer.map { ($0.device, version - $0.version) })
-            func weight(_ s: Int) -> Float { Float(1 / _pow(1 + Double(s), scenario.training.async.stalenessExponent)) }
-            var finished = 0
-            var failedCount = 0
-            var droppedCount = 0
-            var timedOutCount = 0
-            var rejected = 0
-            var boundedAtCoordinator = 0
-            var examples = 0
-            var trainLoss = Double.nan
-            var finishedDevices: [Int] = []
-            var secaggLine: SecAggRound?
             let roundBytes = (sent: bytesSent, received: bytesReceived, surplus: denseUploadSurplus)
-            if scenario.secureAggregation.enabled {
-                // One SecAgg+ round over the buffer: each device weights its own update by its
-                // staleness before quantizing and masking; the coordinator only sees the sum.
-                var trainRequests: [ConnectionID: [DeviceRequest]] = [:]
-                for (c, byVersion) in requests.sorted(by: { $0.key < $1.key }) {
-                    for (v, devices) in byVersion.sorted(by: { $0.key < $1.key }) {
-                        trainRequests[c, default: []].append(
-                            DeviceRequest(
-                                round: UInt32(step),
-                                devices: devices,
-                                shared: snapshots[v]!,
-                                scale: weight(version - v)
-                            )
-                        )
-                    }
-                }
-                let chosen = buffer.map(\.device).sorted()
-                let o = try await runSecureRound(
-                    step,
-                    chosen: chosen,
-                    assignments: assignments,
-                    trainRequests: trainRequests
-                )
-                var sa = o.line
-                if let why = o.abandoned { sa.abandoned = why }
-                secaggLine = sa
-                if let mean = o.mean {
-                    try self.step(mean, round: step)
-                    finished = o.survivors
-                    finishedDevices = o.survivorIDs
-                    examples = Int(o.examples.rounded())
-                    trainLoss = o.examples > 0 ? o.lossSum / o.examples : .nan
-                }
-                droppedCount = chosen.count - finished
-            } else {
-                for (c, byVersion) in requests.sorted(by: { $0.key < $1.key }) {
-                    for (v, devices) in byVersion.sorted(by: { $0.key < $1.key }) {
-                        await send(
-                            .train(DeviceRequest(round: UInt32(step), devices: devices, shared: snapshots[v]!)),
-                            to: c
-                        )
-                    }
-                }
-                var aggregator = WeightedMeanAggregator(layout: layout, shrinkage: scenario.training.itemShrinkage)
-                var collection = trainingCollection(
-                    step,
-                    label: "async step \(step)",
-                    phase: "asynchronous step \(step)",
-                    assignments: assignments
-                )
-                _ = try await collectUpdates(&collection) { u, p in
-                    // Staleness weight on both the weighted delta and its weights: per-item
-                    // means become staleness-weighted means.
-                    let w = weight(staleness[Int(u.device)] ?? 0)
-                    let (delta, bounded) = try self.admit(u, from: p)
-                    boundedAtCoordinator += bounded
-                    try aggregator.add(
-                        device: Int(u.device),
-                        weightedDelta: delta.dense().map { $0 * w },
-                        weights: u.weights.map { $0 * w },
-                        examples: Int(u.examples),
-                        trainLoss: u.trainLoss
-                    )
-                }
-                let tracker = collection.tracker
-                rejected += collection.rejected
-                finished = tracker.count(.finished)
-                failedCount = tracker.count(.failed)
-                droppedCount = tracker.count(.dropped)
-                timedOutCount = tracker.count(.timedOut)
-                examples = aggregator.examples
-                trainLoss = aggregator.meanTrainLoss
-                finishedDevices = collection.finishedDevices
-                if finished > 0 { try self.step(aggregator.mean(), round: step) }
-            }
+            let job = AsyncStepJob(
+                step: step,
+                requests: requests,
+                assignments: assignments,
+                staleness: staleness,
+                snapshots: snapshots,
+                version: version
+            )
+            let o =
+                scenario.secureAggregation.enabled
+                ? try await secureAsyncStep(job, chosen: buffer.map(\.device).sorted())
+                : try await plainAsyncStep(job)
+            let finished = o.finished
+            let finishedDevices = o.finishedDevices
+            let rejected = o.rejected
+            let (failedCount, droppedCount, timedOutCount) = (o.failed, o.dropped, o.timedOut)
+            let (examples, trainLoss, boundedAtCoordinator, secaggLine) = (
+                o.examples, o.trainLoss, o.boundedAtCoordinator, o.secaggLine
+            )
             if finished > 0 {
                 version += 1
                 snapshots[version] = model
