@@ -72,9 +72,6 @@ extension Coordinator {
         }
         let tracker = collection.tracker
         let rejected = collection.rejected
-        let (clippedAtCoordinator, boundedAtCoordinator, withinClip) = (
-            counts.clippedAtCoordinator, counts.boundedAtCoordinator, counts.withinClip
-        )
         let finished = tracker.count(.finished)
         let failed = tracker.count(.failed)
         let dropped = tracker.count(.dropped)
@@ -100,7 +97,7 @@ extension Coordinator {
                 sum: sum,
                 sampled: chosen.count,
                 contributors: finished,
-                withinClip: withinClip
+                withinClip: counts.withinClip
             )
         } else {
             try step(aggregator.aggregate(), round: r)
@@ -118,8 +115,8 @@ extension Coordinator {
             trainLoss: aggregator.meanTrainLoss
         )
         for (name, value) in aggregator.measurements { line.record(measurement: name, value) }
-        if dp != nil { line.clippedAtCoordinator = clippedAtCoordinator }
-        if boundedAtCoordinator > 0 { line.boundedAtCoordinator = boundedAtCoordinator }
+        if dp != nil { line.clippedAtCoordinator = counts.clippedAtCoordinator }
+        if counts.boundedAtCoordinator > 0 { line.boundedAtCoordinator = counts.boundedAtCoordinator }
         var comm = Communication(bytesUp: bytesReceived - roundBytes.received, bytesDown: bytesSent - roundBytes.sent)
         comm.bytesUpPerUpdate = finished > 0 ? Double(bytesReceived - roundBytes.received) / Double(finished) : 0
         comm.rawBytesPerUpdate = 4 * (layout.count + layout.weightCount)

@@ -16,3 +16,11 @@ extension MFBlock<Double> {
         return m
     }
 }
+
+/// The device's MF score of item i from the flat shared vector (item rows, then item biases)
+/// and its personal user vector, as the ranking-loss training tests read it.
+func mfScore(_ i: Int, shared: [Float], personal: [Float], items: Int, dim: Int) -> Float {
+    var s = shared[items * dim + i]
+    for f in 0..<dim { s += personal[f] * shared[i * dim + f] }
+    return s
+}

@@ -185,11 +185,7 @@ import Testing
             for f in 0..<dim { shared[gi * dim + f] += u.weightedDelta[gi * dim + f] / u.weights[gi] }
             shared[items * dim + gi] += u.weightedDelta[items * dim + gi] / u.weights[items + gi]
         }
-        func score(_ i: Int) -> Float {
-            var s = shared[items * dim + i]
-            for f in 0..<dim { s += personal[f] * shared[i * dim + f] }
-            return s
-        }
+        func score(_ i: Int) -> Float { mfScore(i, shared: shared, personal: personal, items: items, dim: dim) }
         let worstPositive = data.items.map { score(Int($0)) }.min()!
         let others = (0..<items).filter { !data.items.contains(Int32($0)) }.map(score)
         #expect(others.filter { $0 >= worstPositive }.count == 0)

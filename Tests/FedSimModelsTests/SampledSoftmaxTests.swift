@@ -96,11 +96,7 @@ import Testing
         let (items, dim) = (30, 4)
         let data = Interactions(items: [3, 8, 15, 21], ratings: [1, 2, 5, 4], timestamps: [0, 0, 0, 0])
         let (u, shared, personal) = train(config, data: data, items: items, dim: dim)
-        func score(_ i: Int) -> Float {
-            var s = shared[items * dim + i]
-            for f in 0..<dim { s += personal[f] * shared[i * dim + f] }
-            return s
-        }
+        func score(_ i: Int) -> Float { mfScore(i, shared: shared, personal: personal, items: items, dim: dim) }
         let worstPositive = data.items.map { score(Int($0)) }.min()!
         let others = (0..<items).filter { !data.items.contains(Int32($0)) }.map(score)
         #expect(others.filter { $0 >= worstPositive }.count == 0)
