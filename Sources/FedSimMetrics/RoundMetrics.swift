@@ -90,7 +90,18 @@ public struct RoundMetrics: Codable, Equatable, Sendable {
     public mutating func record(measurement name: String, _ value: Int) {
         switch name {
         case CodingKeys.normBounded.rawValue: normBounded = value
+        case CodingKeys.clippedAtCoordinator.rawValue: clippedAtCoordinator = value
+        case CodingKeys.boundedAtCoordinator.rawValue: boundedAtCoordinator = value
         default: preconditionFailure("RoundMetrics has no field for the aggregation measurement \"\(name)\"")
+        }
+    }
+
+    /// Records an aggregation pipeline's measurements, nested by stage
+    /// (`AggregationPipeline.measurements`). Each name is one typed field of the line
+    /// (docs/metrics.md); the stage it came from is the pipeline's business.
+    public mutating func record(_ stages: [(stage: String, values: [(name: String, value: Int)])]) {
+        for (_, values) in stages {
+            for (name, value) in values { record(measurement: name, value) }
         }
     }
 }

@@ -124,8 +124,8 @@ extension Coordinator {
             let finishedDevices = o.finishedDevices
             let rejected = o.rejected
             let (failedCount, droppedCount, timedOutCount) = (o.failed, o.dropped, o.timedOut)
-            let (examples, trainLoss, boundedAtCoordinator, secaggLine) = (
-                o.examples, o.trainLoss, o.boundedAtCoordinator, o.secaggLine
+            let (examples, trainLoss, measurements, secaggLine) = (
+                o.examples, o.trainLoss, o.measurements, o.secaggLine
             )
             if finished > 0 {
                 version += 1
@@ -146,7 +146,7 @@ extension Coordinator {
                 examples: examples,
                 trainLoss: trainLoss
             )
-            if boundedAtCoordinator > 0 { line.boundedAtCoordinator = boundedAtCoordinator }
+            line.record(measurements)
             line.secagg = secaggLine
             let st = buffer.map { staleness[$0.device] ?? 0 }
             line.async = AsyncStep(

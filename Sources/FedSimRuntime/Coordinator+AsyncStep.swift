@@ -22,7 +22,8 @@ struct AsyncStepOutcome {
     var dropped = 0
     var timedOut = 0
     var rejected = 0
-    var boundedAtCoordinator = 0
+    /// The aggregation stages' measurements (plain steps).
+    var measurements: [(stage: String, values: [(name: String, value: Int)])] = []
     var examples = 0
     var trainLoss = Double.nan
     var finishedDevices: [Int] = []
@@ -66,7 +67,7 @@ extension Coordinator {
         if let why = r.abandoned { sa.abandoned = why }
         o.secaggLine = sa
         if let mean = r.mean {
-            try self.step(mean, round: step)
+            try self.step(.update(mean), round: step)
             o.finished = r.survivors
             o.finishedDevices = r.survivorIDs
             o.examples = Int(r.examples.rounded())
@@ -91,7 +92,13 @@ extension Coordinator {
                 )
             }
         }
-        var aggregator = WeightedMeanAggregator(layout: layout, shrinkage: scenario.training.itemShrinkage)
+        var aggregator = AggregationPipelines.asyncStep(
+            scenario,
+            layout: layout,
+            reportBounds: reportBounds,
+            updateBounds: updateBounds,
+            stalenessWeights: staleness.mapValues { self.stalenessWeight($0) }
+        )
         var collection = trainingCollection(
             step,
             label: "async step \(step)",
@@ -99,19 +106,11 @@ extension Coordinator {
             assignments: assignments
         )
         _ = try await collectUpdates(&collection) { u, p in
-            // Staleness weight on both the weighted delta and its weights: per-item
-            // means become staleness-weighted means.
-            let w = self.stalenessWeight(staleness[Int(u.device)] ?? 0)
-            let (delta, bounded) = try self.admit(u, from: p)
-            o.boundedAtCoordinator += bounded
-            try aggregator.add(
-                device: Int(u.device),
-                weightedDelta: delta.dense().map { $0 * w },
-                weights: u.weights.map { $0 * w },
-                examples: Int(u.examples),
-                trainLoss: u.trainLoss
-            )
+            for note in try aggregator.add(Contribution(u)) {
+                self.log.warning("async step \(step): device \(u.device) of process \(p): \(note)")
+            }
         }
+        o.measurements = aggregator.measurements
         let tracker = collection.tracker
         o.rejected = collection.rejected
         o.finished = tracker.count(.finished)
@@ -121,7 +120,7 @@ extension Coordinator {
         o.examples = aggregator.examples
         o.trainLoss = aggregator.meanTrainLoss
         o.finishedDevices = collection.finishedDevices
-        if o.finished > 0 { try self.step(aggregator.mean(), round: step) }
+        if o.finished > 0 { try self.step(.update(aggregator.aggregate()), round: step) }
         return o
     }
 }

@@ -1,15 +1,5 @@
 import FedSimWire
 
-/// What the coordinator itself did to a plain round's updates, for its metrics line.
-struct PlainRoundCounts {
-    /// Updates above the DP clip, scaled back at the coordinator.
-    var clippedAtCoordinator = 0
-    /// Updates whose elements were bounded (`UpdateBounds`).
-    var boundedAtCoordinator = 0
-    /// Devices that reported their update within the DP clip (adaptive clipping's count).
-    var withinClip = 0
-}
-
 extension Coordinator {
     /// The collection of a plain round (`label` "round 3") or FedBuff step ("async step 3"),
     /// checked against the live processes' device ranges.

@@ -13,9 +13,8 @@ extension Coordinator {
     /// records it (synchronous rounds and FedBuff steps alike).
     func finishRound(_ r: Int, _ line: RoundMetrics, roundStart: Double, runStart: Double) async throws {
         var line = line
-        let every = scenario.evaluation.every
         var stopping = false
-        if r == scenario.training.rounds || (every > 0 && r % every == 0) {
+        if strategy.evaluates(round: r) {
             if scenario.data.split.validation {
                 let (validation, stop) = try await validationStep(round: r)
                 line.validation = validation
@@ -104,15 +103,10 @@ extension Coordinator {
         }
         for r in firstRound...max(firstRound, scenario.training.rounds) where r <= scenario.training.rounds {
             let roundStart = monotonicSeconds()
-            dp?.beginRound(r)
-            if let dp, scenario.privacy.budget.epsilon > 0 {
-                let (eps, _) = dp.epsilonAfterNextRound()
-                if eps > scenario.privacy.budget.epsilon {
-                    stoppedEarly =
-                        "privacy budget: round \(r) would bring ε to \(formatFixed(eps, 4)) > \(scenario.privacy.budget.epsilon) at δ = \(scenario.privacy.delta)"
-                    log.warning("stopping before round \(r): \(stoppedEarly!)")
-                    break
-                }
+            if case .stop(let why) = strategy.configureFit(round: r) {
+                stoppedEarly = why
+                log.warning("stopping before round \(r): \(why)")
+                break
             }
             try await finishRound(r, try await runRound(r), roundStart: roundStart, runStart: start)
             if earlyStopped { break }

@@ -151,14 +151,10 @@ extension Coordinator {
             beforeUnmask: { survivors in
                 // The budget holds with the noise actually in the sum: if releasing it would take
                 // ε past the budget, the sum stays masked and the run stops (nothing released).
-                let budget = self.scenario.privacy.budget.epsilon
-                guard let realizedWith, let dp = self.dp, budget > 0 else { return nil }
+                guard let realizedWith else { return nil }
                 let z = realizedWith(survivors.count)
-                let eps = dp.epsilon(composing: z)
-                guard eps > budget else { return nil }
-                let why =
-                    "privacy budget: round \(r) with \(survivors.count) survivors (noise multiplier \(formatFixed(z, 3))) "
-                    + "would bring ε to \(formatFixed(eps, 4)) > \(budget) at δ = \(self.scenario.privacy.delta); its sum was not unmasked"
+                guard let why = self.strategy.refusesRelease(round: r, noiseMultiplier: z, survivors: survivors.count)
+                else { return nil }
                 self.budgetStop = why
                 return why
             },
@@ -173,7 +169,7 @@ extension Coordinator {
                                 round: UInt32(r),
                                 devices: devices,
                                 shared: self.model,
-                                clip: self.dp?.clip ?? 0
+                                clip: self.strategy.deviceClip
                             )
                         ),
                         to: c

@@ -33,8 +33,9 @@ public final class Coordinator {
     /// The run's kind of model (`ModelRegistry`): its layout, initial values and server-side hooks.
     public let recommender: any RecommenderModel
     public let layout: ParameterLayout
-    /// The server step (`ServerStrategies.make`): the server optimizer, and a model's delayed slice.
-    var strategy: any ServerStrategy
+    /// The round strategy (`Strategies.make`): the FedAvg family around the server step, with
+    /// the privacy stage when the scenario has one.
+    public var strategy: any Strategy
 
     // Connections and processes.
     struct Peer {
@@ -57,11 +58,14 @@ public final class Coordinator {
     public internal(set) var lastSecureSum: [UInt32]?
     /// The last evaluation's exposure sum (recommended, then rated, per item), for tests.
     public internal(set) var lastExposureSum: [UInt32]?
-    /// Central DP state (accountant, noise); nil when privacy is off.
-    public internal(set) var dp: DPState?
-    var ledger: PrivacyLedger?
+    /// Central DP state (accountant, noise), held by the strategy's privacy stage; nil when
+    /// privacy is off.
+    public internal(set) var dp: DPState? {
+        get { strategy.privacy }
+        set { strategy.privacy = newValue }
+    }
     /// A one-run privacy audit's canaries (`privacy.audit`), when the scenario asks for one.
-    public internal(set) var audit: CanaryAudit?
+    public var audit: CanaryAudit? { strategy.audit }
     /// Why the run stopped early, if it did (e.g. the privacy budget).
     public internal(set) var stoppedEarly: String?
 
@@ -165,9 +169,7 @@ public final class Coordinator {
     var finalEvaluation = false
     /// Early stopping ended the run before its last round.
     var earlyStopped = false
-    /// Server steps refused in a row by the model-health check; the run fails at `ModelHealth.maxRefusalsInARow`.
-    var stepRefusalsInARow = 0
-    /// Why this round's server step was refused, for its metrics line.
+    /// Why this round's server step was refused (`FedAvgStrategy`'s health guard), for its metrics line.
     var stepRefusal: String?
 
     public struct Failure: Error, CustomStringConvertible {
@@ -202,7 +204,13 @@ public final class Coordinator {
             devices: population.devices,
             seed: scenario.seed
         )
-        strategy = ServerStrategies.make(scenario, model: self.recommender)
+        strategy = try Self.strategy(
+            scenario,
+            model: self.recommender,
+            population: population,
+            ledgerPath: ledgerPath,
+            dimension: self.recommender.layout.count
+        )
         (inputs, inputSink) = AsyncStream.makeStream(of: Input.self)
         iterator = inputs.makeAsyncIterator()
         if let directory, directory.count != population.devices {
@@ -234,29 +242,40 @@ public final class Coordinator {
         fleet = FleetModel(config: scenario.fleet, seed: Seeds.derive(scenario.seed, "fleet"))
         participation = Participation(devices: population.devices)
         participationLog = try participationPath.map { try ParticipationLog(path: $0) }
-        if scenario.privacy.enabled && scenario.privacy.delta >= 1 / Double(max(1, population.devices)) {
+    }
+
+    /// The run's strategy, with its privacy stage (DP state, ledger, audit) when privacy is on.
+    static func strategy(
+        _ scenario: Scenario,
+        model: any RecommenderModel,
+        population: PopulationInfo,
+        ledgerPath: String?,
+        dimension: Int
+    ) throws -> any Strategy {
+        let p = scenario.privacy
+        guard p.enabled else { return Strategies.make(scenario, model: model, privacy: nil) }
+        if p.delta >= 1 / Double(max(1, population.devices)) {
             // δ is the chance the guarantee fails; at 1/N or more it may fail for someone.
             throw Failure(
                 description:
-                    "privacy.delta = \(scenario.privacy.delta) is not below 1/N = \(1 / Double(max(1, population.devices))) for this population of \(population.devices) devices; choose δ ≪ 1/N"
+                    "privacy.delta = \(p.delta) is not below 1/N = \(1 / Double(max(1, population.devices))) for this population of \(population.devices) devices; choose δ ≪ 1/N"
             )
         }
-        if scenario.privacy.enabled {
-            dp = DPState(
-                config: scenario.privacy,
-                rate: samplingRate,
-                population: population.devices,
-                seed: scenario.seed
-            )
-            if let ledgerPath { ledger = try PrivacyLedger(path: ledgerPath) }
-            if let a = scenario.privacy.audit {
-                audit = CanaryAudit(
-                    config: a,
-                    dimension: layout.count,
-                    noise: scenario.privacy.noise,
-                    seed: scenario.seed
-                )
-            }
+        let state = DPState(
+            config: p,
+            rate: samplingRate(scenario, devices: population.devices),
+            population: population.devices,
+            seed: scenario.seed
+        )
+        let ledger = try ledgerPath.map { try PrivacyLedger(path: $0) }
+        let audit = p.audit.map {
+            CanaryAudit(config: $0, dimension: dimension, noise: p.noise, seed: scenario.seed)
         }
+        return Strategies.make(scenario, model: model, privacy: (state, ledger, audit))
+    }
+
+    /// q for Poisson sampling: the expected count per round over the population.
+    static func samplingRate(_ scenario: Scenario, devices: Int) -> Double {
+        min(1, Double(scenario.training.devicesPerRound) / Double(max(1, devices)))
     }
 }

@@ -3,9 +3,10 @@ import FedSimConfig
 import FedSimModels
 import Foundation
 
-/// The server's policy once a round's updates are aggregated (Flower's `aggregate_fit` after
-/// the aggregation itself): how the aggregated update Δ, the mean of the devices'
-/// x_local − x, becomes the next model, and the state that must survive a checkpoint.
+/// The server step inside a round strategy's `aggregateFit` (`FedAvgStrategy`): how the
+/// aggregated update Δ, the mean of the devices' x_local − x, becomes the next model, and the
+/// state that must survive a checkpoint. A pure function of Δ and its state, so the health
+/// guard around it can refuse a step by not keeping its result.
 ///
 /// Strategies compose: `ServerStrategies.make` wraps the server optimizer (FedAvg, FedAvgM,
 /// FedAdam, FedYogi) in `DelayedGroups` when the model federates a slice on its own, slower
@@ -116,7 +117,7 @@ public struct DecayedLearningRate: ServerStrategy {
     }
 }
 
-/// The strategy recipe: the only place that decides how a scenario's server step composes.
+/// The server-step recipe: the only place that decides how a scenario's server step composes.
 public enum ServerStrategies {
     public static func make(_ scenario: Scenario, model: any RecommenderModel) -> any ServerStrategy {
         let server = scenario.training.server
