@@ -69,15 +69,15 @@ extension RobustAggregator: UpdateAggregator {
 /// The aggregation recipe: which rule a scenario's round uses.
 public enum UpdateAggregators {
     public static func make(
-        _ kind: TrainingConfig.Aggregation,
+        _ rule: AggregationRule,
         training: TrainingConfig,
         layout: ParameterLayout
     ) -> any UpdateAggregator {
-        switch kind {
+        switch rule {
         case .mean: WeightedMeanAggregator(layout: layout, shrinkage: training.itemShrinkage)
         case .median: RobustAggregator(layout: layout, rule: .median)
-        case .trimmedMean: RobustAggregator(layout: layout, rule: .trimmedMean(fraction: training.trimFraction))
-        case .normBounded: RobustAggregator(layout: layout, rule: .normBounded(bound: training.normBound))
+        case .trimmedMean(let fraction): RobustAggregator(layout: layout, rule: .trimmedMean(fraction: fraction))
+        case .normBounded(let bound): RobustAggregator(layout: layout, rule: .normBounded(bound: bound))
         }
     }
 }

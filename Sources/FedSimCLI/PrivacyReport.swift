@@ -214,7 +214,7 @@ extension FedSimCommand.Privacy {
                 o.add("delta", p.delta)
                 o.add("rdp_order", order)
                 o.add("rounds", rounds)
-                o.add("sampling", scenario.training.sampling.rawValue)
+                o.add("sampling", scenario.training.sampling.kind.rawValue)
                 o.add("noise", p.noise.rawValue)
                 o.add("accountant", FedSimCommand.Privacy.accountantDescription)
                 if let auditLine { o.add("audit", auditLine) }

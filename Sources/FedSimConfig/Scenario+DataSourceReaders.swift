@@ -114,11 +114,11 @@ extension Scenario {
             )
         }
         if data.source == .interactions && data.interactions?.columns.domain == nil && data.partition.method == .natural
-            && training.sampling == .stratified && training.stratifyBy == .domain
+            && training.sampling.stratifiesByDomain
         {
             out.append(
                 (
-                    "training.stratify_by",
+                    "training.sampling.by",
                     "the log has one domain (no data.interactions.columns.domain); stratify by activity"
                 )
             )

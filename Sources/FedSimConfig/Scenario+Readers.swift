@@ -189,8 +189,15 @@ extension TrainingConfig {
         rounds = r.int("rounds", default: rounds, range: 0...1_000_000)
         devicesPerRound = r.int("devices_per_round", default: devicesPerRound, range: 1...10_000_000)
         weighting = r.choice("weighting", default: weighting)
-        sampling = r.choice("sampling", default: sampling)
-        aggregation = r.choice("aggregation", default: aggregation)
+        sampling = SamplingRule(reading: r, key: "sampling")
+        aggregation = AggregationRule(reading: r, key: "aggregation")
+        for (old, setting) in [
+            ("trim_fraction", "{rule: trimmed_mean, fraction: …}"), ("norm_bound", "{rule: norm_bounded, bound: …}"),
+        ]
+        where r.has(old) {
+            _ = r.node(old)
+            r.fail(old, "the rule's settings moved into the rule: write training.aggregation: \(setting)")
+        }
         let a = r.section("async")
         async.enabled = a.bool("enabled", default: async.enabled)
         async.bufferSize = a.int("buffer_size", default: async.bufferSize, range: 1...1_000_000)
@@ -198,10 +205,13 @@ extension TrainingConfig {
         async.stalenessExponent = a.double("staleness_exponent", default: async.stalenessExponent, min: 0, max: 10)
         async.maxStaleness = a.int("max_staleness", default: async.maxStaleness, range: 0...1_000_000)
         a.finish()
-        trimFraction = r.double("trim_fraction", default: trimFraction, min: 0, max: 0.49)
-        normBound = r.double("norm_bound", default: normBound, min: 0, max: 1e9, exclusiveMin: true)
-        stratifyBy = r.choice("stratify_by", default: stratifyBy)
-        activityStrata = r.int("activity_strata", default: activityStrata, range: 1...100)
+        for old in ["stratify_by", "activity_strata"] where r.has(old) {
+            _ = r.node(old)
+            r.fail(
+                old,
+                "the sampler's settings moved into the sampler: write training.sampling: {rule: stratified, by: domain|activity, strata: …}"
+            )
+        }
         local = LocalTrainingConfig(reading: r.section("local"))
         server = ServerOptimizerConfig(reading: r.section("server"))
         earlyStopping = EarlyStoppingConfig(reading: r.section("early_stopping"))

@@ -105,10 +105,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         /// remainder), uniform without replacement inside each stratum.
         case stratified
     }
-    public var sampling: Sampling = .uniform
-    /// How the coordinator combines updates. Anything but `mean` needs the individual
-    /// updates, so it is refused with secure aggregation (and with DP, whose accounting
-    /// assumes a sum).
+    /// Who trains each round, with the sampler's own settings.
+    public var sampling: SamplingRule = .uniform
+    /// The names of the aggregation rules (`AggregationRule`, which carries each rule's settings).
     public enum Aggregation: String, Codable, Sendable, CaseIterable {
         case mean
         /// Coordinate-wise median of the devices that touched each element.
@@ -118,7 +117,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         /// Each update scaled to L2 norm ≤ `norm_bound`, then the weighted mean.
         case normBounded = "norm_bounded"
     }
-    public var aggregation: Aggregation = .mean
+    /// How the coordinator combines updates, with the rule's own settings.
+    public var aggregation: AggregationRule = .mean
     /// Buffered asynchronous training (FedBuff).
     public var async = AsyncConfig()
     /// Stop at the best round by a validation metric (needs `data.split.validation`).
@@ -128,17 +128,12 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// row rated by hundreds barely feels κ (a Gaussian prior's shrinkage toward no change).
     /// 0: the plain per-item mean.
     public var itemShrinkage = 0.0
-    public var trimFraction = 0.1
-    public var normBound = 1.0
     public enum Stratum: String, Codable, Sendable, CaseIterable {
         /// The domain holding most of the device's training examples.
         case domain
-        /// Activity quantile of the device's training-set size (`activity_strata` groups).
+        /// Activity quantile of the device's training-set size (`strata` groups).
         case activity
     }
-    /// What `sampling: stratified` stratifies by.
-    public var stratifyBy: Stratum = .domain
-    public var activityStrata = 4
     public var local = LocalTrainingConfig()
     public var server = ServerOptimizerConfig()
     public init() {}

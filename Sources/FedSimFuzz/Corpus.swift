@@ -124,6 +124,7 @@ enum Corpus {
             "fleet:\n  availability: {model: diurnal, timezones: [-5, 0, 9]}\n  deadline_seconds: 30\n",
             "base: &b {rounds: 3}\ntraining: *b\nsweep: {grid: {seed: [1, 2]}}\n",
             "data:\n  partition: {method: dirichlet, alpha: 0.1}\nruntime:\n  faults:\n    - {kind: crash, process: 1, round: 2}\n",
+            "training:\n  aggregation: {rule: trimmed_mean, fraction: 0.2}\n  sampling: {rule: stratified, by: activity, strata: 3}\n",
         ]
         return texts.map { Array($0.utf8) }
     }

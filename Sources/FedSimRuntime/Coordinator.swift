@@ -224,7 +224,7 @@ public final class Coordinator {
         {
             throw Failure(
                 description:
-                    "training.sampling \(scenario.training.sampling.rawValue) and the fleet model need the device directory"
+                    "training.sampling \(scenario.training.sampling.kind.rawValue) and the fleet model need the device directory"
             )
         }
         self.directory = directory

@@ -91,10 +91,10 @@ import Testing
         #expect(
             errors("data: {source: interactions, interactions: {files: [a.csv]}}\nevaluation: {implicit: true}") == []
         )
-        let stratified = "training: {sampling: stratified, stratify_by: domain}\nevaluation: {implicit: true}\n"
+        let stratified = "training: {sampling: {rule: stratified, by: domain}}\nevaluation: {implicit: true}\n"
         #expect(
             errors("data: {source: interactions, interactions: {files: [a.csv]}}\n" + stratified).contains {
-                $0.contains("training.stratify_by: the log has one domain")
+                $0.contains("training.sampling.by: the log has one domain")
             }
         )
         #expect(

@@ -13,8 +13,7 @@ import Testing
 @Suite struct CompromisedClientTests {
     static func scenario(_ rule: TrainingConfig.Aggregation) -> Scenario {
         var s = TestSupport.tinyScenario(devices: 120, rounds: 8, perRound: 30)
-        s.training.aggregation = rule
-        s.training.normBound = 0.5
+        s.training.aggregation = rule == .normBounded ? .normBounded(bound: 0.5) : AggregationRule(rule)
         return s
     }
 

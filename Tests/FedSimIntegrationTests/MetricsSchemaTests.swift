@@ -219,8 +219,7 @@ import Testing
             s.evaluation.sampledNegatives = 20
             s.training.local.loss = .mseBpr
         case .normBounded:
-            s.training.aggregation = .normBounded
-            s.training.normBound = 0.5
+            s.training.aggregation = .normBounded(bound: 0.5)
         }
         return s
     }

@@ -9,7 +9,7 @@ import Testing
 @Suite struct SamplingTests {
     func config(_ kind: TrainingConfig.Sampling, perRound: Int) -> TrainingConfig {
         var t = TrainingConfig()
-        t.sampling = kind
+        t.sampling = SamplingRule(kind)
         t.devicesPerRound = perRound
         return t
     }
@@ -99,7 +99,7 @@ import Testing
     @Test func stratifiedMatchesStratumProportions() throws {
         let n = 1_000
         var t = config(.stratified, perRound: 100)
-        t.stratifyBy = .domain
+        t.sampling = .stratified(by: .domain, activityStrata: 4)
         let s = try sampler(config: t, population: n, directory: directory(n), domainNames: ["a", "b", "c"], seed: 3)
         #expect(StratifiedSampler.allocate(100, over: [334, 333, 333]) == [34, 33, 33])
         for r in 1...50 {
@@ -109,7 +109,7 @@ import Testing
             #expect(perStratum == [34, 33, 33])
         }
         // By activity: 4 quantile strata of equal size get 25 each.
-        t.stratifyBy = .activity
+        t.sampling = .stratified(by: .activity, activityStrata: 4)
         let a = try sampler(config: t, population: n, directory: directory(n), domainNames: [], seed: 3)
         #expect((a.sampler as? StratifiedSampler)?.stratumSizes() == [250, 250, 250, 250])
     }

@@ -74,8 +74,7 @@ struct DeltaLiarConnection<Base: ClientConnection>: ClientConnection {
     @Test(arguments: [TrainingConfig.Aggregation.mean, .median, .trimmedMean, .normBounded])
     func aLieInDeltaIsClippedToTheBound(rule: TrainingConfig.Aggregation) async throws {
         var s = TestSupport.tinyScenario(devices: 120, rounds: 8, perRound: 30)
-        s.training.aggregation = rule
-        s.training.normBound = 0.5
+        s.training.aggregation = rule == .normBounded ? .normBounded(bound: 0.5) : AggregationRule(rule)
         let clean = try await Self.run(s, lying: false)
         let lying = try await Self.run(s, lying: true)
         #expect(lying.metrics.count == 8)

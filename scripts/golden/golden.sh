@@ -30,7 +30,7 @@ cases=(
   "lsttm|scenarios/lsttm-synthetic.yaml|training.rounds=12 evaluation.every=6"
   "fedbuff|scenarios/quickstart.yaml|secure_aggregation.protocol=none training.async.enabled=true training.rounds=12 evaluation.every=6"
   "median|scenarios/movielens-100k.yaml|secure_aggregation.protocol=none training.rounds=6 evaluation.every=3 training.aggregation=median"
-  "norm-bounded|scenarios/quickstart.yaml|secure_aggregation.protocol=none training.rounds=6 evaluation.every=3 training.aggregation=norm_bounded training.norm_bound=0.5"
+  "norm-bounded|scenarios/quickstart.yaml|secure_aggregation.protocol=none training.rounds=6 evaluation.every=3 training.aggregation.rule=norm_bounded training.aggregation.bound=0.5"
   "compressed|scenarios/movielens-100k.yaml|secure_aggregation.protocol=none training.rounds=8 evaluation.every=4 compression.stages=[sparse_rows,quantize] compression.bits=8"
 )
 

@@ -107,7 +107,7 @@ extension Scenario {
                     )
                 )
             }
-            if training.aggregation != .mean {
+            if training.aggregation.kind != .mean {
                 out.append(
                     (
                         "compression.stages",

@@ -38,19 +38,19 @@ extension Scenario {
     /// Robust rules read individual updates: neither secure aggregation nor the DP accountant allows them.
     func aggregationRules() -> [(String, String)] {
         var out: [(String, String)] = []
-        if training.aggregation != .mean && secureAggregation.enabled {
+        if training.aggregation.kind != .mean && secureAggregation.enabled {
             out.append(
                 (
                     "training.aggregation",
-                    "\(training.aggregation.rawValue) needs each device's update, and secure aggregation hides them by design; set secure_aggregation.protocol: none, or use aggregation: mean (with DP clipping to bound each device's influence)"
+                    "\(training.aggregation.kind.rawValue) needs each device's update, and secure aggregation hides them by design; set secure_aggregation.protocol: none, or use aggregation: mean (with DP clipping to bound each device's influence)"
                 )
             )
         }
-        if training.aggregation != .mean && privacy.enabled {
+        if training.aggregation.kind != .mean && privacy.enabled {
             out.append(
                 (
                     "training.aggregation",
-                    "the DP accountant assumes a clipped sum; \(training.aggregation.rawValue) is not accounted (with DP, the coordinator already re-clips every update to privacy.clip)"
+                    "the DP accountant assumes a clipped sum; \(training.aggregation.kind.rawValue) is not accounted (with DP, the coordinator already re-clips every update to privacy.clip)"
                 )
             )
         }
@@ -68,13 +68,13 @@ extension Scenario {
                 )
             )
         }
-        if training.sampling == .stratified && training.stratifyBy == .domain && data.partition.method == .natural {
+        if training.sampling.stratifiesByDomain && data.partition.method == .natural {
             if data.source == .movielens {
                 out.append(
-                    ("training.stratify_by", "MovieLens-100K has one domain; stratify by activity, or re-partition it")
+                    ("training.sampling.by", "MovieLens-100K has one domain; stratify by activity, or re-partition it")
                 )
             } else if data.source == .synthetic && data.synthetic.domains.count < 2 {
-                out.append(("training.stratify_by", "the synthetic population has one domain; stratify by activity"))
+                out.append(("training.sampling.by", "the synthetic population has one domain; stratify by activity"))
             }
         }
         return out
@@ -98,7 +98,7 @@ extension Scenario {
             if secureAggregation.enabled && training.async.bufferSize < 3 {
                 out.append(("training.async.buffer_size", "secure aggregation over a buffer needs at least 3 devices"))
             }
-            if training.aggregation != .mean {
+            if training.aggregation.kind != .mean {
                 out.append(("training.async.enabled", "asynchronous training uses the weighted mean"))
             }
             if training.async.bufferSize > training.async.concurrency {

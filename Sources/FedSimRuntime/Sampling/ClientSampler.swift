@@ -75,8 +75,8 @@ public enum ClientSamplers {
     }
 
     /// Whether the kind needs the device directory (training sizes, main domains).
-    public static func needsDirectory(_ kind: TrainingConfig.Sampling) -> Bool {
-        switch kind {
+    public static func needsDirectory(_ rule: SamplingRule) -> Bool {
+        switch rule {
         case .uniform, .poisson: false
         case .sizeWeighted, .stratified: true
         }
@@ -93,11 +93,12 @@ public enum ClientSamplers {
     ) throws -> any ClientSampler {
         if needsDirectory(config.sampling) {
             guard let directory, directory.count == n else {
-                throw Failure(description: "\(config.sampling.rawValue) sampling needs the device directory")
+                throw Failure(description: "\(config.sampling.kind.rawValue) sampling needs the device directory")
             }
             switch config.sampling {
-            case .sizeWeighted: return try SizeWeightedSampler(trainSizes: directory.trainSizes)
-            default: return StratifiedSampler(config: config, directory: directory, domainNames: domainNames)
+            case .stratified(let by, let strata):
+                return StratifiedSampler(by: by, activityStrata: strata, directory: directory, domainNames: domainNames)
+            default: return try SizeWeightedSampler(trainSizes: directory.trainSizes)
             }
         }
         switch config.sampling {
@@ -217,9 +218,9 @@ public struct StratifiedSampler: ClientSampler {
     /// Each stratum's name, for reports.
     public let strataNames: [String]
 
-    public init(config: TrainingConfig, directory: DeviceDirectory, domainNames: [String]) {
+    public init(by: TrainingConfig.Stratum, activityStrata: Int, directory: DeviceDirectory, domainNames: [String]) {
         let n = directory.count
-        switch config.stratifyBy {
+        switch by {
         case .domain:
             let count = max(1, domainNames.count)
             var strata = [[Int32]](repeating: [], count: count)
@@ -227,7 +228,7 @@ public struct StratifiedSampler: ClientSampler {
             self.strata = strata
             strataNames = (0..<count).map { $0 < domainNames.count ? domainNames[$0] : "domain-\($0)" }
         case .activity:
-            let g = config.activityStrata
+            let g = activityStrata
             let order = (0..<n).sorted { (directory.trainSizes[$0], $0) < (directory.trainSizes[$1], $1) }
             var strata = [[Int32]](repeating: [], count: g)
             for (rank, d) in order.enumerated() { strata[rank * g / n].append(Int32(d)) }
