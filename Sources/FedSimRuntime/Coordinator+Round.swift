@@ -28,15 +28,95 @@ extension Coordinator {
             closeRound(r, selected: chosen, plan: plan, finished: lastFinished, into: &line)
             return line
         }
-        let k = plan.kept.count
-        var aggregator = AggregationPipelines.plainRound(
+        return try await runPlainRound(r, chosen: chosen, plan: plan, assignments: assignments)
+    }
+
+    /// What a plain round's collection gave: the pipeline holding the admitted updates, and
+    /// per-device outcomes and statistics.
+    struct PlainCollection {
+        var pipeline: AggregationPipeline
+        var tracker: RoundTracker
+        var rejected: Int
+        /// Per finished device, for a feedback sampler.
+        var trainLoss: [Int: Double] = [:]
+        /// Devices reporting their update within the DP clip (adaptive clipping's count).
+        var withinClip = 0
+        var compressedBytes = 0
+    }
+
+    /// A round without secure aggregation: every update through the aggregation stages, then
+    /// the strategy releases (with DP) and steps.
+    func runPlainRound(
+        _ r: Int,
+        chosen: [Int],
+        plan: RoundPlan,
+        assignments: [ConnectionID: [UInt32]]
+    ) async throws -> RoundMetrics {
+        let roundBytes = (sent: bytesSent, received: bytesReceived, surplus: denseUploadSurplus)
+        var c = try await collectPlainRound(r, assignments: assignments)
+        let tracker = c.tracker
+        let finished = tracker.count(.finished)
+        let (failed, dropped, timedOut) = (tracker.count(.failed), tracker.count(.dropped), tracker.count(.timedOut))
+        if dp == nil && !plan.kept.isEmpty && (finished < scenario.runtime.minDevicesPerRound || finished == 0) {
+            throw Failure(
+                description:
+                    "round \(r): only \(finished) of \(plan.kept.count) sampled devices finished (minimum \(max(1, scenario.runtime.minDevicesPerRound))): "
+                    + "\(dropped) dropped with their client process, \(timedOut) timed out at the \(scenario.runtime.roundDeadlineSeconds) s deadline, "
+                    + "\(failed) failed; \(aliveSummary())"
+            )
+        }
+        var privacyLine: PrivacyRound?
+        if dp == nil && plan.kept.isEmpty {
+            log.warning("round \(r): no selected device could finish in time; the model is unchanged")
+        } else if dp != nil {
+            // Validation allows central DP with the weighted mean only: its exact sum is what is noised.
+            guard let sum = c.pipeline.exactSum else {
+                throw Failure(description: "central DP needs training.aggregation: mean")
+            }
+            let release = ReleasableSum(
+                values: sum,
+                sampled: chosen.count,
+                contributors: finished,
+                withinClip: c.withinClip
+            )
+            privacyLine = try step(.sum(release), round: r).privacy
+        } else {
+            try step(.update(c.pipeline.aggregate()), round: r)
+        }
+        deviceUpdates += finished
+        var line = roundCounters(
+            r,
+            sampled: chosen.count,
+            finished: finished,
+            failed: failed,
+            dropped: dropped,
+            timedOut: timedOut,
+            rejected: c.rejected,
+            examples: c.pipeline.examples,
+            trainLoss: c.pipeline.meanTrainLoss
+        )
+        line.record(c.pipeline.measurements)
+        line.communication = plainCommunication(
+            since: roundBytes,
+            finished: finished,
+            compressedBytes: c.compressedBytes
+        )
+        line.privacy = privacyLine
+        let finishedDevices = tracker.outcomes.compactMap { $0.value == .finished ? Int($0.key) : nil }.sorted()
+        closeRound(r, selected: chosen, plan: plan, finished: finishedDevices, trainLoss: c.trainLoss, into: &line)
+        return line
+    }
+
+    /// Sends round r's train requests and collects the updates through the round's
+    /// aggregation stages until every device is accounted for or the deadline passes.
+    func collectPlainRound(_ r: Int, assignments: [ConnectionID: [UInt32]]) async throws -> PlainCollection {
+        var pipeline = AggregationPipelines.plainRound(
             scenario,
             layout: layout,
             reportBounds: reportBounds,
             updateBounds: updateBounds,
             clip: dp?.clip
         )
-        let roundBytes = (sent: bytesSent, received: bytesReceived, surplus: denseUploadSurplus)
         for (c, devices) in assignments.sorted(by: { $0.key < $1.key }) {
             await send(
                 .train(DeviceRequest(round: UInt32(r), devices: devices, shared: model, clip: strategy.deviceClip)),
@@ -49,75 +129,38 @@ extension Coordinator {
             phase: "training round \(r)",
             assignments: assignments
         )
-        var withinClip = 0  // devices reporting their update within the DP clip (adaptive clipping)
-        var trainLoss: [Int: Double] = [:]  // per finished device, for a feedback sampler
+        var trainLoss: [Int: Double] = [:]
+        var withinClip = 0
         let compressedBytes = try await collectUpdates(&collection) { u, p in
-            for note in try aggregator.add(Contribution(u)) {
+            for note in try pipeline.add(Contribution(u)) {
                 self.log.warning("round \(r): device \(u.device) of process \(p): \(note)")
             }
             trainLoss[Int(u.device)] = u.trainLoss
             withinClip += Int(u.withinClip)
         }
-        let tracker = collection.tracker
-        let rejected = collection.rejected
-        let finished = tracker.count(.finished)
-        let failed = tracker.count(.failed)
-        let dropped = tracker.count(.dropped)
-        let timedOut = tracker.count(.timedOut)
-        if dp == nil && !plan.kept.isEmpty && (finished < scenario.runtime.minDevicesPerRound || finished == 0) {
-            throw Failure(
-                description:
-                    "round \(r): only \(finished) of \(k) sampled devices finished (minimum \(max(1, scenario.runtime.minDevicesPerRound))): "
-                    + "\(dropped) dropped with their client process, \(timedOut) timed out at the \(scenario.runtime.roundDeadlineSeconds) s deadline, "
-                    + "\(failed) failed; \(aliveSummary())"
-            )
-        }
-        var privacyLine: PrivacyRound?
-        if dp == nil && plan.kept.isEmpty {
-            log.warning("round \(r): no selected device could finish in time; the model is unchanged")
-        } else if dp != nil {
-            // Validation allows central DP with the weighted mean only: its exact sum is what is noised.
-            guard let sum = aggregator.exactSum else {
-                throw Failure(description: "central DP needs training.aggregation: mean")
-            }
-            let release = ReleasableSum(
-                values: sum,
-                sampled: chosen.count,
-                contributors: finished,
-                withinClip: withinClip
-            )
-            privacyLine = try step(.sum(release), round: r).privacy
-        } else {
-            try step(.update(aggregator.aggregate()), round: r)
-        }
-        deviceUpdates += finished
-        var line = roundCounters(
-            r,
-            sampled: chosen.count,
-            finished: finished,
-            failed: failed,
-            dropped: dropped,
-            timedOut: timedOut,
-            rejected: rejected,
-            examples: aggregator.examples,
-            trainLoss: aggregator.meanTrainLoss
-        )
-        line.record(aggregator.measurements)
-        var comm = Communication(bytesUp: bytesReceived - roundBytes.received, bytesDown: bytesSent - roundBytes.sent)
-        comm.bytesUpPerUpdate = finished > 0 ? Double(bytesReceived - roundBytes.received) / Double(finished) : 0
+        var out = PlainCollection(pipeline: pipeline, tracker: collection.tracker, rejected: collection.rejected)
+        (out.trainLoss, out.withinClip, out.compressedBytes) = (trainLoss, withinClip, compressedBytes)
+        return out
+    }
+
+    /// A plain round's bytes on the wire since `since`, per update and against dense frames,
+    /// and the upload size the fleet's timing model charges next round.
+    func plainCommunication(
+        since: (sent: Int, received: Int, surplus: Int),
+        finished: Int,
+        compressedBytes: Int
+    ) -> Communication {
+        var comm = Communication(bytesUp: bytesReceived - since.received, bytesDown: bytesSent - since.sent)
+        comm.bytesUpPerUpdate = finished > 0 ? Double(bytesReceived - since.received) / Double(finished) : 0
         comm.rawBytesPerUpdate = 4 * (layout.count + layout.weightCount)
         if scenario.compression.enabled {
             comm.compressedBodyBytesPerUpdate = finished > 0 ? Double(compressedBytes) / Double(finished) : 0
         }
-        line.communication = comm
         if finished > 0 {
-            let simulated = bytesReceived - roundBytes.received + denseUploadSurplus - roundBytes.surplus
+            let simulated = bytesReceived - since.received + denseUploadSurplus - since.surplus
             lastUploadBytesPerDevice = Double(simulated) / Double(finished)
         }
-        line.privacy = privacyLine
-        let finishedDevices = tracker.outcomes.compactMap { $0.value == .finished ? Int($0.key) : nil }.sorted()
-        closeRound(r, selected: chosen, plan: plan, finished: finishedDevices, trainLoss: trainLoss, into: &line)
-        return line
+        return comm
     }
 
     func finishSecureRound(
