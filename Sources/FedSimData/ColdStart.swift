@@ -88,6 +88,12 @@ public struct ColdStartSplit: Sendable {
         public var support: Interactions
         public var query: Interactions
         public var known: [Int32]
+        public init(slot: Int, support: Interactions, query: Interactions, known: [Int32]) {
+            self.slot = slot
+            self.support = support
+            self.query = query
+            self.known = known
+        }
     }
 
     /// The device's cold-start tasks (none when it has too little data for the protocol).

@@ -63,12 +63,20 @@ public protocol RecommenderModel: Sendable {
     /// support from the device's starting point and score its query. Empty when the model
     /// has no cold-start protocol.
     func coldStart(_ context: ColdStartContext) -> [ColdStartEntry]
+
+    /// The tasks `coldStart` scores this device on, as the model defines them (its slots, the
+    /// support it adapts on, the query, and what the ranking excludes): in-run baselines
+    /// (`PreviousPeriodBaselines`) are scored on exactly these, so a margin compares the same
+    /// queries and candidates. Reads only the context's interactions, features and split.
+    /// Empty when the model has no cold-start protocol.
+    func coldStartTasks(_ context: ColdStartContext) -> [ColdStartSplit.Task]
 }
 
 extension RecommenderModel {
     public static func summary(_ scenario: Scenario) -> String? { nil }
     public var delayedUpdate: DelayedUpdate? { nil }
     public func coldStart(_ context: ColdStartContext) -> [ColdStartEntry] { [] }
+    public func coldStartTasks(_ context: ColdStartContext) -> [ColdStartSplit.Task] { [] }
 }
 
 /// A slice of the flat model whose aggregated update is applied `delay` rounds after the round

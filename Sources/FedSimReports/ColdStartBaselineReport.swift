@@ -2,18 +2,34 @@ import Foundation
 
 /// The cold-start protocol's in-run baselines (`summary.json` → `cold_start[i].baselines`:
 /// `bias_only_adaptation` and `popularity`, same devices and support/query tasks as the
-/// model) in `fedsim report` and `fedsim compare`, so a k-shot curve is never read without
-/// what adapting only a user bias, or not adapting at all, achieves on the same queries.
+/// model; for the temporal protocol `previous_period_categories` and
+/// `previous_period_popularity`, per period and per third) in `fedsim report` and `fedsim
+/// compare`, so a k-shot or per-period curve is never read without what adapting only a user
+/// bias, or not learning at all, achieves on the same queries.
 extension HTMLReport {
     static let coldStartBaselineNames = [
         ("bias_only_adaptation", "bias-only adaptation"), ("popularity", "popularity"),
+        ("previous_period_categories", "previous-period categories"),
+        ("previous_period_popularity", "previous-period popularity"),
     ]
 
-    /// Per slot, one baseline's figures with the slot's `k` (empty when the run has none).
+    /// Per slot, one baseline's figures with the slot's `k` (the period, for the temporal
+    /// protocol; empty when the run has none).
     static func coldStartBaseline(_ run: RunData, _ key: String) -> [[String: Any]] {
-        coldStart(run).map { o in
+        baselines(coldStart(run), key).map { b in
+            var b = b
+            if b.isEmpty { return b }
+            b["k"] = b["slot"]
+            return b
+        }
+    }
+
+    /// One baseline's object from each of `entries` (a slot or a third), with the entry's
+    /// `k` or `period` as `slot`.
+    static func baselines(_ entries: [[String: Any]], _ key: String) -> [[String: Any]] {
+        entries.map { o in
             guard var b = (o["baselines"] as? [String: Any])?[key] as? [String: Any] else { return [:] }
-            b["k"] = o["k"]
+            b["slot"] = o["k"] ?? o["period"]
             return b
         }
     }
@@ -39,9 +55,10 @@ extension HTMLReport {
             let slots = coldStartBaseline(run, key).filter { !$0.isEmpty }
             guard !slots.isEmpty else { return nil }
             let m = slots.first?[metric] is Double ? metric : "auc"
+            let label = coldStart(run).first?["period"] != nil ? "period " : "k="
             return "\(name) \(m.uppercased()) / NDCG@\(k): "
                 + slots.map { o in
-                    "k=\(o["k"] as? Int ?? 0) \(format4(o[m] as? Double ?? .nan)) / \(format4(o["ndcg@\(k)"] as? Double ?? .nan, places: 3))"
+                    "\(label)\(o["k"] as? Int ?? 0) \(format4(o[m] as? Double ?? .nan)) / \(format4(o["ndcg@\(k)"] as? Double ?? .nan, places: 3))"
                 }.joined(separator: " · ")
         }
         return parts.isEmpty ? nil : parts.joined(separator: "; ")
@@ -50,8 +67,10 @@ extension HTMLReport {
 
 extension Compare {
     /// Each baseline's per-slot figures (one row per configuration, via `slotTable`), then
-    /// model − bias-only adaptation paired within each run (same devices, same tasks), with
-    /// the 95% confidence interval over seeds. Returns the paired table.
+    /// the model's margin over the main baselines, paired within each run (same devices, same
+    /// tasks), with the 95% confidence interval over seeds: RMSE − bias-only adaptation for
+    /// rating models; for the temporal protocol AUC − each previous-period baseline, per
+    /// period and per third. Returns the paired tables.
     static func coldStartBaselineTables(
         _ groups: [(key: String, runs: [RunData], seeds: [String])],
         columns: [String],
@@ -61,23 +80,69 @@ extension Compare {
         slotTable: (String, [String], (RunData) -> [[String: Any]], String) -> Void
     ) -> (table: String, markdown: String)? {
         let runs = groups.flatMap(\.runs)
+        var present: [(key: String, name: String)] = []
         for (key, name) in HTMLReport.coldStartBaselineNames {
             guard runs.contains(where: { HTMLReport.coldStartBaseline($0, key).contains { !$0.isEmpty } }) else {
                 continue
             }
-            for metric in [primary, "ndcg@\(k)"] where !(key == "popularity" && metric == "rmse") {
+            present.append((key, name))
+            for metric in [primary, "ndcg@\(k)"] where !(key.hasSuffix("popularity") && metric == "rmse") {
                 slotTable("\(name) \(metric)", columns, { HTMLReport.coldStartBaseline($0, key) }, metric)
             }
         }
-        guard primary == "rmse" else { return nil }
+        func thirds(_ r: RunData) -> [[String: Any]] { r.summary["cold_start_thirds"] as? [[String: Any]] ?? [] }
+        var paired: [(String, [String], (RunData) -> [[String: Any]], String)] = []
+        if primary == "rmse", present.contains(where: { $0.key == "bias_only_adaptation" }) {
+            paired.append(("bias_only_adaptation", columns, HTMLReport.coldStart, "Δ rmse vs bias-only adaptation"))
+        }
+        for (key, name) in present where key.hasPrefix("previous_period") && primary == "auc" {
+            paired.append((key, columns, HTMLReport.coldStart, "Δ auc vs \(name)"))
+            paired.append((key, ["early", "middle", "late"], thirds, "Δ temporal auc vs \(name)"))
+        }
+        var table = ""
+        var markdown = ""
+        for (key, cols, list, title) in paired {
+            guard
+                let (t, m) = marginTable(
+                    groups,
+                    key: key,
+                    columns: cols,
+                    list: list,
+                    metric: primary,
+                    title: title,
+                    stat: stat
+                )
+            else { continue }
+            table += (table.isEmpty ? "" : "\n") + t
+            markdown += (markdown.isEmpty ? "" : "\n") + m
+        }
+        guard !table.isEmpty else { return nil }
+        let note =
+            primary == "rmse"
+            ? "(model − bias-only adaptation in the same run; negative = the model is better)"
+            : "(model − baseline in the same run, on the same devices and periods; positive = the model is better)"
+        return (table, markdown + "\n\(note)\n")
+    }
+
+    /// One paired table: per configuration and column, the model's `metric` minus the
+    /// baseline's in the same run, mean ± sd and 95% t-interval over seeds.
+    static func marginTable(
+        _ groups: [(key: String, runs: [RunData], seeds: [String])],
+        key: String,
+        columns: [String],
+        list: (RunData) -> [[String: Any]],
+        metric: String,
+        title: String,
+        stat: ([Double], Int) -> String
+    ) -> (String, String)? {
         let rows = groups.map { g -> [String] in
             [g.key.isEmpty ? "(base)" : g.key]
                 + columns.indices.map { i in
                     let d = g.runs.compactMap { r -> Double? in
-                        let model = HTMLReport.coldStart(r)
-                        let base = HTMLReport.coldStartBaseline(r, "bias_only_adaptation")
-                        guard i < model.count, i < base.count, let a = model[i]["rmse"] as? Double,
-                            let b = base[i]["rmse"] as? Double, a.isFinite, b.isFinite
+                        let model = list(r)
+                        let base = HTMLReport.baselines(model, key)
+                        guard i < model.count, i < base.count, let a = model[i][metric] as? Double,
+                            let b = base[i][metric] as? Double, a.isFinite, b.isFinite
                         else { return nil }
                         return a - b
                     }
@@ -85,7 +150,6 @@ extension Compare {
                 }
         }
         guard rows.contains(where: { $0.dropFirst().contains { !$0.isEmpty } }) else { return nil }
-        let (t, m) = render(["Δ rmse vs bias-only adaptation"] + columns, rows)
-        return (t, m + "\n(model − bias-only adaptation in the same run; negative = the model is better)\n")
+        return render([title] + columns, rows)
     }
 }

@@ -158,6 +158,18 @@ public struct ColdStartBaselines: Codable, Sendable, Equatable {
 }
 
 extension ColdStartBaselines {
+    /// Where this run's "global model fine-tuned" baseline is (issue 19): the FedAvg-trained
+    /// global model adapted by the same procedure. A run whose initialisation is the federated
+    /// global model (no meta-learning, strategy global) *is* that baseline; any other run has
+    /// no such model to adapt, and names the run to pair with by seed instead.
+    public static func globalFineTuned(_ scenario: Scenario) -> String {
+        if !scenario.meta.enabled && scenario.personalization.strategy == .global {
+            return "this run: its initialisation is the federated global model, adapted by the same procedure"
+        }
+        return
+            "not in this run: the same scenario with meta.algorithm none and personalization.strategy global, paired by seed (fedsim sweep)"
+    }
+
     /// One slot's figures under the keys of the model's own `cold_start` entries.
     static func object(_ s: Sums, k: Int, ratings: Bool) -> JSONObject {
         var o = JSONObject()

@@ -43,6 +43,9 @@ extension Launcher {
             let task = ModelRegistry.make(scenario, info).task
             try ColdStartBaselines.measure(scenario, population: population, ratings: task == .rating).write(to: dir)
         }
+        if TemporalBaselines.applies(scenario) {
+            try TemporalBaselines.measure(scenario, population: population).write(to: dir)
+        }
         _ = try dir.createToken()
         if scenario.secureAggregation.enabled { try dir.createEnrollmentSecret() }
     }

@@ -210,11 +210,21 @@ public enum CoordinatorProcess {
             how.add("adaptation_steps", scenario.personalization.adaptation.steps)
             how.add("adaptation_learning_rate", scenario.personalization.adaptation.learningRate)
             how.add("adapted_groups", scenario.personalization.adaptation.groups.map(\.rawValue).joined(separator: "+"))
+            how.add("global_model_fine_tuned", ColdStartBaselines.globalFineTuned(scenario))
             s.add("cold_start_protocol", how)
             // The in-run baselines per k (`ColdStartBaselines`), beside the model's figures.
+            let k = scenario.evaluation.k
             let baselines = ColdStartBaselines.applies(scenario) ? ColdStartBaselines.read(from: dir) : nil
-            s.add("cold_start", baselines?.annotate(c.coldStartResults, k: scenario.evaluation.k) ?? c.coldStartResults)
-            if !c.coldStartThirds.isEmpty { s.add("cold_start_thirds", c.coldStartThirds) }
+            // The temporal protocol's (`TemporalBaselines`), per period and per third.
+            let temporal = TemporalBaselines.applies(scenario) ? TemporalBaselines.read(from: dir) : nil
+            var entries = baselines?.annotate(c.coldStartResults, k: k) ?? c.coldStartResults
+            var thirds = c.coldStartThirds
+            if let temporal {
+                entries = temporal.annotate(entries, k: k)
+                thirds = temporal.annotateThirds(thirds, periods: cs.periods, k: k)
+            }
+            s.add("cold_start", entries)
+            if !thirds.isEmpty { s.add("cold_start_thirds", thirds) }
         }
         if let c {
             var part = c.participation.summary()

@@ -198,7 +198,7 @@ public struct TwoTowerModel: RecommenderModel {
     public func coldStart(_ c: ColdStartContext) -> [ColdStartEntry] {
         let split = c.split
         let dim = shape.dim
-        let tasks = split.tasks(c.interactions, device: c.device, itemDomains: trainer.itemDomains)
+        let tasks = coldStartTasks(c)
         guard !tasks.isEmpty else { return [] }
         let adaptation = personalization.adaptation
         // Where adaptation starts: a new user from offset 0; a warm user (new domain,
@@ -251,6 +251,11 @@ public struct TwoTowerModel: RecommenderModel {
             }
         }
         return out
+    }
+
+    /// Every protocol's tasks as the split defines them (`ColdStartSplit.tasks`).
+    public func coldStartTasks(_ c: ColdStartContext) -> [ColdStartSplit.Task] {
+        c.split.tasks(c.interactions, device: c.device, itemDomains: trainer.itemDomains)
     }
 
     func entry(_ c: ColdStartContext, _ task: ColdStartSplit.Task, _ scorer: TwoTowerScorer) -> ColdStartEntry {
