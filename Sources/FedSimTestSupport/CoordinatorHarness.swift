@@ -24,7 +24,11 @@ public struct CoordinatorHarness {
     /// Builds the model on every side instead of the registry (a model defined by a test).
     let model: (@Sendable (ModelContext) -> any RecommenderModel)?
 
-    /// `clock`: the clock of every deadline and client freeze (default: the system's).
+    /// `clock`: the clock of every deadline and client freeze. The default is a `ManualClock`
+    /// that nothing advances: in-memory clients answer or close their connection, so no
+    /// harness run needs a deadline to end a phase, and on a 2-core machine running the whole
+    /// suite a wall-clock deadline fired on clients that were only starved (secure sums
+    /// abandoned after minutes). A test about deadlines passes its own clock and advances it.
     public init(
         _ scenario: Scenario,
         clock: (any DeadlineClock)? = nil,
@@ -49,7 +53,7 @@ public struct CoordinatorHarness {
             domainNames: population.domainNames,
             recommender: model?(ModelContext(scenario: scenario, info: info))
         )
-        if let clock { coordinator.clock = clock }
+        coordinator.clock = clock ?? ManualClock()
     }
 
     /// Starts client process `i`. `freeze` (see `FreezingConnection`) holds chosen messages

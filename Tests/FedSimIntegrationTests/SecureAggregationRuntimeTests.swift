@@ -13,7 +13,7 @@ import NIOConcurrencyHelpers
 import Testing
 
 /// Secure aggregation through the real coordinator and client loops (in-memory transport).
-@Suite struct SecureAggregationRuntimeTests {
+@Suite(.timeLimit(.minutes(30))) struct SecureAggregationRuntimeTests {
     final class Recorder: @unchecked Sendable {
         let lock = NIOLock()
         var toCoordinator: [Message] = []
@@ -52,6 +52,11 @@ import Testing
             metrics: sink,
             directory: directory
         )
+        // No test here waits for a deadline (a crashed client closes its connection), so the
+        // deadlines go on a clock nobody advances: a 2-core machine running the whole suite
+        // can starve the clients for minutes, and a wall-clock deadline then abandoned secure
+        // sums that were only slow (a 516 s run lost its sum that way).
+        coordinator.clock = ManualClock()
         var tasks: [Task<Void, Never>] = []
         for i in 0..<s.runtime.processes {
             let shard = Sharding.range(process: i, of: s.runtime.processes, devices: population.deviceCount)

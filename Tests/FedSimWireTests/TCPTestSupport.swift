@@ -14,7 +14,11 @@ enum TCPTestSupport {
     static let token = [UInt8](repeating: 1, count: 32)
     static let secret = TransportSecret(token: token)
 
-    static func server(timeout: Double = 30, maxPending: Int = 64) async throws -> SocketServer {
+    /// The handshake deadline defaults far above any honest handshake: it is wall-clock on the
+    /// server's threads, and a test whose client task was starved for 30 s on a loaded 2-core
+    /// machine saw its peer closed for "no hello" before it wrote the frame under test. Tests
+    /// of the deadline itself pass a short one.
+    static func server(timeout: Double = 600, maxPending: Int = 64) async throws -> SocketServer {
         try await SocketServer.start(
             tcp: TCPAddress(host: "127.0.0.1", port: 0),
             secret: secret,
