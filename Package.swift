@@ -102,7 +102,7 @@ let package = Package(
             name: "fedsim-bench",
             dependencies: [
                 "FedSimRuntime", "FedSimWire", "FedSimAggregation", "FedSimModels", "FedSimData", "FedSimConfig", "FedSimSecAgg",
-                "FedSimPrivacy", "CSodium", "CFedSimChaCha", "FedSimReports",
+                "FedSimPrivacy", "CSodium", "CFedSimChaCha", "FedSimReports", "FedSimMetrics",
             ],
             swiftSettings: swiftSettings
         ),

@@ -2,6 +2,7 @@ import ArgumentParser
 import FedSimConfig
 import FedSimCore
 import FedSimData
+import FedSimMetrics
 import FedSimModels
 import FedSimRuntime
 import Foundation
@@ -117,20 +118,17 @@ extension FedSimCommand {
             if scenario.privacy.enabled, let tensorBoard = result.tensorBoard {
                 tensorBoard.addText("privacy", FedSimCommand.privacyReportText(dir.path), step: 0)
             }
-            if let text = try? dir.read("summary.json"),
-                let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-                result.exitCode == 0
-            {
-                let final = obj["final"] as? [String: Any] ?? [:]
-                let fmt = { (k: String) -> String in (final[k] as? Double).map { formatFixed($0, 4) } ?? "n/a" }
-                let k = scenario.evaluation.k
+            if let summary = try? dir.summary(), result.exitCode == 0 {
+                let final = summary.final
+                let fmt = { (v: Double) -> String in v.isFinite ? formatFixed(v, 4) : "n/a" }
+                let k = final.k
                 let work =
                     scenario.training.mode == .centralized
-                    ? "\(obj["rounds"] ?? 0) epochs (centralized)"
-                    : "\(obj["rounds"] ?? 0) rounds, \(obj["device_updates"] ?? 0) device updates"
-                print("\(scenario.name): \(work) in \(formatFixed(obj["wall_seconds"] as? Double ?? 0, 1)) s")
+                    ? "\(summary.rounds) epochs (centralized)"
+                    : "\(summary.rounds) rounds, \(summary.deviceUpdates) device updates"
+                print("\(scenario.name): \(work) in \(formatFixed(summary.wallSeconds, 1)) s")
                 print(
-                    "final: rmse \(fmt("rmse"))  mae \(fmt("mae"))  hr@\(k) \(fmt("hr@\(k)"))  ndcg@\(k) \(fmt("ndcg@\(k)"))"
+                    "final: rmse \(fmt(final.rmse))  mae \(fmt(final.mae))  hr@\(k) \(fmt(final.hitRate))  ndcg@\(k) \(fmt(final.ndcg))"
                 )
             }
             if let error = result.error {

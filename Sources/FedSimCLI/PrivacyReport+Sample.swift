@@ -1,5 +1,6 @@
 import FedSimConfig
 import FedSimCore
+import FedSimMetrics
 import FedSimPrivacy
 
 extension FedSimCommand.Privacy.Report {
@@ -15,7 +16,7 @@ extension FedSimCommand.Privacy.Report {
         var against: String
     }
 
-    static func unamplified(_ p: PrivacyConfig, ledger: [[String: Any]], summary: [String: Any]?) -> Unamplified? {
+    static func unamplified(_ p: PrivacyConfig, ledger: [[String: Any]], summary: RunSummary?) -> Unamplified? {
         guard p.enabled else { return nil }
         var against: [String] = []
         if p.mechanism == .distributed {
@@ -26,7 +27,7 @@ extension FedSimCommand.Privacy.Report {
             against.append("anyone who knows the seed (privacy.noise: reproducible draws the sample from it)")
         }
         guard !against.isEmpty else { return nil }
-        let k = ((summary?["participation"] as? [String: Any])?["max_selected"] as? Int) ?? ledger.count
+        let k = summary?.participation?.maxSelected ?? ledger.count
         let sigma = ledger.compactMap { $0["noise_multiplier"] as? Double }.min() ?? p.noiseMultiplier
         var acc = RDPAccountant()
         if k > 0 { acc.compose(rate: 1, noiseMultiplier: sigma, count: k) }

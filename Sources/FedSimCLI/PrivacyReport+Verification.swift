@@ -27,7 +27,7 @@ extension FedSimCommand.Privacy.Report {
         _ p: PrivacyConfig,
         ledgerText: String,
         metricsText: String?,
-        summary: [String: Any]?
+        summary: RunSummary?
     ) throws -> (epsilon: Double, order: Double) {
         var acc = RDPAccountant()
         var result = (epsilon: 0.0, order: 0.0)
@@ -69,8 +69,9 @@ extension FedSimCommand.Privacy.Report {
                 )
             }
         }
-        if let stored = (summary?["privacy"] as? [String: Any])?["epsilon"] as? Double,
-            !Self.same(stored, result.epsilon)
+        // summary.json writes a non-finite ε as `null`, which reads back as NaN.
+        if let stored = summary?.privacy?.epsilon,
+            stored.isNaN ? result.epsilon.isFinite : !Self.same(stored, result.epsilon)
         {
             throw Refusal(description: "summary.json says ε = \(stored), the ledger composes to \(result.epsilon)")
         }

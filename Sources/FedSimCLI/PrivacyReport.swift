@@ -1,6 +1,7 @@
 import ArgumentParser
 import FedSimConfig
 import FedSimCore
+import FedSimMetrics
 import FedSimModels
 import FedSimPrivacy
 import FedSimRuntime
@@ -35,8 +36,11 @@ extension FedSimCommand.Privacy {
             let ledger = ledgerText.split(separator: "\n").compactMap {
                 try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
             }
-            let summary = (try? dir.read("summary.json")).flatMap {
-                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            // A summary.json outside the schema is refused, not skipped: its ε is checked below.
+            let summary: RunSummary?
+            do { summary = try dir.summary() } catch {
+                FileHandle.standardError.write(Data("fedsim: no privacy report for \(runDirectory): \(error)\n".utf8))
+                throw ExitCode(ExitCodes.badInput)
             }
             let rounds = ledger.count
             let last = ledger.last
@@ -149,7 +153,7 @@ extension FedSimCommand.Privacy {
             if p.budget.epsilon > 0 {
                 lines.append(
                     "budget: ε ≤ \(p.budget.epsilon) at δ = \(p.delta)"
-                        + ((summary?["stopped_early"] as? String).map { "; the run stopped early: \($0)" }
+                        + (summary?.stoppedEarly.map { "; the run stopped early: \($0)" }
                             ?? "; not reached")
                 )
             }

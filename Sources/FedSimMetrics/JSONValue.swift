@@ -32,6 +32,32 @@ public enum JSONValue: Sendable {
         return members.first { $0.key == key }?.value
     }
 
+    /// A number (an integer too), nil for anything else (`null` included).
+    public var doubleValue: Double? {
+        switch self {
+        case .double(let d): return d
+        case .int(let i): return Double(i)
+        default: return nil
+        }
+    }
+
+    /// An integer written as one (`3`, never `3.0`).
+    public var intValue: Int? {
+        if case .int(let i) = self { return i }
+        return nil
+    }
+
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    /// The items of an array (nil otherwise).
+    public var arrayValue: [JSONValue]? {
+        if case .array(let items) = self { return items }
+        return nil
+    }
+
     /// The keys of an object, in written order (empty otherwise).
     public var keys: [String] {
         guard case .object(let members) = self else { return [] }

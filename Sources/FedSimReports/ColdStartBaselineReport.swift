@@ -90,7 +90,7 @@ extension Compare {
                 slotTable("\(name) \(metric)", columns, { HTMLReport.coldStartBaseline($0, key) }, metric)
             }
         }
-        func thirds(_ r: RunData) -> [[String: Any]] { r.summary["cold_start_thirds"] as? [[String: Any]] ?? [] }
+        func thirds(_ r: RunData) -> [[String: Any]] { r.coldStartRows(thirds: true) }
         var paired: [(String, [String], (RunData) -> [[String: Any]], String)] = []
         if primary == "rmse", present.contains(where: { $0.key == "bias_only_adaptation" }) {
             paired.append(("bias_only_adaptation", columns, HTMLReport.coldStart, "Δ rmse vs bias-only adaptation"))

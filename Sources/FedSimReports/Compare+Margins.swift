@@ -1,3 +1,4 @@
+import FedSimMetrics
 import Foundation
 
 extension Compare {
@@ -7,30 +8,32 @@ extension Compare {
     /// margin over seeds with its 95% confidence interval: an interval above zero (below, for
     /// RMSE) is a margin the seeds agree on.
     static func marginColumns(_ runs: [RunData], k: Int) -> [(header: String, value: (RunData) -> Double?)] {
-        func margin(_ r: RunData) -> [String: Any]? {
-            ((r.summary["final"] as? [String: Any])?["baselines"] as? [String: Any])?["margin"] as? [String: Any]
-        }
-        let columns: [(String, String)] = [
-            ("rmse_over_bias_only", "Δrmse_vs_bias_only"),
-            ("hr@\(k)", "Δhr@\(k)_vs_best_baseline"),
-            ("ndcg@\(k)", "Δndcg@\(k)_vs_best_baseline"),
+        func margin(_ r: RunData) -> FinalBaselines? { r.summary?.final.baselines }
+        // A margin written `null` (a click model's RMSE) is no value, as before the schema.
+        let columns: [(String, (FinalBaselines) -> Double?)] = [
+            ("Δrmse_vs_bias_only", { finite($0.rmseOverBiasOnly) }),
+            ("Δhr@\(k)_vs_best_baseline", { finite($0.rankingMargin.hitRate) }),
+            ("Δndcg@\(k)_vs_best_baseline", { finite($0.rankingMargin.ndcg) }),
         ]
-        let margins: [(header: String, value: (RunData) -> Double?)] = columns.filter { key, _ in
-            runs.contains { margin($0)?[key] is Double }
-        }.map { key, header in (header, { margin($0)?[key] as? Double }) }
+        let margins: [(header: String, value: (RunData) -> Double?)] = columns.filter { _, value in
+            runs.contains { margin($0).flatMap(value) != nil }
+        }.map { header, value in (header, { margin($0).flatMap(value) }) }
         return validationColumns(runs) + margins
     }
 
     /// With `data.split.validation`: the best validation value and the round whose model the
     /// run ended with (what a tuning record compares; the test columns are not for choosing).
     static func validationColumns(_ runs: [RunData]) -> [(header: String, value: (RunData) -> Double?)] {
-        func validation(_ r: RunData) -> [String: Any]? { r.summary["validation"] as? [String: Any] }
-        guard let metric = runs.lazy.compactMap({ validation($0)?["metric"] as? String }).first else { return [] }
+        func validation(_ r: RunData) -> ValidationOutcome? { r.summary?.validation }
+        guard let metric = runs.lazy.compactMap({ validation($0)?.metric }).first else { return [] }
         return [
-            ("validation_best_\(metric)", { validation($0)?["best_value"] as? Double }),
-            ("model_round (mean [95% CI])", { (validation($0)?["model_round"] as? Int).map(Double.init) }),
+            ("validation_best_\(metric)", { finite(validation($0)?.bestValue) }),
+            ("model_round (mean [95% CI])", { validation($0).map { Double($0.modelRound) } }),
         ]
     }
+
+    /// The value when it is a finite number (summary.json writes NaN and ∞ as `null`).
+    static func finite(_ v: Double?) -> Double? { v.flatMap { $0.isFinite ? $0 : nil } }
 
     /// "mean [lo, hi]" of paired margins over seeds.
     static func marginCell(_ v: [Double], places: Int = 4) -> String {

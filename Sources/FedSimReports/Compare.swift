@@ -20,16 +20,16 @@ public enum Compare {
         if let targetRMSE { header.append("sim_s_to_rmse_\(format4(targetRMSE, places: 3))") }
         let rows = runs.enumerated().map { (i, r) -> [String] in
             let s = r.summary
-            let f = { (key: String) in r.finalValue(key).map { format4($0) } ?? "" }
-            let updates = Double(s["device_updates"] as? Int ?? 0)
+            let f = { (metric: KeyPath<FinalMetrics, Double>) in r.finalValue(metric).map { format4($0) } ?? "" }
+            let updates = Double(s?.deviceUpdates ?? 0)
             var row =
                 [r.name] + settings.map { flat[i][$0] ?? "" } + [
-                    r.scenarioName, "\(r.seed)", r.status, "\(s["rounds"] as? Int ?? r.rounds.count)",
-                    f("rmse"), f("mae"), f("hr@\(r.k)"), f("ndcg@\(r.k)"),
-                    (r.privacy?["epsilon"] as? Double).map { format4($0, places: 3) } ?? "",
-                    format4(s["wall_seconds"] as? Double ?? 0, places: 1),
-                    format4(s["device_updates_per_second"] as? Double ?? 0, places: 0),
-                    updates > 0 ? format4(Double(s["bytes_received"] as? Int ?? 0) / updates / 1000, places: 1) : "",
+                    r.scenarioName, "\(r.seed)", r.status, "\(s?.rounds ?? r.rounds.count)",
+                    f(\.rmse), f(\.mae), f(\.hitRate), f(\.ndcg),
+                    r.epsilon.map { format4($0, places: 3) } ?? "",
+                    format4(s?.wallSeconds ?? 0, places: 1),
+                    format4(s?.deviceUpdatesPerSecond ?? 0, places: 0),
+                    updates > 0 ? format4(Double(s?.bytesReceived ?? 0) / updates / 1000, places: 1) : "",
                 ]
             if header.contains("sim_s") {
                 row.append(r.series { $0.simSeconds }.last.map { format4($0.y, places: 0) } ?? "")
@@ -148,13 +148,13 @@ extension Compare {
         let rows = groups.map { g -> [String] in
             var row = [
                 g.key.isEmpty ? "(base)" : g.key, "\(g.runs.count)",
-                stat(g.runs.compactMap { $0.finalValue("rmse") }, 4),
-                stat(g.runs.compactMap { $0.finalValue("ndcg@\(k)") }, 4),
-                stat(g.runs.compactMap { $0.privacy?["epsilon"] as? Double }, 3),
+                stat(g.runs.compactMap { $0.finalValue(\.rmse) }, 4),
+                stat(g.runs.compactMap { $0.finalValue(\.ndcg) }, 4),
+                stat(g.runs.compactMap(\.epsilon), 3),
                 stat(
                     g.runs.compactMap { r in
-                        let u = Double(r.summary["device_updates"] as? Int ?? 0)
-                        return u > 0 ? Double(r.summary["bytes_received"] as? Int ?? 0) / u / 1000 : nil
+                        let u = Double(r.summary?.deviceUpdates ?? 0)
+                        return u > 0 ? Double(r.summary?.bytesReceived ?? 0) / u / 1000 : nil
                     },
                     1
                 ),
@@ -233,7 +233,7 @@ extension Compare {
                 md += "\n" + m
             }
             // Temporal protocol: early / middle / late thirds (LSTTM's Table 2 layout).
-            func thirds(_ r: RunData) -> [[String: Any]] { r.summary["cold_start_thirds"] as? [[String: Any]] ?? [] }
+            func thirds(_ r: RunData) -> [[String: Any]] { r.coldStartRows(thirds: true) }
             let temporal = runs.contains(where: { !thirds($0).isEmpty })
             if temporal {
                 for metric in primary == "rmse" ? ["auc", "rmse"] : ["auc"] {

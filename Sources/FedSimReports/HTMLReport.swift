@@ -61,7 +61,7 @@ public enum HTMLReport {
             )
         )
         if !run.series { $0.privacy?.epsilon }.isEmpty {
-            let delta = (run.privacy?["delta"] as? Double).map { "\($0)" } ?? "δ"
+            let delta = run.privacy.map { "\($0.delta)" } ?? "δ"
             let eps = SVGLineChart(
                 title: "Privacy spent",
                 xLabel: "round",
@@ -154,48 +154,40 @@ public enum HTMLReport {
         var rows: [(String, String)] = []
         let s = run.summary
         rows.append(("scenario", "\(run.scenarioName) (seed \(run.seed))"))
-        rows.append(
-            (
-                "status",
-                run.status + ((s["stopped_early"] as? String).map { " — \($0)" } ?? "")
-                    + ((s["error"] as? String).map { " — \($0)" } ?? "")
-            )
-        )
+        let why = [s?.stoppedEarly, s?.error].compactMap { $0.map { " — \($0)" } }.joined()
+        rows.append(("status", run.status + why))
         rows.append(
             (
                 "rounds",
-                "\(s["rounds"] as? Int ?? run.rounds.count)"
-                    + ((s["resumed_after_round"] as? Int).map { " (resumed after round \($0))" } ?? "")
+                "\(s?.rounds ?? run.rounds.count)"
+                    + (s?.resumedAfterRound.map { " (resumed after round \($0))" } ?? "")
             )
         )
         rows.append(
             (
                 "device updates",
-                "\(s["device_updates"] as? Int ?? 0) (\(format4(s["device_updates_per_second"] as? Double ?? 0, places: 0)) per second)"
+                "\(s?.deviceUpdates ?? 0) (\(format4(s?.deviceUpdatesPerSecond ?? 0, places: 0)) per second)"
             )
         )
-        rows.append(("wall time", format4(s["wall_seconds"] as? Double ?? 0, places: 1) + " s"))
+        rows.append(("wall time", format4(s?.wallSeconds ?? 0, places: 1) + " s"))
         let k = run.k
-        let f = { (key: String) in run.finalValue(key).map { format4($0) } ?? "n/a" }
-        rows.append(
-            ("final", "RMSE \(f("rmse")) · MAE \(f("mae")) · HR@\(k) \(f("hr@\(k)")) · NDCG@\(k) \(f("ndcg@\(k)"))")
-        )
+        let f = { (metric: KeyPath<FinalMetrics, Double>) in run.finalValue(metric).map { format4($0) } ?? "n/a" }
+        rows.append(("final", "RMSE \(f(\.rmse)) · MAE \(f(\.mae)) · HR@\(k) \(f(\.hitRate)) · NDCG@\(k) \(f(\.ndcg))"))
         if let p = run.privacy {
-            let noise = p["noise"] as? String ?? "?"
             rows.append(
                 (
                     "privacy",
-                    "ε = \(format4(p["epsilon"] as? Double ?? .nan, places: 3)) at δ = \(p["delta"] ?? "?") (\(p["mechanism"] ?? "?"), RDP accountant, order \(p["rdp_order"] ?? "?")); noise \(noise)"
+                    "ε = \(format4(p.epsilon, places: 3)) at δ = \(p.delta) (\(p.mechanism), RDP accountant, order \(p.rdpOrder)); noise \(p.noise)"
                 )
             )
         } else {
             rows.append(("privacy", "no differential privacy (the model and metrics are not private)"))
         }
-        if let part = s["participation"] as? [String: Any] {
+        if let part = s?.participation {
             rows.append(
                 (
                     "participation",
-                    "\(part["devices"] ?? "?") devices; never selected \(part["never_selected"] ?? "?"), never finished \(part["never_finished"] ?? "?"); Gini of finished counts \(format4(part["gini_finished"] as? Double ?? 0, places: 3))"
+                    "\(part.devices) devices; never selected \(part.neverSelected), never finished \(part.neverFinished); Gini of finished counts \(format4(part.giniFinished, places: 3))"
                 )
             )
         }
@@ -215,12 +207,12 @@ public enum HTMLReport {
         }
         let cold = coldStart(run)
         if !cold.isEmpty {
-            let how = s["cold_start_protocol"] as? [String: Any]
+            let how = s?.coldStartProtocol
             let metric = Compare.coldStartMetric([run])  // click models: AUC, they predict no ratings
             rows.append(
                 (
                     "cold start",
-                    "\(how?["protocol"] as? String ?? "?"), \(how?["initialisation"] as? String ?? "?"); \(metric.uppercased()) / NDCG@\(k): "
+                    "\(how?.name ?? "?"), \(how?.initialisation ?? "?"); \(metric.uppercased()) / NDCG@\(k): "
                         + cold.map { o in
                             let slot = (o["k"] as? Int).map { "k=\($0)" } ?? "p\(o["period"] as? Int ?? 0)"
                             return
@@ -230,8 +222,8 @@ public enum HTMLReport {
             )
             if let b = coldStartBaselineText(run, metric, k: k) { rows.append(("cold-start baselines", b)) }
         }
-        let mb = { (v: Any?) in format4(Double(v as? Int ?? 0) / 1e6, places: 1) + " MB" }
-        rows.append(("bytes", "sent \(mb(s["bytes_sent"])), received \(mb(s["bytes_received"]))"))
+        let mb = { (v: Int?) in format4(Double(v ?? 0) / 1e6, places: 1) + " MB" }
+        rows.append(("bytes", "sent \(mb(s?.bytesSent)), received \(mb(s?.bytesReceived))"))
         return rows
     }
 
@@ -245,8 +237,8 @@ public enum HTMLReport {
         let k = run.k
         let temporal = slots.first?["period"] != nil
         let metric = Compare.coldStartMetric([run])
-        let how = run.summary["cold_start_protocol"] as? [String: Any]
-        let protocolName = how?["protocol"] as? String ?? ""
+        let how = run.summary?.coldStartProtocol
+        let protocolName = how?.name ?? ""
         let x = temporal ? "period" : "support size k"
         let accuracy = SVGLineChart(
             title: "Cold start (\(protocolName)): \(metric.uppercased())",
@@ -264,14 +256,14 @@ public enum HTMLReport {
             markers: true
         )
         let caption =
-            "After training, each device adapts on device (\(how?["adaptation_steps"] as? Int ?? 0) steps on \(how?["adapted_groups"] as? String ?? "?"), initialisation: \(how?["initialisation"] as? String ?? "?")) and is scored on its held-out interactions (docs/personalization.md)."
+            "After training, each device adapts on device (\(how?.adaptationSteps ?? 0) steps on \(how?.adaptedGroups ?? "?"), initialisation: \(how?.initialisation ?? "?")) and is scored on its held-out interactions (docs/personalization.md)."
         return [
             (accuracy.svg(), caption),
             (ranking.svg(), "The same adapted devices, ranked over every item they have not rated."),
         ]
     }
 
-    static func coldStart(_ run: RunData) -> [[String: Any]] { run.summary["cold_start"] as? [[String: Any]] ?? [] }
+    static func coldStart(_ run: RunData) -> [[String: Any]] { run.coldStartRows() }
 
     /// (k or period, metric) of each cold-start slot with a finite value.
     static func coldStartPoints(_ run: RunData, _ metric: String) -> [(x: Double, y: Double)] {
@@ -285,7 +277,7 @@ public enum HTMLReport {
         var h =
             "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>FedSim report: \(escape(run.name))</title><style>\(style)</style></head><body>"
         h += "<h1>FedSim run \(escape(run.name))</h1><p class=\"sub\">\(escape(run.path))</p>"
-        if let p = run.privacy, (p["noise"] as? String)?.contains("NOT") == true {
+        if let p = run.privacy, !p.isPrivate {
             h += "<p class=\"warn\">NOT PRIVATE: this run used reproducible (seeded) noise.</p>"
         }
         h +=

@@ -6,7 +6,8 @@ import Foundation
 public struct RunData {
     public let path: String
     public let scenario: [String: Any]
-    public let summary: [String: Any]
+    /// summary.json, nil while the run has not written one (running, or it crashed).
+    public let summary: RunSummary?
     /// metrics.jsonl, one `RoundMetrics` per line: the schema the coordinator wrote them with.
     public let rounds: [RoundMetrics]
     public let ledger: [[String: Any]]
@@ -34,7 +35,7 @@ public struct RunData {
             throw Failure(description: "\(path) is not a FedSim run directory (no readable scenario.json)")
         }
         scenario = sc
-        summary = json("summary.json") ?? [:]
+        summary = try text("summary.json").map { try RunSummary(text: $0, file: path + "/summary.json") }
         rounds = try Self.rounds(text("metrics.jsonl") ?? "", file: path + "/metrics.jsonl")
         ledger = lines("privacy-ledger.jsonl")
         var rmse: [Double] = []
@@ -68,16 +69,28 @@ public struct RunData {
     public var scenarioName: String { scenario["name"] as? String ?? "?" }
     public var seed: Int { scenario["seed"] as? Int ?? 0 }
     public var status: String {
-        summary["status"] as? String ?? (rounds.isEmpty ? "not started" : "running or crashed")
+        summary?.status.rawValue ?? (rounds.isEmpty ? "not started" : "running or crashed")
     }
     public var k: Int { (scenario["evaluation"] as? [String: Any])?["k"] as? Int ?? 10 }
-    public var final: [String: Any] { summary["final"] as? [String: Any] ?? [:] }
-    public var privacy: [String: Any]? { summary["privacy"] as? [String: Any] }
+    public var privacy: PrivacySummary? { summary?.privacy }
+    /// The ε summary.json reports, when finite (an infinite ε is written `null`).
+    public var epsilon: Double? { privacy.flatMap { $0.epsilon.isFinite ? $0.epsilon : nil } }
     public var budget: Double {
         ((scenario["privacy"] as? [String: Any])?["budget"] as? [String: Any])?["epsilon"] as? Double ?? 0
     }
 
-    public func finalValue(_ key: String) -> Double? { (final[key] as? Double).flatMap { $0.isFinite ? $0 : nil } }
+    /// A final test metric when the run has a finite one (`finalValue(\.rmse)`).
+    public func finalValue(_ metric: KeyPath<FinalMetrics, Double>) -> Double? {
+        summary.map { $0.final[keyPath: metric] }.flatMap { $0.isFinite ? $0 : nil }
+    }
+
+    /// The cold-start table (`cold_start`, or `cold_start_thirds` with `thirds`), one
+    /// dictionary per support size, period or third. The schema keeps these tables as JSON
+    /// trees (open-ended: per k, per strategy), and the report's table code reads them by key.
+    public func coldStartRows(thirds: Bool = false) -> [[String: Any]] {
+        let rows = (thirds ? summary?.coldStartThirds : summary?.coldStart)?.arrayValue ?? []
+        return rows.compactMap { $0.foundationValue as? [String: Any] }
+    }
 
     /// (round, value) for every metrics line where `value` has a finite number, e.g.
     /// `series { $0.eval?.rmse }`.
@@ -146,4 +159,23 @@ func cell(_ v: JSONValue) -> String {
 func csvField(_ s: String) -> String {
     s.contains(",") || s.contains("\"") || s.contains("\n")
         ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+}
+
+extension JSONValue {
+    /// The tree as `JSONSerialization` would give it (`null` is `NSNull`, so a key written
+    /// `null` is present but no number), for the cold-start tables' readers.
+    var foundationValue: Any {
+        switch self {
+        case .null: return NSNull()
+        case .bool(let b): return b
+        case .int(let i): return i
+        case .double(let d): return d
+        case .string(let s): return s
+        case .array(let items): return items.map(\.foundationValue)
+        case .object(let members):
+            var o: [String: Any] = [:]
+            for m in members { o[m.key] = m.value.foundationValue }
+            return o
+        }
+    }
 }

@@ -118,17 +118,17 @@ public enum CentralizedRunner {
         }
         let final = block.item + block.itemBias + [block.globalBias]
         try ModelFile.save(final, layout: MatrixFactorization.sharedLayout(items: nItems, dim: d), in: dir)
-        var s = JSONObject()
-        s.add("scenario", scenario.name)
-        s.add("status", "completed")
-        s.add("mode", "centralized")
-        s.add("seed", Int(truncatingIfNeeded: scenario.seed))
-        s.add("rounds", scenario.training.rounds)
-        s.add("device_updates", 0)
+        var s = RunSummary(
+            scenario: scenario.name,
+            status: .completed,
+            mode: "centralized",
+            seed: Int(truncatingIfNeeded: scenario.seed),
+            final: CoordinatorProcess.finalMetrics(last, k: scenario.evaluation.k)
+        )
+        s.rounds = scenario.training.rounds
         let secs = monotonicSeconds() - started
-        s.add("wall_seconds", secs)
-        s.add("examples_per_second", Double(n * scenario.training.rounds) / max(secs, 1e-9))
-        s.add("final", CoordinatorProcess.finalMetrics(last, k: scenario.evaluation.k))
-        try dir.write(s.text + "\n", to: "summary.json")
+        s.wallSeconds = secs
+        s.examplesPerSecond = Double(n * scenario.training.rounds) / max(secs, 1e-9)
+        try dir.write(try MetricsJSON.line(s) + "\n", to: "summary.json")
     }
 }

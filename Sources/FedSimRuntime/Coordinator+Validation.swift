@@ -89,16 +89,17 @@ extension Coordinator {
 
     /// summary.json's `validation` object: the metric, the best round and value, and whether
     /// early stopping restored that round's model.
-    func validationSummary() -> JSONObject? {
+    func validationSummary() -> ValidationOutcome? {
         guard scenario.data.split.validation, let t = validationTracker else { return nil }
-        var o = JSONObject()
-        o.add("metric", t.metric.rawValue)
-        o.add("best_round", t.bestRound ?? 0)
-        o.add("best_value", t.bestValue)
-        o.add("last_value", t.lastValue)
-        o.add("early_stopping", scenario.training.earlyStopping.enabled)
-        if let restored = restoredRound { o.add("restored_round", restored) }
-        o.add("model_round", restoredRound ?? roundsCompleted)
+        var o = ValidationOutcome(
+            metric: t.metric.rawValue,
+            bestRound: t.bestRound ?? 0,
+            bestValue: t.bestValue,
+            lastValue: t.lastValue,
+            earlyStopping: scenario.training.earlyStopping.enabled,
+            modelRound: restoredRound ?? roundsCompleted
+        )
+        o.restoredRound = restoredRound
         return o
     }
 }

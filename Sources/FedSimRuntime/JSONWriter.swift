@@ -1,10 +1,10 @@
 import FedSimMetrics
 
-/// A tiny ordered JSON object builder for the files not yet in the metrics schema (summary.json,
-/// the privacy ledger, participation.jsonl, cold-start tables; metrics.jsonl lines are
-/// `RoundMetrics`). Keys stay in the order written, and numbers print identically for identical
-/// values (as `MetricsJSON` prints them), so two runs with one seed produce byte-identical files
-/// apart from timing fields.
+/// A tiny ordered JSON object builder for the files not yet in the metrics schema (the privacy
+/// ledger, participation.jsonl, cold-start tables; metrics.jsonl lines are `RoundMetrics`,
+/// summary.json is `RunSummary`). Keys stay in the order written, and numbers print
+/// identically for identical values (as `MetricsJSON` prints them), so two runs with one seed
+/// produce byte-identical files apart from timing fields.
 public struct JSONObject {
     var parts: [String] = []
     public init() {}
@@ -42,8 +42,8 @@ extension JSONObject {
 
 extension JSONObject {
     /// A value of the metrics schema (`FedSimMetrics`) as an object, its keys in order, so a
-    /// file still assembled by hand (summary.json, the privacy ledger) embeds the schema's
-    /// types exactly as metrics.jsonl writes them.
+    /// file still assembled by hand (the privacy ledger) embeds the schema's types exactly as
+    /// metrics.jsonl writes them.
     public init(encoding value: some Encodable) {
         guard case .object(let members) = Self.tree(value) else {
             preconditionFailure("JSONObject(encoding:) needs a type that encodes as an object")

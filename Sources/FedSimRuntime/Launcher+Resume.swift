@@ -123,10 +123,7 @@ extension Launcher {
 
     /// The rounds of a run whose summary says it completed (nil otherwise).
     static func completedRounds(_ dir: RunDirectory) -> Int? {
-        guard let text = try? dir.read("summary.json"),
-            let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-            obj["status"] as? String == "completed"
-        else { return nil }
-        return obj["rounds"] as? Int ?? 0
+        guard let summary = try? dir.summary(), summary.status == .completed else { return nil }
+        return summary.rounds
     }
 }

@@ -225,10 +225,7 @@ public struct Launcher {
     }
 
     static func summaryError(_ dir: RunDirectory) -> String? {
-        guard let text = try? dir.read("summary.json"),
-            let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
-        else { return nil }
-        return obj["error"] as? String
+        (try? dir.summary())?.error
     }
 
     func spawn(_ name: String, _ args: [String], log: String, append: Bool = false) throws -> Process {

@@ -163,73 +163,38 @@ public enum CoordinatorProcess {
         return ckpt.clientSnapshots ? UInt32(ckpt.round) : 0
     }
 
-    static func writeSummary(
+    /// summary.json (`RunSummary`), also after a failure (with its error) and without a
+    /// coordinator (the run failed before it started).
+    public static func writeSummary(
         _ dir: RunDirectory,
         scenario: Scenario,
         coordinator c: Coordinator?,
         seconds: Double,
         error: String?
     ) throws {
-        var s = JSONObject()
-        s.add("scenario", scenario.name)
-        s.add("status", error != nil ? "failed" : (c?.interrupted == true ? "interrupted" : "completed"))
-        if let error { s.add("error", error) }
-        s.add("mode", scenario.training.mode.rawValue)
-        s.add("seed", Int(truncatingIfNeeded: scenario.seed))
-        s.add("rounds", c?.roundsCompleted ?? 0)
-        s.add("device_updates", c?.deviceUpdates ?? 0)
-        s.add("wall_seconds", seconds)
-        s.add(
-            "device_updates_per_second",
-            Double((c?.deviceUpdates ?? 0) - (c?.updatesBeforeStart ?? 0)) / max(seconds, 1e-9)
+        var s = RunSummary(
+            scenario: scenario.name,
+            status: error != nil ? .failed : (c?.interrupted == true ? .interrupted : .completed),
+            mode: scenario.training.mode.rawValue,
+            seed: Int(truncatingIfNeeded: scenario.seed),
+            final: finalMetrics(c?.lastEvaluation, k: scenario.evaluation.k)
         )
-        if let c, c.firstRound > 1 { s.add("resumed_after_round", c.firstRound - 1) }
-        if let c, !c.lostReasons.isEmpty {
-            // Processes lost on the way (their devices left the run), so "completed" is not read as "intact".
-            var lost = JSONObject()
-            for (p, why) in c.lostReasons.sorted(by: { $0.key < $1.key }) { lost.add(String(p), why) }
-            s.add("lost_processes", lost)
-        }
-        s.add("bytes_sent", c?.bytesSent ?? 0)
-        s.add("bytes_received", c?.bytesReceived ?? 0)
-        var final = finalMetrics(c?.lastEvaluation, k: scenario.evaluation.k)
-        if let b = c?.finalBaselines() { final.add("baselines", b) }
-        s.add("final", final)
-        if let stop = c?.stoppedEarly { s.add("stopped_early", stop) }
-        if let v = c?.validationSummary() { s.add("validation", v) }
-        if let c, scenario.evaluation.coldStart.enabled {
-            let cs = scenario.evaluation.coldStart
-            var how = JSONObject()
-            how.add("protocol", cs.protocol.rawValue)
-            how.add(
-                "initialisation",
-                scenario.meta.enabled
-                    ? "meta-learned (\(scenario.meta.algorithm.rawValue))"
-                    : "federated (\(scenario.personalization.strategy.rawValue))"
-            )
-            how.add("adaptation_steps", scenario.personalization.adaptation.steps)
-            how.add("adaptation_learning_rate", scenario.personalization.adaptation.learningRate)
-            how.add("adapted_groups", scenario.personalization.adaptation.groups.map(\.rawValue).joined(separator: "+"))
-            how.add("global_model_fine_tuned", ColdStartBaselines.globalFineTuned(scenario))
-            s.add("cold_start_protocol", how)
-            // The in-run baselines per k (`ColdStartBaselines`), beside the model's figures.
-            let k = scenario.evaluation.k
-            let baselines = ColdStartBaselines.applies(scenario) ? ColdStartBaselines.read(from: dir) : nil
-            // The temporal protocol's (`TemporalBaselines`), per period and per third.
-            let temporal = TemporalBaselines.applies(scenario) ? TemporalBaselines.read(from: dir) : nil
-            var entries = baselines?.annotate(c.coldStartResults, k: k) ?? c.coldStartResults
-            var thirds = c.coldStartThirds
-            if let temporal {
-                entries = temporal.annotate(entries, k: k)
-                thirds = temporal.annotateThirds(thirds, periods: cs.periods, k: k)
-            }
-            s.add("cold_start", entries)
-            if !thirds.isEmpty { s.add("cold_start_thirds", thirds) }
-        }
+        s.error = error
+        s.rounds = c?.roundsCompleted ?? 0
+        s.deviceUpdates = c?.deviceUpdates ?? 0
+        s.wallSeconds = seconds
+        s.deviceUpdatesPerSecond =
+            Double((c?.deviceUpdates ?? 0) - (c?.updatesBeforeStart ?? 0)) / max(seconds, 1e-9)
+        if let c, c.firstRound > 1 { s.resumedAfterRound = c.firstRound - 1 }
+        if let c, !c.lostReasons.isEmpty { s.lostProcesses = LostProcesses(c.lostReasons) }
+        s.bytesSent = c?.bytesSent ?? 0
+        s.bytesReceived = c?.bytesReceived ?? 0
+        s.final.baselines = c?.finalBaselines()
+        s.stoppedEarly = c?.stoppedEarly
+        s.validation = c?.validationSummary()
+        if let c, scenario.evaluation.coldStart.enabled { coldStart(into: &s, dir, scenario: scenario, coordinator: c) }
         if let c {
-            var part = c.participation.summary()
-            part.add("simulated_seconds", c.simulatedClock)
-            s.add("participation", part)
+            s.participation = c.participation.summary(simulatedSeconds: c.simulatedClock)
             if scenario.privacy.writesParticipation {
                 // Checked on success; after a failure the summary (with its error) comes first.
                 if error == nil {
@@ -240,24 +205,55 @@ public enum CoordinatorProcess {
             }
         }
         if let dp = c?.dp {
-            var p = JSONObject()
             let (eps, order) = dp.accountant.epsilon(delta: scenario.privacy.delta)
-            p.add("mechanism", scenario.privacy.mechanism.rawValue)
-            p.add("epsilon", eps)
-            p.add("delta", scenario.privacy.delta)
-            p.add("rdp_order", order)
-            p.add("noise", dp.noiseIsPrivate ? "secure" : "reproducible (NOT private)")
-            s.add("privacy", p)
+            s.privacy = PrivacySummary(
+                mechanism: scenario.privacy.mechanism.rawValue,
+                epsilon: eps,
+                delta: scenario.privacy.delta,
+                rdpOrder: order,
+                noise: dp.noiseIsPrivate ? "secure" : "reproducible (NOT private)"
+            )
         }
-        try dir.write(s.text + "\n", to: "summary.json")
+        try dir.write(try MetricsJSON.line(s) + "\n", to: "summary.json")
     }
 
-    static func finalMetrics(_ e: EvaluationSummary?, k: Int) -> JSONObject {
-        var f = JSONObject()
-        f.add("rmse", e?.rmse ?? .nan)
-        f.add("mae", e?.mae ?? .nan)
-        f.add("hr@\(k)", e?.hitRate ?? .nan)
-        f.add("ndcg@\(k)", e?.ndcg ?? .nan)
-        return f
+    /// The cold-start protocol's settings and tables, with the in-run baselines per k
+    /// (`ColdStartBaselines`) beside the model's figures.
+    static func coldStart(into s: inout RunSummary, _ dir: RunDirectory, scenario: Scenario, coordinator c: Coordinator)
+    {
+        let adaptation = scenario.personalization.adaptation
+        s.coldStartProtocol = ColdStartProtocol(
+            name: scenario.evaluation.coldStart.protocol.rawValue,
+            initialisation: scenario.meta.enabled
+                ? "meta-learned (\(scenario.meta.algorithm.rawValue))"
+                : "federated (\(scenario.personalization.strategy.rawValue))",
+            adaptationSteps: adaptation.steps,
+            adaptationLearningRate: adaptation.learningRate,
+            adaptedGroups: adaptation.groups.map(\.rawValue).joined(separator: "+"),
+            globalModelFineTuned: ColdStartBaselines.globalFineTuned(scenario)
+        )
+        let k = scenario.evaluation.k
+        let baselines = ColdStartBaselines.applies(scenario) ? ColdStartBaselines.read(from: dir) : nil
+        // The temporal protocol's (`TemporalBaselines`), per period and per third.
+        let temporal = TemporalBaselines.applies(scenario) ? TemporalBaselines.read(from: dir) : nil
+        var entries = baselines?.annotate(c.coldStartResults, k: k) ?? c.coldStartResults
+        var thirds = c.coldStartThirds
+        if let temporal {
+            entries = temporal.annotate(entries, k: k)
+            thirds = temporal.annotateThirds(thirds, periods: scenario.evaluation.coldStart.periods, k: k)
+        }
+        s.coldStart = Coordinator.tree(entries)
+        if !thirds.isEmpty { s.coldStartThirds = Coordinator.tree(thirds) }
+    }
+
+    /// `final`: the last evaluation's test metrics (NaN, written `null`, when there was none).
+    static func finalMetrics(_ e: EvaluationSummary?, k: Int) -> FinalMetrics {
+        FinalMetrics(
+            k: k,
+            rmse: e?.rmse ?? .nan,
+            mae: e?.mae ?? .nan,
+            hitRate: e?.hitRate ?? .nan,
+            ndcg: e?.ndcg ?? .nan
+        )
     }
 }

@@ -1,3 +1,4 @@
+import FedSimMetrics
 import Foundation
 
 extension RunDirectory {
@@ -25,5 +26,14 @@ extension RunDirectory {
             nan: "nan"
         )
         return try? dec.decode(type, from: Data(text.utf8))
+    }
+}
+
+extension RunDirectory {
+    /// summary.json (`RunSummary`), nil when the run has not written one; a file outside the
+    /// schema is an error naming it and the key path.
+    public func summary() throws -> RunSummary? {
+        guard let text = try? String(contentsOfFile: summaryFile, encoding: .utf8) else { return nil }
+        return try RunSummary(text: text, file: summaryFile)
     }
 }

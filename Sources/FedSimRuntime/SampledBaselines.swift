@@ -54,22 +54,16 @@ public struct SampledBaselines: Sendable, Equatable {
     }
 
     /// `final.baselines` of summary.json: the model, each baseline and the margin over the best.
-    func summary(k: Int) -> JSONObject {
-        var o = JSONObject()
-        o.add("protocol", "sampled_negatives=\(negatives)")
-        var m = JSONObject()
-        m.add("hr@\(k)", model.hit)
-        m.add("ndcg@\(k)", model.ndcg)
-        o.add("model", m)
+    func summary(k: Int) -> SampledNegativesBaselines {
         var sampled = EvaluationBaselines()
         add(to: &sampled, k: k)
-        o.merge(JSONObject(encoding: sampled))
         let (name, b) = best
-        var margin = JSONObject()
-        margin.add("over", name)
-        margin.add("hr@\(k)", model.hit - b.hit)
-        margin.add("ndcg@\(k)", model.ndcg - b.ndcg)
-        o.add("margin", margin)
-        return o
+        return SampledNegativesBaselines(
+            negatives: negatives,
+            model: RankingBaseline(k: k, hitRate: model.hit, ndcg: model.ndcg),
+            popularity: sampled.popularitySampled,
+            random: RankingBaseline(k: k, hitRate: random.hit, ndcg: random.ndcg),
+            margin: RankingMargin(k: k, over: name, hitRate: model.hit - b.hit, ndcg: model.ndcg - b.ndcg)
+        )
     }
 }

@@ -1,5 +1,7 @@
 import FedSimConfig
 import FedSimCore
+import FedSimMetrics
+import FedSimRuntime
 import Foundation
 
 /// Helpers shared by the test targets (as NIOTestUtils is for NIO).
@@ -67,6 +69,15 @@ public enum TestSupport {
         return text.split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }
+    }
+
+    /// A run's summary.json read by the schema (`RunSummary`); throws when it is missing or
+    /// outside the schema, so a test fails with the key path.
+    public static func summary(_ runDirectory: String) throws -> RunSummary {
+        guard let s = try RunDirectory(path: runDirectory).summary() else {
+            throw RunSummary.ReadError(description: "\(runDirectory)/summary.json: missing")
+        }
+        return s
     }
 
     public static func json(_ path: String) -> [String: Any]? {

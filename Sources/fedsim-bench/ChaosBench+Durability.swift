@@ -1,4 +1,5 @@
 import FedSimCore
+import FedSimMetrics
 import FedSimRuntime
 import Foundation
 
@@ -125,10 +126,16 @@ extension ChaosBench {
         kill(pid, SIGCONT)
         waitForCoordinator(dir)
         guard command("/bin/umount", ["-l", state]) else { failRow(row, "cannot unmount \(state)") }
-        let summary = (try? String(contentsOfFile: dir + "/summary.json", encoding: .utf8)) ?? ""
-        guard summary.contains("\"status\":\"failed\""), summary.contains("No space left on device"),
-            summary.contains("fedsim resume")
-        else { failRow(row, "the run did not stop with a disk-full message: \(summary)") }
+        let summary: RunSummary?
+        do { summary = try RunDirectory(path: dir).summary() } catch { failRow(row, "\(error)") }
+        guard let summary, summary.status == .failed, let error = summary.error,
+            error.contains("No space left on device"), error.contains("fedsim resume")
+        else {
+            failRow(
+                row,
+                "the run did not stop with a disk-full message: \(summary.map { "\($0.status): \($0.error ?? "")" } ?? "no summary.json")"
+            )
+        }
         guard (try? CoordinatorCheckpoint.load(dir + "/checkpoint.json")) != nil else {
             failRow(row, "no intact checkpoint after the stop")
         }

@@ -1,5 +1,6 @@
 import FedSimConfig
 import FedSimCore
+import FedSimMetrics
 import FedSimRuntime
 import FedSimTestSupport
 import Foundation
@@ -76,16 +77,10 @@ import Testing
             "run", file, "--hosts", hostfile, "--out", TestSupport.temporaryDirectory(), "--quiet",
         ])
         #expect(r.status == 0, "\(r.stderr)")
-        let summary = try #require(
-            try JSONSerialization.jsonObject(
-                with: Data(contentsOf: URL(fileURLWithPath: r.runDirectory + "/summary.json"))
-            )
-                as? [String: Any]
-        )
-        #expect(summary["status"] as? String == "completed")
-        #expect(summary["rounds"] as? Int == 40)
-        let lost = try #require(summary["lost_processes"] as? [String: Any])
-        #expect(Array(lost.keys) == ["1"])
+        let summary = try TestSupport.summary(r.runDirectory)
+        #expect(summary.status == .completed)
+        #expect(summary.rounds == 40)
+        #expect(summary.lostProcesses?.reasons.keys.sorted() == [1])
         let clients = try String(contentsOfFile: r.runDirectory + "/logs/clients.log", encoding: .utf8)
         for rank in [0, 2] {
             #expect(

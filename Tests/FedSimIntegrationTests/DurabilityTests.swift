@@ -1,5 +1,6 @@
 import FedSimConfig
 import FedSimCore
+import FedSimMetrics
 import FedSimRuntime
 import FedSimTestSupport
 import Foundation
@@ -99,7 +100,7 @@ final class SmallDisk {
         #expect(TestSupport.metricsLines(dir + "/metrics.jsonl").count == text.split(separator: "\n").count)
         let ckpt = try CoordinatorCheckpoint.load(dir + "/checkpoint.json")
         #expect(ckpt.round >= 2 && ckpt.round < 8)
-        #expect(TestSupport.json(dir + "/summary.json")?["status"] as? String == "failed")
+        #expect(try TestSupport.summary(dir).status == .failed)
 
         #expect(disk.grow(to: "64m"))
         let resumed = try MultiProcessTests.fedsim(["resume", dir, "--quiet"])
@@ -228,8 +229,7 @@ final class SmallDisk {
         let ckpt = try CoordinatorCheckpoint.load(dir + "/checkpoint.json")
         #expect(ckpt.round == 10)
         #expect(ckpt.lostProcesses?.keys.sorted() == [1])
-        let summary = try #require(TestSupport.json(dir + "/summary.json"))
-        #expect((summary["lost_processes"] as? [String: Any])?["1"] != nil)
+        #expect(try TestSupport.summary(dir).lostProcesses?.reasons.keys.sorted() == [1])
         Self.crashAfterTheRun(dir)
         let r = try MultiProcessTests.fedsim(["resume", dir, "--quiet"])
         #expect(r.status == 0, "\(r.stderr)")

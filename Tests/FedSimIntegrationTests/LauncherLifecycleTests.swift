@@ -1,5 +1,6 @@
 import FedSimConfig
 import FedSimCore
+import FedSimMetrics
 import FedSimRuntime
 import FedSimTestSupport
 import Foundation
@@ -30,10 +31,7 @@ import Glibc
     }
 
     static func summaryStatus(_ dir: String) -> String? {
-        guard let data = FileManager.default.contents(atPath: dir + "/summary.json"),
-            let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { return nil }
-        return o["status"] as? String
+        (try? TestSupport.summary(dir))?.status.rawValue
     }
 
     /// Ctrl-C in a terminal reaches the launcher only (each child has its own process group):

@@ -1,5 +1,6 @@
 import FedSimConfig
 import FedSimCore
+import FedSimMetrics
 import FedSimPrivacy
 import FedSimRuntime
 import FedSimTestSupport
@@ -33,12 +34,13 @@ import Testing
         let rmses = m.compactMap(Self.eval)
         #expect(rmses.count == 5)
         #expect(rmses.last! < rmses.first! - 0.01, "rmse \(rmses)")
-        let summary = try #require(TestSupport.json(dir + "/summary.json"))
-        #expect(summary["status"] as? String == "completed")
-        #expect(summary["rounds"] as? Int == 10 && summary["device_updates"] as? Int == 600)
-        let final = try #require(summary["final"] as? [String: Any])
-        for k in ["rmse", "mae", "hr@10", "ndcg@10"] { #expect(final[k] is Double, "final.\(k)") }
-        #expect(final["rmse"] as? Double == rmses.last)
+        let summary = try TestSupport.summary(dir)
+        #expect(summary.status == .completed)
+        #expect(summary.rounds == 10 && summary.deviceUpdates == 600)
+        let final = summary.final
+        #expect(final.k == 10)
+        for v in [final.rmse, final.mae, final.hitRate, final.ndcg] { #expect(v.isFinite, "\(final)") }
+        #expect(final.rmse == rmses.last)
         // The model file holds the shared parameters only: items × (dim + 1) + 1 floats.
         let bytes = try #require(FileManager.default.contents(atPath: dir + "/model.bin"))
         #expect(bytes.count == (80 * 5 + 1) * 4)
@@ -61,29 +63,26 @@ import Testing
         s.evaluation.coldStart.k = [0, 1, 3]
         let file = Self.scenarioFile(s)
         let out = TestSupport.temporaryDirectory()
-        var lists: [[[String: Any]]] = []
+        var lists: [[JSONValue]] = []
         for _ in 0..<2 {
             let r = try Self.fedsim(["run", file, "--out", out, "--quiet"])
             #expect(r.status == 0, "\(r.stderr)")
-            let summary = try #require(TestSupport.json(r.runDirectory + "/summary.json"))
-            let cold = try #require(summary["cold_start"] as? [[String: Any]])
-            #expect(cold.map { $0["k"] as? Int } == [0, 1, 3])
+            let summary = try TestSupport.summary(r.runDirectory)
+            let cold = try #require(summary.coldStart?.arrayValue)
+            #expect(cold.map { $0["k"]?.intValue } == [0, 1, 3])
             #expect(
                 cold.allSatisfy {
-                    ($0["devices"] as? Int ?? 0) > 0 && ($0["rmse"] as? Double).map { $0.isFinite } == true
+                    ($0["devices"]?.intValue ?? 0) > 0 && $0["rmse"]?.doubleValue.map { $0.isFinite } == true
                 }
             )
-            #expect(
-                (summary["cold_start_protocol"] as? [String: Any])?["initialisation"] as? String
-                    == "meta-learned (fomaml)"
-            )
+            #expect(summary.coldStartProtocol?.initialisation == "meta-learned (fomaml)")
             #expect(
                 (TestSupport.metricsLines(r.runDirectory + "/metrics.jsonl").last?["cold_start"] as? [[String: Any]])?
                     .count == 3
             )
             lists.append(cold)
         }
-        #expect(lists[0].map { $0["rmse"] as? Double } == lists[1].map { $0["rmse"] as? Double })
+        #expect(lists[0].map { $0["rmse"]?.doubleValue } == lists[1].map { $0["rmse"]?.doubleValue })
     }
 
     /// LSTTM over real processes, twice: the same model bytes and per-period AUCs (separate
@@ -103,9 +102,8 @@ import Testing
         for _ in 0..<2 {
             let r = try Self.fedsim(["run", file, "--out", out, "--quiet"])
             #expect(r.status == 0, "\(r.stderr)")
-            let summary = try #require(TestSupport.json(r.runDirectory + "/summary.json"))
-            let cold = try #require(summary["cold_start"] as? [[String: Any]])
-            aucs.append(cold.map { $0["auc"] as? Double })
+            let cold = try #require(try TestSupport.summary(r.runDirectory).coldStart?.arrayValue)
+            aucs.append(cold.map { $0["auc"]?.doubleValue })
             models.append(FileManager.default.contents(atPath: r.runDirectory + "/model.bin"))
         }
         #expect(aucs[0].count == 3 && aucs[0].allSatisfy { $0 != nil } && aucs[0] == aucs[1])
@@ -203,8 +201,8 @@ import Testing
         #expect(r.status == 1)
         #expect(r.stderr.contains("run failed: round 2: only"), "\(r.stderr)")
         #expect(r.stderr.contains("minimum 30"))
-        let summary = TestSupport.json(r.runDirectory + "/summary.json")
-        #expect(summary?["status"] as? String == "failed")
+        let summary = try TestSupport.summary(r.runDirectory)
+        #expect(summary.status == .failed && summary.error?.contains("round 2: only") == true)
     }
 
     @Test func secureAggregationSurvivesAClientKilledWhileMasking() throws {
@@ -248,9 +246,9 @@ import Testing
         let out = TestSupport.temporaryDirectory()
         let r = try Self.fedsim(["run", Self.scenarioFile(s), "--out", out, "--quiet"])
         #expect(r.status == 0, "\(r.stderr)")
-        let summary = try #require(TestSupport.json(r.runDirectory + "/summary.json"))
-        #expect(summary["mode"] as? String == "centralized")
-        #expect((summary["final"] as? [String: Any])?["rmse"] is Double)
+        let summary = try TestSupport.summary(r.runDirectory)
+        #expect(summary.mode == "centralized" && summary.examplesPerSecond != nil && summary.bytesSent == nil)
+        #expect(summary.final.rmse.isFinite)
     }
 
     @Test func privacyBudgetStopsAtTheRightRoundAndTheReportAgrees() throws {
@@ -281,8 +279,8 @@ import Testing
             separator: "\n"
         )
         #expect(ledger.count == expected)
-        let summary = try #require(TestSupport.json(r.runDirectory + "/summary.json"))
-        #expect((summary["stopped_early"] as? String)?.contains("privacy budget: round \(expected + 1)") == true)
+        let summary = try TestSupport.summary(r.runDirectory)
+        #expect(summary.stoppedEarly?.contains("privacy budget: round \(expected + 1)") == true)
         let report = try Self.fedsim(["privacy", "report", r.runDirectory, "--json"])
         let o = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])
         let compute = try Self.fedsim([

@@ -1,6 +1,7 @@
 import FedSimConfig
 import FedSimCore
 import FedSimData
+import FedSimMetrics
 import FedSimModels
 import FedSimRuntime
 import FedSimTestSupport
@@ -70,11 +71,12 @@ import Testing
         _ = await c1.value
         let last = try #require((h.metrics.last?["eval"] as? [String: Any])?["baselines"] as? [String: Any])
         #expect((last["bias_only"] as? [String: Any])?["rmse"] as? Double == ref.biasOnly.rmse)
-        let final = try #require(h.coordinator.finalBaselines()?.text)
-        let o = try #require(try JSONSerialization.jsonObject(with: Data(final.utf8)) as? [String: Any])
-        let margin = try #require(o["margin"] as? [String: Any])
+        guard case .fullRanking(let final)? = h.coordinator.finalBaselines() else {
+            Issue.record("final.baselines is not the full-ranking protocol")
+            return
+        }
         let model = try #require(h.coordinator.lastEvaluation)
-        #expect(abs((margin["rmse_over_bias_only"] as? Double ?? .nan) - (model.rmse - ref.biasOnly.rmse)) < 1e-12)
-        #expect(["bias_only", "popularity", "random"].contains(margin["ranking_over"] as? String ?? ""))
+        #expect(abs(final.margin.rmseOverBiasOnly - (model.rmse - ref.biasOnly.rmse)) < 1e-12)
+        #expect(["bias_only", "popularity", "random"].contains(final.margin.rankingOver))
     }
 }

@@ -1,4 +1,5 @@
 import FedSimConfig
+import FedSimMetrics
 import FedSimReports
 import FedSimRuntime
 import FedSimTestSupport
@@ -73,7 +74,7 @@ import Testing
             #expect(lines.count == (format == "markdown" ? 5 : 4))
             for run in runs {
                 let data = try RunData(path: run)
-                let rmse = String(format: "%.4f", data.finalValue("rmse")!)
+                let rmse = String(format: "%.4f", data.finalValue(\.rmse)!)
                 let row = lines.first { $0.contains((run as NSString).lastPathComponent) }
                 #expect(row?.contains(rmse) == true, "\(format): \(run) should show rmse \(rmse)")
             }
@@ -144,7 +145,7 @@ import Testing
             "{\"third\": \"\($0.element)\", \"auc\": \(auc[$0.offset])}"
         }
         TestSupport.write(
-            "{\"status\": \"completed\", \"cold_start\": [\(rows.joined(separator: ","))], \"cold_start_thirds\": [\(thirds.joined(separator: ","))]}",
+            "{\"scenario\": \"x\", \"status\": \"completed\", \"mode\": \"federated\", \"seed\": \(seed), \"rounds\": 1, \"device_updates\": 1, \"wall_seconds\": 1.0, \"final\": {\"rmse\": null, \"mae\": null, \"hr@10\": 0.1, \"ndcg@10\": 0.1}, \"cold_start\": [\(rows.joined(separator: ","))], \"cold_start_thirds\": [\(thirds.joined(separator: ","))]}",
             to: dir + "/summary.json"
         )
         return try! RunData(path: dir)

@@ -1,5 +1,6 @@
 import FedSimConfig
 import FedSimCore
+import FedSimMetrics
 import FedSimRuntime
 import FedSimTestSupport
 import Foundation
@@ -213,10 +214,7 @@ import Testing
         kill(pid, SIGINT)
         proc.waitUntilExit()
         #expect(proc.terminationStatus == 130)
-        let summary =
-            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json")))
-            as! [String: Any]
-        #expect(summary["status"] as? String == "interrupted")
+        #expect(try TestSupport.summary(dir).status == .interrupted)
         let ckpt = try CoordinatorCheckpoint.load(dir + "/checkpoint.json")
         #expect(ckpt.round == TestSupport.metricsLines(dir + "/metrics.jsonl").count)
         let resumed = try MultiProcessTests.fedsim(["resume", dir, "--quiet"])

@@ -1,4 +1,5 @@
 import FedSimCore
+import FedSimMetrics
 
 /// Per-device participation over a run: how often each device was selected and how often
 /// its update counted. 8 bytes per device. The fairness summary says how many devices never
@@ -44,15 +45,18 @@ public struct Participation: Sendable {
         return total > 0 ? num / (Double(n) * total) : 0
     }
 
-    public func summary() -> JSONObject {
-        var o = JSONObject()
-        o.add("devices", selected.count)
-        o.add("never_selected", selected.filter { $0 == 0 }.count)
-        o.add("never_finished", finished.filter { $0 == 0 }.count)
-        o.add("max_selected", Int(selected.max() ?? 0))
-        o.add("mean_finished", Double(finished.reduce(0) { $0 + Int($1) }) / Double(max(1, finished.count)))
-        o.add("gini_finished", Self.gini(finished))
-        return o
+    /// summary.json's `participation`, with the simulated clock at the end of the run.
+    public func summary(simulatedSeconds: Double) -> ParticipationSummary {
+        let finishedTotal: Int = finished.reduce(0) { $0 + Int($1) }
+        return ParticipationSummary(
+            devices: selected.count,
+            neverSelected: selected.filter { $0 == 0 }.count,
+            neverFinished: finished.filter { $0 == 0 }.count,
+            maxSelected: Int(selected.max() ?? 0),
+            meanFinished: Double(finishedTotal) / Double(max(1, finished.count)),
+            giniFinished: Self.gini(finished),
+            simulatedSeconds: simulatedSeconds
+        )
     }
 
     /// `device,selected,finished` rows for every device that took part at least once.
