@@ -70,6 +70,13 @@ public struct ModelTraits: Sendable {
             t.requiredProtocol = .temporal
             t.adaptableGroups = [.shortTerm, .fusion]
             return t
+        case .svdpp:
+            // Squared error by SGD only: its y rows take one shared affine step per batch
+            // (`ImplicitRows`), which Adam's per-coordinate scaling would break; no centralized
+            // runner, ranking loss or per-group clipping bounds exist for it.
+            var t = ModelTraits(kind: kind, personalState: "svdpp's user row is always a FedPer-style personal layer")
+            t.learningRateSchedules = true
+            return t
         }
     }
 

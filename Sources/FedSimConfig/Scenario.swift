@@ -290,6 +290,10 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         /// behaviours, a long-term module over all behaviours federated on its own cadence, a
         /// gate fusing them per target item, a DeepFM scorer (docs/personalization.md, `model.lsttm`).
         case lsttm
+        /// SVD++ (Koren 2008): mf plus an implicit-feedback term,
+        /// r̂ = μ + b_u + b_i + q_i·(p_u + |N(u)|^{-1/2} Σ_{j∈N(u)} y_j), N(u) the items the device
+        /// rated, computed on the device; the y rows are shared like q.
+        case svdpp
     }
     public var kind: Kind = .mf
     public var dim = 16

@@ -11,6 +11,7 @@ public enum ModelRegistry {
         case .twoTower: TwoTowerModel.self
         case .deepfm: DeepFMModel.self
         case .lsttm: LSTTMModel.self
+        case .svdpp: SVDPPModel.self
         }
     }
 

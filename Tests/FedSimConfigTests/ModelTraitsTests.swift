@@ -14,7 +14,7 @@ import Testing
         let allowed: Set<String> = ["ModelRegistry.swift", "ModelTraits.swift", "Scenario.swift"]
         let patterns = [
             #"model\.kind\s*(==|!=)"#, #"switch\s+[\w.]*model\.kind"#,
-            #"(case|==|!=)\s*\.(mf|twoTower|deepfm|lsttm)\b"#,
+            #"(case|==|!=)\s*\.(mf|twoTower|deepfm|lsttm|svdpp)\b"#,
         ]
         let regexes = try patterns.map { try NSRegularExpression(pattern: $0) }
         var offenders: [String] = []
@@ -44,6 +44,6 @@ import Testing
         let meta = errors("model: {kind: mf}\nmeta: {algorithm: reptile}\n")
         #expect(meta.contains { $0.keyPath == "meta.algorithm" && $0.message.contains("two_tower") }, "\(meta)")
         #expect(ModelTraits.kinds { $0.centralized } == "mf")
-        #expect(ModelTraits.kinds { $0.strategies.contains(.fedper) } == "mf or two_tower or deepfm or lsttm")
+        #expect(ModelTraits.kinds { $0.strategies.contains(.fedper) } == "mf or two_tower or deepfm or lsttm or svdpp")
     }
 }
