@@ -1,5 +1,6 @@
 import FedSimCore
 import FedSimSecAgg
+import Foundation
 import Testing
 
 /// The eight-lane AVX-512 IFMA X25519 must be libsodium's `crypto_scalarmult` byte for byte —
@@ -27,6 +28,15 @@ import Testing
         let narrow = Sodium.scalarMultiply(scalars: scalars, points: points, vectorized: false)
         #expect(wide == narrow)
         return wide
+    }
+
+    /// Where the CPU has AVX-512 IFMA (Linux's /proc/cpuinfo flags) the batch must run FedSim's
+    /// ladder, so that the comparisons here do not compare libsodium with itself.
+    @Test func theLadderRunsWhereTheCPUHasIFMA() {
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return }
+        let line = info.split(separator: "\n").first { $0.hasPrefix("flags") } ?? ""
+        let flags = Set(line.split(separator: " ").map(String.init))
+        #expect(Sodium.batchX25519Available == (flags.contains("avx512f") && flags.contains("avx512ifma")))
     }
 
     /// RFC 7748 section 5.2's two vectors, and section 6.1's Diffie-Hellman (public keys and the
