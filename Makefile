@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_BIN = .build/release
 DEBUG_BIN = .build/debug
 
-.PHONY: help setup build run test tbenv data movielens coldstart centralized bench bench-secagg bench-prg bench-scale bench-peers experiments report report-check fuzz chaos crosscheck privacy-audit golden cluster-test cluster-showcase format lint clean
+.PHONY: help setup build run test tbenv data movielens coldstart centralized bench bench-secagg bench-prg bench-x25519 bench-scale bench-peers experiments report report-check fuzz chaos crosscheck privacy-audit golden cluster-test cluster-showcase format lint clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -96,6 +96,9 @@ bench-secagg: build ## SecAgg+ device / coordinator cost and bytes for n ∈ {10
 bench-prg: build ## SecAgg+ mask-expansion PRG candidates, one run: ChaCha20 (libsodium, and FedSim's AVX-512 one that masking uses), Salsa20, AES-256-GCM (AES-NI); then OpenSSL's AES-256-CTR and ChaCha20 as a reference
 	$(RELEASE_BIN)/fedsim-bench prg --markdown
 	@if command -v openssl >/dev/null 2>&1; then for c in aes-256-ctr chacha20; do openssl speed -seconds 2 -bytes 16384 -evp $$c 2>/dev/null | tail -1; done; fi
+
+bench-x25519: build ## SecAgg+ key agreements: libsodium's X25519 one at a time vs FedSim's 8-lane AVX-512 IFMA one, same run
+	$(RELEASE_BIN)/fedsim-bench x25519 --markdown
 
 bench-scale: build ## 1k/10k/100k devices × 100/1,000 a round × plain/DP/SecAgg+/both: updates/s, round time, peak RSS, bytes; writes docs/performance.md
 	$(RELEASE_BIN)/fedsim-bench scale --markdown --write docs/performance.md

@@ -48,9 +48,12 @@ let package = Package(
         // ChaCha20 with AVX-512 for mask expansion (the same keystream as libsodium's, which it
         // falls back to on other CPUs).
         .target(name: "CFedSimChaCha", path: "Sources/CFedSimChaCha"),
+        // X25519 eight at a time with AVX-512 IFMA for SecAgg+'s key agreements (the same
+        // function as libsodium's crypto_scalarmult, which it falls back to on other CPUs).
+        .target(name: "CFedSimX25519", path: "Sources/CFedSimX25519"),
         .target(
             name: "FedSimSecAgg",
-            dependencies: ["FedSimCore", "CSodium", "CFedSimChaCha"],
+            dependencies: ["FedSimCore", "CSodium", "CFedSimChaCha", "CFedSimX25519"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -102,7 +105,7 @@ let package = Package(
             name: "fedsim-bench",
             dependencies: [
                 "FedSimRuntime", "FedSimWire", "FedSimAggregation", "FedSimModels", "FedSimData", "FedSimConfig", "FedSimSecAgg",
-                "FedSimPrivacy", "CSodium", "CFedSimChaCha", "FedSimReports", "FedSimMetrics",
+                "FedSimPrivacy", "CSodium", "CFedSimChaCha", "CFedSimX25519", "FedSimReports", "FedSimMetrics",
             ],
             swiftSettings: swiftSettings
         ),

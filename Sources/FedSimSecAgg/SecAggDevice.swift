@@ -67,19 +67,20 @@ public struct SecAggDevice {
         return Sodium.verify(signature: signature, message: message, publicKey: publicKey)
     }
 
-    func agree(_ own: Sodium.AgreementKeyPair, _ peer: [UInt8], context: String) throws -> [UInt8] {
+    /// `agree` with each of `peers` in order, the X25519s as one batch (`Sodium.agreeBatch`).
+    func agreeAll(_ own: Sodium.AgreementKeyPair, _ peers: [[UInt8]], context: String) throws -> [[UInt8]] {
         if let sharedWork {
-            return try sharedWork.agree(
+            return try sharedWork.agreeBatch(
                 secretKey: own.secretKey,
                 ownPublicKey: own.publicKey,
-                peerPublicKey: peer,
+                peerPublicKeys: peers,
                 context: context
             )
         }
-        return try Sodium.agree(
+        return try Sodium.agreeBatch(
             secretKey: own.secretKey,
             ownPublicKey: own.publicKey,
-            peerPublicKey: peer,
+            peerPublicKeys: peers,
             context: context
         )
     }
@@ -132,8 +133,13 @@ public struct SecAggDevice {
         let keyShares = Shamir.split(maskKeys.secretKey, threshold: config.t, xs: xs)
         var out: [EncryptedShare] = []
         out.reserveCapacity(holders.count)
+        let keys = try agreeAll(
+            encryptionKeys,
+            holders.map { peers[$0]!.encryptionKey },
+            context: "fedsim-secagg-share"
+        )
         for (i, v) in holders.enumerated() {
-            let key = try agree(encryptionKeys, peers[v]!.encryptionKey, context: "fedsim-secagg-share")
+            let key = keys[i]
             shareKeys[v] = key
             let plain = le(device) + le(v) + seedShares[i].encoded() + keyShares[i].encoded()
             out.append(
@@ -179,8 +185,8 @@ public struct SecAggDevice {
         var y = input
         Sodium.addStream(seed: selfMaskSeed, to: &y, subtract: false, scratch: &scratch)
         maskedWith = received.keys.sorted()
-        for v in maskedWith {
-            let seed = try agree(maskKeys, peers[v]!.maskKey, context: "fedsim-secagg-mask")
+        let seeds = try agreeAll(maskKeys, maskedWith.map { peers[$0]!.maskKey }, context: "fedsim-secagg-mask")
+        for (v, seed) in zip(maskedWith, seeds) {
             if let sharedWork {
                 sharedWork.addPairStream(seed: seed, partner: v, to: &y, subtract: device < v, scratch: &scratch)
             } else {

@@ -209,13 +209,14 @@ public struct SecAggServer {
                 )
             }
             // Every surviving neighbour w that masked with v added sign(w, v)·PRG(s_wv): take it out.
-            for w in neighbours(v).intersection(survivors).sorted() {
-                let seed = try Sodium.agree(
-                    secretKey: sk,
-                    ownPublicKey: keys.publicKey,
-                    peerPublicKey: advertised[w]!.maskKey,
-                    context: "fedsim-secagg-mask"
-                )
+            let ws = neighbours(v).intersection(survivors).sorted()
+            let seeds = try Sodium.agreeBatch(
+                secretKey: sk,
+                ownPublicKey: keys.publicKey,
+                peerPublicKeys: ws.map { advertised[$0]!.maskKey },
+                context: "fedsim-secagg-mask"
+            )
+            for (w, seed) in zip(ws, seeds) {
                 Sodium.addStream(seed: seed, to: &result, subtract: !(w < v), scratch: &scratch)
             }
         }

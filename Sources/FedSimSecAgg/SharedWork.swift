@@ -95,6 +95,45 @@ public final class SecAggSharedWork {
         agreed[key] = v
         return v
     }
+
+    /// `agree` with each of `peerPublicKeys` in order — the same keys, table hits and counts,
+    /// and the same first error — with the X25519s of all misses computed as one batch.
+    public func agreeBatch(
+        secretKey: [UInt8],
+        ownPublicKey: [UInt8],
+        peerPublicKeys: [[UInt8]],
+        context: String
+    ) throws -> [[UInt8]] {
+        let contextBytes = Array(context.utf8)
+        let keys = peerPublicKeys.map { peer in
+            let (lo, hi) = ownPublicKey.lexicographicallyPrecedes(peer) ? (ownPublicKey, peer) : (peer, ownPublicKey)
+            return WorkKey(lo + hi + contextBytes)
+        }
+        // Each distinct miss once; a repeat of it later in the list is a hit, as it would be
+        // after the first sequential call.
+        var slot: [WorkKey: Int] = [:]
+        var missing: [[UInt8]] = []
+        for (i, key) in keys.enumerated() where agreed[key] == nil && slot[key] == nil {
+            slot[key] = missing.count
+            missing.append(peerPublicKeys[i])
+        }
+        let fresh = Sodium.agreeEach(
+            secretKey: secretKey,
+            ownPublicKey: ownPublicKey,
+            peerPublicKeys: missing,
+            context: context
+        )
+        return try keys.map { key in
+            if let v = agreed[key] {
+                agreementHits += 1
+                return v
+            }
+            agreements += 1
+            let v = try fresh[slot[key]!].get()
+            agreed[key] = v
+            return v
+        }
+    }
 }
 
 /// A table key of bytes that begin with 16 uniformly random ones (a signature, a public key, a

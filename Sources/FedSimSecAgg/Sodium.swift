@@ -74,10 +74,7 @@ public enum Sodium {
         guard crypto_scalarmult(&q, secretKey, peerPublicKey) == 0 else {
             throw CryptoError("key agreement with a low-order public key")
         }
-        let (lo, hi) =
-            ownPublicKey.lexicographicallyPrecedes(peerPublicKey)
-            ? (ownPublicKey, peerPublicKey) : (peerPublicKey, ownPublicKey)
-        return hash(q + lo + hi + Array(context.utf8), length: 32)
+        return derivedKey(shared: q, ownPublicKey, peerPublicKey, Array(context.utf8))
     }
 
     public static func hash(_ input: [UInt8], length: Int = 32) -> [UInt8] {

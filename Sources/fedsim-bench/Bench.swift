@@ -110,6 +110,10 @@ enum Bench {
             try ScaleBench.run(markdown: markdown, write: doc, quick: args.contains("--quick"))
             return
         }
+        if CommandLine.arguments.contains("x25519") {
+            X25519Bench.run(markdown: markdown)
+            return
+        }
         if CommandLine.arguments.contains("prg") {
             PRGBench.run(markdown: markdown)
             return
