@@ -84,6 +84,11 @@ import Testing
         s.evaluation.every = 3
         s.runtime.checkpointEvery = 2
         s.secureAggregation.protocol = .secaggPlus
+        // Nothing here waits for a deadline (SIGKILL closes the victim's connections), and the
+        // reference and the resumed run must both finish every secure sum: under a loaded
+        // 2-core machine the 10 s default abandoned an evaluation's exposure sum in one of them
+        // ("0 shares of device 0's self-mask seed": the whole unmask stage timed out).
+        s.runtime.roundDeadlineSeconds = 300
         if privacy {
             s.training.sampling = .poisson
             s.training.weighting = .uniform
