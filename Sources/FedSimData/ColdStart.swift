@@ -99,7 +99,8 @@ public struct ColdStartSplit: Sendable {
     /// The device's cold-start tasks (none when it has too little data for the protocol).
     /// new_users / new_domain: slot i is support size k[i] (the first k interactions in time
     /// order); every k is scored on the same query, the interactions after the first max(k).
-    /// temporal: slot p is period p after the cut-off, support = period p − 1.
+    /// temporal: slot p is period p after the cut-off, support = period p − 1, known =
+    /// every item before period p (the support's included).
     public func tasks(_ all: Interactions, device: Int, itemDomains: [Int32]) -> [Task] {
         switch config.protocol {
         case .none: return []
@@ -132,11 +133,14 @@ public struct ColdStartSplit: Sendable {
             var out: [Task] = []
             var known: [Int32] = all.items.indices.filter { all.timestamps[$0] < cutoff }.map { all.items[$0] }
             for p in 0..<config.periods {
+                // Everything before period p is known at its start, the support (period
+                // p − 1) included, as in LSTTM's tasks: otherwise the previous period's items
+                // stay candidates in p's ranking (mostly as negatives).
                 let support = all.subset(byPeriod[p - 1] ?? [])
+                if p > 0 { known += support.items }
                 if let q = byPeriod[p], !q.isEmpty {
                     out.append(Task(slot: p, support: support, query: all.subset(q), known: known))
                 }
-                known += support.items
             }
             return out
         }

@@ -340,4 +340,32 @@ import Testing
         #expect(tasks.allSatisfy { $0.query.items == [12, 10, 15] })
         #expect(tasks.allSatisfy { $0.known == [11, 13, 14] })
     }
+
+    /// Temporal: task p ranks every item except those seen before period p, the previous
+    /// period's (its support) included, the rule LSTTM's own tasks use; the query is period p.
+    @Test func temporalTaskExcludesEverythingBeforeItsPeriod() throws {
+        var c = ColdStartConfig()
+        c.protocol = .temporal
+        c.trainFraction = 0.5
+        c.periods = 3
+        // Cut-off 30, periods of 10: [30, 40), [40, 50), [50, 60); 25 is period −1.
+        let split = try ColdStartSplit(config: c, devices: 1, seed: 1, timeRange: 0...60)
+        let cutoff = try #require(split.cutoff)
+        #expect(cutoff == 30 && split.periodLength == 10)
+        let all = Interactions(
+            items: [1, 2, 3, 4, 5, 3, 6],
+            ratings: [1, 2, 3, 4, 5, 1, 2],
+            timestamps: [5, 25, 32, 35, 42, 45, 52]
+        )
+        let tasks = split.tasks(all, device: 0, itemDomains: [Int32](repeating: 0, count: 10))
+        #expect(tasks.map(\.slot) == [0, 1, 2])
+        #expect(tasks.map(\.support.items) == [[2], [3, 4], [5, 3]])
+        #expect(tasks.map(\.query.items) == [[3, 4], [5, 3], [6]])
+        #expect(tasks.map { Set($0.known) } == [[1, 2], [1, 2, 3, 4], [1, 2, 3, 4, 5]])
+        for task in tasks {
+            let begin = cutoff + Int64(task.slot) * split.periodLength
+            let seen = all.items.indices.filter { all.timestamps[$0] < begin }.map { all.items[$0] }
+            #expect(Set(task.known) == Set(seen))
+        }
+    }
 }
