@@ -1,5 +1,3 @@
-import Yams
-
 /// `training.aggregation`: how the coordinator combines updates, as a sum type. A rule's own
 /// setting exists only with it (a trim fraction is part of `trimmedMean`, a norm bound of
 /// `normBounded`), so "a trim fraction set for the median" cannot be written down.
@@ -79,18 +77,12 @@ extension AggregationRule {
     /// Reads `training.aggregation` (a rule name, or a mapping with `rule` and its settings),
     /// each problem recorded with its key path and line.
     init(reading r: ConfigReader, key: String) {
-        guard let node = r.node(key) else {
-            self = .mean
-            return
-        }
-        guard case .mapping = node else {
-            self = AggregationRule(r.choice(key, default: TrainingConfig.Aggregation.mean))
-            return
-        }
-        let s = r.section(key)
-        let kind = s.choice("rule", default: TrainingConfig.Aggregation.mean)
-        if !s.has("rule") { s.fail("rule", "missing; one of \(TrainingConfig.Aggregation.names)") }
+        let (kind, settings) = r.rule(key, default: TrainingConfig.Aggregation.mean)
         let defaults = AggregationRule(kind)
+        guard let s = settings else {
+            self = defaults
+            return
+        }
         switch defaults {
         case .mean, .median: self = defaults
         case .trimmedMean(let f): self = .trimmedMean(fraction: s.double("fraction", default: f, min: 0, max: 0.49))
@@ -99,9 +91,8 @@ extension AggregationRule {
         }
         // A setting of another rule is named as such, not as a typo.
         for (setting, owner) in [("fraction", TrainingConfig.Aggregation.trimmedMean), ("bound", .normBounded)]
-        where owner != kind && s.has(setting) {
-            _ = s.node(setting)
-            s.fail(setting, "is a setting of rule \(owner.rawValue); this rule is \(kind.rawValue)")
+        where owner != kind {
+            s.refuse(setting, "is a setting of rule \(owner.rawValue); this rule is \(kind.rawValue)")
         }
         s.finish()
     }

@@ -191,6 +191,28 @@ public final class ConfigReader {
         return out
     }
 
+    /// A rule chosen by name (`AggregationRule`, `SamplingRule`): a scalar `key: name`, or a
+    /// mapping `key: {rule: name, …its settings}`. Returns the name (`value` when absent) and,
+    /// for a mapping, the reader of the settings: the caller reads them and calls `finish()`.
+    public func rule<E: RawRepresentable & CaseIterable>(
+        _ key: String,
+        default value: E
+    ) -> (kind: E, settings: ConfigReader?) where E.RawValue == String {
+        guard let n = node(key) else { return (value, nil) }
+        guard case .mapping = n else { return (choice(key, default: value), nil) }
+        let s = section(key)
+        if !s.has("rule") { s.fail("rule", "missing; one of \(E.names)") }
+        return (s.choice("rule", default: value), s)
+    }
+
+    /// Refuses `key`, if present, with `message`: a setting that belongs to another rule is
+    /// named as such, not reported as a typo.
+    public func refuse(_ key: String, _ message: String) {
+        guard has(key) else { return }
+        _ = node(key)
+        fail(key, message)
+    }
+
     /// A nested section; absent sections read as empty, so every key takes its default.
     public func section(_ key: String) -> ConfigReader {
         ConfigReader(path: child(key), node: node(key), sink: sink)

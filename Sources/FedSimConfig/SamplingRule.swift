@@ -1,5 +1,3 @@
-import Yams
-
 /// `training.sampling`: who trains each round, as a sum type. Stratification's settings exist
 /// only with it, and the number of activity strata only when stratifying by activity.
 ///
@@ -81,17 +79,11 @@ extension SamplingRule {
     /// Reads `training.sampling` (a sampler name, or a mapping with `rule` and its settings),
     /// each problem recorded with its key path and line.
     init(reading r: ConfigReader, key: String) {
-        guard let node = r.node(key) else {
-            self = .uniform
+        let (kind, settings) = r.rule(key, default: TrainingConfig.Sampling.uniform)
+        guard let s = settings else {
+            self = SamplingRule(kind)
             return
         }
-        guard case .mapping = node else {
-            self = SamplingRule(r.choice(key, default: TrainingConfig.Sampling.uniform))
-            return
-        }
-        let s = r.section(key)
-        let kind = s.choice("rule", default: TrainingConfig.Sampling.uniform)
-        if !s.has("rule") { s.fail("rule", "missing; one of \(TrainingConfig.Sampling.names)") }
         var by: TrainingConfig.Stratum?
         if kind == .stratified {
             by = s.choice("by", default: TrainingConfig.Stratum.domain)
@@ -101,14 +93,8 @@ extension SamplingRule {
             self = SamplingRule(kind)
         }
         // A setting that does not belong to this sampler is named as such, not as a typo.
-        if kind != .stratified, s.has("by") {
-            _ = s.node("by")
-            s.fail("by", "is a setting of rule stratified; this rule is \(kind.rawValue)")
-        }
-        if by != .activity, s.has("strata") {
-            _ = s.node("strata")
-            s.fail("strata", "counts activity strata: it needs rule stratified with by: activity")
-        }
+        if kind != .stratified { s.refuse("by", "is a setting of rule stratified; this rule is \(kind.rawValue)") }
+        if by != .activity { s.refuse("strata", "counts activity strata: it needs rule stratified with by: activity") }
         s.finish()
     }
 }

@@ -138,9 +138,14 @@ extension Coordinator {
             trainLoss[Int(u.device)] = u.trainLoss
             withinClip += Int(u.withinClip)
         }
-        var out = PlainCollection(pipeline: pipeline, tracker: collection.tracker, rejected: collection.rejected)
-        (out.trainLoss, out.withinClip, out.compressedBytes) = (trainLoss, withinClip, compressedBytes)
-        return out
+        return PlainCollection(
+            pipeline: pipeline,
+            tracker: collection.tracker,
+            rejected: collection.rejected,
+            trainLoss: trainLoss,
+            withinClip: withinClip,
+            compressedBytes: compressedBytes
+        )
     }
 
     /// A plain round's bytes on the wire since `since`, per update and against dense frames,

@@ -43,14 +43,6 @@ extension Coordinator {
         return true
     }
 
-    struct StageStats {
-        var name: String
-        var devices: Int
-        var bytesUp: Int
-        var bytesDown: Int
-        var seconds: Double
-    }
-
     struct SecureOutcome {
         var mean: [Float]?
         /// Σ weighted deltas (dequantized), for central DP.

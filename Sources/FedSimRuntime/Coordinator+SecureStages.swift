@@ -12,7 +12,8 @@ struct SecureSumRun {
     let assignments: [ConnectionID: [UInt32]]
     let deadline: Int
     var server: SecAggServer
-    var stats: [Coordinator.StageStats] = []
+    /// Each closed stage's cost, as the round's metrics line carries it.
+    var stages: [SecAggRound.Stage] = []
     /// When the current stage began: (seconds, bytes sent, bytes received).
     var stageStart: (Double, Int, Int)
     /// Once the round's deadline has passed, every later stage ends at once.
@@ -21,15 +22,7 @@ struct SecureSumRun {
     /// `line` with every closed stage's cost.
     func finish(_ line: SecAggRound) -> SecAggRound {
         var line = line
-        line.stages = stats.map {
-            SecAggRound.Stage(
-                name: $0.name,
-                devices: $0.devices,
-                bytesUp: $0.bytesUp,
-                bytesDown: $0.bytesDown,
-                seconds: $0.seconds
-            )
-        }
+        line.stages = stages
         return line
     }
 }
@@ -171,8 +164,8 @@ extension Coordinator {
 
     /// Ends a stage: what it cost since the last one ended.
     func closeStage(_ run: inout SecureSumRun, _ name: String, _ devices: Int) {
-        run.stats.append(
-            StageStats(
+        run.stages.append(
+            SecAggRound.Stage(
                 name: name,
                 devices: devices,
                 bytesUp: bytesReceived - run.stageStart.2,

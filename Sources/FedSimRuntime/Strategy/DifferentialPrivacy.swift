@@ -15,7 +15,7 @@ import FedSimMetrics
 public struct DifferentialPrivacy: Strategy {
     var inner: any Strategy
     var dp: DPState
-    let config: PrivacyConfig
+    var config: PrivacyConfig { dp.config }
     /// The durable ledger (nil in in-memory tests).
     let ledger: PrivacyLedger?
     public private(set) var audit: CanaryAudit?
@@ -23,7 +23,6 @@ public struct DifferentialPrivacy: Strategy {
     public init(_ inner: any Strategy, state: DPState, ledger: PrivacyLedger?, audit: CanaryAudit?) {
         self.inner = inner
         dp = state
-        config = state.config
         self.ledger = ledger
         self.audit = audit
     }
