@@ -93,7 +93,7 @@ bench-peers: build data ## The issue-24 workload (federated MF on ML-100K, 100 d
 bench-secagg: build ## SecAgg+ device / coordinator cost and bytes for n ∈ {100, 1000, 5000}, d ∈ {1e4, 1e5}, beside the crypto floor
 	$(RELEASE_BIN)/fedsim-bench secagg --markdown
 
-bench-prg: build ## SecAgg+ mask-expansion PRG candidates, one run: ChaCha20 (libsodium, and FedSim's AVX-512 one that masking uses), Salsa20, AES-256-GCM (AES-NI); then OpenSSL's AES-256-CTR and ChaCha20 as a reference
+bench-prg: build ## SecAgg+ mask-expansion PRG candidates, one run: ChaCha20 (libsodium, FedSim AVX-512), Salsa20, AES-256-GCM (libsodium), FedSim AES-128-CTR (AES-NI, VAES-512), and masking with each PRG; then OpenSSL AES-256-CTR and ChaCha20 as a reference
 	$(RELEASE_BIN)/fedsim-bench prg --markdown
 	@if command -v openssl >/dev/null 2>&1; then for c in aes-256-ctr chacha20; do openssl speed -seconds 2 -bytes 16384 -evp $$c 2>/dev/null | tail -1; done; fi
 

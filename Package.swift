@@ -51,9 +51,12 @@ let package = Package(
         // X25519 eight at a time with AVX-512 IFMA for SecAgg+'s key agreements (the same
         // function as libsodium's crypto_scalarmult, which it falls back to on other CPUs).
         .target(name: "CFedSimX25519", path: "Sources/CFedSimX25519"),
+        // AES-128-CTR for SecAgg+ masks (`secure_aggregation.prg: aes128ctr`): VAES-512 or
+        // AES-NI where the CPU has them, constant-time portable C elsewhere (the same words).
+        .target(name: "CFedSimAES", path: "Sources/CFedSimAES"),
         .target(
             name: "FedSimSecAgg",
-            dependencies: ["FedSimCore", "CSodium", "CFedSimChaCha", "CFedSimX25519"],
+            dependencies: ["FedSimCore", "CSodium", "CFedSimChaCha", "CFedSimX25519", "CFedSimAES"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -105,7 +108,7 @@ let package = Package(
             name: "fedsim-bench",
             dependencies: [
                 "FedSimRuntime", "FedSimWire", "FedSimAggregation", "FedSimModels", "FedSimData", "FedSimConfig", "FedSimSecAgg",
-                "FedSimPrivacy", "CSodium", "CFedSimChaCha", "CFedSimX25519", "FedSimReports", "FedSimMetrics",
+                "FedSimPrivacy", "CSodium", "CFedSimChaCha", "CFedSimX25519", "CFedSimAES", "FedSimReports", "FedSimMetrics",
             ],
             swiftSettings: swiftSettings
         ),

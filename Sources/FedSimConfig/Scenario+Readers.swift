@@ -270,6 +270,8 @@ extension SecureAggregationConfig {
         maxRowWeight = r.double("max_row_weight", default: maxRowWeight, min: 1, max: 1e9)
         maxExamples = r.double("max_examples", default: maxExamples, min: 1, max: 1e9)
         dropout = StageDropout(reading: r.section("dropout"))
+        let choice = r.choice("prg", default: MaskPRGChoice.auto)
+        prg = choice == .auto ? nil : choice
         r.finish()
     }
 }

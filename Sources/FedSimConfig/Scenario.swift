@@ -158,6 +158,10 @@ public struct SecureAggregationConfig: Codable, Sendable, Equatable {
     public var maxExamples = 10_000.0
     /// Simulated dropouts: probability that a device goes silent before each stage.
     public var dropout = StageDropout()
+    /// The PRG that expands masks; nil is `auto`: AES-128-CTR where the coordinator's CPU has
+    /// AES instructions, else ChaCha20 (docs/secure-aggregation.md). Sums are the same either way.
+    public var prg: MaskPRGChoice?
+    public enum MaskPRGChoice: String, Codable, Sendable, CaseIterable { case auto, chacha20, aes128ctr }
     public init() {}
 
     public var enabled: Bool { `protocol` != .none }

@@ -33,7 +33,8 @@ extension Coordinator {
             t: t,
             bits: sa.bits,
             graphSeed: graphSeed,
-            length: length
+            length: length,
+            prg: maskPRG
         )
         let keys = identityKeys
         var run = SecureSumRun(
@@ -63,6 +64,15 @@ extension Coordinator {
         }
         if round & Self.evaluationRoundFlag == 0 { lastSecureSum = sum } else { lastExposureSum = sum }
         return SecureSum(sum: sum, survivors: survivors, line: run.finish(line), abandoned: nil)
+    }
+
+    /// The round's mask PRG: the scenario's, or for `auto` the faster one on this machine.
+    var maskPRG: MaskPRG {
+        switch scenario.secureAggregation.prg {
+        case .chacha20: return .chacha20
+        case .aes128ctr: return .aes128ctr
+        case .auto, nil: return MaskPRG.preferred
+        }
     }
 
     /// Round ids with the top bit set are evaluation rounds (exposure counts), never training.

@@ -32,6 +32,11 @@ final class SecAggParticipant {
     /// up each of its k neighbours: at 2,000 devices and k = 48 that was 96,000 derivations for
     /// about 2,000 distinct keys. Public keys only, emptied every round.
     var identityKeys: [UInt32: [UInt8]] = [:]
+    /// This process's own devices' identity key pairs, derived from the enrollment secret once
+    /// per run instead of once per round (the derivation is a BLAKE2b, a SHA-512 and a
+    /// base-point multiplication). They are the same long-term keys either way, held by the
+    /// same process that holds the enrollment secret they come from.
+    var identities: [UInt32: Sodium.SigningKeyPair] = [:]
 
     init(host: DeviceHost, enrollment: Enrollment, log: Log) {
         self.host = host
@@ -100,13 +105,16 @@ final class SecAggParticipant {
             }
         }
         var keys: [AdvertisedKeys] = []
-        for d in c.devices where host.hosts(Int(d)) {
+        let mine = c.devices.filter { host.hosts(Int($0)) }
+        let pairs = Sodium.AgreementKeyPair.randomBatch(count: 2 * mine.count)
+        for (i, d) in mine.enumerated() {
             var dev = try SecAggDevice(
                 device: d,
-                identity: enrollment.identity(of: d),
+                identity: identity(d),
                 config: c,
                 graph: g,
-                sharedWork: sharedWork
+                sharedWork: sharedWork,
+                keys: (pairs[2 * i], pairs[2 * i + 1])
             )
             if let s = simulatedDropout(d, round: c.round) { silentFrom[d] = s }
             if silentFrom[d] == .advertise { continue }
@@ -178,6 +186,13 @@ final class SecAggParticipant {
             clipped += n
         }
         return clipped
+    }
+
+    func identity(_ d: UInt32) -> Sodium.SigningKeyPair {
+        if let k = identities[d] { return k }
+        let k = enrollment.identity(of: d)
+        identities[d] = k
+        return k
     }
 
     /// `enrollment.publicKey(of:)`, derived once per device and round.

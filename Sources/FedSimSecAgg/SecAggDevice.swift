@@ -22,8 +22,8 @@ public struct SecAggDevice {
     let neighbourSet: Set<UInt32>
     public private(set) var stage: Stage = .start
 
-    var encryptionKeys = Sodium.AgreementKeyPair.random()
-    var maskKeys = Sodium.AgreementKeyPair.random()
+    let encryptionKeys: Sodium.AgreementKeyPair
+    let maskKeys: Sodium.AgreementKeyPair
     var selfMaskSeed: [UInt8] = []
     var peers: [UInt32: AdvertisedKeys] = [:]  // verified neighbour keys
     var received: [UInt32: [UInt8]] = [:]  // sealed shares from neighbours (U2 ∩ N(u))
@@ -33,14 +33,18 @@ public struct SecAggDevice {
     let sharedWork: SecAggSharedWork?
 
     /// `graph` may be passed in when many devices of one process share a round; so may
-    /// `sharedWork` (see `SecAggSharedWork`).
+    /// `sharedWork` (see `SecAggSharedWork`), and the round's two fresh key pairs c_u, s_u
+    /// (`keys`, made for many devices at once by `AgreementKeyPair.randomBatch`).
     public init(
         device: UInt32,
         identity: Sodium.SigningKeyPair,
         config: SecAggRoundConfig,
         graph: NeighbourGraph? = nil,
-        sharedWork: SecAggSharedWork? = nil
+        sharedWork: SecAggSharedWork? = nil,
+        keys: (encryption: Sodium.AgreementKeyPair, mask: Sodium.AgreementKeyPair)? = nil
     ) throws {
+        encryptionKeys = keys?.encryption ?? .random()
+        maskKeys = keys?.mask ?? .random()
         self.sharedWork = sharedWork
         let g = graph ?? config.graph()
         guard let node = g.node(of: device) else {
@@ -183,14 +187,22 @@ public struct SecAggDevice {
             throw SecAggError(.tooFewNeighbours, "shares from \(received.count) neighbours, threshold is \(config.t)")
         }
         var y = input
-        Sodium.addStream(seed: selfMaskSeed, to: &y, subtract: false, scratch: &scratch)
+        let prg = config.prg
+        prg.addStream(seed: selfMaskSeed, to: &y, subtract: false, scratch: &scratch)
         maskedWith = received.keys.sorted()
         let seeds = try agreeAll(maskKeys, maskedWith.map { peers[$0]!.maskKey }, context: "fedsim-secagg-mask")
         for (v, seed) in zip(maskedWith, seeds) {
             if let sharedWork {
-                sharedWork.addPairStream(seed: seed, partner: v, to: &y, subtract: device < v, scratch: &scratch)
+                sharedWork.addPairStream(
+                    seed: seed,
+                    partner: v,
+                    to: &y,
+                    subtract: device < v,
+                    prg: prg,
+                    scratch: &scratch
+                )
             } else {
-                Sodium.addStream(seed: seed, to: &y, subtract: device < v, scratch: &scratch)
+                prg.addStream(seed: seed, to: &y, subtract: device < v, scratch: &scratch)
             }
         }
         let m = config.modulusMask

@@ -12,8 +12,19 @@ public struct SecAggRoundConfig: Equatable, Sendable {
     public var graphSeed: UInt64
     /// Input vector length.
     public var length: Int
+    /// The PRG that expands masks; the same for every party of the round.
+    public var prg: MaskPRG
 
-    public init(round: UInt32, devices: [UInt32], k: Int, t: Int, bits: Int, graphSeed: UInt64, length: Int) {
+    public init(
+        round: UInt32,
+        devices: [UInt32],
+        k: Int,
+        t: Int,
+        bits: Int,
+        graphSeed: UInt64,
+        length: Int,
+        prg: MaskPRG = .chacha20
+    ) {
         self.round = round
         self.devices = devices
         self.k = k
@@ -21,6 +32,7 @@ public struct SecAggRoundConfig: Equatable, Sendable {
         self.bits = bits
         self.graphSeed = graphSeed
         self.length = length
+        self.prg = prg
     }
 
     public var modulusMask: UInt32 { bits >= 32 ? .max : (UInt32(1) << UInt32(bits)) - 1 }

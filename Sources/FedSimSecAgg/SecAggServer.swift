@@ -197,7 +197,7 @@ public struct SecAggServer {
         }
         for v in survivors.sorted() {
             let seed = try reconstruct(seedShares[v], of: v, what: "self-mask seed")
-            Sodium.addStream(seed: seed, to: &result, subtract: true, scratch: &scratch)
+            config.prg.addStream(seed: seed, to: &result, subtract: true, scratch: &scratch)
         }
         for v in dealt.subtracting(survivors).sorted() {
             let sk = try reconstruct(keyShares[v], of: v, what: "mask key")
@@ -217,7 +217,7 @@ public struct SecAggServer {
                 context: "fedsim-secagg-mask"
             )
             for (w, seed) in zip(ws, seeds) {
-                Sodium.addStream(seed: seed, to: &result, subtract: !(w < v), scratch: &scratch)
+                config.prg.addStream(seed: seed, to: &result, subtract: !(w < v), scratch: &scratch)
             }
         }
         let m = config.modulusMask

@@ -74,7 +74,9 @@ public enum SecAggPayload: Equatable, Sendable {
             w.u32(c.round)
             w.u32(UInt32(c.k))
             w.u32(UInt32(c.t))
-            w.u32(UInt32(c.bits))
+            // The low byte is the bit width, the next the mask PRG (0 = ChaCha20, so a ChaCha20
+            // round's bytes are what they were before the PRG became selectable).
+            w.u32(UInt32(c.bits) | UInt32(c.prg.rawValue) << 8)
             w.u64(c.graphSeed)
             w.u32(UInt32(c.length))
             w.u32s(c.devices)
@@ -145,12 +147,19 @@ public enum SecAggPayload: Equatable, Sendable {
             let round = try r.u32()
             let k = Int(try r.u32())
             let t = Int(try r.u32())
-            let bits = Int(try r.u32())
+            let bitsAndPRG = try r.u32()
+            let bits = Int(bitsAndPRG & 0xff)
             let seed = try r.u64()
             let length = Int(try r.u32())
             let devices = try r.u32s()
             guard (1...32).contains(bits), t >= 1, t <= k, length > 0 else {
                 throw SecAggError(.malformed, "begin with k \(k), t \(t), \(bits) bits")
+            }
+            guard bitsAndPRG >> 16 == 0, let prg = MaskPRG(rawValue: UInt8(bitsAndPRG >> 8 & 0xff)) else {
+                throw SecAggError(
+                    .malformed,
+                    "begin names mask PRG \(bitsAndPRG >> 8), which is not 0 (chacha20) or 1 (aes128ctr)"
+                )
             }
             p = .begin(
                 SecAggRoundConfig(
@@ -160,7 +169,8 @@ public enum SecAggPayload: Equatable, Sendable {
                     t: t,
                     bits: bits,
                     graphSeed: seed,
-                    length: length
+                    length: length,
+                    prg: prg
                 )
             )
         case .advertise:

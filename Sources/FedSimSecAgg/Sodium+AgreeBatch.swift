@@ -1,5 +1,6 @@
 import CFedSimX25519
 import CSodium
+import FedSimCore
 
 extension Sodium {
     /// Whether X25519 runs eight at a time on FedSim's AVX-512 IFMA ladder (`CFedSimX25519`)
@@ -106,5 +107,29 @@ extension Sodium {
     static func derivedKey(shared q: [UInt8], _ own: [UInt8], _ peer: [UInt8], _ context: [UInt8]) -> [UInt8] {
         let (lo, hi) = own.lexicographicallyPrecedes(peer) ? (own, peer) : (peer, own)
         return hash(q + lo + hi + context, length: 32)
+    }
+}
+
+extension Sodium.AgreementKeyPair {
+    /// Fresh key pairs, their public keys X25519(sk, 9) computed as one batch
+    /// (`Sodium.scalarMultiply`): the same bytes as `random()`'s libsodium
+    /// `crypto_scalarmult_base`, several at a time. A client process makes two per device and
+    /// round (2,000 devices in a quickstart evaluation), so they share vector lanes.
+    public static func randomBatch(count: Int, vectorized: Bool = Sodium.batchX25519Available) -> [Self] {
+        var random = SecureRandom.bytes(32 * count)  // one CSPRNG call for all of them
+        defer { sodium_memzero(&random, random.count) }
+        return batch(secretKeys: (0..<count).map { Array(random[(32 * $0)..<(32 * $0 + 32)]) }, vectorized: vectorized)
+    }
+
+    /// Key pairs for the given secret keys (each 32 bytes), public keys as one batch.
+    public static func batch(secretKeys: [[UInt8]], vectorized: Bool = Sodium.batchX25519Available) -> [Self] {
+        let base = [9] + [UInt8](repeating: 0, count: 31)
+        let publicKeys = Sodium.scalarMultiply(
+            scalars: secretKeys,
+            points: [[UInt8]](repeating: base, count: secretKeys.count),
+            vectorized: vectorized
+        )
+        // The base point has order 8·ℓ's large prime factor ℓ: a clamped scalar never gives zero.
+        return zip(secretKeys, publicKeys).map { Self(secretKey: $0, publicKey: $1!) }
     }
 }

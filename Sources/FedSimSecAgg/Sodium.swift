@@ -55,6 +55,12 @@ public enum Sodium {
             publicKey = pk
         }
         public static func random() -> AgreementKeyPair { AgreementKeyPair(secretKey: SecureRandom.bytes(32)) }
+
+        /// A pair whose public key was computed elsewhere (`randomBatch`).
+        init(secretKey: [UInt8], publicKey: [UInt8]) {
+            self.secretKey = secretKey
+            self.publicKey = publicKey
+        }
     }
 
     /// A 32-byte symmetric key both parties derive: BLAKE2b(X25519(sk, peer) ‖ pk_low ‖ pk_high ‖ context).

@@ -208,4 +208,15 @@ import Testing
         #expect(work.agreements == 21 && work.agreementHits == 5)
         #expect((sequential.agreements, sequential.agreementHits) == (work.agreements, work.agreementHits))
     }
+
+    /// Key pairs made as one batch have libsodium's public keys (`crypto_scalarmult_base`), for
+    /// counts that fill, pad and leave a tail of the eight lanes.
+    @Test func batchedKeyPairsAreLibsodiums() {
+        for count in [1, 2, 3, 8, 13, 64] {
+            let pairs = Sodium.AgreementKeyPair.randomBatch(count: count)
+            #expect(pairs.count == count)
+            for p in pairs { #expect(p == Sodium.AgreementKeyPair(secretKey: p.secretKey)) }
+            #expect(Set(pairs.map(\.secretKey)).count == count)
+        }
+    }
 }

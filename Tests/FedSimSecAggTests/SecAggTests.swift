@@ -65,7 +65,8 @@ import Testing
         t: Int,
         bits: Int,
         length: Int,
-        seed: UInt64
+        seed: UInt64,
+        prg: MaskPRG = .chacha20
     ) -> (SecAggRoundConfig, [UInt32: Sodium.SigningKeyPair], [UInt32: [UInt32]]) {
         var rng = Xoshiro256(seed: seed)
         var devices = Set<UInt32>()
@@ -77,7 +78,8 @@ import Testing
             t: t,
             bits: bits,
             graphSeed: seed,
-            length: length
+            length: length,
+            prg: prg
         )
         var ids: [UInt32: Sodium.SigningKeyPair] = [:]
         var inputs: [UInt32: [UInt32]] = [:]
@@ -96,9 +98,9 @@ import Testing
     }
 
     /// Property: for random graphs, seeds and dropout patterns that leave enough survivors, the
-    /// unmasked sum equals the plain sum of the survivors' inputs, bit for bit.
-    @Test(arguments: Array(1...12) as [UInt64])
-    func sumIsExactUnderRandomDropouts(seed: UInt64) throws {
+    /// unmasked sum equals the plain sum of the survivors' inputs, bit for bit, with either PRG.
+    @Test(arguments: Array(1...12) as [UInt64], MaskPRG.allCases)
+    func sumIsExactUnderRandomDropouts(seed: UInt64, prg: MaskPRG) throws {
         var rng = Xoshiro256(seed: seed &* 7919)
         let n = 12 + rng.nextBounded(30)
         let k = min(n - 1, 6 + 2 * rng.nextBounded(6))
@@ -110,7 +112,8 @@ import Testing
             t: min(t, k),
             bits: bits,
             length: 50 + rng.nextBounded(100),
-            seed: seed
+            seed: seed,
+            prg: prg
         )
         var drops = LocalRound.Dropouts()
         let rate = 0.12 * rng.nextUnitDouble()
@@ -141,9 +144,11 @@ import Testing
         }
     }
 
-    @Test func adversarialDropoutsAtEveryStage() throws {
+    @Test(arguments: MaskPRG.allCases)
+    func adversarialDropoutsAtEveryStage(prg: MaskPRG) throws {
         // Drop the neighbours of one device, stage by stage, as close to its threshold as allowed.
-        let (config, ids, inputs) = Self.setup(n: 30, k: 10, t: 6, bits: 32, length: 64, seed: 99)
+        // 300 words: more than one 32-block batch of AES and a partial last one.
+        let (config, ids, inputs) = Self.setup(n: 30, k: 10, t: 6, bits: 32, length: 300, seed: 99, prg: prg)
         let g = config.graph()
         let victim = config.devices[0]
         let nb = g.neighbours(of: 0).map { g.devices[$0] }
