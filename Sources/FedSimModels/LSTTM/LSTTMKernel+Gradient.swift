@@ -42,6 +42,7 @@ extension LSTTMKernel {
             let ib = Int(x.item[j]) * e
             let cr = Int(x.category[j])
             g.bias += gz
+            g.recency += gz * T(x.recency[j])
             g.rows[ib + k] += gz
             for f in 0..<e { g.rows[ib + f] += l2 * scale * b.rows[ib + f] }
             if b.hasCategory && cr >= 0 {
@@ -152,6 +153,7 @@ extension LSTTMKernel {
         if b.gated { for i in b.gate.indices { g.gate[i] += l2 * b.gate[i] } }
         for i in b.w1.indices { g.w1[i] += l2 * b.w1[i] }
         for h in 0..<b.hidden { g.out[h] += l2 * b.out[h] }
+        g.recency += l2 * b.recency
         return lossSum
     }
 
@@ -174,7 +176,11 @@ extension LSTTMKernel {
         apply(&b.w1, &g.w1, mask.contains(.scorer))
         apply(&b.b1, &g.b1, mask.contains(.scorer))
         apply(&b.out, &g.out, mask.contains(.scorer))
-        if mask.contains(.scorer) { b.bias -= lr * g.bias }
+        if mask.contains(.scorer) {
+            b.bias -= lr * g.bias
+            b.recency -= lr * g.recency
+        }
         g.bias = 0
+        g.recency = 0
     }
 }

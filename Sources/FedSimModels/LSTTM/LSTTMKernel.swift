@@ -14,7 +14,8 @@ import Darwin
 ///     u = β_s u_s + β_l u_l
 ///     z = w₀ + w_i + w_c + FM(u, e_i, e_c) + MLP(u ‖ e_i ‖ e_c),  loss = softplus(z) − y z
 ///
-/// (the DeepFM scorer of Eq. 6–7). A neighbour node's feature is its item embedding plus its
+/// (the DeepFM scorer of Eq. 6–7), plus w_r · r when the examples carry the recency feature r
+/// (the share of a recent window's behaviours in the target's category). A neighbour node's feature is its item embedding plus its
 /// category's (e_n + e_c(n)), so a recent interest transfers to unseen items of its category. Without attention α_j = 1/K; with `concat` fusion u_s
 /// and u_l are two scorer fields and there is no gate. u_l is an input here: the long-term
 /// module (`LongTermKernel`) trains it with its own loss on its own cadence (a stop-gradient
@@ -37,6 +38,7 @@ public struct LSTTMBlock<T: BinaryFloatingPoint>: Equatable {
     public var b1: [T]  // hidden
     public var out: [T]  // hidden
     public var bias: T = 0  // w₀
+    public var recency: T = 0  // w_r, the recency feature's weight (0 and untouched without it)
 
     public init(dim: Int, hidden: Int, rows: Int, attention: Bool = true, gated: Bool = true, hasCategory: Bool = true)
     {
@@ -96,6 +98,9 @@ public struct LSTTMExamples: Sendable, Equatable {
     public var category: [Int32] = []
     public var context: [Int32] = []
     public var label: [Float] = []
+    /// Per example, the recency feature r: the share of the context's recent window in the
+    /// target's category (0 without `lsttm.recency_days`).
+    public var recency: [Float] = []
 
     public init(dim: Int) { self.dim = dim }
     public var count: Int { label.count }
@@ -109,11 +114,18 @@ public struct LSTTMExamples: Sendable, Equatable {
         return Int32(neighbours.count - 1)
     }
 
-    public mutating func append(context c: Int32, item i: Int32, category cat: Int32, label y: Float) {
+    public mutating func append(
+        context c: Int32,
+        item i: Int32,
+        category cat: Int32,
+        label y: Float,
+        recency r: Float = 0
+    ) {
         context.append(c)
         item.append(i)
         category.append(cat)
         label.append(y)
+        recency.append(r)
     }
 
     /// The examples at `idx`, in that order (contexts are kept whole).
@@ -122,7 +134,9 @@ public struct LSTTMExamples: Sendable, Equatable {
         o.neighbours = neighbours
         o.neighbourCategories = neighbourCategories
         o.longTerm = longTerm
-        for j in idx { o.append(context: context[j], item: item[j], category: category[j], label: label[j]) }
+        for j in idx {
+            o.append(context: context[j], item: item[j], category: category[j], label: label[j], recency: recency[j])
+        }
         return o
     }
 }
@@ -247,7 +261,7 @@ public enum LSTTMKernel {
             slot = 2
         }
         for f in 0..<k { fv[slot * k + f] = b.rows[ib + f] }
-        var z = b.bias + b.rows[ib + k]
+        var z = b.bias + b.rows[ib + k] + b.recency * T(x.recency[j])
         if b.hasCategory {
             for f in 0..<k { fv[(slot + 1) * k + f] = cr >= 0 ? b.rows[cr * e + f] : 0 }
             if cr >= 0 { z += b.rows[cr * e + k] }
@@ -320,6 +334,7 @@ public enum LSTTMKernel {
         if b.gated { for v in b.gate { dense += v * v } }
         for v in b.w1 { dense += v * v }
         for v in b.out { dense += v * v }
+        dense += b.recency * b.recency
         return total / T(range.count) + l2 / 2 * dense
     }
 }

@@ -9,25 +9,32 @@ import FedSimCore
 /// - `fusion.gate`: g_s, b_s, g_l, b_l (unused, weight 0, with `fusion: concat`);
 /// - `scorer.*`: the DeepFM MLP and w₀;
 /// - `long_term.*`: the long-term item embeddings (per-row) and W_l, trained only on the
-///   long-term module's rounds (weight 0 on the others).
+///   long-term module's rounds (weight 0 on the others);
+/// - `scorer.recency_weight`: w_r of the recency feature, only with `lsttm.recency_days` > 0
+///   (last, so the layout without it is unchanged).
 public struct LSTTMShape: Sendable, Equatable {
     public let items: Int, dim: Int, hidden: Int, categories: Int
     public let gated: Bool
+    /// Whether the scorer has the recency feature's weight (`lsttm.recency_days` > 0).
+    public let recency: Bool
     public let layout: ParameterLayout
     public let item: Int, category: Int, wUser: Int, wNeighbour: Int, attention: Int, gate: Int
     public let w1: Int, b1: Int, out: Int, bias: Int, longTermItem: Int, projection: Int
+    /// Offset of w_r (only meaningful when `recency`).
+    public let recencyWeight: Int
     /// Index of the first long-term tensor in `layout.tensors` (they are last).
     public static let longTermTensors = 10...11
 
-    public init(items: Int, dim: Int, hidden: Int, categories: Int, gated: Bool) {
+    public init(items: Int, dim: Int, hidden: Int, categories: Int, gated: Bool, recency: Bool = false) {
         self.items = items
         self.dim = dim
         self.hidden = hidden
         self.categories = categories
         self.gated = gated
+        self.recency = recency
         let e = dim + 1
         let fields = LSTTMBlock<Float>.fields(gated: gated, hasCategory: categories > 0)
-        layout = ParameterLayout([
+        var tensors = [
             TensorSpec(name: "item_embedding", rows: items, columns: e, group: .shared, weighting: .perRow),
             TensorSpec(name: "category_embedding", rows: categories, columns: e, group: .shared, weighting: .perRow),
             TensorSpec(name: "short_term.w_user", rows: dim, columns: dim, group: .shared),
@@ -40,7 +47,9 @@ public struct LSTTMShape: Sendable, Equatable {
             TensorSpec(name: "scorer.global_bias", rows: 1, columns: 1, group: .shared),
             TensorSpec(name: "long_term.item_embedding", rows: items, columns: dim, group: .shared, weighting: .perRow),
             TensorSpec(name: "long_term.projection", rows: dim, columns: dim, group: .shared),
-        ])
+        ]
+        if recency { tensors.append(TensorSpec(name: "scorer.recency_weight", rows: 1, columns: 1, group: .shared)) }
+        layout = ParameterLayout(tensors)
         let o = layout.offsets
         item = o[0]
         category = o[1]
@@ -54,6 +63,7 @@ public struct LSTTMShape: Sendable, Equatable {
         bias = o[9]
         longTermItem = o[10]
         projection = o[11]
+        recencyWeight = recency ? o[12] : layout.count
     }
 
     public var fields: Int { LSTTMBlock<Float>.fields(gated: gated, hasCategory: categories > 0) }
