@@ -7,10 +7,23 @@ import Testing
 
 @Suite struct LSTTMTests {
     /// 8 item rows and 2 category rows, 3 contexts (one without neighbours), mixed labels.
-    func fixture(seed: UInt64, attention: Bool, gated: Bool) -> (LSTTMBlock<Double>, LSTTMExamples) {
+    func fixture(
+        seed: UInt64,
+        attention: Bool,
+        gated: Bool,
+        recencyInput: Bool = false
+    ) -> (LSTTMBlock<Double>, LSTTMExamples) {
         var rng = Xoshiro256(seed: seed)
         let k = 3
-        var b = LSTTMBlock<Double>(dim: k, hidden: 4, rows: 10, attention: attention, gated: gated, hasCategory: true)
+        var b = LSTTMBlock<Double>(
+            dim: k,
+            hidden: 4,
+            rows: 10,
+            attention: attention,
+            gated: gated,
+            hasCategory: true,
+            recencyInput: recencyInput
+        )
         func fill(_ a: inout [Double], _ s: Double) { for i in a.indices { a[i] = rng.nextGaussian() * s } }
         fill(&b.rows, 0.6)
         fill(&b.wUser, 0.6)
@@ -37,11 +50,16 @@ import Testing
     }
 
     /// The analytic gradient of every parameter against central differences, under each
-    /// ablation's structure (attention or mean pooling, gate or concatenation).
-    @Test(arguments: [(true, true), (false, true), (true, false), (false, false)])
-    func gradientMatchesFiniteDifferences(attention: Bool, gated: Bool) {
+    /// ablation's structure (attention or mean pooling, gate or concatenation), and with the
+    /// recency feature as the MLP's last input.
+    @Test(arguments: [
+        (true, true, false), (false, true, false), (true, false, false), (false, false, false), (true, true, true),
+        (false, false, true),
+    ])
+    func gradientMatchesFiniteDifferences(attention: Bool, gated: Bool, recencyInput: Bool) {
         for seed in [1, 2] as [UInt64] {
-            let (b, x) = fixture(seed: seed, attention: attention, gated: gated)
+            let (b, x) = fixture(seed: seed, attention: attention, gated: gated, recencyInput: recencyInput)
+            #expect(b.w1.count == 4 * (b.fields * 3 + (recencyInput ? 1 : 0)))
             let l2 = 0.03
             var g = b.zeros()
             _ = LSTTMKernel.accumulateGradient(b, x, range: 0..<x.count, l2: l2, into: &g)
@@ -201,7 +219,8 @@ import Testing
         #expect(t.recencyShares(tl, before: .max) == [1: 0.5, 2: 0.5])
         #expect(t.recencyShares(tl, before: 5).isEmpty)
         #expect(trainer().recencyShares(tl, before: 200).isEmpty)  // off by default
-        #expect(t.shape.layout.count == trainer().shape.layout.count + 1)
+        // w_r, and one MLP input column per hidden unit (6).
+        #expect(t.shape.layout.count == trainer().shape.layout.count + 1 + 6)
     }
 
     /// With the recency weight alone (every other parameter zero), the model ranks a device's

@@ -16,7 +16,7 @@ extension LSTTMKernel {
         let k = b.dim
         let e = k + 1
         let nf = b.fields
-        let width = nf * k
+        let width = b.mlpWidth
         let gw = 2 * k + 1
         let scale = 1 / T(range.count)
         // Per context, in context order (a fixed summation order: results are bit-for-bit
@@ -56,6 +56,7 @@ extension LSTTMKernel {
                 sums[f] = t
             }
             for a in 0..<nf { for f in 0..<k { gf[a * k + f] = gz * (sums[f] - fv[a * k + f]) } }
+            if b.recencyInput { gf[width - 1] = 0 }  // r is data: its gradient goes nowhere
             g.w1.withUnsafeMutableBufferPointer { gw in
                 b.w1.withUnsafeBufferPointer { w in
                     fv.withUnsafeBufferPointer { v in

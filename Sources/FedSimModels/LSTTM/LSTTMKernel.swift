@@ -28,31 +28,44 @@ public struct LSTTMBlock<T: BinaryFloatingPoint>: Equatable {
     public var attention: Bool
     public var gated: Bool
     public var hasCategory: Bool
+    /// Whether the recency feature r is also the MLP's last input (with `lsttm.recency_days`).
+    public var recencyInput: Bool
     /// Local item and category rows, dim + 1 wide: embedding, then the linear weight.
     public var rows: [T]
     public var wUser: [T]  // dim × dim
     public var wNeighbour: [T]  // dim × dim
     public var att: [T]  // 2·dim: a₁ (user part), a₂ (neighbour part)
     public var gate: [T]  // 2·(2·dim + 1): g_s, b_s, g_l, b_l
-    public var w1: [T]  // hidden × (fields · dim)
+    public var w1: [T]  // hidden × mlpWidth
     public var b1: [T]  // hidden
     public var out: [T]  // hidden
     public var bias: T = 0  // w₀
     public var recency: T = 0  // w_r, the recency feature's weight (0 and untouched without it)
 
-    public init(dim: Int, hidden: Int, rows: Int, attention: Bool = true, gated: Bool = true, hasCategory: Bool = true)
-    {
+    public init(
+        dim: Int,
+        hidden: Int,
+        rows: Int,
+        attention: Bool = true,
+        gated: Bool = true,
+        hasCategory: Bool = true,
+        recencyInput: Bool = false
+    ) {
         self.dim = dim
         self.hidden = hidden
         self.attention = attention
         self.gated = gated
         self.hasCategory = hasCategory
+        self.recencyInput = recencyInput
         self.rows = [T](repeating: 0, count: rows * (dim + 1))
         wUser = [T](repeating: 0, count: dim * dim)
         wNeighbour = [T](repeating: 0, count: dim * dim)
         att = [T](repeating: 0, count: 2 * dim)
         gate = [T](repeating: 0, count: 2 * (2 * dim + 1))
-        w1 = [T](repeating: 0, count: hidden * Self.fields(gated: gated, hasCategory: hasCategory) * dim)
+        w1 = [T](
+            repeating: 0,
+            count: hidden * (Self.fields(gated: gated, hasCategory: hasCategory) * dim + (recencyInput ? 1 : 0))
+        )
         b1 = [T](repeating: 0, count: hidden)
         out = [T](repeating: 0, count: hidden)
     }
@@ -60,6 +73,8 @@ public struct LSTTMBlock<T: BinaryFloatingPoint>: Equatable {
     /// Scorer fields: the user (u, or u_s and u_l), the item, its category.
     public static func fields(gated: Bool, hasCategory: Bool) -> Int { (gated ? 1 : 2) + 1 + (hasCategory ? 1 : 0) }
     public var fields: Int { Self.fields(gated: gated, hasCategory: hasCategory) }
+    /// The MLP's input: the fields' vectors, then r when `recencyInput`.
+    public var mlpWidth: Int { fields * dim + (recencyInput ? 1 : 0) }
 
     public func zeros() -> LSTTMBlock {
         LSTTMBlock(
@@ -68,7 +83,8 @@ public struct LSTTMBlock<T: BinaryFloatingPoint>: Equatable {
             rows: rows.count / (dim + 1),
             attention: attention,
             gated: gated,
-            hasCategory: hasCategory
+            hasCategory: hasCategory,
+            recencyInput: recencyInput
         )
     }
 }
@@ -232,7 +248,7 @@ public enum LSTTMKernel {
         return T(1 / (1 + exp(-Double(zs - zl))))
     }
 
-    /// Fills `fv` (fields × dim) for example j and returns (z, β_s), leaving the MLP's
+    /// Fills `fv` (`mlpWidth`: fields × dim, then r) for example j and returns (z, β_s), leaving the MLP's
     /// pre-activations in `pre`.
     static func forward<T: BinaryFloatingPoint>(
         _ b: LSTTMBlock<T>,
@@ -276,7 +292,8 @@ public enum LSTTMKernel {
             }
             z += (sum * sum - sq) / 2
         }
-        let width = nf * k
+        let width = b.mlpWidth
+        if b.recencyInput { fv[width - 1] = T(x.recency[j]) }
         b.w1.withUnsafeBufferPointer { w in
             fv.withUnsafeBufferPointer { v in
                 for h in 0..<b.hidden {
@@ -300,7 +317,7 @@ public enum LSTTMKernel {
     public static func logits<T: BinaryFloatingPoint>(_ b: LSTTMBlock<T>, _ x: LSTTMExamples, range: Range<Int>) -> [T]
     {
         var states = [ShortTerm<T>?](repeating: nil, count: x.contexts)
-        var fv = [T](repeating: 0, count: b.fields * b.dim)
+        var fv = [T](repeating: 0, count: b.mlpWidth)
         var pre = [T](repeating: 0, count: b.hidden)
         return range.map { j in
             let c = Int(x.context[j])

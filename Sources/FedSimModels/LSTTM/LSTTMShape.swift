@@ -34,6 +34,7 @@ public struct LSTTMShape: Sendable, Equatable {
         self.recency = recency
         let e = dim + 1
         let fields = LSTTMBlock<Float>.fields(gated: gated, hasCategory: categories > 0)
+        let mlpWidth = fields * dim + (recency ? 1 : 0)
         var tensors = [
             TensorSpec(name: "item_embedding", rows: items, columns: e, group: .shared, weighting: .perRow),
             TensorSpec(name: "category_embedding", rows: categories, columns: e, group: .shared, weighting: .perRow),
@@ -41,7 +42,7 @@ public struct LSTTMShape: Sendable, Equatable {
             TensorSpec(name: "short_term.w_neighbour", rows: dim, columns: dim, group: .shared),
             TensorSpec(name: "short_term.attention", rows: 1, columns: 2 * dim, group: .shared),
             TensorSpec(name: "fusion.gate", rows: 1, columns: 2 * (2 * dim + 1), group: .shared),
-            TensorSpec(name: "scorer.mlp_hidden", rows: hidden, columns: fields * dim, group: .shared),
+            TensorSpec(name: "scorer.mlp_hidden", rows: hidden, columns: mlpWidth, group: .shared),
             TensorSpec(name: "scorer.mlp_hidden_bias", rows: 1, columns: hidden, group: .shared),
             TensorSpec(name: "scorer.mlp_out", rows: 1, columns: hidden, group: .shared),
             TensorSpec(name: "scorer.global_bias", rows: 1, columns: 1, group: .shared),
@@ -67,6 +68,8 @@ public struct LSTTMShape: Sendable, Equatable {
     }
 
     public var fields: Int { LSTTMBlock<Float>.fields(gated: gated, hasCategory: categories > 0) }
+    /// The MLP's input width: the fields' vectors, then the recency feature r when on.
+    public var mlpWidth: Int { fields * dim + (recency ? 1 : 0) }
 
     /// Embeddings ~ N(0, σ²) (long-term ones N(0, 0.1²), so the neighbour-similarity loss
     /// has a gradient from the start); W_u = W_n = W_l = I (messages start as the items'
@@ -84,8 +87,8 @@ public struct LSTTMShape: Sendable, Equatable {
             v[projection + d * dim + d] = 1
         }
         for i in 0..<(2 * dim) { v[attention + i] = Float(0.1 * rng.nextGaussian()) }
-        let fanIn = Double(fields * dim)
-        for i in 0..<(hidden * fields * dim) { v[w1 + i] = Float((2 / fanIn).squareRoot() * rng.nextGaussian()) }
+        let fanIn = Double(mlpWidth)
+        for i in 0..<(hidden * mlpWidth) { v[w1 + i] = Float((2 / fanIn).squareRoot() * rng.nextGaussian()) }
         for h in 0..<hidden { v[out + h] = Float((1 / Double(hidden)).squareRoot() * rng.nextGaussian()) }
         for i in 0..<(items * dim) { v[longTermItem + i] = Float(0.1 * rng.nextGaussian()) }
         return v

@@ -269,7 +269,8 @@ public struct LSTTMTrainer: Sendable {
             rows: base.count,
             attention: config.attention,
             gated: s.gated,
-            hasCategory: s.categories > 0
+            hasCategory: s.categories > 0,
+            recencyInput: s.recency
         )
         for (l, o) in base.enumerated() { for f in 0..<e { b.rows[l * e + f] = model[o + f] } }
         load(&b, from: model)
@@ -288,7 +289,7 @@ public struct LSTTMTrainer: Sendable {
     func load(_ b: inout LSTTMBlock<Float>, from model: [Float]) {
         let s = shape
         let k = s.dim
-        let width = s.fields * k
+        let width = s.mlpWidth
         b.wUser = Array(model[s.wUser..<(s.wUser + k * k)])
         b.wNeighbour = Array(model[s.wNeighbour..<(s.wNeighbour + k * k)])
         b.att = Array(model[s.attention..<(s.attention + 2 * k)])
@@ -325,7 +326,8 @@ public struct LSTTMTrainer: Sendable {
             rows: 0,
             attention: config.attention,
             gated: s.gated,
-            hasCategory: s.categories > 0
+            hasCategory: s.categories > 0,
+            recencyInput: s.recency
         )
         b.rows = Array(model[s.item..<(s.item + (s.items + s.categories) * e)])  // items, then categories
         load(&b, from: model)
@@ -344,7 +346,7 @@ public struct LSTTMTrainer: Sendable {
         )
         x.append(context: 0, item: 0, category: -1, label: 0)
         let state = LSTTMKernel.shortTerm(b, x, 0)
-        var fv = [Float](repeating: 0, count: s.fields * k)
+        var fv = [Float](repeating: 0, count: s.mlpWidth)
         var pre = [Float](repeating: 0, count: s.hidden)
         let block = b
         return { i in
