@@ -125,6 +125,7 @@ extension LSTTMConfig {
         )
         longTermNegatives = r.int("long_term_negatives", default: longTermNegatives, range: 1...1_000)
         internalDomain = r.string("internal_domain", default: internalDomain)
+        recencyDays = r.double("recency_days", default: recencyDays, min: 0, max: 100_000)
         r.finish()
     }
 }

@@ -359,5 +359,11 @@ public struct LSTTMConfig: Codable, Sendable, Equatable {
     /// The internal (target) domain; empty: each device's own dominant domain in its
     /// training data. Behaviours in other domains are external.
     public var internalDomain = ""
+    /// The recency feature (issue 19): when > 0, the scorer adds w_r · r_c, where r_c is the
+    /// share of the device's internal behaviours in the `recency_days` days before the
+    /// context that fall in the target item's category, and w_r is a learned shared weight.
+    /// The attention over K neighbours sees at most K behaviours; this feature sees a whole
+    /// recent window, which is what a drifting interest is measured over. 0: off.
+    public var recencyDays = 0.0
     public init() {}
 }

@@ -7,10 +7,23 @@ import Testing
 
 @Suite struct LSTTMTests {
     /// 8 item rows and 2 category rows, 3 contexts (one without neighbours), mixed labels.
-    func fixture(seed: UInt64, attention: Bool, gated: Bool) -> (LSTTMBlock<Double>, LSTTMExamples) {
+    func fixture(
+        seed: UInt64,
+        attention: Bool,
+        gated: Bool,
+        recencyInput: Bool = false
+    ) -> (LSTTMBlock<Double>, LSTTMExamples) {
         var rng = Xoshiro256(seed: seed)
         let k = 3
-        var b = LSTTMBlock<Double>(dim: k, hidden: 4, rows: 10, attention: attention, gated: gated, hasCategory: true)
+        var b = LSTTMBlock<Double>(
+            dim: k,
+            hidden: 4,
+            rows: 10,
+            attention: attention,
+            gated: gated,
+            hasCategory: true,
+            recencyInput: recencyInput
+        )
         func fill(_ a: inout [Double], _ s: Double) { for i in a.indices { a[i] = rng.nextGaussian() * s } }
         fill(&b.rows, 0.6)
         fill(&b.wUser, 0.6)
@@ -21,26 +34,32 @@ import Testing
         fill(&b.b1, 0.3)
         fill(&b.out, 0.5)
         b.bias = 0.1
+        b.recency = 0.4
         var x = LSTTMExamples(dim: k)
         let u = { (0..<k).map { _ in Float(rng.nextGaussian() * 0.7) } }
         let c0 = x.addContext(neighbours: [0, 1, 2], categories: [8, -1, 9], longTerm: u())
         let c1 = x.addContext(neighbours: [3, 1], categories: [9, 9], longTerm: u())
         let c2 = x.addContext(neighbours: [], longTerm: u())
-        x.append(context: c0, item: 4, category: 8, label: 1)
-        x.append(context: c0, item: 5, category: 9, label: 0)
+        x.append(context: c0, item: 4, category: 8, label: 1, recency: 0.5)
+        x.append(context: c0, item: 5, category: 9, label: 0, recency: 0.25)
         x.append(context: c1, item: 6, category: -1, label: 1)
-        x.append(context: c1, item: 2, category: 8, label: 0)
+        x.append(context: c1, item: 2, category: 8, label: 0, recency: 1)
         x.append(context: c2, item: 7, category: 9, label: 1)
-        x.append(context: c0, item: 3, category: 9, label: 0)
+        x.append(context: c0, item: 3, category: 9, label: 0, recency: 0.25)
         return (b, x)
     }
 
     /// The analytic gradient of every parameter against central differences, under each
-    /// ablation's structure (attention or mean pooling, gate or concatenation).
-    @Test(arguments: [(true, true), (false, true), (true, false), (false, false)])
-    func gradientMatchesFiniteDifferences(attention: Bool, gated: Bool) {
+    /// ablation's structure (attention or mean pooling, gate or concatenation), and with the
+    /// recency feature as the MLP's last input.
+    @Test(arguments: [
+        (true, true, false), (false, true, false), (true, false, false), (false, false, false), (true, true, true),
+        (false, false, true),
+    ])
+    func gradientMatchesFiniteDifferences(attention: Bool, gated: Bool, recencyInput: Bool) {
         for seed in [1, 2] as [UInt64] {
-            let (b, x) = fixture(seed: seed, attention: attention, gated: gated)
+            let (b, x) = fixture(seed: seed, attention: attention, gated: gated, recencyInput: recencyInput)
+            #expect(b.w1.count == 4 * (b.fields * 3 + (recencyInput ? 1 : 0)))
             let l2 = 0.03
             var g = b.zeros()
             _ = LSTTMKernel.accumulateGradient(b, x, range: 0..<x.count, l2: l2, into: &g)
@@ -48,6 +67,7 @@ import Testing
             for f in [\LSTTMBlock<Double>.rows, \.wUser, \.wNeighbour, \.att, \.w1, \.b1, \.out] { check.field(f) }
             if gated { check.field(\.gate, "gate") }
             check.field(\.bias, "bias")
+            check.field(\.recency, "recency")
             #expect(
                 check.worst < 1e-5,
                 "attention \(attention), gated \(gated), seed \(seed): worst relative error \(check.worst) at \(check.worstAt)"
@@ -124,10 +144,19 @@ import Testing
         fusion: LSTTMConfig.Fusion = .gate,
         external: Bool = true,
         weighting: TrainingConfig.Weighting = .perItem,
-        outer: (beta: Double, step: MetaConfig.OuterStep) = (0.05, .perEpisode)
+        outer: (beta: Double, step: MetaConfig.OuterStep) = (0.05, .perEpisode),
+        recencySeconds: Double = 0
     ) -> LSTTMTrainer {
-        let shape = LSTTMShape(items: 24, dim: 4, hidden: 6, categories: 3, gated: fusion == .gate)
+        let shape = LSTTMShape(
+            items: 24,
+            dim: 4,
+            hidden: 6,
+            categories: 3,
+            gated: fusion == .gate,
+            recency: recencySeconds > 0
+        )
         var c = LSTTMConfig()
+        c.recencyDays = recencySeconds / 86_400
         c.neighbours = 3
         c.fusion = fusion
         c.external = external
@@ -179,12 +208,41 @@ import Testing
         #expect(t.context(tl, before: 0).neighbours.isEmpty)
     }
 
+    /// The recency window: internal behaviours only, [cut − window, cut), shares by category;
+    /// scoring after all of training ends the window at the last behaviour.
+    @Test func recencySharesCountTheWindowBeforeTheCut() {
+        let t = trainer(recencySeconds: 100)
+        let tl = t.timeline(data, internal: 0)
+        // [100, 200): items 2 (category 2) and 3 (category 0); external 14 is not counted.
+        #expect(t.recencyShares(tl, before: 200) == [2: 0.5, 0: 0.5])
+        // Past the data: [121, 221) holds items 4 (category 1) and 5 (category 2).
+        #expect(t.recencyShares(tl, before: .max) == [1: 0.5, 2: 0.5])
+        #expect(t.recencyShares(tl, before: 5).isEmpty)
+        #expect(trainer().recencyShares(tl, before: 200).isEmpty)  // off by default
+        // w_r, and one MLP input column per hidden unit (6).
+        #expect(t.shape.layout.count == trainer().shape.layout.count + 1 + 6)
+    }
+
+    /// With the recency weight alone (every other parameter zero), the model ranks a device's
+    /// items exactly by its recent category shares: the previous-period heuristic is inside
+    /// the model's reach, one weight away.
+    @Test func recencyWeightAloneRanksByRecentCategories() {
+        let t = trainer(recencySeconds: 100)
+        var model = [Float](repeating: 0, count: t.shape.layout.count)
+        model[t.shape.recencyWeight] = 2
+        let tl = t.timeline(data, internal: 0)
+        let score = t.scorer(model: model, personal: [0, 0, 0, 0], timeline: tl, cut: 200)
+        // Categories 0 and 2 hold half the window each, category 1 none.
+        for i in 6..<12 { #expect(score(i) == (i % 3 == 1 ? 0 : 1), "item \(i): \(score(i))") }
+    }
+
     /// The catalogue scorer gives the kernel's logit for the same context and item.
-    @Test(arguments: [LSTTMConfig.Fusion.gate, .concat])
-    func scorerAgreesWithTheKernel(fusion: LSTTMConfig.Fusion) {
-        let t = trainer(fusion: fusion)
+    @Test(arguments: [(LSTTMConfig.Fusion.gate, 0.0), (.concat, 0.0), (.gate, 100.0)])
+    func scorerAgreesWithTheKernel(fusion: LSTTMConfig.Fusion, recencySeconds: Double) {
+        let t = trainer(fusion: fusion, recencySeconds: recencySeconds)
         var model = t.shape.initialShared(initStd: 0.3, seed: 9)
         for i in model.indices where model[i] == 0 { model[i] = 0.02 * Float(i % 5) - 0.04 }
+        if t.shape.recency { model[t.shape.recencyWeight] = 0.7 }
         let personal = t.shape.initialPersonal(seed: 9, device: 2)
         let tl = t.timeline(data, internal: 0)
         let score = t.scorer(model: model, personal: personal, timeline: tl, cut: 200)

@@ -16,7 +16,7 @@ extension LSTTMKernel {
         let k = b.dim
         let e = k + 1
         let nf = b.fields
-        let width = nf * k
+        let width = b.mlpWidth
         let gw = 2 * k + 1
         let scale = 1 / T(range.count)
         // Per context, in context order (a fixed summation order: results are bit-for-bit
@@ -42,6 +42,7 @@ extension LSTTMKernel {
             let ib = Int(x.item[j]) * e
             let cr = Int(x.category[j])
             g.bias += gz
+            g.recency += gz * T(x.recency[j])
             g.rows[ib + k] += gz
             for f in 0..<e { g.rows[ib + f] += l2 * scale * b.rows[ib + f] }
             if b.hasCategory && cr >= 0 {
@@ -55,6 +56,7 @@ extension LSTTMKernel {
                 sums[f] = t
             }
             for a in 0..<nf { for f in 0..<k { gf[a * k + f] = gz * (sums[f] - fv[a * k + f]) } }
+            if b.recencyInput { gf[width - 1] = 0 }  // r is data: its gradient goes nowhere
             g.w1.withUnsafeMutableBufferPointer { gw in
                 b.w1.withUnsafeBufferPointer { w in
                     fv.withUnsafeBufferPointer { v in
@@ -152,6 +154,7 @@ extension LSTTMKernel {
         if b.gated { for i in b.gate.indices { g.gate[i] += l2 * b.gate[i] } }
         for i in b.w1.indices { g.w1[i] += l2 * b.w1[i] }
         for h in 0..<b.hidden { g.out[h] += l2 * b.out[h] }
+        g.recency += l2 * b.recency
         return lossSum
     }
 
@@ -174,7 +177,11 @@ extension LSTTMKernel {
         apply(&b.w1, &g.w1, mask.contains(.scorer))
         apply(&b.b1, &g.b1, mask.contains(.scorer))
         apply(&b.out, &g.out, mask.contains(.scorer))
-        if mask.contains(.scorer) { b.bias -= lr * g.bias }
+        if mask.contains(.scorer) {
+            b.bias -= lr * g.bias
+            b.recency -= lr * g.recency
+        }
         g.bias = 0
+        g.recency = 0
     }
 }

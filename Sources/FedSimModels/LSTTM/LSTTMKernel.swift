@@ -14,7 +14,8 @@ import Darwin
 ///     u = β_s u_s + β_l u_l
 ///     z = w₀ + w_i + w_c + FM(u, e_i, e_c) + MLP(u ‖ e_i ‖ e_c),  loss = softplus(z) − y z
 ///
-/// (the DeepFM scorer of Eq. 6–7). A neighbour node's feature is its item embedding plus its
+/// (the DeepFM scorer of Eq. 6–7), plus w_r · r when the examples carry the recency feature r
+/// (the share of a recent window's behaviours in the target's category). A neighbour node's feature is its item embedding plus its
 /// category's (e_n + e_c(n)), so a recent interest transfers to unseen items of its category. Without attention α_j = 1/K; with `concat` fusion u_s
 /// and u_l are two scorer fields and there is no gate. u_l is an input here: the long-term
 /// module (`LongTermKernel`) trains it with its own loss on its own cadence (a stop-gradient
@@ -27,30 +28,44 @@ public struct LSTTMBlock<T: BinaryFloatingPoint>: Equatable {
     public var attention: Bool
     public var gated: Bool
     public var hasCategory: Bool
+    /// Whether the recency feature r is also the MLP's last input (with `lsttm.recency_days`).
+    public var recencyInput: Bool
     /// Local item and category rows, dim + 1 wide: embedding, then the linear weight.
     public var rows: [T]
     public var wUser: [T]  // dim × dim
     public var wNeighbour: [T]  // dim × dim
     public var att: [T]  // 2·dim: a₁ (user part), a₂ (neighbour part)
     public var gate: [T]  // 2·(2·dim + 1): g_s, b_s, g_l, b_l
-    public var w1: [T]  // hidden × (fields · dim)
+    public var w1: [T]  // hidden × mlpWidth
     public var b1: [T]  // hidden
     public var out: [T]  // hidden
     public var bias: T = 0  // w₀
+    public var recency: T = 0  // w_r, the recency feature's weight (0 and untouched without it)
 
-    public init(dim: Int, hidden: Int, rows: Int, attention: Bool = true, gated: Bool = true, hasCategory: Bool = true)
-    {
+    public init(
+        dim: Int,
+        hidden: Int,
+        rows: Int,
+        attention: Bool = true,
+        gated: Bool = true,
+        hasCategory: Bool = true,
+        recencyInput: Bool = false
+    ) {
         self.dim = dim
         self.hidden = hidden
         self.attention = attention
         self.gated = gated
         self.hasCategory = hasCategory
+        self.recencyInput = recencyInput
         self.rows = [T](repeating: 0, count: rows * (dim + 1))
         wUser = [T](repeating: 0, count: dim * dim)
         wNeighbour = [T](repeating: 0, count: dim * dim)
         att = [T](repeating: 0, count: 2 * dim)
         gate = [T](repeating: 0, count: 2 * (2 * dim + 1))
-        w1 = [T](repeating: 0, count: hidden * Self.fields(gated: gated, hasCategory: hasCategory) * dim)
+        w1 = [T](
+            repeating: 0,
+            count: hidden * (Self.fields(gated: gated, hasCategory: hasCategory) * dim + (recencyInput ? 1 : 0))
+        )
         b1 = [T](repeating: 0, count: hidden)
         out = [T](repeating: 0, count: hidden)
     }
@@ -58,6 +73,8 @@ public struct LSTTMBlock<T: BinaryFloatingPoint>: Equatable {
     /// Scorer fields: the user (u, or u_s and u_l), the item, its category.
     public static func fields(gated: Bool, hasCategory: Bool) -> Int { (gated ? 1 : 2) + 1 + (hasCategory ? 1 : 0) }
     public var fields: Int { Self.fields(gated: gated, hasCategory: hasCategory) }
+    /// The MLP's input: the fields' vectors, then r when `recencyInput`.
+    public var mlpWidth: Int { fields * dim + (recencyInput ? 1 : 0) }
 
     public func zeros() -> LSTTMBlock {
         LSTTMBlock(
@@ -66,7 +83,8 @@ public struct LSTTMBlock<T: BinaryFloatingPoint>: Equatable {
             rows: rows.count / (dim + 1),
             attention: attention,
             gated: gated,
-            hasCategory: hasCategory
+            hasCategory: hasCategory,
+            recencyInput: recencyInput
         )
     }
 }
@@ -96,6 +114,9 @@ public struct LSTTMExamples: Sendable, Equatable {
     public var category: [Int32] = []
     public var context: [Int32] = []
     public var label: [Float] = []
+    /// Per example, the recency feature r: the share of the context's recent window in the
+    /// target's category (0 without `lsttm.recency_days`).
+    public var recency: [Float] = []
 
     public init(dim: Int) { self.dim = dim }
     public var count: Int { label.count }
@@ -109,11 +130,18 @@ public struct LSTTMExamples: Sendable, Equatable {
         return Int32(neighbours.count - 1)
     }
 
-    public mutating func append(context c: Int32, item i: Int32, category cat: Int32, label y: Float) {
+    public mutating func append(
+        context c: Int32,
+        item i: Int32,
+        category cat: Int32,
+        label y: Float,
+        recency r: Float = 0
+    ) {
         context.append(c)
         item.append(i)
         category.append(cat)
         label.append(y)
+        recency.append(r)
     }
 
     /// The examples at `idx`, in that order (contexts are kept whole).
@@ -122,7 +150,9 @@ public struct LSTTMExamples: Sendable, Equatable {
         o.neighbours = neighbours
         o.neighbourCategories = neighbourCategories
         o.longTerm = longTerm
-        for j in idx { o.append(context: context[j], item: item[j], category: category[j], label: label[j]) }
+        for j in idx {
+            o.append(context: context[j], item: item[j], category: category[j], label: label[j], recency: recency[j])
+        }
         return o
     }
 }
@@ -218,7 +248,7 @@ public enum LSTTMKernel {
         return T(1 / (1 + exp(-Double(zs - zl))))
     }
 
-    /// Fills `fv` (fields × dim) for example j and returns (z, β_s), leaving the MLP's
+    /// Fills `fv` (`mlpWidth`: fields × dim, then r) for example j and returns (z, β_s), leaving the MLP's
     /// pre-activations in `pre`.
     static func forward<T: BinaryFloatingPoint>(
         _ b: LSTTMBlock<T>,
@@ -247,7 +277,7 @@ public enum LSTTMKernel {
             slot = 2
         }
         for f in 0..<k { fv[slot * k + f] = b.rows[ib + f] }
-        var z = b.bias + b.rows[ib + k]
+        var z = b.bias + b.rows[ib + k] + b.recency * T(x.recency[j])
         if b.hasCategory {
             for f in 0..<k { fv[(slot + 1) * k + f] = cr >= 0 ? b.rows[cr * e + f] : 0 }
             if cr >= 0 { z += b.rows[cr * e + k] }
@@ -262,7 +292,8 @@ public enum LSTTMKernel {
             }
             z += (sum * sum - sq) / 2
         }
-        let width = nf * k
+        let width = b.mlpWidth
+        if b.recencyInput { fv[width - 1] = T(x.recency[j]) }
         b.w1.withUnsafeBufferPointer { w in
             fv.withUnsafeBufferPointer { v in
                 for h in 0..<b.hidden {
@@ -286,7 +317,7 @@ public enum LSTTMKernel {
     public static func logits<T: BinaryFloatingPoint>(_ b: LSTTMBlock<T>, _ x: LSTTMExamples, range: Range<Int>) -> [T]
     {
         var states = [ShortTerm<T>?](repeating: nil, count: x.contexts)
-        var fv = [T](repeating: 0, count: b.fields * b.dim)
+        var fv = [T](repeating: 0, count: b.mlpWidth)
         var pre = [T](repeating: 0, count: b.hidden)
         return range.map { j in
             let c = Int(x.context[j])
@@ -320,6 +351,7 @@ public enum LSTTMKernel {
         if b.gated { for v in b.gate { dense += v * v } }
         for v in b.w1 { dense += v * v }
         for v in b.out { dense += v * v }
+        dense += b.recency * b.recency
         return total / T(range.count) + l2 / 2 * dense
     }
 }

@@ -20,7 +20,8 @@ public struct LSTTMModel: RecommenderModel {
             dim: s.model.dim,
             hidden: s.model.hidden,
             categories: context.categoryCount,
-            gated: s.model.lsttm.fusion == .gate
+            gated: s.model.lsttm.fusion == .gate,
+            recency: s.model.lsttm.recencyDays > 0
         )
         var t = LSTTMTrainer(
             shape: shape,
@@ -47,6 +48,7 @@ public struct LSTTMModel: RecommenderModel {
             "\(s.meta.enabled ? "temporal MAML" : "no temporal MAML"), \(l.attention ? "attention" : "mean pooling") over \(l.neighbours) neighbours, "
             + "\(l.fusion.rawValue) fusion, \(l.external ? "with" : "without") external behaviours, long-term every \(l.longTermEvery) rounds"
             + (l.longTermDelay > 0 ? " (\(l.longTermDelay) late)" : "")
+            + (l.recencyDays > 0 ? ", recency feature over \(l.recencyDays) days" : "")
     }
 
     public static func privacyNotes(_ scenario: Scenario) -> ModelPrivacyNotes {

@@ -85,6 +85,10 @@ extension LSTTMTrainer {
         put(s.b1, b.b1, a.b1)
         put(s.out, b.out, a.out)
         delta[s.bias] = whole * (b.bias - a.bias)
+        if s.recency {
+            weights[wo[12]] = whole
+            delta[s.recencyWeight] = whole * (b.recency - a.recency)
+        }
         return LocalUpdate(weightedDelta: delta, weights: weights, examples: n, trainLoss: loss)
     }
 
@@ -118,6 +122,7 @@ extension LSTTMTrainer {
         loop.pull(&b.b1, towards: w.b1)
         loop.pull(&b.out, towards: w.out)
         loop.pull(&b.bias, towards: w.bias)
+        loop.pull(&b.recency, towards: w.recency)
     }
 
     /// Temporal MAML (the paper's Algorithm 1, first-order): each episode takes a pair of

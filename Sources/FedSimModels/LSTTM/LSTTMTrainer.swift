@@ -128,6 +128,33 @@ public struct LSTTMTrainer: Sendable {
         return (nb, behaviours)
     }
 
+    /// The recency feature's shares at time `cut`: per category, the fraction of the device's
+    /// internal behaviours in [cut − `recency_days`, cut) that fall in it. Empty when the
+    /// feature is off or the window holds nothing. A `cut` past the last behaviour (scoring
+    /// after all of training) ends the window at the last behaviour instead, so "recent"
+    /// means the device's latest days, not days after its data ends.
+    public func recencyShares(_ tl: Timeline, before cut: Int64) -> [Int32: Float] {
+        guard config.recencyDays > 0, let last = tl.times.last else { return [:] }
+        let end = cut > last ? last + 1 : cut
+        let begin = end - Int64(config.recencyDays * 86_400)
+        var counts: [Int32: Float] = [:]
+        var total: Float = 0
+        for j in tl.firstIndex(atOrAfter: begin)..<tl.firstIndex(atOrAfter: end) where tl.isInternal[j] {
+            total += 1
+            let i = Int(tl.items[j])
+            if i < itemCategories.count && itemCategories[i] >= 0 { counts[itemCategories[i], default: 0] += 1 }
+        }
+        guard total > 0 else { return [:] }
+        return counts.mapValues { $0 / total }
+    }
+
+    /// r for one item under `shares` (0 for an item without a category).
+    @inline(__always)
+    func recency(of item: Int, _ shares: [Int32: Float]) -> Float {
+        guard !shares.isEmpty, item < itemCategories.count else { return 0 }
+        return shares[itemCategories[item]] ?? 0
+    }
+
     /// u_l = W_l · mean(g_b) + p_u from the flat parameters.
     public func longTermVector(_ model: [Float], _ personal: [Float], behaviours: [Int32]) -> [Float] {
         let s = shape
@@ -198,6 +225,7 @@ public struct LSTTMTrainer: Sendable {
         var positives = 0
         for spec in contexts {
             let (nb, behaviours) = context(tl, before: spec.cut)
+            let shares = recencyShares(tl, before: spec.cut)
             let c = x.addContext(
                 neighbours: nb.map(itemRow),
                 categories: nb.map(categoryRow),
@@ -206,7 +234,13 @@ public struct LSTTMTrainer: Sendable {
             var mine: [Int] = []
             for item in spec.positives {
                 mine.append(x.count)
-                x.append(context: c, item: itemRow(item), category: categoryRow(item), label: 1)
+                x.append(
+                    context: c,
+                    item: itemRow(item),
+                    category: categoryRow(item),
+                    label: 1,
+                    recency: recency(of: Int(item), shares)
+                )
                 positives += 1
                 let pool = itemsByDomain[min(Int(domain(item)), itemsByDomain.count - 1)]
                 for _ in 0..<negatives {
@@ -218,7 +252,13 @@ public struct LSTTMTrainer: Sendable {
                     }
                     guard !seen.contains(j) else { break }
                     mine.append(x.count)
-                    x.append(context: c, item: itemRow(j), category: categoryRow(j), label: 0)
+                    x.append(
+                        context: c,
+                        item: itemRow(j),
+                        category: categoryRow(j),
+                        label: 0,
+                        recency: recency(of: Int(j), shares)
+                    )
                 }
             }
             byContext.append(mine)
@@ -229,7 +269,8 @@ public struct LSTTMTrainer: Sendable {
             rows: base.count,
             attention: config.attention,
             gated: s.gated,
-            hasCategory: s.categories > 0
+            hasCategory: s.categories > 0,
+            recencyInput: s.recency
         )
         for (l, o) in base.enumerated() { for f in 0..<e { b.rows[l * e + f] = model[o + f] } }
         load(&b, from: model)
@@ -248,7 +289,7 @@ public struct LSTTMTrainer: Sendable {
     func load(_ b: inout LSTTMBlock<Float>, from model: [Float]) {
         let s = shape
         let k = s.dim
-        let width = s.fields * k
+        let width = s.mlpWidth
         b.wUser = Array(model[s.wUser..<(s.wUser + k * k)])
         b.wNeighbour = Array(model[s.wNeighbour..<(s.wNeighbour + k * k)])
         b.att = Array(model[s.attention..<(s.attention + 2 * k)])
@@ -257,6 +298,7 @@ public struct LSTTMTrainer: Sendable {
         b.b1 = Array(model[s.b1..<(s.b1 + s.hidden)])
         b.out = Array(model[s.out..<(s.out + s.hidden)])
         b.bias = model[s.bias]
+        b.recency = s.recency ? model[s.recencyWeight] : 0
     }
 
     /// Writes the modules in `mask` of a block back into flat parameters.
@@ -284,7 +326,8 @@ public struct LSTTMTrainer: Sendable {
             rows: 0,
             attention: config.attention,
             gated: s.gated,
-            hasCategory: s.categories > 0
+            hasCategory: s.categories > 0,
+            recencyInput: s.recency
         )
         b.rows = Array(model[s.item..<(s.item + (s.items + s.categories) * e)])  // items, then categories
         load(&b, from: model)
@@ -295,6 +338,7 @@ public struct LSTTMTrainer: Sendable {
             return s.categories > 0 && c >= 0 && Int(c) < s.categories ? Int32(s.items) + c : nil
         }
         let (nb, behaviours) = context(tl, before: cut)
+        let shares = recencyShares(tl, before: cut)
         _ = x.addContext(
             neighbours: nb,
             categories: nb.map { categoryRow(Int($0)) ?? -1 },
@@ -302,12 +346,13 @@ public struct LSTTMTrainer: Sendable {
         )
         x.append(context: 0, item: 0, category: -1, label: 0)
         let state = LSTTMKernel.shortTerm(b, x, 0)
-        var fv = [Float](repeating: 0, count: s.fields * k)
+        var fv = [Float](repeating: 0, count: s.mlpWidth)
         var pre = [Float](repeating: 0, count: s.hidden)
         let block = b
         return { i in
             x.item[0] = Int32(i)
             x.category[0] = categoryRow(i) ?? -1
+            x.recency[0] = self.recency(of: i, shares)
             return LSTTMKernel.forward(block, x, 0, state, fv: &fv, pre: &pre).0
         }
     }
