@@ -18,6 +18,8 @@ extension HTMLReport {
                     parts.append("RMSE over bias-only \(signed(f.margin.rmseOverBiasOnly))")
                 }
             case .sampledNegatives(let s):
+                // The protocol's headline figures: the final and baselines rows are full ranking.
+                rows.append(("sampled", sampledText(s, k: k)))
                 let over = (s.margin.over ?? "the best baseline") + " (\(s.negatives) sampled negatives)"
                 parts.append(rankingText(over: over, s.margin.hitRate, s.margin.ndcg, k: k))
                 if let m = s.marginOverBiasOnly {
@@ -38,6 +40,15 @@ extension HTMLReport {
             )
         }
         return rows
+    }
+
+    static func sampledText(_ s: SampledNegativesBaselines, k: Int) -> String {
+        let pair = { (b: RankingBaseline) in "\(format4(b.hitRate)) / \(format4(b.ndcg))" }
+        let named: [(String, RankingBaseline?)] = [
+            ("popularity", s.popularity), ("bias-only", s.biasOnly), ("random", s.random),
+        ]
+        return "\(s.negatives) sampled negatives: HR@\(k) / NDCG@\(k) \(pair(s.model))"
+            + named.compactMap { name, b in b.map { "; \(name) \(pair($0))" } }.joined()
     }
 
     static func rankingText(over name: String, _ hit: Double, _ ndcg: Double, k: Int) -> String {

@@ -34,6 +34,7 @@ import Testing
         )
         let rows = Dictionary(HTMLReport.summaryRows(r), uniquingKeysWith: { a, _ in a })
         #expect(rows["margin"] == "over popularity: HR@10 +0.0333 · NDCG@10 +0.0342 · RMSE over bias-only +0.3800")
+        #expect(rows["sampled"] == nil)
         #expect(rows["model"] == "round 20 of 30, best by validation ndcg 0.1364 (round 20); early stopping")
         #expect(HTMLReport.html(r).contains("over popularity: HR@10 +0.0333"))
     }
@@ -54,6 +55,10 @@ import Testing
         #expect(
             rows["margin"]
                 == "over popularity (99 sampled negatives): HR@10 −0.0200 · NDCG@10 −0.0270 · over bias-only: HR@10 +0.1300 · NDCG@10 +0.0690"
+        )
+        #expect(
+            rows["sampled"]
+                == "99 sampled negatives: HR@10 / NDCG@10 0.3800 / 0.2000; popularity 0.4000 / 0.2270; bias-only 0.2500 / 0.1310; random 0.1000 / 0.0450"
         )
         #expect(rows["model"] == nil)
     }
