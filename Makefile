@@ -39,7 +39,8 @@ coldstart: build data ## New users on MovieLens-100K: FedAvg vs meta-learned ini
 	@for d in $$(ls -td runs/coldstart/movielens-coldstart-fedavg-* | head -1) $$(ls -td runs/coldstart/movielens-coldstart-meta-* | head -1); do $(RELEASE_BIN)/fedsim report $$d | grep -E "scenario|cold.start"; done
 
 centralized: build data ## Centralized reference of the same model on MovieLens-100K
-	$(RELEASE_BIN)/fedsim run scenarios/movielens-100k.yaml --set secure_aggregation.protocol=none --set training.mode=centralized --set training.rounds=40 --set evaluation.every=10
+	$(RELEASE_BIN)/fedsim run scenarios/movielens-100k.yaml --set secure_aggregation.protocol=none --set training.mode=centralized --set training.rounds=40 --set evaluation.every=10 \
+	    --set data.split.validation=false --set training.early_stopping.enabled=false --set training.local.learning_rate_schedule=constant --set evaluation.bias_baseline.enabled=false
 
 # The newest run directory anywhere under runs/ (a folder with scenario.json and metrics.jsonl).
 RUN ?= $(shell find runs -name metrics.jsonl -printf '%T@ %h\n' 2>/dev/null | sort -n | tail -1 | cut -d' ' -f2-)

@@ -205,6 +205,7 @@ public enum HTMLReport {
             if let sd = e.serendipity { parts.append("serendipity@\(k) \(format4(sd))") }
             if !parts.isEmpty { rows.append(("baselines", parts.joined(separator: " · "))) }
         }
+        rows += marginRows(run)
         let cold = coldStart(run)
         if !cold.isEmpty {
             let how = s?.coldStartProtocol

@@ -20,18 +20,25 @@ out=${GOLDEN_OUT:-runs/golden}
 rm -rf "$out"
 mkdir -p "$out"
 
+# quickstart.yaml and movielens-100k.yaml were re-tuned (issue 18: a ranking objective for
+# the quickstart; validation, early stopping, shrinkage and a decaying step for MovieLens).
+# The quickstart case follows the shipped scenario (re-recorded then); the cases that exist to
+# pin a mechanism (FedBuff, an aggregation rule, compression, central DP, SecAgg+ on MovieLens)
+# set the earlier settings back, so their expected outputs did not change.
+qs_v1="data.split.validation=false evaluation.local_only_epochs=20 model.init_std=0.02 training.local.learning_rate=0.05 training.local.l2=0.02 training.local.loss=mse training.local.negatives=1 training.server.learning_rate=1.0 training.early_stopping.enabled=false evaluation.bias_baseline.enabled=false"
+ml_v1="data.split.validation=false training.item_shrinkage=0 training.local.l2=0.01 training.local.learning_rate_schedule=constant training.early_stopping.enabled=false evaluation.bias_baseline.enabled=false"
 cases=(
   "quickstart|scenarios/quickstart.yaml|training.rounds=12 evaluation.every=6 runtime.round_deadline_seconds=600"
-  "movielens-plain|scenarios/movielens-100k.yaml|secure_aggregation.protocol=none training.rounds=20 evaluation.every=10"
-  "movielens-secagg|scenarios/movielens-100k.yaml|training.rounds=4 evaluation.every=4 runtime.round_deadline_seconds=600"
-  "movielens-central-dp|scenarios/movielens-100k.yaml|secure_aggregation.protocol=none training.rounds=10 evaluation.every=5 training.sampling=poisson privacy.mechanism=central privacy.noise=reproducible privacy.noise_multiplier=1.0 privacy.clip=0.5 training.weighting=uniform"
+  "movielens-plain|scenarios/movielens-100k.yaml|$ml_v1 secure_aggregation.protocol=none training.rounds=20 evaluation.every=10"
+  "movielens-secagg|scenarios/movielens-100k.yaml|$ml_v1 training.rounds=4 evaluation.every=4 runtime.round_deadline_seconds=600"
+  "movielens-central-dp|scenarios/movielens-100k.yaml|$ml_v1 secure_aggregation.protocol=none training.rounds=10 evaluation.every=5 training.sampling=poisson privacy.mechanism=central privacy.noise=reproducible privacy.noise_multiplier=1.0 privacy.clip=0.5 training.weighting=uniform"
   "twotower-fomaml-coldstart|scenarios/movielens-coldstart-meta.yaml|training.rounds=8 evaluation.every=4"
   "deepfm|scenarios/movielens-deepfm.yaml|training.rounds=8 evaluation.every=4"
   "lsttm|scenarios/lsttm-synthetic.yaml|training.rounds=12 evaluation.every=6"
-  "fedbuff|scenarios/quickstart.yaml|secure_aggregation.protocol=none training.async.enabled=true training.rounds=12 evaluation.every=6"
-  "median|scenarios/movielens-100k.yaml|secure_aggregation.protocol=none training.rounds=6 evaluation.every=3 training.aggregation=median"
-  "norm-bounded|scenarios/quickstart.yaml|secure_aggregation.protocol=none training.rounds=6 evaluation.every=3 training.aggregation.rule=norm_bounded training.aggregation.bound=0.5"
-  "compressed|scenarios/movielens-100k.yaml|secure_aggregation.protocol=none training.rounds=8 evaluation.every=4 compression.stages=[sparse_rows,quantize] compression.bits=8"
+  "fedbuff|scenarios/quickstart.yaml|$qs_v1 secure_aggregation.protocol=none training.async.enabled=true training.rounds=12 evaluation.every=6"
+  "median|scenarios/movielens-100k.yaml|$ml_v1 secure_aggregation.protocol=none training.rounds=6 evaluation.every=3 training.aggregation=median"
+  "norm-bounded|scenarios/quickstart.yaml|$qs_v1 secure_aggregation.protocol=none training.rounds=6 evaluation.every=3 training.aggregation.rule=norm_bounded training.aggregation.bound=0.5"
+  "compressed|scenarios/movielens-100k.yaml|$ml_v1 secure_aggregation.protocol=none training.rounds=8 evaluation.every=4 compression.stages=[sparse_rows,quantize] compression.bits=8"
 )
 
 # Wall-clock and host fields are dropped; everything else must match to the byte.
