@@ -95,7 +95,14 @@ public struct TwoTowerTrainer: Sendable {
 
     public static func mask(_ groups: [AdaptedGroup]) -> GroupMask {
         var m: GroupMask = []
-        for g in groups { m.insert(g == .personal ? .personal : .domain) }
+        for g in groups {
+            switch g {
+            case .personal: m.insert(.personal)
+            case .categories: m.insert(.categories)
+            case .userFeatures: m.insert(.userFeatures)
+            case .domain, .shortTerm, .fusion: m.insert(.domain)
+            }
+        }
         return m
     }
 
@@ -304,15 +311,16 @@ public struct TwoTowerTrainer: Sendable {
             let steps = meta.algorithm == .perfedavg ? 1 : meta.innerSteps
             var rule = personalization.adaptation
             rule.learningRate = meta.innerLearningRate
-            adapt(
-                &adapted,
-                v.examples,
-                support,
-                steps: steps,
-                lr: rule.learningRate(support: support.count),
-                mask: inner
-            )
+            let sums = innerLoop(&adapted, v, support, steps: steps, rule: rule, mask: inner)
             let (g, loss) = gradient(adapted, v.examples, query)
+            if let sums {
+                metaSGDStep(
+                    &v.rates,
+                    sums: sums,
+                    query: g,
+                    scale: rule.learningRate(support: support.count) / rule.learningRate
+                )
+            }
             lossSum += loss
             episodes += 1
             // Outer step on the shared and domain groups (first-order: gradients at the adapted point).
