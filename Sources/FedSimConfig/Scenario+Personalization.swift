@@ -95,6 +95,10 @@ public struct MetaConfig: Codable, Sendable, Equatable {
         /// Support and query from one domain of the device's data (a random domain with at
         /// least two interactions each episode): each (device, domain) pair is a task.
         case domain
+        /// Support: the device's first k interactions in time order; query: the ones after
+        /// them — the new-user protocol's own task (a user's first ratings predict its later
+        /// ones less well than a random subset predicts the rest).
+        case ordered
     }
     /// How the outer learning rate relates to the number of episodes. Sequential first-order
     /// episodes each take an outer step, so with `per_episode` a device moves its shared

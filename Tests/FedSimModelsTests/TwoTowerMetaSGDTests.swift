@@ -1,9 +1,10 @@
 import FedSimConfig
 import FedSimCore
 import FedSimData
-import FedSimModels
 import FedSimTestSupport
 import Testing
+
+@testable import FedSimModels
 
 /// Meta-SGD on the two-tower model: the learned rates' outer gradient against finite
 /// differences, the rates as a shared tensor of the update, and adaptation of the genre rows
@@ -186,6 +187,39 @@ import Testing
             let after = layout.range(of: "inner_learning_rate.\(g)")!.map { shared[$0] + u.weightedDelta[$0] / 12 }
             #expect(after.contains { $0 != 0.1 }, "\(g) rates moved: \(after)")
             #expect(after.allSatisfy { $0 >= 0 && $0 <= 0.4 + 1e-6 })
+        }
+    }
+
+    /// `meta.task: ordered` episodes are the new-user protocol's task: the support is the
+    /// device's first k ratings in time order and the query only later ones.
+    @Test func orderedTasksSupportTheEarliestRatings() {
+        var t = trainer()
+        var m = t.meta
+        m.task = .ordered
+        m.supportSizes = [3]
+        m.queryBatch = 0
+        t = TwoTowerTrainer(
+            shape: t.shape,
+            local: t.local,
+            weighting: t.weighting,
+            personalization: t.personalization,
+            meta: m,
+            itemCategories: t.itemCategories,
+            itemDomains: []
+        )
+        let items: [Int32] = [4, 9, 1, 7, 2, 11]
+        let stamps: [Int64] = [50, 10, 40, 20, 60, 30]  // time order: 9, 7, 11, 1, 4, 2
+        let v = t.view(
+            shared: Self.shape.initialShared(initStd: 0.1, globalBias: 3, seed: 1),
+            offset: t.zeroOffset,
+            data: Interactions(items: items, ratings: items.map { _ in 3 }, timestamps: stamps),
+            features: [0, 0]
+        )
+        var rng = Xoshiro256(seed: 9)
+        for _ in 0..<3 {
+            let (support, query) = t.episodeSplit(v, rng: &rng)!
+            #expect(support.map { items[$0] } == [9, 7, 11])
+            #expect(Set(query.map { items[$0] }) == [1, 4, 2])
         }
     }
 

@@ -391,7 +391,11 @@ public struct TwoTowerTrainer: Sendable {
         let n = pool.count
         guard n >= 2 else { return nil }
         var order = pool
-        for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, rng.nextBounded(i + 1)) }
+        if meta.task == .ordered {
+            order.sort { (v.timestamps[$0], $0) < (v.timestamps[$1], $1) }
+        } else {
+            for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, rng.nextBounded(i + 1)) }
+        }
         if meta.algorithm == .perfedavg {
             // Two independent mini-batches: D for the inner step, D' for the outer one.
             let b = min(max(1, local.batchSize), n)
