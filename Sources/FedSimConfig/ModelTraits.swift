@@ -36,6 +36,8 @@ public struct ModelTraits: Sendable {
     public var adaptableGroups: [AdaptedGroup] = [.personal]
     /// `model.disentangle` (domain-invariant and domain-specific parts).
     public var disentangle = false
+    /// `meta.inner_learning_rates: learned` (Meta-SGD's per-coordinate inner rates).
+    public var learnedInnerRates = false
 
     public static func of(_ kind: ModelConfig.Kind) -> ModelTraits {
         switch kind {
@@ -54,8 +56,9 @@ public struct ModelTraits: Sendable {
             t.metaTasks = Set(MetaConfig.Task.allCases)
             t.metaStrategies = [.global]
             t.coldStartProtocols = Set(ColdStartConfig.ProtocolKind.allCases).subtracting([.none])
-            t.adaptableGroups = [.personal, .domain]
+            t.adaptableGroups = [.personal, .domain, .categories, .userFeatures]
             t.disentangle = true
+            t.learnedInnerRates = true
             return t
         case .deepfm:
             return ModelTraits(kind: kind, personalState: "deepfm's user row is always a FedPer-style personal layer")

@@ -10,6 +10,11 @@ public enum AdaptedGroup: String, Codable, Sendable, CaseIterable {
     case shortTerm = "short_term"
     /// lsttm: the fusion gate.
     case fusion
+    /// two_tower: the genre (category) embedding rows of the items in the support set, as
+    /// the device's own copy: a user's few ratings move every item of a genre (vector and bias).
+    case categories
+    /// two_tower: the embedding rows of the user's own feature values (age, gender, occupation).
+    case userFeatures = "user_features"
 }
 
 /// How the personal parameter group is trained (`personalization:`). Needs
@@ -90,6 +95,10 @@ public struct MetaConfig: Codable, Sendable, Equatable {
         /// Support and query from one domain of the device's data (a random domain with at
         /// least two interactions each episode): each (device, domain) pair is a task.
         case domain
+        /// Support: the device's first k interactions in time order; query: the ones after
+        /// them — the new-user protocol's own task (a user's first ratings predict its later
+        /// ones less well than a random subset predicts the rest).
+        case ordered
     }
     /// How the outer learning rate relates to the number of episodes. Sequential first-order
     /// episodes each take an outer step, so with `per_episode` a device moves its shared
@@ -115,6 +124,11 @@ public struct MetaConfig: Codable, Sendable, Equatable {
     public var queryBatch = 32
     /// Periods the data's time span is cut into (`task: temporal`).
     public var periods = 10
+    /// Meta-SGD (`MetaConfig+Rates.swift`): fixed or learned inner rates, the rates' outer
+    /// step (0: `outer_learning_rate`) and their upper bound.
+    public var innerLearningRates: InnerRates.Mode = .fixed
+    public var rateLearningRate = 0.0
+    public var maxInnerLearningRate = 10.0
     public init() {}
 
     public var enabled: Bool { algorithm != .none }
@@ -186,38 +200,6 @@ extension AdaptationConfig {
     }
 }
 
-extension MetaConfig {
-    init(reading r: ConfigReader) {
-        self.init()
-        algorithm = r.choice("algorithm", default: algorithm)
-        task = r.choice("task", default: task)
-        innerSteps = r.int("inner_steps", default: innerSteps, range: 1...10_000)
-        innerLearningRate = r.double(
-            "inner_learning_rate",
-            default: innerLearningRate,
-            min: 0,
-            max: 100,
-            exclusiveMin: true
-        )
-        outerLearningRate = r.double(
-            "outer_learning_rate",
-            default: outerLearningRate,
-            min: 0,
-            max: 100,
-            exclusiveMin: true
-        )
-        episodes = r.int("episodes", default: episodes, range: 1...10_000)
-        outerStep = r.choice("outer_step", default: outerStep)
-        supportSizes = r.intList("support_sizes", default: supportSizes, range: 1...100_000)
-        if supportSizes.isEmpty { r.fail("support_sizes", "needs at least one size") }
-        innerGroups = r.groupList("inner_groups", default: innerGroups)
-        if innerGroups.isEmpty { r.fail("inner_groups", "needs at least one group (personal, domain)") }
-        queryBatch = r.int("query_batch", default: queryBatch, range: 0...1_000_000)
-        periods = r.int("periods", default: periods, range: 2...10_000)
-        r.finish()
-    }
-}
-
 extension ColdStartConfig {
     init(reading r: ConfigReader) {
         self.init()
@@ -255,7 +237,7 @@ extension ConfigReader {
             guard let g = AdaptedGroup(rawValue: s) else {
                 fail(
                     "\(key)[\(i)]",
-                    "unknown group \"\(s)\"; expected one of personal, domain (two_tower), short_term, fusion (lsttm) (shared groups are never adapted on the device)"
+                    "unknown group \"\(s)\"; expected one of personal, domain, categories, user_features (two_tower), short_term, fusion (lsttm); shared groups are never adapted on the device (categories and user_features adapt the device's own copy of its rows)"
                 )
                 continue
             }
@@ -303,7 +285,7 @@ extension Scenario {
                 )
             )
         }
-        return out + contentChecks()
+        return out + metaRateChecks(t) + contentChecks()
     }
 
     /// What the model's trainer implements: objective, optimizer, centralized mode, per-group

@@ -60,17 +60,6 @@ public struct TwoTowerBlock<T: BinaryFloatingPoint>: Equatable {
     }
 }
 
-/// Which groups a step may change: inner loops and adaptation name the ones they adapt;
-/// the others are left exactly as they were.
-public struct GroupMask: OptionSet, Sendable, Hashable {
-    public let rawValue: UInt8
-    public init(rawValue: UInt8) { self.rawValue = rawValue }
-    public static let shared = GroupMask(rawValue: 1)
-    public static let domain = GroupMask(rawValue: 2)
-    public static let personal = GroupMask(rawValue: 4)
-    public static let all: GroupMask = [.shared, .domain, .personal]
-}
-
 /// Examples in local-view indices: item row, category row (−1: none), adapter row (−1: none).
 public struct TwoTowerExamples: Sendable, Equatable {
     public var item: [Int32] = []
@@ -256,7 +245,7 @@ public enum TwoTowerKernel {
             let a = Int(x.adapter[j])
             apply(&m.item, &g.item, (i * d)..<(i * d + d), shared)
             apply(&m.itemBias, &g.itemBias, i..<(i + 1), shared)
-            if c >= 0 { apply(&m.category, &g.category, (c * e)..<(c * e + e), shared) }
+            if c >= 0 { apply(&m.category, &g.category, (c * e)..<(c * e + e), shared || mask.contains(.categories)) }
             if a >= 0 { apply(&m.adapter, &g.adapter, (a * w)..<(a * w + w), mask.contains(.domain)) }
         }
         for (i, c) in zip(x.negativeItem, x.negativeCategory) {
@@ -267,7 +256,7 @@ public enum TwoTowerKernel {
         g.globalBias = 0
         apply(&m.prior, &g.prior, 0..<e, shared)
         apply(&m.adapterPrior, &g.adapterPrior, 0..<m.adapterPrior.count, shared)
-        apply(&m.features, &g.features, 0..<m.features.count, shared)
+        apply(&m.features, &g.features, 0..<m.features.count, shared || mask.contains(.userFeatures))
         apply(&m.offset, &g.offset, 0..<e, mask.contains(.personal))
     }
 }

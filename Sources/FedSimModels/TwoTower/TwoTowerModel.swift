@@ -24,7 +24,9 @@ public struct TwoTowerModel: RecommenderModel {
             categories: context.categoryCount,
             domains: info.domains ?? [],
             adapters: s.model.domainAdapters,
-            adapterPrior: s.model.disentangle
+            adapterPrior: s.model.disentangle,
+            learnedRates: s.meta.enabled && s.meta.learnedRates ? s.meta.innerGroups : [],
+            rateInit: Float(s.meta.innerLearningRate)
         )
         var t = TwoTowerTrainer(
             shape: shape,
@@ -233,6 +235,7 @@ public struct TwoTowerModel: RecommenderModel {
                     shared: c.shared,
                     user: v.block.userTower(),
                     adapted: adapters,
+                    adaptedCategories: v.adaptedCategories,
                     itemCategories: trainer.itemCategories,
                     itemDomains: trainer.itemDomains
                 )

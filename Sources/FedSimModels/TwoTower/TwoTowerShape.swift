@@ -1,3 +1,4 @@
+import FedSimConfig
 import FedSimCore
 
 /// The two-tower model with content (`model.kind: two_tower`):
@@ -32,6 +33,11 @@ public struct TwoTowerShape: Sendable, Equatable {
     public let hasAdapterPrior: Bool
     public let adapterPrior: Int
 
+    /// Meta-SGD (`meta.inner_learning_rates: learned`): the groups with learned inner rates, one
+    /// shared `inner_learning_rate.<group>` tensor each (one rate per column), and their start.
+    public let rateGroups: [AdaptedGroup]
+    public let rateInit: Float
+
     public init(
         items: Int,
         dim: Int,
@@ -39,7 +45,9 @@ public struct TwoTowerShape: Sendable, Equatable {
         categories: Int,
         domains: [String],
         adapters useAdapters: Bool,
-        adapterPrior usePrior: Bool = false
+        adapterPrior usePrior: Bool = false,
+        learnedRates: [AdaptedGroup] = [],
+        rateInit: Float = 0
     ) {
         self.items = items
         self.dim = dim
@@ -84,6 +92,20 @@ public struct TwoTowerShape: Sendable, Equatable {
                 )
             )
         }
+        let hasDomains = !self.domains.isEmpty
+        rateGroups = Self.rateOrder.filter { learnedRates.contains($0) && ($0 != .domain || hasDomains) }
+        self.rateInit = rateInit
+        for g in rateGroups {
+            t.append(
+                TensorSpec(
+                    name: "inner_learning_rate.\(g.rawValue)",
+                    rows: 1,
+                    columns: g == .domain ? 2 * dim + 1 : dim + 1,
+                    group: .shared,
+                    weighting: .whole
+                )
+            )
+        }
         layout = ParameterLayout(t)
         adapterPrior = hasAdapterPrior ? layout.offsets[layout.offsets.count - 1] : layout.count
         item = layout.offsets[0]
@@ -93,6 +115,14 @@ public struct TwoTowerShape: Sendable, Equatable {
         features = layout.offsets[4]
         category = layout.offsets[5]
         adapters = layout.offsets.count > 6 ? layout.offsets[6] : layout.count
+    }
+
+    /// The order of the rate tensors in the layout (and of `TwoTowerRates`).
+    public static let rateOrder: [AdaptedGroup] = [.personal, .categories, .userFeatures, .domain]
+
+    /// Where group g's learned rates start in the flat vector (nil: not learned).
+    public func rateOffset(_ g: AdaptedGroup) -> Int? {
+        layout.range(of: "inner_learning_rate.\(g.rawValue)")?.lowerBound
     }
 
     public var userWidth: Int { dim + 1 }
@@ -123,6 +153,10 @@ public struct TwoTowerShape: Sendable, Equatable {
             for f in 0..<dim { v[features + r * e + f] = Float(initStd * rows.nextGaussian()) }
         }
         for r in 0..<categories { for f in 0..<dim { v[category + r * e + f] = Float(initStd * rows.nextGaussian()) } }
+        for g in rateGroups {
+            let o = rateOffset(g)!
+            for f in 0..<(g == .domain ? 2 * dim + 1 : e) { v[o + f] = rateInit }
+        }
         return v
     }
 }

@@ -95,7 +95,14 @@ public struct TwoTowerTrainer: Sendable {
 
     public static func mask(_ groups: [AdaptedGroup]) -> GroupMask {
         var m: GroupMask = []
-        for g in groups { m.insert(g == .personal ? .personal : .domain) }
+        for g in groups {
+            switch g {
+            case .personal: m.insert(.personal)
+            case .categories: m.insert(.categories)
+            case .userFeatures: m.insert(.userFeatures)
+            case .domain, .shortTerm, .fusion: m.insert(.domain)
+            }
+        }
         return m
     }
 
@@ -304,15 +311,16 @@ public struct TwoTowerTrainer: Sendable {
             let steps = meta.algorithm == .perfedavg ? 1 : meta.innerSteps
             var rule = personalization.adaptation
             rule.learningRate = meta.innerLearningRate
-            adapt(
-                &adapted,
-                v.examples,
-                support,
-                steps: steps,
-                lr: rule.learningRate(support: support.count),
-                mask: inner
-            )
+            let sums = innerLoop(&adapted, v, support, steps: steps, rule: rule, mask: inner)
             let (g, loss) = gradient(adapted, v.examples, query)
+            if let sums {
+                metaSGDStep(
+                    &v.rates,
+                    sums: sums,
+                    query: g,
+                    scale: rule.learningRate(support: support.count) / rule.learningRate
+                )
+            }
             lossSum += loss
             episodes += 1
             // Outer step on the shared and domain groups (first-order: gradients at the adapted point).
@@ -383,7 +391,11 @@ public struct TwoTowerTrainer: Sendable {
         let n = pool.count
         guard n >= 2 else { return nil }
         var order = pool
-        for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, rng.nextBounded(i + 1)) }
+        if meta.task == .ordered {
+            order.sort { (v.timestamps[$0], $0) < (v.timestamps[$1], $1) }
+        } else {
+            for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, rng.nextBounded(i + 1)) }
+        }
         if meta.algorithm == .perfedavg {
             // Two independent mini-batches: D for the inner step, D' for the outer one.
             let b = min(max(1, local.batchSize), n)

@@ -12,6 +12,9 @@ public struct TwoTowerView {
     public let start: TwoTowerBlock<Float>
     public let examples: TwoTowerExamples
     public let timestamps: [Int64]
+    /// Meta-SGD's learned inner rates as received, and as the outer steps move them.
+    public var rates: TwoTowerRates<Float>
+    let startRates: TwoTowerRates<Float>
     let itemGlobal: [Int32], categoryGlobal: [Int32], adapterGlobal: [Int32], featureRows: [Int]
     let itemCount: [Float], adapterCount: [Float]
     /// Local rows some step or gradient has used (only those carry weight in per-item weighting).
@@ -104,6 +107,8 @@ public struct TwoTowerView {
         }
         block = b
         start = b
+        rates = TwoTowerRates(shape: shape, shared: shared)
+        startRates = rates
         examples = x
         timestamps = data.timestamps
         itemGlobal = ig
@@ -213,7 +218,17 @@ public struct TwoTowerView {
                 delta[s.adapterPrior + f] = weights[slot] * (block.adapterPrior[f] - start.adapterPrior[f])
             }
         }
+        rates.addDelta(from: startRates, shape: s, weight: whole, into: &delta, weights: &weights)
         return LocalUpdate(weightedDelta: delta, weights: weights, examples: n, trainLoss: trainLoss)
+    }
+
+    /// Genre rows (global category index → d + 1 values) as this device holds them: adapted
+    /// when `categories` is an adapted group, the shared rows otherwise.
+    public var adaptedCategories: [Int: [Float]] {
+        let e = shape.dim + 1
+        var out: [Int: [Float]] = [:]
+        for (l, c) in categoryGlobal.enumerated() { out[Int(c)] = Array(block.category[(l * e)..<(l * e + e)]) }
+        return out
     }
 
     /// Adapter rows (global domain index → γ, β, bias) as adapted on this device (the row
