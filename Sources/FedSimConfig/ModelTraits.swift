@@ -51,6 +51,9 @@ public struct ModelTraits: Sendable {
             return t
         case .twoTower:
             var t = ModelTraits(kind: kind, personalState: "two_tower's personal offset")
+            // Its local epochs (every strategy but fedrecon) train the ranking terms; its
+            // inner loops and adaptation fit squared error (`rankingTermChecks`).
+            t.rankingLosses = true
             t.strategies = Set(PersonalizationConfig.Strategy.allCases)
             t.metaAlgorithms = Set(MetaConfig.Algorithm.allCases).subtracting([.none])
             t.metaTasks = Set(MetaConfig.Task.allCases)

@@ -15,7 +15,7 @@ public struct LocalTrainingConfig: Codable, Sendable, Equatable {
     /// FedProx's μ: the local objective adds (μ/2)‖w − w_t‖² over the federated parameters
     /// (w_t: the model the round started from); 0 is plain FedAvg.
     public var proximalMu = 0.0
-    /// The on-device objective of model.kind mf: squared error on the ratings, BPR (each
+    /// The on-device objective of model.kind mf and two_tower: squared error on the ratings, BPR (each
     /// interaction ranked above `negatives` items the device never interacted with, drawn on
     /// the device every epoch), sampled softmax (each interaction against its `negatives` in
     /// one softmax cross-entropy), or squared error plus one of the two.
@@ -279,6 +279,23 @@ extension Scenario {
                     "picks the positives of a ranking loss; set training.local.loss to bpr, sampled_softmax, mse+bpr or mse+sampled_softmax (it is \(local.loss.rawValue))"
                 )
             )
+        }
+        // A ranking loss trains the local epochs; adaptation (FedRecon's reconstruction, a
+        // cold-start task's support, meta-learning's inner loops) fits squared error, so a
+        // model trained to rank would be adapted to rate. Refused rather than mixed.
+        if local.loss.ranks && ModelTraits.of(model.kind).rankingLosses {
+            for (on, what) in [
+                (meta.enabled, "meta.algorithm \(meta.algorithm.rawValue)'s inner loops"),
+                (personalization.strategy == .fedrecon, "personalization.strategy fedrecon's reconstruction"),
+                (evaluation.coldStart.protocol != .none, "evaluation.cold_start's adaptation"),
+            ] where on {
+                out.append(
+                    (
+                        "training.local.loss",
+                        "\(local.loss.rawValue) trains the local epochs only; \(what) would still fit squared error (use loss: mse with it)"
+                    )
+                )
+            }
         }
         if local.logqCorrection && !local.loss.softmax {
             out.append(

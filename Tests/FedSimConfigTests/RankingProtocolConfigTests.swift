@@ -16,9 +16,14 @@ import Testing
     }
 
     @Test func rankingLossIsRefusedWhereNoModelImplementsIt() {
-        for kind in ["two_tower", "deepfm"] {
+        for kind in ["deepfm", "lsttm", "svdpp"] {
             let e = errors("model: {kind: \(kind)}\ntraining: {local: {loss: bpr}}")
-            #expect(e.contains { $0.keyPath == "training.local.loss" && $0.message.contains("needs model.kind: mf") })
+            #expect(
+                e.contains {
+                    $0.keyPath == "training.local.loss" && $0.message.contains("needs model.kind: mf or two_tower")
+                },
+                "\(kind): \(e)"
+            )
         }
         let central = errors("training: {mode: centralized, local: {loss: bpr}}")
         #expect(central.contains { $0.keyPath == "training.local.loss" })
@@ -59,10 +64,33 @@ import Testing
         #expect(
             errors("training: {local: {loss: sampled_softmax, positive_threshold: 4, logq_correction: true}}").isEmpty
         )
-        let twoTower = errors("model: {kind: two_tower}\ntraining: {local: {loss: sampled_softmax}}")
-        #expect(
-            twoTower.contains { $0.keyPath == "training.local.loss" && $0.message.contains("needs model.kind: mf") }
+        let twoTower = errors(
+            "model: {kind: two_tower}\ntraining: {local: {loss: sampled_softmax, logq_correction: true}}"
         )
+        #expect(twoTower.isEmpty, "\(twoTower)")
+    }
+
+    /// Two-tower trains the ranking terms in its local epochs; what adapts by squared error
+    /// (meta-learning's inner loops, FedRecon's reconstruction, cold-start adaptation) is
+    /// refused at the loss's key and line, naming the key it conflicts with.
+    @Test func twoTowerRankingLossIsRefusedWhereAdaptationFitsRatings() {
+        for loss in ["bpr", "mse+bpr", "sampled_softmax", "mse+sampled_softmax"] {
+            #expect(errors("model: {kind: two_tower}\ntraining: {local: {loss: \(loss), negatives: 4}}").isEmpty)
+        }
+        let cases = [
+            ("meta: {algorithm: reptile}", "meta.algorithm reptile"),
+            ("personalization: {strategy: fedrecon}", "personalization.strategy fedrecon"),
+            ("evaluation: {cold_start: {protocol: new_users}}", "evaluation.cold_start"),
+        ]
+        for (extra, named) in cases {
+            let e = errors("model: {kind: two_tower}\n\(extra)\ntraining:\n  local:\n    loss: bpr\n")
+            let loss = e.filter { $0.keyPath == "training.local.loss" }
+            #expect(loss.count == 1 && loss.first?.line == 5, "\(extra): \(e)")
+            #expect(loss.first?.message.contains(named) == true, "\(extra): \(e)")
+            #expect(loss.first?.message.contains("squared error") == true)
+            let mse = errors("model: {kind: two_tower}\n\(extra)\ntraining: {local: {loss: mse}}")
+            #expect(!mse.contains { $0.keyPath == "training.local.loss" }, "\(extra): \(mse)")
+        }
     }
 
     @Test func unknownSplitMethodNamesTheNewOne() {

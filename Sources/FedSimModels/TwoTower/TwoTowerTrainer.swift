@@ -59,40 +59,6 @@ public struct TwoTowerTrainer: Sendable {
 
     public var zeroOffset: [Float] { [Float](repeating: 0, count: shape.personalCount) }
 
-    /// The view local training works on: with contrastive alignment, plus `alignmentNegatives`
-    /// items of the device's second domain (as the alignment pairs them) it never interacted with.
-    func trainingView(
-        shared: [Float],
-        offset: [Float],
-        data: Interactions,
-        features: [Int32],
-        rng: inout some RandomNumberGenerator
-    ) -> TwoTowerView {
-        let plain = view(shared: shared, offset: offset, data: data, features: features)
-        guard alignmentWeight > 0, alignmentNegatives > 0, let (_, b) = TwoTowerAlignment.pair(plain.examples) else {
-            return plain
-        }
-        let domain = plain.domainsTouched[b]
-        let seen = Set(data.items)
-        let pool = (0..<shape.items).filter {
-            $0 < itemDomains.count && itemDomains[$0] == domain && !seen.contains(Int32($0))
-        }
-        guard !pool.isEmpty else { return plain }
-        let picks = rng.sampleWithoutReplacement(min(alignmentNegatives, pool.count), from: pool.count).map {
-            Int32(pool[$0])
-        }
-        return TwoTowerView(
-            shape: shape,
-            shared: shared,
-            offset: offset,
-            data: data,
-            features: features,
-            itemCategories: itemCategories,
-            itemDomains: itemDomains,
-            negatives: picks
-        )
-    }
-
     public static func mask(_ groups: [AdaptedGroup]) -> GroupMask {
         var m: GroupMask = []
         for g in groups {
@@ -127,12 +93,27 @@ public struct TwoTowerTrainer: Sendable {
         let ol2 = Float(offsetL2 ?? local.l2)
         let lr = Float(local.learningRate)
         let start = v.block
+        let objective = TwoTowerObjective(local, unrated: v.unrated)
+        let n = v.examples.count
         return loop.run(indices, rng: &rng) { order in
             let batch = v.examples.subset(order)
+            let drawn = objective.negatives(of: order, epoch: v.rankingEpoch, examples: n, pool: v.rankingPool)
+            v.rankingEpoch += 1
             var sum: Float = 0
             for r in loop.batches(batch.count) {
-                sum += TwoTowerKernel.accumulateGradient(v.block, batch, range: r, l2: l2, offsetL2: ol2, into: &grad)
-                TwoTowerKernel.step(&v.block, &grad, batch, range: r, lr: lr, mask: mask)
+                let (loss, ranked) = objective.step(
+                    &v.block,
+                    &grad,
+                    batch,
+                    negatives: drawn,
+                    range: r,
+                    l2: l2,
+                    offsetL2: ol2,
+                    lr: lr,
+                    mask: mask
+                )
+                sum += loss
+                if mask.contains(.shared) && ranked.count > 0 { v.markUsed(ranked) }
                 if loop.isProximal { Self.pull(&v.block, towards: start, mask: mask, loop) }
             }
             if alignmentWeight > 0 && mask.contains(.shared) {
@@ -227,8 +208,17 @@ public struct TwoTowerTrainer: Sendable {
     ) -> LocalUpdate {
         let all = Array(0..<data.count)
         let body: GroupMask = [.shared, .domain]
+        let localEpochs = local.epochs
+        let personalEpochs = personalization.personalEpochs
         if meta.enabled {
-            var v = trainingView(shared: shared, offset: zeroOffset, data: data, features: features, rng: &rng)
+            var v = trainingView(
+                shared: shared,
+                offset: zeroOffset,
+                data: data,
+                features: features,
+                rankingEpochs: 0,
+                rng: &rng
+            )
             let (loss, episodes) = metaTrain(&v, rng: &rng)
             var u = v.update(weighting: weighting, trainLoss: loss)
             if episodes == 0 {
@@ -241,24 +231,60 @@ public struct TwoTowerTrainer: Sendable {
         }
         switch personalization.strategy {
         case .global:
-            var v = trainingView(shared: shared, offset: zeroOffset, data: data, features: features, rng: &rng)
+            var v = trainingView(
+                shared: shared,
+                offset: zeroOffset,
+                data: data,
+                features: features,
+                rankingEpochs: localEpochs,
+                rng: &rng
+            )
             let loss = epochs(&v, all, epochs: local.epochs, mask: body, rng: &rng)
             return v.update(weighting: weighting, trainLoss: loss)
         case .fedper:
-            var v = trainingView(shared: shared, offset: personal, data: data, features: features, rng: &rng)
+            var v = trainingView(
+                shared: shared,
+                offset: personal,
+                data: data,
+                features: features,
+                rankingEpochs: localEpochs,
+                rng: &rng
+            )
             let loss = epochs(&v, all, epochs: local.epochs, mask: .all, rng: &rng)
             personal = v.block.offset
             return v.update(weighting: weighting, trainLoss: loss)
         case .fedrep:
-            var v = trainingView(shared: shared, offset: personal, data: data, features: features, rng: &rng)
+            var v = trainingView(
+                shared: shared,
+                offset: personal,
+                data: data,
+                features: features,
+                rankingEpochs: personalEpochs + localEpochs,
+                rng: &rng
+            )
             epochs(&v, all, epochs: personalization.personalEpochs, mask: .personal, rng: &rng)
             let loss = epochs(&v, all, epochs: local.epochs, mask: body, rng: &rng)
             personal = v.block.offset
             return v.update(weighting: weighting, trainLoss: loss)
         case .ditto:
-            var g = trainingView(shared: shared, offset: zeroOffset, data: data, features: features, rng: &rng)
+            var g = trainingView(
+                shared: shared,
+                offset: zeroOffset,
+                data: data,
+                features: features,
+                rankingEpochs: localEpochs,
+                rng: &rng
+            )
             let loss = epochs(&g, all, epochs: local.epochs, mask: body, rng: &rng)
-            var p = view(shared: shared, offset: personal, data: data, features: features)
+            var p = trainingView(
+                shared: shared,
+                offset: personal,
+                data: data,
+                features: features,
+                rankingEpochs: personalEpochs,
+                alignment: false,
+                rng: &rng
+            )
             epochs(
                 &p,
                 all,
@@ -275,7 +301,14 @@ public struct TwoTowerTrainer: Sendable {
             let cut = max(1, Int((Double(order.count) * personalization.reconstructionFraction).rounded()))
             let support = Array(order.prefix(cut))
             let query = order.count > cut ? Array(order.dropFirst(cut)) : support
-            var v = trainingView(shared: shared, offset: zeroOffset, data: data, features: features, rng: &rng)
+            var v = trainingView(
+                shared: shared,
+                offset: zeroOffset,
+                data: data,
+                features: features,
+                rankingEpochs: personalEpochs + localEpochs,
+                rng: &rng
+            )
             epochs(&v, support, epochs: personalization.personalEpochs, mask: .personal, rng: &rng)
             let loss = epochs(&v, query, epochs: local.epochs, mask: body, rng: &rng)
             return v.update(weighting: weighting, trainLoss: loss)
@@ -363,54 +396,5 @@ public struct TwoTowerTrainer: Sendable {
             TwoTowerKernel.step(&v.block, &g, v.examples, range: 0..<n, lr: beta, mask: [.shared])
         }
         return (episodes > 0 ? lossSum / Double(episodes) : 0, episodes)
-    }
-
-    /// Temporal tasks of a device, shuffled: (a period with data, the next period with data).
-    /// nil when tasks are random.
-    func temporalPairs(_ v: TwoTowerView, rng: inout some RandomNumberGenerator) -> [([Int], [Int])]? {
-        guard meta.task == .temporal, let periodOf else { return nil }
-        var byPeriod: [Int: [Int]] = [:]
-        for j in 0..<v.examples.count { byPeriod[periodOf(v.timestamps[j]), default: []].append(j) }
-        let periods = byPeriod.keys.sorted()
-        var pairs: [([Int], [Int])] = []
-        for p in periods.indices.dropLast() { pairs.append((byPeriod[periods[p]]!, byPeriod[periods[p + 1]]!)) }
-        for i in stride(from: pairs.count - 1, to: 0, by: -1) { pairs.swapAt(i, rng.nextBounded(i + 1)) }
-        return pairs
-    }
-
-    /// Support and query indices of one random-task (or domain-task) episode.
-    func episodeSplit(_ v: TwoTowerView, rng: inout some RandomNumberGenerator) -> ([Int], [Int])? {
-        var pool = Array(0..<v.examples.count)
-        if meta.task == .domain {
-            var byDomain: [Int32: [Int]] = [:]
-            for j in pool { byDomain[itemDomains[Int(v.globalItem(j))], default: []].append(j) }
-            let eligible = byDomain.keys.sorted().filter { byDomain[$0]!.count >= 2 }
-            guard !eligible.isEmpty else { return nil }
-            pool = byDomain[eligible[rng.nextBounded(eligible.count)]]!
-        }
-        let n = pool.count
-        guard n >= 2 else { return nil }
-        var order = pool
-        if meta.task == .ordered {
-            order.sort { (v.timestamps[$0], $0) < (v.timestamps[$1], $1) }
-        } else {
-            for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, rng.nextBounded(i + 1)) }
-        }
-        if meta.algorithm == .perfedavg {
-            // Two independent mini-batches: D for the inner step, D' for the outer one.
-            let b = min(max(1, local.batchSize), n)
-            var second = pool
-            for i in stride(from: n - 1, to: 0, by: -1) { second.swapAt(i, rng.nextBounded(i + 1)) }
-            return (Array(order.prefix(b)), Array(second.prefix(b)))
-        }
-        let k = min(meta.supportSizes[rng.nextBounded(meta.supportSizes.count)], n - 1)
-        return (Array(order.prefix(k)), capped(Array(order.dropFirst(k)), rng: &rng))
-    }
-
-    func capped(_ q: [Int], rng: inout some RandomNumberGenerator) -> [Int] {
-        guard meta.queryBatch > 0, q.count > meta.queryBatch else { return q }
-        var q = q
-        for i in 0..<meta.queryBatch { q.swapAt(i, i + rng.nextBounded(q.count - i)) }
-        return Array(q.prefix(meta.queryBatch))
     }
 }

@@ -19,9 +19,19 @@ public struct TwoTowerView {
     let itemCount: [Float], adapterCount: [Float]
     /// Local rows some step or gradient has used (only those carry weight in per-item weighting).
     var itemUsed: [Bool], categoryUsed: [Bool], adapterUsed: [Bool]
+    /// The ranking term's negatives (local rows), epoch-major: epoch e's negative s of example
+    /// j is entry (e·n + j)·m + s. Empty without a ranking loss.
+    public let rankingPool: TwoTowerCandidates
+    /// Epochs of `rankingPool` the local epochs have used so far.
+    var rankingEpoch = 0
+    /// Items of the catalogue this device never interacted with (the logQ correction's U).
+    public let unrated: Int
 
-    /// - Parameter negatives: items the device never interacted with, given local rows for the
-    ///   contrastive alignment (they are no examples).
+    /// - Parameters:
+    ///   - negatives: items the device never interacted with, given local rows for the
+    ///     contrastive alignment (they are no examples).
+    ///   - rankingNegatives: the ranking term's negatives for `rankingEpochs` epochs (global
+    ///     items the device never interacted with), given local rows as `rankingPool`.
     public init(
         shape: TwoTowerShape,
         shared: [Float],
@@ -30,7 +40,9 @@ public struct TwoTowerView {
         features: [Int32],
         itemCategories: [Int32],
         itemDomains: [Int32],
-        negatives: [Int32] = []
+        negatives: [Int32] = [],
+        rankingNegatives: [Int32] = [],
+        rankingEpochs: Int = 1
     ) {
         precondition(shared.count == shape.layout.count && offset.count == shape.personalCount)
         self.shape = shape
@@ -72,11 +84,30 @@ public struct TwoTowerView {
             x.adapter.append(dm >= 0 && Int(dm) < shape.domains.count ? local(dm, &domLocal, &ag, &ac) : -1)
             x.rating.append(data.ratings[j])
         }
+        unrated = shape.items - ig.count
         for it in negatives {
             x.negativeItem.append(local(it, &itemLocal, &ig, &ic))
             let c = shape.categories > 0 && Int(it) < itemCategories.count ? itemCategories[Int(it)] : -1
             x.negativeCategory.append(c >= 0 && Int(c) < shape.categories ? local(c, &catLocal, &cg, &cc) : -1)
         }
+        // Ranking negatives: a negative item row weighs its uses per epoch (like a rated row's
+        // count), at least 1; a negative never adds to a rated domain's count.
+        let firstRanked = ig.count
+        let domainCounts = ac
+        var pool = TwoTowerCandidates()
+        for it in rankingNegatives {
+            let l = local(it, &itemLocal, &ig, &ic)
+            let c = shape.categories > 0 && Int(it) < itemCategories.count ? itemCategories[Int(it)] : -1
+            let dm = shape.domains.isEmpty || Int(it) >= itemDomains.count ? -1 : itemDomains[Int(it)]
+            pool.append(
+                l,
+                c >= 0 && Int(c) < shape.categories ? local(c, &catLocal, &cg, &cc) : -1,
+                dm >= 0 && Int(dm) < shape.domains.count ? local(dm, &domLocal, &ag, &ac) : -1
+            )
+        }
+        for l in firstRanked..<ig.count { ic[l] = max(1, ic[l] / Float(max(1, rankingEpochs))) }
+        for l in ac.indices { ac[l] = l < domainCounts.count ? domainCounts[l] : 1 }
+        rankingPool = pool
         let rows = features.enumerated().compactMap { shape.featureRow($0.offset, $0.element) }
         var b = TwoTowerBlock<Float>(
             dim: d,
@@ -132,6 +163,16 @@ public struct TwoTowerView {
     mutating func markNegativesUsed() {
         for i in examples.negativeItem { itemUsed[Int(i)] = true }
         for c in examples.negativeCategory where c >= 0 { categoryUsed[Int(c)] = true }
+    }
+
+    /// Marks ranking candidates' rows as used (a ranking step moved them).
+    mutating func markUsed(_ c: TwoTowerCandidates) {
+        for k in 0..<c.count {
+            let (i, cat, a) = c.rows(k)
+            itemUsed[i] = true
+            if cat >= 0 { categoryUsed[cat] = true }
+            if a >= 0 { adapterUsed[a] = true }
+        }
     }
 
     mutating func markUsed(_ idx: some Sequence<Int>) {
