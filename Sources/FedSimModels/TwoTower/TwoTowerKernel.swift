@@ -162,7 +162,6 @@ public enum TwoTowerKernel {
     ) -> T {
         let d = m.dim
         let e = d + 1
-        let w = 2 * d + 1
         let s = 1 / T(range.count)
         let u = m.userTower()
         var gu = [T](repeating: 0, count: e)  // ∂/∂(user tower), summed over the batch
@@ -176,36 +175,7 @@ public enum TwoTowerKernel {
             let es = err * s
             let rs = l2 * s
             gu[d] += es
-            for f in 0..<d {
-                var base = m.item[i * d + f]
-                if c >= 0 { base += m.category[c * e + f] }
-                var v = base
-                var gBase = es * u[f]
-                if a >= 0 {
-                    let gamma = m.adapterValue(a, f)
-                    v = base * (1 + gamma) + m.adapterValue(a, d + f)
-                    g.adapter[a * w + f] += es * u[f] * base
-                    g.adapter[a * w + d + f] += es * u[f]
-                    if !m.adapterPrior.isEmpty {
-                        g.adapterPrior[f] += es * u[f] * base
-                        g.adapterPrior[d + f] += es * u[f]
-                    }
-                    gBase = es * u[f] * (1 + gamma)
-                }
-                gu[f] += es * v
-                g.item[i * d + f] += gBase + rs * m.item[i * d + f]
-                if c >= 0 { g.category[c * e + f] += gBase + rs * m.category[c * e + f] }
-            }
-            g.itemBias[i] += es + rs * m.itemBias[i]
-            if c >= 0 { g.category[c * e + d] += es + rs * m.category[c * e + d] }
-            if a >= 0 {
-                g.adapter[a * w + 2 * d] += es
-                for f in 0..<w { g.adapter[a * w + f] += rs * m.adapter[a * w + f] }
-                if !m.adapterPrior.isEmpty {
-                    g.adapterPrior[2 * d] += es
-                    for f in 0..<w { g.adapterPrior[f] += rs * m.adapterPrior[f] }
-                }
-            }
+            addCandidate(m, u, i, c, a, coef: es, rs: rs, gu: &gu, into: &g)
             g.globalBias += es
         }
         // The user tower's parts share its gradient; their penalties count once per example.

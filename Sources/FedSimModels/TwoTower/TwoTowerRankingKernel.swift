@@ -76,55 +76,6 @@ public enum TwoTowerRankingKernel {
         return s
     }
 
-    /// Adds coef · ∂s/∂θ of one candidate into `g` (its rows) and `gu` (the user tower), plus
-    /// `rs` times its rows (their L2 gradient).
-    static func addCandidate<T: BinaryFloatingPoint>(
-        _ m: TwoTowerBlock<T>,
-        _ u: [T],
-        _ i: Int,
-        _ c: Int,
-        _ a: Int,
-        coef: T,
-        rs: T,
-        gu: inout [T],
-        into g: inout TwoTowerBlock<T>
-    ) {
-        let d = m.dim
-        let e = d + 1
-        let w = 2 * d + 1
-        let prior = !m.adapterPrior.isEmpty
-        for f in 0..<d {
-            var base = m.item[i * d + f]
-            if c >= 0 { base += m.category[c * e + f] }
-            var v = base
-            var gBase = coef * u[f]
-            if a >= 0 {
-                let gamma = m.adapterValue(a, f)
-                v = base * (1 + gamma) + m.adapterValue(a, d + f)
-                g.adapter[a * w + f] += coef * u[f] * base
-                g.adapter[a * w + d + f] += coef * u[f]
-                if prior {
-                    g.adapterPrior[f] += coef * u[f] * base
-                    g.adapterPrior[d + f] += coef * u[f]
-                }
-                gBase = coef * u[f] * (1 + gamma)
-            }
-            gu[f] += coef * v
-            g.item[i * d + f] += gBase + rs * m.item[i * d + f]
-            if c >= 0 { g.category[c * e + f] += gBase + rs * m.category[c * e + f] }
-        }
-        g.itemBias[i] += coef + rs * m.itemBias[i]
-        if c >= 0 { g.category[c * e + d] += coef + rs * m.category[c * e + d] }
-        if a >= 0 {
-            g.adapter[a * w + 2 * d] += coef
-            for f in 0..<w { g.adapter[a * w + f] += rs * m.adapter[a * w + f] }
-            if prior {
-                g.adapterPrior[2 * d] += coef
-                for f in 0..<w { g.adapterPrior[f] += rs * m.adapterPrior[f] }
-            }
-        }
-    }
-
     /// ‖q_i‖² + b_i² + ‖C_c‖² + ‖A_a‖² + ‖A_prior‖² of one candidate.
     static func candidateNorm<T: BinaryFloatingPoint>(_ m: TwoTowerBlock<T>, _ i: Int, _ c: Int, _ a: Int) -> T {
         let d = m.dim
@@ -233,10 +184,10 @@ public enum TwoTowerRankingKernel {
             let (l, dz) = term(scores(m, u, b, t, shift: negativeShift), kind)
             lossSum += l
             let (i, c, a) = b.positives.rows(t)
-            addCandidate(m, u, i, c, a, coef: dz[0] * scale, rs: rs, gu: &gu, into: &g)
+            TwoTowerKernel.addCandidate(m, u, i, c, a, coef: dz[0] * scale, rs: rs, gu: &gu, into: &g)
             for k in 0..<b.perPositive {
                 let (j, cj, aj) = b.negatives.rows(t * b.perPositive + k)
-                addCandidate(m, u, j, cj, aj, coef: dz[k + 1] * scale, rs: rs, gu: &gu, into: &g)
+                TwoTowerKernel.addCandidate(m, u, j, cj, aj, coef: dz[k + 1] * scale, rs: rs, gu: &gu, into: &g)
             }
         }
         // Every group adds (λ/B)·θ of the user parts, B of them: λ·θ. gu[d] stays 0 (the
