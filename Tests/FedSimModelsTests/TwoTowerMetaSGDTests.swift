@@ -15,13 +15,7 @@ import Testing
     func fixture(seed: UInt64) -> (TwoTowerBlock<Double>, TwoTowerExamples, TwoTowerExamples, TwoTowerRates<Double>) {
         var rng = Xoshiro256(seed: seed)
         var m = TwoTowerBlock<Double>(dim: 4, items: 4, features: 2, categories: 2, adapters: 2)
-        for i in m.item.indices { m.item[i] = rng.nextGaussian() * 0.5 }
-        for i in m.itemBias.indices { m.itemBias[i] = rng.nextGaussian() * 0.3 }
-        for i in m.prior.indices { m.prior[i] = rng.nextGaussian() * 0.5 }
-        for i in m.features.indices { m.features[i] = rng.nextGaussian() * 0.4 }
-        for i in m.category.indices { m.category[i] = rng.nextGaussian() * 0.4 }
-        for i in m.adapter.indices { m.adapter[i] = rng.nextGaussian() * 0.3 }
-        m.globalBias = 3.1
+        m.randomise(&rng, offset: false)
         var x = TwoTowerExamples()
         x.item = [0, 1, 3, 1, 2, 0, 3]
         x.category = [0, 1, -1, 1, 0, 0, 1]

@@ -23,15 +23,7 @@ import Testing
             adapters: 2,
             adapterPrior: adapterPrior
         )
-        for i in m.item.indices { m.item[i] = rng.nextGaussian() * 0.5 }
-        for i in m.itemBias.indices { m.itemBias[i] = rng.nextGaussian() * 0.3 }
-        for i in m.prior.indices { m.prior[i] = rng.nextGaussian() * 0.5 }
-        for i in m.features.indices { m.features[i] = rng.nextGaussian() * 0.4 }
-        for i in m.category.indices { m.category[i] = rng.nextGaussian() * 0.4 }
-        for i in m.adapter.indices { m.adapter[i] = rng.nextGaussian() * 0.3 }
-        for i in m.adapterPrior.indices { m.adapterPrior[i] = rng.nextGaussian() * 0.2 }
-        for i in m.offset.indices { m.offset[i] = rng.nextGaussian() * 0.3 }
-        m.globalBias = 3.1
+        m.randomise(&rng)
         let positives = TwoTowerCandidates(item: [0, 1, 2], category: [0, -1, 1], adapter: [0, 1, -1])
         let negatives = TwoTowerCandidates(
             item: [3, 1, 4, 2, 0, 3, 4, 4, 1],
